@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: setup demo test lint types unit chart bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	.venv/bin/riverchief demo
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+types: setup
+	.venv/bin/mypy
+
+test: lint types
+	.venv/bin/pytest
+
+chart: setup
+	.venv/bin/riverchief chart --markdown > docs/statechart.md
+
+bench: setup
+	.venv/bin/python -m bench.apply

@@ -1,0 +1,212 @@
+"""The ``riverchief`` command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+
+from riverchief.bootstrap import App, bootstrap
+from riverchief.present import print_issue, print_issue_list, print_verify, state_label
+from workflow.actors import load_actor
+from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
+
+app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river issues from hand-off to revisit.")
+issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger (台账): verify and seal.")
+app.add_typer(issue_app, name="issue")
+app.add_typer(ledger_app, name="ledger")
+
+# Piped output gets room for the timeline tables instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True)
+
+# One exit code per kind of refusal, so scripts can tell them apart.
+EXIT_CODES: dict[type[WorkflowError], int] = {
+    ValidationFailed: 3,
+    NotFound: 4,
+    InvalidTransition: 5,
+    NotPermitted: 6,
+    Conflict: 7,
+}
+
+
+def _app() -> App:
+    return bootstrap()
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    from riverchief.migrate import upgrade
+
+    wired = _app()
+    before, after = upgrade(wired.engine)
+    where = wired.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"database {where} is up to date (revision {after})")
+    else:
+        console.print(f"database {where}: {before or 'empty'} → {after}")
+
+
+@app.command()
+def load(file: Annotated[Path, typer.Argument(help="YAML or JSON reference data")]) -> None:
+    """Load jurisdictions, people, compacts, rivers and segments (an upsert by code)."""
+    from workflow.reference import load as load_reference
+    from workflow.reference import parse
+
+    counts = load_reference(_app().uow(), parse(file))
+    console.print("loaded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    payload: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationFailed("--set", f"{item!r} is not key=value")
+        payload[key.strip()] = value
+    return payload
+
+
+@issue_app.command("new")
+def issue_new(
+    actor: Annotated[str, typer.Option("--as", help="the reporting person's code")],
+    title: Annotated[str, typer.Option()],
+    category: Annotated[str, typer.Option(help="e.g. domestic_sewage, livestock, sand_mining")],
+    compact: Annotated[str, typer.Option()] = "QJ",
+    description: Annotated[str, typer.Option()] = "",
+    segment: Annotated[str | None, typer.Option()] = None,
+    place: Annotated[str, typer.Option()] = "",
+    lon: Annotated[float | None, typer.Option()] = None,
+    lat: Annotated[float | None, typer.Option()] = None,
+    difficulty: Annotated[str, typer.Option()] = "normal",
+    flag: Annotated[bool, typer.Option("--flag", help="watch a sensitive point (看) instead of reporting")] = False,
+) -> None:
+    """Report a new problem (or flag a sensitive point)."""
+    from workflow.services import IssueDraft, report_issue
+
+    wired = _app()
+    with wired.reader() as uow:
+        who = load_actor(uow.session, actor)
+    draft = IssueDraft(compact=compact, title=title, category=category, description=description,
+                       difficulty=difficulty, place=place, lon=lon, lat=lat, segment=segment)
+    result = report_issue(wired.uow(), who, draft, flag=flag)
+    console.print(f"{result.issue_code}: {state_label(result.state)}, version {result.version}, "
+                  f"{result.notified} to notify")
+
+
+@issue_app.command("fire")
+def issue_fire(
+    issue: Annotated[str, typer.Argument(help="issue code, e.g. QJ-2026-0018")],
+    trigger: Annotated[str, typer.Argument(help="e.g. hand_off, accept, pass_check")],
+    actor: Annotated[str, typer.Option("--as", help="the acting person's code")],
+    sets: Annotated[list[str] | None, typer.Option("--set", help="payload field, key=value; repeatable")] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if the issue moved past this version")] = None,
+) -> None:
+    """Fire a trigger on an issue."""
+    from workflow.services import apply
+
+    wired = _app()
+    with wired.reader() as uow:
+        who = load_actor(uow.session, actor)
+    result = apply(wired.uow(), issue, trigger, who, _pairs(sets or []), expected_version)
+    console.print(f"{result.issue_code}: {state_label(result.from_state)} → {state_label(result.state)}, "
+                  f"version {result.version}, {result.notified} to notify")
+
+
+@issue_app.command("show")
+def issue_show(issue: Annotated[str, typer.Argument(help="issue code")]) -> None:
+    """An issue and its timeline from the ledger."""
+    from workflow.queries import issue_view
+
+    with _app().reader() as uow:
+        print_issue(console, issue_view(uow.session, issue))
+
+
+@issue_app.command("list")
+def issue_list(
+    compact: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[str | None, typer.Option(help="a state, or a phase: kan, xun, cha, ban, du")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue")] = False,
+) -> None:
+    """Issues, newest first."""
+    from workflow.queries import list_issues
+
+    wired = _app()
+    with wired.reader() as uow:
+        rows = list_issues(uow.session, now=wired.clock.now(), compact=compact, state=state, overdue=overdue)
+    print_issue_list(console, rows)
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check every issue's hash chain, replay, and seal; name the first broken event of each bad issue."""
+    import sqlalchemy as sa
+
+    from workflow.ledger import verify
+    from workflow.models import Issue
+
+    with _app().reader() as uow:
+        total = uow.session.execute(sa.select(sa.func.count()).select_from(Issue)).scalar_one()
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("verifying", total=total)
+            report = verify(uow.session, progress=lambda: progress.advance(task))
+    print_verify(console, report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("seal")
+def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, default yesterday")] = None) -> None:
+    """Seal a day: hash every chain head as it stood at the end of that day."""
+    from datetime import timedelta
+
+    from workflow.calendar import local_today
+    from workflow.ledger import seal_day
+
+    wired = _app()
+    try:
+        target = date.fromisoformat(day) if day else local_today(wired.clock.now()) - timedelta(days=1)
+    except ValueError as exc:
+        raise ValidationFailed("--day", f"{day!r} is not a date (YYYY-MM-DD)") from exc
+    with wired.uow() as uow:
+        seal = seal_day(uow.session, target, wired.clock.now())
+        uow.commit()
+    console.print(f"seal {seal.day}: {seal.chains} chains, {seal.hash}")
+
+
+@app.command()
+def chart(markdown: Annotated[bool, typer.Option("--markdown", help="the whole docs/statechart.md")] = False) -> None:
+    """Print the statechart as a Mermaid diagram, generated from states/."""
+    from states.diagram import markdown as as_markdown
+    from states.diagram import mermaid
+
+    sys.stdout.write(as_markdown() if markdown else mermaid())
+
+
+@app.command()
+def demo(
+    database: Annotated[Path, typer.Option(help="a fresh SQLite file for the demo")] = Path("data/demo.db"),
+) -> None:
+    """Load the 琼江 compact and play cross-border issues through realistic paths."""
+    from riverchief.demo.play import run
+
+    ok = run(console, database)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning workflow refusals into one clear line and an exit code."""
+    try:
+        app()
+    except WorkflowError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(EXIT_CODES.get(type(exc), 2))

@@ -1,0 +1,241 @@
+"""The demo: the 琼江 compact and five cross-border issues played through realistic paths.
+
+Time is simulated (a frozen clock moved forward between steps) so that
+deadlines pass, revisits come due and the timeline reads like months of work.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from riverchief.bootstrap import App, bootstrap
+from riverchief.migrate import upgrade
+from riverchief.present import print_issue, print_issue_list, print_verify
+from riverchief.settings import Settings
+from workflow.actors import SYSTEM, Actor, load_actor
+from workflow.calendar import local_today
+from workflow.clock import SHANGHAI, FrozenClock
+from workflow.ledger import seal_day, verify
+from workflow.queries import issue_view, list_issues, outbox_counts, trigger_counts
+from workflow.reference import load, parse
+from workflow.services import IssueDraft, apply, report_issue
+
+DATA = Path(__file__).with_name("qiongjiang.yaml")
+START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+
+
+class Demo:
+    """Plays steps as named people, moving the simulated clock."""
+
+    def __init__(self, app: App, clock: FrozenClock) -> None:
+        self.app = app
+        self.clock = clock
+        with app.reader() as uow:
+            self.people: dict[str, Actor] = {}
+            for code in ("tn-taian", "tn-chonglong", "tn-yuxi", "tn-biekou", "tn-office", "sn-baima", "sn-moxi",
+                         "zy-longtai", "tl-anju", "qj-coord", "ngo-auditor"):
+                self.people[code] = load_actor(uow.session, code)
+
+    def wait(self, days: float = 0, hours: float = 0) -> None:
+        """Let simulated time pass."""
+        self.clock.advance(days=days, hours=hours)
+
+    def report(self, who: str, **draft: Any) -> str:
+        """A chief reports a problem; returns its code."""
+        return report_issue(self.app.uow(), self.people[who], IssueDraft(compact="QJ", **draft)).issue_code
+
+    def fire(self, code: str, trigger: str, who: str, **payload: Any) -> None:
+        """Someone (or the system) fires a trigger."""
+        actor = SYSTEM if who == "system" else self.people[who]
+        apply(self.app.uow(), code, trigger, actor, payload)
+
+    def deadline(self, working_days: int) -> str:
+        """A plan's deadline this many working days from now."""
+        return self.app.calendar.add_working_days(local_today(self.clock.now()), working_days).isoformat()
+
+    def joint_check(self, code: str, reporting: str, receiving: str, items: list[str]) -> None:
+        """Both sides verify on site and sign, then the reporting side closes."""
+        self.fire(code, "request_verify", reporting, note="申请联合复核验收")
+        self.wait(days=1)
+        self.fire(code, "pass_check", receiving, checklist=items, note="现场复核，整改到位")
+        self.fire(code, "pass_check", reporting, checklist=items, note="同意销号")
+        self.fire(code, "close", reporting, note="清单化销号")
+
+
+def plain_handoff(d: Demo) -> str:
+    """Swap patrol finds an outfall on the neighbour's bank: hand-off, acceptance, rectification, closure."""
+    code = d.report("tn-taian", title="白马镇段右岸生活污水直排", category="domestic_sewage", segment="qj-baima",
+                    place="琼江白马镇段右岸，白马场镇下游约300米", lon=105.712, lat=30.286,
+                    description="交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。")
+    d.wait(hours=2)
+    d.fire(code, "hand_off", "tn-taian", receiving="510904101", note="请白马镇核实并整改")
+    d.wait(days=1)
+    d.fire(code, "accept", "sn-baima", note="已受理，安排现场核查")
+    d.wait(days=1)
+    d.fire(code, "start_rectify", "sn-baima", plan="封堵排口，污水接入场镇管网", deadline=d.deadline(10))
+    d.wait(days=5)
+    d.fire(code, "progress", "sn-baima", note="管网接驳完成60%", percent=60)
+    d.wait(days=6)
+    d.fire(code, "report_done", "sn-baima", summary="排口已封堵，污水已接入管网")
+    d.wait(days=2)
+    d.joint_check(code, "tn-taian", "sn-baima", ["photos", "site_check", "outfall_closed"])
+    return code
+
+
+def dispute_to_joint_meeting(d: Demo) -> str:
+    """The receiving side disputes; negotiation stalls; a joint meeting settles it."""
+    code = d.report("tn-chonglong", title="龙台镇段上游养殖场粪污入河", category="livestock", segment="qj-longtai",
+                    difficulty="hard", place="琼江龙台镇段左岸养殖场", lon=105.581, lat=30.102,
+                    description="琼江崇龛镇入境断面水体发黑，上游约2公里处养殖场粪污疑似入河。")
+    d.wait(hours=3)
+    d.fire(code, "hand_off", "tn-chonglong", receiving="512021101")
+    d.wait(days=2)
+    d.fire(code, "dispute", "zy-longtai", reason="该养殖场跨界经营，粪污处理设施位于潼南一侧，责任需商定")
+    d.wait(days=4)
+    d.fire(code, "convene", "qj-coord", level="district", agenda="龙台—崇龛跨界养殖污染责任划分",
+           meeting_date=d.deadline(3))
+    d.wait(days=5)
+    d.fire(code, "resolve", "qj-coord", resolution="联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
+           plan="养殖场粪污设施改造，建设沉淀池", deadline=d.deadline(20))
+    d.wait(days=18)
+    d.fire(code, "report_done", "zy-longtai", summary="沉淀池建成投用，粪污资源化利用")
+    d.wait(days=2)
+    d.joint_check(code, "tn-chonglong", "zy-longtai", ["photos", "site_check", "manure_handled", "no_discharge"])
+    return code
+
+
+def overdue_to_dispatch(d: Demo) -> str:
+    """A hand-off nobody accepts in time is dispatched by the compact."""
+    code = d.report("tn-yuxi", title="安居镇段岸边垃圾堆放", category="solid_waste", segment="qj-anju",
+                    place="琼江安居镇段右岸码头旁", lon=105.921, lat=30.171)
+    d.wait(hours=1)
+    d.fire(code, "hand_off", "tn-yuxi", receiving="500151101")
+    d.wait(days=7)  # three working days pass without acceptance
+    d.fire(code, "dispatch", "qj-coord", order="交办逾期未受理，请安居镇5个工作日内制定方案并清运")
+    d.wait(days=1)
+    d.fire(code, "start_rectify", "tl-anju", plan="组织清运并设置警示牌", deadline=d.deadline(7))
+    d.wait(days=6)
+    d.fire(code, "report_done", "tl-anju", summary="垃圾已清运，设立警示牌2块")
+    d.wait(days=1)
+    d.joint_check(code, "tn-yuxi", "tl-anju", ["photos", "site_check", "waste_cleared"])
+    return code
+
+
+def failed_check(d: Demo) -> str:
+    """The joint check fails; rectification is reopened and passes the second time."""
+    code = d.report("sn-moxi", title="别口镇段工业废水排放", category="industrial_discharge", segment="mx-biekou",
+                    place="磨溪河别口镇段，工业园区排口", lon=105.802, lat=30.224)
+    d.fire(code, "hand_off", "sn-moxi", receiving="500152104")
+    d.wait(days=1)
+    d.fire(code, "accept", "tn-biekou")
+    d.fire(code, "start_rectify", "tn-biekou", plan="责令企业停产整治，排口加装在线监测", deadline=d.deadline(10))
+    d.wait(days=12)
+    d.fire(code, "report_done", "tn-biekou", summary="企业已整改，在线监测安装完成")
+    d.fire(code, "request_verify", "sn-moxi")
+    d.wait(days=1)
+    d.fire(code, "fail_check", "sn-moxi", reason="取样COD仍超标", deadline=d.deadline(10))
+    d.wait(days=10)
+    d.fire(code, "report_done", "tn-biekou", summary="污水处理设施提标改造，复测达标")
+    d.wait(days=1)
+    d.joint_check(code, "sn-moxi", "tn-biekou", ["photos", "site_check", "permit_checked", "water_sampled"])
+    return code
+
+
+def revisit_rebound_archive(d: Demo, code: str) -> str:
+    """The third party revisits a closed issue, finds a rebound, and after the second closure archives it."""
+    d.wait(days=30)
+    d.fire(code, "start_revisit", "ngo-auditor", note="30日回头看")
+    d.fire(code, "rebound", "ngo-auditor", finding="排口附近新设暗管，雨天仍有污水溢流")
+    d.wait(days=9)
+    d.fire(code, "report_done", "sn-baima", summary="暗管拆除，雨污分流改造完成")
+    d.wait(days=1)
+    d.joint_check(code, "tn-taian", "sn-baima", ["photos", "site_check", "outfall_closed"])
+    d.wait(days=90)
+    d.fire(code, "start_revisit", "ngo-auditor", note="90日回头看")
+    d.fire(code, "no_rebound", "ngo-auditor", finding="现场无排口，水质清澈，未反弹")
+    d.fire(code, "archive", "qj-coord", note="回访未反弹，归档")
+    return code
+
+
+def dismissed(d: Demo) -> str:
+    """A report that turns out unfounded is dismissed with its reason."""
+    code = d.report("tn-taian", title="太安镇段疑似油污", category="other", segment="qj-taian")
+    d.fire(code, "investigate", "tn-taian", note="现场核查")
+    d.fire(code, "dismiss", "tn-taian", reason="经核查为水生植物腐烂形成的浮膜，非油污")
+    return code
+
+
+FIGURES = (
+    ("问题交办 handed over", "hand_off"),
+    ("受理 accepted", "accept"),
+    ("异议 disputed", "dispute"),
+    ("联席会议 joint meetings", "convene"),
+    ("河长调度 dispatched", "dispatch"),
+    ("整改完成 rectified", "report_done"),
+    ("复核不通过 failed checks", "fail_check"),
+    ("销号 closed", "close"),
+    ("回头看 revisits", "start_revisit"),
+    ("反弹 rebounds", "rebound"),
+    ("归档 archived", "archive"),
+)
+
+
+def _fresh(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
+def run(console: Console, database: Path) -> bool:
+    """Build a fresh demo database, play the scenarios, print timelines and the ledger check."""
+    database = database.resolve()
+    _fresh(database)
+    clock = FrozenClock(START)
+    app = bootstrap(Settings(database_url=f"sqlite:///{database}", data_dir=database.parent), clock=clock)
+    upgrade(app.engine)
+    counts = load(app.uow(), parse(DATA))
+    console.rule("琼江流域跨界河流联防联控 · demo")
+    console.print(f"database {database}; loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    d = Demo(app, clock)
+    codes, ends = [], []
+    # The issues run side by side, each starting a few days after the last, as they do in the field.
+    for i, scenario in enumerate((plain_handoff, dispute_to_joint_meeting, overdue_to_dispatch, failed_check, dismissed)):
+        clock.set(START + timedelta(days=3 * i))
+        codes.append(scenario(d))
+        ends.append(clock.now())
+    clock.set(ends[0])
+    revisit_rebound_archive(d, codes[0])
+    clock.set(max(clock.now(), *ends))
+    with app.uow() as uow:
+        first = local_today(START)
+        last = local_today(clock.now()) - timedelta(days=1)
+        day = first
+        while day <= last:
+            seal_day(uow.session, day, clock.now())
+            day += timedelta(days=1)
+        uow.commit()
+    with app.reader() as uow:
+        for code in codes:
+            console.print()
+            print_issue(console, issue_view(uow.session, code))
+        console.print()
+        print_issue_list(console, list_issues(uow.session, now=clock.now(), compact="QJ"))
+        _print_figures(console, trigger_counts(uow.session), outbox_counts(uow.session), local_today(clock.now()))
+        report = verify(uow.session)
+    print_verify(console, report)
+    console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
+    return report.ok
+
+
+def _print_figures(console: Console, counts: Any, outbox: Any, until: date) -> None:
+    table = Table(title=f"琼江 figures, {START.date()} – {until} (simulated)")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, trigger in FIGURES:
+        table.add_row(label, str(counts.get(trigger, 0)))
+    table.add_row("待发通知 notifications queued", str(outbox.get("pending", 0)))
+    console.print(table)

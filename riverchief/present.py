@@ -1,0 +1,94 @@
+"""Terminal presentation: issues, timelines and ledger reports as Rich tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from states import CHART
+from states.policy import CATEGORIES
+from workflow.clock import SHANGHAI
+from workflow.ledger import VerifyReport
+from workflow.queries import IssueSummary, IssueView
+
+
+def local(value: datetime | None) -> str:
+    """A time as people here read it: Asia/Shanghai, to the minute."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def state_label(state: str) -> str:
+    """A state's Chinese label with its code name."""
+    return f"{CHART.state(state).label_zh} ({state})"
+
+
+# A new issue's first event holds the whole report; the timeline shows its title.
+_REPORT_SUMMARY = ("title",)
+
+
+def _payload_text(trigger: str, payload: dict[str, Any]) -> str:
+    if trigger in ("report", "flag") and "title" in payload:
+        payload = {k: payload[k] for k in _REPORT_SUMMARY}
+    parts = []
+    for key, value in payload.items():
+        if value in (None, "", []):
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{key}={text if len(text) <= 60 else text[:57] + '...'}")
+    return escape("; ".join(parts))
+
+
+def print_issue(console: Console, view: IssueView) -> None:
+    """The issue's header and its timeline from the ledger."""
+    category = CATEGORIES[view.category].label_zh if view.category in CATEGORIES else view.category
+    console.print(f"[bold]{escape(view.code)}[/bold]  {escape(view.title)}")
+    console.print(
+        f"  {escape(view.compact)} · {category} · 交办方 {escape(view.reporting)} → 接收方 {escape(view.receiving or '—')}"
+    )
+    console.print(
+        f"  状态 [bold]{state_label(view.state)}[/bold] · 版本 {view.version} · 时限 {local(view.due_at)}"
+        f" · 反弹 {view.rebound_count} 次"
+    )
+    if view.allowed:
+        console.print(f"  可执行: {', '.join(f'{t}（{CHART.trigger_label(t)}）' for t in view.allowed)}")
+    table = Table(title=f"台账 {escape(view.code)}", show_lines=False)
+    for column in ("#", "时间", "操作", "状态", "经办人", "内容", "时限"):
+        table.add_column(column, overflow="fold")
+    for e in view.timeline:
+        moved = CHART.state(e.to_state).label_zh if e.from_state == e.to_state else (
+            f"{CHART.state(e.from_state).label_zh} → {CHART.state(e.to_state).label_zh}"
+        )
+        table.add_row(str(e.seq), local(e.occurred_at), CHART.trigger_label(e.trigger), moved,
+                      escape(e.actor_name), _payload_text(e.trigger, e.payload), local(e.due_at))
+    console.print(table)
+    console.print(f"  链头 (chain head) {view.ledger_head}")
+
+
+def print_issue_list(console: Console, issues: Iterable[IssueSummary]) -> None:
+    """Issues as a table, overdue ones in red."""
+    table = Table(title="跨界问题")
+    for column in ("编号", "标题", "状态", "交办方", "接收方", "时限", "版本"):
+        table.add_column(column)
+    for i in issues:
+        due = f"[red]{local(i.due_at)} 超期[/red]" if i.overdue else local(i.due_at)
+        table.add_row(escape(i.code), escape(i.title), state_label(i.state), escape(i.reporting),
+                      escape(i.receiving or "—"), due, str(i.version))
+    console.print(table)
+
+
+def print_verify(console: Console, report: VerifyReport) -> None:
+    """The ledger check: what was checked and the first break of each bad chain."""
+    if report.ok:
+        console.print(
+            f"[green]台账校验通过[/green] ledger OK: {report.issues} chains, {report.events} events, {report.seals} seals"
+        )
+        return
+    console.print(f"[red]台账校验失败[/red] ledger BROKEN: {len(report.findings)} problem(s) "
+                  f"in {report.issues} chains, {report.events} events, {report.seals} seals")
+    for finding in report.findings:
+        console.print(f"  [red]✗[/red] {escape(str(finding))}")

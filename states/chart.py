@@ -1,0 +1,374 @@
+"""The statechart of a cross-border issue, as plain data.
+
+Everything else reads this module: the engine compiles its transition table
+from it, the CLI draws the diagram from it, permissions come from its
+``parties``, and later the web pages will offer only the triggers it allows.
+A new transition is one entry in ``TRANSITIONS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SEPARATOR = "."
+INITIAL = "new"
+
+
+class Party(StrEnum):
+    """How an actor stands to an issue; transitions name who may fire them."""
+
+    MEMBER = "member"  # a chief or office of any member jurisdiction (new issues)
+    REPORTING = "reporting"  # the side that found and handed the problem over
+    RECEIVING = "receiving"  # the side the problem was handed to
+    COORDINATOR = "coordinator"  # the compact's joint-meeting coordinators
+    HIGHER_CHIEF = "higher_chief"  # a chief above the receiving side
+    AUDITOR = "auditor"  # the compact's third-party revisit auditors
+    SYSTEM = "system"  # the scheduler acting on a deadline
+
+
+class FieldKind(StrEnum):
+    """The shape of one payload field."""
+
+    TEXT = "text"
+    DATE = "date"  # an ISO date, Asia/Shanghai calendar day
+    JURISDICTION = "jurisdiction"  # a division code
+    CHOICE = "choice"
+    ITEMS = "items"  # a list of checklist item codes
+    PERCENT = "percent"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a trigger's payload."""
+
+    name: str
+    kind: FieldKind
+    required: bool = True
+    label_zh: str = ""
+    choices: tuple[str, ...] = ()
+    max_length: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One of the five steps, a parent state in the machine."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    children: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A state an issue can rest in, with its labels."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    terminal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One trigger from one or more sources to a destination.
+
+    ``dest`` None means an internal transition: recorded, but the state stays.
+    ``guards`` name checks the engine runs in order; ``effects`` name the
+    bookkeeping it does on the issue row besides the state change.
+    """
+
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str | None
+    parties: frozenset[Party]
+    fields: tuple[Field, ...] = ()
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A trigger's labels (the same trigger may have several entries)."""
+
+    name: str
+    label_zh: str
+    label_en: str
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("kan", "看", "map", ("flagged",)),
+    Phase("xun", "巡", "patrol", ("reported",)),
+    Phase("cha", "查", "investigate", ("investigating", "confirmed")),
+    Phase(
+        "ban",
+        "办",
+        "handle",
+        ("handed_off", "accepted", "negotiating", "joint_meeting", "dispatched", "rectifying"),
+    ),
+    Phase("du", "督", "supervise", ("rectified", "verifying", "closed", "revisiting")),
+)
+
+STATES: tuple[State, ...] = (
+    State(INITIAL, "新建", "new"),
+    State("kan.flagged", "重点关注", "flagged"),
+    State("xun.reported", "已发现上报", "reported"),
+    State("cha.investigating", "核查中", "investigating"),
+    State("cha.confirmed", "已核实", "confirmed"),
+    State("ban.handed_off", "已交办待受理", "handed off"),
+    State("ban.accepted", "已受理", "accepted"),
+    State("ban.negotiating", "商办中", "negotiating"),
+    State("ban.joint_meeting", "会办中", "joint meeting"),
+    State("ban.dispatched", "河长调度", "dispatched"),
+    State("ban.rectifying", "整改中", "rectifying"),
+    State("du.rectified", "已整改待复核", "rectified"),
+    State("du.verifying", "联合复核中", "verifying"),
+    State("du.closed", "已销号", "closed"),
+    State("du.revisiting", "回头看中", "revisiting"),
+    State("archived", "已归档", "archived", terminal=True),
+    State("dismissed", "不予立案", "dismissed", terminal=True),
+)
+
+TRIGGERS: tuple[Trigger, ...] = (
+    Trigger("flag", "标注重点", "flag"),
+    Trigger("report", "发现上报", "report"),
+    Trigger("investigate", "开展核查", "investigate"),
+    Trigger("confirm", "核实确认", "confirm"),
+    Trigger("dismiss", "不予立案", "dismiss"),
+    Trigger("hand_off", "问题交办", "hand off"),
+    Trigger("accept", "受理", "accept"),
+    Trigger("dispute", "提出异议", "dispute"),
+    Trigger("negotiate", "难点商办", "negotiate"),
+    Trigger("agree", "商办达成一致", "agree"),
+    Trigger("convene", "召开联席会议", "convene joint meeting"),
+    Trigger("resolve", "会办议定", "resolve"),
+    Trigger("dispatch", "河长调度", "dispatch"),
+    Trigger("start_rectify", "制定方案开始整改", "start rectification"),
+    Trigger("progress", "报告整改进展", "report progress"),
+    Trigger("report_done", "报告整改完成", "report done"),
+    Trigger("request_verify", "申请复核验收", "request verification"),
+    Trigger("pass_check", "复核签认", "sign the joint check"),
+    Trigger("fail_check", "复核不通过", "fail the check"),
+    Trigger("close", "销号", "close"),
+    Trigger("start_revisit", "开始回头看", "start revisit"),
+    Trigger("no_rebound", "回访未反弹", "no rebound"),
+    Trigger("rebound", "回访发现反弹", "rebound"),
+    Trigger("archive", "归档", "archive"),
+)
+
+_P = Party
+_SIDES = frozenset({_P.REPORTING, _P.RECEIVING})
+_SIDES_AND_COORD = _SIDES | {_P.COORDINATOR}
+
+NOTE = Field("note", FieldKind.TEXT, required=False, label_zh="说明")
+REASON = Field("reason", FieldKind.TEXT, label_zh="理由")
+PLAN = Field("plan", FieldKind.TEXT, label_zh="整改方案")
+DEADLINE = Field("deadline", FieldKind.DATE, label_zh="整改时限")
+FINDING = Field("finding", FieldKind.TEXT, label_zh="回访情况")
+MEETING_LEVELS = ("township", "district", "city", "province")
+
+_ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_meeting")
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("flag", (INITIAL,), "kan.flagged", frozenset({_P.MEMBER})),
+    Transition("report", (INITIAL,), "xun.reported", frozenset({_P.MEMBER})),
+    Transition("report", ("kan.flagged",), "xun.reported", _SIDES_AND_COORD, (NOTE,)),
+    Transition(
+        "investigate", ("xun.reported",), "cha.investigating", frozenset({_P.REPORTING, _P.COORDINATOR}), (NOTE,)
+    ),
+    Transition(
+        "confirm",
+        ("cha.investigating",),
+        "cha.confirmed",
+        frozenset({_P.REPORTING, _P.COORDINATOR}),
+        (Field("findings", FieldKind.TEXT, label_zh="核查结论"),),
+    ),
+    Transition(
+        "dismiss",
+        ("kan.flagged", "xun.reported", "cha.investigating", "cha.confirmed"),
+        "dismissed",
+        frozenset({_P.REPORTING, _P.COORDINATOR}),
+        (REASON,),
+    ),
+    Transition(
+        "hand_off",
+        ("xun.reported", "cha.confirmed"),
+        "ban.handed_off",
+        frozenset({_P.REPORTING}),
+        (Field("receiving", FieldKind.JURISDICTION, label_zh="接收方"), NOTE),
+        guards=("receiving_is_other_side", "receiving_in_compact"),
+        effects=("set_receiving",),
+    ),
+    Transition("accept", ("ban.handed_off",), "ban.accepted", frozenset({_P.RECEIVING}), (NOTE,)),
+    Transition("dispute", ("ban.handed_off",), "ban.negotiating", frozenset({_P.RECEIVING}), (REASON,)),
+    Transition("negotiate", ("ban.accepted",), "ban.negotiating", _SIDES, (REASON,)),
+    Transition(
+        "agree",
+        ("ban.negotiating",),
+        "ban.rectifying",
+        _SIDES_AND_COORD,
+        (Field("resolution", FieldKind.TEXT, label_zh="商办结果"), PLAN, DEADLINE),
+        guards=("deadline_in_future",),
+        effects=("set_plan",),
+    ),
+    Transition(
+        "convene",
+        ("ban.negotiating",),
+        "ban.joint_meeting",
+        _SIDES_AND_COORD,
+        (
+            Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
+            Field("agenda", FieldKind.TEXT, label_zh="议题"),
+            Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期"),
+        ),
+    ),
+    Transition(
+        "resolve",
+        ("ban.joint_meeting",),
+        "ban.rectifying",
+        frozenset({_P.COORDINATOR}),
+        (Field("resolution", FieldKind.TEXT, label_zh="会议议定事项"), PLAN, DEADLINE),
+        guards=("deadline_in_future",),
+        effects=("set_plan",),
+    ),
+    Transition(
+        "dispatch",
+        (*_ban_waiting, "ban.rectifying"),
+        "ban.dispatched",
+        frozenset({_P.COORDINATOR, _P.HIGHER_CHIEF, _P.SYSTEM}),
+        (Field("order", FieldKind.TEXT, label_zh="调度要求"),),
+    ),
+    Transition(
+        "start_rectify",
+        ("ban.accepted", "ban.dispatched"),
+        "ban.rectifying",
+        frozenset({_P.RECEIVING}),
+        (PLAN, DEADLINE),
+        guards=("deadline_in_future",),
+        effects=("set_plan",),
+    ),
+    Transition(
+        "progress",
+        ("ban.rectifying",),
+        None,
+        frozenset({_P.RECEIVING}),
+        (
+            Field("note", FieldKind.TEXT, label_zh="进展情况"),
+            Field("percent", FieldKind.PERCENT, required=False, label_zh="完成比例"),
+        ),
+    ),
+    Transition(
+        "report_done",
+        ("ban.rectifying",),
+        "du.rectified",
+        frozenset({_P.RECEIVING}),
+        (Field("summary", FieldKind.TEXT, label_zh="整改情况"),),
+    ),
+    Transition(
+        "request_verify",
+        ("du.rectified",),
+        "du.verifying",
+        _SIDES_AND_COORD,
+        (NOTE,),
+        effects=("open_check_round",),
+    ),
+    Transition(
+        "pass_check",
+        ("du.verifying",),
+        None,
+        _SIDES,
+        (Field("checklist", FieldKind.ITEMS, required=False, label_zh="核查清单"), NOTE),
+        guards=("side_not_signed", "checklist_items_known"),
+        effects=("sign_off",),
+    ),
+    Transition(
+        "fail_check",
+        ("du.verifying",),
+        "ban.rectifying",
+        _SIDES_AND_COORD,
+        (REASON, DEADLINE),
+        guards=("deadline_in_future",),
+        effects=("set_deadline",),
+    ),
+    Transition(
+        "close",
+        ("du.verifying",),
+        "du.closed",
+        frozenset({_P.REPORTING, _P.COORDINATOR}),
+        (NOTE,),
+        guards=("both_sides_signed", "checklist_complete"),
+        effects=("mark_closed",),
+    ),
+    Transition("start_revisit", ("du.closed",), "du.revisiting", frozenset({_P.AUDITOR, _P.SYSTEM}), (NOTE,)),
+    Transition(
+        "no_rebound",
+        ("du.revisiting",),
+        "du.closed",
+        frozenset({_P.AUDITOR}),
+        (FINDING,),
+        effects=("record_clean_revisit",),
+    ),
+    Transition(
+        "rebound",
+        ("du.revisiting",),
+        "ban.rectifying",
+        frozenset({_P.AUDITOR}),
+        (FINDING, Field("deadline", FieldKind.DATE, required=False, label_zh="整改时限")),
+        guards=("deadline_in_future",),
+        effects=("record_rebound",),
+    ),
+    Transition(
+        "archive",
+        ("du.closed",),
+        "archived",
+        frozenset({_P.COORDINATOR, _P.AUDITOR, _P.SYSTEM}),
+        (NOTE,),
+        guards=("last_revisit_clean",),
+    ),
+)
+
+PARTY_LABELS: dict[Party, str] = {
+    Party.MEMBER: "成员单位河长/河长办",
+    Party.REPORTING: "交办方",
+    Party.RECEIVING: "接收方",
+    Party.COORDINATOR: "联席会议协调人",
+    Party.HIGHER_CHIEF: "上级河长",
+    Party.AUDITOR: "第三方回访机构",
+    Party.SYSTEM: "系统",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Lookups over the statechart data, built once."""
+
+    phases: tuple[Phase, ...] = PHASES
+    states: tuple[State, ...] = STATES
+    triggers: tuple[Trigger, ...] = TRIGGERS
+    transitions: tuple[Transition, ...] = TRANSITIONS
+    _by_state: dict[str, State] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_state.update({s.name: s for s in self.states})
+
+    def state(self, name: str) -> State:
+        """The state named ``name``."""
+        return self._by_state[name]
+
+    def trigger_names(self) -> list[str]:
+        """Every trigger, in chart order."""
+        return [t.name for t in self.triggers]
+
+    def trigger_label(self, name: str) -> str:
+        """The Chinese label of a trigger."""
+        return next(t.label_zh for t in self.triggers if t.name == name)
+
+
+CHART = Chart()
+
+
+def phase_of(state: str) -> str | None:
+    """The phase (parent state) a state belongs to, or None for top-level states."""
+    head, sep, _ = state.partition(SEPARATOR)
+    return head if sep else None

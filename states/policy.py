@@ -1,0 +1,92 @@
+"""Deadlines, categories and closure checklists: the policy beside the chart.
+
+Plain data. A waiting state gets a ``due_at`` this many working days after
+it is entered, unless the trigger that entered it carries its own deadline
+(a rectification plan names its date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """How long a waiting state may last, and whom it waits on."""
+
+    working_days: int
+    waits_on: str  # a Party value, for the "who is overdue" lists
+    label_zh: str
+
+
+# The issue's defaults: accept within 3 working days of hand-off, negotiate
+# within 10, a joint meeting within 15, verify within 5 after rectified.
+# The others keep a problem from resting unwatched in any waiting state.
+DEADLINES: MappingProxyType[str, Deadline] = MappingProxyType(
+    {
+        "xun.reported": Deadline(2, "reporting", "发现后交办或核查"),
+        "cha.investigating": Deadline(10, "reporting", "完成核查"),
+        "cha.confirmed": Deadline(2, "reporting", "核实后交办"),
+        "ban.handed_off": Deadline(3, "receiving", "受理交办问题"),
+        "ban.accepted": Deadline(5, "receiving", "制定整改方案"),
+        "ban.negotiating": Deadline(10, "receiving", "商办达成一致"),
+        "ban.joint_meeting": Deadline(15, "coordinator", "召开联席会议并议定"),
+        "ban.dispatched": Deadline(5, "receiving", "落实调度要求制定方案"),
+        "du.rectified": Deadline(5, "reporting", "组织复核验收"),
+        "du.verifying": Deadline(5, "reporting", "完成联合复核"),
+        "du.revisiting": Deadline(10, "auditor", "完成回头看"),
+    }
+)
+
+# States whose deadline comes from the payload's ``deadline`` (the plan's date).
+PLANNED_STATES = frozenset({"ban.rectifying"})
+
+# Used when a rebound reopens rectification without a date of its own.
+REBOUND_RECTIFY_WORKING_DAYS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A kind of problem, with the items a closure must confirm."""
+
+    code: str
+    label_zh: str
+    label_en: str
+    checklist: tuple[tuple[str, str], ...]  # (item code, Chinese label)
+
+
+_COMMON = (("photos", "整改前后影像资料齐全"), ("site_check", "现场复核确认"))
+
+CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
+    {
+        c.code: c
+        for c in (
+            Category(
+                "domestic_sewage",
+                "生活污染",
+                "domestic sewage",
+                (*_COMMON, ("outfall_closed", "排污口已封堵或规范整治")),
+            ),
+            Category(
+                "livestock",
+                "禽畜养殖污染",
+                "livestock waste",
+                (*_COMMON, ("manure_handled", "粪污已收集处理"), ("no_discharge", "无直排入河")),
+            ),
+            Category(
+                "industrial_discharge",
+                "工业排污",
+                "industrial discharge",
+                (*_COMMON, ("permit_checked", "排污许可已核查"), ("water_sampled", "水质已取样达标")),
+            ),
+            Category("sand_mining", "非法采砂", "illegal sand mining", (*_COMMON, ("equipment_removed", "采砂设备已清除"))),
+            Category("illegal_fishing", "非法捕捞", "illegal fishing", (*_COMMON, ("gear_removed", "网具已清除"))),
+            Category("solid_waste", "垃圾堆放", "solid waste", (*_COMMON, ("waste_cleared", "垃圾已清运"))),
+            Category("shoreline", "岸线侵占", "shoreline encroachment", (*_COMMON, ("shore_restored", "岸线已恢复"))),
+            Category("other", "其他", "other", _COMMON),
+        )
+    }
+)
+
+DIFFICULTIES: MappingProxyType[str, str] = MappingProxyType({"easy": "易", "normal": "一般", "hard": "难"})

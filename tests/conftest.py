@@ -1,0 +1,114 @@
+"""Fixtures shared by every test: databases (SQLite and PostgreSQL), a frozen clock, the demo compact."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from riverchief.bootstrap import App, bootstrap
+from riverchief.migrate import upgrade
+from riverchief.settings import Settings
+from tests.factories import START, World, load_world
+from workflow.clock import FrozenClock
+from workflow.db import make_engine
+
+POSTGRES_URL = os.environ.get("RIVERCHIEF_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/riverchief_test")
+REQUIRE_POSTGRES = os.environ.get("RIVERCHIEF_REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
+
+
+def _postgres_admin_url() -> str:
+    return make_url(POSTGRES_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's URL; skips (or, in CI, fails) when there is none."""
+    try:
+        admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here but not reachable at {POSTGRES_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} (set RIVERCHIEF_TEST_POSTGRES_URL)")
+    admin.dispose()
+    return POSTGRES_URL
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """Create an empty database with a unique name on the server; returns its URL."""
+    name = f"rc_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database made by ``fresh_postgres_database``."""
+    name = make_url(url).database
+    admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: SQLite in a temp folder, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'riverchief.db'}"
+        return
+    url = fresh_postgres_database(request.getfixturevalue("postgres_server"))
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database, for tests that need only the embedded default."""
+    return f"sqlite:///{tmp_path / 'riverchief.db'}"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen on a Monday morning in Asia/Shanghai."""
+    return FrozenClock(START)
+
+
+def _app(url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[App]:
+    engine: Engine = make_engine(url)
+    upgrade(engine)
+    yield bootstrap(Settings(database_url=url, data_dir=tmp_path), clock=clock, engine=engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[App]:
+    """The wired application on a migrated database, on each dialect."""
+    yield from _app(database_url, clock, tmp_path)
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[App]:
+    """The wired application on SQLite only."""
+    yield from _app(sqlite_url, clock, tmp_path)
+
+
+@pytest.fixture
+def world(app: App, clock: FrozenClock) -> World:
+    """The 琼江 compact loaded, on each dialect."""
+    return load_world(app, clock)
+
+
+@pytest.fixture
+def sqlite_world(sqlite_app: App, clock: FrozenClock) -> World:
+    """The 琼江 compact loaded on SQLite."""
+    return load_world(sqlite_app, clock)

@@ -1,0 +1,127 @@
+"""Test helpers in one place: the loaded world, its people, and issues walked to a given state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from riverchief.bootstrap import App
+from riverchief.demo.play import DATA
+from workflow.actors import SYSTEM, Actor, load_actor
+from workflow.calendar import local_today
+from workflow.clock import SHANGHAI, FrozenClock
+from workflow.models import Event, Issue, Outbox
+from workflow.reference import load, parse
+from workflow.services import IssueDraft, StepResult, apply, report_issue
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday
+
+# The parties of the usual test issue: 太安镇 (Chongqing) reports on the 白马镇 (Sichuan) bank.
+REPORTER = "tn-taian"
+RECEIVER = "sn-baima"
+RECEIVING_CODE = "510904101"
+COORDINATOR = "qj-coord"
+AUDITOR = "ngo-auditor"
+CHECKLIST = ["photos", "site_check", "outfall_closed"]  # domestic_sewage
+
+
+@dataclass
+class World:
+    """A loaded compact: the app, its clock and every person as an actor."""
+
+    app: App
+    clock: FrozenClock
+    people: dict[str, Actor] = field(default_factory=dict)
+
+    def actor(self, code: str) -> Actor:
+        """The actor for a person's code (or ``system``)."""
+        return SYSTEM if code == "system" else self.people[code]
+
+    def report(self, who: str = REPORTER, **draft: Any) -> str:
+        """Report a new issue; returns its code."""
+        values: dict[str, Any] = {"compact": "QJ", "title": "白马镇段排污口", "category": "domestic_sewage",
+                                  "segment": "qj-baima"}
+        values.update(draft)
+        return report_issue(self.app.uow(), self.actor(who), IssueDraft(**values)).issue_code
+
+    def fire(self, code: str, trigger: str, who: str, expected_version: int | None = None,
+             **payload: Any) -> StepResult:
+        """Fire a trigger as a person."""
+        return apply(self.app.uow(), code, trigger, self.actor(who), payload, expected_version)
+
+    def deadline(self, working_days: int = 10) -> str:
+        """A rectification deadline ``working_days`` from now."""
+        return self.app.calendar.add_working_days(local_today(self.clock.now()), working_days).isoformat()
+
+    def issue(self, code: str) -> Issue:
+        """The issue row as stored now."""
+        with self.app.reader() as uow:
+            return uow.session.execute(sa.select(Issue).where(Issue.code == code)).scalar_one()
+
+    def events(self, code: str) -> list[Event]:
+        """The issue's ledger events in order."""
+        with self.app.reader() as uow:
+            return list(uow.session.execute(
+                sa.select(Event).join(Issue, Issue.id == Event.issue_id).where(Issue.code == code).order_by(Event.seq)
+            ).scalars())
+
+    def outbox(self, code: str) -> list[Outbox]:
+        """The issue's outbox rows."""
+        with self.app.reader() as uow:
+            return list(uow.session.execute(
+                sa.select(Outbox).join(Issue, Issue.id == Outbox.issue_id).where(Issue.code == code)
+                .order_by(Outbox.id)
+            ).scalars())
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, to show that a refused step wrote nothing."""
+        from sqlmodel import SQLModel
+
+        with self.app.reader() as uow:
+            return {name: uow.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                    for name, table in SQLModel.metadata.tables.items()}
+
+
+def load_world(app: App, clock: FrozenClock) -> World:
+    """Load the demo's 琼江 compact and resolve its people."""
+    load(app.uow(), parse(DATA))
+    world = World(app, clock)
+    with app.reader() as uow:
+        from workflow.models import Person
+
+        for code in uow.session.execute(sa.select(Person.code)).scalars():
+            world.people[code] = load_actor(uow.session, code)
+    return world
+
+
+# The happy path, one step at a time: (trigger, who, payload factory).
+def happy_path(world: World) -> list[tuple[str, str, dict[str, Any]]]:
+    """The steps from a new report to an archived issue, in order."""
+    return [
+        ("hand_off", REPORTER, {"receiving": RECEIVING_CODE}),
+        ("accept", RECEIVER, {}),
+        ("start_rectify", RECEIVER, {"plan": "封堵排口", "deadline": world.deadline(10)}),
+        ("progress", RECEIVER, {"note": "完成一半", "percent": 50}),
+        ("report_done", RECEIVER, {"summary": "已封堵"}),
+        ("request_verify", REPORTER, {}),
+        ("pass_check", RECEIVER, {"checklist": CHECKLIST}),
+        ("pass_check", REPORTER, {"checklist": CHECKLIST}),
+        ("close", REPORTER, {}),
+        ("start_revisit", AUDITOR, {}),
+        ("no_rebound", AUDITOR, {"finding": "未反弹"}),
+        ("archive", COORDINATOR, {}),
+    ]
+
+
+def walk_to(world: World, code: str, last_trigger: str, occurrence: int = 1) -> None:
+    """Fire the happy path on ``code`` up to and including the ``occurrence``-th ``last_trigger``."""
+    seen = 0
+    for trigger, who, payload in happy_path(world):
+        world.fire(code, trigger, who, **payload)
+        seen += trigger == last_trigger
+        if seen == occurrence:
+            return
+    raise ValueError(f"{last_trigger!r} is not on the happy path")

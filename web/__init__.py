@@ -1,0 +1,1 @@
+"""HTTP API and pages; built with the API and pages issues."""

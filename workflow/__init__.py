@@ -1,0 +1,1 @@
+"""Persistence, the unit of work and the services that change issues."""

@@ -1,0 +1,238 @@
+"""The tables: reference data, issues, the ledger, the outbox, checks and seals."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and read back as an aware UTC datetime on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every stored time must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
+
+
+class Jurisdiction(SQLModel, table=True):
+    """An administrative area (行政区): province, city, district, township or village."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=20)  # administrative division code
+    name: str = Field(max_length=100)
+    level: str = Field(max_length=20)
+    parent_id: int | None = Field(default=None, foreign_key="jurisdiction.id", index=True)
+    # "/500000/500152/": lets "is an ancestor of" be a prefix test.
+    path: str = Field(max_length=400, index=True)
+
+
+class Compact(SQLModel, table=True):
+    """A standing cross-border arrangement (协作机制) between member jurisdictions."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=10)  # prefix of issue codes, e.g. QJ
+    name: str = Field(max_length=200)
+
+
+class CompactMember(SQLModel, table=True):
+    """A jurisdiction taking part in a compact."""
+
+    __tablename__ = "compact_member"
+    compact_id: int = Field(foreign_key="compact.id", primary_key=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", primary_key=True)
+
+
+class CompactStaff(SQLModel, table=True):
+    """A coordinator or auditor serving a compact."""
+
+    __tablename__ = "compact_staff"
+    compact_id: int = Field(foreign_key="compact.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True, index=True)
+    role: str = Field(max_length=20)  # coordinator | auditor
+
+
+class River(SQLModel, table=True):
+    """A river (河流)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    name: str = Field(max_length=100)
+
+
+class Segment(SQLModel, table=True):
+    """A river segment (河段) with one responsible jurisdiction and chief."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=60)
+    name: str = Field(max_length=200)
+    river_id: int = Field(foreign_key="river.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    chief_id: int | None = Field(default=None, foreign_key="person.id")
+    # Boundary segments name their counterpart on the other side and how they face it.
+    counterpart_id: int | None = Field(default=None, foreign_key="segment.id")
+    relation: str | None = Field(default=None, max_length=20)  # upstream|downstream|left_bank|right_bank
+    length_km: float | None = None
+
+
+class Person(SQLModel, table=True):
+    """Someone who acts in the workflow: chief, office staff, coordinator, auditor, admin."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=60)  # a handle used to log in and on the CLI
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=20, index=True)  # chief|office|coordinator|auditor|admin
+    jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id", index=True)
+    organisation: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    channels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    active: bool = True
+
+
+class IssueCounter(SQLModel, table=True):
+    """The last issue number given out per compact and year."""
+
+    __tablename__ = "issue_counter"
+    compact_id: int = Field(foreign_key="compact.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Issue(SQLModel, table=True):
+    """A cross-border problem; its state lives here and its history in the ledger."""
+
+    __table_args__ = (sa.Index("ix_issue_open_due", "due_at", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=30)  # e.g. QJ-2026-0018
+    compact_id: int = Field(foreign_key="compact.id", index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    category: str = Field(max_length=40)
+    difficulty: str = Field(default="normal", max_length=10)
+    place: str = Field(default="", max_length=300)
+    lon: float | None = None
+    lat: float | None = None
+    segment_id: int | None = Field(default=None, foreign_key="segment.id")
+    reporter_id: int | None = Field(default=None, foreign_key="person.id")
+    reporting_jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    receiving_jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id", index=True)
+    state: str = Field(max_length=40, index=True)
+    version: int = 0
+    due_at: datetime | None = _ts(nullable=True)
+    rectify_plan: str | None = Field(default=None, max_length=5000)
+    rectify_deadline: date | None = None
+    check_round: int = 0
+    rebound_count: int = 0
+    revisit_count: int = 0
+    last_revisit_clean: bool | None = None
+    ledger_head: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class Event(SQLModel, table=True):
+    """One entry of the ledger (台账): append-only, hash-chained per issue."""
+
+    __table_args__ = (sa.UniqueConstraint("issue_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id")
+    seq: int  # 1, 2, 3 ... per issue; equals the issue's version after the event
+    trigger: str = Field(max_length=40)
+    from_state: str = Field(max_length=40)
+    to_state: str = Field(max_length=40)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_code: str = Field(max_length=60)
+    parties: str = Field(max_length=100)  # how the actor stood to the issue, comma-separated
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    due_at: datetime | None = _ts(nullable=True)
+    occurred_at: datetime = _ts(index=True)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """A notification owed to one person for one event, written in the event's transaction."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "recipient_id"),
+        sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id")
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    recipient_id: int = Field(foreign_key="person.id")
+    kind: str = Field(max_length=40)  # the trigger
+    status: str = Field(default="pending", max_length=10)  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _ts()
+
+
+class ChecklistCheck(SQLModel, table=True):
+    """A closure checklist item confirmed during one verification round."""
+
+    __tablename__ = "checklist_check"
+    __table_args__ = (sa.UniqueConstraint("issue_id", "round", "item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id")
+    round: int
+    item: str = Field(max_length=40)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    event_seq: int
+    checked_at: datetime = _ts()
+
+
+class SignOff(SQLModel, table=True):
+    """One side's signature on a joint check (复核验收) in one verification round."""
+
+    __tablename__ = "sign_off"
+    __table_args__ = (sa.UniqueConstraint("issue_id", "round", "side"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id")
+    round: int
+    side: str = Field(max_length=20)  # reporting | receiving
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    event_seq: int
+    signed_at: datetime = _ts()
+
+
+class LedgerSeal(SQLModel, table=True):
+    """The day's seal: a hash over every chain head as it stood at the end of that day."""
+
+    __tablename__ = "ledger_seal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True)
+    chains: int
+    heads_hash: str = Field(max_length=64)
+    prev_seal_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    created_at: datetime = _ts()

@@ -1,0 +1,242 @@
+"""Loading reference data (jurisdictions, people, compacts, rivers, segments) from YAML or JSON.
+
+A load is one transaction and an upsert by code: loading the same file twice
+changes nothing; a bad file is refused whole, with the path of each bad field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.orm import Session
+
+from workflow.errors import ValidationFailed
+from workflow.models import Compact, CompactMember, CompactStaff, Jurisdiction, Person, River, Segment
+from workflow.uow import UnitOfWork
+
+Level = Literal["province", "city", "district", "township", "village"]
+Role = Literal["chief", "office", "coordinator", "auditor", "admin"]
+Relation = Literal["upstream", "downstream", "left_bank", "right_bank"]
+Channel = Literal["inbox", "email", "webhook", "wecom", "dingtalk"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class JurisdictionIn(_Strict):
+    """A jurisdiction and the ones under it."""
+
+    code: str = Field(pattern=r"^\d{6}(\d{3}(\d{3})?)?$", description="administrative division code")
+    name: str = Field(min_length=1, max_length=100)
+    level: Level
+    children: list[JurisdictionIn] = []
+
+
+class PersonIn(_Strict):
+    """A person and how to reach them."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,59}$")
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    jurisdiction: str | None = None
+    organisation: str | None = None
+    title: str | None = None
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{5,20}$")
+    channels: list[Channel] = ["inbox"]
+    active: bool = True
+
+
+class CompactIn(_Strict):
+    """A compact, its member jurisdictions and its staff."""
+
+    code: str = Field(pattern=r"^[A-Z]{2,6}$")
+    name: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(min_length=2)
+    coordinators: list[str] = []
+    auditors: list[str] = []
+
+
+class SegmentIn(_Strict):
+    """A river segment with its responsible jurisdiction and chief."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,59}$")
+    name: str = Field(min_length=1, max_length=200)
+    jurisdiction: str
+    chief: str | None = None
+    counterpart: str | None = None
+    relation: Relation | None = None
+    length_km: float | None = Field(default=None, gt=0)
+
+
+class RiverIn(_Strict):
+    """A river and its segments."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$")
+    name: str = Field(min_length=1, max_length=100)
+    segments: list[SegmentIn] = []
+
+
+class ReferenceData(_Strict):
+    """The whole file."""
+
+    jurisdictions: list[JurisdictionIn] = []
+    people: list[PersonIn] = []
+    compacts: list[CompactIn] = []
+    rivers: list[RiverIn] = []
+
+    @field_validator("people")
+    @classmethod
+    def _unique_people(cls, people: list[PersonIn]) -> list[PersonIn]:
+        codes = [p.code for p in people]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate person codes: {', '.join(dupes)}")
+        return people
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse(path: Path) -> ReferenceData:
+    """Read and check a YAML or JSON file; ValidationFailed names each bad field by its path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationFailed(str(path), f"cannot be read: {exc.strerror}") from exc
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValidationFailed(str(path), f"is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValidationFailed(str(path), "must hold a mapping with jurisdictions, people, compacts, rivers")
+    try:
+        return ReferenceData.model_validate(_stringify_codes(raw))
+    except ValidationError as exc:
+        raise ValidationFailed.of([(_loc(e["loc"]) or str(path), e["msg"]) for e in exc.errors()]) from exc
+
+
+def _stringify_codes(value: Any) -> Any:
+    # YAML reads an unquoted division code (500152) as a number; codes are text.
+    if isinstance(value, dict):
+        return {k: (str(v) if k in {"code", "jurisdiction"} and isinstance(v, int) else _stringify_codes(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) else _stringify_codes(v) for v in value]
+    return value
+
+
+def _walk(nodes: list[JurisdictionIn], parent: str | None, where: str) -> Iterator[tuple[JurisdictionIn, str | None, str]]:
+    for i, node in enumerate(nodes):
+        here = f"{where}[{i}]"
+        yield node, parent, here
+        yield from _walk(node.children, node.code, f"{here}.children")
+
+
+def _upsert(session: Session, model: type[Any], key: dict[str, Any], values: dict[str, Any]) -> Any:
+    row = session.execute(sa.select(model).filter_by(**key)).scalar_one_or_none()
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
+    return row
+
+
+class _Resolver:
+    """Looks up codes in the file being loaded and then in the database, collecting errors."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.errors: list[tuple[str, str]] = []
+
+    def id_of(self, model: type[Any], code: str | None, where: str) -> int | None:
+        if code is None:
+            return None
+        found = self.session.execute(sa.select(model.id).where(model.code == code)).scalar()
+        if found is None:
+            self.errors.append((where, f"no {model.__name__.lower()} with code {code!r}"))
+        return found  # type: ignore[no-any-return]
+
+
+def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
+    """Write the reference data in one transaction; returns counts by kind."""
+    counts = {"jurisdictions": 0, "people": 0, "compacts": 0, "rivers": 0, "segments": 0}
+    with uow:
+        session = uow.session
+        resolve = _Resolver(session)
+        paths: dict[str, str] = {}
+        for node, parent, where in _walk(data.jurisdictions, None, "jurisdictions"):
+            parent_row = None
+            if parent is not None:
+                parent_row = session.execute(sa.select(Jurisdiction).where(Jurisdiction.code == parent)).scalar_one()
+            path = f"{parent_row.path if parent_row else '/'}{node.code}/"
+            paths[node.code] = path
+            _upsert(session, Jurisdiction, {"code": node.code},
+                    {"name": node.name, "level": node.level, "parent_id": parent_row.id if parent_row else None,
+                     "path": path})
+            counts["jurisdictions"] += 1
+        for i, p in enumerate(data.people):
+            jid = resolve.id_of(Jurisdiction, p.jurisdiction, f"people[{i}].jurisdiction")
+            if p.role in ("chief", "office") and p.jurisdiction is None:
+                resolve.errors.append((f"people[{i}].jurisdiction", f"a {p.role} needs a jurisdiction"))
+            _upsert(session, Person, {"code": p.code},
+                    {"name": p.name, "role": p.role, "jurisdiction_id": jid, "organisation": p.organisation,
+                     "title": p.title, "email": p.email, "phone": p.phone, "channels": list(p.channels),
+                     "active": p.active})
+            counts["people"] += 1
+        for i, c in enumerate(data.compacts):
+            compact = _upsert(session, Compact, {"code": c.code}, {"name": c.name})
+            session.execute(sa.delete(CompactMember).where(CompactMember.compact_id == compact.id))  # type: ignore[arg-type]
+            session.execute(sa.delete(CompactStaff).where(CompactStaff.compact_id == compact.id))  # type: ignore[arg-type]
+            for j, code in enumerate(c.members):
+                jid = resolve.id_of(Jurisdiction, code, f"compacts[{i}].members[{j}]")
+                if jid is not None:
+                    session.add(CompactMember(compact_id=compact.id, jurisdiction_id=jid))
+            for role, codes in (("coordinator", c.coordinators), ("auditor", c.auditors)):
+                for j, code in enumerate(codes):
+                    pid = resolve.id_of(Person, code, f"compacts[{i}].{role}s[{j}]")
+                    person = session.get(Person, pid) if pid is not None else None
+                    if person is not None and person.role != role:
+                        resolve.errors.append((f"compacts[{i}].{role}s[{j}]", f"{code} has role {person.role}, not {role}"))
+                    elif pid is not None:
+                        session.add(CompactStaff(compact_id=compact.id, person_id=pid, role=role))
+            session.flush()
+            counts["compacts"] += 1
+        pending_counterparts: list[tuple[Segment, str, str]] = []
+        for i, r in enumerate(data.rivers):
+            river = _upsert(session, River, {"code": r.code}, {"name": r.name})
+            counts["rivers"] += 1
+            for j, s in enumerate(r.segments):
+                where = f"rivers[{i}].segments[{j}]"
+                if (s.counterpart is None) != (s.relation is None):
+                    resolve.errors.append((f"{where}.relation", "a boundary segment names both counterpart and relation"))
+                jid = resolve.id_of(Jurisdiction, s.jurisdiction, f"{where}.jurisdiction")
+                chief_id = resolve.id_of(Person, s.chief, f"{where}.chief")
+                if jid is None:
+                    continue
+                segment = _upsert(session, Segment, {"code": s.code},
+                                  {"name": s.name, "river_id": river.id, "jurisdiction_id": jid,
+                                   "chief_id": chief_id, "relation": s.relation, "length_km": s.length_km})
+                if s.counterpart:
+                    pending_counterparts.append((segment, s.counterpart, f"{where}.counterpart"))
+                counts["segments"] += 1
+        for segment, code, where in pending_counterparts:
+            segment.counterpart_id = resolve.id_of(Segment, code, where)
+        if resolve.errors:
+            raise ValidationFailed.of(resolve.errors)
+        uow.commit()
+    return counts
