@@ -95,11 +95,21 @@ def issue_new(
     wired = _app()
     with wired.reader() as uow:
         who = load_actor(uow.session, actor)
-    draft = IssueDraft(compact=compact, title=title, category=category, description=description,
-                       difficulty=difficulty, place=place, lon=lon, lat=lat, segment=segment)
+    draft = IssueDraft(
+        compact=compact,
+        title=title,
+        category=category,
+        description=description,
+        difficulty=difficulty,
+        place=place,
+        lon=lon,
+        lat=lat,
+        segment=segment,
+    )
     result = report_issue(wired.uow(), who, draft, flag=flag)
-    console.print(f"{result.issue_code}: {state_label(result.state)}, version {result.version}, "
-                  f"{result.notified} to notify")
+    console.print(
+        f"{result.issue_code}: {state_label(result.state)}, version {result.version}, {result.notified} to notify"
+    )
 
 
 @issue_app.command("fire")
@@ -117,8 +127,10 @@ def issue_fire(
     with wired.reader() as uow:
         who = load_actor(uow.session, actor)
     result = apply(wired.uow(), issue, trigger, who, _pairs(sets or []), expected_version)
-    console.print(f"{result.issue_code}: {state_label(result.from_state)} → {state_label(result.state)}, "
-                  f"version {result.version}, {result.notified} to notify")
+    console.print(
+        f"{result.issue_code}: {state_label(result.from_state)} → {state_label(result.state)}, "
+        f"version {result.version}, {result.notified} to notify"
+    )
 
 
 @issue_app.command("show")

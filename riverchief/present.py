@@ -47,9 +47,8 @@ def print_issue(console: Console, view: IssueView) -> None:
     """The issue's header and its timeline from the ledger."""
     category = CATEGORIES[view.category].label_zh if view.category in CATEGORIES else view.category
     console.print(f"[bold]{escape(view.code)}[/bold]  {escape(view.title)}")
-    console.print(
-        f"  {escape(view.compact)} · {category} · 交办方 {escape(view.reporting)} → 接收方 {escape(view.receiving or '—')}"
-    )
+    sides = f"交办方 {escape(view.reporting)} → 接收方 {escape(view.receiving or '—')}"
+    console.print(f"  {escape(view.compact)} · {category} · {sides}")
     console.print(
         f"  状态 [bold]{state_label(view.state)}[/bold] · 版本 {view.version} · 时限 {local(view.due_at)}"
         f" · 反弹 {view.rebound_count} 次"
@@ -60,11 +59,20 @@ def print_issue(console: Console, view: IssueView) -> None:
     for column in ("#", "时间", "操作", "状态", "经办人", "内容", "时限"):
         table.add_column(column, overflow="fold")
     for e in view.timeline:
-        moved = CHART.state(e.to_state).label_zh if e.from_state == e.to_state else (
-            f"{CHART.state(e.from_state).label_zh} → {CHART.state(e.to_state).label_zh}"
+        moved = (
+            CHART.state(e.to_state).label_zh
+            if e.from_state == e.to_state
+            else (f"{CHART.state(e.from_state).label_zh} → {CHART.state(e.to_state).label_zh}")
         )
-        table.add_row(str(e.seq), local(e.occurred_at), CHART.trigger_label(e.trigger), moved,
-                      escape(e.actor_name), _payload_text(e.trigger, e.payload), local(e.due_at))
+        table.add_row(
+            str(e.seq),
+            local(e.occurred_at),
+            CHART.trigger_label(e.trigger),
+            moved,
+            escape(e.actor_name),
+            _payload_text(e.trigger, e.payload),
+            local(e.due_at),
+        )
     console.print(table)
     console.print(f"  链头 (chain head) {view.ledger_head}")
 
@@ -76,19 +84,27 @@ def print_issue_list(console: Console, issues: Iterable[IssueSummary]) -> None:
         table.add_column(column)
     for i in issues:
         due = f"[red]{local(i.due_at)} 超期[/red]" if i.overdue else local(i.due_at)
-        table.add_row(escape(i.code), escape(i.title), state_label(i.state), escape(i.reporting),
-                      escape(i.receiving or "—"), due, str(i.version))
+        table.add_row(
+            escape(i.code),
+            escape(i.title),
+            state_label(i.state),
+            escape(i.reporting),
+            escape(i.receiving or "—"),
+            due,
+            str(i.version),
+        )
     console.print(table)
 
 
 def print_verify(console: Console, report: VerifyReport) -> None:
     """The ledger check: what was checked and the first break of each bad chain."""
     if report.ok:
-        console.print(
-            f"[green]台账校验通过[/green] ledger OK: {report.issues} chains, {report.events} events, {report.seals} seals"
-        )
+        counted = f"{report.issues} chains, {report.events} events, {report.seals} seals"
+        console.print(f"[green]台账校验通过[/green] ledger OK: {counted}")
         return
-    console.print(f"[red]台账校验失败[/red] ledger BROKEN: {len(report.findings)} problem(s) "
-                  f"in {report.issues} chains, {report.events} events, {report.seals} seals")
+    console.print(
+        f"[red]台账校验失败[/red] ledger BROKEN: {len(report.findings)} problem(s) "
+        f"in {report.issues} chains, {report.events} events, {report.seals} seals"
+    )
     for finding in report.findings:
         console.print(f"  [red]✗[/red] {escape(str(finding))}")

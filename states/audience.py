@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from states.chart import TRIGGERS, Party
+from states.chart import Party
 
 _REP, _REC, _COORD, _AUD = Party.REPORTING, Party.RECEIVING, Party.COORDINATOR, Party.AUDITOR
 

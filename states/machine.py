@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from transitions import MachineError
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
@@ -27,8 +28,8 @@ class _Machine(HierarchicalMachine):
     state_cls = _State
 
 
-def _state_tree() -> list[object]:
-    tree: list[object] = [INITIAL]
+def _state_tree() -> list[str | dict[str, Any]]:
+    tree: list[str | dict[str, Any]] = [INITIAL]
     tree += [{"name": p.name, "children": list(p.children)} for p in PHASES]
     tree += [s.name for s in CHART.states if SEPARATOR not in s.name and s.name != INITIAL]
     return tree

@@ -80,7 +80,9 @@ CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
                 "industrial discharge",
                 (*_COMMON, ("permit_checked", "排污许可已核查"), ("water_sampled", "水质已取样达标")),
             ),
-            Category("sand_mining", "非法采砂", "illegal sand mining", (*_COMMON, ("equipment_removed", "采砂设备已清除"))),
+            Category(
+                "sand_mining", "非法采砂", "illegal sand mining", (*_COMMON, ("equipment_removed", "采砂设备已清除"))
+            ),
             Category("illegal_fishing", "非法捕捞", "illegal fishing", (*_COMMON, ("gear_removed", "网具已清除"))),
             Category("solid_waste", "垃圾堆放", "solid waste", (*_COMMON, ("waste_cleared", "垃圾已清运"))),
             Category("shoreline", "岸线侵占", "shoreline encroachment", (*_COMMON, ("shore_restored", "岸线已恢复"))),

@@ -42,13 +42,18 @@ class World:
 
     def report(self, who: str = REPORTER, **draft: Any) -> str:
         """Report a new issue; returns its code."""
-        values: dict[str, Any] = {"compact": "QJ", "title": "白马镇段排污口", "category": "domestic_sewage",
-                                  "segment": "qj-baima"}
+        values: dict[str, Any] = {
+            "compact": "QJ",
+            "title": "白马镇段排污口",
+            "category": "domestic_sewage",
+            "segment": "qj-baima",
+        }
         values.update(draft)
         return report_issue(self.app.uow(), self.actor(who), IssueDraft(**values)).issue_code
 
-    def fire(self, code: str, trigger: str, who: str, expected_version: int | None = None,
-             **payload: Any) -> StepResult:
+    def fire(
+        self, code: str, trigger: str, who: str, expected_version: int | None = None, **payload: Any
+    ) -> StepResult:
         """Fire a trigger as a person."""
         return apply(self.app.uow(), code, trigger, self.actor(who), payload, expected_version)
 
@@ -64,25 +69,36 @@ class World:
     def events(self, code: str) -> list[Event]:
         """The issue's ledger events in order."""
         with self.app.reader() as uow:
-            return list(uow.session.execute(
-                sa.select(Event).join(Issue, Issue.id == Event.issue_id).where(Issue.code == code).order_by(Event.seq)
-            ).scalars())
+            return list(
+                uow.session.execute(
+                    sa.select(Event)
+                    .join(Issue, Issue.id == Event.issue_id)
+                    .where(Issue.code == code)
+                    .order_by(Event.seq)
+                ).scalars()
+            )
 
     def outbox(self, code: str) -> list[Outbox]:
         """The issue's outbox rows."""
         with self.app.reader() as uow:
-            return list(uow.session.execute(
-                sa.select(Outbox).join(Issue, Issue.id == Outbox.issue_id).where(Issue.code == code)
-                .order_by(Outbox.id)
-            ).scalars())
+            return list(
+                uow.session.execute(
+                    sa.select(Outbox)
+                    .join(Issue, Issue.id == Outbox.issue_id)
+                    .where(Issue.code == code)
+                    .order_by(Outbox.id)
+                ).scalars()
+            )
 
     def counts(self) -> dict[str, int]:
         """Rows per table, to show that a refused step wrote nothing."""
         from sqlmodel import SQLModel
 
         with self.app.reader() as uow:
-            return {name: uow.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                    for name, table in SQLModel.metadata.tables.items()}
+            return {
+                name: uow.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in SQLModel.metadata.tables.items()
+            }
 
 
 def load_world(app: App, clock: FrozenClock) -> World:

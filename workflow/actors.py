@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from states import Party
 from workflow.errors import NotFound
@@ -37,22 +38,21 @@ def load_actor(session: Session, code: str) -> Actor:
     if code == SYSTEM.code:
         return SYSTEM
     row = session.execute(
-        sa.select(Person, Jurisdiction.path)
-        .join(Jurisdiction, Jurisdiction.id == Person.jurisdiction_id, isouter=True)  # type: ignore[arg-type]
-        .where(Person.code == code, Person.active == sa.true())
+        sa.select(Person, col(Jurisdiction.path))
+        .join(Jurisdiction, col(Jurisdiction.id) == col(Person.jurisdiction_id), isouter=True)
+        .where(col(Person.code) == code, col(Person.active) == sa.true())
     ).first()
     if row is None:
         raise NotFound("person", code)
     person, path = row
     staff = session.execute(
-        sa.select(CompactStaff.compact_id, CompactStaff.role).where(CompactStaff.person_id == person.id)
+        sa.select(col(CompactStaff.compact_id), col(CompactStaff.role)).where(col(CompactStaff.person_id) == person.id)
     ).all()
     member_of: frozenset[int] = frozenset()
     if path:
         member_paths = session.execute(
-            sa.select(CompactMember.compact_id, Jurisdiction.path).join(
-                Jurisdiction,
-                Jurisdiction.id == CompactMember.jurisdiction_id,  # type: ignore[arg-type]
+            sa.select(col(CompactMember.compact_id), col(Jurisdiction.path)).join(
+                Jurisdiction, col(Jurisdiction.id) == col(CompactMember.jurisdiction_id)
             )
         ).all()
         member_of = frozenset(c for c, p in member_paths if path.startswith(p))

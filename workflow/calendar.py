@@ -22,9 +22,7 @@ from workflow.errors import ValidationFailed
 log = logging.getLogger(__name__)
 
 BUILTIN_OVERRIDES = Path(__file__).with_name("data") / "calendar.yaml"
-_PACKAGE_YEARS = range(
-    min(chinese_calendar.constants.holidays).year, max(chinese_calendar.constants.holidays).year + 1
-)
+_PACKAGE_YEARS = range(min(chinese_calendar.constants.holidays).year, max(chinese_calendar.constants.holidays).year + 1)
 
 
 def load_overrides(paths: Iterable[Path]) -> dict[date, bool]:

@@ -17,16 +17,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from transitions import MachineError
 
 from states import INITIAL, fire
 from workflow.calendar import end_of_day
-from workflow.models import Event, Issue, LedgerSeal
+from workflow.models import Event, Issue, LedgerSeal, table_of
 
 GENESIS = "0" * 64
-_event = Event.__table__
-_issue = Issue.__table__
-_seal = LedgerSeal.__table__
+_event = table_of(Event)
+_issue = table_of(Issue)
+_seal = table_of(LedgerSeal)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -132,6 +133,7 @@ def _chain_findings(issue: Any, events: list[Any]) -> tuple[Replay, Finding | No
     """Walk one issue's events; return what they replay to and the first break, if any."""
     replay = Replay()
     for expected_seq, row in enumerate(events, start=1):
+
         def broken(problem: str, row: Any = row) -> tuple[Replay, Finding]:
             return replay, Finding(issue.code, row.id, row.seq, problem)
 
@@ -156,7 +158,9 @@ def _chain_findings(issue: Any, events: list[Any]) -> tuple[Replay, Finding | No
 
 def _issue_findings(issue: Any, replay: Replay) -> Finding | None:
     if issue.ledger_head != replay.head:
-        return Finding(issue.code, None, None, "the issue's chain head differs from its last event (events removed at the end?)")
+        return Finding(
+            issue.code, None, None, "the issue's chain head differs from its last event (events removed at the end?)"
+        )
     if (issue.state, issue.version, issue.rebound_count) != (replay.state, replay.version, replay.rebound_count):
         return Finding(
             issue.code,
@@ -240,12 +244,14 @@ def _heads_as_of(session: Session, day: date) -> tuple[int, str]:
 
 
 def _seal_hash(day: date, chains: int, heads_hash: str, prev: str) -> str:
-    return hashlib.sha256(canonical({"day": day.isoformat(), "chains": chains, "heads": heads_hash, "prev": prev})).hexdigest()
+    return hashlib.sha256(
+        canonical({"day": day.isoformat(), "chains": chains, "heads": heads_hash, "prev": prev})
+    ).hexdigest()
 
 
 def seal_day(session: Session, day: date, now: datetime) -> LedgerSeal:
     """Write the seal for ``day`` (idempotent: an existing seal is returned unchanged)."""
-    existing = session.execute(sa.select(LedgerSeal).where(LedgerSeal.day == day)).scalar_one_or_none()
+    existing = session.execute(sa.select(LedgerSeal).where(col(LedgerSeal.day) == day)).scalar_one_or_none()
     if existing is not None:
         return existing
     later = session.execute(sa.select(sa.func.max(_seal.c.day))).scalar()
@@ -273,11 +279,12 @@ def _verify_seals(session: Session) -> tuple[int, list[Finding]]:
     for seal in seals:
         label = f"seal {seal.day}"
         chains, heads_hash = _heads_as_of(session, seal.day)
-        if seal.prev_seal_hash != prev or _seal_hash(seal.day, seal.chains, seal.heads_hash, seal.prev_seal_hash) != seal.hash:
+        if (
+            seal.prev_seal_hash != prev
+            or _seal_hash(seal.day, seal.chains, seal.heads_hash, seal.prev_seal_hash) != seal.hash
+        ):
             findings.append(Finding(label, seal.id, None, "the seal row was edited or a seal removed"))
         elif (chains, heads_hash) != (seal.chains, seal.heads_hash):
-            findings.append(
-                Finding(label, seal.id, None, "events sealed that day no longer hash to the sealed heads")
-            )
+            findings.append(Finding(label, seal.id, None, "events sealed that day no longer hash to the sealed heads"))
         prev = seal.hash
     return len(seals), findings

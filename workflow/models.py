@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -24,7 +24,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -236,3 +236,8 @@ class LedgerSeal(SQLModel, table=True):
     prev_seal_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
     created_at: datetime = _ts()
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table model, for the statements on the hot path."""
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from states import allowed_triggers
 from workflow.errors import NotFound
-from workflow.models import Compact, Event, Issue, Jurisdiction, Outbox, Person
+from workflow.models import Compact, Event, Issue, Jurisdiction, Outbox, Person, table_of
 
-_issue = Issue.__table__
-_event = Event.__table__
-_person = Person.__table__
-_reporting = Jurisdiction.__table__.alias("rj")
-_receiving = Jurisdiction.__table__.alias("vj")
+_issue = table_of(Issue)
+_event = table_of(Event)
+_person = table_of(Person)
+_reporting = table_of(Jurisdiction).alias("rj")
+_receiving = table_of(Jurisdiction).alias("vj")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +83,13 @@ def _sides() -> Any:
 def issue_view(session: Session, code: str) -> IssueView:
     """An issue and its full timeline; NotFound for an unknown code."""
     row = session.execute(
-        sa.select(_issue, _reporting.c.name.label("reporting"), _receiving.c.name.label("receiving"),
-                  Compact.__table__.c.name.label("compact"))
-        .select_from(_sides().join(Compact.__table__, Compact.__table__.c.id == _issue.c.compact_id))
+        sa.select(
+            _issue,
+            _reporting.c.name.label("reporting"),
+            _receiving.c.name.label("receiving"),
+            table_of(Compact).c.name.label("compact"),
+        )
+        .select_from(_sides().join(table_of(Compact), table_of(Compact).c.id == _issue.c.compact_id))
         .where(_issue.c.code == code)
     ).first()
     if row is None:
@@ -97,13 +101,35 @@ def issue_view(session: Session, code: str) -> IssueView:
         .order_by(_event.c.seq)
     ).all()
     return IssueView(
-        code=row.code, title=row.title, description=row.description, category=row.category,
-        difficulty=row.difficulty, place=row.place, state=row.state, version=row.version, due_at=row.due_at,
-        compact=row.compact, reporting=row.reporting, receiving=row.receiving, rebound_count=row.rebound_count,
-        ledger_head=row.ledger_head, created_at=row.created_at, allowed=allowed_triggers(row.state),
+        code=row.code,
+        title=row.title,
+        description=row.description,
+        category=row.category,
+        difficulty=row.difficulty,
+        place=row.place,
+        state=row.state,
+        version=row.version,
+        due_at=row.due_at,
+        compact=row.compact,
+        reporting=row.reporting,
+        receiving=row.receiving,
+        rebound_count=row.rebound_count,
+        ledger_head=row.ledger_head,
+        created_at=row.created_at,
+        allowed=allowed_triggers(row.state),
         timeline=[
-            TimelineEntry(e.seq, e.occurred_at, e.trigger, e.from_state, e.to_state, e.actor_code, e.actor_name,
-                          e.payload, e.due_at, e.hash)
+            TimelineEntry(
+                e.seq,
+                e.occurred_at,
+                e.trigger,
+                e.from_state,
+                e.to_state,
+                e.actor_code,
+                e.actor_name,
+                e.payload,
+                e.due_at,
+                e.hash,
+            )
             for e in events
         ],
     )
@@ -120,23 +146,38 @@ def list_issues(
 ) -> list[IssueSummary]:
     """Issues, newest first, filtered by compact, state (or phase prefix) and overdue."""
     query = (
-        sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.version, _issue.c.due_at,
-                  _reporting.c.name.label("reporting"), _receiving.c.name.label("receiving"))
+        sa.select(
+            _issue.c.code,
+            _issue.c.title,
+            _issue.c.state,
+            _issue.c.version,
+            _issue.c.due_at,
+            _reporting.c.name.label("reporting"),
+            _receiving.c.name.label("receiving"),
+        )
         .select_from(_sides())
         .order_by(_issue.c.id.desc())
         .limit(limit)
     )
     if compact:
-        query = query.join(Compact.__table__, Compact.__table__.c.id == _issue.c.compact_id).where(
-            Compact.__table__.c.code == compact
+        query = query.join(table_of(Compact), table_of(Compact).c.id == _issue.c.compact_id).where(
+            table_of(Compact).c.code == compact
         )
     if state:
         query = query.where(sa.or_(_issue.c.state == state, _issue.c.state.startswith(state + ".")))
     if overdue:
         query = query.where(_issue.c.due_at < now)
     return [
-        IssueSummary(r.code, r.title, r.state, r.version, r.due_at, r.reporting, r.receiving,
-                     r.due_at is not None and r.due_at < now)
+        IssueSummary(
+            r.code,
+            r.title,
+            r.state,
+            r.version,
+            r.due_at,
+            r.reporting,
+            r.receiving,
+            r.due_at is not None and r.due_at < now,
+        )
         for r in session.execute(query)
     ]
 
@@ -144,10 +185,10 @@ def list_issues(
 def trigger_counts(session: Session) -> Counter[str]:
     """How many times each trigger was fired, across the ledger."""
     rows = session.execute(sa.select(_event.c.trigger, sa.func.count()).group_by(_event.c.trigger))
-    return Counter({trigger: n for trigger, n in rows})
+    return Counter(dict(rows.tuples().all()))
 
 
 def outbox_counts(session: Session) -> Counter[str]:
     """Outbox rows by status."""
-    rows = session.execute(sa.select(Outbox.__table__.c.status, sa.func.count()).group_by(Outbox.__table__.c.status))
-    return Counter({status: n for status, n in rows})
+    rows = session.execute(sa.select(table_of(Outbox).c.status, sa.func.count()).group_by(table_of(Outbox).c.status))
+    return Counter(dict(rows.tuples().all()))

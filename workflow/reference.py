@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from workflow.errors import ValidationFailed
 from workflow.models import Compact, CompactMember, CompactStaff, Jurisdiction, Person, River, Segment
@@ -118,7 +119,9 @@ def parse(path: Path) -> ReferenceData:
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValidationFailed(str(path), f"is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+        raise ValidationFailed(
+            str(path), f"is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from exc
     if not isinstance(raw, dict):
         raise ValidationFailed(str(path), "must hold a mapping with jurisdictions, people, compacts, rivers")
     try:
@@ -130,14 +133,18 @@ def parse(path: Path) -> ReferenceData:
 def _stringify_codes(value: Any) -> Any:
     # YAML reads an unquoted division code (500152) as a number; codes are text.
     if isinstance(value, dict):
-        return {k: (str(v) if k in {"code", "jurisdiction"} and isinstance(v, int) else _stringify_codes(v))
-                for k, v in value.items()}
+        return {
+            k: (str(v) if k in {"code", "jurisdiction"} and isinstance(v, int) else _stringify_codes(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [str(v) if isinstance(v, int) else _stringify_codes(v) for v in value]
     return value
 
 
-def _walk(nodes: list[JurisdictionIn], parent: str | None, where: str) -> Iterator[tuple[JurisdictionIn, str | None, str]]:
+def _walk(
+    nodes: list[JurisdictionIn], parent: str | None, where: str
+) -> Iterator[tuple[JurisdictionIn, str | None, str]]:
     for i, node in enumerate(nodes):
         here = f"{where}[{i}]"
         yield node, parent, here
@@ -169,7 +176,7 @@ class _Resolver:
         found = self.session.execute(sa.select(model.id).where(model.code == code)).scalar()
         if found is None:
             self.errors.append((where, f"no {model.__name__.lower()} with code {code!r}"))
-        return found  # type: ignore[no-any-return]
+        return cast(int | None, found)
 
 
 def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
@@ -178,30 +185,54 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
     with uow:
         session = uow.session
         resolve = _Resolver(session)
-        paths: dict[str, str] = {}
+        seen: set[str] = set()
         for node, parent, where in _walk(data.jurisdictions, None, "jurisdictions"):
+            if node.code in seen:
+                resolve.errors.append((f"{where}.code", f"{node.code} appears twice in the file"))
+            seen.add(node.code)
             parent_row = None
             if parent is not None:
-                parent_row = session.execute(sa.select(Jurisdiction).where(Jurisdiction.code == parent)).scalar_one()
+                parent_row = session.execute(
+                    sa.select(Jurisdiction).where(col(Jurisdiction.code) == parent)
+                ).scalar_one()
             path = f"{parent_row.path if parent_row else '/'}{node.code}/"
-            paths[node.code] = path
-            _upsert(session, Jurisdiction, {"code": node.code},
-                    {"name": node.name, "level": node.level, "parent_id": parent_row.id if parent_row else None,
-                     "path": path})
+            _upsert(
+                session,
+                Jurisdiction,
+                {"code": node.code},
+                {
+                    "name": node.name,
+                    "level": node.level,
+                    "parent_id": parent_row.id if parent_row else None,
+                    "path": path,
+                },
+            )
             counts["jurisdictions"] += 1
         for i, p in enumerate(data.people):
             jid = resolve.id_of(Jurisdiction, p.jurisdiction, f"people[{i}].jurisdiction")
             if p.role in ("chief", "office") and p.jurisdiction is None:
                 resolve.errors.append((f"people[{i}].jurisdiction", f"a {p.role} needs a jurisdiction"))
-            _upsert(session, Person, {"code": p.code},
-                    {"name": p.name, "role": p.role, "jurisdiction_id": jid, "organisation": p.organisation,
-                     "title": p.title, "email": p.email, "phone": p.phone, "channels": list(p.channels),
-                     "active": p.active})
+            _upsert(
+                session,
+                Person,
+                {"code": p.code},
+                {
+                    "name": p.name,
+                    "role": p.role,
+                    "jurisdiction_id": jid,
+                    "organisation": p.organisation,
+                    "title": p.title,
+                    "email": p.email,
+                    "phone": p.phone,
+                    "channels": list(p.channels),
+                    "active": p.active,
+                },
+            )
             counts["people"] += 1
         for i, c in enumerate(data.compacts):
             compact = _upsert(session, Compact, {"code": c.code}, {"name": c.name})
-            session.execute(sa.delete(CompactMember).where(CompactMember.compact_id == compact.id))  # type: ignore[arg-type]
-            session.execute(sa.delete(CompactStaff).where(CompactStaff.compact_id == compact.id))  # type: ignore[arg-type]
+            session.execute(sa.delete(CompactMember).where(col(CompactMember.compact_id) == compact.id))
+            session.execute(sa.delete(CompactStaff).where(col(CompactStaff.compact_id) == compact.id))
             for j, code in enumerate(c.members):
                 jid = resolve.id_of(Jurisdiction, code, f"compacts[{i}].members[{j}]")
                 if jid is not None:
@@ -211,7 +242,9 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                     pid = resolve.id_of(Person, code, f"compacts[{i}].{role}s[{j}]")
                     person = session.get(Person, pid) if pid is not None else None
                     if person is not None and person.role != role:
-                        resolve.errors.append((f"compacts[{i}].{role}s[{j}]", f"{code} has role {person.role}, not {role}"))
+                        resolve.errors.append(
+                            (f"compacts[{i}].{role}s[{j}]", f"{code} has role {person.role}, not {role}")
+                        )
                     elif pid is not None:
                         session.add(CompactStaff(compact_id=compact.id, person_id=pid, role=role))
             session.flush()
@@ -223,14 +256,26 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
             for j, s in enumerate(r.segments):
                 where = f"rivers[{i}].segments[{j}]"
                 if (s.counterpart is None) != (s.relation is None):
-                    resolve.errors.append((f"{where}.relation", "a boundary segment names both counterpart and relation"))
+                    resolve.errors.append(
+                        (f"{where}.relation", "a boundary segment names both counterpart and relation")
+                    )
                 jid = resolve.id_of(Jurisdiction, s.jurisdiction, f"{where}.jurisdiction")
                 chief_id = resolve.id_of(Person, s.chief, f"{where}.chief")
                 if jid is None:
                     continue
-                segment = _upsert(session, Segment, {"code": s.code},
-                                  {"name": s.name, "river_id": river.id, "jurisdiction_id": jid,
-                                   "chief_id": chief_id, "relation": s.relation, "length_km": s.length_km})
+                segment = _upsert(
+                    session,
+                    Segment,
+                    {"code": s.code},
+                    {
+                        "name": s.name,
+                        "river_id": river.id,
+                        "jurisdiction_id": jid,
+                        "chief_id": chief_id,
+                        "relation": s.relation,
+                        "length_km": s.length_km,
+                    },
+                )
                 if s.counterpart:
                     pending_counterparts.append((segment, s.counterpart, f"{where}.counterpart"))
                 counts["segments"] += 1

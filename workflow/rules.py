@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from states import Party, Transition
 from states.chart import PARTY_LABELS
@@ -21,10 +22,10 @@ from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS
 from workflow.actors import Actor, side_of
 from workflow.calendar import WorkCalendar, local_today
 from workflow.errors import ValidationFailed
-from workflow.models import ChecklistCheck, CompactMember, Jurisdiction, SignOff
+from workflow.models import ChecklistCheck, CompactMember, Jurisdiction, SignOff, table_of
 
-_sign_off = SignOff.__table__
-_check = ChecklistCheck.__table__
+_sign_off = table_of(SignOff)
+_check = table_of(ChecklistCheck)
 
 
 @dataclass(slots=True)
@@ -52,7 +53,9 @@ def receiving_is_other_side(step: Step) -> None:
     """A hand-off goes to a jurisdiction that is not the reporter's own side."""
     code = step.payload["receiving"]
     target = step.session.execute(
-        sa.select(Jurisdiction.id, Jurisdiction.path, Jurisdiction.name).where(Jurisdiction.code == code)
+        sa.select(col(Jurisdiction.id), col(Jurisdiction.path), col(Jurisdiction.name)).where(
+            col(Jurisdiction.code) == code
+        )
     ).first()
     if target is None:
         raise ValidationFailed("receiving", f"no jurisdiction with code {code!r}")
@@ -68,9 +71,9 @@ def receiving_in_compact(step: Step) -> None:
     """A hand-off stays within the compact's member jurisdictions."""
     target = step.found["receiving"]
     member_paths = step.session.execute(
-        sa.select(Jurisdiction.path)
-        .join(CompactMember, CompactMember.jurisdiction_id == Jurisdiction.id)  # type: ignore[arg-type]
-        .where(CompactMember.compact_id == step.issue.compact_id)
+        sa.select(col(Jurisdiction.path))
+        .join(CompactMember, col(CompactMember.jurisdiction_id) == col(Jurisdiction.id))
+        .where(col(CompactMember.compact_id) == step.issue.compact_id)
     ).scalars()
     if not any(target.path.startswith(p) for p in member_paths):
         raise ValidationFailed("receiving", f"{target.name} is not a member of this issue's compact")
@@ -181,8 +184,14 @@ def sign_off(step: Step) -> None:
     step.inserts.append(
         (
             _sign_off,
-            {"issue_id": step.issue.id, "round": round_, "side": side, "person_id": step.actor.id,
-             "event_seq": step.seq, "signed_at": step.now},
+            {
+                "issue_id": step.issue.id,
+                "round": round_,
+                "side": side,
+                "person_id": step.actor.id,
+                "event_seq": step.seq,
+                "signed_at": step.now,
+            },
         )
     )
     done = set(
@@ -195,8 +204,14 @@ def sign_off(step: Step) -> None:
             step.inserts.append(
                 (
                     _check,
-                    {"issue_id": step.issue.id, "round": round_, "item": item, "person_id": step.actor.id,
-                     "event_seq": step.seq, "checked_at": step.now},
+                    {
+                        "issue_id": step.issue.id,
+                        "round": round_,
+                        "item": item,
+                        "person_id": step.actor.id,
+                        "event_seq": step.seq,
+                        "checked_at": step.now,
+                    },
                 )
             )
 

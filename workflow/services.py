@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from states import CHART, INITIAL, TABLE, Party, allowed_triggers
 from states.audience import AUDIENCE
@@ -23,23 +25,22 @@ from workflow.actors import Actor, parties
 from workflow.calendar import end_of_day, local_today
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.ledger import GENESIS, event_hash
-from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Outbox, Segment
+from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Outbox, Segment, table_of
 from workflow.payload import validate
 from workflow.rules import EFFECTS, GUARDS, Step
 from workflow.uow import UnitOfWork
 
-_issue = Issue.__table__
-_event = Event.__table__
-_counter = IssueCounter.__table__
-_reporting = Jurisdiction.__table__.alias("reporting")
-_receiving = Jurisdiction.__table__.alias("receiving")
+_issue = table_of(Issue)
+_event = table_of(Event)
+_counter = table_of(IssueCounter)
+_reporting = table_of(Jurisdiction).alias("reporting")
+_receiving = table_of(Jurisdiction).alias("receiving")
 
-_LOAD = (
-    sa.select(_issue, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path"))
-    .select_from(
-        _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
-            _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
-        )
+_LOAD = sa.select(
+    _issue, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path")
+).select_from(
+    _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+        _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
     )
 )
 
@@ -57,7 +58,7 @@ _OUTBOX = sa.text(
     )
     """
 ).bindparams(
-    sa.bindparam("now", type_=Outbox.__table__.c.created_at.type),
+    sa.bindparam("now", type_=table_of(Outbox).c.created_at.type),
 )
 
 
@@ -143,15 +144,21 @@ def _fire(
         prev_hash=row.ledger_head,
     )
     session = uow.session
-    updated = session.execute(
-        _issue.update()
-        .where(_issue.c.id == row.id, _issue.c.version == row.version)
-        .values(state=to_state, version=step.seq, due_at=due_at, ledger_head=digest, updated_at=now, **step.changes)
+    updated = cast(
+        sa.CursorResult[Any],
+        session.execute(
+            _issue.update()
+            .where(_issue.c.id == row.id, _issue.c.version == row.version)
+            .values(
+                state=to_state, version=step.seq, due_at=due_at, ledger_head=digest, updated_at=now, **step.changes
+            ),
+        ),
     )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]
+    if updated.rowcount != 1:
         actual = session.execute(sa.select(_issue.c.version).where(_issue.c.id == row.id)).scalar()
         raise Conflict(row.code, row.version, actual)
-    event_id = session.execute(
+    event_id = _insert(
+        session,
         _event.insert().values(
             issue_id=row.id,
             seq=step.seq,
@@ -166,12 +173,18 @@ def _fire(
             occurred_at=now,
             prev_hash=row.ledger_head,
             hash=digest,
-        )
-    ).inserted_primary_key[0]  # type: ignore[index]
+        ),
+    )
     for table, values in step.inserts:
         session.execute(table.insert().values(**values))
     notified = _notify(session, row, step, trigger, event_id, actor, now)
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
+
+
+def _insert(session: Session, statement: sa.Insert) -> int:
+    """Run an INSERT and return the new row's id."""
+    result = cast(sa.CursorResult[Any], session.execute(statement))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _due(step: Step, state: str) -> datetime | None:
@@ -225,7 +238,9 @@ class IssueDraft:
 
 def _check_draft(session: Session, draft: IssueDraft) -> tuple[int, str, int | None]:
     errors: list[tuple[str, str]] = []
-    compact = session.execute(sa.select(Compact.id, Compact.code).where(Compact.code == draft.compact)).first()
+    compact = session.execute(
+        sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
+    ).first()
     if compact is None:
         errors.append(("compact", f"no compact with code {draft.compact!r}"))
     if not draft.title.strip():
@@ -246,7 +261,7 @@ def _check_draft(session: Session, draft: IssueDraft) -> tuple[int, str, int | N
         errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
     segment_id = None
     if draft.segment:
-        segment_id = session.execute(sa.select(Segment.id).where(Segment.code == draft.segment)).scalar()
+        segment_id = session.execute(sa.select(col(Segment.id)).where(col(Segment.code) == draft.segment)).scalar()
         if segment_id is None:
             errors.append(("segment", f"no segment with code {draft.segment!r}"))
     if errors:
@@ -265,9 +280,11 @@ def _next_code(session: Session, compact_id: int, compact_code: str, year: int) 
     )
     number = session.execute(bump).scalar()
     if number is None:
-        insert = (sa.dialects.postgresql.insert if session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
-                  else sa.dialects.sqlite.insert)
-        session.execute(insert(_counter).values(compact_id=compact_id, year=year, last=0).on_conflict_do_nothing())
+        values = {"compact_id": compact_id, "year": year, "last": 0}
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(postgresql.insert(_counter).values(values).on_conflict_do_nothing())
+        else:
+            session.execute(sqlite.insert(_counter).values(values).on_conflict_do_nothing())
         number = session.execute(bump).scalar_one()
     return f"{compact_code}-{year}-{number:04d}"
 
@@ -283,7 +300,8 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
             raise NotPermitted(actor.code, trigger, sorted(transition.parties), [])
         now = uow.clock.now()
         code = _next_code(session, compact_id, compact_code, local_today(now).year)
-        issue_id = session.execute(
+        issue_id = _insert(
+            session,
             _issue.insert().values(
                 code=code,
                 compact_id=compact_id,
@@ -302,8 +320,8 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
                 ledger_head=GENESIS,
                 created_at=now,
                 updated_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
+            ),
+        )
         snapshot = {
             "title": draft.title.strip(),
             "description": draft.description.strip(),

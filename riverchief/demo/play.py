@@ -37,8 +37,19 @@ class Demo:
         self.clock = clock
         with app.reader() as uow:
             self.people: dict[str, Actor] = {}
-            for code in ("tn-taian", "tn-chonglong", "tn-yuxi", "tn-biekou", "tn-office", "sn-baima", "sn-moxi",
-                         "zy-longtai", "tl-anju", "qj-coord", "ngo-auditor"):
+            for code in (
+                "tn-taian",
+                "tn-chonglong",
+                "tn-yuxi",
+                "tn-biekou",
+                "tn-office",
+                "sn-baima",
+                "sn-moxi",
+                "zy-longtai",
+                "tl-anju",
+                "qj-coord",
+                "ngo-auditor",
+            ):
                 self.people[code] = load_actor(uow.session, code)
 
     def wait(self, days: float = 0, hours: float = 0) -> None:
@@ -69,9 +80,16 @@ class Demo:
 
 def plain_handoff(d: Demo) -> str:
     """Swap patrol finds an outfall on the neighbour's bank: hand-off, acceptance, rectification, closure."""
-    code = d.report("tn-taian", title="白马镇段右岸生活污水直排", category="domestic_sewage", segment="qj-baima",
-                    place="琼江白马镇段右岸，白马场镇下游约300米", lon=105.712, lat=30.286,
-                    description="交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。")
+    code = d.report(
+        "tn-taian",
+        title="白马镇段右岸生活污水直排",
+        category="domestic_sewage",
+        segment="qj-baima",
+        place="琼江白马镇段右岸，白马场镇下游约300米",
+        lon=105.712,
+        lat=30.286,
+        description="交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。",
+    )
     d.wait(hours=2)
     d.fire(code, "hand_off", "tn-taian", receiving="510904101", note="请白马镇核实并整改")
     d.wait(days=1)
@@ -89,19 +107,39 @@ def plain_handoff(d: Demo) -> str:
 
 def dispute_to_joint_meeting(d: Demo) -> str:
     """The receiving side disputes; negotiation stalls; a joint meeting settles it."""
-    code = d.report("tn-chonglong", title="龙台镇段上游养殖场粪污入河", category="livestock", segment="qj-longtai",
-                    difficulty="hard", place="琼江龙台镇段左岸养殖场", lon=105.581, lat=30.102,
-                    description="琼江崇龛镇入境断面水体发黑，上游约2公里处养殖场粪污疑似入河。")
+    code = d.report(
+        "tn-chonglong",
+        title="龙台镇段上游养殖场粪污入河",
+        category="livestock",
+        segment="qj-longtai",
+        difficulty="hard",
+        place="琼江龙台镇段左岸养殖场",
+        lon=105.581,
+        lat=30.102,
+        description="琼江崇龛镇入境断面水体发黑，上游约2公里处养殖场粪污疑似入河。",
+    )
     d.wait(hours=3)
     d.fire(code, "hand_off", "tn-chonglong", receiving="512021101")
     d.wait(days=2)
     d.fire(code, "dispute", "zy-longtai", reason="该养殖场跨界经营，粪污处理设施位于潼南一侧，责任需商定")
     d.wait(days=4)
-    d.fire(code, "convene", "qj-coord", level="district", agenda="龙台—崇龛跨界养殖污染责任划分",
-           meeting_date=d.deadline(3))
+    d.fire(
+        code,
+        "convene",
+        "qj-coord",
+        level="district",
+        agenda="龙台—崇龛跨界养殖污染责任划分",
+        meeting_date=d.deadline(3),
+    )
     d.wait(days=5)
-    d.fire(code, "resolve", "qj-coord", resolution="联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
-           plan="养殖场粪污设施改造，建设沉淀池", deadline=d.deadline(20))
+    d.fire(
+        code,
+        "resolve",
+        "qj-coord",
+        resolution="联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
+        plan="养殖场粪污设施改造，建设沉淀池",
+        deadline=d.deadline(20),
+    )
     d.wait(days=18)
     d.fire(code, "report_done", "zy-longtai", summary="沉淀池建成投用，粪污资源化利用")
     d.wait(days=2)
@@ -111,8 +149,15 @@ def dispute_to_joint_meeting(d: Demo) -> str:
 
 def overdue_to_dispatch(d: Demo) -> str:
     """A hand-off nobody accepts in time is dispatched by the compact."""
-    code = d.report("tn-yuxi", title="安居镇段岸边垃圾堆放", category="solid_waste", segment="qj-anju",
-                    place="琼江安居镇段右岸码头旁", lon=105.921, lat=30.171)
+    code = d.report(
+        "tn-yuxi",
+        title="安居镇段岸边垃圾堆放",
+        category="solid_waste",
+        segment="qj-anju",
+        place="琼江安居镇段右岸码头旁",
+        lon=105.921,
+        lat=30.171,
+    )
     d.wait(hours=1)
     d.fire(code, "hand_off", "tn-yuxi", receiving="500151101")
     d.wait(days=7)  # three working days pass without acceptance
@@ -128,8 +173,15 @@ def overdue_to_dispatch(d: Demo) -> str:
 
 def failed_check(d: Demo) -> str:
     """The joint check fails; rectification is reopened and passes the second time."""
-    code = d.report("sn-moxi", title="别口镇段工业废水排放", category="industrial_discharge", segment="mx-biekou",
-                    place="磨溪河别口镇段，工业园区排口", lon=105.802, lat=30.224)
+    code = d.report(
+        "sn-moxi",
+        title="别口镇段工业废水排放",
+        category="industrial_discharge",
+        segment="mx-biekou",
+        place="磨溪河别口镇段，工业园区排口",
+        lon=105.802,
+        lat=30.224,
+    )
     d.fire(code, "hand_off", "sn-moxi", receiving="500152104")
     d.wait(days=1)
     d.fire(code, "accept", "tn-biekou")
@@ -203,7 +255,9 @@ def run(console: Console, database: Path) -> bool:
     d = Demo(app, clock)
     codes, ends = [], []
     # The issues run side by side, each starting a few days after the last, as they do in the field.
-    for i, scenario in enumerate((plain_handoff, dispute_to_joint_meeting, overdue_to_dispatch, failed_check, dismissed)):
+    for i, scenario in enumerate(
+        (plain_handoff, dispute_to_joint_meeting, overdue_to_dispatch, failed_check, dismissed)
+    ):
         clock.set(START + timedelta(days=3 * i))
         codes.append(scenario(d))
         ends.append(clock.now())

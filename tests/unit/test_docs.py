@@ -1,0 +1,23 @@
+"""The generated documents stay in step with the chart they are generated from."""
+
+from pathlib import Path
+
+from states.diagram import markdown, mermaid
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_statechart_is_regenerated_whenever_the_chart_changes() -> None:
+    on_disk = (ROOT / "docs" / "statechart.md").read_text(encoding="utf-8")
+    assert on_disk == markdown(), "docs/statechart.md is out of date: run `make chart`"
+
+
+def test_the_diagram_draws_every_transition_and_phase() -> None:
+    from states.chart import PHASES, TRANSITIONS
+
+    diagram = mermaid()
+    assert diagram.startswith("stateDiagram-v2")
+    arrows = [line for line in diagram.splitlines() if "-->" in line and "[*]" not in line]
+    assert len(arrows) == sum(len(t.sources) for t in TRANSITIONS)
+    for phase in PHASES:
+        assert f"state {phase.name} {{" in diagram
