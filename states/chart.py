@@ -173,7 +173,8 @@ _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("flag", (INITIAL,), "kan.flagged", frozenset({_P.MEMBER})),
     Transition("report", (INITIAL,), "xun.reported", frozenset({_P.MEMBER})),
-    Transition("report", ("kan.flagged",), "xun.reported", _SIDES_AND_COORD, (NOTE,)),
+    # A flagged point has no receiving side yet: its reporter or the compact moves it on.
+    Transition("report", ("kan.flagged",), "xun.reported", frozenset({_P.REPORTING, _P.COORDINATOR}), (NOTE,)),
     Transition(
         "investigate", ("xun.reported",), "cha.investigating", frozenset({_P.REPORTING, _P.COORDINATOR}), (NOTE,)
     ),

@@ -53,6 +53,7 @@ class WorkCalendar:
         self._overrides = dict(overrides or {})
         self._override_years = {d.year for d in self._overrides}
         self._cache: dict[date, bool] = {}
+        self._due_cache: dict[tuple[date, int], datetime] = {}
         self._warned: set[int] = set()
 
     def is_workday(self, day: date) -> bool:
@@ -97,8 +98,11 @@ class WorkCalendar:
 
     def due_after(self, now: datetime, working_days: int) -> datetime:
         """The end (Asia/Shanghai) of the ``working_days``-th working day after ``now``."""
-        local_day = now.astimezone(SHANGHAI).date()
-        return end_of_day(self.add_working_days(local_day, working_days))
+        key = (now.astimezone(SHANGHAI).date(), working_days)
+        due = self._due_cache.get(key)
+        if due is None:
+            due = self._due_cache[key] = end_of_day(self.add_working_days(*key))
+        return due
 
 
 def end_of_day(day: date) -> datetime:

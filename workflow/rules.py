@@ -13,7 +13,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from states import Party, Transition
@@ -32,7 +31,7 @@ _check = table_of(ChecklistCheck)
 class Step:
     """Everything one firing needs, and what it will write."""
 
-    session: Session
+    conn: sa.Connection
     issue: Any  # the issue row, with reporting_path and receiving_path
     transition: Transition
     actor: Actor
@@ -52,7 +51,7 @@ class Step:
 def receiving_is_other_side(step: Step) -> None:
     """A hand-off goes to a jurisdiction that is not the reporter's own side."""
     code = step.payload["receiving"]
-    target = step.session.execute(
+    target = step.conn.execute(
         sa.select(col(Jurisdiction.id), col(Jurisdiction.path), col(Jurisdiction.name)).where(
             col(Jurisdiction.code) == code
         )
@@ -70,7 +69,7 @@ def receiving_is_other_side(step: Step) -> None:
 def receiving_in_compact(step: Step) -> None:
     """A hand-off stays within the compact's member jurisdictions."""
     target = step.found["receiving"]
-    member_paths = step.session.execute(
+    member_paths = step.conn.execute(
         sa.select(col(Jurisdiction.path))
         .join(CompactMember, col(CompactMember.jurisdiction_id) == col(Jurisdiction.id))
         .where(col(CompactMember.compact_id) == step.issue.compact_id)
@@ -88,7 +87,7 @@ def deadline_in_future(step: Step) -> None:
 
 
 def _signed_sides(step: Step) -> set[str]:
-    rows = step.session.execute(
+    rows = step.conn.execute(
         sa.select(_sign_off.c.side).where(
             _sign_off.c.issue_id == step.issue.id, _sign_off.c.round == step.issue.check_round
         )
@@ -123,7 +122,7 @@ def both_sides_signed(step: Step) -> None:
 def checklist_complete(step: Step) -> None:
     """Closure needs every checklist item of the issue's category confirmed this round."""
     done = set(
-        step.session.execute(
+        step.conn.execute(
             sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
         ).scalars()
     )
@@ -195,7 +194,7 @@ def sign_off(step: Step) -> None:
         )
     )
     done = set(
-        step.session.execute(
+        step.conn.execute(
             sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == round_)
         ).scalars()
     )

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from states import CHART, INITIAL, TABLE, Party, allowed_triggers
@@ -25,7 +24,7 @@ from workflow.actors import Actor, parties
 from workflow.calendar import end_of_day, local_today
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.ledger import GENESIS, event_hash
-from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Outbox, Segment, table_of
+from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
 from workflow.payload import validate
 from workflow.rules import EFFECTS, GUARDS, Step
 from workflow.uow import UnitOfWork
@@ -36,6 +35,8 @@ _counter = table_of(IssueCounter)
 _reporting = table_of(Jurisdiction).alias("reporting")
 _receiving = table_of(Jurisdiction).alias("receiving")
 
+# The hot path's statements are built once with bound parameters, so each
+# step pays for execution only, not for building and cache-keying a statement.
 _LOAD = sa.select(
     _issue, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path")
 ).select_from(
@@ -43,23 +44,88 @@ _LOAD = sa.select(
         _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
     )
 )
+_LOAD_BY_ID = _LOAD.where(_issue.c.id == sa.bindparam("key"))
+_LOAD_BY_CODE = _LOAD.where(_issue.c.code == sa.bindparam("key"))
+
+# Columns an effect may change (workflow.rules); the UPDATE always sets them all.
+_EFFECT_COLUMNS = (
+    "receiving_jurisdiction_id",
+    "rectify_plan",
+    "rectify_deadline",
+    "check_round",
+    "closed_at",
+    "revisit_count",
+    "rebound_count",
+    "last_revisit_clean",
+)
+_UPDATE = (
+    _issue.update()
+    .where(_issue.c.id == sa.bindparam("b_id"), _issue.c.version == sa.bindparam("b_version"))
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in ("state", "version", "due_at", "ledger_head", "updated_at", *_EFFECT_COLUMNS)
+        }
+    )
+)
+_VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
+_INSERT_EVENT = _event.insert()
 
 # One statement resolves the audience and writes its outbox rows, so who is
 # told is decided from the same snapshot as the step, in the same transaction.
-_OUTBOX = sa.text(
-    """
-    INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
-    SELECT DISTINCT :event_id, :issue_id, p.id, :kind, 'pending', 0, :now, :now
-    FROM person p
-    WHERE p.active AND p.id <> :actor_id AND (
+_AUDIENCE_WHERE = """
+    p.active AND p.id <> :actor_ref AND (
         (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
         OR p.id IN (SELECT s.person_id FROM compact_staff s
                     WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
-    )
-    """
-).bindparams(
-    sa.bindparam("now", type_=table_of(Outbox).c.created_at.type),
+    )"""
+_TYPES = (
+    sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
+    sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
+    sa.bindparam("updated_at", type_=_issue.c.updated_at.type),
+    sa.bindparam("closed_at", type_=_issue.c.closed_at.type),
+    sa.bindparam("payload", type_=table_of(Event).c.payload.type),
 )
+_OUTBOX = sa.text(
+    f"""
+    INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
+    SELECT DISTINCT :event_id, :issue_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
+    FROM person p WHERE {_AUDIENCE_WHERE}
+    """
+).bindparams(_TYPES[0])
+
+# On PostgreSQL the three writes of a step travel as one statement: the
+# UPDATE's version check gates the event, and the event gates its outbox rows,
+# so a stale version writes nothing and returns no row.
+_STEP_POSTGRES = sa.text(
+    f"""
+    WITH up AS (
+        UPDATE issue SET state = :state, version = :version, due_at = :due_at, ledger_head = :ledger_head,
+            updated_at = :updated_at, receiving_jurisdiction_id = :receiving_jurisdiction_id,
+            rectify_plan = :rectify_plan, rectify_deadline = :rectify_deadline, check_round = :check_round,
+            closed_at = :closed_at, revisit_count = :revisit_count, rebound_count = :rebound_count,
+            last_revisit_clean = :last_revisit_clean
+        WHERE id = :b_id AND version = :b_version
+        RETURNING id
+    ), ev AS (
+        INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties, payload,
+                           due_at, occurred_at, prev_hash, hash)
+        SELECT up.id, CAST(:version AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
+               CAST(:to_state AS VARCHAR), CAST(:actor_id AS INTEGER), CAST(:actor_code AS VARCHAR),
+               CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
+               CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
+        FROM up
+        RETURNING id
+    ), ob AS (
+        INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
+        SELECT DISTINCT ev.id, CAST(:b_id AS INTEGER), p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
+               CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
+        FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
+        RETURNING 1
+    )
+    SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
+    """
+).bindparams(*_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +152,15 @@ def apply(
 ) -> StepResult:
     """Fire ``trigger`` on ``issue`` (id or code) as ``actor``; all or nothing."""
     with uow:
-        row = _load(uow.session, issue)
+        row = _load(uow.connection, issue)
         result = _fire(uow, row, trigger, actor, payload or {}, expected_version)
         uow.commit()
     return result
 
 
-def _load(session: Session, issue: int | str) -> Any:
-    column = _issue.c.id if isinstance(issue, int) else _issue.c.code
-    row = session.execute(_LOAD.where(column == issue)).first()
+def _load(conn: sa.Connection, issue: int | str) -> Any:
+    statement = _LOAD_BY_ID if isinstance(issue, int) else _LOAD_BY_CODE
+    row = conn.execute(statement, {"key": issue}).first()
     if row is None:
         raise NotFound("issue", issue)
     return row
@@ -122,7 +188,7 @@ def _fire(
         raise NotPermitted(actor.code, trigger, sorted(transition.parties), sorted(held))
     clean = snapshot if snapshot is not None else validate(transition, payload)
     now = uow.clock.now()
-    step = Step(uow.session, row, transition, actor, held, clean, now, uow.calendar, row.version + 1)
+    step = Step(uow.connection, row, transition, actor, held, clean, now, uow.calendar, row.version + 1)
     for name in transition.guards:
         GUARDS[name](step)
     for name in transition.effects:
@@ -143,47 +209,61 @@ def _fire(
         occurred_at=now,
         prev_hash=row.ledger_head,
     )
-    session = uow.session
-    updated = cast(
-        sa.CursorResult[Any],
-        session.execute(
-            _issue.update()
-            .where(_issue.c.id == row.id, _issue.c.version == row.version)
-            .values(
-                state=to_state, version=step.seq, due_at=due_at, ledger_head=digest, updated_at=now, **step.changes
-            ),
-        ),
+    conn = uow.connection
+    params = {name: step.changes.get(name, getattr(row, name)) for name in _EFFECT_COLUMNS}
+    params.update(
+        b_id=row.id,
+        b_version=row.version,
+        state=to_state,
+        version=step.seq,
+        due_at=due_at,
+        ledger_head=digest,
+        updated_at=now,
+        issue_id=row.id,
+        seq=step.seq,
+        trigger=trigger,
+        from_state=row.state,
+        to_state=to_state,
+        actor_id=actor.id,
+        actor_code=actor.code,
+        parties=held_text,
+        payload=clean,
+        occurred_at=now,
+        prev_hash=row.ledger_head,
+        hash=digest,
     )
-    if updated.rowcount != 1:
-        actual = session.execute(sa.select(_issue.c.version).where(_issue.c.id == row.id)).scalar()
-        raise Conflict(row.code, row.version, actual)
-    event_id = _insert(
-        session,
-        _event.insert().values(
-            issue_id=row.id,
-            seq=step.seq,
-            trigger=trigger,
-            from_state=row.state,
-            to_state=to_state,
-            actor_id=actor.id,
-            actor_code=actor.code,
-            parties=held_text,
-            payload=clean,
-            due_at=due_at,
-            occurred_at=now,
-            prev_hash=row.ledger_head,
-            hash=digest,
-        ),
-    )
-    for table, values in step.inserts:
-        session.execute(table.insert().values(**values))
-    notified = _notify(session, row, step, trigger, event_id, actor, now)
+    params.update(_audience(row, step, trigger, actor))
+    write = _write_postgres if conn.dialect.name == "postgresql" else _write_generic
+    written = write(conn, params)
+    if written is None:
+        raise Conflict(row.code, row.version, conn.execute(_VERSION, {"b_id": row.id}).scalar())
+    event_id, notified = written
+    for table, extra in step.inserts:
+        conn.execute(table.insert(), extra)
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
 
 
-def _insert(session: Session, statement: sa.Insert) -> int:
+def _write_generic(conn: sa.Connection, params: dict[str, Any]) -> tuple[int, int] | None:
+    """UPDATE the issue, INSERT its event and outbox rows; None when the version check failed."""
+    if conn.execute(_UPDATE, params).rowcount != 1:
+        return None
+    event_id = _insert(conn, _INSERT_EVENT, params)
+    if params["staff_a"] or params["staff_b"] or params["side_a"] != -1 or params["side_b"] != -1:
+        notified = conn.execute(_OUTBOX, {**params, "event_id": event_id}).rowcount
+    else:
+        notified = 0
+    return event_id, notified
+
+
+def _write_postgres(conn: sa.Connection, params: dict[str, Any]) -> tuple[int, int] | None:
+    """The same three writes in one round trip."""
+    row = conn.execute(_STEP_POSTGRES, params).first()
+    return None if row is None else (row.id, row.notified)
+
+
+def _insert(conn: sa.Connection, statement: sa.Insert, values: dict[str, Any]) -> int:
     """Run an INSERT and return the new row's id."""
-    result = cast(sa.CursorResult[Any], session.execute(statement))
+    result = conn.execute(statement, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -195,27 +275,18 @@ def _due(step: Step, state: str) -> datetime | None:
     return step.calendar.due_after(step.now, policy.working_days) if policy else None
 
 
-def _notify(session: Session, row: Any, step: Step, trigger: str, event_id: int, actor: Actor, now: datetime) -> int:
+def _audience(row: Any, step: Step, trigger: str, actor: Actor) -> dict[str, Any]:
+    """The parameters that pick the trigger's audience (states/audience.py) out of the people."""
     audience = AUDIENCE[trigger]
-    if not audience:
-        return 0
     receiving = step.changes.get("receiving_jurisdiction_id", row.receiving_jurisdiction_id)
-    result = session.execute(
-        _OUTBOX,
-        {
-            "event_id": event_id,
-            "issue_id": row.id,
-            "kind": trigger,
-            "now": now,
-            "actor_id": actor.id if actor.id is not None else -1,
-            "side_a": row.reporting_jurisdiction_id if Party.REPORTING in audience else -1,
-            "side_b": receiving if Party.RECEIVING in audience and receiving is not None else -1,
-            "compact_id": row.compact_id,
-            "staff_a": "coordinator" if Party.COORDINATOR in audience else "",
-            "staff_b": "auditor" if Party.AUDITOR in audience else "",
-        },
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return {
+        "actor_ref": actor.id if actor.id is not None else -1,
+        "side_a": row.reporting_jurisdiction_id if Party.REPORTING in audience else -1,
+        "side_b": receiving if Party.RECEIVING in audience and receiving is not None else -1,
+        "compact_id": row.compact_id,
+        "staff_a": "coordinator" if Party.COORDINATOR in audience else "",
+        "staff_b": "auditor" if Party.AUDITOR in audience else "",
+    }
 
 
 # -- creating an issue -----------------------------------------------------------------------------
@@ -236,9 +307,9 @@ class IssueDraft:
     segment: str | None = None
 
 
-def _check_draft(session: Session, draft: IssueDraft) -> tuple[int, str, int | None]:
+def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int | None]:
     errors: list[tuple[str, str]] = []
-    compact = session.execute(
+    compact = conn.execute(
         sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
     ).first()
     if compact is None:
@@ -261,7 +332,7 @@ def _check_draft(session: Session, draft: IssueDraft) -> tuple[int, str, int | N
         errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
     segment_id = None
     if draft.segment:
-        segment_id = session.execute(sa.select(col(Segment.id)).where(col(Segment.code) == draft.segment)).scalar()
+        segment_id = conn.execute(sa.select(col(Segment.id)).where(col(Segment.code) == draft.segment)).scalar()
         if segment_id is None:
             errors.append(("segment", f"no segment with code {draft.segment!r}"))
     if errors:
@@ -270,7 +341,7 @@ def _check_draft(session: Session, draft: IssueDraft) -> tuple[int, str, int | N
     return compact.id, compact.code, segment_id
 
 
-def _next_code(session: Session, compact_id: int, compact_code: str, year: int) -> str:
+def _next_code(conn: sa.Connection, compact_id: int, compact_code: str, year: int) -> str:
     """The next human code for the compact and year, e.g. QJ-2026-0018; safe under concurrency."""
     bump = (
         _counter.update()
@@ -278,14 +349,14 @@ def _next_code(session: Session, compact_id: int, compact_code: str, year: int) 
         .values(last=_counter.c.last + 1)
         .returning(_counter.c.last)
     )
-    number = session.execute(bump).scalar()
+    number = conn.execute(bump).scalar()
     if number is None:
         values = {"compact_id": compact_id, "year": year, "last": 0}
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(postgresql.insert(_counter).values(values).on_conflict_do_nothing())
+        if conn.dialect.name == "postgresql":
+            conn.execute(postgresql.insert(_counter).values(values).on_conflict_do_nothing())
         else:
-            session.execute(sqlite.insert(_counter).values(values).on_conflict_do_nothing())
-        number = session.execute(bump).scalar_one()
+            conn.execute(sqlite.insert(_counter).values(values).on_conflict_do_nothing())
+        number = conn.execute(bump).scalar_one()
     return f"{compact_code}-{year}-{number:04d}"
 
 
@@ -293,34 +364,35 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
     """Create an issue and fire ``report`` (or ``flag``, to watch a sensitive point) on it."""
     trigger = "flag" if flag else "report"
     with uow:
-        session = uow.session
-        compact_id, compact_code, segment_id = _check_draft(session, draft)
+        conn = uow.connection
+        compact_id, compact_code, segment_id = _check_draft(conn, draft)
         if actor.jurisdiction_id is None or compact_id not in actor.member_of:
             transition = TABLE[(INITIAL, trigger)]
             raise NotPermitted(actor.code, trigger, sorted(transition.parties), [])
         now = uow.clock.now()
-        code = _next_code(session, compact_id, compact_code, local_today(now).year)
+        code = _next_code(conn, compact_id, compact_code, local_today(now).year)
         issue_id = _insert(
-            session,
-            _issue.insert().values(
-                code=code,
-                compact_id=compact_id,
-                title=draft.title.strip(),
-                description=draft.description.strip(),
-                category=draft.category,
-                difficulty=draft.difficulty,
-                place=draft.place.strip(),
-                lon=draft.lon,
-                lat=draft.lat,
-                segment_id=segment_id,
-                reporter_id=actor.id,
-                reporting_jurisdiction_id=actor.jurisdiction_id,
-                state=INITIAL,
-                version=0,
-                ledger_head=GENESIS,
-                created_at=now,
-                updated_at=now,
-            ),
+            conn,
+            _issue.insert(),
+            {
+                "code": code,
+                "compact_id": compact_id,
+                "title": draft.title.strip(),
+                "description": draft.description.strip(),
+                "category": draft.category,
+                "difficulty": draft.difficulty,
+                "place": draft.place.strip(),
+                "lon": draft.lon,
+                "lat": draft.lat,
+                "segment_id": segment_id,
+                "reporter_id": actor.id,
+                "reporting_jurisdiction_id": actor.jurisdiction_id,
+                "state": INITIAL,
+                "version": 0,
+                "ledger_head": GENESIS,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         snapshot = {
             "title": draft.title.strip(),
@@ -332,7 +404,7 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
             "lat": draft.lat,
             "segment": draft.segment,
         }
-        row = _load(session, issue_id)
+        row = _load(conn, issue_id)
         result = _fire(uow, row, trigger, actor, {}, None, snapshot=snapshot)
         uow.commit()
     return result
