@@ -21,7 +21,9 @@ app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river iss
 issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The ledger (台账): verify and seal.")
 app.add_typer(issue_app, name="issue")
+jobs_app = typer.Typer(no_args_is_help=True, help="The scheduler's periodic jobs.")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(jobs_app, name="jobs")
 
 # Piped output gets room for the timeline tables instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -192,6 +194,93 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
         seal = seal_day(uow.session, target, wired.clock.now())
         uow.commit()
     console.print(f"seal {seal.day}: {seal.chains} chains, {seal.hash}")
+
+
+@app.command()
+def scheduler(
+    poll: Annotated[float, typer.Option(help="seconds between tries for the scheduler lock")] = 2.0,
+) -> None:
+    """Run the scheduler: wait to be the one active scheduler, catch up, then run the jobs."""
+    import logging
+    import signal
+
+    from riverchief.scheduler import SchedulerService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = SchedulerService(_app(), blocking=True, poll_seconds=poll)
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    try:
+        service.run()
+    except KeyboardInterrupt:
+        service.stop()
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Each job, when it runs, the last period done and what is owed now."""
+    from rich.table import Table
+
+    from riverchief.scheduler import JOBS
+    from workflow.jobs import last_done
+
+    wired = _app()
+    table = Table(title="定时任务 jobs")
+    for column in ("job", "what", "last done", "owed now"):
+        table.add_column(column)
+    for job in JOBS:
+        done = last_done(wired.uow, job.name)
+        table.add_row(job.name, job.summary, done or "—", ", ".join(job.owed(done, wired.clock.now())) or "—")
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    job: Annotated[str, typer.Argument(help="a job name from `riverchief jobs list`")],
+    period: Annotated[str | None, typer.Option(help="the period, e.g. 2026-03 or 2026-Q1 or 2026-03-02")] = None,
+) -> None:
+    """Run a job by hand for a period (idempotent: a period done is not done again)."""
+    from riverchief.scheduler import JOBS_BY_NAME
+    from workflow.jobs import run_job
+
+    spec = JOBS_BY_NAME.get(job)
+    if spec is None:
+        raise ValidationFailed("job", f"unknown job {job!r}; jobs: {', '.join(JOBS_BY_NAME)}")
+    wired = _app()
+    now = wired.clock.now()
+    target = period or spec.latest(now)
+    _check_period(spec.latest(now), target)
+    result = run_job(wired.uow, job, target, now, lambda: spec.work(wired.uow, now, target))
+    if result is None:
+        console.print(f"{job} {target}: already done")
+    else:
+        console.print(f"{job} {target}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+
+
+def _check_period(example: str, period: str) -> None:
+    import re
+
+    shape = re.sub(r"\d", r"\\d", example)
+    if not re.fullmatch(shape, period):
+        raise ValidationFailed("--period", f"{period!r} does not look like {example!r}")
+    if period > example:
+        raise ValidationFailed("--period", f"{period} has not ended yet (the latest period owed is {example})")
+
+
+@app.command()
+def due(
+    compact: Annotated[str | None, typer.Option()] = None,
+    days: Annotated[int, typer.Option(help="working days ahead to include")] = 3,
+) -> None:
+    """What is due or overdue, by the party it waits on."""
+    from riverchief.present import print_due
+    from workflow.queries import due_by_party
+
+    wired = _app()
+    with wired.reader() as uow:
+        rows = due_by_party(
+            uow.connection, now=wired.clock.now(), calendar=wired.calendar, compact=compact, working_days=days
+        )
+    print_due(console, rows)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from states import CHART
 from states.policy import CATEGORIES
 from workflow.clock import SHANGHAI
 from workflow.ledger import VerifyReport
-from workflow.queries import IssueSummary, IssueView
+from workflow.queries import DueItem, IssueSummary, IssueView
 
 
 def local(value: datetime | None) -> str:
@@ -108,3 +108,14 @@ def print_verify(console: Console, report: VerifyReport) -> None:
     )
     for finding in report.findings:
         console.print(f"  [red]✗[/red] {escape(str(finding))}")
+
+
+def print_due(console: Console, items: list[DueItem]) -> None:
+    """Due and overdue issues by the party they wait on."""
+    table = Table(title="到期与超期 due and overdue")
+    for column in ("责任方", "编号", "标题", "状态", "时限"):
+        table.add_column(column)
+    for i in items:
+        due = f"[red]{local(i.due_at)} 超期[/red]" if i.overdue else local(i.due_at)
+        table.add_row(escape(i.party_name), escape(i.code), escape(i.title), state_label(i.state), due)
+    console.print(table)

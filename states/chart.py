@@ -217,7 +217,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "convene",
         ("ban.negotiating",),
         "ban.joint_meeting",
-        _SIDES_AND_COORD,
+        _SIDES_AND_COORD | {_P.SYSTEM},
         (
             Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
             Field("agenda", FieldKind.TEXT, label_zh="议题"),

@@ -92,3 +92,48 @@ CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
 )
 
 DIFFICULTIES: MappingProxyType[str, str] = MappingProxyType({"easy": "易", "normal": "一般", "hard": "难"})
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """What the scheduler does, as the actor ``system``, when a waiting state's deadline passes."""
+
+    trigger: str
+    payload: MappingProxyType[str, str]
+
+
+# The ladder 交办 → 商办 → 会办 → 河长调度: a missed step moves the issue up.
+# States not listed here are only reminded and named in the monthly bulletin.
+ESCALATIONS: MappingProxyType[str, Escalation] = MappingProxyType(
+    {
+        "ban.handed_off": Escalation(
+            "dispatch", MappingProxyType({"order": "交办问题逾期未受理，提请联席会议河长调度"})
+        ),
+        "ban.negotiating": Escalation(
+            "convene",
+            MappingProxyType({"level": "district", "agenda": "商办逾期未达成一致，提交联席会议会办"}),
+        ),
+        "ban.joint_meeting": Escalation(
+            "dispatch", MappingProxyType({"order": "会办逾期未形成议定事项，提请河长调度"})
+        ),
+        "ban.rectifying": Escalation("dispatch", MappingProxyType({"order": "整改逾期未完成，列入月通报并河长调度"})),
+    }
+)
+
+# Reminders before a deadline: one working day before it, and when 80% of
+# the time allowed has gone (whichever come before the deadline, each once).
+REMIND_WORKING_DAYS_BEFORE = 1
+REMIND_AT_FRACTION = 0.8
+
+# Third-party revisits (回头看) after each closure, in days; per category where it differs.
+REVISIT_OFFSETS_DAYS: tuple[int, ...] = (30, 90)
+REVISIT_OFFSETS_BY_CATEGORY: MappingProxyType[str, tuple[int, ...]] = MappingProxyType(
+    {"sand_mining": (15, 60, 180), "illegal_fishing": (15, 60, 180)}
+)
+# A planned revisit not done this many working days after it fell due is reminded.
+REVISIT_REMIND_WORKING_DAYS = 10
+
+
+def revisit_offsets(category: str) -> tuple[int, ...]:
+    """The days after closure at which a category's issues are revisited."""
+    return REVISIT_OFFSETS_BY_CATEGORY.get(category, REVISIT_OFFSETS_DAYS)

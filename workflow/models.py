@@ -148,6 +148,10 @@ class Issue(SQLModel, table=True):
     revisit_count: int = 0
     last_revisit_clean: bool | None = None
     ledger_head: str = Field(default="", max_length=64)
+    # When the current wait began, and when the deadline sweep must next look
+    # at this issue (a reminder or the deadline itself); NULL when nothing is owed.
+    waiting_since: datetime | None = _ts(nullable=True)
+    next_check_at: datetime | None = _ts(nullable=True, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
@@ -175,18 +179,26 @@ class Event(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
-    """A notification owed to one person for one event, written in the event's transaction."""
+    """A notification owed to one person, written in the same transaction as what caused it.
+
+    Either for a ledger event (``event_id``) or for something the scheduler
+    noticed (``topic``: a reminder, a due revisit, a bulletin), never both;
+    each is unique per recipient, so nothing is queued twice.
+    """
 
     __table_args__ = (
         sa.UniqueConstraint("event_id", "recipient_id"),
+        sa.UniqueConstraint("topic", "recipient_id", name="uq_outbox_topic_recipient"),
         sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="event.id")
-    issue_id: int = Field(foreign_key="issue.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="event.id")
+    topic: str | None = Field(default=None, max_length=120)
+    issue_id: int | None = Field(default=None, foreign_key="issue.id", index=True)
     recipient_id: int = Field(foreign_key="person.id")
-    kind: str = Field(max_length=40)  # the trigger
+    kind: str = Field(max_length=40)  # the trigger, or the scheduler's notice kind
+    detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     status: str = Field(default="pending", max_length=10)  # pending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime | None = _ts(nullable=True)
@@ -222,6 +234,56 @@ class SignOff(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id")
     event_seq: int
     signed_at: datetime = _ts()
+
+
+class Revisit(SQLModel, table=True):
+    """A planned third-party revisit (回头看) of a closed issue."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("issue_id", "cycle", "seq"),
+        sa.Index("ix_revisit_open_due", "status", "due_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id")
+    cycle: int  # which closure of the issue it follows: 1, then 2 after a rebound...
+    seq: int  # 1, 2 ... within the cycle
+    offset_days: int
+    due_on: date
+    status: str = Field(default="planned", max_length=12)  # planned | done | cancelled
+    outcome: str | None = Field(default=None, max_length=12)  # clean | rebound
+    notified_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)
+    done_at: datetime | None = _ts(nullable=True)
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a periodic job for one period: what makes every job idempotent and caught up once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=40)
+    period: str = Field(max_length=20)  # 2026-03-02T09:01, 2026-03-02, 2026-03, 2026-Q1
+    status: str = Field(max_length=10)  # running | done
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Bulletin(SQLModel, table=True):
+    """A compact's monthly bulletin (月通报) or quarterly interview list (季约谈), with its figures."""
+
+    __table_args__ = (sa.UniqueConstraint("compact_id", "kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    compact_id: int = Field(foreign_key="compact.id")
+    kind: str = Field(max_length=12)  # monthly | interview
+    period: str = Field(max_length=10)  # 2026-03 | 2026-Q1
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    parties: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = _ts()
 
 
 class LedgerSeal(SQLModel, table=True):

@@ -10,7 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from states import allowed_triggers
+from states import Party, allowed_triggers
+from states.chart import PARTY_LABELS
+from states.policy import DEADLINES
+from workflow.calendar import WorkCalendar
 from workflow.errors import NotFound
 from workflow.models import Compact, Event, Issue, Jurisdiction, Outbox, Person, table_of
 
@@ -192,3 +195,39 @@ def outbox_counts(session: Session) -> Counter[str]:
     """Outbox rows by status."""
     rows = session.execute(sa.select(table_of(Outbox).c.status, sa.func.count()).group_by(table_of(Outbox).c.status))
     return Counter(dict(rows.tuples().all()))
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """An issue waiting on a party, with its deadline."""
+
+    party: str
+    party_name: str
+    code: str
+    title: str
+    state: str
+    due_at: datetime
+    overdue: bool
+
+
+def due_by_party(
+    conn: sa.Connection, *, now: datetime, calendar: WorkCalendar, compact: str | None = None, working_days: int = 3
+) -> list[DueItem]:
+    """Issues overdue or due within ``working_days``, grouped by the party they wait on (overdue first)."""
+    horizon = calendar.due_after(now, working_days)
+    query = (
+        sa.select(_issue, _reporting.c.name.label("reporting"), _receiving.c.name.label("receiving"))
+        .select_from(_sides())
+        .where(_issue.c.due_at.is_not(None), _issue.c.due_at <= horizon)
+    )
+    if compact:
+        compacts = table_of(Compact)
+        query = query.join(compacts, compacts.c.id == _issue.c.compact_id).where(compacts.c.code == compact)
+    items = []
+    for r in conn.execute(query):
+        policy = DEADLINES.get(r.state)
+        party = policy.waits_on if policy else "receiving"
+        name = {"reporting": r.reporting, "receiving": r.receiving}.get(party) or PARTY_LABELS[Party(party)]
+        items.append(DueItem(party, name, r.code, r.title, r.state, r.due_at, r.due_at < now))
+    items.sort(key=lambda i: (not i.overdue, i.party_name, i.due_at))
+    return items

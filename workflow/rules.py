@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,14 +17,33 @@ from sqlmodel import col
 
 from states import Party, Transition
 from states.chart import PARTY_LABELS
-from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS
+from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
 from workflow.actors import Actor, side_of
 from workflow.calendar import WorkCalendar, local_today
 from workflow.errors import ValidationFailed
-from workflow.models import ChecklistCheck, CompactMember, Jurisdiction, SignOff, table_of
+from workflow.models import ChecklistCheck, CompactMember, Jurisdiction, Revisit, SignOff, table_of
 
 _sign_off = table_of(SignOff)
 _check = table_of(ChecklistCheck)
+_revisit = table_of(Revisit)
+_open_revisit = (
+    sa.select(_revisit.c.id)
+    .where(
+        _revisit.c.issue_id == sa.bindparam("b_issue"),
+        _revisit.c.cycle == sa.bindparam("b_cycle"),
+        _revisit.c.status == "planned",
+    )
+    .order_by(_revisit.c.seq)
+    .limit(1)
+    .scalar_subquery()
+)
+_FINISH_REVISIT = (
+    _revisit.update()
+    .where(_revisit.c.id == _open_revisit)
+    .values(
+        status="done", outcome=sa.bindparam("b_outcome"), done_at=sa.bindparam("b_now", type_=_revisit.c.done_at.type)
+    )
+)
 
 
 @dataclass(slots=True)
@@ -41,7 +60,7 @@ class Step:
     calendar: WorkCalendar
     seq: int
     changes: dict[str, Any] = field(default_factory=dict)
-    inserts: list[tuple[sa.Table, dict[str, Any]]] = field(default_factory=list)
+    writes: list[tuple[sa.Executable, dict[str, Any]]] = field(default_factory=list)
     found: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,9 +199,9 @@ def sign_off(step: Step) -> None:
     """Record the actor's side's sign-off and the checklist items it confirms."""
     side = side_of(step.held)
     round_ = step.issue.check_round
-    step.inserts.append(
+    step.writes.append(
         (
-            _sign_off,
+            _sign_off.insert(),
             {
                 "issue_id": step.issue.id,
                 "round": round_,
@@ -200,9 +219,9 @@ def sign_off(step: Step) -> None:
     )
     for item in step.payload.get("checklist", []):
         if item not in done:
-            step.inserts.append(
+            step.writes.append(
                 (
-                    _check,
+                    _check.insert(),
                     {
                         "issue_id": step.issue.id,
                         "round": round_,
@@ -216,18 +235,61 @@ def sign_off(step: Step) -> None:
 
 
 def mark_closed(step: Step) -> None:
-    """Stamp the closure time."""
+    """Stamp the closure time and plan this closure's revisits (回头看)."""
     step.changes["closed_at"] = step.now
+    step.changes["last_revisit_clean"] = None
+    # Only a rebound reopens a closed issue, so closures = rebounds + 1.
+    cycle = step.issue.rebound_count + 1
+    closed_on = local_today(step.now)
+    for seq, days in enumerate(revisit_offsets(step.issue.category), start=1):
+        step.writes.append(
+            (
+                _revisit.insert(),
+                {
+                    "issue_id": step.issue.id,
+                    "cycle": cycle,
+                    "seq": seq,
+                    "offset_days": days,
+                    "due_on": closed_on + timedelta(days=days),
+                    "status": "planned",
+                },
+            )
+        )
+
+
+def _finish_revisit(step: Step, outcome: str) -> None:
+    """Mark the earliest open revisit of the current closure done (an unplanned visit counts too)."""
+    step.writes.append(
+        (
+            _FINISH_REVISIT,
+            {
+                "b_issue": step.issue.id,
+                "b_cycle": step.issue.rebound_count + 1,
+                "b_outcome": outcome,
+                "b_now": step.now,
+            },
+        )
+    )
 
 
 def record_clean_revisit(step: Step) -> None:
     """Count a revisit that found no rebound."""
     step.changes["revisit_count"] = step.issue.revisit_count + 1
     step.changes["last_revisit_clean"] = True
+    _finish_revisit(step, "clean")
 
 
 def record_rebound(step: Step) -> None:
-    """Count the rebound and reopen rectification with a deadline."""
+    """Count the rebound, close this closure's revisits and reopen rectification with a deadline."""
+    _finish_revisit(step, "rebound")
+    step.writes.append(
+        (
+            _revisit.update()
+            .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
+            .values(status="cancelled"),
+            {"b_issue": step.issue.id},
+        )
+    )
     step.changes["revisit_count"] = step.issue.revisit_count + 1
     step.changes["rebound_count"] = step.issue.rebound_count + 1
     step.changes["last_revisit_clean"] = False

@@ -22,6 +22,7 @@ from states.audience import AUDIENCE
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
 from workflow.actors import Actor, parties
 from workflow.calendar import end_of_day, local_today
+from workflow.deadlines import next_check
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.ledger import GENESIS, event_hash
 from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
@@ -64,7 +65,16 @@ _UPDATE = (
     .values(
         {
             name: sa.bindparam(name)
-            for name in ("state", "version", "due_at", "ledger_head", "updated_at", *_EFFECT_COLUMNS)
+            for name in (
+                "waiting_since",
+                "next_check_at",
+                "state",
+                "version",
+                "due_at",
+                "ledger_head",
+                "updated_at",
+                *_EFFECT_COLUMNS,
+            )
         }
     )
 )
@@ -84,6 +94,8 @@ _TYPES = (
     sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
     sa.bindparam("updated_at", type_=_issue.c.updated_at.type),
     sa.bindparam("closed_at", type_=_issue.c.closed_at.type),
+    sa.bindparam("waiting_since", type_=_issue.c.waiting_since.type),
+    sa.bindparam("next_check_at", type_=_issue.c.next_check_at.type),
     sa.bindparam("payload", type_=table_of(Event).c.payload.type),
 )
 _OUTBOX = sa.text(
@@ -104,7 +116,8 @@ _STEP_POSTGRES = sa.text(
             updated_at = :updated_at, receiving_jurisdiction_id = :receiving_jurisdiction_id,
             rectify_plan = :rectify_plan, rectify_deadline = :rectify_deadline, check_round = :check_round,
             closed_at = :closed_at, revisit_count = :revisit_count, rebound_count = :rebound_count,
-            last_revisit_clean = :last_revisit_clean
+            last_revisit_clean = :last_revisit_clean, waiting_since = :waiting_since,
+            next_check_at = :next_check_at
         WHERE id = :b_id AND version = :b_version
         RETURNING id
     ), ev AS (
@@ -211,7 +224,13 @@ def _fire(
     )
     conn = uow.connection
     params = {name: step.changes.get(name, getattr(row, name)) for name in _EFFECT_COLUMNS}
+    if transition.dest:
+        waiting_since, check_at = now, next_check(uow.calendar, now, due_at, now)
+    else:
+        waiting_since, check_at = row.waiting_since, row.next_check_at
     params.update(
+        waiting_since=waiting_since,
+        next_check_at=check_at,
         b_id=row.id,
         b_version=row.version,
         state=to_state,
@@ -238,8 +257,8 @@ def _fire(
     if written is None:
         raise Conflict(row.code, row.version, conn.execute(_VERSION, {"b_id": row.id}).scalar())
     event_id, notified = written
-    for table, extra in step.inserts:
-        conn.execute(table.insert(), extra)
+    for statement, extra in step.writes:
+        conn.execute(statement, extra)
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
 
 

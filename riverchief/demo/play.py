@@ -20,6 +20,7 @@ from riverchief.settings import Settings
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI, FrozenClock
+from workflow.jobs import deadline_sweep
 from workflow.ledger import seal_day, verify
 from workflow.queries import issue_view, list_issues, outbox_counts, trigger_counts
 from workflow.reference import load, parse
@@ -160,8 +161,8 @@ def overdue_to_dispatch(d: Demo) -> str:
     )
     d.wait(hours=1)
     d.fire(code, "hand_off", "tn-yuxi", receiving="500151101")
-    d.wait(days=7)  # three working days pass without acceptance
-    d.fire(code, "dispatch", "qj-coord", order="交办逾期未受理，请安居镇5个工作日内制定方案并清运")
+    d.wait(days=7)  # three working days pass without acceptance: the deadline sweep escalates
+    deadline_sweep(d.app.uow, d.clock.now())
     d.wait(days=1)
     d.fire(code, "start_rectify", "tl-anju", plan="组织清运并设置警示牌", deadline=d.deadline(7))
     d.wait(days=6)

@@ -1,0 +1,41 @@
+"""When the deadline sweep must look at an issue: reminders before its deadline, then the deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from states.policy import REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
+from workflow.calendar import WorkCalendar, end_of_day, local_today
+
+
+def reminder_times(calendar: WorkCalendar, since: datetime, due_at: datetime) -> list[tuple[str, datetime]]:
+    """The reminders owed for a wait from ``since`` to ``due_at``, as (kind, time), earliest first.
+
+    ``fraction``: when 80% of the time allowed has gone; ``day_before``: at the
+    end of the working day before the deadline's day. Each only if it falls
+    strictly inside the wait.
+    """
+    times: list[tuple[str, datetime]] = []
+    fraction_at = since + (due_at - since) * REMIND_AT_FRACTION
+    due_day = local_today(due_at)
+    day = due_day
+    for _ in range(REMIND_WORKING_DAYS_BEFORE):
+        day -= timedelta(days=1)
+        while not calendar.is_workday(day):
+            day -= timedelta(days=1)
+    day_before_at = end_of_day(day)
+    for kind, at in (("fraction", fraction_at), ("day_before", day_before_at)):
+        if since < at < due_at:
+            times.append((kind, at))
+    times.sort(key=lambda pair: pair[1])
+    return times
+
+
+def next_check(calendar: WorkCalendar, since: datetime, due_at: datetime | None, after: datetime) -> datetime | None:
+    """The first reminder or deadline later than ``after``; None when there is no deadline."""
+    if due_at is None:
+        return None
+    for _, at in reminder_times(calendar, since, due_at):
+        if at > after:
+            return at
+    return due_at
