@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from riverchief.settings import Settings
-from workflow.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides
+from workflow.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
 from workflow.clock import Clock, SystemClock
 from workflow.db import make_engine
 from workflow.uow import UnitOfWork
@@ -43,7 +43,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, e
         settings=settings,
         engine=engine or make_engine(settings.resolved_database_url()),
         clock=clock or SystemClock(),
-        calendar=WorkCalendar(load_overrides(files)),
+        calendar=WorkCalendar(load_overrides(files), load_regional(files)),
     )
 
 

@@ -25,32 +25,76 @@ BUILTIN_OVERRIDES = Path(__file__).with_name("data") / "calendar.yaml"
 _PACKAGE_YEARS = range(min(chinese_calendar.constants.holidays).year, max(chinese_calendar.constants.holidays).year + 1)
 
 
+def _read(path: Path) -> dict[object, object]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(str(path), "must map years to {holidays, workdays}")
+    return data
+
+
+def _years(entries: Mapping[object, object], where: str, days: dict[date, bool]) -> None:
+    for year, entry in entries.items():
+        if not isinstance(year, int) or not isinstance(entry, dict | None):
+            raise ValidationFailed(f"{where}{year}", "must be a year holding {holidays, workdays}")
+        for key, is_workday in (("holidays", False), ("workdays", True)):
+            for value in (entry or {}).get(key, []) or []:
+                if not isinstance(value, date) or value.year != year:
+                    raise ValidationFailed(f"{where}{year}.{key}", f"{value!r} is not a date in {year}")
+                days[value] = is_workday
+
+
 def load_overrides(paths: Iterable[Path]) -> dict[date, bool]:
-    """Read override files: ``{year: {holidays: [dates], workdays: [dates]}}``.
+    """Read the national part of override files: ``{year: {holidays: [dates], workdays: [dates]}}``.
 
     Later files win. A malformed file raises ``ValidationFailed`` naming the entry.
     """
     days: dict[date, bool] = {}
     for path in paths:
+        if path.exists():
+            data = _read(path)
+            _years({k: v for k, v in data.items() if k != "regions"}, f"{path}:", days)
+    return days
+
+
+def load_regional(paths: Iterable[Path]) -> dict[str, dict[date, bool]]:
+    """Read the ``regions`` part: ``{regions: {division code: {year: {holidays, workdays}}}}``.
+
+    Where a province (or city) keeps a day differently, its code ("510000" for
+    四川省) names the days that differ; they apply to every jurisdiction under it.
+    """
+    regions: dict[str, dict[date, bool]] = {}
+    for path in paths:
         if not path.exists():
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValidationFailed(str(path), "must map years to {holidays, workdays}")
-        for year, entry in data.items():
-            for key, is_workday in (("holidays", False), ("workdays", True)):
-                for value in (entry or {}).get(key, []) or []:
-                    if not isinstance(value, date) or value.year != int(year):
-                        raise ValidationFailed(f"{path}:{year}.{key}", f"{value!r} is not a date in {year}")
-                    days[value] = is_workday
-    return days
+        section = _read(path).get("regions") or {}
+        if not isinstance(section, dict):
+            raise ValidationFailed(f"{path}:regions", "must map division codes to years")
+        for key, years in section.items():
+            code = str(key)
+            if not code.isdigit() or len(code) not in (6, 9, 12) or not isinstance(years, dict):
+                raise ValidationFailed(f"{path}:regions.{code}", "must be a division code holding years")
+            _years(years, f"{path}:regions.{code}.", regions.setdefault(_prefix(code), {}))
+    return regions
+
+
+def _prefix(code: str) -> str:
+    """A division code's significant prefix: 510000 → 51, 510900 → 5109."""
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
 
 
 class WorkCalendar:
     """Answers "is this a working day" and adds working days, in Asia/Shanghai."""
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[date, bool] | None = None,
+        regions: Mapping[str, Mapping[date, bool]] | None = None,
+    ) -> None:
         self._overrides = dict(overrides or {})
+        self._regions = {prefix: dict(days) for prefix, days in (regions or {}).items()}
+        self._regional: dict[str, WorkCalendar] = {}
         self._override_years = {d.year for d in self._overrides}
         self._cache: dict[date, bool] = {}
         self._due_cache: dict[tuple[date, int], datetime] = {}
@@ -72,6 +116,23 @@ class WorkCalendar:
             result = day.weekday() < 5
         self._cache[day] = result
         return result
+
+    def for_path(self, path: str | None) -> WorkCalendar:
+        """The calendar of the jurisdiction at ``path`` ("/510000/510900/"): regional days win where given."""
+        if not self._regions or not path:
+            return self
+        code = path.rstrip("/").rsplit("/", 1)[-1]
+        matches = [prefix for prefix in self._regions if code.startswith(prefix)]
+        if not matches:
+            return self
+        prefix = max(matches, key=len)
+        regional = self._regional.get(prefix)
+        if regional is None:
+            merged = dict(self._overrides)
+            for other in sorted(matches, key=len):  # a city's days win over its province's
+                merged.update(self._regions[other])
+            regional = self._regional[prefix] = WorkCalendar(merged)
+        return regional
 
     def unknown_years(self, years: Iterable[int]) -> list[int]:
         """Those of ``years`` for which neither the package nor an override has data."""

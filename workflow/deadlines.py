@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from states.policy import REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
+from states.policy import DEADLINES, REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
 from workflow.calendar import WorkCalendar, end_of_day, local_today
 
 
@@ -39,3 +39,12 @@ def next_check(calendar: WorkCalendar, since: datetime, due_at: datetime | None,
         if at > after:
             return at
     return due_at
+
+
+def waiting_path(state: str, reporting_path: str | None, receiving_path: str | None) -> str | None:
+    """The jurisdiction whose working days count for a state's deadline: the side it waits on."""
+    policy = DEADLINES.get(state)
+    waits_on = policy.waits_on if policy else "receiving"
+    if waits_on == "reporting":
+        return reporting_path
+    return receiving_path or reporting_path

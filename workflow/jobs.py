@@ -23,7 +23,7 @@ from states.policy import DEADLINES, ESCALATIONS, REVISIT_REMIND_WORKING_DAYS
 from workflow.actors import SYSTEM
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI
-from workflow.deadlines import next_check, reminder_times
+from workflow.deadlines import next_check, reminder_times, waiting_path
 from workflow.errors import WorkflowError
 from workflow.ledger import seal_day
 from workflow.models import Bulletin, Compact, Event, Issue, JobRun, Jurisdiction, Outbox, Person, Revisit, table_of
@@ -96,8 +96,15 @@ def queue_notice(
 
 # -- the deadline sweep ---------------------------------------------------------------------------
 
+_reporting = table_of(Jurisdiction).alias("reporting")
+_receiving = table_of(Jurisdiction).alias("receiving")
 _DUE = (
-    sa.select(_issue)
+    sa.select(_issue, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path"))
+    .select_from(
+        _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+            _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
+        )
+    )
     .where(_issue.c.next_check_at <= sa.bindparam("now", type_=_issue.c.next_check_at.type))
     .order_by(_issue.c.next_check_at)
     .limit(sa.bindparam("batch"))
@@ -144,17 +151,12 @@ def _check_one(uow: UowFactory, row: Any, now: datetime) -> str:
                 return "skipped"
             return "escalated"
         return _notice_once(uow, row, now, "overdue", _waiting_party(row.state) | {Party.COORDINATOR}, None)
-    passed = [
-        kind for kind, at in reminder_times(unit_calendar(uow), row.waiting_since or now, row.due_at) if at <= now
-    ]
+    calendar = uow().calendar.for_path(waiting_path(row.state, row.reporting_path, row.receiving_path))
+    since = row.waiting_since or now
+    passed = [kind for kind, at in reminder_times(calendar, since, row.due_at) if at <= now]
     kind = passed[-1] if passed else "due_soon"
-    after = next_check(unit_calendar(uow), row.waiting_since or now, row.due_at, now)
+    after = next_check(calendar, since, row.due_at, now)
     return _notice_once(uow, row, now, f"remind_{kind}", _waiting_party(row.state), after)
-
-
-def unit_calendar(uow: UowFactory) -> Any:
-    """The working-day calendar the units of work carry."""
-    return uow().calendar
 
 
 def _notice_once(

@@ -22,7 +22,7 @@ from states.audience import AUDIENCE
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
 from workflow.actors import Actor, parties
 from workflow.calendar import end_of_day, local_today
-from workflow.deadlines import next_check
+from workflow.deadlines import next_check, waiting_path
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.ledger import GENESIS, event_hash
 from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
@@ -204,9 +204,13 @@ def _fire(
     step = Step(uow.connection, row, transition, actor, held, clean, now, uow.calendar, row.version + 1)
     for name in transition.guards:
         GUARDS[name](step)
+    to_state = transition.dest or row.state
+    receiving = step.found.get("receiving")
+    step.calendar = uow.calendar.for_path(
+        waiting_path(to_state, row.reporting_path, receiving.path if receiving else row.receiving_path)
+    )
     for name in transition.effects:
         EFFECTS[name](step)
-    to_state = transition.dest or row.state
     due_at = _due(step, to_state) if transition.dest else row.due_at
     held_text = ",".join(sorted(held))
     digest = event_hash(
@@ -225,7 +229,7 @@ def _fire(
     conn = uow.connection
     params = {name: step.changes.get(name, getattr(row, name)) for name in _EFFECT_COLUMNS}
     if transition.dest:
-        waiting_since, check_at = now, next_check(uow.calendar, now, due_at, now)
+        waiting_since, check_at = now, next_check(step.calendar, now, due_at, now)
     else:
         waiting_since, check_at = row.waiting_since, row.next_check_at
     params.update(
