@@ -277,9 +277,7 @@ def _figures(conn: sa.Connection, compact_id: int, start: datetime, end: datetim
             .join(_issue, _issue.c.id == _event.c.issue_id)
             .where(_issue.c.compact_id == compact_id, _event.c.occurred_at >= start, _event.c.occurred_at < end)
             .group_by(_event.c.trigger)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return {key: sum(by_trigger.get(t, 0) for t in triggers) for key, _, triggers in FIGURES}
 
@@ -327,7 +325,7 @@ def _overdue_parties(conn: sa.Connection, compact_id: int, start: datetime, end:
     grouped: dict[tuple[str, int | None], list[str]] = {}
     for o in overdue_waits(conn, compact_id, start, end):
         grouped.setdefault((o.party, o.jurisdiction_id), []).append(o.issue_code)
-    names = dict(conn.execute(sa.select(table_of(Jurisdiction).c.id, table_of(Jurisdiction).c.name)).tuples().all())
+    names = dict(conn.execute(sa.select(table_of(Jurisdiction).c.id, table_of(Jurisdiction).c.name)).all())
     people = table_of(Person)
     parties = []
     for (party, jid), codes in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):

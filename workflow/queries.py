@@ -188,13 +188,13 @@ def list_issues(
 def trigger_counts(session: Session) -> Counter[str]:
     """How many times each trigger was fired, across the ledger."""
     rows = session.execute(sa.select(_event.c.trigger, sa.func.count()).group_by(_event.c.trigger))
-    return Counter(dict(rows.tuples().all()))
+    return Counter(dict(rows.all()))
 
 
 def outbox_counts(session: Session) -> Counter[str]:
     """Outbox rows by status."""
     rows = session.execute(sa.select(table_of(Outbox).c.status, sa.func.count()).group_by(table_of(Outbox).c.status))
-    return Counter(dict(rows.tuples().all()))
+    return Counter(dict(rows.all()))
 
 
 @dataclass(frozen=True, slots=True)
