@@ -14,6 +14,7 @@ from states import CHART
 from states.policy import CATEGORIES
 from workflow.clock import SHANGHAI
 from workflow.ledger import VerifyReport
+from workflow.models import Bulletin
 from workflow.queries import DueItem, IssueSummary, IssueView
 
 
@@ -119,3 +120,23 @@ def print_due(console: Console, items: list[DueItem]) -> None:
         due = f"[red]{local(i.due_at)} 超期[/red]" if i.overdue else local(i.due_at)
         table.add_row(escape(i.party_name), escape(i.code), escape(i.title), state_label(i.state), due)
     console.print(table)
+
+
+def print_bulletin(console: Console, bulletin: Bulletin) -> None:
+    """A monthly bulletin (月通报): the month's figures beside the year's, then the overdue parties by name."""
+    from workflow.jobs import FIGURES
+
+    table = Table(title=f"月通报 {bulletin.period}")
+    table.add_column("")
+    for column in ("本月 month", "本年累计 year to date"):
+        table.add_column(column, justify="right")
+    month, year = bulletin.figures.get("month", {}), bulletin.figures.get("year_to_date", {})
+    for key, label, _ in FIGURES:
+        table.add_row(f"{label} {key}", str(month.get(key, 0)), str(year.get(key, 0)))
+    table.add_row("超期 overdue", str(month.get("overdue", 0)), "")
+    console.print(table)
+    for party in bulletin.parties:
+        chiefs = "、".join(party["chiefs"]) or "—"
+        console.print(
+            f"  [red]超期[/red] {escape(party['jurisdiction'])}（河长 {escape(chiefs)}）: {', '.join(party['issues'])}"
+        )

@@ -7,22 +7,25 @@ deadlines pass, revisits come due and the timeline reads like months of work.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from rich.console import Console
-from rich.table import Table
+from sqlmodel import col
 
 from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
-from riverchief.present import print_issue, print_issue_list, print_verify
+from riverchief.present import print_bulletin, print_issue, print_issue_list, print_verify
 from riverchief.settings import Settings
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI, FrozenClock
-from workflow.jobs import deadline_sweep
-from workflow.ledger import seal_day, verify
-from workflow.queries import issue_view, list_issues, outbox_counts, trigger_counts
+from workflow.jobs import daily_seal, deadline_sweep, monthly_bulletin, run_job
+from workflow.ledger import verify
+from workflow.models import Bulletin
+from workflow.queries import issue_view, list_issues
 from workflow.reference import load, parse
 from workflow.services import IssueDraft, apply, report_issue
 
@@ -223,21 +226,6 @@ def dismissed(d: Demo) -> str:
     return code
 
 
-FIGURES = (
-    ("问题交办 handed over", "hand_off"),
-    ("受理 accepted", "accept"),
-    ("异议 disputed", "dispute"),
-    ("联席会议 joint meetings", "convene"),
-    ("河长调度 dispatched", "dispatch"),
-    ("整改完成 rectified", "report_done"),
-    ("复核不通过 failed checks", "fail_check"),
-    ("销号 closed", "close"),
-    ("回头看 revisits", "start_revisit"),
-    ("反弹 rebounds", "rebound"),
-    ("归档 archived", "archive"),
-)
-
-
 def _fresh(database: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -265,32 +253,34 @@ def run(console: Console, database: Path) -> bool:
     clock.set(ends[0])
     revisit_rebound_archive(d, codes[0])
     clock.set(max(clock.now(), *ends))
-    with app.uow() as uow:
-        first = local_today(START)
-        last = local_today(clock.now()) - timedelta(days=1)
-        day = first
-        while day <= last:
-            seal_day(uow.session, day, clock.now())
-            day += timedelta(days=1)
-        uow.commit()
+    _run_scheduled_jobs(app, local_today(START), local_today(clock.now()))
     with app.reader() as uow:
         for code in codes:
             console.print()
             print_issue(console, issue_view(uow.session, code))
         console.print()
         print_issue_list(console, list_issues(uow.session, now=clock.now(), compact="QJ"))
-        _print_figures(console, trigger_counts(uow.session), outbox_counts(uow.session), local_today(clock.now()))
+        bulletins = list(
+            uow.session.execute(
+                sa.select(Bulletin).where(col(Bulletin.kind) == "monthly").order_by(col(Bulletin.period))
+            ).scalars()
+        )
+        for bulletin in {id(b): b for b in (bulletins[0], bulletins[-1])}.values():  # the busiest month, then the last
+            print_bulletin(console, bulletin)
         report = verify(uow.session)
     print_verify(console, report)
     console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
     return report.ok
 
 
-def _print_figures(console: Console, counts: Any, outbox: Any, until: date) -> None:
-    table = Table(title=f"琼江 figures, {START.date()} – {until} (simulated)")
-    table.add_column("")
-    table.add_column("count", justify="right")
-    for label, trigger in FIGURES:
-        table.add_row(label, str(counts.get(trigger, 0)))
-    table.add_row("待发通知 notifications queued", str(outbox.get("pending", 0)))
-    console.print(table)
+def _run_scheduled_jobs(app: App, first: date, last: date) -> None:
+    """What the scheduler would have done over the simulated months: daily seals and monthly bulletins."""
+    now = app.clock.now()
+    day = first
+    while day < last:
+        period = day.isoformat()
+        run_job(app.uow, "daily_seal", period, now, partial(daily_seal, app.uow, now, period))
+        if (day + timedelta(days=1)).day == 1:
+            month = f"{day.year}-{day.month:02d}"
+            run_job(app.uow, "monthly_bulletin", month, now, partial(monthly_bulletin, app.uow, now, month))
+        day += timedelta(days=1)
