@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from notifications.channels import (
+    Channel,
+    DingTalkChannel,
+    EmlChannel,
+    SmtpChannel,
+    SmtpSettings,
+    WebhookChannel,
+    WeComChannel,
+)
+from notifications.dispatcher import Dispatcher, DispatchPolicy
+from notifications.render import Renderer
 from riverchief.settings import Settings
 from workflow.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
 from workflow.clock import Clock, SystemClock
@@ -31,6 +42,38 @@ class App:
     def reader(self) -> UnitOfWork:
         """A fresh read-only unit of work."""
         return UnitOfWork(self.engine, self.clock, self.calendar, readonly=True)
+
+    def dispatcher(self, channels: Sequence[Channel] | None = None) -> Dispatcher:
+        """An outbox dispatcher with the configured channels (or the given ones, for tests)."""
+        return Dispatcher(
+            self.uow,
+            channels if channels is not None else configured_channels(self.settings),
+            Renderer(self.calendar, self.settings.base_url),
+            self.clock,
+            DispatchPolicy(max_attempts=self.settings.dispatch_max_attempts),
+        )
+
+
+def configured_channels(settings: Settings) -> list[Channel]:
+    """Email (SMTP, or .eml files when no server is set), the generic webhook and the group robots."""
+    email: Channel
+    if settings.smtp_host:
+        email = SmtpChannel(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                sender=settings.mail_from,
+            )
+        )
+    else:
+        email = EmlChannel(settings.data_dir / "mail", settings.mail_from)
+    channels: list[Channel] = [email, WeComChannel(), DingTalkChannel()]
+    if settings.webhook_secret:
+        channels.append(WebhookChannel(settings.webhook_secret))
+    return channels
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, engine: Engine | None = None) -> App:

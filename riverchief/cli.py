@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from riverchief.bootstrap import App, bootstrap
-from riverchief.present import print_issue, print_issue_list, print_verify, state_label
+from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label
 from workflow.actors import load_actor
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
 
@@ -24,6 +24,8 @@ app.add_typer(issue_app, name="issue")
 jobs_app = typer.Typer(no_args_is_help=True, help="The scheduler's periodic jobs.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(jobs_app, name="jobs")
+outbox_app = typer.Typer(no_args_is_help=True, help="Notifications waiting, sent and dead-lettered.")
+app.add_typer(outbox_app, name="outbox")
 
 # Piped output gets room for the timeline tables instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -281,6 +283,103 @@ def due(
             uow.connection, now=wired.clock.now(), calendar=wired.calendar, compact=compact, working_days=days
         )
     print_due(console, rows)
+
+
+@app.command()
+def dispatch(
+    once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
+    idle: Annotated[float, typer.Option(help="seconds to rest when the queue is empty")] = 2.0,
+) -> None:
+    """Deliver the outbox: email, webhooks, group robots and the in-app inbox."""
+    import logging
+    import signal
+    import threading
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dispatcher = _app().dispatcher()
+    if once:
+        outcomes = dispatcher.drain()
+        console.print("dispatched: " + (", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "nothing due"))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        dispatcher.run(stop, idle)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    dead: Annotated[bool, typer.Option("--dead", help="only dead-lettered rows")] = False,
+    status: Annotated[str | None, typer.Option(help="pending, sent or dead")] = None,
+) -> None:
+    """Outbox rows, newest first."""
+    from rich.table import Table
+
+    from workflow.outbox import list_rows
+
+    if status not in (None, "pending", "sent", "dead"):
+        raise ValidationFailed("--status", f"{status!r} is not one of pending, sent, dead")
+    with _app().reader() as uow:
+        rows = list_rows(uow.connection, status="dead" if dead else status)
+    table = Table(title="通知队列 outbox")
+    for column in ("id", "kind", "status", "attempts", "to", "issue", "next attempt", "last error"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.kind,
+            r.status,
+            str(r.attempts),
+            r.recipient,
+            r.issue_code or "—",
+            local(r.next_attempt_at),
+            escape(r.last_error or ""),
+        )
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="dead-lettered row ids")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="every dead-lettered row")] = False,
+) -> None:
+    """Put dead-lettered rows back in the queue."""
+    from workflow.outbox import requeue
+
+    if not ids and not all_dead:
+        raise ValidationFailed("ids", "name the rows to retry, or pass --all")
+    wired = _app()
+    with wired.uow() as uow:
+        count = requeue(uow.connection, None if all_dead else ids, wired.clock.now())
+        uow.commit()
+    console.print(f"re-queued {count} row(s)")
+
+
+@app.command()
+def inbox(
+    person: Annotated[str, typer.Argument(help="the person's code")],
+    unread: Annotated[bool, typer.Option("--unread")] = False,
+    mark_read: Annotated[bool, typer.Option("--mark-read", help="mark what is shown as read")] = False,
+) -> None:
+    """A person's in-app inbox."""
+    from workflow.outbox import inbox as read_inbox
+    from workflow.outbox import mark_read as mark
+
+    wired = _app()
+    with wired.uow() as uow:
+        load_actor(uow.session, person)
+        entries = read_inbox(uow.connection, person, unread_only=unread)
+        for e in entries:
+            flag = " " if e.read_at else "[bold]●[/bold]"
+            console.print(f"{flag} #{e.id} {local(e.created_at)} [bold]{escape(e.subject)}[/bold]")
+            console.print("   " + escape(e.body.splitlines()[2] if len(e.body.splitlines()) > 2 else e.body))
+        if mark_read and entries:
+            mark(uow.connection, person, [e.id for e in entries], wired.clock.now())
+            uow.commit()
+    if not entries:
+        console.print("no messages")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite in data_dir
     calendar_file: Path | None = None  # extra holiday arrangements, beside the built-in file
+    base_url: str = "http://localhost:8000"  # where the issue pages are, for links in messages
+
+    # Email: with no SMTP host, messages are written as .eml files under data_dir/mail.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "琼江河长制跨界协作 <noreply@localhost>"
+    # Generic webhooks are signed with this secret (HMAC-SHA256); robots carry their own.
+    webhook_secret: str | None = None
+    dispatch_max_attempts: int = 8
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under the data folder unless one is set."""

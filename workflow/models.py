@@ -107,6 +107,9 @@ class Person(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     channels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Group robots and hooks that reach this person: {"wecom": url, "dingtalk": {"url", "secret"}, "webhook": url}.
+    contacts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    locale: str = Field(default="zh-CN", max_length=10)
     active: bool = True
 
 
@@ -203,7 +206,39 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = _ts(nullable=True)
     last_error: str | None = Field(default=None, max_length=2000)
+    # A dispatcher's lease on the row while it delivers; an expired lease is free again.
+    claimed_by: str | None = Field(default=None, max_length=60)
+    claimed_until: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox row delivered through one channel: the record that keeps it from being delivered twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    channel: str = Field(max_length=20)
+    idempotency_key: str = Field(unique=True, max_length=200)  # event-or-topic : recipient : channel
+    delivered_at: datetime = _ts()
+    reference: str | None = Field(default=None, max_length=300)  # Message-ID, HTTP status, inbox id
+
+
+class InboxMessage(SQLModel, table=True):
+    """A message in a person's in-app inbox."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (sa.Index("ix_inbox_person_unread", "person_id", "read_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    outbox_id: int = Field(foreign_key="outbox.id", unique=True)
+    issue_id: int | None = Field(default=None, foreign_key="issue.id")
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=10000)
+    link: str | None = Field(default=None, max_length=300)
+    created_at: datetime = _ts()
+    read_at: datetime | None = _ts(nullable=True)
 
 
 class ChecklistCheck(SQLModel, table=True):

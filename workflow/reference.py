@@ -40,6 +40,21 @@ class JurisdictionIn(_Strict):
     children: list[JurisdictionIn] = []
 
 
+class DingTalkRobot(_Strict):
+    """A DingTalk group robot: its webhook URL and, when it signs, its secret."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None
+
+
+class Contacts(_Strict):
+    """Group robots and hooks that reach a person or an office."""
+
+    wecom: str | None = Field(default=None, pattern=r"^https?://")
+    dingtalk: DingTalkRobot | None = None
+    webhook: str | None = Field(default=None, pattern=r"^https?://")
+
+
 class PersonIn(_Strict):
     """A person and how to reach them."""
 
@@ -51,7 +66,9 @@ class PersonIn(_Strict):
     title: str | None = None
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{5,20}$")
-    channels: list[Channel] = ["inbox"]
+    channels: list[Channel] = ["inbox", "email"]
+    contacts: Contacts = Field(default_factory=lambda: Contacts())
+    locale: Literal["zh-CN", "en"] = "zh-CN"
     active: bool = True
 
 
@@ -225,6 +242,8 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                     "email": p.email,
                     "phone": p.phone,
                     "channels": list(p.channels),
+                    "contacts": p.contacts.model_dump(exclude_none=True),
+                    "locale": p.locale,
                     "active": p.active,
                 },
             )

@@ -6,6 +6,7 @@ deadlines pass, revisits come due and the timeline reads like months of work.
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -235,6 +236,7 @@ def run(console: Console, database: Path) -> bool:
     """Build a fresh demo database, play the scenarios, print timelines and the ledger check."""
     database = database.resolve()
     _fresh(database)
+    shutil.rmtree(database.parent / "mail", ignore_errors=True)
     clock = FrozenClock(START)
     app = bootstrap(Settings(database_url=f"sqlite:///{database}", data_dir=database.parent), clock=clock)
     upgrade(app.engine)
@@ -268,8 +270,15 @@ def run(console: Console, database: Path) -> bool:
         for bulletin in {id(b): b for b in (bulletins[0], bulletins[-1])}.values():  # the busiest month, then the last
             print_bulletin(console, bulletin)
         report = verify(uow.session)
+    outcomes = app.dispatcher().drain()
+    mail = sorted((database.parent / "mail").glob("*.eml")) if (database.parent / "mail").exists() else []
+    console.print(
+        f"\n通知 notifications: {outcomes.get('sent', 0)} delivered to in-app inboxes, "
+        f"{len(mail)} emails written to {database.parent / 'mail'} (no SMTP server configured)"
+    )
     print_verify(console, report)
     console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
+    console.print(f"             RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief inbox sn-baima")
     return report.ok
 
 

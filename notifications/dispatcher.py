@@ -1,0 +1,155 @@
+"""Drains the outbox: renders each notice, delivers it through the recipient's channels, once each.
+
+Every delivery is recorded under its idempotency key (event or topic,
+recipient, channel) right after it succeeds, so a retry sends only what is
+still owed, and a row is marked sent only when all its channels are done.
+Failures back off exponentially with jitter; a row that keeps failing, or
+fails in a way retrying cannot mend, is dead-lettered for ``outbox retry``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from notifications.channels import Channel, DeliveryError
+from notifications.message import Message
+from notifications.render import Renderer
+from workflow import outbox
+from workflow.clock import Clock
+from workflow.outbox import Notice
+from workflow.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+INBOX = "inbox"
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPolicy:
+    """Retries and leases."""
+
+    max_attempts: int = 8
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(hours=2)
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 50
+
+
+class Dispatcher:
+    """One dispatcher worker; several may run against PostgreSQL, one against SQLite."""
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        channels: Sequence[Channel],
+        renderer: Renderer,
+        clock: Clock,
+        policy: DispatchPolicy | None = None,
+        *,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.uow = uow
+        self.channels = list(channels)
+        self.renderer = renderer
+        self.clock = clock
+        self.policy = policy or DispatchPolicy()
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.rng = rng or random.Random()
+
+    def run_once(self) -> Counter[str]:
+        """Claim one batch and deliver it; returns counts by outcome (sent, retry, dead)."""
+        now = self.clock.now()
+        with self.uow() as unit:
+            notices = outbox.claim(
+                unit.connection, worker=self.worker, now=now, lease=self.policy.lease, limit=self.policy.batch
+            )
+            unit.commit()
+        outcomes: Counter[str] = Counter()
+        for notice in notices:
+            outcomes[self._deliver(notice)] += 1
+        return outcomes
+
+    def drain(self, max_batches: int = 1000) -> Counter[str]:
+        """Deliver until nothing is due now (for the demo, tests and ``dispatch --once``)."""
+        total: Counter[str] = Counter()
+        for _ in range(max_batches):
+            outcomes = self.run_once()
+            if not outcomes:
+                break
+            total += outcomes
+        return total
+
+    def run(self, stop: threading.Event, idle_seconds: float = 2.0) -> None:
+        """Deliver until ``stop`` is set, resting when the queue is empty."""
+        while not stop.is_set():
+            try:
+                busy = bool(self.run_once())
+            except Exception:  # a database hiccup must not kill the worker; the rows wait
+                log.exception("dispatch batch failed")
+                busy = False
+            if not busy:
+                stop.wait(idle_seconds)
+
+    def _deliver(self, notice: Notice) -> str:
+        now = self.clock.now()
+        try:
+            message = self.renderer.render(notice, now)
+        except Exception as exc:  # a broken template must not block the queue; the row is dead-lettered
+            log.exception("cannot render outbox row %s", notice.outbox_id)
+            return self._failed(notice, [("render", DeliveryError(f"render failed: {exc}", permanent=True))])
+        with self.uow() as unit:
+            done = outbox.delivered_keys(unit.connection, notice.outbox_id)
+            if notice.delivery_key(INBOX) not in done:
+                # The inbox lives in our own database: message and record commit together.
+                inbox_id = outbox.write_inbox(unit.connection, notice, message.subject, message.text, message.link, now)
+                outbox.record_delivery(unit.connection, notice, INBOX, f"inbox:{inbox_id}", now)
+                unit.commit()
+        errors: list[tuple[str, DeliveryError]] = []
+        for channel in self._channels_for(notice, message):
+            if notice.delivery_key(channel.name) in done:
+                continue
+            try:
+                reference = channel.send(message)
+            except DeliveryError as exc:
+                log.warning("outbox %s via %s failed: %s", notice.outbox_id, channel.name, exc)
+                errors.append((channel.name, exc))
+                continue
+            with self.uow() as unit:
+                outbox.record_delivery(unit.connection, notice, channel.name, reference, self.clock.now())
+                unit.commit()
+        if errors:
+            return self._failed(notice, errors)
+        with self.uow() as unit:
+            outbox.finish(unit.connection, notice.outbox_id, self.worker)
+            unit.commit()
+        return "sent"
+
+    def _channels_for(self, notice: Notice, message: Message) -> list[Channel]:
+        return [c for c in self.channels if c.name in notice.channels and c.reaches(message)]
+
+    def _failed(self, notice: Notice, errors: list[tuple[str, DeliveryError]]) -> str:
+        permanent = all(exc.permanent for _, exc in errors)
+        attempts = notice.attempts + 1
+        delay = outbox.backoff(attempts, base=self.policy.backoff_base, cap=self.policy.backoff_cap, rng=self.rng)
+        text = "; ".join(f"{name}: {exc}" for name, exc in errors)
+        with self.uow() as unit:
+            status = outbox.fail(
+                unit.connection,
+                notice,
+                self.worker,
+                text,
+                self.clock.now(),
+                max_attempts=attempts if permanent else self.policy.max_attempts,
+                delay=delay,
+            )
+            unit.commit()
+        return "dead" if status == "dead" else "retry"

@@ -1,0 +1,181 @@
+"""Renders an outbox notice into a message: zh-CN by default, English where the person asked for it.
+
+Three Jinja2 environments read the same template folder: HTML with
+autoescape, plain text, and robot markdown whose every value is made inert
+(markup characters turned full-width, lines joined). User text can never
+become markup, and ``{{ }}`` in it is printed, never evaluated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+from notifications.message import Message
+from states import CHART
+from states.chart import MEETING_LEVELS, TRANSITIONS
+from workflow.calendar import WorkCalendar, local_today
+from workflow.clock import SHANGHAI
+from workflow.outbox import Notice
+
+TEMPLATES = Path(__file__).with_name("templates")
+LOCALES = ("zh-CN", "en")
+
+_NOTICE_LABELS = {
+    "reminder": ("办理提醒", "reminder"),
+    "overdue": ("超期提醒", "overdue"),
+    "revisit_due": ("回头看到期", "revisit due"),
+    "revisit_overdue": ("回头看逾期", "revisit overdue"),
+    "bulletin": ("月通报", "monthly bulletin"),
+    "interview": ("季度约谈名单", "quarterly interview list"),
+}
+_LEVELS = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+_MARKDOWN_INERT = str.maketrans(
+    {"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "\n": " ", "\r": " "}
+)
+
+
+def _inert(value: Any) -> Any:
+    """Markdown robots render markup: every value printed into them is made plain."""
+    return value.translate(_MARKDOWN_INERT) if isinstance(value, str) else value
+
+
+def _env(**options: Any) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        **options,
+    )
+
+
+class _Payload(dict[str, Any]):
+    """Payload fields read as attributes; a field the trigger did not carry reads as None."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
+class Renderer:
+    """Turns notices into messages; ``base_url`` makes the links to the issue pages."""
+
+    def __init__(self, calendar: WorkCalendar, base_url: str = "http://localhost:8000") -> None:
+        self.calendar = calendar
+        self.base_url = base_url
+        self._html = _env(autoescape=True)
+        self._text = _env(autoescape=False)
+        self._markdown = _env(autoescape=False, finalize=_inert)
+
+    def _kind(self, env: Environment, locale: str, kind: str) -> Template:
+        return env.select_template([f"{locale}/kinds/{kind}.j2", f"{locale}/kinds/_default.j2"])
+
+    def render(self, notice: Notice, now: datetime) -> Message:
+        """The message for one notice, in the recipient's language."""
+        locale = notice.locale if notice.locale in LOCALES else "zh-CN"
+        context = self._context(notice, now, locale)
+
+        def page(env: Environment, layout: str) -> str:
+            kind = self._kind(env, locale, notice.kind).module
+            return env.get_template(f"{locale}/{layout}").render(k=kind, **context).strip()
+
+        subject_module = self._kind(self._text, locale, notice.kind).module
+        subject = " ".join(str(subject_module.subject(context["n"], context["p"], context["d"])).split())  # type: ignore[attr-defined]
+        return Message(
+            key=notice.key,
+            kind=notice.kind,
+            recipient_name=notice.recipient_name,
+            email=notice.email,
+            locale=locale,
+            subject=subject,
+            text=page(self._text, "email.txt.j2"),
+            html=page(self._html, "email.html.j2"),
+            markdown=page(self._markdown, "robot.md.j2"),
+            link=context["n"]["link"],
+            issue_code=notice.issue_code,
+            occurred_at=notice.occurred_at,
+            contacts=notice.contacts,
+        )
+
+    def _context(self, notice: Notice, now: datetime, locale: str) -> dict[str, Any]:
+        label_zh, label_en = _NOTICE_LABELS.get(notice.kind) or (
+            (CHART.trigger_label(notice.kind), notice.kind.replace("_", " "))
+            if notice.kind in CHART.trigger_names()
+            else (notice.kind, notice.kind)
+        )
+        state = CHART.state(notice.issue_state) if notice.issue_state else None
+        due_zh, due_en = self._due_texts(notice.due_at, now)
+        view = _Payload(
+            kind=notice.kind,
+            kind_label=label_zh,
+            kind_label_en=label_en,
+            issue_code=notice.issue_code,
+            issue_title=notice.issue_title,
+            reporting_name=notice.reporting_name,
+            receiving_name=notice.receiving_name,
+            actor_name=notice.actor_name,
+            state_label=state.label_zh if state else "",
+            state_label_en=state.label_en if state else "",
+            due_at=notice.due_at,
+            due_text=due_zh,
+            due_text_en=due_en,
+            when=notice.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+            link=f"{self.base_url.rstrip('/')}/issues/{notice.issue_code}" if notice.issue_code else None,
+        )
+        return {
+            "details": _details(notice),
+            "n": view,
+            "p": _Payload(notice.payload),
+            "d": _Payload(notice.detail),
+            "party": _party(notice),
+            "recipient": notice.recipient_name,
+            "levels": _LEVELS if locale == "zh-CN" else dict(zip(MEETING_LEVELS, MEETING_LEVELS, strict=True)),
+        }
+
+    def _due_texts(self, due_at: datetime | None, now: datetime) -> tuple[str | None, str | None]:
+        """The deadline as people here count it: Beijing time and working days left (or overdue)."""
+        if due_at is None:
+            return None, None
+        stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        today, due_day = local_today(now), local_today(due_at)
+        if due_at < now:
+            late = self.calendar.working_days_between(due_day, today)
+            return (
+                f"{stamp}（北京时间），已超期 {late} 个工作日",
+                f"{stamp} (Beijing time), {late} working day(s) overdue",
+            )
+        left = self.calendar.working_days_between(today, due_day)
+        if left == 0:
+            return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
+        return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
+
+
+def _details(notice: Notice) -> list[tuple[str, str]]:
+    """The step's payload as (label, text) pairs, in the order the chart declares its fields."""
+    if notice.trigger is None or notice.trigger in ("report", "flag"):
+        return []
+    labels: dict[str, str] = {}
+    for t in TRANSITIONS:
+        if t.trigger == notice.trigger:
+            labels.update({f.name: f.label_zh for f in t.fields})
+    out = []
+    for name, label in labels.items():
+        value = notice.payload.get(name)
+        if value not in (None, "", []):
+            out.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return out
+
+
+def _party(notice: Notice) -> str:
+    """How the recipient stands to the issue, for what the message asks of them."""
+    if notice.recipient_role in ("coordinator", "auditor"):
+        return notice.recipient_role
+    if notice.recipient_jurisdiction_id is not None and notice.recipient_jurisdiction_id == notice.receiving_id:
+        return "receiving"
+    if notice.recipient_jurisdiction_id is not None and notice.recipient_jurisdiction_id == notice.reporting_id:
+        return "reporting"
+    return "other"
