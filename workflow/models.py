@@ -92,6 +92,8 @@ class Segment(SQLModel, table=True):
     counterpart_id: int | None = Field(default=None, foreign_key="segment.id")
     relation: str | None = Field(default=None, max_length=20)  # upstream|downstream|left_bank|right_bank
     length_km: float | None = None
+    # The segment's course as [[lon, lat], ...] (WGS 84), drawn on report maps.
+    geometry: list[list[float]] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class Person(SQLModel, table=True):
@@ -290,6 +292,30 @@ class Revisit(SQLModel, table=True):
     notified_at: datetime | None = _ts(nullable=True)
     reminded_at: datetime | None = _ts(nullable=True)
     done_at: datetime | None = _ts(nullable=True)
+
+
+class ReportFile(SQLModel, table=True):
+    """A generated PDF (or export), stored in the data folder and fixed by its SHA-256.
+
+    Report records chain per compact like ledger events, so a removed or
+    altered archive entry shows in ``ledger verify``.
+    """
+
+    __tablename__ = "report_file"
+    __table_args__ = (sa.Index("ix_report_file_lookup", "compact_id", "kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    compact_id: int = Field(foreign_key="compact.id")
+    issue_id: int | None = Field(default=None, foreign_key="issue.id", index=True)
+    kind: str = Field(max_length=20)  # followup | revisit | bulletin | interview | minutes | ledger
+    period: str | None = Field(default=None, max_length=20)
+    title: str = Field(max_length=300)
+    path: str = Field(max_length=500)  # relative to the data folder
+    sha256: str = Field(max_length=64)
+    size: int
+    created_at: datetime = _ts()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class JobRun(SQLModel, table=True):

@@ -92,6 +92,15 @@ class SegmentIn(_Strict):
     counterpart: str | None = None
     relation: Relation | None = None
     length_km: float | None = Field(default=None, gt=0)
+    geometry: list[tuple[float, float]] | None = Field(default=None, min_length=2, description="[[lon, lat], ...]")
+
+    @field_validator("geometry")
+    @classmethod
+    def _wgs84(cls, points: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        for lon, lat in points or []:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValueError(f"({lon}, {lat}) is not a WGS 84 [lon, lat] position")
+        return points
 
 
 class RiverIn(_Strict):
@@ -293,6 +302,7 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                         "chief_id": chief_id,
                         "relation": s.relation,
                         "length_km": s.length_km,
+                        "geometry": [list(point) for point in s.geometry] if s.geometry else None,
                     },
                 )
                 if s.counterpart:

@@ -91,8 +91,8 @@ def plain_handoff(d: Demo) -> str:
         category="domestic_sewage",
         segment="qj-baima",
         place="琼江白马镇段右岸，白马场镇下游约300米",
-        lon=105.712,
-        lat=30.286,
+        lon=105.703,
+        lat=30.208,
         description="交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。",
     )
     d.wait(hours=2)
@@ -119,8 +119,8 @@ def dispute_to_joint_meeting(d: Demo) -> str:
         segment="qj-longtai",
         difficulty="hard",
         place="琼江龙台镇段左岸养殖场",
-        lon=105.581,
-        lat=30.102,
+        lon=105.556,
+        lat=30.083,
         description="琼江崇龛镇入境断面水体发黑，上游约2公里处养殖场粪污疑似入河。",
     )
     d.wait(hours=3)
@@ -161,7 +161,7 @@ def overdue_to_dispatch(d: Demo) -> str:
         segment="qj-anju",
         place="琼江安居镇段右岸码头旁",
         lon=105.921,
-        lat=30.171,
+        lat=30.184,
     )
     d.wait(hours=1)
     d.fire(code, "hand_off", "tn-yuxi", receiving="500151101")
@@ -184,8 +184,8 @@ def failed_check(d: Demo) -> str:
         category="industrial_discharge",
         segment="mx-biekou",
         place="磨溪河别口镇段，工业园区排口",
-        lon=105.802,
-        lat=30.224,
+        lon=105.803,
+        lat=30.238,
     )
     d.fire(code, "hand_off", "sn-moxi", receiving="500152104")
     d.wait(days=1)

@@ -1,0 +1,328 @@
+"""The data behind each report, gathered through read-only queries (reports never touch rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from states import CHART
+from states.chart import PARTY_LABELS, Party
+from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
+from workflow.errors import NotFound
+from workflow.models import (
+    Bulletin,
+    ChecklistCheck,
+    Compact,
+    Event,
+    Issue,
+    Jurisdiction,
+    Person,
+    Revisit,
+    River,
+    Segment,
+    SignOff,
+    table_of,
+)
+
+_issue, _event, _person = table_of(Issue), table_of(Event), table_of(Person)
+_juris, _compact, _segment, _river = table_of(Jurisdiction), table_of(Compact), table_of(Segment), table_of(River)
+_sign, _check, _revisit, _bulletin = table_of(SignOff), table_of(ChecklistCheck), table_of(Revisit), table_of(Bulletin)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One ledger event as a report shows it."""
+
+    seq: int
+    at: datetime
+    trigger: str
+    label: str
+    from_label: str
+    to_label: str
+    actor: str
+    actor_org: str
+    payload: list[tuple[str, str]]
+    due_at: datetime | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A deadline and whether it was met."""
+
+    state_label: str
+    waits_on: str
+    set_at: datetime
+    due_at: datetime
+    ended_at: datetime | None
+    met: bool | None  # None: still waiting and not yet late
+
+
+@dataclass(slots=True)
+class FollowUp:
+    """Everything in an issue follow-up report (问题跟踪报告)."""
+
+    code: str
+    title: str
+    description: str
+    category: str
+    difficulty: str
+    compact: str
+    compact_code: str
+    reporting: str
+    receiving: str | None
+    reporter: str | None
+    place: str
+    lon: float | None
+    lat: float | None
+    segment: str | None
+    river: str | None
+    segment_geometry: list[list[float]] | None
+    state_label: str
+    version: int
+    rebound_count: int
+    ledger_head: str
+    steps: list[Step] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
+    sign_offs: list[dict[str, Any]] = field(default_factory=list)
+    checklist: list[dict[str, Any]] = field(default_factory=list)
+    revisits: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _labels_of(trigger: str) -> dict[str, str]:
+    from states.chart import TRANSITIONS
+
+    labels: dict[str, str] = {}
+    for t in TRANSITIONS:
+        if t.trigger == trigger:
+            labels.update({f.name: f.label_zh for f in t.fields})
+    return labels
+
+
+_SNAPSHOT_LABELS = {"title": "标题", "description": "问题描述", "category": "类别", "place": "位置", "segment": "河段"}
+
+
+def _payload_rows(trigger: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    labels = _SNAPSHOT_LABELS if trigger in ("report", "flag") else _labels_of(trigger)
+    rows = []
+    for name, label in labels.items():
+        value = payload.get(name)
+        if value in (None, "", []):
+            continue
+        if name == "category":
+            value = CATEGORIES[value].label_zh if value in CATEGORIES else value
+        rows.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return rows
+
+
+def followup(conn: sa.Connection, code: str) -> FollowUp:
+    """The follow-up report's data for one issue; NotFound for an unknown code."""
+    rj, vj = _juris.alias("rj"), _juris.alias("vj")
+    reporter = _person.alias("reporter")
+    row = conn.execute(
+        sa.select(
+            _issue,
+            rj.c.name.label("reporting"),
+            vj.c.name.label("receiving"),
+            _compact.c.name.label("compact"),
+            _compact.c.code.label("compact_code"),
+            _segment.c.name.label("segment"),
+            _segment.c.geometry,
+            _river.c.name.label("river"),
+            reporter.c.name.label("reporter"),
+        )
+        .select_from(
+            _issue.join(rj, rj.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(vj, vj.c.id == _issue.c.receiving_jurisdiction_id)
+            .join(_compact, _compact.c.id == _issue.c.compact_id)
+            .outerjoin(_segment, _segment.c.id == _issue.c.segment_id)
+            .outerjoin(_river, _river.c.id == _segment.c.river_id)
+            .outerjoin(reporter, reporter.c.id == _issue.c.reporter_id)
+        )
+        .where(_issue.c.code == code)
+    ).first()
+    if row is None:
+        raise NotFound("issue", code)
+    report = FollowUp(
+        code=row.code,
+        title=row.title,
+        description=row.description,
+        category=CATEGORIES[row.category].label_zh if row.category in CATEGORIES else row.category,
+        difficulty=DIFFICULTIES.get(row.difficulty, row.difficulty),
+        compact=row.compact,
+        compact_code=row.compact_code,
+        reporting=row.reporting,
+        receiving=row.receiving,
+        reporter=row.reporter,
+        place=row.place,
+        lon=row.lon,
+        lat=row.lat,
+        segment=row.segment,
+        river=row.river,
+        segment_geometry=row.geometry,
+        state_label=CHART.state(row.state).label_zh,
+        version=row.version,
+        rebound_count=row.rebound_count,
+        ledger_head=row.ledger_head,
+    )
+    actor_j = _juris.alias("aj")
+    events = conn.execute(
+        sa.select(
+            _event,
+            sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
+            sa.func.coalesce(actor_j.c.name, _person.c.organisation, "").label("actor_org"),
+        )
+        .select_from(
+            _event.outerjoin(_person, _person.c.id == _event.c.actor_id).outerjoin(
+                actor_j, actor_j.c.id == _person.c.jurisdiction_id
+            )
+        )
+        .where(_event.c.issue_id == row.id)
+        .order_by(_event.c.seq)
+    ).all()
+    for e in events:
+        report.steps.append(
+            Step(
+                e.seq,
+                e.occurred_at,
+                e.trigger,
+                CHART.trigger_label(e.trigger),
+                CHART.state(e.from_state).label_zh,
+                CHART.state(e.to_state).label_zh,
+                e.actor_name,
+                e.actor_org,
+                _payload_rows(e.trigger, e.payload),
+                e.due_at,
+                e.hash,
+            )
+        )
+    report.waits = _waits(events)
+    people = dict(conn.execute(sa.select(_person.c.id, _person.c.name)).all())
+    report.sign_offs = [
+        {
+            "round": s.round,
+            "side": PARTY_LABELS[Party(s.side)],
+            "person": people.get(s.person_id, "—"),
+            "at": s.signed_at,
+        }
+        for s in conn.execute(sa.select(_sign).where(_sign.c.issue_id == row.id).order_by(_sign.c.round, _sign.c.side))
+    ]
+    labels = dict(CATEGORIES[row.category].checklist) if row.category in CATEGORIES else {}
+    report.checklist = [
+        {
+            "round": c.round,
+            "item": labels.get(c.item, c.item),
+            "person": people.get(c.person_id, "—"),
+            "at": c.checked_at,
+        }
+        for c in conn.execute(
+            sa.select(_check).where(_check.c.issue_id == row.id).order_by(_check.c.round, _check.c.id)
+        )
+    ]
+    report.revisits = [
+        {
+            "cycle": r.cycle,
+            "seq": r.seq,
+            "due_on": r.due_on,
+            "status": r.status,
+            "outcome": r.outcome,
+            "done_at": r.done_at,
+        }
+        for r in conn.execute(
+            sa.select(_revisit).where(_revisit.c.issue_id == row.id).order_by(_revisit.c.cycle, _revisit.c.seq)
+        )
+    ]
+    return report
+
+
+def _waits(events: Sequence[Any]) -> list[Wait]:
+    """Each deadline set along the way and whether the next move came in time."""
+    moves = [e for e in events if e.from_state != e.to_state]
+    waits = []
+    for i, e in enumerate(moves):
+        if e.due_at is None:
+            continue
+        ended = moves[i + 1].occurred_at if i + 1 < len(moves) else None
+        policy = DEADLINES.get(e.to_state)
+        waits_on = PARTY_LABELS[Party(policy.waits_on if policy else "receiving")]
+        met = None if ended is None else ended <= e.due_at
+        waits.append(Wait(CHART.state(e.to_state).label_zh, waits_on, e.occurred_at, e.due_at, ended, met))
+    return waits
+
+
+def bulletin(conn: sa.Connection, compact_code: str, period: str, kind: str = "monthly") -> dict[str, Any]:
+    """A stored bulletin (月通报) or interview list with its compact; NotFound if not generated yet."""
+    row = conn.execute(
+        sa.select(_bulletin, _compact.c.name.label("compact"))
+        .join(_compact, _compact.c.id == _bulletin.c.compact_id)
+        .where(_compact.c.code == compact_code, _bulletin.c.kind == kind, _bulletin.c.period == period)
+    ).first()
+    if row is None:
+        raise NotFound(f"{kind} bulletin", f"{compact_code} {period}")
+    return {
+        "compact": row.compact,
+        "compact_code": compact_code,
+        "period": period,
+        "figures": row.figures,
+        "parties": row.parties,
+        "created_at": row.created_at,
+        "id": row.id,
+    }
+
+
+def ledger_rows(
+    conn: sa.Connection, compact_code: str, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The 台账: one row per issue of the compact reported in [start, end), in code order."""
+    rj, vj = _juris.alias("rj"), _juris.alias("vj")
+    firsts = (
+        sa.select(_event.c.issue_id, _event.c.trigger, sa.func.min(_event.c.occurred_at).label("at"))
+        .group_by(_event.c.issue_id, _event.c.trigger)
+        .subquery()
+    )
+    query = (
+        sa.select(_issue, rj.c.name.label("reporting"), vj.c.name.label("receiving"))
+        .select_from(
+            _issue.join(rj, rj.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(vj, vj.c.id == _issue.c.receiving_jurisdiction_id)
+            .join(_compact, _compact.c.id == _issue.c.compact_id)
+        )
+        .where(_compact.c.code == compact_code)
+        .order_by(_issue.c.code)
+    )
+    if start is not None:
+        query = query.where(_issue.c.created_at >= start)
+    if end is not None:
+        query = query.where(_issue.c.created_at < end)
+    issues = conn.execute(query).all()
+    when: dict[tuple[int, str], datetime] = {}
+    wanted = ("hand_off", "accept", "report_done", "close", "archive")
+    ids = [i.id for i in issues]
+    for start_i in range(0, len(ids), 500):
+        chunk = ids[start_i : start_i + 500]
+        for r in conn.execute(sa.select(firsts).where(firsts.c.issue_id.in_(chunk), firsts.c.trigger.in_(wanted))):
+            when[(r.issue_id, r.trigger)] = r.at
+    return [
+        {
+            "code": i.code,
+            "title": i.title,
+            "category": CATEGORIES[i.category].label_zh if i.category in CATEGORIES else i.category,
+            "reporting": i.reporting,
+            "receiving": i.receiving or "",
+            "state": CHART.state(i.state).label_zh,
+            "reported_at": i.created_at,
+            "handed_off_at": when.get((i.id, "hand_off")),
+            "accepted_at": when.get((i.id, "accept")),
+            "rectified_at": when.get((i.id, "report_done")),
+            "closed_at": when.get((i.id, "close")),
+            "due_at": i.due_at,
+            "rebounds": i.rebound_count,
+            "version": i.version,
+            "head": i.ledger_head,
+        }
+        for i in issues
+    ]
