@@ -78,8 +78,9 @@ class BarChart:
     bars: list[Bar]
 
 
-def bar_chart(rows: list[tuple[str, int]], width: int = 520, bar_height: int = 16, gap: int = 6,
-              label_width: int = 150) -> BarChart:
+def bar_chart(
+    rows: list[tuple[str, int]], width: int = 520, bar_height: int = 16, gap: int = 6, label_width: int = 150
+) -> BarChart:
     """Bars scaled to the largest value; an empty chart still has its labels."""
     top = max((v for _, v in rows), default=0) or 1
     usable = width - label_width - 40

@@ -168,14 +168,19 @@ def ledger_verify() -> None:
 
     from workflow.ledger import verify
     from workflow.models import Issue
+    from workflow.reporting import verify_reports
 
-    with _app().reader() as uow:
+    wired = _app()
+    with wired.reader() as uow:
         total = uow.session.execute(sa.select(sa.func.count()).select_from(Issue)).scalar_one()
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("verifying", total=total)
             report = verify(uow.session, progress=lambda: progress.advance(task))
+        archive_problems = verify_reports(uow.connection, wired.settings.data_dir)
     print_verify(console, report)
-    if not report.ok:
+    for problem in archive_problems:
+        console.print(f"  [red]✗[/red] {escape(problem)}")
+    if not report.ok or archive_problems:
         raise typer.Exit(1)
 
 
@@ -251,20 +256,20 @@ def jobs_run(
     now = wired.clock.now()
     target = period or spec.latest(now)
     _check_period(spec.latest(now), target)
-    result = run_job(wired.uow, job, target, now, lambda: spec.work(wired.uow, now, target))
+    result = run_job(wired.uow, job, target, now, lambda: spec.work(wired, now, target))
     if result is None:
         console.print(f"{job} {target}: already done")
     else:
         console.print(f"{job} {target}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
 
 
-def _check_period(example: str, period: str) -> None:
+def _check_period(example: str, period: str, *, latest: bool = True) -> None:
     import re
 
     shape = re.sub(r"\d", r"\\d", example)
     if not re.fullmatch(shape, period):
         raise ValidationFailed("--period", f"{period!r} does not look like {example!r}")
-    if period > example:
+    if latest and period > example:
         raise ValidationFailed("--period", f"{period} has not ended yet (the latest period owed is {example})")
 
 
@@ -380,6 +385,64 @@ def inbox(
             uow.commit()
     if not entries:
         console.print("no messages")
+
+
+@app.command()
+def report(
+    kind: Annotated[str, typer.Argument(help="followup, revisit, bulletin, minutes or ledger")],
+    issue: Annotated[list[str] | None, typer.Argument(help="issue codes (followup)")] = None,
+    compact: Annotated[str, typer.Option()] = "QJ",
+    period: Annotated[str | None, typer.Option(help="a month 2026-03 (revisit: or a day 2026-03-18)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="ledger: pdf, xlsx or csv")] = "pdf",
+    all_closed: Annotated[bool, typer.Option("--all", help="followup: every closed or archived issue")] = False,
+    archival: Annotated[bool, typer.Option("--archival", help="PDF/A-3u for long-term archives")] = False,
+) -> None:
+    """Render a report, file it in the data folder and record its SHA-256."""
+    from rich.progress import Progress
+
+    from riverchief.reporting import KINDS, make_and_file
+
+    if kind not in KINDS:
+        raise ValidationFailed("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    if fmt not in ("pdf", "xlsx", "csv") or (fmt != "pdf" and kind != "ledger"):
+        raise ValidationFailed("--format", f"{fmt!r}: only the ledger has xlsx and csv; pdf for the rest")
+    if kind in ("revisit", "bulletin", "minutes") and not period:
+        raise ValidationFailed("--period", f"a {kind} report needs a period, e.g. 2026-03")
+    if period:
+        _check_period("2026-03-18" if kind == "revisit" and len(period) == 10 else "2026-03", period, latest=False)
+    wired = _app()
+    filed = []
+    if kind == "followup":
+        codes = list(issue or [])
+        if all_closed:
+            from workflow.queries import list_issues
+
+            with wired.reader() as uow:
+                rows = list_issues(uow.session, now=wired.clock.now(), compact=compact, limit=100_000)
+            codes += [r.code for r in rows if r.state in ("du.closed", "du.revisiting", "archived")]
+        if not codes:
+            raise ValidationFailed("issue", "name one or more issue codes, or pass --all")
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("rendering follow-up reports", total=len(codes))
+            for code in codes:
+                filed.append(make_and_file(wired, "followup", issue=code, archival=archival))
+                bar.advance(task)
+    else:
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task(f"rendering {kind}", total=None)
+            filed.append(
+                make_and_file(
+                    wired,
+                    kind,
+                    compact=compact,
+                    period=period,
+                    fmt=fmt,
+                    archival=archival,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            )
+    for f in filed:
+        console.print(f"{f.path}  sha256 {f.sha256}" + ("" if f.new else "  (filed before)"))
 
 
 @app.command()

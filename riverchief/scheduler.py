@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from riverchief import reporting
 from riverchief.bootstrap import App
 from workflow import jobs
 from workflow.calendar import local_today
@@ -103,7 +104,7 @@ class PeriodicJob:
     trigger: Callable[[], Any]
     latest: Callable[[datetime], str]  # the newest period owed at ``now``
     after: Callable[[str, date], list[str]] | None  # periods after a done one, up to a day; None: sweeps
-    work: Callable[[jobs.UowFactory, datetime, str], dict[str, Any]]
+    work: Callable[[App, datetime, str], dict[str, Any]]
 
     def owed(self, last_done: str | None, now: datetime) -> list[str]:
         """The periods to run now, oldest first: every missed one once, or just the latest."""
@@ -129,7 +130,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: IntervalTrigger(minutes=1),
         _minute,
         None,
-        lambda uow, now, _period: jobs.deadline_sweep(uow, now),
+        lambda app, now, _period: jobs.deadline_sweep(app.uow, now),
     ),
     PeriodicJob(
         "revisit_sweep",
@@ -137,7 +138,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: IntervalTrigger(minutes=15),
         _quarter_hour,
         None,
-        lambda uow, now, _period: jobs.revisit_sweep(uow, now),
+        lambda app, now, _period: jobs.revisit_sweep(app.uow, now),
     ),
     PeriodicJob(
         "daily_seal",
@@ -145,7 +146,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(hour=0, minute=10, timezone=SHANGHAI),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         _days_after,
-        jobs.daily_seal,
+        lambda app, now, period: jobs.daily_seal(app.uow, now, period),
     ),
     PeriodicJob(
         "monthly_bulletin",
@@ -153,7 +154,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(day=1, hour=0, minute=30, timezone=SHANGHAI),
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
-        jobs.monthly_bulletin,
+        lambda app, now, period: jobs.monthly_bulletin(app.uow, now, period),
     ),
     PeriodicJob(
         "quarterly_interviews",
@@ -161,7 +162,23 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(month="1,4,7,10", day=1, hour=1, minute=0, timezone=SHANGHAI),
         lambda now: _quarter(_previous_quarter_end(local_today(now))),
         _quarters_after,
-        jobs.quarterly_interviews,
+        lambda app, now, period: jobs.quarterly_interviews(app.uow, now, period),
+    ),
+    PeriodicJob(
+        "daily_reports",
+        "follow-up reports of issues closed, revisit reports of revisits done (02:30 daily)",
+        lambda: CronTrigger(hour=2, minute=30, timezone=SHANGHAI),
+        lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
+        _days_after,
+        lambda app, _now, period: reporting.daily_reports(app, period),
+    ),
+    PeriodicJob(
+        "monthly_reports",
+        "月通报 PDF and joint-meeting minutes of last month (1st of the month, 02:00)",
+        lambda: CronTrigger(day=1, hour=2, minute=0, timezone=SHANGHAI),
+        lambda now: _month(_previous_month(local_today(now))),
+        _months_after,
+        lambda app, _now, period: reporting.monthly_reports(app, period),
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}
@@ -172,7 +189,7 @@ def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
     now = app.clock.now()
     done: list[tuple[str, dict[str, Any]]] = []
     for period in job.owed(jobs.last_done(app.uow, job.name), now):
-        result = jobs.run_job(app.uow, job.name, period, now, partial(job.work, app.uow, now, period))
+        result = jobs.run_job(app.uow, job.name, period, now, partial(job.work, app, now, period))
         if result is not None:
             log.info("%s %s: %s", job.name, period, result)
             done.append((period, result))

@@ -38,5 +38,6 @@ AUDIENCE: MappingProxyType[str, frozenset[Party]] = MappingProxyType(
         "no_rebound": frozenset({_REP, _REC, _COORD}),
         "rebound": frozenset({_REP, _REC, _COORD}),
         "archive": frozenset({_COORD}),
+        "file_report": frozenset(),
     }
 )

@@ -155,6 +155,7 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger("no_rebound", "回访未反弹", "no rebound"),
     Trigger("rebound", "回访发现反弹", "rebound"),
     Trigger("archive", "归档", "archive"),
+    Trigger("file_report", "报告存档", "file a report"),
 )
 
 _P = Party
@@ -326,6 +327,18 @@ TRANSITIONS: tuple[Transition, ...] = (
         frozenset({_P.COORDINATOR, _P.AUDITOR, _P.SYSTEM}),
         (NOTE,),
         guards=("last_revisit_clean",),
+    ),
+    # A generated report's SHA-256 enters the ledger; the state stays, even when terminal.
+    Transition(
+        "file_report",
+        tuple(s.name for s in STATES if s.name != INITIAL),
+        None,
+        frozenset({_P.SYSTEM, _P.COORDINATOR, _P.REPORTING, _P.RECEIVING, _P.AUDITOR}),
+        (
+            Field("kind", FieldKind.CHOICE, label_zh="报告类型", choices=("followup", "revisit", "minutes")),
+            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", max_length=64),
+            Field("file", FieldKind.TEXT, label_zh="文件", max_length=300),
+        ),
     ),
 )
 

@@ -326,3 +326,122 @@ def ledger_rows(
         }
         for i in issues
     ]
+
+
+def _events_in(
+    conn: sa.Connection, compact_code: str, triggers: tuple[str, ...], start: datetime, end: datetime
+) -> list[Any]:
+    rj, vj = _juris.alias("rj"), _juris.alias("vj")
+    return list(
+        conn.execute(
+            sa.select(
+                _event,
+                _issue.c.code,
+                _issue.c.title,
+                _issue.c.receiving_jurisdiction_id,
+                _issue.c.reporting_jurisdiction_id,
+                rj.c.name.label("reporting"),
+                vj.c.name.label("receiving"),
+                sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
+                _person.c.organisation.label("actor_org"),
+            )
+            .select_from(
+                _event.join(_issue, _issue.c.id == _event.c.issue_id)
+                .join(_compact, _compact.c.id == _issue.c.compact_id)
+                .join(rj, rj.c.id == _issue.c.reporting_jurisdiction_id)
+                .outerjoin(vj, vj.c.id == _issue.c.receiving_jurisdiction_id)
+                .outerjoin(_person, _person.c.id == _event.c.actor_id)
+            )
+            .where(
+                _compact.c.code == compact_code,
+                _event.c.trigger.in_(triggers),
+                _event.c.occurred_at >= start,
+                _event.c.occurred_at < end,
+            )
+            .order_by(_event.c.occurred_at, _issue.c.code, _event.c.seq)
+        )
+    )
+
+
+def compact_name(conn: sa.Connection, compact_code: str) -> str:
+    """A compact's name; NotFound for an unknown code."""
+    name = conn.execute(sa.select(_compact.c.name).where(_compact.c.code == compact_code)).scalar()
+    if name is None:
+        raise NotFound("compact", compact_code)
+    return str(name)
+
+
+def revisit_batch(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The revisits (回头看) finished in [start, end): each issue, the finding, rebound or not, the auditor."""
+    done = _events_in(conn, compact_code, ("no_rebound", "rebound"), start, end)
+    items = [
+        {
+            "code": e.code,
+            "title": e.title,
+            "reporting": e.reporting,
+            "receiving": e.receiving or "—",
+            "at": e.occurred_at,
+            "finding": e.payload.get("finding", ""),
+            "rebound": e.trigger == "rebound",
+            "auditor": e.actor_name,
+            "organisation": e.actor_org or "",
+        }
+        for e in done
+    ]
+    organisations = sorted({i["organisation"] for i in items if i["organisation"]})
+    return {
+        "compact": compact_name(conn, compact_code),
+        "items": items,
+        "organisations": organisations,
+        "rebounds": sum(i["rebound"] for i in items),
+        "clean": sum(not i["rebound"] for i in items),
+    }
+
+
+def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """Joint meetings (联席会议) convened in [start, end), grouped by date and level, with their resolutions."""
+    convened = _events_in(conn, compact_code, ("convene",), start, end)
+    resolved = {e.code: e for e in _events_in(conn, compact_code, ("resolve",), start, end + (end - start))}
+    people = conn.execute(
+        sa.select(_person.c.name, _person.c.role, _person.c.jurisdiction_id, _person.c.title).where(
+            _person.c.active.is_(True)
+        )
+    ).all()
+    levels = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+    meetings: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in convened:
+        day = e.payload.get("meeting_date") or e.occurred_at.date().isoformat()
+        meeting = meetings.setdefault(
+            (day, e.payload.get("level", "")),
+            {
+                "date": day,
+                "level": levels.get(e.payload.get("level", ""), e.payload.get("level", "")),
+                "agenda": [],
+                "attendees": set(),
+            },
+        )
+        decision = resolved.get(e.code)
+        meeting["agenda"].append(
+            {
+                "code": e.code,
+                "title": e.title,
+                "topic": e.payload.get("agenda", ""),
+                "reporting": e.reporting,
+                "receiving": e.receiving or "—",
+                "resolution": decision.payload.get("resolution") if decision else None,
+                "plan": decision.payload.get("plan") if decision else None,
+                "deadline": decision.payload.get("deadline") if decision else None,
+                "owner": e.receiving or "—",
+            }
+        )
+        for p in people:
+            if p.role == "coordinator" or (
+                p.role == "chief" and p.jurisdiction_id in (e.reporting_jurisdiction_id, e.receiving_jurisdiction_id)
+            ):
+                meeting["attendees"].add(f"{p.name}（{p.title or p.role}）")
+    ordered = []
+    for key in sorted(meetings):
+        m = meetings[key]
+        m["attendees"] = sorted(m["attendees"])
+        ordered.append(m)
+    return {"compact": compact_name(conn, compact_code), "meetings": ordered}

@@ -1,0 +1,229 @@
+"""Each report: gather its data through workflow's queries, then render it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pypdf import PdfWriter
+
+from reports.figures import bar_chart, map_figure
+from reports.render import DocumentInfo, ReportRenderer
+from workflow import dossier
+from workflow.clock import SHANGHAI
+from workflow.jobs import FIGURES, month_bounds
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A rendered document and what it concerns."""
+
+    kind: str
+    title: str
+    compact_code: str
+    period: str | None
+    issue_code: str | None
+    content: bytes
+    extension: str = "pdf"
+
+
+def _number(compact_code: str, kind: str, year: int, serial: str) -> str:
+    names = {"followup": "跟踪", "revisit": "回访", "bulletin": "通报", "minutes": "纪要", "ledger": "台账"}
+    return f"{compact_code}联防{names[kind]}〔{year}〕{serial}号"
+
+
+def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archival: bool = False) -> Built:
+    """问题跟踪报告 for one issue."""
+    data = dossier.followup(conn, code)
+    last = data.steps[-1].at if data.steps else datetime(2000, 1, 1, tzinfo=SHANGHAI)
+    info = DocumentInfo(
+        title="跨界问题跟踪报告",
+        compact=data.compact,
+        number=_number(data.compact_code, "followup", last.astimezone(SHANGHAI).year, data.code),
+        subject=f"{data.code} {data.title}",
+        keywords=("河长制", "跨界问题", "跟踪报告", data.code),
+        generated_at=last,
+    )
+    point = (data.lon, data.lat) if data.lon is not None and data.lat is not None else None
+    pdf = renderer.render(
+        "followup.html.j2", info, archival=archival, r=data, map=map_figure(data.segment_geometry, point), photos=[]
+    )
+    return Built("followup", f"{data.code} 跨界问题跟踪报告", data.compact_code, None, data.code, pdf)
+
+
+def _month_label(period: str) -> str:
+    year, month = period.split("-")
+    return f"{year}年{int(month)}月"
+
+
+def bulletin(
+    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+) -> Built:
+    """月通报 for a compact and month (the stored bulletin record)."""
+    data = dossier.bulletin(conn, compact_code, period)
+    _, end = month_bounds(period)
+    info = DocumentInfo(
+        title=f"跨界问题整改情况通报（{_month_label(period)}）",
+        compact=data["compact"],
+        number=_number(compact_code, "bulletin", int(period[:4]), period[5:7]),
+        subject=f"{data['compact']} {_month_label(period)} 月通报",
+        keywords=("河长制", "月通报", period),
+        generated_at=end - timedelta(seconds=1),
+    )
+    rows = [(label, int(data["figures"]["month"].get(key, 0))) for key, label, _ in FIGURES]
+    year_rows = [(label, int(data["figures"]["year_to_date"].get(key, 0))) for key, label, _ in FIGURES]
+    pdf = renderer.render(
+        "bulletin.html.j2",
+        info,
+        archival=archival,
+        b=data,
+        figures=FIGURES,
+        period_label=_month_label(period),
+        month_chart=bar_chart(rows),
+        year_chart=bar_chart(year_rows),
+    )
+    return Built("bulletin", f"{compact_code} {period} 月通报", compact_code, period, None, pdf)
+
+
+def _range(period: str) -> tuple[datetime, datetime, str]:
+    """A month ("2026-03") or a day ("2026-03-18") as a half-open range with its label."""
+    if len(period) == 7:
+        start, end = month_bounds(period)
+        return start, end, _month_label(period)
+    day = datetime.fromisoformat(period).replace(tzinfo=SHANGHAI)
+    return day, day + timedelta(days=1), f"{day.year}年{day.month}月{day.day}日"
+
+
+def revisit(
+    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+) -> Built:
+    """回访报告: the revisits finished in a month or on a day."""
+    start, end, label = _range(period)
+    data = dossier.revisit_batch(conn, compact_code, start, end)
+    last = max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1))
+    info = DocumentInfo(
+        title="跨界问题“回头看”回访报告",
+        compact=data["compact"],
+        number=_number(compact_code, "revisit", start.year, period.replace("-", "")),
+        subject=f"{data['compact']} {label} 回访报告",
+        keywords=("河长制", "回头看", "回访报告", period),
+        generated_at=last,
+    )
+    pdf = renderer.render("revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=[])
+    return Built("revisit", f"{compact_code} {period} 回访报告", compact_code, period, None, pdf)
+
+
+def minutes(
+    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+) -> Built:
+    """联席会议纪要 of the joint meetings convened in a month."""
+    start, end, label = _range(period)
+    data = dossier.joint_meetings(conn, compact_code, start, end)
+    info = DocumentInfo(
+        title=f"跨界问题联席会议纪要（{label}）",
+        compact=data["compact"],
+        number=_number(compact_code, "minutes", start.year, period.replace("-", "")),
+        subject=f"{data['compact']} {label} 联席会议纪要",
+        keywords=("河长制", "联席会议", "会议纪要", period),
+        generated_at=end - timedelta(seconds=1),
+    )
+    pdf = renderer.render("minutes.html.j2", info, archival=archival, data=data)
+    return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
+
+
+def _months(conn: sa.Connection, compact_code: str) -> list[str]:
+    rows = dossier.ledger_rows(conn, compact_code)
+    return sorted({r["reported_at"].astimezone(SHANGHAI).strftime("%Y-%m") for r in rows})
+
+
+def ledger(
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Built:
+    """台账 as a PDF table, rendered a month at a time and joined, so memory stays bounded however many rows."""
+    months: list[str | None] = [period] if period else list(_months(conn, compact_code))
+    name = dossier.compact_name(conn, compact_code)
+    writer = PdfWriter()
+    for i, month in enumerate(months or [None], start=1):
+        start, end = month_bounds(month) if month else (None, None)
+        rows = dossier.ledger_rows(conn, compact_code, start, end)
+        label = _month_label(month) if month else "全部"
+        info = DocumentInfo(
+            title=f"跨界问题台账（{label}）",
+            compact=name,
+            number=_number(
+                compact_code, "ledger", int(month[:4]) if month else 2000, (month or "all").replace("-", "")
+            ),
+            subject=f"{name} 跨界问题台账 {label}",
+            keywords=("河长制", "台账", month or "all"),
+            generated_at=max((r["reported_at"] for r in rows), default=datetime(2000, 1, 1, tzinfo=SHANGHAI)),
+        )
+        part = renderer.render("ledger.html.j2", info, rows=rows, scope=f"{name}{label}报告的跨界问题")
+        writer.append(io.BytesIO(part))
+        if progress:
+            progress(i, len(months))
+    writer.add_metadata({"/Title": f"{name} 跨界问题台账", "/Author": name})
+    out = io.BytesIO()
+    writer.write(out)
+    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, out.getvalue())
+
+
+LEDGER_COLUMNS = (
+    ("code", "编号"),
+    ("title", "问题"),
+    ("category", "类别"),
+    ("reporting", "交办方"),
+    ("receiving", "接收方"),
+    ("state", "状态"),
+    ("reported_at", "发现时间"),
+    ("handed_off_at", "交办时间"),
+    ("accepted_at", "受理时间"),
+    ("rectified_at", "整改完成时间"),
+    ("closed_at", "销号时间"),
+    ("due_at", "当前时限"),
+    ("rebounds", "反弹次数"),
+    ("version", "台账条数"),
+    ("head", "台账链头"),
+)
+
+
+def _cells(row: dict[str, Any]) -> Iterator[Any]:
+    for key, _ in LEDGER_COLUMNS:
+        value = row[key]
+        yield value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value
+
+
+def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None) -> Built:
+    """台账 as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese right)."""
+    start, end = month_bounds(period) if period else (None, None)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([label for _, label in LEDGER_COLUMNS])
+    for row in dossier.ledger_rows(conn, compact_code, start, end):
+        writer.writerow(list(_cells(row)))
+    content = ("\ufeff" + out.getvalue()).encode("utf-8")
+    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, content, "csv")
+
+
+def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = None) -> Built:
+    """台账 as XLSX, written row by row (openpyxl's write-only mode keeps memory flat)."""
+    from openpyxl import Workbook
+
+    start, end = month_bounds(period) if period else (None, None)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("台账")
+    sheet.append([label for _, label in LEDGER_COLUMNS])
+    for row in dossier.ledger_rows(conn, compact_code, start, end):
+        sheet.append(list(_cells(row)))
+    out = io.BytesIO()
+    book.save(out)
+    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, out.getvalue(), "xlsx")

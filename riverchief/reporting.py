@@ -1,0 +1,123 @@
+"""Report generation wired together: gather (workflow), render (reports), file (workflow.reporting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from reports import builders
+from reports.render import ReportRenderer
+from riverchief.bootstrap import App
+from workflow import jobs
+from workflow.jobs import month_bounds
+from workflow.models import Compact, Event, Issue, table_of
+from workflow.reporting import Filed, file_report
+
+KINDS = ("followup", "revisit", "bulletin", "minutes", "ledger")
+
+
+@cache
+def renderer_for(attachments: str) -> ReportRenderer:
+    """One warm renderer per process (fonts and stylesheet loaded once)."""
+    from pathlib import Path
+
+    return ReportRenderer(Path(attachments))
+
+
+def renderer(app: App) -> ReportRenderer:
+    """The process's renderer for this app's attachment store."""
+    return renderer_for(str((app.settings.data_dir / "attachments").resolve()))
+
+
+def make(
+    app: App,
+    kind: str,
+    *,
+    compact: str = "QJ",
+    period: str | None = None,
+    issue: str | None = None,
+    fmt: str = "pdf",
+    archival: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> builders.Built:
+    """Render one report (not filed)."""
+    with app.reader() as uow:
+        conn = uow.connection
+        if kind == "followup":
+            assert issue is not None
+            return builders.followup(renderer(app), conn, issue, archival=archival)
+        if kind == "ledger":
+            if fmt == "csv":
+                return builders.ledger_csv(conn, compact, period)
+            if fmt == "xlsx":
+                return builders.ledger_xlsx(conn, compact, period)
+            return builders.ledger(renderer(app), conn, compact, period, progress=progress)
+        assert period is not None
+        build = {"revisit": builders.revisit, "bulletin": builders.bulletin, "minutes": builders.minutes}[kind]
+        return build(renderer(app), conn, compact, period, archival=archival)
+
+
+def make_and_file(app: App, kind: str, **options: Any) -> Filed:
+    """Render a report and file it in the archive (and the issue's ledger)."""
+    return file_report(app.uow(), make(app, kind, **options), app.settings.data_dir)
+
+
+def _compacts(app: App) -> list[str]:
+    with app.reader() as uow:
+        return list(
+            uow.connection.execute(sa.select(table_of(Compact).c.code).order_by(table_of(Compact).c.code)).scalars()
+        )
+
+
+def monthly_reports(app: App, period: str) -> dict[str, int]:
+    """On the 1st: each compact's bulletin PDF (after its record) and the month's joint-meeting minutes."""
+    jobs.run_job(
+        app.uow,
+        "monthly_bulletin",
+        period,
+        app.clock.now(),
+        lambda: jobs.monthly_bulletin(app.uow, app.clock.now(), period),
+    )
+    filed = 0
+    for compact in _compacts(app):
+        filed += make_and_file(app, "bulletin", compact=compact, period=period).new
+        filed += make_and_file(app, "minutes", compact=compact, period=period).new
+    return {"filed": filed}
+
+
+def daily_reports(app: App, period: str) -> dict[str, int]:
+    """Each day: follow-up reports of the issues closed that day, and revisit reports of the revisits done."""
+    start, _ = month_bounds(period[:7])
+    day_start = start + timedelta(days=int(period[8:10]) - 1)
+    day_end = day_start + timedelta(days=1)
+    events, issues, compacts = table_of(Event), table_of(Issue), table_of(Compact)
+    with app.reader() as uow:
+        closed = list(
+            uow.connection.execute(
+                sa.select(issues.c.code)
+                .distinct()
+                .join(events, events.c.issue_id == issues.c.id)
+                .where(events.c.trigger == "close", events.c.occurred_at >= day_start, events.c.occurred_at < day_end)
+                .order_by(issues.c.code)
+            ).scalars()
+        )
+        revisited = list(
+            uow.connection.execute(
+                sa.select(compacts.c.code)
+                .distinct()
+                .join(issues, issues.c.compact_id == compacts.c.id)
+                .join(events, events.c.issue_id == issues.c.id)
+                .where(
+                    events.c.trigger.in_(("no_rebound", "rebound")),
+                    events.c.occurred_at >= day_start,
+                    events.c.occurred_at < day_end,
+                )
+            ).scalars()
+        )
+    filed = sum(make_and_file(app, "followup", issue=code).new for code in closed)
+    filed += sum(make_and_file(app, "revisit", compact=code, period=period).new for code in revisited)
+    return {"followups": len(closed), "revisit_batches": len(revisited), "filed": filed}
