@@ -350,50 +350,63 @@ def _overdue_parties(conn: sa.Connection, compact_id: int, start: datetime, end:
     return parties
 
 
-def monthly_bulletin(uow: UowFactory, now: datetime, period: str) -> dict[str, int]:
-    """月通报: per compact, the month's figures and the overdue parties by name; one record per compact and month."""
-    start, end = month_bounds(period)
-    year_start = datetime(start.year, 1, 1, tzinfo=SHANGHAI)
+Compute = Callable[[sa.Connection, int], tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def _per_compact(
+    uow: UowFactory, now: datetime, kind: str, period: str, compute: Compute, *, notify_when_empty: bool
+) -> int:
+    """Write one bulletin record of ``kind`` per compact that has none for the period; tell its coordinators."""
     written = 0
     with uow() as unit:
         conn = unit.connection
         for compact_id, code in conn.execute(sa.select(table_of(Compact).c.id, table_of(Compact).c.code)).all():
             exists = conn.execute(
                 sa.select(_bulletin.c.id).where(
-                    _bulletin.c.compact_id == compact_id, _bulletin.c.kind == "monthly", _bulletin.c.period == period
+                    _bulletin.c.compact_id == compact_id, _bulletin.c.kind == kind, _bulletin.c.period == period
                 )
             ).first()
             if exists:
                 continue
-            figures = {
-                "month": _figures(conn, compact_id, start, end),
-                "year_to_date": _figures(conn, compact_id, year_start, end),
-            }
-            parties = _overdue_parties(conn, compact_id, start, end)
-            figures["month"]["overdue"] = sum(len(p["issues"]) for p in parties)
+            figures, parties = compute(conn, compact_id)
             conn.execute(
                 _bulletin.insert(),
                 {
                     "compact_id": compact_id,
-                    "kind": "monthly",
+                    "kind": kind,
                     "period": period,
                     "figures": figures,
                     "parties": parties,
                     "created_at": now,
                 },
             )
-            queue_notice(
-                conn,
-                topic=f"bulletin:{code}:{period}",
-                kind="bulletin",
-                compact_id=compact_id,
-                parties={Party.COORDINATOR},
-                now=now,
-                detail={"compact": code, "period": period},
-            )
+            if parties or notify_when_empty:
+                notice = "bulletin" if kind == "monthly" else kind
+                queue_notice(
+                    conn,
+                    topic=f"{notice}:{code}:{period}",
+                    kind=notice,
+                    compact_id=compact_id,
+                    parties={Party.COORDINATOR},
+                    now=now,
+                    detail={"compact": code, "period": period},
+                )
             written += 1
         unit.commit()
-    return {"bulletins": written}
+    return written
+
+
+def monthly_bulletin(uow: UowFactory, now: datetime, period: str) -> dict[str, int]:
+    """月通报: per compact, the month's figures and the overdue parties by name; one record per compact and month."""
+    start, end = month_bounds(period)
+    year_start = datetime(start.year, 1, 1, tzinfo=SHANGHAI)
+
+    def compute(conn: sa.Connection, compact_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        parties = _overdue_parties(conn, compact_id, start, end)
+        month = {**_figures(conn, compact_id, start, end), "overdue": sum(len(p["issues"]) for p in parties)}
+        return {"month": month, "year_to_date": _figures(conn, compact_id, year_start, end)}, parties
+
+    return {"bulletins": _per_compact(uow, now, "monthly", period, compute, notify_when_empty=True)}
 
 
 def quarter_months(period: str) -> list[str]:
@@ -406,49 +419,19 @@ def quarter_months(period: str) -> list[str]:
 def quarterly_interviews(uow: UowFactory, now: datetime, period: str) -> dict[str, int]:
     """季约谈: the parties and chiefs named overdue in each month of the quarter, three months running."""
     months = quarter_months(period)
-    written = 0
-    with uow() as unit:
-        conn = unit.connection
-        for compact_id, code in conn.execute(sa.select(table_of(Compact).c.id, table_of(Compact).c.code)).all():
-            exists = conn.execute(
-                sa.select(_bulletin.c.id).where(
-                    _bulletin.c.compact_id == compact_id, _bulletin.c.kind == "interview", _bulletin.c.period == period
-                )
-            ).first()
-            if exists:
-                continue
-            per_month = []
-            for month in months:
-                start, end = month_bounds(month)
-                per_month.append(
-                    {(p["party"], p["jurisdiction_id"]): p for p in _overdue_parties(conn, compact_id, start, end)}
-                )
-            every_month = set(per_month[0]).intersection(*per_month[1:])
-            parties = [per_month[-1][key] for key in sorted(every_month, key=lambda k: (k[0], k[1] or 0))]
-            conn.execute(
-                _bulletin.insert(),
-                {
-                    "compact_id": compact_id,
-                    "kind": "interview",
-                    "period": period,
-                    "figures": {"months": months, "named": len(parties)},
-                    "parties": parties,
-                    "created_at": now,
-                },
+
+    def compute(conn: sa.Connection, compact_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        per_month = []
+        for month in months:
+            start, end = month_bounds(month)
+            per_month.append(
+                {(p["party"], p["jurisdiction_id"]): p for p in _overdue_parties(conn, compact_id, start, end)}
             )
-            if parties:
-                queue_notice(
-                    conn,
-                    topic=f"interview:{code}:{period}",
-                    kind="interview",
-                    compact_id=compact_id,
-                    parties={Party.COORDINATOR},
-                    now=now,
-                    detail={"compact": code, "period": period},
-                )
-            written += 1
-        unit.commit()
-    return {"interview_lists": written}
+        every_month = set(per_month[0]).intersection(*per_month[1:])
+        parties = [per_month[-1][key] for key in sorted(every_month, key=lambda k: (k[0], k[1] or 0))]
+        return {"months": months, "named": len(parties)}, parties
+
+    return {"interview_lists": _per_compact(uow, now, "interview", period, compute, notify_when_empty=False)}
 
 
 def daily_seal(uow: UowFactory, now: datetime, period: str) -> dict[str, int]:
