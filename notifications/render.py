@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from notifications.message import Message
 from states import CHART
-from states.chart import MEETING_LEVELS, TRANSITIONS
+from states.chart import MEETING_LEVELS
 from workflow.calendar import WorkCalendar, local_today
 from workflow.clock import SHANGHAI
 from workflow.outbox import Notice
@@ -158,12 +158,8 @@ def _details(notice: Notice) -> list[tuple[str, str]]:
     """The step's payload as (label, text) pairs, in the order the chart declares its fields."""
     if notice.trigger is None or notice.trigger in ("report", "flag"):
         return []
-    labels: dict[str, str] = {}
-    for t in TRANSITIONS:
-        if t.trigger == notice.trigger:
-            labels.update({f.name: f.label_zh for f in t.fields})
     out = []
-    for name, label in labels.items():
+    for name, label in CHART.field_labels(notice.trigger).items():
         value = notice.payload.get(name)
         if value not in (None, "", []):
             out.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))

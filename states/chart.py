@@ -378,6 +378,14 @@ class Chart:
         """The Chinese label of a trigger."""
         return next(t.label_zh for t in self.triggers if t.name == name)
 
+    def field_labels(self, trigger: str) -> dict[str, str]:
+        """A trigger's payload fields and their Chinese labels, in declaration order."""
+        labels: dict[str, str] = {}
+        for t in self.transitions:
+            if t.trigger == trigger:
+                labels.update({f.name: f.label_zh for f in t.fields})
+        return labels
+
 
 CHART = Chart()
 

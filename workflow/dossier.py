@@ -93,21 +93,11 @@ class FollowUp:
     revisits: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _labels_of(trigger: str) -> dict[str, str]:
-    from states.chart import TRANSITIONS
-
-    labels: dict[str, str] = {}
-    for t in TRANSITIONS:
-        if t.trigger == trigger:
-            labels.update({f.name: f.label_zh for f in t.fields})
-    return labels
-
-
 _SNAPSHOT_LABELS = {"title": "标题", "description": "问题描述", "category": "类别", "place": "位置", "segment": "河段"}
 
 
 def _payload_rows(trigger: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
-    labels = _SNAPSHOT_LABELS if trigger in ("report", "flag") else _labels_of(trigger)
+    labels = _SNAPSHOT_LABELS if trigger in ("report", "flag") else CHART.field_labels(trigger)
     rows = []
     for name, label in labels.items():
         value = payload.get(name)
