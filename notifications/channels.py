@@ -60,7 +60,7 @@ def build_email(message: Message, sender: str, domain: str) -> EmailMessage:
     else:
         email["From"] = sender
     email["To"] = Address(message.recipient_name, addr_spec=message.email or "")
-    email["Message-ID"] = message_id(message.key, domain)
+    email["Message-ID"] = message_id(f"{message.key}:email", domain)
     email["Date"] = format_datetime(message.occurred_at)
     email["X-Riverchief-Key"] = message.key
     email.set_content(message.text)
@@ -111,6 +111,11 @@ class SmtpChannel:
                 if s.username:
                     smtp.login(s.username, s.password or "")
                 smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryError(
+                f"SMTP refused the recipient: {exc.recipients!r}", permanent=all(code >= 500 for code in codes)
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
         except (OSError, smtplib.SMTPException) as exc:
@@ -135,7 +140,7 @@ class EmlChannel:
         """Write the file (named by the idempotency key, so a resend overwrites, never duplicates)."""
         email = build_email(message, self.sender, "localhost")
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(message.key.encode()).hexdigest()[:16]
+        name = hashlib.sha256(f"{message.key}:email".encode()).hexdigest()[:16]
         path = self.folder / f"{message.occurred_at:%Y%m%d}-{message.issue_code or message.kind}-{name}.eml"
         path.write_bytes(bytes(email))
         return str(path.name)
@@ -179,7 +184,7 @@ class WebhookChannel:
         headers = {
             "X-Riverchief-Timestamp": timestamp,
             "X-Riverchief-Signature": f"sha256={sign_webhook(self.secret, timestamp, body)}",
-            "Idempotency-Key": message.key,
+            "Idempotency-Key": f"{message.key}:webhook",
         }
         response = _post(self.client, message.contacts["webhook"], body, headers)
         return f"HTTP {response.status_code}"

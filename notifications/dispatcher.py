@@ -152,4 +152,4 @@ class Dispatcher:
                 delay=delay,
             )
             unit.commit()
-        return "dead" if status == "dead" else "retry"
+        return {"dead": "dead", "pending": "retry"}.get(status, status)

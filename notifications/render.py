@@ -86,7 +86,8 @@ class Renderer:
         subject_module = self._kind(self._text, locale, notice.kind).module
         subject = " ".join(str(subject_module.subject(context["n"], context["p"], context["d"])).split())  # type: ignore[attr-defined]
         return Message(
-            key=notice.key,
+            # One message per (event or topic, recipient); each channel adds its own name to it.
+            key=f"{notice.key}:{notice.recipient_code}",
             kind=notice.kind,
             recipient_name=notice.recipient_name,
             email=notice.email,
@@ -127,7 +128,7 @@ class Renderer:
             link=f"{self.base_url.rstrip('/')}/issues/{notice.issue_code}" if notice.issue_code else None,
         )
         return {
-            "details": _details(notice),
+            "details": _details(notice, locale),
             "n": view,
             "p": _Payload(notice.payload),
             "d": _Payload(notice.detail),
@@ -154,15 +155,19 @@ class Renderer:
         return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
 
 
-def _details(notice: Notice) -> list[tuple[str, str]]:
+def _details(notice: Notice, locale: str) -> list[tuple[str, str]]:
     """The step's payload as (label, text) pairs, in the order the chart declares its fields."""
     if notice.trigger is None or notice.trigger in ("report", "flag"):
         return []
     out = []
     for name, label in CHART.field_labels(notice.trigger).items():
         value = notice.payload.get(name)
-        if value not in (None, "", []):
-            out.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))
+        if value in (None, "", []):
+            continue
+        text = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        if name == "receiving" and notice.receiving_name:
+            text = f"{notice.receiving_name}（{text}）"
+        out.append((label if locale == "zh-CN" else name.replace("_", " "), text))
     return out
 
 

@@ -29,7 +29,8 @@ app.add_typer(outbox_app, name="outbox")
 
 # Piped output gets room for the timeline tables instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True)
+# An error is one line however narrow the terminal or pipe; progress bars go here too.
+err_console = Console(stderr=True, soft_wrap=True)
 
 # One exit code per kind of refusal, so scripts can tell them apart.
 EXIT_CODES: dict[type[WorkflowError], int] = {
@@ -267,8 +268,10 @@ def _check_period(example: str, period: str, *, latest: bool = True) -> None:
     import re
 
     shape = re.sub(r"\d", r"\\d", example)
-    if not re.fullmatch(shape, period):
-        raise ValidationFailed("--period", f"{period!r} does not look like {example!r}")
+    from riverchief.scheduler import valid_period
+
+    if not re.fullmatch(shape, period) or not valid_period(period):
+        raise ValidationFailed("--period", f"{period!r} is not a period like {example!r}")
     if latest and period > example:
         raise ValidationFailed("--period", f"{period} has not ended yet (the latest period owed is {example})")
 

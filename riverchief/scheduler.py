@@ -184,11 +184,42 @@ JOBS: tuple[PeriodicJob, ...] = (
 JOBS_BY_NAME = {job.name: job for job in JOBS}
 
 
+def caught_up_to(job: PeriodicJob, done: set[str], now: datetime) -> str | None:
+    """The last period before the first gap in what is done: a period run by hand later must not hide a missed one."""
+    if not done:
+        return None
+    if job.after is None:
+        return max(done)
+    last = min(done)
+    for period in job.after(last, local_today(now)):
+        if period not in done:
+            break
+        last = period
+    return last
+
+
+def valid_period(period: str) -> bool:
+    """True for a real minute, day, month or quarter ("2026-02-30", "2026-00" and "2026-Q5" are not)."""
+    try:
+        if "T" in period:
+            datetime.strptime(period, "%Y-%m-%dT%H:%M")
+        elif "-Q" in period:
+            year, quarter = period.split("-Q")
+            return len(year) == 4 and year.isdigit() and quarter in ("1", "2", "3", "4")
+        elif len(period) == 7:
+            datetime.strptime(period, "%Y-%m")
+        else:
+            date.fromisoformat(period)
+    except ValueError:
+        return False
+    return True
+
+
 def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
     """Run every period of ``job`` owed now that is not done yet; returns what ran."""
     now = app.clock.now()
     done: list[tuple[str, dict[str, Any]]] = []
-    for period in job.owed(jobs.last_done(app.uow, job.name), now):
+    for period in job.owed(caught_up_to(job, jobs.done_periods(app.uow, job.name), now), now):
         result = jobs.run_job(app.uow, job.name, period, now, partial(job.work, app, now, period))
         if result is not None:
             log.info("%s %s: %s", job.name, period, result)

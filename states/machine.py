@@ -60,6 +60,8 @@ def fire(state: str, trigger: str) -> str:
 
     Raises ``transitions.MachineError`` when the machine refuses.
     """
+    if trigger not in _machine.events:
+        raise MachineError(f"unknown trigger {trigger!r}")
     cursor = _Cursor(state)
     with _machine_lock:
         _machine.trigger_event(cursor, trigger)

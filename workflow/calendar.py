@@ -26,7 +26,11 @@ _PACKAGE_YEARS = range(min(chinese_calendar.constants.holidays).year, max(chines
 
 
 def _read(path: Path) -> dict[object, object]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, ValueError) as exc:  # yaml raises ValueError for a date like 2027-02-30
+        detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationFailed(str(path), f"is not a valid calendar file: {detail}") from exc
     if not isinstance(data, dict):
         raise ValidationFailed(str(path), "must map years to {holidays, workdays}")
     return data
@@ -36,9 +40,18 @@ def _years(entries: Mapping[object, object], where: str, days: dict[date, bool])
     for year, entry in entries.items():
         if not isinstance(year, int) or not isinstance(entry, dict | None):
             raise ValidationFailed(f"{where}{year}", "must be a year holding {holidays, workdays}")
+        unknown = set(entry or {}) - {"holidays", "workdays"}
+        if unknown:
+            raise ValidationFailed(
+                f"{where}{year}", f"unknown key(s) {', '.join(map(str, unknown))}; a year holds holidays and workdays"
+            )
         for key, is_workday in (("holidays", False), ("workdays", True)):
-            for value in (entry or {}).get(key, []) or []:
-                if not isinstance(value, date) or value.year != year:
+            values = (entry or {}).get(key) or []
+            if not isinstance(values, list):
+                raise ValidationFailed(f"{where}{year}.{key}", "must be a list of dates")
+            for value in values:
+                # A datetime is a date too, but a holiday is a whole day.
+                if not isinstance(value, date) or isinstance(value, datetime) or value.year != year:
                     raise ValidationFailed(f"{where}{year}.{key}", f"{value!r} is not a date in {year}")
                 days[value] = is_workday
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from states.policy import DEADLINES, REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
 from workflow.calendar import WorkCalendar, end_of_day, local_today
+from workflow.clock import SHANGHAI
 
 
 def reminder_times(calendar: WorkCalendar, since: datetime, due_at: datetime) -> list[tuple[str, datetime]]:
@@ -17,6 +18,12 @@ def reminder_times(calendar: WorkCalendar, since: datetime, due_at: datetime) ->
     """
     times: list[tuple[str, datetime]] = []
     fraction_at = since + (due_at - since) * REMIND_AT_FRACTION
+    # Nobody reads a reminder on a holiday: move it to the next working morning.
+    fraction_day = local_today(fraction_at)
+    if not calendar.is_workday(fraction_day):
+        while not calendar.is_workday(fraction_day):
+            fraction_day += timedelta(days=1)
+        fraction_at = datetime.combine(fraction_day, time(9, 0), tzinfo=SHANGHAI)
     due_day = local_today(due_at)
     day = due_day
     for _ in range(REMIND_WORKING_DAYS_BEFORE):

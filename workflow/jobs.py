@@ -42,10 +42,11 @@ _outbox = table_of(Outbox)
 UowFactory = Callable[[], UnitOfWork]
 
 # A notice for something the scheduler noticed: queued once per topic and recipient.
+# (No DISTINCT: each person row appears once, and PostgreSQL cannot compare json values.)
 _NOTICE = sa.text(
     """
     INSERT INTO outbox (topic, issue_id, recipient_id, kind, detail, status, attempts, next_attempt_at, created_at)
-    SELECT DISTINCT :topic, :issue_id, p.id, :kind, :detail, 'pending', 0, :now, :now
+    SELECT :topic, :issue_id, p.id, :kind, :detail, 'pending', 0, :now, :now
     FROM person p
     WHERE p.active AND (
         (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
@@ -69,6 +70,7 @@ def queue_notice(
     parties: set[Party],
     now: datetime,
     issue: Any = None,
+    issue_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Queue a notice to the given parties of an issue (or a compact's staff); returns rows queued."""
@@ -79,7 +81,7 @@ def queue_notice(
             "kind": kind,
             "detail": detail,
             "now": now,
-            "issue_id": issue.id if issue is not None else None,
+            "issue_id": issue.id if issue is not None else issue_id,
             "side_a": issue.reporting_jurisdiction_id if issue is not None and Party.REPORTING in parties else -1,
             "side_b": (
                 issue.receiving_jurisdiction_id
@@ -201,6 +203,7 @@ def revisit_sweep(uow: UowFactory, now: datetime) -> dict[str, int]:
                 queue_notice(
                     unit.connection,
                     topic=f"revisit_due:{r.id}",
+                    issue_id=r.issue_id,
                     kind="revisit_due",
                     compact_id=r.compact_id,
                     parties={Party.AUDITOR},
@@ -213,6 +216,7 @@ def revisit_sweep(uow: UowFactory, now: datetime) -> dict[str, int]:
                 queue_notice(
                     unit.connection,
                     topic=f"revisit_overdue:{r.id}",
+                    issue_id=r.issue_id,
                     kind="revisit_overdue",
                     compact_id=r.compact_id,
                     parties={Party.AUDITOR, Party.COORDINATOR},
@@ -475,6 +479,16 @@ def run_job(
         )
         unit.commit()
     return detail
+
+
+def done_periods(uow: UowFactory, job: str) -> set[str]:
+    """Every period of ``job`` that is done."""
+    with uow() as unit:
+        return set(
+            unit.connection.execute(
+                sa.select(_job_run.c.period).where(_job_run.c.job == job, _job_run.c.status == "done")
+            ).scalars()
+        )
 
 
 def last_done(uow: UowFactory, job: str) -> str | None:

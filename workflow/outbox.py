@@ -192,7 +192,7 @@ def finish(conn: sa.Connection, outbox_id: int, worker: str) -> None:
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with full jitter: a random delay up to base·2^(attempts-1), at most ``cap``."""
+    """Exponential backoff with jitter: a random delay between half and all of base·2^(attempts-1), capped."""
     ceiling = min(cap.total_seconds(), base.total_seconds() * 2 ** max(attempts - 1, 0))
     return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
@@ -207,10 +207,13 @@ def fail(
     max_attempts: int,
     delay: timedelta,
 ) -> str:
-    """Count a failed attempt: retry after ``delay``, or dead-letter the row after ``max_attempts``."""
+    """Count a failed attempt: retry after ``delay``, or dead-letter the row after ``max_attempts``.
+
+    Returns the new status, or "lost" when the lease had passed to another dispatcher meanwhile.
+    """
     attempts = notice.attempts + 1
     status = "dead" if attempts >= max_attempts else "pending"
-    conn.execute(
+    updated = conn.execute(
         _outbox.update()
         .where(_outbox.c.id == notice.outbox_id, _outbox.c.claimed_by == worker)
         .values(
@@ -222,7 +225,7 @@ def fail(
             claimed_until=None,
         )
     )
-    return status
+    return status if updated.rowcount == 1 else "lost"
 
 
 def write_inbox(conn: sa.Connection, notice: Notice, subject: str, body: str, link: str | None, now: datetime) -> int:

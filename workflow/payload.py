@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from states import Field, FieldKind, Transition
+from workflow.clock import SHANGHAI
 from workflow.errors import ValidationFailed
 
 
@@ -23,6 +24,9 @@ def _check(field: Field, value: Any) -> tuple[Any, str | None]:
                 return None, f"is longer than {field.max_length} characters"
             return value, None
         case FieldKind.DATE:
+            if isinstance(value, datetime):
+                # A moment given for a day: the day it is in Asia/Shanghai.
+                value = value.astimezone(SHANGHAI).date() if value.tzinfo else value.date()
             if isinstance(value, date):
                 return value.isoformat(), None
             try:

@@ -119,14 +119,27 @@ class ReferenceData(_Strict):
     compacts: list[CompactIn] = []
     rivers: list[RiverIn] = []
 
-    @field_validator("people")
-    @classmethod
-    def _unique_people(cls, people: list[PersonIn]) -> list[PersonIn]:
-        codes = [p.code for p in people]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
-        if dupes:
-            raise ValueError(f"duplicate person codes: {', '.join(dupes)}")
-        return people
+    def duplicates(self) -> list[tuple[str, str]]:
+        """Every code given twice in the file, named at each repeat."""
+        errors = []
+        lists: list[tuple[str, list[str]]] = [
+            ("people", [p.code for p in self.people]),
+            ("compacts", [c.code for c in self.compacts]),
+            ("rivers", [r.code for r in self.rivers]),
+        ]
+        for name, codes in lists:
+            seen: set[str] = set()
+            for i, code in enumerate(codes):
+                if code in seen:
+                    errors.append((f"{name}[{i}].code", f"{code} appears twice in the file"))
+                seen.add(code)
+        segments: set[str] = set()
+        for i, river in enumerate(self.rivers):
+            for j, segment in enumerate(river.segments):
+                if segment.code in segments:
+                    errors.append((f"rivers[{i}].segments[{j}].code", f"{segment.code} appears twice in the file"))
+                segments.add(segment.code)
+        return errors
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -144,16 +157,24 @@ def parse(path: Path) -> ReferenceData:
         raise ValidationFailed(str(path), f"cannot be read: {exc.strerror}") from exc
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except json.JSONDecodeError as exc:
         raise ValidationFailed(
-            str(path), f"is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+            str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationFailed(str(path), f"is not valid YAML: {problem}{where}") from exc
     if not isinstance(raw, dict):
         raise ValidationFailed(str(path), "must hold a mapping with jurisdictions, people, compacts, rivers")
     try:
-        return ReferenceData.model_validate(_stringify_codes(raw))
+        data = ReferenceData.model_validate(_stringify_codes(raw))
     except ValidationError as exc:
         raise ValidationFailed.of([(_loc(e["loc"]) or str(path), e["msg"]) for e in exc.errors()]) from exc
+    if duplicates := data.duplicates():
+        raise ValidationFailed.of(duplicates)
+    return data
 
 
 def _stringify_codes(value: Any) -> Any:
