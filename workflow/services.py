@@ -8,6 +8,7 @@ person who must hear of it. All of it commits together or none of it does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +39,32 @@ _receiving = table_of(Jurisdiction).alias("receiving")
 
 # The hot path's statements are built once with bound parameters, so each
 # step pays for execution only, not for building and cache-keying a statement.
+# The load reads only what the checks and the ledger need.
 _LOAD = sa.select(
-    _issue, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path")
+    *(
+        _issue.c[name]
+        for name in (
+            "id",
+            "code",
+            "compact_id",
+            "state",
+            "version",
+            "due_at",
+            "ledger_head",
+            "category",
+            "reporting_jurisdiction_id",
+            "receiving_jurisdiction_id",
+            "rectify_deadline",
+            "check_round",
+            "rebound_count",
+            "revisit_count",
+            "last_revisit_clean",
+            "waiting_since",
+            "next_check_at",
+        )
+    ),
+    _reporting.c.path.label("reporting_path"),
+    _receiving.c.path.label("receiving_path"),
 ).select_from(
     _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
         _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
@@ -47,39 +72,10 @@ _LOAD = sa.select(
 )
 _LOAD_BY_ID = _LOAD.where(_issue.c.id == sa.bindparam("key"))
 _LOAD_BY_CODE = _LOAD.where(_issue.c.code == sa.bindparam("key"))
-
-# Columns an effect may change (workflow.rules); the UPDATE always sets them all.
-_EFFECT_COLUMNS = (
-    "receiving_jurisdiction_id",
-    "rectify_plan",
-    "rectify_deadline",
-    "check_round",
-    "closed_at",
-    "revisit_count",
-    "rebound_count",
-    "last_revisit_clean",
-)
-_UPDATE = (
-    _issue.update()
-    .where(_issue.c.id == sa.bindparam("b_id"), _issue.c.version == sa.bindparam("b_version"))
-    .values(
-        {
-            name: sa.bindparam(name)
-            for name in (
-                "waiting_since",
-                "next_check_at",
-                "state",
-                "version",
-                "due_at",
-                "ledger_head",
-                "updated_at",
-                *_EFFECT_COLUMNS,
-            )
-        }
-    )
-)
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
 _INSERT_EVENT = _event.insert()
+
+_DATETIME_COLUMNS = frozenset({"due_at", "updated_at", "waiting_since", "next_check_at", "closed_at"})
 
 # One statement resolves the audience and writes its outbox rows, so who is
 # told is decided from the same snapshot as the step, in the same transaction.
@@ -89,56 +85,65 @@ _AUDIENCE_WHERE = """
         OR p.id IN (SELECT s.person_id FROM compact_staff s
                     WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
     )"""
-_TYPES = (
-    sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
-    sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
-    sa.bindparam("updated_at", type_=_issue.c.updated_at.type),
-    sa.bindparam("closed_at", type_=_issue.c.closed_at.type),
-    sa.bindparam("waiting_since", type_=_issue.c.waiting_since.type),
-    sa.bindparam("next_check_at", type_=_issue.c.next_check_at.type),
-    sa.bindparam("payload", type_=table_of(Event).c.payload.type),
-)
 _OUTBOX = sa.text(
     f"""
     INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
-    SELECT DISTINCT :event_id, :issue_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
+    SELECT :event_id, :b_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
     FROM person p WHERE {_AUDIENCE_WHERE}
     """
-).bindparams(_TYPES[0])
+).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
 
-# On PostgreSQL the three writes of a step travel as one statement: the
-# UPDATE's version check gates the event, and the event gates its outbox rows,
-# so a stale version writes nothing and returns no row.
-_STEP_POSTGRES = sa.text(
-    f"""
-    WITH up AS (
-        UPDATE issue SET state = :state, version = :version, due_at = :due_at, ledger_head = :ledger_head,
-            updated_at = :updated_at, receiving_jurisdiction_id = :receiving_jurisdiction_id,
-            rectify_plan = :rectify_plan, rectify_deadline = :rectify_deadline, check_round = :check_round,
-            closed_at = :closed_at, revisit_count = :revisit_count, rebound_count = :rebound_count,
-            last_revisit_clean = :last_revisit_clean, waiting_since = :waiting_since,
-            next_check_at = :next_check_at
-        WHERE id = :b_id AND version = :b_version
-        RETURNING id
-    ), ev AS (
-        INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties, payload,
-                           due_at, occurred_at, prev_hash, hash)
-        SELECT up.id, CAST(:version AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
-               CAST(:to_state AS VARCHAR), CAST(:actor_id AS INTEGER), CAST(:actor_code AS VARCHAR),
-               CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
-               CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
-        FROM up
-        RETURNING id
-    ), ob AS (
-        INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
-        SELECT DISTINCT ev.id, CAST(:b_id AS INTEGER), p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
-               CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
-        FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
-        RETURNING 1
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> sa.Update:
+    """The version-checked UPDATE of exactly these columns (one per shape of step, built once)."""
+    return (
+        _issue.update()
+        .where(_issue.c.id == sa.bindparam("b_id"), _issue.c.version == sa.bindparam("b_version"))
+        .values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
     )
-    SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
+
+
+@functools.cache
+def _step_postgres(columns: tuple[str, ...]) -> sa.TextClause:
+    """On PostgreSQL the three writes of a step travel as one statement.
+
+    The UPDATE's version check gates the event, and the event gates its outbox
+    rows, so a stale version writes nothing and returns no row.
     """
-).bindparams(*_TYPES)
+    assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
+    types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns if name in _DATETIME_COLUMNS]
+    return sa.text(
+        f"""
+        WITH up AS (
+            UPDATE issue SET {assignments}
+            WHERE id = :b_id AND version = :b_version
+            RETURNING id
+        ), ev AS (
+            INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties,
+                               payload, due_at, occurred_at, prev_hash, hash)
+            SELECT up.id, CAST(:seq AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
+                   CAST(:to_state AS VARCHAR), CAST(:actor_id AS INTEGER), CAST(:actor_code AS VARCHAR),
+                   CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
+                   CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
+            FROM up
+            RETURNING id
+        ), ob AS (
+            INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at,
+                                created_at)
+            SELECT ev.id, CAST(:b_id AS INTEGER), p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
+                   CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
+            FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
+            RETURNING 1
+        )
+        SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
+        """
+    ).bindparams(
+        *types,
+        sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
+        sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
+        sa.bindparam("payload", type_=table_of(Event).c.payload.type),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,37 +232,42 @@ def _fire(
         prev_hash=row.ledger_head,
     )
     conn = uow.connection
-    params = {name: step.changes.get(name, getattr(row, name)) for name in _EFFECT_COLUMNS}
     if transition.dest:
         waiting_since, check_at = now, next_check(step.calendar, now, due_at, now)
     else:
         waiting_since, check_at = row.waiting_since, row.next_check_at
-    params.update(
-        waiting_since=waiting_since,
-        next_check_at=check_at,
-        b_id=row.id,
-        b_version=row.version,
-        state=to_state,
-        version=step.seq,
-        due_at=due_at,
-        ledger_head=digest,
-        updated_at=now,
-        issue_id=row.id,
-        seq=step.seq,
-        trigger=trigger,
-        from_state=row.state,
-        to_state=to_state,
-        actor_id=actor.id,
-        actor_code=actor.code,
-        parties=held_text,
-        payload=clean,
-        occurred_at=now,
-        prev_hash=row.ledger_head,
-        hash=digest,
-    )
-    params.update(_audience(row, step, trigger, actor))
-    write = _write_postgres if conn.dialect.name == "postgresql" else _write_generic
-    written = write(conn, params)
+    changes = {
+        "state": to_state,
+        "version": step.seq,
+        "due_at": due_at,
+        "ledger_head": digest,
+        "updated_at": now,
+        "waiting_since": waiting_since,
+        "next_check_at": check_at,
+        **step.changes,
+    }
+    columns = tuple(sorted(changes))
+    update = {"b_id": row.id, "b_version": row.version, **{f"set_{name}": v for name, v in changes.items()}}
+    event = {
+        "issue_id": row.id,
+        "seq": step.seq,
+        "trigger": trigger,
+        "from_state": row.state,
+        "to_state": to_state,
+        "actor_id": actor.id,
+        "actor_code": actor.code,
+        "parties": held_text,
+        "payload": clean,
+        "due_at": due_at,
+        "occurred_at": now,
+        "prev_hash": row.ledger_head,
+        "hash": digest,
+    }
+    audience = _audience(row, step, trigger, actor)
+    if conn.dialect.name == "postgresql":
+        written = _write_postgres(conn, columns, {**update, **event, **audience})
+    else:
+        written = _write_generic(conn, columns, update, event, audience)
     if written is None:
         raise Conflict(row.code, row.version, conn.execute(_VERSION, {"b_id": row.id}).scalar())
     event_id, notified = written
@@ -266,21 +276,33 @@ def _fire(
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
 
 
-def _write_generic(conn: sa.Connection, params: dict[str, Any]) -> tuple[int, int] | None:
+def _write_generic(
+    conn: sa.Connection,
+    columns: tuple[str, ...],
+    update: dict[str, Any],
+    event: dict[str, Any],
+    audience: dict[str, Any],
+) -> tuple[int, int] | None:
     """UPDATE the issue, INSERT its event and outbox rows; None when the version check failed."""
-    if conn.execute(_UPDATE, params).rowcount != 1:
+    if conn.execute(_update(columns), update).rowcount != 1:
         return None
-    event_id = _insert(conn, _INSERT_EVENT, params)
-    if params["staff_a"] or params["staff_b"] or params["side_a"] != -1 or params["side_b"] != -1:
-        notified = conn.execute(_OUTBOX, {**params, "event_id": event_id}).rowcount
-    else:
-        notified = 0
+    event_id = _insert(conn, _INSERT_EVENT, event)
+    notified = 0
+    if audience["staff_a"] or audience["staff_b"] or audience["side_a"] != -1 or audience["side_b"] != -1:
+        outbox = {
+            **audience,
+            "event_id": event_id,
+            "b_id": event["issue_id"],
+            "trigger": event["trigger"],
+            "occurred_at": event["occurred_at"],
+        }
+        notified = conn.execute(_OUTBOX, outbox).rowcount
     return event_id, notified
 
 
-def _write_postgres(conn: sa.Connection, params: dict[str, Any]) -> tuple[int, int] | None:
+def _write_postgres(conn: sa.Connection, columns: tuple[str, ...], params: dict[str, Any]) -> tuple[int, int] | None:
     """The same three writes in one round trip."""
-    row = conn.execute(_STEP_POSTGRES, params).first()
+    row = conn.execute(_step_postgres(columns), params).first()
     return None if row is None else (row.id, row.notified)
 
 
