@@ -11,6 +11,15 @@ from workflow.clock import SHANGHAI
 from workflow.errors import ValidationFailed
 
 
+def is_text(value: str) -> bool:
+    """True when the string can be stored and hashed as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check(field: Field, value: Any) -> tuple[Any, str | None]:
     """The normalised value, or an error reason."""
     match field.kind:
@@ -20,6 +29,8 @@ def _check(field: Field, value: Any) -> tuple[Any, str | None]:
             value = value.strip()
             if not value:
                 return None, "must not be blank"
+            if not is_text(value):
+                return None, "contains characters that are not valid text (lone surrogates)"
             if len(value) > field.max_length:
                 return None, f"is longer than {field.max_length} characters"
             return value, None

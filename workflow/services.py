@@ -27,7 +27,7 @@ from workflow.deadlines import next_check, waiting_path
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.ledger import GENESIS, event_hash
 from workflow.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
-from workflow.payload import validate
+from workflow.payload import is_text, validate
 from workflow.rules import EFFECTS, GUARDS, Step
 from workflow.uow import UnitOfWork
 
@@ -365,6 +365,11 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int 
         errors.append(("title", "is longer than 200 characters"))
     if len(draft.description) > 5000:
         errors.append(("description", "is longer than 5000 characters"))
+    if len(draft.place) > 300:
+        errors.append(("place", "is longer than 300 characters"))
+    for name in ("title", "description", "place"):
+        if not is_text(getattr(draft, name)):
+            errors.append((name, "contains characters that are not valid text (lone surrogates)"))
     if draft.category not in CATEGORIES:
         errors.append(("category", f"{draft.category!r} is not one of {', '.join(CATEGORIES)}"))
     if draft.difficulty not in DIFFICULTIES:

@@ -232,11 +232,16 @@ class WorkflowMachine(RuleBasedStateMachine):
         super().__init__()
         ref = _reference()
         self.dir = Path(tempfile.mkdtemp(prefix="riverchief-stateful-"))
-        shutil.copyfile(ref.database, self.dir / "riverchief.db")
         url = f"sqlite:///{self.dir / 'riverchief.db'}"
         self.engine = make_engine(url)
         self.clock = FrozenClock(START)
-        self.app = bootstrap(Settings(database_url=url, data_dir=self.dir), clock=self.clock, engine=self.engine)
+        try:  # teardown runs only once __init__ has returned
+            shutil.copyfile(ref.database, self.dir / "riverchief.db")
+            self.app = bootstrap(Settings(database_url=url, data_dir=self.dir), clock=self.clock, engine=self.engine)
+        except BaseException:
+            self.engine.dispose()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.world = World(self.app, self.clock, dict(ref.actors))
         self.ref = ref
         self.models: dict[str, IssueModel] = {}
