@@ -54,8 +54,10 @@ def print_issue(console: Console, view: IssueView) -> None:
         f"  状态 [bold]{state_label(view.state)}[/bold] · 版本 {view.version} · 时限 {local(view.due_at)}"
         f" · 反弹 {view.rebound_count} 次"
     )
-    if view.allowed:
-        console.print(f"  可执行: {', '.join(f'{t}（{CHART.trigger_label(t)}）' for t in view.allowed)}")
+    # Filing a report is the system's bookkeeping, not a next step for the people on the issue.
+    steps = [t for t in view.allowed if t != "file_report"]
+    if steps:
+        console.print(f"  可执行: {', '.join(f'{t}（{CHART.trigger_label(t)}）' for t in steps)}")
     table = Table(title=f"台账 {escape(view.code)}", show_lines=False)
     for column in ("#", "时间", "操作", "状态", "经办人", "内容", "时限"):
         table.add_column(column, overflow="fold")

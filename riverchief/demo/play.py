@@ -19,6 +19,7 @@ from sqlmodel import col
 from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.present import print_bulletin, print_issue, print_issue_list, print_verify
+from riverchief.reporting import make_and_file
 from riverchief.settings import Settings
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
@@ -237,6 +238,7 @@ def run(console: Console, database: Path) -> bool:
     database = database.resolve()
     _fresh(database)
     shutil.rmtree(database.parent / "mail", ignore_errors=True)
+    shutil.rmtree(database.parent / "reports", ignore_errors=True)
     clock = FrozenClock(START)
     app = bootstrap(Settings(database_url=f"sqlite:///{database}", data_dir=database.parent), clock=clock)
     upgrade(app.engine)
@@ -269,13 +271,23 @@ def run(console: Console, database: Path) -> bool:
         )
         for bulletin in {id(b): b for b in (bulletins[0], bulletins[-1])}.values():  # the busiest month, then the last
             print_bulletin(console, bulletin)
-        report = verify(uow.session)
+    console.print()
+    for kind, options in (
+        ("followup", {"issue": codes[0]}),
+        ("bulletin", {"period": "2026-03"}),
+        ("minutes", {"period": "2026-03"}),
+        ("ledger", {"fmt": "xlsx"}),
+    ):
+        filed = make_and_file(app, kind, **options)
+        console.print(f"报告 {kind}: {filed.path}  sha256 {filed.sha256[:16]}…")
     outcomes = app.dispatcher().drain()
     mail = sorted((database.parent / "mail").glob("*.eml")) if (database.parent / "mail").exists() else []
     console.print(
         f"\n通知 notifications: {outcomes.get('sent', 0)} delivered to in-app inboxes, "
         f"{len(mail)} emails written to {database.parent / 'mail'} (no SMTP server configured)"
     )
+    with app.reader() as uow:
+        report = verify(uow.session)
     print_verify(console, report)
     console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
     console.print(f"             RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief inbox sn-baima")
