@@ -51,7 +51,12 @@ def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archiv
     )
     point = (data.lon, data.lat) if data.lon is not None and data.lat is not None else None
     pdf = renderer.render(
-        "followup.html.j2", info, archival=archival, r=data, map=map_figure(data.segment_geometry, point), photos=[]
+        "followup.html.j2",
+        info,
+        archival=archival,
+        r=data,
+        map=map_figure(data.segment_geometry, point),
+        photos=data.photos,
     )
     return Built("followup", f"{data.code} 跨界问题跟踪报告", data.compact_code, None, data.code, pdf)
 
@@ -114,7 +119,9 @@ def revisit(
         keywords=("河长制", "回头看", "回访报告", period),
         generated_at=last,
     )
-    pdf = renderer.render("revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=[])
+    pdf = renderer.render(
+        "revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=data["photos"]
+    )
     return Built("revisit", f"{compact_code} {period} 回访报告", compact_code, period, None, pdf)
 
 

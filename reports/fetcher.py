@@ -22,6 +22,12 @@ ASSET_SCHEME = "rc-asset"
 ATTACHMENT_SCHEME = "rc-attachment"
 
 
+def _sniff(body: bytes) -> str:
+    from workflow.evidence import sniff
+
+    return sniff(body) or "application/octet-stream"
+
+
 class RefusedResource(ValueError):
     """A report tried to load something it may not."""
 
@@ -41,8 +47,10 @@ class SafeFetcher(URLFetcher):  # type: ignore[misc]
             self.refused.append(url)
             log.warning("report resource refused: %.200s", url)
             raise RefusedResource(f"resource not allowed in reports: {url[:200]}")
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": content_type})
+        body = path.read_bytes()
+        # Stored attachments have no extension: their type comes from their content.
+        content_type = mimetypes.guess_type(path.name)[0] or _sniff(body)
+        return URLFetcherResponse(path.as_uri(), body, {"Content-Type": content_type})
 
     def _resolve(self, url: str) -> Path | None:
         parts = urlsplit(url)

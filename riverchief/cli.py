@@ -138,6 +138,31 @@ def issue_fire(
     )
 
 
+@issue_app.command("attach")
+def issue_attach(
+    issue: Annotated[str, typer.Argument(help="issue code")],
+    file: Annotated[Path, typer.Argument(help="a JPEG, PNG or WebP photo, or a PDF")],
+    actor: Annotated[str, typer.Option("--as", help="the person adding it")],
+    caption: Annotated[str | None, typer.Option(help="what it shows")] = None,
+) -> None:
+    """Add a photo or document to an issue as evidence (recorded in its ledger)."""
+    from workflow.evidence import add_evidence
+
+    wired = _app()
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise ValidationFailed("file", f"{file} cannot be read: {exc.strerror}") from exc
+    with wired.reader() as uow:
+        who = load_actor(uow.session, actor)
+    stored = add_evidence(wired.uow(), issue, who, content, file.name, wired.settings.data_dir, caption=caption)
+    facts = stored.facts
+    where = f", taken {local(facts.taken_at)}" if facts.taken_at else ""
+    where += f" at {facts.lon:.5f}, {facts.lat:.5f}" if facts.lat is not None and facts.lon is not None else ""
+    state = "already on the issue" if stored.step is None else f"recorded as step {stored.step.version}"
+    console.print(f"{issue}: {stored.content_type} sha256 {stored.sha256[:16]}… {state}{where}")
+
+
 @issue_app.command("show")
 def issue_show(issue: Annotated[str, typer.Argument(help="issue code")]) -> None:
     """An issue and its timeline from the ledger."""

@@ -39,5 +39,6 @@ AUDIENCE: MappingProxyType[str, frozenset[Party]] = MappingProxyType(
         "rebound": frozenset({_REP, _REC, _COORD}),
         "archive": frozenset({_COORD}),
         "file_report": frozenset(),
+        "add_evidence": frozenset(),
     }
 )

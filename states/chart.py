@@ -156,6 +156,7 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger("rebound", "回访发现反弹", "rebound"),
     Trigger("archive", "归档", "archive"),
     Trigger("file_report", "报告存档", "file a report"),
+    Trigger("add_evidence", "上传佐证材料", "add evidence"),
 )
 
 _P = Party
@@ -327,6 +328,20 @@ TRANSITIONS: tuple[Transition, ...] = (
         frozenset({_P.COORDINATOR, _P.AUDITOR, _P.SYSTEM}),
         (NOTE,),
         guards=("last_revisit_clean",),
+        effects=("cancel_revisits",),
+    ),
+    # A photo or document of the problem or its rectification: stored by SHA-256, recorded in the ledger.
+    Transition(
+        "add_evidence",
+        tuple(s.name for s in STATES if s.name != INITIAL and not s.terminal),
+        None,
+        frozenset({_P.REPORTING, _P.RECEIVING, _P.COORDINATOR, _P.AUDITOR}),
+        (
+            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", max_length=64),
+            Field("filename", FieldKind.TEXT, label_zh="文件名", max_length=200),
+            Field("caption", FieldKind.TEXT, required=False, label_zh="说明", max_length=300),
+        ),
+        guards=("evidence_on_file",),
     ),
     # A generated report's SHA-256 enters the ledger; the state stays, even when terminal.
     Transition(
@@ -339,6 +354,7 @@ TRANSITIONS: tuple[Transition, ...] = (
             Field("sha256", FieldKind.TEXT, label_zh="SHA-256", max_length=64),
             Field("file", FieldKind.TEXT, label_zh="文件", max_length=300),
         ),
+        guards=("report_on_file",),
     ),
 )
 

@@ -13,9 +13,9 @@ from riverchief.demo.play import DATA
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI, FrozenClock
-from workflow.models import Event, Issue, Outbox
+from workflow.models import Attachment, Event, Issue, Outbox, ReportFile, table_of
 from workflow.reference import load, parse
-from workflow.services import IssueDraft, StepResult, apply, report_issue
+from workflow.services import IssueDraft, StepResult, apply, apply_within, current_version, report_issue
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday
 
@@ -54,8 +54,51 @@ class World:
     def fire(
         self, code: str, trigger: str, who: str, expected_version: int | None = None, **payload: Any
     ) -> StepResult:
-        """Fire a trigger as a person."""
-        return apply(self.app.uow(), code, trigger, self.actor(who), payload, expected_version)
+        """Fire a trigger as a person.
+
+        Reports and evidence enter the ledger only with their record (the guards check it), as the report
+        and evidence services do it: the record and the step in one unit of work, refused together.
+        """
+        if trigger not in ("file_report", "add_evidence"):
+            return apply(self.app.uow(), code, trigger, self.actor(who), payload, expected_version)
+        with self.app.uow() as uow:
+            issue_id, version = current_version(uow, code)
+            sha = str(payload.get("sha256", ""))
+            if trigger == "file_report":
+                compact_id = uow.connection.execute(
+                    sa.select(Issue.compact_id).where(Issue.id == issue_id)  # type: ignore[arg-type]
+                ).scalar_one()
+                uow.connection.execute(
+                    table_of(ReportFile).insert(),
+                    {
+                        "compact_id": compact_id,
+                        "issue_id": issue_id,
+                        "kind": "followup",
+                        "title": "test",
+                        "path": str(payload.get("file", "")),
+                        "sha256": sha,
+                        "size": 1,
+                        "created_at": self.clock.now(),
+                        "prev_hash": "0" * 64,
+                        "hash": "1" * 64,
+                    },
+                )
+            else:
+                uow.connection.execute(
+                    table_of(Attachment).insert(),
+                    {
+                        "issue_id": issue_id,
+                        "event_seq": version + 1,
+                        "sha256": sha,
+                        "filename": "photo.jpg",
+                        "content_type": "image/jpeg",
+                        "size": 1,
+                        "created_at": self.clock.now(),
+                    },
+                )
+            result = apply_within(uow, code, trigger, self.actor(who), payload, expected_version)
+            uow.commit()
+        return result
 
     def deadline(self, working_days: int = 10) -> str:
         """A rectification deadline ``working_days`` from now."""

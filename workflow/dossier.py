@@ -13,7 +13,9 @@ from states import CHART
 from states.chart import PARTY_LABELS, Party
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
 from workflow.errors import NotFound
+from workflow.evidence import photos
 from workflow.models import (
+    Attachment,
     Bulletin,
     ChecklistCheck,
     Compact,
@@ -30,6 +32,7 @@ from workflow.models import (
 
 _issue, _event, _person = table_of(Issue), table_of(Event), table_of(Person)
 _juris, _compact, _segment, _river = table_of(Jurisdiction), table_of(Compact), table_of(Segment), table_of(River)
+_attachment = table_of(Attachment)
 _sign, _check, _revisit, _bulletin = table_of(SignOff), table_of(ChecklistCheck), table_of(Revisit), table_of(Bulletin)
 
 
@@ -91,6 +94,7 @@ class FollowUp:
     sign_offs: list[dict[str, Any]] = field(default_factory=list)
     checklist: list[dict[str, Any]] = field(default_factory=list)
     revisits: list[dict[str, Any]] = field(default_factory=list)
+    photos: list[dict[str, Any]] = field(default_factory=list)
 
 
 _SNAPSHOT_LABELS = {"title": "标题", "description": "问题描述", "category": "类别", "place": "位置", "segment": "河段"}
@@ -226,6 +230,7 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
             sa.select(_revisit).where(_revisit.c.issue_id == row.id).order_by(_revisit.c.cycle, _revisit.c.seq)
         )
     ]
+    report.photos = photos(conn, row.id)
     return report
 
 
@@ -379,10 +384,26 @@ def revisit_batch(conn: sa.Connection, compact_code: str, start: datetime, end: 
         for e in done
     ]
     organisations = sorted({i["organisation"] for i in items if i["organisation"]})
+    revisited = {e.issue_id for e in done}
+    pictures = [
+        {"path": f"{r.sha256[:2]}/{r.sha256}", "caption": f"{r.code} {r.caption or r.filename}"}
+        for r in conn.execute(
+            sa.select(_attachment, _issue.c.code)
+            .join(_issue, _issue.c.id == _attachment.c.issue_id)
+            .where(
+                _attachment.c.issue_id.in_(revisited),
+                _attachment.c.content_type.like("image/%"),
+                _attachment.c.created_at >= start,
+                _attachment.c.created_at < end,
+            )
+            .order_by(_attachment.c.id)
+        )
+    ]
     return {
         "compact": compact_name(conn, compact_code),
         "items": items,
         "organisations": organisations,
+        "photos": pictures,
         "rebounds": sum(i["rebound"] for i in items),
         "clean": sum(not i["rebound"] for i in items),
     }

@@ -294,6 +294,27 @@ class Revisit(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
 
 
+class Attachment(SQLModel, table=True):
+    """Evidence (a photo or document) for an issue step, stored once by its SHA-256."""
+
+    __table_args__ = (sa.UniqueConstraint("issue_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    event_seq: int  # the add_evidence event that recorded it
+    sha256: str = Field(max_length=64, index=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=60)
+    size: int
+    caption: str | None = Field(default=None, max_length=300)
+    # From the photo's EXIF, when it has them: when and where it was taken.
+    taken_at: datetime | None = _ts(nullable=True)
+    lon: float | None = None
+    lat: float | None = None
+    uploaded_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _ts()
+
+
 class ReportFile(SQLModel, table=True):
     """A generated PDF (or export), stored in the data folder and fixed by its SHA-256.
 

@@ -21,11 +21,22 @@ from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offs
 from workflow.actors import Actor, side_of
 from workflow.calendar import WorkCalendar, local_today
 from workflow.errors import ValidationFailed
-from workflow.models import ChecklistCheck, CompactMember, Jurisdiction, Revisit, SignOff, table_of
+from workflow.models import (
+    Attachment,
+    ChecklistCheck,
+    CompactMember,
+    Jurisdiction,
+    ReportFile,
+    Revisit,
+    SignOff,
+    table_of,
+)
 
 _sign_off = table_of(SignOff)
 _check = table_of(ChecklistCheck)
 _revisit = table_of(Revisit)
+_report_file = table_of(ReportFile)
+_attachment = table_of(Attachment)
 _open_revisit = (
     sa.select(_revisit.c.id)
     .where(
@@ -156,6 +167,30 @@ def last_revisit_clean(step: Step) -> None:
         raise ValidationFailed("revisit", "archiving needs a revisit (回头看) that found no rebound")
 
 
+def report_on_file(step: Step) -> None:
+    """A report enters the ledger only once it is filed (``riverchief report``), never by hand."""
+    found = step.conn.execute(
+        sa.select(_report_file.c.id).where(_report_file.c.sha256 == step.payload["sha256"])
+    ).first()
+    if found is None:
+        raise ValidationFailed("sha256", "no filed report has this SHA-256; reports are filed by `riverchief report`")
+
+
+def evidence_on_file(step: Step) -> None:
+    """Evidence enters the ledger together with its stored file (``riverchief issue attach``), never by hand."""
+    found = step.conn.execute(
+        sa.select(_attachment.c.id).where(
+            _attachment.c.issue_id == step.issue.id,
+            _attachment.c.sha256 == step.payload["sha256"],
+            _attachment.c.event_seq == step.seq,
+        )
+    ).first()
+    if found is None:
+        raise ValidationFailed(
+            "sha256", "no stored evidence with this SHA-256 for this step; upload it with `riverchief issue attach`"
+        )
+
+
 GUARDS: dict[str, Callable[[Step], None]] = {
     f.__name__: f
     for f in (
@@ -167,6 +202,8 @@ GUARDS: dict[str, Callable[[Step], None]] = {
         both_sides_signed,
         checklist_complete,
         last_revisit_clean,
+        report_on_file,
+        evidence_on_file,
     )
 }
 
@@ -282,14 +319,7 @@ def record_clean_revisit(step: Step) -> None:
 def record_rebound(step: Step) -> None:
     """Count the rebound, close this closure's revisits and reopen rectification with a deadline."""
     _finish_revisit(step, "rebound")
-    step.writes.append(
-        (
-            _revisit.update()
-            .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
-            .values(status="cancelled"),
-            {"b_issue": step.issue.id},
-        )
-    )
+    cancel_revisits(step)
     step.changes["revisit_count"] = step.issue.revisit_count + 1
     step.changes["rebound_count"] = step.issue.rebound_count + 1
     step.changes["last_revisit_clean"] = False
@@ -299,6 +329,18 @@ def record_rebound(step: Step) -> None:
         date.fromisoformat(deadline)
         if deadline
         else step.calendar.add_working_days(local_today(step.now), REBOUND_RECTIFY_WORKING_DAYS)
+    )
+
+
+def cancel_revisits(step: Step) -> None:
+    """An archived issue is not revisited again: what is still planned is cancelled."""
+    step.writes.append(
+        (
+            _revisit.update()
+            .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
+            .values(status="cancelled"),
+            {"b_issue": step.issue.id},
+        )
     )
 
 
@@ -313,5 +355,6 @@ EFFECTS: dict[str, Callable[[Step], None]] = {
         mark_closed,
         record_clean_revisit,
         record_rebound,
+        cancel_revisits,
     )
 }

@@ -170,10 +170,27 @@ def apply(
 ) -> StepResult:
     """Fire ``trigger`` on ``issue`` (id or code) as ``actor``; all or nothing."""
     with uow:
-        row = _load(uow.connection, issue)
-        result = _fire(uow, row, trigger, actor, payload or {}, expected_version)
+        result = apply_within(uow, issue, trigger, actor, payload, expected_version)
         uow.commit()
     return result
+
+
+def apply_within(
+    uow: UnitOfWork,
+    issue: int | str,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> StepResult:
+    """``apply`` inside a unit of work the caller opened and commits, with writes of its own."""
+    return _fire(uow, _load(uow.connection, issue), trigger, actor, payload or {}, expected_version)
+
+
+def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
+    """An issue's (id, version) inside an open unit of work; NotFound for an unknown issue."""
+    row = _load(uow.connection, issue)
+    return row.id, row.version
 
 
 def _load(conn: sa.Connection, issue: int | str) -> Any:

@@ -6,6 +6,7 @@ deadlines pass, revisits come due and the timeline reads like months of work.
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -24,6 +25,7 @@ from riverchief.settings import Settings
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI, FrozenClock
+from workflow.evidence import add_evidence
 from workflow.jobs import daily_seal, deadline_sweep, monthly_bulletin, run_job
 from workflow.ledger import verify
 from workflow.models import Bulletin
@@ -71,6 +73,19 @@ class Demo:
         actor = SYSTEM if who == "system" else self.people[who]
         apply(self.app.uow(), code, trigger, actor, payload)
 
+    def photo(self, code: str, who: str, caption: str, murky: bool) -> None:
+        """Attach a made-up site photo, with the time and position a phone would write into it."""
+        content = _site_photo(murky, self.clock.now(), 105.703, 30.208)
+        add_evidence(
+            self.app.uow(),
+            code,
+            self.people[who],
+            content,
+            f"{caption}.jpg",
+            self.app.settings.data_dir,
+            caption=caption,
+        )
+
     def deadline(self, working_days: int) -> str:
         """A plan's deadline this many working days from now."""
         return self.app.calendar.add_working_days(local_today(self.clock.now()), working_days).isoformat()
@@ -82,6 +97,30 @@ class Demo:
         self.fire(code, "pass_check", receiving, checklist=items, note="现场复核，整改到位")
         self.fire(code, "pass_check", reporting, checklist=items, note="同意销号")
         self.fire(code, "close", reporting, note="清单化销号")
+
+
+def _site_photo(murky: bool, when: datetime, lon: float, lat: float) -> bytes:
+    """A small drawn picture of a riverbank, as a JPEG with EXIF time and GPS."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 400), (196, 218, 232))
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(0, 230), (640, 190), (640, 400), (0, 400)], fill=(94, 84, 60) if murky else (64, 118, 150))
+    draw.polygon([(0, 120), (260, 170), (240, 240), (0, 260)], fill=(92, 128, 72))
+    draw.rectangle([(250, 170), (290, 215)], fill=(110, 110, 110))
+    if murky:
+        draw.polygon([(290, 200), (420, 300), (380, 320), (280, 215)], fill=(70, 60, 40))
+    exif = Image.Exif()
+    exif[0x0132] = when.astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
+
+    def dms(value: float) -> tuple[float, float, float]:
+        minutes = (value % 1) * 60
+        return float(int(value)), float(int(minutes)), round((minutes % 1) * 60, 2)
+
+    exif[0x8825] = {1: "N", 2: dms(lat), 3: "E", 4: dms(lon)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82, exif=exif.tobytes())
+    return out.getvalue()
 
 
 def plain_handoff(d: Demo) -> str:
@@ -96,6 +135,7 @@ def plain_handoff(d: Demo) -> str:
         lat=30.208,
         description="交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。",
     )
+    d.photo(code, "tn-taian", "排口现场（整改前）", murky=True)
     d.wait(hours=2)
     d.fire(code, "hand_off", "tn-taian", receiving="510904101", note="请白马镇核实并整改")
     d.wait(days=1)
@@ -105,6 +145,7 @@ def plain_handoff(d: Demo) -> str:
     d.wait(days=5)
     d.fire(code, "progress", "sn-baima", note="管网接驳完成60%", percent=60)
     d.wait(days=6)
+    d.photo(code, "sn-baima", "排口封堵后（整改后）", murky=False)
     d.fire(code, "report_done", "sn-baima", summary="排口已封堵，污水已接入管网")
     d.wait(days=2)
     d.joint_check(code, "tn-taian", "sn-baima", ["photos", "site_check", "outfall_closed"])
@@ -215,6 +256,7 @@ def revisit_rebound_archive(d: Demo, code: str) -> str:
     d.joint_check(code, "tn-taian", "sn-baima", ["photos", "site_check", "outfall_closed"])
     d.wait(days=90)
     d.fire(code, "start_revisit", "ngo-auditor", note="90日回头看")
+    d.photo(code, "ngo-auditor", "90日回头看现场", murky=False)
     d.fire(code, "no_rebound", "ngo-auditor", finding="现场无排口，水质清澈，未反弹")
     d.fire(code, "archive", "qj-coord", note="回访未反弹，归档")
     return code
@@ -239,6 +281,7 @@ def run(console: Console, database: Path) -> bool:
     _fresh(database)
     shutil.rmtree(database.parent / "mail", ignore_errors=True)
     shutil.rmtree(database.parent / "reports", ignore_errors=True)
+    shutil.rmtree(database.parent / "attachments", ignore_errors=True)
     clock = FrozenClock(START)
     app = bootstrap(Settings(database_url=f"sqlite:///{database}", data_dir=database.parent), clock=clock)
     upgrade(app.engine)

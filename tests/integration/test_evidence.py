@@ -1,0 +1,133 @@
+"""Evidence: checked by content, stored once by SHA-256, recorded in the ledger with the photo's time and place."""
+
+import hashlib
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.factories import REPORTER, World
+from workflow.errors import ValidationFailed
+from workflow.evidence import add_evidence, photos, store_path
+from workflow.services import apply
+
+
+def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, float], when: str) -> bytes:
+    image = Image.new("RGB", (64, 48), (40, 90, 120))
+    exif = Image.Exif()
+    exif[0x0132] = when
+    exif[0x8825] = {1: "N", 2: lat, 3: "E", 4: lon}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+PHOTO = jpeg_with_gps((30.0, 12.0, 28.8), (105.0, 42.0, 10.8), "2026:03:02 10:15:00")
+
+
+def test_a_photo_is_stored_by_its_hash_and_recorded_with_where_and_when_it_was_taken(
+    world: World, tmp_path: Path
+) -> None:
+    code = world.report()
+    stored = add_evidence(world.app.uow(), code, world.actor(REPORTER), PHOTO, "排口.jpg", tmp_path, caption="排口")
+
+    digest = hashlib.sha256(PHOTO).hexdigest()
+    assert stored.sha256 == digest
+    assert store_path(tmp_path, digest).read_bytes() == PHOTO
+    assert stored.step is not None
+    assert stored.step.version == 2
+    event = world.events(code)[-1]
+    assert (event.trigger, event.payload["sha256"], event.payload["filename"]) == ("add_evidence", digest, "排口.jpg")
+    with world.app.reader() as uow:
+        (photo,) = photos(uow.connection, world.issue(code).id)
+    assert photo["lat"] == pytest.approx(30.208)
+    assert photo["lon"] == pytest.approx(105.703)
+    assert photo["taken_at"].isoformat().startswith("2026-03-02T02:15:00")  # 10:15 Beijing time, in UTC
+
+
+def test_the_same_file_twice_is_kept_once_and_recorded_once(world: World, tmp_path: Path) -> None:
+    code = world.report()
+    add_evidence(world.app.uow(), code, world.actor(REPORTER), PHOTO, "a.jpg", tmp_path)
+    again = add_evidence(world.app.uow(), code, world.actor(REPORTER), PHOTO, "b.jpg", tmp_path)
+    assert again.step is None
+    assert [e.trigger for e in world.events(code)].count("add_evidence") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "field"),
+    [
+        (b"#!/bin/sh\necho not a photo\n", "photo.jpg", "file"),
+        (b"", "empty.png", "file"),
+        (PHOTO, "", "filename"),
+    ],
+    ids=["script named like a photo", "empty", "no name"],
+)
+def test_bad_evidence_is_refused_by_field_and_changes_nothing(
+    sqlite_world: World, tmp_path: Path, content: bytes, name: str, field: str
+) -> None:
+    code = sqlite_world.report()
+    before = sqlite_world.counts()
+    with pytest.raises(ValidationFailed) as refused:
+        add_evidence(sqlite_world.app.uow(), code, sqlite_world.actor(REPORTER), content, name, tmp_path)
+    assert field in [f for f, _ in refused.value.errors]
+    assert sqlite_world.counts() == before
+    assert not (tmp_path / "attachments").exists()
+
+
+def test_a_file_over_the_limit_is_refused_naming_the_limit(sqlite_world: World, tmp_path: Path) -> None:
+    code = sqlite_world.report()
+    with pytest.raises(ValidationFailed, match="limit is 1 MB"):
+        add_evidence(
+            sqlite_world.app.uow(),
+            code,
+            sqlite_world.actor(REPORTER),
+            PHOTO + b"\0" * 1_100_000,
+            "big.jpg",
+            tmp_path,
+            max_bytes=1024 * 1024,
+        )
+
+
+def test_someone_with_no_standing_on_the_issue_cannot_add_evidence_and_nothing_is_kept(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    code = sqlite_world.report()
+    before = sqlite_world.counts()
+    with pytest.raises(Exception, match="may not 'add_evidence'"):
+        add_evidence(sqlite_world.app.uow(), code, sqlite_world.actor("zy-longtai"), PHOTO, "x.jpg", tmp_path)
+    assert sqlite_world.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("trigger", "payload"),
+    [
+        ("add_evidence", {"sha256": "ab" * 32, "filename": "fake.jpg"}),
+        ("file_report", {"kind": "followup", "sha256": "ab" * 32, "file": "reports/fake.pdf"}),
+    ],
+)
+def test_evidence_and_reports_cannot_be_put_in_the_ledger_by_hand(
+    sqlite_world: World, trigger: str, payload: dict[str, str]
+) -> None:
+    code = sqlite_world.report()
+    with pytest.raises(ValidationFailed) as refused:
+        apply(sqlite_world.app.uow(), code, trigger, sqlite_world.actor("qj-coord"), payload)
+    assert refused.value.field == "sha256"
+    assert len(sqlite_world.events(code)) == 1
+
+
+def test_the_follow_up_report_shows_the_photos(sqlite_world: World, tmp_path: Path) -> None:
+    from riverchief.reporting import make
+
+    world = sqlite_world
+    world.app.settings.data_dir = tmp_path
+    code = world.report()
+    add_evidence(world.app.uow(), code, world.actor(REPORTER), PHOTO, "排口.jpg", tmp_path, caption="排口现场")
+    pdf = tmp_path / "followup.pdf"
+    pdf.write_bytes(make(world.app, "followup", issue=code).content)
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert len(images.strip().splitlines()) >= 3  # two header lines, then the photo
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "排口现场" in text
+    assert "现场照片" in text
