@@ -172,16 +172,32 @@ def ledger(
             ),
             subject=f"{name} 跨界问题台账 {label}",
             keywords=("河长制", "台账", month or "all"),
-            generated_at=max((r["reported_at"] for r in rows), default=datetime(2000, 1, 1, tzinfo=SHANGHAI)),
+            generated_at=_latest(rows),
         )
         part = renderer.render("ledger.html.j2", info, rows=rows, scope=f"{name}{label}报告的跨界问题")
         writer.append(io.BytesIO(part))
         if progress:
             progress(i, len(months))
-    writer.add_metadata({"/Title": f"{name} 跨界问题台账", "/Author": name})
+    writer.add_metadata(
+        {
+            "/Title": f"{name} 跨界问题台账",
+            "/Author": name,
+            "/Subject": f"{name} 跨界问题台账 {period or '全部'}",
+            "/Keywords": ", ".join(("河长制", "台账", period or "all")),
+        }
+    )
     out = io.BytesIO()
     writer.write(out)
     return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, out.getvalue())
+
+
+_DATED = ("reported_at", "handed_off_at", "accepted_at", "rectified_at", "closed_at")
+
+
+def _latest(rows: list[dict[str, Any]]) -> datetime:
+    """The latest moment a ledger table shows: its date, so it is never dated before what it contains."""
+    moments = [r[key] for r in rows for key in _DATED if r[key] is not None]
+    return max(moments, default=datetime(2000, 1, 1, tzinfo=SHANGHAI))
 
 
 LEDGER_COLUMNS = (
@@ -227,10 +243,38 @@ def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = Non
 
     start, end = month_bounds(period) if period else (None, None)
     book = Workbook(write_only=True)
+    rows = dossier.ledger_rows(conn, compact_code, start, end)
+    # Dated by its content, not the clock, so the same data gives the same file.
+    stamp = _latest(rows).astimezone(SHANGHAI).replace(tzinfo=None)
+    book.properties.created = book.properties.modified = stamp
     sheet = book.create_sheet("台账")
     sheet.append([label for _, label in LEDGER_COLUMNS])
-    for row in dossier.ledger_rows(conn, compact_code, start, end):
+    for row in rows:
         sheet.append(list(_cells(row)))
     out = io.BytesIO()
     book.save(out)
-    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, out.getvalue(), "xlsx")
+    content = _fixed_zip_times(out.getvalue(), stamp)
+    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, content, "xlsx")
+
+
+def _fixed_zip_times(content: bytes, stamp: datetime) -> bytes:
+    """Equal data, equal file: openpyxl stamps the document's modified time and each zip entry with the clock."""
+    import re
+    import zipfile
+
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            fixed = zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                    rb"\g<1>" + iso.encode() + rb"\g<2>",
+                    data,
+                )
+            target.writestr(fixed, data)
+    return out.getvalue()

@@ -100,7 +100,24 @@ class FollowUp:
 _SNAPSHOT_LABELS = {"title": "标题", "description": "问题描述", "category": "类别", "place": "位置", "segment": "河段"}
 
 
-def _payload_rows(trigger: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What codes in a payload stand for, so a report shows names a reader knows."""
+
+    jurisdictions: dict[str, str]
+    segments: dict[str, str]
+    checklist: dict[str, str]
+
+
+def _names(conn: sa.Connection, category: str) -> _Names:
+    return _Names(
+        dict(conn.execute(sa.select(_juris.c.code, _juris.c.name)).all()),
+        dict(conn.execute(sa.select(_segment.c.code, _segment.c.name)).all()),
+        dict(CATEGORIES[category].checklist) if category in CATEGORIES else {},
+    )
+
+
+def _payload_rows(trigger: str, payload: dict[str, Any], names: _Names) -> list[tuple[str, str]]:
     labels = _SNAPSHOT_LABELS if trigger in ("report", "flag") else CHART.field_labels(trigger)
     rows = []
     for name, label in labels.items():
@@ -109,6 +126,14 @@ def _payload_rows(trigger: str, payload: dict[str, Any]) -> list[tuple[str, str]
             continue
         if name == "category":
             value = CATEGORIES[value].label_zh if value in CATEGORIES else value
+        elif name == "receiving":
+            value = names.jurisdictions.get(value, value)
+        elif name == "segment":
+            value = names.segments.get(value, value)
+        elif name == "checklist":
+            value = [names.checklist.get(item, item) for item in value]
+        elif name == "level":
+            value = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}.get(value, value)
         rows.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))
     return rows
 
@@ -178,6 +203,12 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
         .where(_event.c.issue_id == row.id)
         .order_by(_event.c.seq)
     ).all()
+    # Earlier filings of reports are left out, and the chain is shown up to the last step of the
+    # handling itself: the same issue gives the same report, however often it has been filed.
+    events = [e for e in events if e.trigger != "file_report"]
+    if events:
+        report.version, report.ledger_head = events[-1].seq, events[-1].hash
+    names = _names(conn, row.category)
     for e in events:
         report.steps.append(
             Step(
@@ -189,7 +220,7 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
                 CHART.state(e.to_state).label_zh,
                 e.actor_name,
                 e.actor_org,
-                _payload_rows(e.trigger, e.payload),
+                _payload_rows(e.trigger, e.payload, names),
                 e.due_at,
                 e.hash,
             )

@@ -275,7 +275,7 @@ def _fresh(database: Path) -> None:
         Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
-def run(console: Console, database: Path) -> bool:
+def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
     """Build a fresh demo database, play the scenarios, print timelines and the ledger check."""
     database = database.resolve()
     _fresh(database)
@@ -316,10 +316,14 @@ def run(console: Console, database: Path) -> bool:
             print_bulletin(console, bulletin)
     console.print()
     for kind, options in (
-        ("followup", {"issue": codes[0]}),
-        ("bulletin", {"period": "2026-03"}),
-        ("minutes", {"period": "2026-03"}),
-        ("ledger", {"fmt": "xlsx"}),
+        ()
+        if not file_reports
+        else (
+            ("followup", {"issue": codes[0]}),
+            ("bulletin", {"period": "2026-03"}),
+            ("minutes", {"period": "2026-03"}),
+            ("ledger", {"fmt": "xlsx"}),
+        )
     ):
         filed = make_and_file(app, kind, **options)
         console.print(f"报告 {kind}: {filed.path}  sha256 {filed.sha256[:16]}…")

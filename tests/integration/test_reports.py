@@ -248,7 +248,7 @@ class Listener:
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's database: the 琼江 compact and five issues played over simulated months."""
     database = tmp_path_factory.mktemp("demo") / "demo.db"
-    assert run(Console(file=io.StringIO()), database), "the demo's ledger does not verify"
+    assert run(Console(file=io.StringIO()), database, file_reports=False), "the demo's ledger does not verify"
     return database
 
 
@@ -367,9 +367,7 @@ def test_every_step_of_the_follow_up_timeline_is_printed_with_its_label_and_loca
 def test_the_follow_up_timeline_names_places_parties_and_checklist_items_not_their_codes(
     rendered: dict[str, Rendered],
 ) -> None:
-    # BUG (workflow/dossier.py, _payload_rows): payload values are printed raw, so the Chinese report shows
-    # the segment code (河段：qj-baima), the receiving township's division code (接收方：510904101) and the
-    # checklist item codes (核查清单：outfall_closed、photos、site_check) instead of their names.
+    # A reader knows places, sides and checklist items by name, not by code (qj-baima, 510904101, outfall_closed).
     text = rendered["followup"].text
     codes = [code for code in ("qj-baima", "510904101", "outfall_closed", "site_check") if code in text]
     assert not codes, f"the timeline prints codes where a reader needs names: {codes}"
@@ -451,16 +449,14 @@ def test_the_ledger_pdf_has_one_row_per_issue_with_its_parties_and_state(rendere
 def test_issue_codes_are_printed_whole_so_a_reader_can_find_them(
     name: str, codes: tuple[str, ...], rendered: dict[str, Rendered]
 ) -> None:
-    # BUG (reports/templates/revisit.html.j2 and minutes.html.j2 with report.css's word-break: break-all): the
-    # code column (13% and 14%) is narrower than an issue code, which breaks as "QJ-2026-00 / 01".
+    # An issue code broken across lines ("QJ-2026-00 / 01") cannot be searched for or read aloud.
     text = rendered[name].text
     split = [code for code in codes if code not in text]
     assert not split, f"issue codes broken across lines in the {name} PDF: {split}"
 
 
 def test_the_ledger_pdf_is_not_dated_before_the_events_it_shows(rendered: dict[str, Rendered]) -> None:
-    # BUG (reports/builders.py, ledger): generated_at is the latest *report* date of the month's issues, so the
-    # ledger says it was made on 2026-03-14 while its rows show closures on 2026-04-06 and states of July.
+    # A ledger dated before the closures it lists would mislead whoever files it.
     text = rendered["ledger"].text
     generated = re.search(r"生成时间\s*(\d{4}-\d\d-\d\d)", text)
     assert generated
@@ -482,8 +478,7 @@ def test_each_pdf_embeds_the_simplified_chinese_font(name: str, rendered: dict[s
 def test_each_pdf_carries_its_title_the_compact_as_author_and_its_keywords(
     name: str, rendered: dict[str, Rendered]
 ) -> None:
-    # The ledger fails here: BUG (reports/builders.py, ledger) the merged PDF gets only /Title and /Author from
-    # writer.add_metadata; the parts' Keywords, Subject and dates are lost (pdfinfo shows no Keywords).
+    # The ledger is joined from monthly parts: its metadata must survive the join.
     info = pdf_info(rendered[name].path)
     assert info.get("Title") == TITLES[name]
     assert info.get("Author") == COMPACT_NAME
@@ -534,8 +529,7 @@ def test_the_ledger_csv_starts_with_a_bom_and_the_chinese_header(demo_app: App) 
 
 
 def test_the_ledger_xlsx_of_the_same_data_is_the_same_file_a_second_later(demo_app: App) -> None:
-    # BUG (reports/builders.py, ledger_xlsx): openpyxl stamps docProps/core.xml (created, modified) and every zip
-    # entry with the wall clock, so the same ledger gives a new SHA-256 each second and is filed again each time.
+    # openpyxl stamps the document and each zip entry with the clock; the same ledger must still be the same file.
     first = make(demo_app, "ledger", fmt="xlsx").content
     time.sleep(1.1)
     assert make(demo_app, "ledger", fmt="xlsx").content == first
@@ -549,7 +543,7 @@ def test_the_same_data_renders_to_the_same_pdf_bytes_with_a_fresh_renderer(
     name: str, rendered: dict[str, Rendered], demo_app: App, tmp_path: Path
 ) -> None:
     kind, options = PDFS[name]
-    fresh = ReportRenderer(tmp_path / "attachments")
+    fresh = ReportRenderer(demo_app.settings.data_dir / "attachments")
     with demo_app.reader() as uow:
         conn = uow.connection
         if kind == "followup":
@@ -874,10 +868,8 @@ def test_the_daily_reports_file_the_revisit_report_of_the_revisits_done_that_day
 
 
 def test_running_the_days_reports_again_files_nothing_new(filing_app: App) -> None:
-    # BUG (riverchief/reporting.py daily_reports with workflow/reporting.py file_report): filing a follow-up adds
-    # a file_report step to the issue's ledger, which changes the next render of the same follow-up; a second run
-    # for the same day (a retried job, or `riverchief report followup` by hand) files it again, with a new record
-    # and a new ledger event, every time.
+    # Filing a follow-up adds a step to the issue's ledger; the next render must not differ because of it,
+    # or a retried job would file the same report again and again.
     assert daily_reports(filing_app, "2026-03-24") == {"followups": 1, "revisit_batches": 0, "filed": 1}
     again = daily_reports(filing_app, "2026-03-24")
     assert again["filed"] == 0, f"filed again: {[(r.kind, r.issue_code) for r in report_rows(filing_app)]}"
