@@ -473,6 +473,68 @@ def report(
         console.print(f"{f.path}  sha256 {f.sha256}" + ("" if f.new else "  (filed before)"))
 
 
+token_app = typer.Typer(no_args_is_help=True, help="Personal access tokens for API clients.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    person: Annotated[str, typer.Argument(help="the person's code")],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "api",
+) -> None:
+    """Create a token for a person; it is shown once and kept only as a hash."""
+    from workflow.tokens import create_token
+
+    token_id, token = create_token(_app().uow(), person, name)
+    console.print(f"token #{token_id} for {person}: {token}")
+    console.print("keep it now: it cannot be shown again (revoke with `riverchief token revoke ID`)")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's number")]) -> None:
+    """Revoke a token."""
+    from workflow.tokens import revoke_token
+
+    revoke_token(_app().uow(), token_id)
+    console.print(f"token #{token_id} revoked")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="run the scheduler here")] = True,
+    dispatcher: Annotated[bool, typer.Option("--dispatcher/--no-dispatcher", help="deliver the outbox here")] = True,
+) -> None:
+    """Serve the HTTP API, with the scheduler and the outbox dispatcher in the same process (the embedded default)."""
+    import logging
+    import threading
+
+    import uvicorn
+
+    from riverchief.scheduler import SchedulerService
+    from web.api import create_api
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    wired = _app()
+    stop = threading.Event()
+    threads = []
+    service = SchedulerService(wired, blocking=False) if scheduler else None
+    if service is not None:
+        # It waits for the scheduler lock in the background: another process may hold it.
+        threads.append(threading.Thread(target=service.run, name="scheduler", daemon=True))
+    if dispatcher:
+        threads.append(threading.Thread(target=wired.dispatcher().run, args=(stop,), name="dispatcher", daemon=True))
+    for thread in threads:
+        thread.start()
+    try:
+        uvicorn.run(create_api(wired), host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        if service is not None:
+            service.stop()
+
+
 @app.command()
 def chart(markdown: Annotated[bool, typer.Option("--markdown", help="the whole docs/statechart.md")] = False) -> None:
     """Print the statechart as a Mermaid diagram, generated from states/."""
@@ -496,8 +558,18 @@ def demo(
 
 def main() -> None:
     """Entry point: run the CLI, turning workflow refusals into one clear line and an exit code."""
+    import sqlalchemy as sa
+
     try:
         app()
     except WorkflowError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(EXIT_CODES.get(type(exc), 2))
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        text = str(exc.orig)
+        if "no such table" in text or "does not exist" in text or "no such column" in text:
+            err_console.print(
+                "[red]error:[/red] the database is not set up, or is behind this version: run `riverchief init`"
+            )
+            sys.exit(8)
+        raise

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from states import CHART
+from states.chart import SERVICE_TRIGGERS
 from states.policy import CATEGORIES
 from workflow.clock import SHANGHAI
 from workflow.ledger import VerifyReport
@@ -54,8 +55,7 @@ def print_issue(console: Console, view: IssueView) -> None:
         f"  状态 [bold]{state_label(view.state)}[/bold] · 版本 {view.version} · 时限 {local(view.due_at)}"
         f" · 反弹 {view.rebound_count} 次"
     )
-    # Filing a report is the system's bookkeeping, not a next step for the people on the issue.
-    steps = [t for t in view.allowed if t != "file_report"]
+    steps = [t for t in view.allowed if t not in SERVICE_TRIGGERS]
     if steps:
         console.print(f"  可执行: {', '.join(f'{t}（{CHART.trigger_label(t)}）' for t in steps)}")
     table = Table(title=f"台账 {escape(view.code)}", show_lines=False)

@@ -358,6 +358,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
 )
 
+# Steps recorded by riverchief's own services together with what they record (a filed report, a stored
+# file); guards refuse them without it, so they are never offered as something to fire by hand.
+SERVICE_TRIGGERS = frozenset({"file_report", "add_evidence"})
+
 PARTY_LABELS: dict[Party, str] = {
     Party.MEMBER: "成员单位河长/河长办",
     Party.REPORTING: "交办方",

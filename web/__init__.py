@@ -1,1 +1,1 @@
-"""HTTP API and pages; built with the API and pages issues."""
+"""The HTTP API (and later the pages), built by an app factory from the composition root's wiring."""

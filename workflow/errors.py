@@ -22,6 +22,12 @@ class NotFound(WorkflowError):
         self.key = key
 
 
+class Unauthenticated(WorkflowError):
+    """No valid credentials came with the request."""
+
+    http_status = 401
+
+
 class InvalidTransition(WorkflowError):
     """The trigger is not allowed from the issue's current state."""
 

@@ -315,6 +315,20 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class ApiToken(SQLModel, table=True):
+    """A personal access token for API clients: only its SHA-256 is kept, and it can be revoked."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class ReportFile(SQLModel, table=True):
     """A generated PDF (or export), stored in the data folder and fixed by its SHA-256.
 

@@ -231,3 +231,29 @@ def due_by_party(
         items.append(DueItem(party, name, r.code, r.title, r.state, r.due_at, r.due_at < now))
     items.sort(key=lambda i: (not i.overdue, i.party_name, i.due_at))
     return items
+
+
+@dataclass(frozen=True, slots=True)
+class IssueScope:
+    """Which compact an issue belongs to and where its sides are: what reading and acting rights turn on."""
+
+    compact_id: int
+    reporting_path: str
+    receiving_path: str | None
+
+
+def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
+    """The compact and the sides of an issue; NotFound for an unknown code."""
+    row = conn.execute(
+        sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
+        .select_from(_sides())
+        .where(_issue.c.code == code)
+    ).first()
+    if row is None:
+        raise NotFound("issue", code)
+    return IssueScope(row.compact_id, row.rp, row.vp)
+
+
+def codes_in(conn: sa.Connection, compacts: frozenset[int]) -> set[str]:
+    """The codes of every issue of the given compacts."""
+    return set(conn.execute(sa.select(_issue.c.code).where(_issue.c.compact_id.in_(compacts))).scalars())

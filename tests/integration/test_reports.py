@@ -107,6 +107,18 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def pdf_raw(path: Path) -> str:
+    """The text in drawing order (``pdftotext -raw``), whitespace removed: a table cell's wrapped lines follow each
+    other here, so a phrase is found wherever the column width happened to wrap it."""
+    return flat(poppler("pdftotext", "-raw", "-enc", "UTF-8", path, "-"))
+
+
+def pdf_images(path: Path) -> list[tuple[int, int]]:
+    """Width and height of each image drawn in the PDF (``pdfimages -list``)."""
+    rows = poppler("pdfimages", "-list", path).splitlines()[2:]
+    return [(int(r.split()[3]), int(r.split()[4])) for r in rows if r.split()[2] == "image"]
+
+
 def pdf_info(path: Path) -> dict[str, str]:
     """``pdfinfo``'s fields."""
     lines = poppler("pdfinfo", "-enc", "UTF-8", path).splitlines()
@@ -226,7 +238,8 @@ class Rendered:
 
     built: Built
     path: Path
-    text: str
+    text: str  # pdftotext -layout
+    raw: str  # pdftotext -raw, without whitespace
 
 
 @dataclass
@@ -269,14 +282,15 @@ def rendered(demo_app: App, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         built = make(demo_app, kind, **options)
         path = folder / f"{name.replace(' ', '-')}.pdf"
         path.write_bytes(built.content)
-        out[name] = Rendered(built, path, pdf_text(path))
+        out[name] = Rendered(built, path, pdf_text(path), pdf_raw(path))
     return out
 
 
 @pytest.fixture
 def filing_app(demo_db: Path, tmp_path: Path) -> Iterator[App]:
-    """The application on a copy of the demo database, with an empty data folder of its own."""
+    """The application on a copy of the demo database and its attachment store, with no report filed yet."""
     copy_database(demo_db, tmp_path / "riverchief.db")
+    shutil.copytree(demo_db.parent / "attachments", tmp_path / "attachments")
     app = open_app(tmp_path / "riverchief.db", tmp_path)
     yield app
     app.engine.dispose()
@@ -338,7 +352,7 @@ def test_the_follow_up_names_the_issue_its_parties_category_and_ledger_head(
         COMPACT_NAME,
     ):
         assert phrase in text, phrase
-    assert "交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。" in flat(text)
+    assert "交叉互巡中发现一处生活污水排口，污水直排琼江，有异味。" in rendered["followup"].raw
     with demo_app.reader() as uow:
         head = uow.connection.execute(
             sa.select(table_of(Issue).c.ledger_head).where(table_of(Issue).c.code == "QJ-2026-0001")
@@ -352,7 +366,7 @@ def test_every_step_of_the_follow_up_timeline_is_printed_with_its_label_and_loca
 ) -> None:
     text = rendered["followup" if code == DEMO_CODES[0] else f"followup {code}"].text
     lines = text.splitlines()
-    events = issue_events(demo_app, code)
+    events = [e for e in issue_events(demo_app, code) if e.trigger != "file_report"]  # filings are bookkeeping
     assert events
     missing = [
         (e.seq, e.trigger)
@@ -411,25 +425,37 @@ def test_the_march_bulletin_names_the_township_that_missed_its_deadline(rendered
 def test_the_revisit_report_counts_the_revisits_and_names_the_rebound_and_the_auditor(
     rendered: dict[str, Rendered],
 ) -> None:
-    text = rendered["revisit"].text
+    text, raw = rendered["revisit"].text, rendered["revisit"].raw
     assert "跨界问题“回头看”回访报告" in text
-    assert "共回访1个问题，其中未反弹0个，反弹1个" in flat(text)
-    for phrase in ("重庆市公众河流环保文化中心", "邓清源", "反弹", "太安镇 → 白", "排口附近新设暗管，雨天仍"):
-        assert phrase in text, phrase
+    assert "共回访1个问题，其中未反弹0个，反弹1个" in raw
+    for phrase in (
+        "白马镇段右岸生活污水直排",
+        "太安镇→白马镇",
+        "排口附近新设暗管，雨天仍有污水溢流反弹邓清源2026-04-17",
+    ):
+        assert phrase in raw, phrase
+    assert "重庆市公众河流环保文化中心" in text
 
 
 def test_the_minutes_list_the_meeting_its_attendees_topic_and_resolution(rendered: dict[str, Rendered]) -> None:
-    text = rendered["minutes"].text
+    text, raw = rendered["minutes"].text, rendered["minutes"].raw
     assert "2026-03-16 区县级联席会议" in text
-    assert "参会人员：杨光辉（龙台镇镇级河长）、王建国（崇龛镇镇级河长）、许慧敏（联席会议协调人）" in flat(text)
-    for phrase in ("崇龛镇 → 龙台镇", "联席会议议定：龙台镇牵头整改，崇", "2026-04-14", "龙台—崇龛跨界养殖污染"):
-        assert phrase in text, phrase
+    for phrase in (
+        "参会人员：杨光辉（龙台镇镇级河长）、王建国（崇龛镇镇级河长）、许慧敏（联席会议协调人）",
+        "龙台镇段上游养殖场粪污入河",
+        "龙台—崇龛跨界养殖污染责任划分",
+        "崇龛镇→龙台镇",
+        "联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
+        "养殖场粪污设施改造，建设沉淀池",
+        "龙台镇2026-04-14",
+    ):
+        assert phrase in raw, phrase
 
 
 def test_the_ledger_pdf_has_one_row_per_issue_with_its_parties_and_state(rendered: dict[str, Rendered]) -> None:
     text = rendered["ledger"].text
     assert "跨界问题台账（2026年3月）" in text
-    assert "报告的跨界问题，共5条" in flat(text)
+    assert "报告的跨界问题，共5条" in rendered["ledger"].raw
     rows = {m.group(1): m.group(0) for m in re.finditer(r"^\s*(QJ-2026-\d{4})\s.*$", text, re.MULTILINE)}
     assert sorted(rows) == list(DEMO_CODES)
     assert re.search(r"太安镇\s+白马镇\s+已归档", rows["QJ-2026-0001"])
@@ -490,7 +516,20 @@ def test_each_pdf_carries_its_title_the_compact_as_author_and_its_keywords(
 def test_the_follow_up_is_dated_by_its_last_event_not_by_the_clock(rendered: dict[str, Rendered]) -> None:
     info = pdf_info(rendered["followup"].path)
     assert info["CreationDate"].startswith("Mon Jul 27 03:00:00 2026")  # 11:00 in Shanghai, the archive step
-    assert "生成时间2026-07-2711:00（北京时间）" in flat(rendered["followup"].text)
+    assert "生成时间2026-07-2711:00（北京时间）" in rendered["followup"].raw
+
+
+def test_the_follow_up_shows_the_issues_site_photos_from_the_attachment_store(rendered: dict[str, Rendered]) -> None:
+    raw = rendered["followup"].raw
+    assert "六、现场照片" in raw
+    for caption in ("排口现场（整改前）", "排口封堵后（整改后）", "90日回头看现场"):
+        assert caption in raw, caption
+    assert pdf_images(rendered["followup"].path) == [(640, 400)] * 3
+
+
+def test_a_follow_up_without_photos_has_no_photo_section(rendered: dict[str, Rendered]) -> None:
+    assert "现场照片" not in rendered["followup QJ-2026-0002"].raw
+    assert pdf_images(rendered["followup QJ-2026-0002"].path) == []
 
 
 # -- the ledger as a spreadsheet -------------------------------------------------------------------
@@ -588,7 +627,7 @@ def test_markup_in_an_issue_is_printed_as_text_and_loads_nothing(
     assert listener.paths == [], f"the report reached the network: {listener.paths}"
     assert "root:x:0:0" not in text
     assert '<img src="file:///etc/passwd"> 白马镇段排污口' in text  # escaped: printed, not parsed
-    assert flat(description) in flat(text)
+    assert flat(description) in pdf_raw(path)
     assert "0 embedded files" in poppler("pdfdetach", "-list", path)
 
 
@@ -859,11 +898,13 @@ def test_the_daily_reports_file_the_revisit_report_of_the_revisits_done_that_day
     assert daily_reports(filing_app, "2026-07-27") == {"followups": 0, "revisit_batches": 1, "filed": 1}
     (row,) = report_rows(filing_app)
     assert (row.kind, row.period, row.issue_code) == ("revisit", "2026-07-27", None)
-    text = pdf_text(filing_app.settings.data_dir / row.path)
-    assert "2026年7月27日" in text
-    assert "共回访1个问题，其中未反弹1个，反弹0个" in flat(text)
-    for phrase in ("现场无排口，水质清", "邓清源", "白马镇段右岸生活", "重庆市公众河流环保文化中心"):
-        assert phrase in text, phrase
+    path = filing_app.settings.data_dir / row.path
+    raw = pdf_raw(path)
+    assert "2026年7月27日" in raw
+    assert "共回访1个问题，其中未反弹1个，反弹0个" in raw
+    assert "现场无排口，水质清澈，未反弹未反弹邓清源2026-07-27" in raw
+    assert "90日回头看现场" in raw  # the day's site photo, with its caption
+    assert pdf_images(path) == [(640, 400)]
     assert archive_problems(filing_app) == []
 
 

@@ -1,0 +1,184 @@
+"""The HTTP API as a client sees it: tokens, scoped reads, and each refusal with its status and fields."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
+from web.api import create_api
+from workflow.reference import load, parse
+from workflow.tokens import create_token, revoke_token
+
+OTHER_COMPACT = """
+jurisdictions:
+  - code: "420000"
+    name: 湖北省
+    level: province
+    children:
+      - {code: "420100", name: 武汉市, level: city}
+      - {code: "420600", name: 襄阳市, level: city}
+people:
+  - {code: wh-chief, name: 武汉河长, role: chief, jurisdiction: "420100"}
+compacts:
+  - {code: HJ, name: 汉江协作, members: ["420100", "420600"]}
+"""
+
+
+@pytest.fixture
+def client(sqlite_world: World) -> Iterator[TestClient]:
+    with TestClient(create_api(sqlite_world.app)) as test_client:
+        yield test_client
+
+
+def auth(world: World, person: str) -> dict[str, str]:
+    _, token = create_token(world.app.uow(), person, "test")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_no_token_a_wrong_one_or_a_revoked_one_gets_401(sqlite_world: World, client: TestClient) -> None:
+    assert client.get("/api/v1/issues").status_code == 401
+    assert client.get("/api/v1/issues", headers={"Authorization": "Bearer rc_nonsense"}).status_code == 401
+    token_id, token = create_token(sqlite_world.app.uow(), REPORTER, "phone")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/issues", headers=headers).status_code == 200
+    revoke_token(sqlite_world.app.uow(), token_id)
+    refused = client.get("/api/v1/issues", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_chief_reports_hands_off_and_the_other_side_sees_what_it_may_do(
+    sqlite_world: World, client: TestClient
+) -> None:
+    created = client.post(
+        "/api/v1/issues",
+        json={"title": "白马镇段排污口", "category": "domestic_sewage", "segment": "qj-baima"},
+        headers=auth(sqlite_world, REPORTER),
+    )
+    assert created.status_code == 201
+    code = created.json()["code"]
+    moved = client.post(
+        f"/api/v1/issues/{code}/transitions",
+        json={"trigger": "hand_off", "payload": {"receiving": RECEIVING_CODE}, "expected_version": 1},
+        headers=auth(sqlite_world, REPORTER),
+    )
+    assert moved.status_code == 200
+    assert (moved.json()["state"], moved.json()["version"]) == ("ban.handed_off", 2)
+
+    seen = client.get(f"/api/v1/issues/{code}", headers=auth(sqlite_world, RECEIVER)).json()
+    assert seen["allowed_triggers"] == ["accept", "dispute"]
+    as_reporter = client.get(f"/api/v1/issues/{code}", headers=auth(sqlite_world, REPORTER)).json()
+    assert "accept" not in as_reporter["allowed_triggers"]
+    steps = client.get(f"/api/v1/issues/{code}/timeline", headers=auth(sqlite_world, COORDINATOR)).json()
+    assert [s["trigger"] for s in steps] == ["report", "hand_off"]
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "status", "error"),
+    [
+        (RECEIVER, {"trigger": "accept", "expected_version": 1}, 409, "Conflict"),
+        (RECEIVER, {"trigger": "close"}, 409, "InvalidTransition"),
+        (REPORTER, {"trigger": "accept"}, 403, "NotPermitted"),
+        (RECEIVER, {"trigger": "dispute", "payload": {"reason": " ", "extra": 1}}, 422, "ValidationFailed"),
+    ],
+    ids=["stale version", "not allowed now", "wrong side", "bad fields"],
+)
+def test_refusals_carry_their_status_and_change_nothing(
+    sqlite_world: World, client: TestClient, who: str, body: dict[str, object], status: int, error: str
+) -> None:
+    code = sqlite_world.report()
+    sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    before = sqlite_world.counts()
+    refused = client.post(f"/api/v1/issues/{code}/transitions", json=body, headers=auth(sqlite_world, who))
+    assert refused.status_code == status
+    assert refused.json()["error"] == error
+    if error == "ValidationFailed":
+        assert {f["field"] for f in refused.json()["fields"]} == {"reason", "extra"}
+    after = sqlite_world.counts()
+    after.pop("api_token")
+    before.pop("api_token")
+    assert after == before
+
+
+def test_nobody_sees_another_compacts_issues(sqlite_world: World, client: TestClient, tmp_path: Path) -> None:
+    code = sqlite_world.report()
+    extra = tmp_path / "hj.yaml"
+    extra.write_text(OTHER_COMPACT, encoding="utf-8")
+    load(sqlite_world.app.uow(), parse(extra))
+    outsider = auth(sqlite_world, "wh-chief")
+    assert client.get("/api/v1/issues", headers=outsider).json() == []
+    assert client.get(f"/api/v1/issues/{code}", headers=outsider).status_code == 404
+    fired = client.post(f"/api/v1/issues/{code}/transitions", json={"trigger": "dismiss"}, headers=outsider)
+    assert fired.status_code == 404
+    assert [i["code"] for i in client.get("/api/v1/issues", headers=auth(sqlite_world, REPORTER)).json()] == [code]
+
+
+def test_the_openapi_document_is_served(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/issues/{code}/transitions" in spec["paths"]
+
+
+def test_riverchief_serve_answers_over_http_with_the_scheduler_and_dispatcher_inside(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    cli = str(Path(sys.executable).parent / "riverchief")
+    env = {
+        **os.environ,
+        "RIVERCHIEF_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "RIVERCHIEF_DATA_DIR": str(tmp_path),
+    }
+    demo = Path(__file__).resolve().parents[2] / "riverchief" / "demo" / "qiongjiang.yaml"
+    for args in (["init"], ["load", str(demo)]):
+        subprocess.run([cli, *args], env=env, check=True, capture_output=True)
+    token = subprocess.run(
+        [cli, "token", "create", "qj-coord"], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()[4]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/issues", headers={"Authorization": f"Bearer {token}"}, timeout=2
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not answer within 30 s"
+                time.sleep(0.3)
+        assert answer.status_code == 200
+        assert answer.json() == []
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=20)[0]
+    assert "active scheduler" in log
+
+
+def test_a_database_behind_this_version_gets_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "riverchief")
+    env = {
+        **os.environ,
+        "RIVERCHIEF_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite'}",
+        "RIVERCHIEF_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run([cli, "issue", "list"], env=env, capture_output=True, text=True)
+    assert done.returncode == 8
+    assert done.stderr.strip().splitlines() == [
+        "error: the database is not set up, or is behind this version: run `riverchief init`"
+    ]
