@@ -559,7 +559,9 @@ def machine() -> dict[str, Any]:
         "loadavg": os.getloadavg(),
         "git": {
             "commit": git("rev-parse", "--short", "HEAD"),
-            "changed": git("status", "--porcelain", "--", "reports", "workflow", "riverchief").splitlines(),
+            "changed": git(
+                "status", "--porcelain", "--", "reports", "workflow", "riverchief", "states", "bench"
+            ).splitlines(),
         },
     }
 
@@ -609,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 200)
     started = time.perf_counter()
+    host = machine()  # before anything runs: the code measured is the code as it stood when the modules loaded
     resettable = _reset_peak_rss()
     if not resettable:
         console.print("[yellow]/proc/self/clear_refs is not writable: RSS peaks are the process's lifetime peak")
@@ -619,7 +622,10 @@ def main(argv: list[str] | None = None) -> int:
         bulletin_case, ledger_case, setup = bulk_cases(folder, renderer, args, resettable, console)
         cases += [bulletin_case, ledger_case]
     rounds = {"followup": args.rounds, "bulletin": args.rounds, "ledger": args.ledger_rounds}
-    host = machine()
+    after = machine()
+    host["loadavg_after"] = after["loadavg"]
+    # The sources may have been edited while the benchmark ran; templates are read when first used.
+    host["git"]["changed_during_run"] = after["git"] != host["git"]
     report = {
         "machine": host,
         "config": {k: str(v) for k, v in vars(args).items()},
@@ -647,8 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(
         f"machine: {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}, WeasyPrint {host['weasyprint']}; "
-        f"git {host['git']['commit']}{' (modified)' if host['git']['changed'] else ''}; "
-        f"total {report['elapsed_s']:.0f}s"
+        f"git {host['git']['commit']}{' (modified)' if host['git']['changed'] else ''}"
+        f"{' [yellow](the sources changed during the run)[/yellow]' if host['git']['changed_during_run'] else ''}; "
+        f"load average {host['loadavg'][0]:.1f}→{host['loadavg_after'][0]:.1f}; total {report['elapsed_s']:.0f}s"
     )
     console.print(f"results: {args.output}")
     return 0

@@ -6,9 +6,10 @@
 route touches rows: each change goes through ``workflow.services``.
 """
 
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -16,8 +17,11 @@ from pydantic import BaseModel, Field
 from states import CHART, TABLE
 from states.chart import SERVICE_TRIGGERS
 from workflow.actors import Actor, parties
+from workflow.calendar import local_today
+from workflow.clock import SHANGHAI
 from workflow.errors import NotFound, Unauthenticated, ValidationFailed, WorkflowError
-from workflow.queries import IssueScope, IssueView, codes_in, issue_scope, issue_view, list_issues
+from workflow.jobs import stats
+from workflow.queries import IssueScope, IssueView, codes_in, compact_id_of, issue_scope, issue_view, list_issues
 from workflow.services import IssueDraft, apply, report_issue
 from workflow.tokens import actor_for_token
 
@@ -162,6 +166,30 @@ def create_api(wired: "App") -> FastAPI:
             "due_at": _iso(result.due_at),
             "notified": result.notified,
         }
+
+    @api.get("/api/v1/stats")
+    def figures(
+        actor: Caller,
+        compact: str = "QJ",
+        start: Annotated[date | None, Query(alias="from")] = None,
+        end: Annotated[date | None, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        """The compact's figures over [from, to) (Asia/Shanghai days; default: this year so far), overdue by party."""
+        today = local_today(wired.clock.now())
+        first = start or today.replace(month=1, day=1)
+        last = end or today + timedelta(days=1)
+        if last <= first:
+            raise ValidationFailed("to", f"must be after from ({first.isoformat()})")
+        with wired.reader() as uow:
+            scope = compact_id_of(uow.connection, compact)
+            if scope not in _compacts(actor):
+                raise NotFound("compact", compact)
+            return stats(
+                uow.connection,
+                compact,
+                datetime.combine(first, time(0), tzinfo=SHANGHAI),
+                datetime.combine(last, time(0), tzinfo=SHANGHAI),
+            )
 
     @api.post("/api/v1/issues", status_code=201)
     def report(body: IssueIn, actor: Caller) -> dict[str, Any]:

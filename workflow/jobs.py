@@ -27,6 +27,7 @@ from workflow.deadlines import next_check, reminder_times, waiting_path
 from workflow.errors import WorkflowError
 from workflow.ledger import seal_day
 from workflow.models import Bulletin, Compact, Event, Issue, JobRun, Jurisdiction, Outbox, Person, Revisit, table_of
+from workflow.queries import compact_id_of
 from workflow.services import apply
 from workflow.uow import UnitOfWork
 
@@ -497,3 +498,17 @@ def last_done(uow: UowFactory, job: str) -> str | None:
         return unit.connection.execute(
             sa.select(sa.func.max(_job_run.c.period)).where(_job_run.c.job == job, _job_run.c.status == "done")
         ).scalar()
+
+
+def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The figures of a compact over [start, end), in the practice's terms, with the overdue parties by name."""
+    compact_id = compact_id_of(conn, compact_code)
+    parties = _overdue_parties(conn, compact_id, start, end)
+    return {
+        "compact": compact_code,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        **_figures(conn, compact_id, start, end),
+        "overdue": sum(len(p["issues"]) for p in parties),
+        "overdue_parties": parties,
+    }

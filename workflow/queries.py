@@ -257,3 +257,11 @@ def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
 def codes_in(conn: sa.Connection, compacts: frozenset[int]) -> set[str]:
     """The codes of every issue of the given compacts."""
     return set(conn.execute(sa.select(_issue.c.code).where(_issue.c.compact_id.in_(compacts))).scalars())
+
+
+def compact_id_of(conn: sa.Connection, code: str) -> int:
+    """A compact's id; NotFound for an unknown code."""
+    found = conn.execute(sa.select(table_of(Compact).c.id).where(table_of(Compact).c.code == code)).scalar()
+    if found is None:
+        raise NotFound("compact", code)
+    return int(found)

@@ -182,3 +182,22 @@ def test_a_database_behind_this_version_gets_a_clear_error_not_a_traceback(tmp_p
     assert done.stderr.strip().splitlines() == [
         "error: the database is not set up, or is behind this version: run `riverchief init`"
     ]
+
+
+def test_stats_give_the_practices_figures_for_the_callers_compact(sqlite_world: World, client: TestClient) -> None:
+    for _ in range(2):
+        code = sqlite_world.report()
+        sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sqlite_world.fire(code, "accept", RECEIVER)
+    figures = client.get(
+        "/api/v1/stats?compact=QJ&from=2026-03-01&to=2026-04-01", headers=auth(sqlite_world, COORDINATOR)
+    ).json()
+    assert (figures["handed_over"], figures["accepted"], figures["closed"]) == (2, 1, 0)
+    earlier = client.get(
+        "/api/v1/stats?compact=QJ&from=2026-01-01&to=2026-02-01", headers=auth(sqlite_world, COORDINATOR)
+    ).json()
+    assert earlier["handed_over"] == 0
+    backwards = client.get("/api/v1/stats?from=2026-04-01&to=2026-03-01", headers=auth(sqlite_world, COORDINATOR))
+    assert backwards.status_code == 422
+    assert backwards.json()["fields"][0]["field"] == "to"
+    assert client.get("/api/v1/stats?compact=HJ", headers=auth(sqlite_world, COORDINATOR)).status_code == 404
