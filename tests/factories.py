@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,3 +188,51 @@ def walk_to(world: World, code: str, last_trigger: str, occurrence: int = 1) -> 
         if seen == occurrence:
             return
     raise ValueError(f"{last_trigger!r} is not on the happy path")
+
+
+RIVERCHIEF_CLI = Path(sys.executable).parent / "riverchief"
+
+
+@dataclass
+class Cli:
+    """Runs the ``riverchief`` command as a user would, in ``home``, against a SQLite file there."""
+
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    database_name: str = "riverchief.db"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file the commands use."""
+        return self.home / self.database_name
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run one command; the result whatever its exit code."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RIVERCHIEF_") and k not in ("COLUMNS", "LINES") and "proxy" not in k.lower()
+        }
+        env.update(
+            RIVERCHIEF_DATABASE_URL=f"sqlite:///{self.database}",
+            RIVERCHIEF_DATA_DIR=str(self.home),
+            PYTHONIOENCODING="utf-8",
+            **self.env,
+        )
+        return subprocess.run(
+            [str(RIVERCHIEF_CLI), *args],
+            cwd=self.home,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+
+    def ok(self, *args: str) -> str:
+        """Run a command that must succeed; returns its stdout."""
+        done = self(*args)
+        assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
+        assert "Traceback" not in done.stderr
+        return done.stdout

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
 import sys
 from contextlib import closing
 from dataclasses import dataclass
@@ -14,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.factories import Cli as BaseCli
+
 RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "riverchief" / "demo" / "qiongjiang.yaml"
@@ -21,39 +21,8 @@ CODE = re.compile(r"QJ-\d{4}-\d{4}")
 
 
 @dataclass
-class Cli:
-    """Runs ``riverchief`` in a folder of its own, against a SQLite file there."""
-
-    home: Path
-
-    @property
-    def database(self) -> Path:
-        return self.home / "riverchief.db"
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERCHIEF_") and k not in ("COLUMNS", "LINES")}
-        env.update(
-            RIVERCHIEF_DATABASE_URL=f"sqlite:///{self.database}",
-            RIVERCHIEF_DATA_DIR=str(self.home),
-            PYTHONIOENCODING="utf-8",
-        )
-        return subprocess.run(
-            [str(RIVERCHIEF), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        """Run a command that must succeed; returns its stdout."""
-        done = self(*args)
-        assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
-        assert "Traceback" not in done.stderr
-        return done.stdout
+class Cli(BaseCli):
+    """The CLI in a folder of its own, with the database helpers these tests use."""
 
     def dump(self) -> list[str]:
         """The whole database as SQL, to show a refused command changed nothing."""

@@ -10,10 +10,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import threading
 from collections import deque
@@ -29,6 +27,7 @@ import pytest
 import yaml
 
 from notifications.channels import sign_webhook
+from tests.factories import Cli as BaseCli
 
 RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,45 +40,10 @@ FILES = ("db.sqlite", "db.sqlite-wal", "db.sqlite-shm")
 
 
 @dataclass
-class Cli:
-    """Runs ``riverchief`` in ``home`` against home/db.sqlite, with RIVERCHIEF_DATA_DIR=home."""
+class Cli(BaseCli):
+    """The CLI against home/db.sqlite, with the database helpers these tests use."""
 
-    home: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def database(self) -> Path:
-        return self.home / "db.sqlite"
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("RIVERCHIEF_") and k not in ("COLUMNS", "LINES") and "proxy" not in k.lower()
-        }
-        env.update(
-            RIVERCHIEF_DATABASE_URL=f"sqlite:///{self.database}",
-            RIVERCHIEF_DATA_DIR=str(self.home),
-            PYTHONIOENCODING="utf-8",
-            **self.env,
-        )
-        return subprocess.run(
-            [str(RIVERCHIEF), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        """Run a command that must succeed; returns its stdout."""
-        done = self(*args)
-        assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
-        assert "Traceback" not in done.stderr
-        return done.stdout
+    database_name: str = "db.sqlite"
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Read the database directly."""
