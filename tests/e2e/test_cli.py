@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import sys
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ import yaml
 
 from tests.factories import Cli as BaseCli
 
-RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "riverchief" / "demo" / "qiongjiang.yaml"
 CODE = re.compile(r"QJ-\d{4}-\d{4}")

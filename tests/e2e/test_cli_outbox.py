@@ -12,7 +12,6 @@ import email.policy
 import json
 import shutil
 import sqlite3
-import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -29,7 +28,6 @@ import yaml
 from notifications.channels import sign_webhook
 from tests.factories import Cli as BaseCli
 
-RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "riverchief" / "demo" / "qiongjiang.yaml"
 CODE = "QJ-2026-0001"
