@@ -6,10 +6,11 @@
 route touches rows: each change goes through ``workflow.services``.
 """
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from workflow.actors import Actor, parties
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI
 from workflow.errors import NotFound, Unauthenticated, ValidationFailed, WorkflowError
+from workflow.evidence import MAX_BYTES, add_evidence, attachment_type, store_path
 from workflow.jobs import stats
 from workflow.queries import IssueScope, IssueView, codes_in, compact_id_of, issue_scope, issue_view, list_issues
 from workflow.services import IssueDraft, apply, report_issue
@@ -166,6 +168,55 @@ def create_api(wired: "App") -> FastAPI:
             "due_at": _iso(result.due_at),
             "notified": result.notified,
         }
+
+    @api.post("/api/v1/issues/{code}/attachments", status_code=201)
+    async def attach(
+        code: str,
+        actor: Caller,
+        file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo, or a PDF")],
+        caption: Annotated[str | None, Form()] = None,
+    ) -> dict[str, Any]:
+        """Add evidence to the issue's current step: checked by content, stored by SHA-256, in the ledger."""
+        limit = MAX_BYTES
+        content = await file.read(limit + 1)
+        readable(actor, code)
+        stored = add_evidence(
+            wired.uow(),
+            code,
+            actor,
+            content,
+            file.filename or "upload",
+            wired.settings.data_dir,
+            caption=caption,
+            max_bytes=limit,
+        )
+        facts = stored.facts
+        return {
+            "sha256": stored.sha256,
+            "content_type": stored.content_type,
+            "version": stored.step.version if stored.step else None,
+            "taken_at": _iso(facts.taken_at),
+            "lon": facts.lon,
+            "lat": facts.lat,
+            "new": stored.step is not None,
+        }
+
+    @api.get("/api/v1/issues/{code}/attachments/{sha256}")
+    def attachment(code: str, sha256: str, actor: Caller) -> Response:
+        """A stored file, only to those who may read the issue."""
+        readable(actor, code)
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise NotFound("attachment", sha256)
+        with wired.reader() as uow:
+            kind = attachment_type(uow.connection, code, sha256)
+        path = store_path(wired.settings.data_dir, sha256)
+        if kind is None or not path.exists():
+            raise NotFound("attachment", sha256)
+        return Response(
+            path.read_bytes(),
+            media_type=kind,
+            headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
+        )
 
     @api.get("/api/v1/stats")
     def figures(

@@ -185,3 +185,16 @@ def photos(conn: sa.Connection, issue_id: int) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def attachment_type(conn: sa.Connection, issue_code: str, sha256: str) -> str | None:
+    """The content type of a file stored on this issue, or None when the issue has no such file."""
+    from workflow.models import Issue
+
+    issue = table_of(Issue)
+    found = conn.execute(
+        sa.select(_attachment.c.content_type)
+        .join(issue, issue.c.id == _attachment.c.issue_id)
+        .where(issue.c.code == issue_code, _attachment.c.sha256 == sha256)
+    ).scalar()
+    return None if found is None else str(found)

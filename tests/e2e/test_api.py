@@ -201,3 +201,49 @@ def test_stats_give_the_practices_figures_for_the_callers_compact(sqlite_world: 
     assert backwards.status_code == 422
     assert backwards.json()["fields"][0]["field"] == "to"
     assert client.get("/api/v1/stats?compact=HJ", headers=auth(sqlite_world, COORDINATOR)).status_code == 404
+
+
+def test_evidence_is_uploaded_read_back_by_readers_and_refused_by_content(
+    sqlite_world: World, client: TestClient, tmp_path: Path
+) -> None:
+    import io
+
+    from PIL import Image
+
+    sqlite_world.app.settings.data_dir = tmp_path
+    code = sqlite_world.report()
+    image = io.BytesIO()
+    Image.new("RGB", (32, 24), (40, 90, 120)).save(image, "PNG")
+    photo = image.getvalue()
+    sent = client.post(
+        f"/api/v1/issues/{code}/attachments",
+        files={"file": ("排口.png", photo, "image/png")},
+        data={"caption": "排口现场"},
+        headers=auth(sqlite_world, REPORTER),
+    )
+    assert sent.status_code == 201
+    body = sent.json()
+    assert (body["content_type"], body["version"], body["new"]) == ("image/png", 2, True)
+
+    back = client.get(f"/api/v1/issues/{code}/attachments/{body['sha256']}", headers=auth(sqlite_world, COORDINATOR))
+    assert back.status_code == 200
+    assert back.content == photo
+    assert back.headers["content-type"] == "image/png"
+
+    disguised = client.post(
+        f"/api/v1/issues/{code}/attachments",
+        files={"file": ("photo.jpg", b"<script>alert(1)</script>", "image/jpeg")},
+        headers=auth(sqlite_world, REPORTER),
+    )
+    assert disguised.status_code == 422
+    assert disguised.json()["fields"][0]["field"] == "file"
+
+    extra = tmp_path / "hj.yaml"
+    extra.write_text(OTHER_COMPACT, encoding="utf-8")
+    load(sqlite_world.app.uow(), parse(extra))
+    outsider = client.get(f"/api/v1/issues/{code}/attachments/{body['sha256']}", headers=auth(sqlite_world, "wh-chief"))
+    assert outsider.status_code == 404
+    traversal = client.get(
+        f"/api/v1/issues/{code}/attachments/..%2F..%2Fetc%2Fpasswd", headers=auth(sqlite_world, REPORTER)
+    )
+    assert traversal.status_code == 404
