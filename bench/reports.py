@@ -2,8 +2,8 @@
 
 Run ``.venv/bin/python -m bench.reports [--issues 10000] [--months 12]``. Three cases, in one process:
 
-* **follow-up**: ``reports.builders.followup`` of the demo's busiest issue (QJ-2026-0001: 20 ledger steps, a
-  rebound, two joint checks, four revisits; 5 pages), built with ``riverchief.demo.play.run``;
+* **follow-up**: ``reports.builders.followup`` of the demo's busiest issue (QJ-2026-0001: over twenty ledger steps,
+  a rebound, two joint checks, revisits and three site photos), built with ``riverchief.demo.play.run``;
 * **bulletin**: ``reports.builders.bulletin`` over a compact with ``--issues`` issues (bulk-inserted with
   SQLAlchemy Core: issues, their ledger events, some stuck past their deadlines); the month's record is made
   first by ``workflow.jobs.monthly_bulletin``, timed on its own;
@@ -11,7 +11,8 @@ Run ``.venv/bin/python -m bench.reports [--issues 10000] [--months 12]``. Three 
   month at a time and joined with pypdf.
 
 **The floor** of each case: the HTML the renderer produced (captured from ``ReportRenderer.html``) written to a
-file, then ``weasyprint.HTML(filename=...).write_pdf(stylesheets=[CSS(filename=report.css)])`` with WeasyPrint's
+file (its ``rc-attachment:`` photo addresses as ``file:`` URLs of the same store, so both draw the same images),
+then ``weasyprint.HTML(filename=...).write_pdf(stylesheets=[CSS(filename=report.css)])`` with WeasyPrint's
 default fetcher and font configuration, made fresh for each document, in the same process. The stylesheet is
 passed so the floor lays out the same pages (the page counts are printed side by side). For the ledger the floor
 renders each month's HTML that way and keeps nothing; the builder also gathers the rows and joins the months.
@@ -58,7 +59,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reports import builders
-from reports.fetcher import ASSETS
+from reports.fetcher import ASSET_SCHEME, ASSETS, ATTACHMENT_SCHEME
 from reports.render import ReportRenderer
 from riverchief.bootstrap import App, bootstrap
 from riverchief.demo.play import run as play_demo
@@ -298,6 +299,7 @@ class Lane:
     rss_growth_mb: float = 0.0  # highest VmHWM minus the RSS just before that run
     tracemalloc_peak_mb: float = 0.0
     pages: int = 0
+    images: int = 0  # images drawn, so a floor that lost the photos shows
     size_bytes: int = 0
 
     @property
@@ -336,8 +338,14 @@ def _traced(fn: Callable[[], Any], lane: Lane) -> None:
         tracemalloc.stop()
 
 
-def _pages(pdf: bytes) -> int:
-    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+def _pages(pdf: bytes) -> tuple[int, int]:
+    """Pages, and images drawn on them (poppler's ``pdfimages -list``)."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        listed = subprocess.run(["pdfimages", "-list", file.name], capture_output=True, text=True, check=True).stdout
+    images = sum(1 for line in listed.splitlines()[2:] if line.split()[2:3] == ["image"])
+    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages), images
 
 
 class Capture:
@@ -375,11 +383,17 @@ def floor_of(files: list[Path], keep: bool) -> Callable[[], list[bytes]]:
     return render
 
 
-def write_html(captured: list[str], folder: Path, stem: str) -> list[Path]:
-    """The captured HTML as files, one per document rendered."""
+def write_html(captured: list[str], folder: Path, stem: str, attachments: Path) -> list[Path]:
+    """The captured HTML as files, one per document rendered.
+
+    The only change: our ``rc-attachment:/`` and ``rc-asset:/`` addresses become ``file:`` URLs of the same
+    folders, so WeasyPrint's default fetcher loads the same photos the renderer's ``SafeFetcher`` serves.
+    """
     paths = []
     for i, html in enumerate(captured, start=1):
         path = folder / f"{stem}-{i:02d}.html"
+        html = html.replace(f"{ATTACHMENT_SCHEME}:/", attachments.resolve().as_uri() + "/")
+        html = html.replace(f"{ASSET_SCHEME}:/", ASSETS.as_uri() + "/")
         path.write_text(html, encoding="utf-8")
         paths.append(path)
     return paths
@@ -442,13 +456,14 @@ def measure_case(
         capturing()
     else:
         _timed(capturing, made, rss_resettable)
-    files = write_html(held["html"], folder, name)
+    files = write_html(held["html"], folder, name, renderer.attachments or folder / "attachments")
     if warm_up:
         floor_keeping()
     else:
         _timed(floor_keeping, floor, rss_resettable)
-    made.pages, made.size_bytes = _pages(held["pdf"]), len(held["pdf"])
-    floor.pages = sum(_pages(p) for p in held["parts"])
+    (made.pages, made.images), made.size_bytes = _pages(held["pdf"]), len(held["pdf"])
+    counted = [_pages(p) for p in held["parts"]]
+    floor.pages, floor.images = sum(c[0] for c in counted), sum(c[1] for c in counted)
     floor.size_bytes = sum(len(p) for p in held["parts"])
     held.clear()
 
@@ -480,7 +495,10 @@ def followup_case(folder: Path, renderer: ReportRenderer, rounds: int, resettabl
             with app.reader() as uow:
                 return builders.followup(r, uow.connection, "QJ-2026-0001").content
 
-        case = measure_case("followup", "demo QJ-2026-0001, 20 steps", build, renderer, folder, rounds, resettable)
+        with app.reader() as uow:
+            data = dossier.followup(uow.connection, "QJ-2026-0001")
+        what = f"demo QJ-2026-0001: {len(data.steps)} steps, {len(data.photos)} photos"
+        case = measure_case("followup", what, build, renderer, folder, rounds, resettable)
     finally:
         app.engine.dispose()
     return case
@@ -569,7 +587,7 @@ def machine() -> dict[str, Any]:
 def table(cases: list[Case], rounds: dict[str, int]) -> Table:
     """One row per case: renderer, floor and their ratio for time and memory."""
     out = Table(title="reports against the floor (WeasyPrint alone on the same HTML)")
-    for column in ("case", "what", "pages", "renderer s", "floor s", "×", "tracemalloc MB", "floor", "×"):
+    for column in ("case", "what", "pages (images)", "renderer s", "floor s", "×", "tracemalloc MB", "floor", "×"):
         out.add_column(column, justify="left" if column in ("case", "what") else "right")
     out.add_column("RSS peak / +growth MB", justify="right")
     out.add_column("floor", justify="right")
@@ -579,7 +597,7 @@ def table(cases: list[Case], rounds: dict[str, int]) -> Table:
         out.add_row(
             c.name,
             f"{c.what} (median of {rounds[c.name]})",
-            f"{c.renderer.pages} / {c.floor.pages}",
+            f"{c.renderer.pages} ({c.renderer.images}) / {c.floor.pages} ({c.floor.images})",
             f"{c.renderer.median:.2f}",
             f"{c.floor.median:.2f}",
             f"{r['seconds']:.2f}",

@@ -12,12 +12,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -47,7 +45,7 @@ from riverchief.demo.play import run
 from riverchief.reporting import daily_reports, make, make_and_file, monthly_reports
 from riverchief.settings import Settings
 from states import CHART
-from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
+from tests.factories import RECEIVING_CODE, REPORTER, Cli, World, walk_to
 from workflow.clock import SHANGHAI, FrozenClock
 from workflow.jobs import FIGURES
 from workflow.ledger import verify
@@ -57,7 +55,6 @@ from workflow.reporting import file_report, verify_reports
 COMPACT_NAME = "琼江流域跨界河流联防联控"
 DEMO_CODES = tuple(f"QJ-2026-{n:04d}" for n in range(1, 6))
 AFTER_DEMO = datetime(2026, 8, 3, 9, 0, tzinfo=SHANGHAI)  # a Monday after the demo's last step (2026-07-27)
-RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 
 # Each PDF the module renders from the demo: name -> (kind, options of riverchief.reporting.make).
 PDFS: dict[str, tuple[str, dict[str, str]]] = {
@@ -212,24 +209,10 @@ def ledger_ok(app: App) -> bool:
 
 
 def cli_ledger_verify(app: App) -> subprocess.CompletedProcess[str]:
-    """``riverchief ledger verify`` run as a user runs it, against the app's database and data folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERCHIEF_")}
-    env.update(
-        RIVERCHIEF_DATABASE_URL=app.settings.resolved_database_url(),
-        RIVERCHIEF_DATA_DIR=str(app.settings.data_dir),
-        PYTHONIOENCODING="utf-8",
-        COLUMNS="250",  # rich wraps at the terminal width; keep each problem on one line
-    )
-    return subprocess.run(
-        [str(RIVERCHIEF), "ledger", "verify"],
-        cwd=app.settings.data_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    """``riverchief ledger verify`` run as a user runs it, in the app's data folder (its ``riverchief.db``)."""
+    assert app.settings.resolved_database_url() == f"sqlite:///{app.settings.data_dir / 'riverchief.db'}"
+    # rich wraps at the terminal width: keep each problem on one line
+    return Cli(app.settings.data_dir, env={"COLUMNS": "250"})("ledger", "verify")
 
 
 @dataclass(frozen=True, slots=True)
