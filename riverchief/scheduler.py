@@ -69,30 +69,26 @@ def _days_after(last: str, until: date) -> list[str]:
     return out
 
 
-def _months_after(last: str, until: date) -> list[str]:
-    year, month = (int(x) for x in last.split("-"))
+def _cycles_after(last: str, until: str, separator: str, per_year: int, label: str) -> list[str]:
+    """The periods after ``last`` up to ``until``, for periods that count ``per_year`` to a year."""
+    year, number = (int(x) for x in last.split(separator))
     out: list[str] = []
     while True:
-        month += 1
-        if month > 12:
-            year, month = year + 1, 1
-        period = f"{year}-{month:02d}"
-        if period > _month(until):
+        number += 1
+        if number > per_year:
+            year, number = year + 1, 1
+        period = f"{year}{separator}{label.format(number)}"
+        if period > until:
             return out
         out.append(period)
+
+
+def _months_after(last: str, until: date) -> list[str]:
+    return _cycles_after(last, _month(until), "-", 12, "{:02d}")
 
 
 def _quarters_after(last: str, until: date) -> list[str]:
-    year, q = (int(x) for x in last.split("-Q"))
-    out: list[str] = []
-    while True:
-        q += 1
-        if q > 4:
-            year, q = year + 1, 1
-        period = f"{year}-Q{q}"
-        if period > _quarter(until):
-            return out
-        out.append(period)
+    return _cycles_after(last, _quarter(until), "-Q", 4, "{}")
 
 
 @dataclass(frozen=True, slots=True)
