@@ -329,6 +329,42 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+class Credential(SQLModel, table=True):
+    """A person's password for the pages, as an argon2 hash."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    password_hash: str = Field(max_length=200)
+    changed_at: datetime = _ts()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: only the cookie's SHA-256 is kept; the CSRF token goes with it."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+    client: str | None = Field(default=None, max_length=300)  # address and user agent, for "where am I signed in"
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A login attempt, kept to throttle guessing by person and by address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)  # "person:<code>" or "addr:<ip>"
+    at: datetime = _ts()
+    succeeded: bool = False
+
+
 class ReportFile(SQLModel, table=True):
     """A generated PDF (or export), stored in the data folder and fixed by its SHA-256.
 
