@@ -17,8 +17,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from notifications.message import Message
 from states import CHART
 from states.chart import MEETING_LEVELS
-from workflow.calendar import WorkCalendar, local_today
+from workflow.calendar import WorkCalendar
 from workflow.clock import SHANGHAI
+from workflow.deadlines import due_texts
 from workflow.outbox import Notice
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -109,7 +110,7 @@ class Renderer:
             else (notice.kind, notice.kind)
         )
         state = CHART.state(notice.issue_state) if notice.issue_state else None
-        due_zh, due_en = self._due_texts(notice.due_at, now)
+        due_zh, due_en = due_texts(self.calendar, notice.due_at, now)
         view = _Payload(
             kind=notice.kind,
             kind_label=label_zh,
@@ -136,23 +137,6 @@ class Renderer:
             "recipient": notice.recipient_name,
             "levels": _LEVELS if locale == "zh-CN" else dict(zip(MEETING_LEVELS, MEETING_LEVELS, strict=True)),
         }
-
-    def _due_texts(self, due_at: datetime | None, now: datetime) -> tuple[str | None, str | None]:
-        """The deadline as people here count it: Beijing time and working days left (or overdue)."""
-        if due_at is None:
-            return None, None
-        stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        today, due_day = local_today(now), local_today(due_at)
-        if due_at < now:
-            late = self.calendar.working_days_between(due_day, today)
-            return (
-                f"{stamp}（北京时间），已超期 {late} 个工作日",
-                f"{stamp} (Beijing time), {late} working day(s) overdue",
-            )
-        left = self.calendar.working_days_between(today, due_day)
-        if left == 0:
-            return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
-        return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
 
 
 def _details(notice: Notice, locale: str) -> list[tuple[str, str]]:

@@ -55,3 +55,21 @@ def waiting_path(state: str, reporting_path: str | None, receiving_path: str | N
     if waits_on == "reporting":
         return reporting_path
     return receiving_path or reporting_path
+
+
+def due_texts(calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> tuple[str | None, str | None]:
+    """A deadline as people here count it, in Chinese and English: Beijing time and working days left (or overdue)."""
+    if due_at is None:
+        return None, None
+    stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    today, due_day = local_today(now), local_today(due_at)
+    if due_at < now:
+        late = calendar.working_days_between(due_day, today)
+        return (
+            f"{stamp}（北京时间），已超期 {late} 个工作日",
+            f"{stamp} (Beijing time), {late} working day(s) overdue",
+        )
+    left = calendar.working_days_between(today, due_day)
+    if left == 0:
+        return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
+    return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
