@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflow.db import sqlite_url
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite in data_dir
     calendar_file: Path | None = None  # extra holiday arrangements, beside the built-in file
     base_url: str = "http://localhost:8000"  # where the issue pages are, for links in messages
+    # Mark the session cookie Secure even on plain-http requests: behind a TLS-terminating proxy.
+    cookie_secure: bool = False
 
     # Email: with no SMTP host, messages are written as .eml files under data_dir/mail.
     smtp_host: str | None = None
@@ -30,6 +33,8 @@ class Settings(BaseSettings):
     # Generic webhooks are signed with this secret (HMAC-SHA256); robots carry their own.
     webhook_secret: str | None = None
     dispatch_max_attempts: int = 8
+    # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under the data folder unless one is set."""

@@ -78,3 +78,22 @@ class ValidationFailed(WorkflowError):
         """One error carrying several (field, reason) pairs."""
         (field, reason), *more = errors
         return cls(field, reason, more)
+
+
+class Throttled(WorkflowError):
+    """Too many failed sign-ins lately; the password was not checked. Try again after ``retry_after`` seconds."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"登录失败次数过多，请 {minutes} 分钟后再试 (too many failed sign-ins; try again in {retry_after} s)"
+        )
+        self.retry_after = retry_after
+
+
+class CsrfRefused(WorkflowError):
+    """A signed-in browser's unsafe request came without its session's CSRF token."""
+
+    http_status = 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -16,6 +16,10 @@ from workflow.uow import UnitOfWork
 _token = table_of(ApiToken)
 _person = table_of(Person)
 PREFIX = "rc_"
+
+
+# last_used_at is written at most this often: it tells which tokens are in use, not each request.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def _hash(token: str) -> str:
@@ -52,17 +56,25 @@ def revoke_token(uow: UnitOfWork, token_id: int) -> None:
         uow.commit()
 
 
-def actor_for_token(uow: UnitOfWork, token: str, now: datetime) -> Actor:
-    """The actor a bearer token stands for; Unauthenticated for an unknown or revoked token."""
-    with uow:
-        row = uow.connection.execute(
-            sa.select(_token.c.id, _person.c.code)
+def actor_for_token(uow: UnitOfWork, token: str, now: datetime, *, reader: UnitOfWork | None = None) -> Actor:
+    """The actor a bearer token stands for; Unauthenticated for an unknown or revoked token.
+
+    The lookup runs in ``reader`` when given (a read-only unit of work, which on
+    SQLite does not queue for the write lock); ``last_used_at`` is written
+    through ``uow`` only when it is more than TOUCH_EVERY old, so a busy client
+    does not turn every read into a write.
+    """
+    with reader or uow as looking:
+        row = looking.connection.execute(
+            sa.select(_token.c.id, _token.c.last_used_at, _person.c.code)
             .join(_person, _person.c.id == _token.c.person_id)
             .where(_token.c.token_hash == _hash(token), _token.c.revoked_at.is_(None), _person.c.active.is_(True))
         ).first()
         if row is None:
             raise Unauthenticated("the token is unknown or revoked")
-        uow.connection.execute(_token.update().where(_token.c.id == row.id).values(last_used_at=now))
-        actor = load_actor(uow.session, row.code)
-        uow.commit()
+        actor = load_actor(looking.session, row.code)
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        with uow:
+            uow.connection.execute(_token.update().where(_token.c.id == row.id).values(last_used_at=now))
+            uow.commit()
     return actor
