@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from riverchief.bootstrap import App, bootstrap
+from riverchief.patrol_cli import case_app, lead_app, patrol_app
 from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label
 from workflow.actors import load_actor
 from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
@@ -26,6 +27,9 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(jobs_app, name="jobs")
 outbox_app = typer.Typer(no_args_is_help=True, help="Notifications waiting, sent and dead-lettered.")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(patrol_app, name="patrol")  # patrols, pairings, completion, funding (riverchief/patrol_cli.py)
+app.add_typer(case_app, name="case")
+app.add_typer(lead_app, name="lead")
 
 # Piped output gets room for the timeline tables instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -155,7 +159,16 @@ def issue_attach(
         raise ValidationFailed("file", f"{file} cannot be read: {exc.strerror}") from exc
     with wired.reader() as uow:
         who = load_actor(uow.session, actor)
-    stored = add_evidence(wired.uow(), issue, who, content, file.name, wired.settings.data_dir, caption=caption)
+    stored = add_evidence(
+        wired.uow(),
+        issue,
+        who,
+        content,
+        file.name,
+        wired.settings.data_dir,
+        caption=caption,
+        max_bytes=wired.settings.upload_max_bytes,
+    )
     facts = stored.facts
     where = f", taken {local(facts.taken_at)}" if facts.taken_at else ""
     where += f" at {facts.lon:.5f}, {facts.lat:.5f}" if facts.lat is not None and facts.lon is not None else ""
@@ -179,11 +192,20 @@ def issue_list(
     overdue: Annotated[bool, typer.Option("--overdue")] = False,
 ) -> None:
     """Issues, newest first."""
+    from states.chart import PHASES
     from workflow.queries import list_issues
 
+    phase = state if state in {p.name for p in PHASES} else None
     wired = _app()
     with wired.reader() as uow:
-        rows = list_issues(uow.session, now=wired.clock.now(), compact=compact, state=state, overdue=overdue)
+        rows = list_issues(
+            uow.session,
+            now=wired.clock.now(),
+            compact=compact,
+            states=[state] if state and not phase else (),
+            phase=phase,
+            overdue=overdue,
+        )
     print_issue_list(console, rows)
 
 
@@ -499,14 +521,43 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's numbe
     console.print(f"token #{token_id} revoked")
 
 
+password_app = typer.Typer(no_args_is_help=True, help="Passwords for signing in to the pages.")
+app.add_typer(password_app, name="password")
+
+
+@password_app.command("set")
+def password_set(
+    person: Annotated[str, typer.Argument(help="the person's code")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="read it from the first line of stdin")] = False,
+) -> None:
+    """Set or change a person's password (argon2id); signs out the person's browser sessions."""
+    from workflow.accounts import set_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    signed_out = set_password(_app().uow(), person, password)
+    console.print(f"password set for {person}; {signed_out} session(s) signed out")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="web worker processes; more than 1 needs PostgreSQL (SQLite has one writer)")
+    ] = 1,
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="run the scheduler here")] = True,
     dispatcher: Annotated[bool, typer.Option("--dispatcher/--no-dispatcher", help="deliver the outbox here")] = True,
 ) -> None:
-    """Serve the HTTP API, with the scheduler and the outbox dispatcher in the same process (the embedded default)."""
+    """Serve the HTTP API, with the scheduler and the outbox dispatcher in the same process (the embedded default).
+
+    With --workers N (N > 1, PostgreSQL only) N worker processes serve the API
+    and this process supervises them and runs the scheduler and the dispatcher
+    once, never once per worker: one active scheduler, one dispatcher loop.
+    SQLite is refused there: it takes one writer process at a time.
+    """
     import logging
     import threading
 
@@ -515,8 +566,15 @@ def serve(
     from riverchief.scheduler import SchedulerService
     from web.api import create_api
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers < 1:
+        raise ValidationFailed("--workers", "must be at least 1")
     wired = _app()
+    if workers > 1 and wired.engine.dialect.name == "sqlite":
+        raise ValidationFailed(
+            "--workers",
+            "SQLite takes one writer process: serve with --workers 1, or set RIVERCHIEF_DATABASE_URL to PostgreSQL",
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     threads = []
     service = SchedulerService(wired, blocking=False) if scheduler else None
@@ -528,11 +586,105 @@ def serve(
     for thread in threads:
         thread.start()
     try:
-        uvicorn.run(create_api(wired), host=host, port=port, log_level="info")
+        if workers > 1:
+            # Workers are spawned fresh and build their app from the environment, as this process did.
+            uvicorn.run("web.asgi:create", factory=True, host=host, port=port, workers=workers, log_level="info")
+        else:
+            uvicorn.run(create_api(wired), host=host, port=port, log_level="info")
     finally:
         stop.set()
         if service is not None:
             service.stop()
+
+
+map_app = typer.Typer(no_args_is_help=True, help="The shared watershed map (一张图): GeoJSON layers and routing.")
+app.add_typer(map_app, name="map")
+
+
+@map_app.command("import")
+def map_import(
+    layer: Annotated[str, typer.Argument(help="jurisdiction, river, segment, catchment, outfall, sewage_plant, …")],
+    file: Annotated[Path, typer.Argument(help="a GeoJSON FeatureCollection in WGS 84 lon/lat")],
+) -> None:
+    """Import a map layer (an upsert by code); a bad feature refuses the whole file."""
+    from workflow.mapdata import import_geojson, read_geojson
+
+    document = read_geojson(file)
+    wired = _app()
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"importing {layer}", total=None)
+        count = import_geojson(
+            wired.uow(), layer, document, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    console.print(f"imported {count} {layer} features from {file}")
+
+
+@map_app.command("export")
+def map_export(
+    layer: Annotated[str, typer.Argument(help="the layer to export")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="a file; default stdout")] = None,
+) -> None:
+    """Export a map layer as a GeoJSON FeatureCollection that imports back unchanged."""
+    import json
+
+    from workflow.mapdata import export_geojson
+
+    with _app().reader() as uow:
+        document = export_geojson(uow.connection, layer)
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"exported {len(document['features'])} {layer} features to {output}")
+
+
+@map_app.command("route")
+def map_route(
+    lon: Annotated[float, typer.Argument(help="longitude, WGS 84")],
+    lat: Annotated[float, typer.Argument(help="latitude, WGS 84")],
+    border_m: Annotated[float, typer.Option(help="metres from a border within which both sides are named")] = 200.0,
+    segment_max_m: Annotated[float, typer.Option(help="metres within which the nearest segment counts")] = 2000.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Where a point falls: its jurisdiction, the nearest segment and bank, and both sides near a border."""
+    import json
+
+    from workflow.geo import Router
+
+    with _app().reader() as uow:
+        router = Router.load(uow.connection, border_m=border_m, segment_max_m=segment_max_m)
+    routed = router.route(lon, lat)
+    names, segment_names = router.jurisdiction_names, router.segment_names
+    if as_json:
+        document = {
+            "lon": lon,
+            "lat": lat,
+            "jurisdiction": routed.jurisdiction,
+            "jurisdiction_name": names.get(routed.jurisdiction or ""),
+            "segment": routed.segment,
+            "segment_name": segment_names.get(routed.segment or ""),
+            "bank": routed.bank,
+            "distance_m": None if routed.distance_m is None else round(routed.distance_m, 1),
+            "sides": [{"code": code, "name": names[code]} for code in routed.sides],
+            "sensitive": list(routed.sensitive),
+        }
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        return
+    where = f"{routed.jurisdiction} {names[routed.jurisdiction]}" if routed.jurisdiction else "none on the map"
+    console.print(f"jurisdiction  {escape(where)}")
+    if routed.segment is not None and routed.distance_m is not None:
+        bank = {"left_bank": "left bank 左岸", "right_bank": "right bank 右岸"}.get(routed.bank or "", "on the line")
+        console.print(
+            f"segment       {escape(routed.segment)} {escape(segment_names[routed.segment])}, "
+            f"{bank}, {routed.distance_m:.0f} m"
+        )
+    else:
+        console.print(f"segment       none within {segment_max_m:g} m")
+    sides = ", ".join(f"{code} {names[code]}" for code in routed.sides) or "none"
+    console.print(f"sides         {escape(sides)}" + (" (near a border)" if len(routed.sides) > 1 else ""))
+    if routed.sensitive:
+        console.print(f"sensitive     {escape(', '.join(routed.sensitive))}")
 
 
 @app.command()

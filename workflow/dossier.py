@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from states import CHART
 from states.chart import PARTY_LABELS, Party
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
+from workflow.calendar import local_today
 from workflow.errors import NotFound
 from workflow.evidence import photos
 from workflow.models import (
@@ -19,6 +20,7 @@ from workflow.models import (
     Bulletin,
     ChecklistCheck,
     Compact,
+    CompactStaff,
     Event,
     Issue,
     Jurisdiction,
@@ -444,15 +446,22 @@ def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end:
     """Joint meetings (联席会议) convened in [start, end), grouped by date and level, with their resolutions."""
     convened = _events_in(conn, compact_code, ("convene",), start, end)
     resolved = {e.code: e for e in _events_in(conn, compact_code, ("resolve",), start, end + (end - start))}
-    people = conn.execute(
+    staff = table_of(CompactStaff)
+    coordinators = conn.execute(
+        sa.select(_person.c.name, _person.c.role, _person.c.title)
+        .join(staff, staff.c.person_id == _person.c.id)
+        .join(_compact, _compact.c.id == staff.c.compact_id)
+        .where(_compact.c.code == compact_code, staff.c.role == "coordinator", _person.c.active.is_(True))
+    ).all()
+    chiefs = conn.execute(
         sa.select(_person.c.name, _person.c.role, _person.c.jurisdiction_id, _person.c.title).where(
-            _person.c.active.is_(True)
+            _person.c.role == "chief", _person.c.active.is_(True)
         )
     ).all()
     levels = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
     meetings: dict[tuple[str, str], dict[str, Any]] = {}
     for e in convened:
-        day = e.payload.get("meeting_date") or e.occurred_at.date().isoformat()
+        day = e.payload.get("meeting_date") or local_today(e.occurred_at).isoformat()
         meeting = meetings.setdefault(
             (day, e.payload.get("level", "")),
             {
@@ -476,11 +485,9 @@ def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end:
                 "owner": e.receiving or "—",
             }
         )
-        for p in people:
-            if p.role == "coordinator" or (
-                p.role == "chief" and p.jurisdiction_id in (e.reporting_jurisdiction_id, e.receiving_jurisdiction_id)
-            ):
-                meeting["attendees"].add(f"{p.name}（{p.title or p.role}）")
+        sides = (e.reporting_jurisdiction_id, e.receiving_jurisdiction_id)
+        for p in [*coordinators, *(c for c in chiefs if c.jurisdiction_id in sides)]:
+            meeting["attendees"].add(f"{p.name}（{p.title or p.role}）")
     ordered = []
     for key in sorted(meetings):
         m = meetings[key]

@@ -36,6 +36,11 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
+def readable_size(n: int) -> str:
+    """A size in bytes as people read it: ``1.5 MB``, ``2.0 KB``, ``900 bytes``."""
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
+
+
 def sniff(content: bytes) -> str | None:
     """The content type by signature: JPEG, PNG, WebP or PDF; None for anything else."""
     for magic, offset, kind in _SIGNATURES:
@@ -119,7 +124,7 @@ def add_evidence(
     if not content:
         errors.append(("file", "is empty"))
     elif len(content) > max_bytes:
-        errors.append(("file", f"is {len(content) / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB"))
+        errors.append(("file", f"is {readable_size(len(content))}; the limit is {readable_size(max_bytes)}"))
     kind = sniff(content) if content else None
     if content and kind is None:
         errors.append(("file", "is not a JPEG, PNG or WebP photo or a PDF document (judged by its content)"))

@@ -20,13 +20,26 @@ import sqlalchemy as sa
 
 from states import Party
 from states.policy import DEADLINES, ESCALATIONS, REVISIT_REMIND_WORKING_DAYS
+from workflow import enforcement, patrols
 from workflow.actors import SYSTEM
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI
 from workflow.deadlines import next_check, reminder_times, waiting_path
 from workflow.errors import WorkflowError
 from workflow.ledger import seal_day
-from workflow.models import Bulletin, Compact, Event, Issue, JobRun, Jurisdiction, Outbox, Person, Revisit, table_of
+from workflow.models import (
+    Bulletin,
+    Compact,
+    CompactMember,
+    Event,
+    Issue,
+    JobRun,
+    Jurisdiction,
+    Outbox,
+    Person,
+    Revisit,
+    table_of,
+)
 from workflow.queries import compact_id_of
 from workflow.services import apply
 from workflow.uow import UnitOfWork
@@ -409,7 +422,12 @@ def monthly_bulletin(uow: UowFactory, now: datetime, period: str) -> dict[str, i
     def compute(conn: sa.Connection, compact_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         parties = _overdue_parties(conn, compact_id, start, end)
         month = {**_figures(conn, compact_id, start, end), "overdue": sum(len(p["issues"]) for p in parties)}
-        return {"month": month, "year_to_date": _figures(conn, compact_id, year_start, end)}, parties
+        return {
+            "month": month,
+            "year_to_date": _figures(conn, compact_id, year_start, end),
+            "patrols": patrols.bulletin_figures(conn, compact_id, period),  # with the chiefs under quota by name
+            "enforcement": enforcement.bulletin_counts(conn, compact_id, start, end),
+        }, parties
 
     return {"bulletins": _per_compact(uow, now, "monthly", period, compute, notify_when_empty=True)}
 
@@ -434,6 +452,7 @@ def quarterly_interviews(uow: UowFactory, now: datetime, period: str) -> dict[st
             )
         every_month = set(per_month[0]).intersection(*per_month[1:])
         parties = [per_month[-1][key] for key in sorted(every_month, key=lambda k: (k[0], k[1] or 0))]
+        parties += patrols.interview_parties(conn, compact_id, period)  # under patrol quota three months running
         return {"months": months, "named": len(parties)}, parties
 
     return {"interview_lists": _per_compact(uow, now, "interview", period, compute, notify_when_empty=False)}
@@ -500,8 +519,101 @@ def last_done(uow: UowFactory, job: str) -> str | None:
         ).scalar()
 
 
+_REPORTING_SIDE = frozenset({"reporting"})
+_RECEIVING_SIDE = frozenset({"receiving"})
+_BOTH_SIDES = _REPORTING_SIDE | _RECEIVING_SIDE
+
+# For the per-party figures: which side of an issue a figure counts for.
+FIGURE_SIDES: dict[str, frozenset[str]] = {
+    "handed_over": _REPORTING_SIDE,  # it handed the problem over
+    "accepted": _RECEIVING_SIDE,  # it took the problem on
+    "disputed": _RECEIVING_SIDE,  # it disputed a hand-off
+    "negotiated": _BOTH_SIDES,  # difficult points settle between both sides
+    "joint_meetings": _BOTH_SIDES,  # both sides sit in the joint meeting
+    "dispatched": _RECEIVING_SIDE,  # the order to act goes to the side that must fix it
+    "rectified": _RECEIVING_SIDE,  # it did the work
+    "verified": _BOTH_SIDES,  # both sides check together (复核验收)
+    "closed": _BOTH_SIDES,  # both sides signed the closure
+    "revisits": _RECEIVING_SIDE,  # its rectification is looked at again
+    "rebounds": _RECEIVING_SIDE,  # its rectification did not hold
+    "archived": _BOTH_SIDES,  # the issue is settled for both
+}
+
+
+def _member_figures(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Each member jurisdiction of the compact (its descendants rolled up) with the figures of its issues.
+
+    One grouped query over (member, trigger, which sides the member is on):
+    an event counts once for a member even where both sides are under it.
+    """
+    jurisdictions = table_of(Jurisdiction)
+    member = jurisdictions.alias("member")
+    reporting = jurisdictions.alias("reporting_side")
+    receiving = jurisdictions.alias("receiving_side")
+    members = conn.execute(
+        sa.select(member.c.id, member.c.code, member.c.name, member.c.path)
+        .join(table_of(CompactMember), table_of(CompactMember).c.jurisdiction_id == member.c.id)
+        .where(table_of(CompactMember).c.compact_id == compact_id)
+        .order_by(member.c.code)
+    ).all()
+    on_reporting = reporting.c.path.startswith(member.c.path)
+    on_receiving = receiving.c.path.startswith(member.c.path)
+    per_event = (
+        sa.select(
+            member.c.id.label("member_id"),
+            _event.c.trigger,
+            sa.case((on_reporting, 1), else_=0).label("on_reporting"),
+            sa.case((on_receiving, 1), else_=0).label("on_receiving"),
+        )
+        .select_from(
+            _event.join(_issue, _issue.c.id == _event.c.issue_id)
+            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+            .join(table_of(CompactMember), table_of(CompactMember).c.compact_id == _issue.c.compact_id)
+            .join(member, member.c.id == table_of(CompactMember).c.jurisdiction_id)
+        )
+        .where(
+            _issue.c.compact_id == compact_id,
+            _event.c.occurred_at >= start,
+            _event.c.occurred_at < end,
+            _event.c.trigger.in_(sorted({t for _, _, triggers in FIGURES for t in triggers})),
+            sa.or_(on_reporting, on_receiving),
+        )
+        .subquery()
+    )
+    counted = conn.execute(sa.select(per_event, sa.func.count().label("n")).group_by(*per_event.c)).all()
+    figures = {m.id: dict.fromkeys(FIGURE_SIDES, 0) for m in members}
+    for r in counted:
+        sides = {side for side, on in (("reporting", r.on_reporting), ("receiving", r.on_receiving)) if on}
+        for key, _, triggers in FIGURES:
+            if r.trigger in triggers and sides & FIGURE_SIDES[key]:
+                figures[r.member_id][key] += r.n
+    waits = list(overdue_waits(conn, compact_id, start, end))
+    waited_on = {o.jurisdiction_id for o in waits if o.jurisdiction_id is not None}
+    lookup = sa.select(jurisdictions.c.id, jurisdictions.c.path).where(jurisdictions.c.id.in_(waited_on))
+    paths: dict[int, str] = dict(conn.execute(lookup).all())
+    return [
+        {
+            "code": m.code,
+            "name": m.name,
+            **figures[m.id],
+            "overdue": len({o.issue_code for o in waits if paths.get(o.jurisdiction_id or 0, "").startswith(m.path)}),
+        }
+        for m in members
+    ]
+
+
 def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """The figures of a compact over [start, end), in the practice's terms, with the overdue parties by name."""
+    """The figures of a compact over [start, end), in the practice's terms, with the overdue parties by name.
+
+    ``parties`` gives the same figures for each member jurisdiction of the
+    compact, its descendants rolled up, counting an event for the member that
+    is (or is above) the side ``FIGURE_SIDES`` names: handed_over for the
+    reporting side; accepted, disputed, dispatched, rectified, revisits and
+    rebounds for the receiving side; negotiated, joint_meetings, verified,
+    closed and archived for both sides. ``overdue`` there counts the issues
+    whose missed deadline waited on that member's side.
+    """
     compact_id = compact_id_of(conn, compact_code)
     parties = _overdue_parties(conn, compact_id, start, end)
     return {
@@ -511,4 +623,5 @@ def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime
         **_figures(conn, compact_id, start, end),
         "overdue": sum(len(p["issues"]) for p in parties),
         "overdue_parties": parties,
+        "parties": _member_figures(conn, compact_id, start, end),
     }

@@ -389,6 +389,145 @@ class ReportFile(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class PatrolQuota(SQLModel, table=True):
+    """How often a chief of one level must patrol (巡河计划): ``count`` patrols a ``per``."""
+
+    __tablename__ = "patrol_quota"
+
+    level: str = Field(primary_key=True, max_length=20)  # a jurisdiction level: village, township, district...
+    count: int
+    per: str = Field(max_length=10)  # week | tenday | month | quarter | year
+
+
+class SwapPairing(SQLModel, table=True):
+    """Two boundary chiefs who patrol each other's segment (交叉互巡) over a period.
+
+    Chief A may patrol segment B and chief B segment A, from ``starts_on`` to
+    ``ends_on`` inclusive (Asia/Shanghai days).
+    """
+
+    __tablename__ = "swap_pairing"
+
+    id: int | None = Field(default=None, primary_key=True)
+    compact_id: int = Field(foreign_key="compact.id", index=True)
+    chief_a_id: int = Field(foreign_key="person.id", index=True)
+    segment_a_id: int = Field(foreign_key="segment.id")
+    chief_b_id: int = Field(foreign_key="person.id", index=True)
+    segment_b_id: int = Field(foreign_key="segment.id")
+    relation: str = Field(max_length=20)  # how segment A faces segment B: upstream|downstream|left_bank|right_bank
+    starts_on: date
+    ends_on: date
+    created_at: datetime = _ts()
+
+
+class Patrol(SQLModel, table=True):
+    """One patrol (巡河) of a segment: who, when, for how long and along which track."""
+
+    __table_args__ = (sa.Index("ix_patrol_patroller_started", "patroller_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patroller_id: int = Field(foreign_key="person.id")
+    segment_id: int = Field(foreign_key="segment.id", index=True)
+    kind: str = Field(max_length=10)  # routine | swap | covert (暗访)
+    pairing_id: int | None = Field(default=None, foreign_key="swap_pairing.id", index=True)
+    started_at: datetime = _ts(index=True)
+    ended_at: datetime = _ts()
+    duration_s: int
+    length_m: int | None = None  # along the track, when there is one
+    # The track as a GeoJSON LineString (or MultiLineString) in WGS 84 [lon, lat].
+    track: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    notes: str = Field(default="", max_length=2000)
+    created_at: datetime = _ts()
+
+
+class PatrolIssue(SQLModel, table=True):
+    """An issue reported on a patrol: the patrol is where it was found, and by whom."""
+
+    __tablename__ = "patrol_issue"
+
+    issue_id: int = Field(foreign_key="issue.id", primary_key=True)
+    patrol_id: int = Field(foreign_key="patrol.id", index=True)
+
+
+class TownshipClass(SQLModel, table=True):
+    """A township's class (Ⅰ–Ⅳ) by its economy: it sets the district's share of the patrol funding."""
+
+    __tablename__ = "township_class"
+
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", primary_key=True)
+    grade: str = Field(max_length=3)  # I | II | III | IV
+
+
+class FundingStandard(SQLModel, table=True):
+    """A jurisdiction's patrol funding standard from a day on: subsidy per patrol, insurance per patroller (分)."""
+
+    __tablename__ = "funding_standard"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction_id", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    per_patrol_fen: int  # communication and transport subsidy for one patrol
+    insurance_fen_per_patroller_year: int  # accident insurance for one patroller for a year
+    effective_from: date
+
+
+class EnforcementCase(SQLModel, table=True):
+    """A joint enforcement case (联合执法): sand mining, fishing or discharge, by the parties' team."""
+
+    __tablename__ = "enforcement_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=30)  # e.g. QJ-ZF-2026-001
+    compact_id: int = Field(foreign_key="compact.id", index=True)
+    kind: str = Field(max_length=20)  # sand_mining | fishing | discharge | other
+    title: str = Field(max_length=200)
+    team: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # the enforcement units and officers
+    opened_on: date
+    closed_on: date | None = None
+    outcome: str | None = Field(default=None, max_length=2000)
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _ts()
+
+
+class EnforcementParty(SQLModel, table=True):
+    """A jurisdiction taking part in a joint enforcement case."""
+
+    __tablename__ = "enforcement_party"
+
+    case_id: int = Field(foreign_key="enforcement_case.id", primary_key=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", primary_key=True)
+
+
+class EnforcementIssue(SQLModel, table=True):
+    """An issue a joint enforcement case deals with."""
+
+    __tablename__ = "enforcement_issue"
+
+    case_id: int = Field(foreign_key="enforcement_case.id", primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", primary_key=True)
+
+
+class LeadTransfer(SQLModel, table=True):
+    """A public-interest litigation lead (公益诉讼线索) transferred to a procuratorate, and its receipt."""
+
+    __tablename__ = "lead_transfer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=30)  # e.g. QJ-XS-2026-001
+    compact_id: int = Field(foreign_key="compact.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")  # the side that transferred it
+    title: str = Field(max_length=200)
+    procuratorate: str = Field(max_length=200)
+    transferred_on: date
+    receipt_no: str | None = Field(default=None, max_length=60)
+    received_on: date | None = None
+    outcome: str | None = Field(default=None, max_length=2000)
+    issue_id: int | None = Field(default=None, foreign_key="issue.id")
+    case_id: int | None = Field(default=None, foreign_key="enforcement_case.id")
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _ts()
+
+
 class JobRun(SQLModel, table=True):
     """One run of a periodic job for one period: what makes every job idempotent and caught up once."""
 
@@ -435,3 +574,31 @@ class LedgerSeal(SQLModel, table=True):
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a table model, for the statements on the hot path."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
+
+
+class MapFeature(SQLModel, table=True):
+    """A feature of the shared watershed map (一张图): a jurisdiction's polygon, a river, an outfall, a plant...
+
+    ``geometry`` is a GeoJSON geometry in WGS 84 [lon, lat]; the bounding box
+    beside it lets SQL pick the features near a place without reading them all.
+    A segment's line is kept in ``segment.geometry`` too, written in the same
+    transaction, because report maps and the router read it from there.
+    """
+
+    __tablename__ = "map_feature"
+    __table_args__ = (sa.UniqueConstraint("layer", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    layer: str = Field(max_length=20)  # jurisdiction|river|segment|catchment|outfall|sewage_plant|sensitive
+    code: str = Field(max_length=60)
+    name: str = Field(max_length=200)
+    jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id", index=True)
+    river_id: int | None = Field(default=None, foreign_key="river.id")
+    segment_id: int | None = Field(default=None, foreign_key="segment.id")
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    geometry: dict[str, Any] = Field(sa_type=sa.JSON)
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    imported_at: datetime = _ts()

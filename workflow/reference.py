@@ -7,9 +7,9 @@ changes nothing; a bad file is refused whole, with the path of each bad field.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import sqlalchemy as sa
 import yaml
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from workflow.errors import ValidationFailed
-from workflow.models import Compact, CompactMember, CompactStaff, Jurisdiction, Person, River, Segment
+from workflow.errors import NotFound, ValidationFailed
+from workflow.models import Compact, CompactMember, CompactStaff, Jurisdiction, PatrolQuota, Person, River, Segment
 from workflow.uow import UnitOfWork
 
 Level = Literal["province", "city", "district", "township", "village"]
@@ -111,6 +111,14 @@ class RiverIn(_Strict):
     segments: list[SegmentIn] = []
 
 
+class PatrolQuotaIn(_Strict):
+    """How often the chiefs of one level must patrol (巡河计划): ``count`` patrols a ``per``."""
+
+    level: Level
+    count: int = Field(ge=1, le=100)
+    per: Literal["week", "tenday", "month", "quarter", "year"]
+
+
 class ReferenceData(_Strict):
     """The whole file."""
 
@@ -118,6 +126,8 @@ class ReferenceData(_Strict):
     people: list[PersonIn] = []
     compacts: list[CompactIn] = []
     rivers: list[RiverIn] = []
+    # When given, the whole set of patrol quotas in force; when absent, the quotas stay as they are.
+    patrol_quotas: list[PatrolQuotaIn] | None = None
 
     def duplicates(self) -> list[tuple[str, str]]:
         """Every code given twice in the file, named at each repeat."""
@@ -149,29 +159,46 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: reference data never needs them, and nested ones expand exponentially."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = cast(Any, self).peek_event().start_mark  # untyped in the stubs
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
+        return super().compose_node(parent, index)
+
+
 def parse(path: Path) -> ReferenceData:
     """Read and check a YAML or JSON file; ValidationFailed names each bad field by its path."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationFailed(str(path), f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(str(path), f"is not UTF-8 text: byte {exc.start}") from exc
+    return parse_text(text, "json" if path.suffix == ".json" else "yaml", source=str(path))
+
+
+def parse_text(text: str, fmt: Literal["json", "yaml"], source: str = "body") -> ReferenceData:
+    """Check a YAML or JSON document given as text; ``source`` names the whole document in errors."""
     try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if fmt == "json" else yaml.load(text, Loader=_NoAliasLoader)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(
-            str(path), f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+        raise ValidationFailed(source, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationFailed(str(path), f"is not valid YAML: {problem}{where}") from exc
+        raise ValidationFailed(source, f"is not valid YAML: {problem}{where}") from exc
+    except RecursionError as exc:
+        raise ValidationFailed(source, "is nested too deeply to be reference data") from exc
     if not isinstance(raw, dict):
-        raise ValidationFailed(str(path), "must hold a mapping with jurisdictions, people, compacts, rivers")
+        raise ValidationFailed(source, "must hold a mapping with jurisdictions, people, compacts, rivers")
     try:
         data = ReferenceData.model_validate(_stringify_codes(raw))
     except ValidationError as exc:
-        raise ValidationFailed.of([(_loc(e["loc"]) or str(path), e["msg"]) for e in exc.errors()]) from exc
+        raise ValidationFailed.of([(_loc(e["loc"]) or source, e["msg"]) for e in exc.errors()]) from exc
     if duplicates := data.duplicates():
         raise ValidationFailed.of(duplicates)
     return data
@@ -224,6 +251,20 @@ class _Resolver:
         if found is None:
             self.errors.append((where, f"no {model.__name__.lower()} with code {code!r}"))
         return cast(int | None, found)
+
+
+def _load_quotas(session: Session, quotas: list[PatrolQuotaIn], errors: list[tuple[str, str]]) -> int:
+    """Replace the patrol quotas with the file's: one per level."""
+    seen: set[str] = set()
+    for i, quota in enumerate(quotas):
+        if quota.level in seen:
+            errors.append((f"patrol_quotas[{i}].level", f"{quota.level} has a quota already in the file"))
+        seen.add(quota.level)
+    session.execute(sa.delete(PatrolQuota))
+    by_level = {q.level: q for q in quotas}  # a repeat is refused above; the load rolls back then
+    session.add_all(PatrolQuota(level=q.level, count=q.count, per=q.per) for q in by_level.values())
+    session.flush()
+    return len(quotas)
 
 
 def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
@@ -331,7 +372,77 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                 counts["segments"] += 1
         for segment, code, where in pending_counterparts:
             segment.counterpart_id = resolve.id_of(Segment, code, where)
+        if data.patrol_quotas is not None:
+            counts["patrol_quotas"] = _load_quotas(session, data.patrol_quotas, resolve.errors)
         if resolve.errors:
             raise ValidationFailed.of(resolve.errors)
         uow.commit()
     return counts
+
+
+PERSON_CHANGES = ("active", "role", "jurisdiction")
+
+
+def _change_errors(changes: Mapping[str, Any]) -> list[tuple[str, str]]:
+    errors = [
+        (name, f"cannot be changed here; only {', '.join(PERSON_CHANGES)}")
+        for name in changes
+        if name not in PERSON_CHANGES
+    ]
+    if not changes:
+        errors.append(("body", f"name at least one of {', '.join(PERSON_CHANGES)}"))
+    if "active" in changes and not isinstance(changes["active"], bool):
+        errors.append(("active", "must be true or false"))
+    roles = get_args(Role)
+    if "role" in changes and changes["role"] not in roles:
+        errors.append(("role", f"{changes['role']!r} is not one of {', '.join(roles)}"))
+    if "jurisdiction" in changes and not isinstance(changes["jurisdiction"], str | int | None):
+        errors.append(("jurisdiction", "must be a division code or null"))
+    return errors
+
+
+def update_person(uow: UnitOfWork, code: str, changes: Mapping[str, Any]) -> None:
+    """Activate or deactivate a person, or change their role or jurisdiction; ValidationFailed names each bad field."""
+    with uow:
+        session = uow.session
+        person = session.execute(sa.select(Person).where(col(Person.code) == code)).scalar_one_or_none()
+        if person is None:
+            raise NotFound("person", code)
+        errors = _change_errors(changes)
+        if errors:
+            raise ValidationFailed.of(errors)
+        role: str = changes.get("role", person.role)
+        active: bool = changes.get("active", person.active)
+        jurisdiction_id = person.jurisdiction_id
+        if "jurisdiction" in changes:
+            wanted = changes["jurisdiction"]
+            jurisdiction_id = None
+            if wanted is not None:
+                wanted = str(wanted).strip()
+                jurisdiction_id = session.execute(
+                    sa.select(col(Jurisdiction.id)).where(col(Jurisdiction.code) == wanted)
+                ).scalar()
+                if jurisdiction_id is None:
+                    errors.append(("jurisdiction", f"no jurisdiction with code {wanted!r}"))
+        if role in ("chief", "office") and jurisdiction_id is None and "jurisdiction" not in dict(errors):
+            errors.append(("jurisdiction", f"a {role} needs a jurisdiction"))
+        staff = session.execute(
+            sa.select(col(CompactStaff.role), col(Compact.code))
+            .join(Compact, col(Compact.id) == col(CompactStaff.compact_id))
+            .where(col(CompactStaff.person_id) == person.id)
+        ).all()
+        for serves, compact in staff:
+            if role != serves:
+                errors.append(("role", f"{code} is {serves} of {compact}: take them off its {serves}s first"))
+        if person.role == "admin" and person.active and (role != "admin" or not active):
+            others = session.execute(
+                sa.select(sa.func.count()).where(
+                    col(Person.role) == "admin", col(Person.active) == sa.true(), col(Person.id) != person.id
+                )
+            ).scalar_one()
+            if not others:
+                errors.append(("role" if role != "admin" else "active", f"{code} is the last active admin"))
+        if errors:
+            raise ValidationFailed.of(errors)
+        person.role, person.active, person.jurisdiction_id = role, active, jurisdiction_id
+        uow.commit()

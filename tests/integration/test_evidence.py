@@ -76,18 +76,32 @@ def test_bad_evidence_is_refused_by_field_and_changes_nothing(
     assert not (tmp_path / "attachments").exists()
 
 
-def test_a_file_over_the_limit_is_refused_naming_the_limit(sqlite_world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "limit", "reason"),
+    [
+        (1_200_000, 1024 * 1024, "is 1.1 MB; the limit is 1.0 MB"),
+        (3072, 2048, "is 3.0 KB; the limit is 2.0 KB"),
+        (1000, 900, "is 1000 bytes; the limit is 900 bytes"),
+    ],
+    ids=["megabytes", "kilobytes", "bytes"],
+)
+def test_a_file_over_the_limit_is_refused_naming_both_sizes_readably(
+    sqlite_world: World, tmp_path: Path, size: int, limit: int, reason: str
+) -> None:
     code = sqlite_world.report()
-    with pytest.raises(ValidationFailed, match="limit is 1 MB"):
+    before = sqlite_world.counts()
+    with pytest.raises(ValidationFailed) as refused:
         add_evidence(
             sqlite_world.app.uow(),
             code,
             sqlite_world.actor(REPORTER),
-            PHOTO + b"\0" * 1_100_000,
+            PHOTO + b"\0" * (size - len(PHOTO)),
             "big.jpg",
             tmp_path,
-            max_bytes=1024 * 1024,
+            max_bytes=limit,
         )
+    assert refused.value.errors == (("file", reason),)
+    assert sqlite_world.counts() == before
 
 
 def test_someone_with_no_standing_on_the_issue_cannot_add_evidence_and_nothing_is_kept(
