@@ -1,13 +1,22 @@
 """Who is calling, and what they may read: the dependencies every router shares.
 
+A caller is known by a personal access token (``Authorization: Bearer``) or by the
+session cookie a sign-in set. A cookie is sent by the browser on its own, so a
+cookie-authenticated request that may change something must also carry the
+session's CSRF token, which another site's page cannot read.
+
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
+from workflow.accounts import SignedIn, session_for
 from workflow.actors import Actor
 from workflow.errors import NotFound, Unauthenticated
 from workflow.queries import IssueScope, IssueView, issue_scope, issue_view
@@ -16,7 +25,56 @@ from workflow.tokens import actor_for_token
 if TYPE_CHECKING:
     from riverchief.bootstrap import App
 
+SESSION_COOKIE = "rc_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 _bearer = HTTPBearer(auto_error=False)
+# The largest id a database integer column holds: larger ones in a path or body are refused (422), not looked up.
+DB_INT_MAX = 2**63 - 1
+
+
+class FieldError(BaseModel):
+    """One bad field of a refused request, and why."""
+
+    field: str
+    reason: str
+
+
+class Refusal(BaseModel):
+    """Why a request was refused: the error's type, a sentence, and for a 422 each bad field."""
+
+    error: str
+    detail: str
+    fields: list[FieldError] | None = None
+
+
+class RequestInvalid(BaseModel):
+    """A request whose shape was refused before any route ran (FastAPI's own 422 body)."""
+
+    detail: list[dict[str, Any]]
+
+
+class Unparsable(BaseModel):
+    """A body that could not be parsed at all (FastAPI's own 400 body)."""
+
+    detail: str
+
+
+# The refusals every /api/v1 route may answer with (web/api.py's exception handler writes them).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Unparsable, "description": "the body cannot be parsed (请求体无法解析)"},
+    401: {"model": Refusal, "description": "no valid token or session (未登录或令牌无效)"},
+    403: {"model": Refusal, "description": "the caller may not do this (无权操作)"},
+    404: {"model": Refusal, "description": "no such thing, or not the caller's to see (不存在或无权查看)"},
+    409: {"model": Refusal, "description": "a stale version, or a step the state does not allow now (版本冲突)"},
+    413: {"model": Refusal, "description": "the upload is over the size limit (文件过大)"},
+    415: {"model": Refusal, "description": "the upload is not a kind taken here, judged by content (文件类型不支持)"},
+    422: {"model": Refusal | RequestInvalid, "description": "bad input, each field named with the reason (输入有误)"},
+    429: {"model": Refusal, "description": "too many failed sign-ins; see Retry-After (登录失败次数过多)"},
+}
 
 
 def iso(value: Any) -> str | None:
@@ -29,23 +87,83 @@ def compacts_of(actor: Actor) -> frozenset[int]:
     return actor.member_of | actor.coordinates | actor.audits
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """The caller, and the browser session it signed in with (None for a personal access token)."""
+
+    actor: Actor
+    session: SignedIn | None
+
+
+async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
+    """The ``csrf_token`` field of an HTML form posted with the session cookie, when no header carries it."""
+    wanted = (
+        request.method in UNSAFE_METHODS
+        and SESSION_COOKIE in request.cookies
+        and not request.headers.get("authorization", "").lower().startswith("bearer ")
+        and CSRF_HEADER not in request.headers
+        and request.headers.get("content-type", "").startswith(FORM_TYPES)
+    )
+    if not wanted:
+        yield None
+        return
+    # A route with form fields has parsed the form already and this returns the same object.
+    form = await request.form()
+    try:
+        value = form.get(CSRF_FIELD)
+        yield value if isinstance(value, str) else None
+    finally:
+        await form.close()
+
+
 class Access:
     """The caller dependency and the read-scope checks, bound to one wired app."""
 
     def __init__(self, wired: "App") -> None:
         self.wired = wired
 
-        def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
-            if credentials is None:
-                raise Unauthenticated("send a personal access token: Authorization: Bearer <token>")
-            return actor_for_token(wired.uow(), credentials.credentials, wired.clock.now())
+        def authenticated(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+            form_csrf: Annotated[str | None, Depends(_form_csrf)],
+        ) -> Authenticated:
+            now = wired.clock.now()
+            if credentials is not None:
+                # A cross-site page cannot set this header, so a token needs no CSRF token.
+                actor = actor_for_token(wired.uow(), credentials.credentials, now, reader=wired.reader())
+                return Authenticated(actor, None)
+            cookie = request.cookies.get(SESSION_COOKIE)
+            if not cookie:
+                raise Unauthenticated(
+                    "sign in (POST /api/v1/session) or send a personal access token: Authorization: Bearer <token>"
+                )
+            signed_in = session_for(
+                wired.uow(),
+                cookie,
+                now,
+                unsafe=request.method in UNSAFE_METHODS,
+                csrf_token=request.headers.get(CSRF_HEADER) or form_csrf,
+            )
+            return Authenticated(signed_in.actor, signed_in)
 
+        def caller(who: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
+            return who.actor
+
+        self.authenticated = authenticated
         self.caller = caller
 
-    def readable(self, actor: Actor, code: str) -> tuple[IssueView, IssueScope]:
-        """The issue's view and scope; NotFound when it is another compact's (it does not exist for the caller)."""
+    def scope(self, actor: Actor, code: str) -> IssueScope:
+        """The issue's compact and sides; NotFound when it is another compact's (it does not exist for the caller)."""
+        with self.wired.reader() as uow:
+            found = issue_scope(uow.connection, code)
+        if found.compact_id not in compacts_of(actor):
+            raise NotFound("issue", code)
+        return found
+
+    def readable(self, actor: Actor, code: str, *, timeline: bool = True) -> tuple[IssueView, IssueScope]:
+        """The issue's view (with its timeline unless told otherwise) and scope, if the caller may read it."""
         with self.wired.reader() as uow:
             scope = issue_scope(uow.connection, code)
             if scope.compact_id not in compacts_of(actor):
                 raise NotFound("issue", code)
-            return issue_view(uow.session, code), scope
+            return issue_view(uow.session, code, timeline=timeline), scope

@@ -108,11 +108,12 @@ def test_nobody_sees_another_compacts_issues(sqlite_world: World, client: TestCl
     extra.write_text(OTHER_COMPACT, encoding="utf-8")
     load(sqlite_world.app.uow(), parse(extra))
     outsider = auth(sqlite_world, "wh-chief")
-    assert client.get("/api/v1/issues", headers=outsider).json() == []
+    assert client.get("/api/v1/issues", headers=outsider).json() == {"items": [], "next_cursor": None}
     assert client.get(f"/api/v1/issues/{code}", headers=outsider).status_code == 404
     fired = client.post(f"/api/v1/issues/{code}/transitions", json={"trigger": "dismiss"}, headers=outsider)
     assert fired.status_code == 404
-    assert [i["code"] for i in client.get("/api/v1/issues", headers=auth(sqlite_world, REPORTER)).json()] == [code]
+    mine = client.get("/api/v1/issues", headers=auth(sqlite_world, REPORTER)).json()["items"]
+    assert [i["code"] for i in mine] == [code]
 
 
 def test_the_openapi_document_is_served(client: TestClient) -> None:
@@ -159,7 +160,7 @@ def test_riverchief_serve_answers_over_http_with_the_scheduler_and_dispatcher_in
                 assert time.monotonic() < deadline, "serve did not answer within 30 s"
                 time.sleep(0.3)
         assert answer.status_code == 200
-        assert answer.json() == []
+        assert answer.json() == {"items": [], "next_cursor": None}
     finally:
         server.terminate()
         log = server.communicate(timeout=20)[0]
@@ -235,7 +236,7 @@ def test_evidence_is_uploaded_read_back_by_readers_and_refused_by_content(
         files={"file": ("photo.jpg", b"<script>alert(1)</script>", "image/jpeg")},
         headers=auth(sqlite_world, REPORTER),
     )
-    assert disguised.status_code == 422
+    assert disguised.status_code == 415
     assert disguised.json()["fields"][0]["field"] == "file"
 
     extra = tmp_path / "hj.yaml"

@@ -4,19 +4,64 @@
 """
 
 import re
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from states import CHART, TABLE
-from states.chart import SERVICE_TRIGGERS
+from states import CHART, TABLE, allowed_triggers
+from states.chart import SERVICE_TRIGGERS, phase_of
 from web.access import Access, compacts_of, iso
 from workflow.actors import Actor, parties
-from workflow.errors import NotFound
-from workflow.evidence import MAX_BYTES, add_evidence, attachment_type, store_path
-from workflow.queries import codes_in, list_issues
+from workflow.clock import SHANGHAI
+from workflow.errors import NotFound, ValidationFailed
+from workflow.evidence import add_evidence, attachment_type, readable_size, sniff, store_path
+from workflow.queries import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
 from workflow.services import IssueDraft, apply, report_issue
+
+PAGE_MAX = 200  # issues a page at most
+TEXT_MAX = 200  # characters of a text search
+
+
+class UploadTooLarge(ValidationFailed):
+    """An upload over the configured limit: refused before anything is stored."""
+
+    http_status = 413
+
+
+class UploadUnsupported(ValidationFailed):
+    """An upload whose content is not a kind evidence takes, whatever its name says: refused, nothing stored."""
+
+    http_status = 415
+
+
+def allowed_for(actor: Actor, state: str, scope: IssueScope) -> list[str]:
+    """The triggers ``actor`` may fire now on an issue in ``state`` with ``scope``, in chart order.
+
+    Those the chart allows from the state, less the steps the services record
+    themselves, and only those whose parties include one the actor holds.
+    """
+    held = parties(actor, scope.compact_id, scope.reporting_path, scope.receiving_path)
+    return [t for t in allowed_triggers(state) if t not in SERVICE_TRIGGERS and held & TABLE[(state, t)].parties]
+
+
+def _summary(row: IssueSummary, actor: Actor) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "title": row.title,
+        "category": row.category,
+        "state": row.state,
+        "state_label": CHART.state(row.state).label_zh,
+        "phase": phase_of(row.state),
+        "version": row.version,
+        "due_at": iso(row.due_at),
+        "created_at": iso(row.created_at),
+        "reporting": {"code": row.reporting_code, "name": row.reporting},
+        "receiving": {"code": row.receiving_code, "name": row.receiving} if row.receiving_code else None,
+        "overdue": row.overdue,
+        "allowed_triggers": allowed_for(actor, row.state, row.scope),
+    }
 
 
 class TransitionIn(BaseModel):
@@ -48,32 +93,65 @@ def router(access: Access) -> APIRouter:
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
 
     @api.get("/issues")
-    def issues(actor: Caller, state: str | None = None, overdue: bool = False) -> list[dict[str, Any]]:
-        """Issues of the caller's compacts, newest first."""
+    def issues(
+        actor: Caller,
+        state: Annotated[list[str] | None, Query(description="a full state, e.g. ban.handed_off; repeatable")] = None,
+        phase: Annotated[str | None, Query(description="kan, xun, cha, ban or du")] = None,
+        party: Annotated[str | None, Query(description="a jurisdiction code: it or one under it is a side")] = None,
+        side: Annotated[str | None, Query(description="with party: reporting or receiving only")] = None,
+        category: str | None = None,
+        overdue: bool = False,
+        start: Annotated[date | None, Query(alias="from", description="created on or after (Asia/Shanghai)")] = None,
+        end: Annotated[date | None, Query(alias="to", description="created before (Asia/Shanghai)")] = None,
+        q: Annotated[str | None, Query(description="text in the code, title, description or place")] = None,
+        compact: str | None = None,
+        limit: int = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
+    ) -> dict[str, Any]:
+        """Issues of the caller's compacts, newest first, a page at a time; every filter given applies."""
+        errors: list[tuple[str, str]] = []
+        if not 1 <= limit <= PAGE_MAX:
+            errors.append(("limit", f"must be from 1 to {PAGE_MAX}"))
+        if q is not None and len(q) > TEXT_MAX:
+            errors.append(("q", f"must be at most {TEXT_MAX} characters"))
+        after = None
+        try:
+            after = cursor_key(cursor) if cursor is not None else None
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+        if errors:
+            raise ValidationFailed.of(errors)
+        scope = compacts_of(actor)
         with wired.reader() as uow:
-            rows = list_issues(uow.session, now=wired.clock.now(), state=state, overdue=overdue, limit=500)
-            mine = codes_in(uow.connection, compacts_of(actor))
-        return [
-            {
-                "code": r.code,
-                "title": r.title,
-                "state": r.state,
-                "version": r.version,
-                "due_at": iso(r.due_at),
-                "reporting": r.reporting,
-                "receiving": r.receiving,
-                "overdue": r.overdue,
-            }
-            for r in rows
-            if r.code in mine
-        ]
+            if compact is not None and compact_id_of(uow.connection, compact) not in scope:
+                raise NotFound("compact", compact)
+            rows = list_issues(
+                uow.session,
+                now=wired.clock.now(),
+                compacts=scope,
+                compact=compact,
+                states=state or (),
+                phase=phase,
+                party=party,
+                side=side,
+                category=category,
+                overdue=overdue,
+                created_from=_day_start(start),
+                created_to=_day_start(end),
+                text=q or None,
+                after=after,
+                limit=limit + 1,
+            )
+        page = rows[:limit]
+        return {
+            "items": [_summary(r, actor) for r in page],
+            "next_cursor": page_cursor(page[-1]) if len(rows) > limit else None,
+        }
 
     @api.get("/issues/{code}")
     def issue(code: str, actor: Caller) -> dict[str, Any]:
         """One issue, with the triggers the caller may fire now."""
-        view, scope = access.readable(actor, code)
-        held = parties(actor, scope.compact_id, scope.reporting_path, scope.receiving_path)
-        allowed = [t for t in view.allowed if t not in SERVICE_TRIGGERS and held & TABLE[(view.state, t)].parties]
+        view, scope = access.readable(actor, code, timeline=False)
         return {
             "code": view.code,
             "title": view.title,
@@ -88,7 +166,7 @@ def router(access: Access) -> APIRouter:
             "receiving": view.receiving,
             "rebound_count": view.rebound_count,
             "ledger_head": view.ledger_head,
-            "allowed_triggers": allowed,
+            "allowed_triggers": allowed_for(actor, view.state, scope),
         }
 
     @api.get("/issues/{code}/timeline")
@@ -114,7 +192,7 @@ def router(access: Access) -> APIRouter:
     @api.post("/issues/{code}/transitions")
     def transition(code: str, body: TransitionIn, actor: Caller) -> dict[str, Any]:
         """Fire a trigger: 409 on a stale version or a state that does not allow it, 403, 422 naming each field."""
-        access.readable(actor, code)
+        access.scope(actor, code)
         result = apply(wired.uow(), code, body.trigger, actor, body.payload, body.expected_version)
         return {
             "code": result.issue_code,
@@ -131,10 +209,14 @@ def router(access: Access) -> APIRouter:
         file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo, or a PDF")],
         caption: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
-        """Add evidence to the issue's current step: checked by content, stored by SHA-256, in the ledger."""
-        limit = MAX_BYTES
+        """Add evidence to the current step (by SHA-256, in the ledger); 413 if too big, 415 if not a photo or PDF."""
+        limit = wired.settings.upload_max_bytes
         content = await file.read(limit + 1)
-        access.readable(actor, code)
+        access.scope(actor, code)
+        if len(content) > limit:
+            raise UploadTooLarge("file", f"is over the upload limit of {readable_size(limit)}")
+        if content and sniff(content) is None:
+            raise UploadUnsupported("file", "is not a JPEG, PNG or WebP photo or a PDF (judged by its content)")
         stored = add_evidence(
             wired.uow(),
             code,
@@ -159,7 +241,7 @@ def router(access: Access) -> APIRouter:
     @api.get("/issues/{code}/attachments/{sha256}")
     def attachment(code: str, sha256: str, actor: Caller) -> Response:
         """A stored file, only to those who may read the issue."""
-        access.readable(actor, code)
+        access.scope(actor, code)
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise NotFound("attachment", sha256)
         with wired.reader() as uow:
@@ -180,3 +262,7 @@ def router(access: Access) -> APIRouter:
         return {"code": result.issue_code, "state": result.state, "version": result.version}
 
     return api
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI) if day is not None else None

@@ -30,7 +30,11 @@ def router(access: Access) -> APIRouter:
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> dict[str, Any]:
-        """The compact's figures over [from, to) (Asia/Shanghai days; default: this year so far), overdue by party."""
+        """The compact's figures over [from, to) (Asia/Shanghai days; default: this year so far), overdue by party.
+
+        ``parties`` gives the same figures for each member jurisdiction, its
+        descendants rolled up (which side each counts: ``workflow.jobs.stats``).
+        """
         today = local_today(wired.clock.now())
         first = start or today.replace(month=1, day=1)
         last = end or today + timedelta(days=1)
