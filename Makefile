@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: setup demo test lint types unit chart bench
+.PHONY: setup setup-test demo test lint types unit chart bench
 
 setup:
 	@scripts/setup.sh
@@ -7,11 +7,14 @@ setup:
 demo: setup
 	.venv/bin/riverchief demo
 
-lint: setup
+setup-test:
+	@scripts/setup.sh --test
+
+lint: setup-test
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-types: setup
+types: setup-test
 	.venv/bin/mypy
 
 test: lint types

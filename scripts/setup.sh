@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 # poppler-utils (pdftotext, pdffonts, pdftoppm) is what the report tests read PDFs with.
 SYSTEM_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils)
+# `setup.sh --test` adds the headless browser the page tests drive.
+if [ "${1:-}" = "--test" ]; then
+  SYSTEM_PACKAGES+=(chromium)
+fi
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -9,14 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
-from web.access import Access
-from web.routes import issues, stats
-from workflow.errors import Unauthenticated, ValidationFailed, WorkflowError
+from web import pages
+from web.access import ERRORS, Access
+from web.pages import routes as page_routes
+from web.routes import issues, open311, reference, session, stats, work
+from workflow.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
 
 if TYPE_CHECKING:
     from riverchief.bootstrap import App
+
+# Machine clients get JSON refusals; people on the pages get a page.
+API_PATHS = ("/api/", "/open311/")
 
 
 def create_api(wired: App) -> FastAPI:
@@ -26,14 +32,22 @@ def create_api(wired: App) -> FastAPI:
     )
 
     @api.exception_handler(WorkflowError)
-    async def _refused(_request: Request, exc: WorkflowError) -> JSONResponse:
+    async def _refused(request: Request, exc: WorkflowError) -> Response:
+        if not request.url.path.startswith(API_PATHS):
+            return pages.refusal(request, exc)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
         if isinstance(exc, ValidationFailed):
             body["fields"] = [{"field": f, "reason": r} for f, r in exc.errors]
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     access = Access(wired)
-    for family in (issues, stats):
-        api.include_router(family.router(access))
+    for family in (issues, stats, session, reference, work, open311):
+        # Open311 answers in GeoReport's own error shape and documents it on its router.
+        api.include_router(family.router(access), responses=None if family is open311 else ERRORS)
+    api.include_router(page_routes.router(access))
+    api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
+    api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return api

@@ -1,0 +1,242 @@
+"""The pages as a browser without script sees them: sign-in, redirects, CSRF, scoping, escaping, language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
+from web.api import create_api
+from web.pages.routes import safe_next
+from workflow.accounts import set_password
+from workflow.reference import load, parse_text
+
+PASSWORD = "琼江清水长流-2026"
+
+
+@pytest.fixture
+def client(sqlite_world: World) -> Iterator[TestClient]:
+    for person in (REPORTER, RECEIVER, COORDINATOR, AUDITOR, "tl-anju"):
+        set_password(sqlite_world.app.uow(), person, PASSWORD)
+    with TestClient(create_api(sqlite_world.app)) as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, person: str) -> None:
+    answer = client.post("/login", data={"person": person, "password": PASSWORD, "next": "/"}, follow_redirects=False)
+    assert answer.status_code == 303
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pages_send_a_stranger_to_sign_in_and_back_where_they_were_going(client: TestClient) -> None:
+    answer = client.get("/queue?x=1", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/queue%3Fx%3D1"
+    signed = client.post(
+        "/login", data={"person": RECEIVER, "password": PASSWORD, "next": "/queue"}, follow_redirects=False
+    )
+    assert signed.headers["location"] == "/queue"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("target", "goes_to"),
+    [("/issues/QJ-1", "/issues/QJ-1"), ("//evil.example/x", "/"), ("https://evil.example", "/"), ("/\\evil", "/")],
+)
+def test_after_sign_in_only_same_site_paths_are_followed(target: str, goes_to: str) -> None:
+    assert safe_next(target) == goes_to
+
+
+def test_a_wrong_password_shows_the_form_again_and_many_are_throttled(client: TestClient) -> None:
+    wrong = {"person": RECEIVER, "password": "not the password", "next": "/"}
+    answer = client.post("/login", data=wrong)
+    assert answer.status_code == 401
+    assert "账号或密码不正确" in answer.text
+    assert 'value="sn-baima"' in answer.text
+    statuses = [client.post("/login", data=wrong).status_code for _ in range(6)]
+    assert statuses[-1] == 429
+    refused = client.post("/login", data={**wrong, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "分钟后再试" in refused.text
+
+
+def test_a_page_form_without_its_csrf_token_changes_nothing(sqlite_world: World, client: TestClient) -> None:
+    code = sqlite_world.report()
+    sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sign_in(client, RECEIVER)
+    for token in ("", "forged"):
+        answer = client.post(
+            f"/issues/{code}/act", data={"csrf_token": token, "trigger": "accept", "expected_version": "2"}
+        )
+        assert answer.status_code == 403
+        assert "表单已过期" in answer.text
+    assert sqlite_world.issue(code).state == "ban.handed_off"
+    page = client.get(f"/issues/{code}")
+    accepted = client.post(
+        f"/issues/{code}/act",
+        data={"csrf_token": csrf_of(page.text), "trigger": "accept", "expected_version": "2"},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303
+    assert sqlite_world.issue(code).state == "ban.accepted"
+
+
+def test_an_issue_page_escapes_user_text_and_offers_only_this_persons_actions(
+    sqlite_world: World, client: TestClient
+) -> None:
+    code = sqlite_world.report(title="<script>alert(1)</script>", description='<img src=x onerror="alert(2)">')
+    sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sign_in(client, RECEIVER)
+    html = client.get(f"/issues/{code}").text
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+    offered = re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html)
+    assert sorted(offered) == ["accept", "dispute"]
+    sign_in(client, REPORTER)
+    html = client.get(f"/issues/{code}").text
+    assert re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html) == []
+
+
+def test_another_compacts_people_cannot_open_an_issue_page(sqlite_world: World, client: TestClient) -> None:
+    code = sqlite_world.report()
+    sign_in(client, AUDITOR)
+    assert client.get(f"/issues/{code}").status_code == 200
+    assert client.get("/issues/QJ-2099-9999").status_code == 404
+
+
+def test_a_field_error_comes_back_beside_its_field_with_what_was_typed(sqlite_world: World, client: TestClient) -> None:
+    code = sqlite_world.report()
+    sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sqlite_world.fire(code, "accept", RECEIVER)
+    sign_in(client, RECEIVER)
+    page = client.get(f"/issues/{code}")
+    answer = client.post(
+        f"/issues/{code}/act",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "trigger": "start_rectify",
+            "expected_version": "3",
+            "plan": "清淤 <b>疏浚</b>",
+            "deadline": "2020-01-01",
+        },
+    )
+    assert answer.status_code == 422
+    assert 'data-testid="error-deadline"' in answer.text
+    assert "清淤 &lt;b&gt;疏浚&lt;/b&gt;" in answer.text
+    assert sqlite_world.issue(code).state == "ban.accepted"
+
+
+def test_the_queue_sorts_hand_offs_and_the_other_sides_waits(sqlite_world: World, client: TestClient) -> None:
+    waiting_for_me = sqlite_world.report(title="待受理")
+    sqlite_world.fire(waiting_for_me, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    mine_to_do = sqlite_world.report(title="已受理待方案")
+    sqlite_world.fire(mine_to_do, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sqlite_world.fire(mine_to_do, "accept", RECEIVER)
+    sign_in(client, RECEIVER)
+    html = client.get("/queue").text
+    counts = dict(re.findall(r'data-testid="count-([a-z_]+)">(\d+)<', html))
+    assert counts == {"to_accept": "1", "overdue": "0", "due_soon": "0", "on_me": "1", "on_others": "0"}
+    sign_in(client, REPORTER)
+    html = client.get("/queue").text
+    counts = dict(re.findall(r'data-testid="count-([a-z_]+)">(\d+)<', html))
+    assert counts["on_others"] == "2"
+    assert counts["to_accept"] == "0"
+    # A chief of an uninvolved township sees neither.
+    sign_in(client, "tl-anju")
+    html = client.get("/queue").text
+    assert "待受理" not in html
+
+
+def test_the_language_switch_keeps_the_page_and_speaks_english(client: TestClient) -> None:
+    sign_in(client, RECEIVER)
+    switched = client.get("/lang/en?next=/queue", follow_redirects=False)
+    assert switched.headers["location"] == "/queue"
+    html = client.get("/queue").text
+    assert "Hand-offs awaiting my acceptance" in html
+    assert '<html lang="en">' in html
+
+
+def test_signing_out_ends_the_session(client: TestClient) -> None:
+    sign_in(client, RECEIVER)
+    page = client.get("/queue")
+    out = client.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+ADMIN = """
+people:
+  - {code: qj-admin, name: 系统管理员, role: admin}
+"""
+DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
+
+
+@pytest.fixture
+def admin(sqlite_world: World, client: TestClient) -> TestClient:
+    load(sqlite_world.app.uow(), parse_text(ADMIN, "yaml"))
+    set_password(sqlite_world.app.uow(), "qj-admin", PASSWORD)
+    sign_in(client, "qj-admin")
+    return client
+
+
+def test_only_admins_reach_the_import_page(client: TestClient) -> None:
+    sign_in(client, COORDINATOR)
+    assert client.get("/admin").status_code == 403
+
+
+def test_an_admin_imports_reference_data_and_a_bad_document_names_its_path(
+    sqlite_world: World, admin: TestClient
+) -> None:
+    page = admin.get("/admin")
+    good = "people:\n  - {code: tn-new, name: 新河长, role: chief, jurisdiction: '500152101'}\n"
+    answer = admin.post(
+        "/admin/import",
+        data={"csrf_token": csrf_of(page.text), "layer": ""},
+        files={"document": ("people.yaml", good.encode(), "application/yaml")},
+    )
+    assert answer.status_code == 200
+    assert "已导入" in answer.text
+    bad = "people:\n  - {code: tn-bad, name: 错误, role: emperor}\n"
+    refused = admin.post(
+        "/admin/import",
+        data={"csrf_token": csrf_of(page.text), "layer": ""},
+        files={"document": ("people.yaml", bad.encode(), "application/yaml")},
+    )
+    assert refused.status_code == 422
+    assert "people[0].role" in refused.text
+    with sqlite_world.app.reader() as uow:
+        codes = set(uow.connection.execute(sa.text("SELECT code FROM person")).scalars())
+    assert "tn-new" in codes
+    assert "tn-bad" not in codes
+
+
+def test_a_map_layer_imported_on_the_admin_page_is_drawn_and_routes_points(admin: TestClient) -> None:
+    page = admin.get("/admin")
+    layer = (DEMO / "qiongjiang-jurisdiction.geojson").read_bytes()
+    answer = admin.post(
+        "/admin/import",
+        data={"csrf_token": csrf_of(page.text), "layer": "jurisdiction"},
+        files={"document": ("j.geojson", layer, "application/geo+json")},
+    )
+    assert answer.status_code == 200
+    drawn = admin.get("/map").text
+    assert drawn.count('class="jurisdiction"') == 14
+    assert "行政区：14" in drawn
+    sign_in(admin, REPORTER)
+    routed = admin.get("/route.json", params={"lon": 105.70, "lat": 30.204}).json()
+    assert routed["segment"] in ("qj-baima", "qj-taian")
+    # The reporter's own side is never proposed as the receiving one.
+    assert all(not p["code"].startswith("500152") for p in routed["proposed"])

@@ -1,0 +1,35 @@
+"""The server-rendered pages for chiefs, coordinators, auditors and admins, on the API's app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from web.pages.text import LANGUAGES, Text
+from workflow.errors import WorkflowError
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LANG_COOKIE = "rc_lang"
+
+_templates = Jinja2Templates(directory=TEMPLATES)
+
+
+def language(request: Request) -> str:
+    """The language the person chose (a cookie), Chinese by default."""
+    lang = request.cookies.get(LANG_COOKIE, LANGUAGES[0])
+    return lang if lang in LANGUAGES else LANGUAGES[0]
+
+
+def refusal(request: Request, exc: WorkflowError) -> HTMLResponse:
+    """A refusal on a page, as a page: the reason, and the way home."""
+    t = Text(language(request))
+    return _templates.TemplateResponse(
+        request,
+        "message.html",
+        {"t": t, "view": None, "path": request.url.path, "message": str(exc), "flash": None},
+        status_code=exc.http_status,
+    )

@@ -1,0 +1,691 @@
+"""The pages: sign in, my queue, report a problem, an issue with its actions, and each role's desk.
+
+Forms post back to the pages (they work without script); every change goes
+through ``workflow.services`` exactly as the API's do, so refusals come back
+as the same errors and are shown beside the field they name.
+
+(No postponed annotations here: FastAPI reads the route signatures at run time.)
+"""
+
+import hmac
+import json
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from states import CHART, TABLE, Party
+from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
+from states.policy import CATEGORIES
+from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
+from web.pages import LANG_COOKIE, TEMPLATES, language
+from web.pages.maps import Shape, draw, shapes_of_geojson
+from web.pages.text import LANGUAGES, Text
+from workflow.accounts import SESSION_LIFETIME, Profile, SignedIn, login, logout, profile, session_for
+from workflow.actors import Actor, parties
+from workflow.calendar import local_today
+from workflow.clock import SHANGHAI
+from workflow.deadlines import due_texts
+from workflow.errors import (
+    Conflict,
+    CsrfRefused,
+    InvalidTransition,
+    NotFound,
+    NotPermitted,
+    Throttled,
+    Unauthenticated,
+    ValidationFailed,
+    WorkflowError,
+)
+from workflow.evidence import add_evidence, photos
+from workflow.geo import CachedRouter
+from workflow.jobs import stats
+from workflow.mapdata import import_geojson
+from workflow.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.reference import load, parse_text
+from workflow.services import IssueDraft, apply, report_issue
+from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue, revisit_queue
+
+LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
+LEVELS["province"] = ("省级", "province")
+ADMIN_MAX_BYTES = 20 * 1024 * 1024
+STALE_FORM = "表单已过期，请刷新页面后重试 (the form's CSRF token is missing or stale; reload the page)"
+ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard", "auditor": "/revisits"}
+
+_issue = table_of(Issue)
+_jurisdiction = table_of(Jurisdiction)
+_segment = table_of(Segment)
+_member = table_of(CompactMember)
+_compact = table_of(Compact)
+_report = table_of(ReportFile)
+_feature = table_of(MapFeature)
+# The shared map's layers, bottom to top, and how each is drawn.
+MAP_LAYERS = ("jurisdiction", "catchment", "sensitive", "river", "segment", "sewage_plant", "outfall")
+MAP_CSS = {
+    "jurisdiction": "jurisdiction",
+    "catchment": "catchment",
+    "sensitive": "sensitive",
+    "river": "river",
+    "segment": "segment",
+    "sewage_plant": "poi plant",
+    "outfall": "poi",
+}
+
+
+class LoginRequired(Exception):
+    """Raised by a page dependency when nobody is signed in; the app answers with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def login_redirect(_request: Request, exc: Exception) -> Response:
+    """The answer to LoginRequired: back to the sign-in page, then on to where the person was going."""
+    target = exc.next_url if isinstance(exc, LoginRequired) else "/"
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+
+
+def safe_next(value: str | None) -> str:
+    """A same-site path to go on to after signing in; anything else goes home."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person as the pages need them."""
+
+    actor: Actor
+    signed_in: SignedIn
+    who: Profile
+    t: Text
+
+    @property
+    def csrf(self) -> str:
+        """The token every form of this session carries."""
+        return self.signed_in.csrf_token
+
+
+async def _posted_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, closed (with its spooled uploads) once the response is sent."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+Posted = Annotated[FormData, Depends(_posted_form)]
+
+
+def router(access: Access) -> APIRouter:
+    """The page routes (not part of the API's schema)."""
+    wired = access.wired
+    pages = APIRouter(include_in_schema=False)
+    templates = Jinja2Templates(directory=TEMPLATES)
+    routers = CachedRouter()
+
+    def viewer(request: Request) -> Viewer:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not cookie:
+            raise LoginRequired(target)
+        try:
+            signed_in = session_for(wired.uow(), cookie, wired.clock.now())
+        except Unauthenticated as exc:
+            raise LoginRequired(target) from exc
+        return Viewer(signed_in.actor, signed_in, profile(wired.reader(), signed_in.actor), Text(language(request)))
+
+    Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
+
+    def render(request: Request, name: str, view: Viewer | None, status: int = 200, **context: Any) -> HTMLResponse:
+        t = view.t if view else Text(language(request))
+        return templates.TemplateResponse(
+            request,
+            name,
+            {"t": t, "view": view, "chart": CHART, "path": request.url.path, **context},
+            status_code=status,
+        )
+
+    def check_csrf(view: Viewer, form: FormData) -> None:
+        token = form.get(CSRF_FIELD)
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), view.csrf.encode()):
+            raise CsrfRefused(STALE_FORM)
+
+    def render_issue(
+        request: Request,
+        view: Viewer,
+        status: int,
+        context: dict[str, Any],
+        flash: tuple[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        open_form: str | None = None,
+    ) -> HTMLResponse:
+        extra = {"flash": flash, "errors": errors or {}, "values": values or {}, "open_form": open_form}
+        return render(request, "issue.html", view, status, **extra, **context)
+
+    def due_text(view: Viewer, due_at: datetime | None) -> str | None:
+        zh, en = due_texts(wired.calendar, due_at, wired.clock.now())
+        return zh if view.t.zh else en
+
+    # -- signing in and out, language ---------------------------------------------------------
+
+    @pages.get("/login")
+    def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+        return render(request, "login.html", None, next=safe_next(next), error=None, person="")
+
+    @pages.post("/login")
+    async def sign_in(request: Request, form: Posted) -> Response:
+        person = str(form.get("person") or "").strip()
+        password = str(form.get("password") or "")
+        target = safe_next(str(form.get("next") or "/"))
+        t = Text(language(request))
+        try:
+            token, _, _ = await run_in_threadpool(
+                login,
+                wired.uow(),
+                person,
+                password,
+                request.client.host if request.client else None,
+                request.headers.get("user-agent"),
+                wired.clock.now(),
+            )
+        except Throttled as exc:
+            error = t("login_throttled", minutes=max(1, math.ceil(exc.retry_after / 60)))
+            return render(request, "login.html", None, 429, next=target, error=error, person=person)
+        except (Unauthenticated, ValidationFailed):
+            return render(request, "login.html", None, 401, next=target, error=t("login_failed"), person=person)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(SESSION_LIFETIME.total_seconds()),
+            path="/",
+            secure=request.url.scheme == "https" or wired.settings.cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    @pages.post("/logout")
+    async def sign_out(request: Request, form: Posted, view: Seen) -> Response:
+        check_csrf(view, form)
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        await run_in_threadpool(logout, wired.uow(), cookie, wired.clock.now())
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @pages.get("/lang/{lang}")
+    def switch_language(lang: str, next: str | None = None) -> Response:
+        response = RedirectResponse(safe_next(next), status_code=303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="lax")
+        return response
+
+    @pages.get("/")
+    def home(view: Seen) -> Response:
+        return RedirectResponse(ROLE_HOME.get(view.actor.role, "/map"), status_code=303)
+
+    # -- my queue ---------------------------------------------------------------------------
+
+    @pages.get("/queue")
+    def my_queue(request: Request, view: Seen) -> HTMLResponse:
+        now = wired.clock.now()
+        with wired.reader() as uow:
+            items = open_issues(uow.connection, view.actor)
+        mine = queue(items, now=now, soon=wired.calendar.due_after(now, DUE_SOON_WORKING_DAYS))
+        return render(request, "queue.html", view, queue=mine, due_text=lambda d: due_text(view, d), now=now)
+
+    # -- one issue --------------------------------------------------------------------------
+
+    def issue_context(view: Viewer, code: str) -> dict[str, Any]:
+        issue, scope = access.readable(view.actor, code)
+        held = parties(view.actor, scope.compact_id, scope.reporting_path, scope.receiving_path)
+        actions = []
+        for trigger in issue.allowed:
+            transition = TABLE[(issue.state, trigger)]
+            if trigger in SERVICE_TRIGGERS or not held & transition.parties or transition.parties == {Party.SYSTEM}:
+                continue
+            actions.append(transition)
+        with wired.reader() as uow:
+            row = uow.connection.execute(
+                sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
+                    _issue.c.code == code
+                )
+            ).one()
+            files = photos(uow.connection, row.id)
+            segment = None
+            if row.segment_id is not None:
+                segment = uow.connection.execute(
+                    sa.select(_segment.c.name, _segment.c.geometry).where(_segment.c.id == row.segment_id)
+                ).first()
+            choices = jurisdiction_choices(uow.connection, row.compact_id)
+            proposed = None
+            if any(a.trigger == "hand_off" for a in actions):
+                proposed = proposed_receiving(uow.connection, scope.reporting_path, row.segment_id, row.lon, row.lat)
+        shapes: list[Shape] = []
+        if segment is not None and segment.geometry:
+            shapes.append(Shape("line", [[(p[0], p[1]) for p in segment.geometry]], "segment", segment.name))
+        if row.lon is not None and row.lat is not None:
+            shapes.append(Shape("point", [[(row.lon, row.lat)]], "issue", issue.title))
+        state = CHART.state(issue.state)
+        return {
+            "issue": issue,
+            "state_label": state.label_zh if view.t.zh else state.label_en,
+            "phase": phase_of(issue.state),
+            "held": held,
+            "actions": actions,
+            "files": files,
+            "segment_name": segment.name if segment else None,
+            "drawing": draw(shapes, width=360) if shapes else None,
+            "due": due_text(view, issue.due_at),
+            "overdue": issue.due_at is not None and issue.due_at < wired.clock.now(),
+            "checklist": CATEGORIES[issue.category].checklist if issue.category in CATEGORIES else (),
+            "category_label": category_label(view, issue.category),
+            "jurisdictions": choices,
+            "names": dict(choices),
+            "proposed": proposed,
+            "levels": {k: (v[0] if view.t.zh else v[1]) for k, v in LEVELS.items() if k in MEETING_LEVELS},
+            "field_kinds": FieldKind,
+            "today": local_today(wired.clock.now()).isoformat(),
+            "tz": SHANGHAI,
+            "max_bytes": wired.settings.upload_max_bytes,
+        }
+
+    def proposed_receiving(
+        conn: sa.Connection, reporting_path: str, segment_id: int | None, lon: float | None, lat: float | None
+    ) -> str | None:
+        """The side a hand-off most likely goes to: the owner of the segment, else the other side of a border."""
+        if segment_id is not None:
+            owner = conn.execute(
+                sa.select(_jurisdiction.c.code, _jurisdiction.c.path)
+                .join(_segment, _segment.c.jurisdiction_id == _jurisdiction.c.id)
+                .where(_segment.c.id == segment_id)
+            ).first()
+            if owner is not None and not owner.path.startswith(reporting_path):
+                return str(owner.code)
+        if lon is None or lat is None:
+            return None
+        found = routers.get(conn).route(lon, lat)
+        paths = dict(
+            conn.execute(
+                sa.select(_jurisdiction.c.code, _jurisdiction.c.path).where(_jurisdiction.c.code.in_(found.sides))
+            ).all()
+        )
+        others = [code for code in found.sides if not paths.get(code, "").startswith(reporting_path)]
+        return others[0] if others else None
+
+    def jurisdiction_choices(conn: sa.Connection, compact_id: int) -> list[tuple[str, str]]:
+        """The compact's member jurisdictions and everything under them, as (code, name) by path."""
+        members = conn.execute(
+            sa.select(_jurisdiction.c.path)
+            .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
+            .where(_member.c.compact_id == compact_id)
+        ).scalars()
+        prefixes = [p.replace("%", r"\%").replace("_", r"\_") + "%" for p in members]
+        if not prefixes:
+            return []
+        rows = conn.execute(
+            sa.select(_jurisdiction.c.code, _jurisdiction.c.name)
+            .where(sa.or_(*(_jurisdiction.c.path.like(p, escape="\\") for p in prefixes)))
+            .order_by(_jurisdiction.c.path)
+        ).all()
+        return [(r.code, r.name) for r in rows]
+
+    def category_label(view: Viewer, code: str) -> str:
+        found = CATEGORIES.get(code)
+        if found is None:
+            return code
+        return found.label_zh if view.t.zh else found.label_en
+
+    @pages.get("/issues/{code}")
+    def issue_page(request: Request, code: str, view: Seen, done: str | None = None) -> HTMLResponse:
+        try:
+            context = issue_context(view, code)
+        except NotFound:
+            return render(request, "message.html", view, 404, message=view.t("not_found"))
+        flash = ("ok", view.t("done", what=CHART.trigger_label(done))) if done in CHART.trigger_names() else None
+        return render_issue(request, view, 200, context, flash)
+
+    def payload_of(form: FormData, trigger: str, state: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        for f in TABLE[(state, trigger)].fields:
+            if f.kind == FieldKind.ITEMS:
+                items = [str(v) for v in form.getlist(f.name) if str(v)]
+                if items or f.required:
+                    payload[f.name] = items
+                continue
+            raw = form.get(f.name)
+            value = raw.strip() if isinstance(raw, str) else ""
+            if not value and not f.required:
+                continue
+            if f.kind == FieldKind.PERCENT and value:
+                try:
+                    payload[f.name] = int(value)
+                except ValueError:
+                    payload[f.name] = value  # the service names the field and the reason
+                continue
+            payload[f.name] = value
+        return payload
+
+    @pages.post("/issues/{code}/act")
+    async def act(request: Request, form: Posted, code: str, view: Seen) -> Response:
+        check_csrf(view, form)
+        trigger = str(form.get("trigger") or "")
+        try:
+            expected = int(str(form.get("expected_version") or ""))
+        except ValueError:
+            expected = -1
+        try:
+            context = await run_in_threadpool(issue_context, view, code)
+        except NotFound:
+            return render(request, "message.html", view, 404, message=view.t("not_found"))
+        issue = context["issue"]
+        values = {k: form.getlist(k) if len(form.getlist(k)) > 1 else form.get(k) for k in form}
+        if (issue.state, trigger) not in TABLE or expected != issue.version:
+            # The page was drawn for another version: whatever the person meant may no longer apply.
+            flash = ("warn", view.t("stale"))
+            return render_issue(request, view, 409, context, flash)
+        payload = payload_of(form, trigger, issue.state)
+        try:
+            await run_in_threadpool(apply, wired.uow(), code, trigger, view.actor, payload, expected)
+        except (Conflict, InvalidTransition):
+            flash = ("warn", view.t("stale"))
+            context = await run_in_threadpool(issue_context, view, code)
+            return render_issue(request, view, 409, context, flash)
+        except ValidationFailed as exc:
+            errors = dict(exc.errors)
+            flash = ("bad", view.t("fix_fields"))
+            return render_issue(request, view, 422, context, flash, errors, values, trigger)
+        except NotPermitted:
+            flash = ("bad", view.t("forbidden"))
+            return render_issue(request, view, 403, context, flash)
+        return RedirectResponse(f"/issues/{quote(code)}?done={quote(trigger)}", status_code=303)
+
+    @pages.post("/issues/{code}/photos")
+    async def add_photos(request: Request, form: Posted, code: str, view: Seen) -> Response:
+        check_csrf(view, form)
+        try:
+            await run_in_threadpool(access.scope, view.actor, code)
+            for upload in form.getlist("photos"):
+                if isinstance(upload, UploadFile) and upload.filename:
+                    await store_upload(view, code, upload, str(form.get("caption") or "") or None)
+        except WorkflowError as exc:
+            context = await run_in_threadpool(issue_context, view, code)
+            return render_issue(request, view, exc.http_status, context, ("bad", str(exc)))
+        return RedirectResponse(f"/issues/{quote(code)}?done=add_evidence", status_code=303)
+
+    async def store_upload(view: Viewer, code: str, upload: UploadFile, caption: str | None) -> None:
+        limit = wired.settings.upload_max_bytes
+        content = await upload.read(limit + 1)
+        await run_in_threadpool(
+            add_evidence,
+            wired.uow(),
+            code,
+            view.actor,
+            content,
+            upload.filename or "upload",
+            wired.settings.data_dir,
+            caption=caption,
+            max_bytes=limit,
+        )
+
+    # -- report a problem -------------------------------------------------------------------
+
+    @pages.get("/route.json")
+    def route_point(view: Seen, lon: float, lat: float) -> dict[str, Any]:
+        """Where a point on the report form falls: its jurisdiction, nearest segment and the sides near it."""
+        with wired.reader() as uow:
+            router = routers.get(uow.connection)
+        found = router.route(lon, lat)
+        names = router.jurisdiction_names
+        own = view.actor.jurisdiction_path or ""
+        with wired.reader() as uow:
+            paths = dict(
+                uow.connection.execute(
+                    sa.select(_jurisdiction.c.code, _jurisdiction.c.path).where(
+                        _jurisdiction.c.code.in_((*found.sides, found.jurisdiction or ""))
+                    )
+                ).all()
+            )
+        others = [c for c in found.sides if not (own and paths.get(c, "").startswith(own))]
+        return {
+            "jurisdiction": found.jurisdiction,
+            "jurisdiction_name": names.get(found.jurisdiction or ""),
+            "segment": found.segment,
+            "segment_name": router.segment_names.get(found.segment or ""),
+            "bank": found.bank,
+            "distance_m": None if found.distance_m is None else round(found.distance_m),
+            "proposed": [{"code": c, "name": names.get(c, c)} for c in others],
+        }
+
+    def report_context(view: Viewer) -> dict[str, Any]:
+        with wired.reader() as uow:
+            segments = uow.connection.execute(
+                sa.select(_segment.c.code, _segment.c.name, _segment.c.jurisdiction_id).order_by(_segment.c.code)
+            ).all()
+            compacts = uow.connection.execute(
+                sa.select(_compact.c.code, _compact.c.name).where(_compact.c.id.in_(compacts_of(view.actor)))
+            ).all()
+            shapes, _ = map_shapes(uow.connection)
+        return {
+            "drawing": draw(shapes, width=480),
+            "categories": [(c.code, c.label_zh if view.t.zh else c.label_en) for c in CATEGORIES.values()],
+            "segments": [(s.code, s.name) for s in segments],
+            "compacts": [(c.code, c.name) for c in compacts],
+            "max_mb": wired.settings.upload_max_bytes // (1024 * 1024),
+            "max_bytes": wired.settings.upload_max_bytes,
+        }
+
+    @pages.get("/report")
+    def report_page(request: Request, view: Seen) -> HTMLResponse:
+        return render(request, "report.html", view, errors={}, values={}, flash=None, **report_context(view))
+
+    @pages.post("/report")
+    async def report(request: Request, form: Posted, view: Seen) -> Response:
+        check_csrf(view, form)
+        values = {k: form.get(k) for k in form if k != "photos"}
+
+        def number(name: str) -> float | None:
+            raw = str(form.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise ValidationFailed(name, "不是数字 (not a number)") from exc
+
+        try:
+            draft = IssueDraft(
+                compact=str(form.get("compact") or "QJ"),
+                title=str(form.get("title") or "").strip(),
+                category=str(form.get("category") or ""),
+                description=str(form.get("description") or "").strip(),
+                place=str(form.get("place") or "").strip(),
+                lon=number("lon"),
+                lat=number("lat"),
+                segment=str(form.get("segment") or "") or None,
+            )
+            uploads = [u for u in form.getlist("photos") if isinstance(u, UploadFile) and u.filename]
+            limit = wired.settings.upload_max_bytes
+            for upload in uploads:
+                if (upload.size or 0) > limit:
+                    raise ValidationFailed("photos", view.t("too_big", name=upload.filename, mb=limit // 2**20))
+            result = await run_in_threadpool(report_issue, wired.uow(), view.actor, draft)
+        except ValidationFailed as exc:
+            errors = dict(exc.errors)
+            flash = ("bad", view.t("fix_fields"))
+            return render(
+                request, "report.html", view, 422, errors=errors, values=values, flash=flash, **report_context(view)
+            )
+        failed: list[str] = []
+        for upload in uploads:
+            try:
+                await store_upload(view, result.issue_code, upload, None)
+            except WorkflowError as exc:
+                failed.append(f"{upload.filename}: {exc}")
+        target = f"/issues/{quote(result.issue_code)}?done=report"
+        return RedirectResponse(target, status_code=303)
+
+    # -- coordinator, auditor, map, reports -------------------------------------------------
+
+    @pages.get("/dashboard")
+    def dashboard(request: Request, view: Seen) -> HTMLResponse:
+        now = wired.clock.now()
+        today = local_today(now)
+        start = datetime.combine(today.replace(month=1, day=1), time(0), tzinfo=SHANGHAI)
+        end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+        boards = []
+        with wired.reader() as uow:
+            codes = uow.connection.execute(
+                sa.select(_compact.c.code, _compact.c.name)
+                .where(_compact.c.id.in_(compacts_of(view.actor)))
+                .order_by(_compact.c.code)
+            ).all()
+            for compact in codes:
+                figures = stats(uow.connection, compact.code, start, end)
+                boards.append({"code": compact.code, "name": compact.name, "figures": figures})
+            items = open_issues(uow.connection, view.actor)
+        blocked = [i for i in items if i.state in ("ban.negotiating", "ban.joint_meeting")]
+        waiting = [i for i in items if i.on_me]
+        return render(
+            request,
+            "dashboard.html",
+            view,
+            boards=boards,
+            blocked=blocked,
+            waiting=waiting,
+            due_text=lambda d: due_text(view, d),
+            now=now,
+        )
+
+    @pages.get("/revisits")
+    def revisits(request: Request, view: Seen) -> HTMLResponse:
+        with wired.reader() as uow:
+            planned = revisit_queue(uow.connection, view.actor)
+            items = [i for i in open_issues(uow.connection, view.actor) if i.state == "du.revisiting"]
+            filed = uow.connection.execute(
+                sa.select(_report.c.id, _report.c.title, _report.c.kind, _report.c.created_at)
+                .where(_report.c.compact_id.in_(view.actor.audits), _report.c.kind == "revisit")
+                .order_by(_report.c.created_at.desc())
+                .limit(50)
+            ).all()
+        today = local_today(wired.clock.now())
+        return render(request, "revisits.html", view, planned=planned, revisiting=items, filed=filed, today=today)
+
+    @pages.get("/reports")
+    def reports(request: Request, view: Seen) -> HTMLResponse:
+        with wired.reader() as uow:
+            filed = uow.connection.execute(
+                sa.select(_report.c.id, _report.c.title, _report.c.kind, _report.c.period, _report.c.created_at)
+                .where(_report.c.compact_id.in_(compacts_of(view.actor)))
+                .order_by(_report.c.created_at.desc())
+                .limit(200)
+            ).all()
+        return render(request, "reports.html", view, filed=filed)
+
+    def map_shapes(conn: sa.Connection) -> tuple[list[Shape], dict[str, int]]:
+        """The stored layers, areas first, then lines, then points, so nothing small hides under something large."""
+        features = conn.execute(
+            sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry).order_by(_feature.c.id)
+        ).all()
+        drawn_segments = {f.code for f in features if f.layer == "segment"}
+        segments = conn.execute(
+            sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
+        ).all()
+        shapes: list[Shape] = []
+        counts: dict[str, int] = {}
+        for layer in MAP_LAYERS:
+            for f in features:
+                if f.layer == layer:
+                    shapes += shapes_of_geojson(f.geometry, MAP_CSS[layer], f.name)
+                    counts[layer] = counts.get(layer, 0) + 1
+            if layer == "segment":
+                for s in segments:
+                    if s.code not in drawn_segments and s.geometry:
+                        shapes.append(Shape("line", [[(p[0], p[1]) for p in s.geometry]], "segment", s.name))
+                        counts["segment"] = counts.get("segment", 0) + 1
+        return shapes, counts
+
+    @pages.get("/map")
+    def watershed(request: Request, view: Seen) -> HTMLResponse:
+        with wired.reader() as uow:
+            shapes, counts = map_shapes(uow.connection)
+            issues = uow.connection.execute(
+                sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.lon, _issue.c.lat).where(
+                    _issue.c.compact_id.in_(compacts_of(view.actor)),
+                    _issue.c.lon.is_not(None),
+                    _issue.c.lat.is_not(None),
+                    _issue.c.state.not_in(TERMINAL),
+                )
+            ).all()
+        shapes += [
+            Shape("point", [[(i.lon, i.lat)]], "issue", f"{i.code} {i.title}", f"/issues/{quote(i.code)}")
+            for i in issues
+        ]
+        legend = [(MAP_CSS[layer], view.t("layer_" + layer), counts[layer]) for layer in MAP_LAYERS if layer in counts]
+        legend.append(("issue", view.t("open_issues"), len(issues)))
+        return render(request, "map.html", view, drawing=draw(shapes, width=720), legend=legend)
+
+    @pages.get("/admin")
+    def admin(request: Request, view: Seen) -> HTMLResponse:
+        only_admin(view)
+        return render(request, "admin.html", view, flash=None, errors={}, layers=MAP_LAYERS)
+
+    @pages.post("/admin/import")
+    async def admin_import(request: Request, form: Posted, view: Seen) -> HTMLResponse:
+        only_admin(view)
+        check_csrf(view, form)
+        upload = form.get("document")
+        layer = str(form.get("layer") or "")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationFailed("document", "请选择文件 (choose a file)")
+            content = await upload.read(ADMIN_MAX_BYTES + 1)
+            if len(content) > ADMIN_MAX_BYTES:
+                raise ValidationFailed("document", f"超过 {ADMIN_MAX_BYTES // 2**20} MB (over the size limit)")
+            try:
+                text = content.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise ValidationFailed("document", f"不是 UTF-8 文本 (not UTF-8 text, byte {exc.start})") from exc
+            name = upload.filename.lower()
+            if layer:
+                if layer not in MAP_LAYERS:
+                    raise ValidationFailed("layer", "未知图层 (unknown layer)")
+                try:
+                    document = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValidationFailed("document", f"GeoJSON 格式错误 (line {exc.lineno}: {exc.msg})") from exc
+                if not isinstance(document, dict):
+                    raise ValidationFailed("document", "GeoJSON 应为 FeatureCollection (not a FeatureCollection)")
+                count = await run_in_threadpool(import_geojson, wired.uow(), layer, document)
+                counts = {view.t("layer_" + layer): count}
+            else:
+                fmt: Literal["json", "yaml"] = "json" if name.endswith(".json") else "yaml"
+                source = upload.filename
+                counts = await run_in_threadpool(lambda: load(wired.uow(), parse_text(text, fmt, source)))
+        except ValidationFailed as exc:
+            flash = ("bad", view.t("fix_fields"))
+            return render(request, "admin.html", view, 422, flash=flash, errors=exc.errors, layers=MAP_LAYERS)
+        summary = "，".join(f"{k} {v}" for k, v in counts.items())
+        flash = ("ok", view.t("imported", counts=summary))
+        return render(request, "admin.html", view, flash=flash, errors=(), layers=MAP_LAYERS)
+
+    def only_admin(view: Viewer) -> None:
+        if view.actor.role != "admin":
+            raise NotPermitted(view.actor.code, "admin", ["admin"], [view.actor.role])
+
+    return pages
