@@ -18,23 +18,33 @@ from rich.console import Console
 from sqlmodel import col
 
 from riverchief.bootstrap import App, bootstrap
+from riverchief.demo.patrols import play as play_patrols
 from riverchief.migrate import upgrade
 from riverchief.present import print_bulletin, print_issue, print_issue_list, print_verify
 from riverchief.reporting import make_and_file
 from riverchief.settings import Settings
+from workflow.accounts import set_password
 from workflow.actors import SYSTEM, Actor, load_actor
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI, FrozenClock
 from workflow.evidence import add_evidence
 from workflow.jobs import daily_seal, deadline_sweep, monthly_bulletin, run_job
 from workflow.ledger import verify
-from workflow.models import Bulletin
+from workflow.mapdata import import_layers, read_layers
+from workflow.models import Bulletin, Person, table_of
 from workflow.queries import issue_view, list_issues
-from workflow.reference import load, parse
+from workflow.reference import load, parse, parse_text
 from workflow.services import IssueDraft, apply, report_issue
 
 DATA = Path(__file__).with_name("qiongjiang.yaml")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+# Who keeps the reference data; kept out of qiongjiang.yaml, which holds the field's people only.
+ADMIN = """
+people:
+  - {code: qj-admin, name: 平台管理员, role: admin, organisation: 琼江流域联席会议办公室}
+"""
+# One password for every demo account, so the pages can be tried at once. A demo only.
+DEMO_PASSWORD = "qiongjiang-2026"
 
 
 class Demo:
@@ -286,8 +296,15 @@ def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
     app = bootstrap(Settings(database_url=f"sqlite:///{database}", data_dir=database.parent), clock=clock)
     upgrade(app.engine)
     counts = load(app.uow(), parse(DATA))
+    load(app.uow(), parse_text(ADMIN, "yaml", "demo admin"))
+    layers = import_layers(app.uow(), read_layers(DATA.parent, "qiongjiang"))
+    with app.reader() as uow:
+        people = list(uow.connection.execute(sa.select(table_of(Person).c.code)).scalars())
+    for person in people:
+        set_password(app.uow(), person, DEMO_PASSWORD)
     console.rule("琼江流域跨界河流联防联控 · demo")
     console.print(f"database {database}; loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    console.print("map layers (一张图): " + ", ".join(f"{n} {k}" for k, n in layers.items()))
     d = Demo(app, clock)
     codes, ends = [], []
     # The issues run side by side, each starting a few days after the last, as they do in the field.
@@ -300,6 +317,7 @@ def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
     clock.set(ends[0])
     revisit_rebound_archive(d, codes[0])
     clock.set(max(clock.now(), *ends))
+    play_patrols(app, clock, console)
     _run_scheduled_jobs(app, local_today(START), local_today(clock.now()))
     with app.reader() as uow:
         for code in codes:
@@ -338,6 +356,10 @@ def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
     print_verify(console, report)
     console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
     console.print(f"             RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief inbox sn-baima")
+    console.print(
+        f"Pages:       RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief serve, then http://localhost:8000/ "
+        f"as sn-baima, tn-taian, qj-coord, ngo-auditor or qj-admin, password {DEMO_PASSWORD} (demo only)"
+    )
     return report.ok
 
 

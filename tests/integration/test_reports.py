@@ -53,7 +53,9 @@ from workflow.models import Bulletin, Compact, Event, Issue, ReportFile, table_o
 from workflow.reporting import file_report, verify_reports
 
 COMPACT_NAME = "琼江流域跨界河流联防联控"
-DEMO_CODES = tuple(f"QJ-2026-{n:04d}" for n in range(1, 6))
+DEMO_CODES = tuple(f"QJ-2026-{n:04d}" for n in range(1, 6))  # the five played scenarios
+# ... and the two the patrols find: one on a swap patrol, one on a covert inspection.
+LEDGER_CODES = tuple(f"QJ-2026-{n:04d}" for n in range(1, 8))
 AFTER_DEMO = datetime(2026, 8, 3, 9, 0, tzinfo=SHANGHAI)  # a Monday after the demo's last step (2026-07-27)
 
 # Each PDF the module renders from the demo: name -> (kind, options of riverchief.reporting.make).
@@ -438,9 +440,9 @@ def test_the_minutes_list_the_meeting_its_attendees_topic_and_resolution(rendere
 def test_the_ledger_pdf_has_one_row_per_issue_with_its_parties_and_state(rendered: dict[str, Rendered]) -> None:
     text = rendered["ledger"].text
     assert "跨界问题台账（2026年3月）" in text
-    assert "报告的跨界问题，共5条" in rendered["ledger"].raw
+    assert "报告的跨界问题，共7条" in rendered["ledger"].raw
     rows = {m.group(1): m.group(0) for m in re.finditer(r"^\s*(QJ-2026-\d{4})\s.*$", text, re.MULTILINE)}
-    assert sorted(rows) == list(DEMO_CODES)
+    assert sorted(rows) == list(LEDGER_CODES)
     assert re.search(r"太安镇\s+白马镇\s+已归档", rows["QJ-2026-0001"])
     assert re.search(r"太安镇\s+—\s+不予立案", rows["QJ-2026-0005"])
 
@@ -452,7 +454,7 @@ def test_the_ledger_pdf_has_one_row_per_issue_with_its_parties_and_state(rendere
         ("bulletin", ("QJ-2026-0003",)),
         ("revisit", ("QJ-2026-0001",)),
         ("minutes", ("QJ-2026-0002",)),
-        ("ledger", DEMO_CODES),
+        ("ledger", LEDGER_CODES),
     ],
 )
 def test_issue_codes_are_printed_whole_so_a_reader_can_find_them(
@@ -529,7 +531,7 @@ def test_the_ledger_xlsx_has_the_chinese_header_and_one_row_per_issue(demo_app: 
     header, body = rows[0], rows[1:]
     assert header[:6] == ("编号", "问题", "类别", "交办方", "接收方", "状态")
     assert header[-1] == "台账链头"
-    assert [r[0] for r in body] == list(DEMO_CODES)
+    assert [r[0] for r in body] == list(LEDGER_CODES)
     assert body[0][:7] == (
         "QJ-2026-0001",
         "白马镇段右岸生活污水直排",
@@ -546,7 +548,7 @@ def test_the_ledger_csv_starts_with_a_bom_and_the_chinese_header(demo_app: App) 
     assert built.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(built.content.decode("utf-8-sig"))))
     assert rows[0][:6] == ["编号", "问题", "类别", "交办方", "接收方", "状态"]
-    assert [r[0] for r in rows[1:]] == list(DEMO_CODES)
+    assert [r[0] for r in rows[1:]] == list(LEDGER_CODES)
     assert rows[2][:6] == ["QJ-2026-0002", "龙台镇段上游养殖场粪污入河", "禽畜养殖污染", "崇龛镇", "龙台镇", "已销号"]
 
 
