@@ -1,0 +1,727 @@
+"""How fast the HTTP API answers many clients on loopback, against the floor: the same HTTP stack doing no work.
+
+Run ``.venv/bin/python -m bench.api [--db sqlite|postgres|both] [--clients 50] [--seconds N] [--issues N]``;
+bench/README.md says what is measured and how. For each database:
+
+* the world: the 琼江 compact of the demo, ``--issues`` issues bulk-inserted with their ledgers
+  (``bench.reports.bulk_load``), and ``--own`` issues per client reported and walked to ``ban.rectifying``
+  through ``apply``; one personal access token per client (the receiving chief's);
+* riverchief: ``riverchief serve --no-scheduler --no-dispatcher`` as a subprocess on that database;
+* the floor: ``bench/api_floor.py`` started the same way (uvicorn, same logging, same worker count), its
+  routes plain functions returning a body of the same size and shape without touching a database;
+* the clients: ``--clients`` keep-alive HTTP/1.1 connections from this process (asyncio), each sending its
+  next request as soon as the last is answered: ``GET /api/v1/issues/{code}`` over random codes,
+  ``POST /api/v1/issues/{code}/transitions`` firing ``progress`` on the client's own issues with the
+  version it last saw, and a 90/10 mix; riverchief and the floor alternate round by round.
+
+Afterwards every client-owned issue must stand at the version its client last saw, and have moved once per
+accepted POST: the bench checks that the API did what it answered. Figures go to bench/api-results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import math
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import sqlalchemy as sa
+import starlette
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from bench.apply import POSTGRES_URL, machine, postgres_database, rectifying, server_info
+from bench.reports import bulk_load
+from riverchief.bootstrap import bootstrap
+from riverchief.migrate import upgrade
+from riverchief.settings import Settings
+from tests.factories import RECEIVER, START, load_world
+from workflow.clock import FrozenClock
+from workflow.db import make_engine
+from workflow.models import Issue, table_of
+from workflow.tokens import create_token
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "api-results.json"
+RIVERCHIEF = Path(sys.executable).parent / "riverchief"
+TARGETS = ("riverchief", "floor")
+NOTE = "排口封堵完成一半，正在清理管网"
+
+_issue = table_of(Issue)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the clients ask: the share of their requests that are POSTs (the rest are GETs)."""
+
+    name: str
+    post_share: float
+
+
+WORKLOADS = {w.name: w for w in (Workload("get", 0.0), Workload("post", 1.0), Workload("mixed", 0.1))}
+
+
+# -- the world -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Owned:
+    """An issue a client fires triggers on: its code and the version the client last saw."""
+
+    code: str
+    version: int
+    stale: bool = False  # the last POST was refused or failed: read the version before the next
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The database the servers are started on, and what the clients need of it."""
+
+    url: str
+    codes: list[str]  # every issue, for the GETs
+    owned: list[list[Owned]]  # per client: its issues in ban.rectifying, for the POSTs
+    tokens: list[str]  # per client: its bearer token
+    server: dict[str, str]
+    seconds: float
+
+
+def prepare(url: str, folder: Path, args: argparse.Namespace) -> Prepared:
+    """Migrate, load the compact, insert the issues, walk the clients' issues to ban.rectifying, make tokens."""
+    began = time.perf_counter()
+    postgres = make_url(url).get_backend_name() == "postgresql"
+    # Setting up is not measured: on PostgreSQL its commits need not wait for the WAL flush.
+    engine = make_engine(url, connect_args={"options": "-c synchronous_commit=off"}) if postgres else make_engine(url)
+    try:
+        upgrade(engine)
+        clock = FrozenClock(START)
+        app = bootstrap(Settings(database_url=url, data_dir=folder), clock=clock, engine=engine)
+        world = load_world(app, clock)
+        if args.issues:
+            bulk_load(app, args.issues, months=12, year=START.year - 1, seed=args.seed)
+        owned = [[rectifying(world) for _ in range(args.own)] for _ in range(args.clients)]
+        tokens = [create_token(app.uow(), RECEIVER, f"bench client {i + 1}")[1] for i in range(args.clients)]
+        with engine.connect() as conn:
+            versions = dict(conn.execute(sa.select(_issue.c.code, _issue.c.version)).all())
+        info = server_info(engine)
+    finally:
+        engine.dispose()
+    return Prepared(
+        url=url,
+        codes=sorted(versions),
+        owned=[[Owned(code, versions[code]) for code in codes] for codes in owned],
+        tokens=tokens,
+        server=info,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def check_versions(prepared: Prepared, owned: list[list[Owned]], accepted: int) -> dict[str, int]:
+    """Every client-owned issue stands at the version its client saw, having moved once per accepted POST."""
+    engine = make_engine(prepared.url)
+    try:
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.select(_issue.c.code, _issue.c.version)).all())
+    finally:
+        engine.dispose()
+    seen = {o.code: o.version for issues in owned for o in issues}
+    wrong = {code: (version, stored[code]) for code, version in seen.items() if stored[code] != version}
+    if wrong:
+        raise RuntimeError(f"issues not at the version their client saw (seen, stored): {wrong}")
+    moved = sum(o.version for issues in owned for o in issues) - sum(o.version for i in prepared.owned for o in i)
+    if moved != accepted:
+        raise RuntimeError(f"{accepted} POSTs were answered 200 but the issues moved {moved} versions")
+    return {"issues_checked": len(seen), "versions_moved": moved}
+
+
+# -- the servers -----------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct TCP ports nobody listens on now."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without riverchief's settings or proxies, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERCHIEF_") and "proxy" not in k.lower()}
+    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
+
+
+@dataclass
+class Server:
+    """A server process on a loopback port, its output going to a log file."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> None:
+        """Raise if the process has exited."""
+        if self.process.poll() is not None:
+            tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until it answers HTTP (any status will do)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.alive()
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                conn.request("GET", "/api/v1/issues/ready")
+                conn.getresponse().read()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} did not answer on port {self.port} in {timeout:.0f}s") from None
+                time.sleep(0.1)
+            finally:
+                conn.close()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process and its descendants (the workers, when there are several)."""
+        return sum(_cpu_of(pid) for pid in _tree(self.process.pid))
+
+
+def _tree(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [root], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+@contextmanager
+def started(
+    name: str, command: Sequence[str], env: dict[str, str], cwd: Path, port: int, log: Path
+) -> Iterator[Server]:
+    """A server process, stopped (SIGTERM, then SIGKILL) on exit."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield Server(name, port, process, log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def serve_flags(workers: int) -> list[str]:
+    """``--workers N`` for ``riverchief serve`` when more than one is asked for and the command has it."""
+    if workers == 1:
+        return []
+    shown = subprocess.run([str(RIVERCHIEF), "serve", "--help"], capture_output=True, text=True, check=False).stdout
+    if "--workers" not in shown:
+        raise SystemExit("riverchief serve has no --workers option here: run with --workers 1")
+    return ["--workers", str(workers)]
+
+
+def sample_body(server: Server, prepared: Prepared, rng: random.Random) -> bytes:
+    """A GET body riverchief gave, of the median size among a sample of issues: what the floor will serve."""
+    bodies = []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for code in rng.sample(prepared.codes, min(51, len(prepared.codes))):
+            conn.request("GET", f"/api/v1/issues/{code}", headers={"Authorization": f"Bearer {prepared.tokens[0]}"})
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {code} answered {response.status}: {body[:300]!r}")
+            bodies.append(body)
+    finally:
+        conn.close()
+    bodies.sort(key=len)
+    return bodies[len(bodies) // 2]
+
+
+# -- the clients -----------------------------------------------------------------------------------
+
+
+class ProtocolError(Exception):
+    """A response this client does not read (it expects Content-Length bodies, as uvicorn sends them)."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection speaking just what the bench needs.
+
+    A hand-written client: httpx's AsyncClient took a whole CPU for about 100 requests a second on this
+    machine, which would have measured the client instead of the servers.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.host = f"Host: 127.0.0.1:{port}\r\n".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read its response: (status, body)."""
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + self.host + f"Authorization: Bearer {token}\r\n".encode()
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+        self.writer.write(head + b"\r\n" + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" not in headers:
+            raise ProtocolError(f"no Content-Length in {lines[0]!r}")
+        content = await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, content
+
+    async def close(self) -> None:
+        """Close the connection (a later request opens a new one)."""
+        writer, self.reader, self.writer = self.writer, None, None
+        if writer is not None:
+            writer.close()
+            with suppress(OSError):
+                await writer.wait_closed()
+
+
+@dataclass
+class Tally:
+    """What the clients got from one target: latencies per kind of request, statuses, bytes."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"get": [], "post": []})
+    ok: Counter[str] = field(default_factory=Counter)
+    conflicts: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    body_bytes: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        """Requests answered (whatever the answer)."""
+        return sum(len(v) for v in self.latencies.values())
+
+    def merge(self, other: Tally) -> None:
+        """Add another run's figures to these."""
+        for kind, values in other.latencies.items():
+            self.latencies[kind] += values
+        self.ok.update(other.ok)
+        self.conflicts += other.conflicts
+        self.errors.update(other.errors)
+        self.body_bytes.update(other.body_bytes)
+        self.seconds += other.seconds
+        self.client_cpu += other.client_cpu
+        self.server_cpu += other.server_cpu
+
+
+@dataclass
+class Client:
+    """One client: its token, its own issues (fired round-robin), its random stream of codes."""
+
+    token: str
+    owned: list[Owned]
+    rng: random.Random
+    turn: int = 0
+
+    def progress_body(self, issue: Owned) -> bytes:
+        """A ``progress`` report on one of its issues, expecting the version it last saw."""
+        self.turn += 1
+        payload = {"note": NOTE, "percent": self.turn % 101}
+        body = {"trigger": "progress", "payload": payload, "expected_version": issue.version}
+        return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def refresh(conn: Connection, client: Client, issue: Owned) -> None:
+    """Read an issue's version again (after a refusal or a failure; not counted)."""
+    status, body = await conn.request("GET", f"/api/v1/issues/{issue.code}", client.token)
+    if status == 200:
+        issue.version = int(json.loads(body)["version"])
+        issue.stale = False
+
+
+async def one_client(
+    port: int, client: Client, codes: list[str], post_share: float, until: float, tally: Tally
+) -> None:
+    """Requests one after another until ``until`` (perf_counter), each timed from sending to the last byte."""
+    conn = Connection(port)
+    clock = time.perf_counter
+    try:
+        while clock() < until:
+            post = post_share >= 1.0 or (post_share > 0.0 and client.rng.random() < post_share)
+            kind = "post" if post else "get"
+            try:
+                if post:
+                    issue = client.owned[client.turn % len(client.owned)]
+                    if issue.stale:
+                        await refresh(conn, client, issue)
+                    body = client.progress_body(issue)
+                    began = clock()
+                    status, answer = await conn.request(
+                        "POST", f"/api/v1/issues/{issue.code}/transitions", client.token, body
+                    )
+                else:
+                    code = codes[client.rng.randrange(len(codes))]
+                    began = clock()
+                    status, answer = await conn.request("GET", f"/api/v1/issues/{code}", client.token)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError) as exc:
+                tally.errors[type(exc).__name__] += 1
+                if post:
+                    issue.stale = True
+                await conn.close()
+                await asyncio.sleep(0.05)
+                continue
+            tally.latencies[kind].append(clock() - began)
+            tally.body_bytes[kind] += len(answer)
+            if status == 200:
+                tally.ok[kind] += 1
+                if post:
+                    issue.version = int(json.loads(answer)["version"])
+                continue
+            if status == 409:
+                tally.conflicts += 1
+            else:
+                tally.errors[f"HTTP {status}"] += 1
+            if post:
+                issue.stale = True
+    finally:
+        await conn.close()
+
+
+async def load(port: int, clients: list[Client], codes: list[str], workload: Workload, seconds: float) -> Tally:
+    """All clients at once for ``seconds``; the run ends when the last request in flight is answered."""
+    tally = Tally()
+    began = time.perf_counter()
+    until = began + seconds
+    await asyncio.gather(*(one_client(port, c, codes, workload.post_share, until, tally) for c in clients))
+    tally.seconds = time.perf_counter() - began
+    return tally
+
+
+def run(server: Server, clients: list[Client], codes: list[str], workload: Workload, seconds: float) -> Tally:
+    """One timed run against one server, with the CPU this process and the server spent."""
+    cpu, server_cpu = time.process_time(), server.cpu_seconds()
+    tally = asyncio.run(load(server.port, clients, codes, workload, seconds))
+    tally.client_cpu = time.process_time() - cpu
+    tally.server_cpu = server.cpu_seconds() - server_cpu
+    server.alive()
+    return tally
+
+
+# -- one database, end to end ----------------------------------------------------------------------
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The nearest-rank quantile of ``values`` (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def figures(tally: Tally) -> dict[str, Any]:
+    """Throughput, latency, refusals and CPU of one target on one workload."""
+    every = tally.latencies["get"] + tally.latencies["post"]
+    n = len(every)
+    per_kind = {
+        kind: {
+            "requests": len(values),
+            "ok": tally.ok[kind],
+            "p50_ms": 1000 * quantile(values, 0.5),
+            "p99_ms": 1000 * quantile(values, 0.99),
+            "mean_body_bytes": tally.body_bytes[kind] / len(values) if values else 0,
+        }
+        for kind, values in tally.latencies.items()
+        if values
+    }
+    return {
+        "requests": n,
+        "seconds": tally.seconds,
+        "requests_per_s": n / tally.seconds if tally.seconds else 0.0,
+        "p50_ms": 1000 * quantile(every, 0.5),
+        "p99_ms": 1000 * quantile(every, 0.99),
+        "ok": dict(tally.ok),
+        "conflicts": tally.conflicts,
+        "errors": dict(tally.errors),
+        "server_cpu_ms_per_request": 1000 * tally.server_cpu / n if n else 0.0,
+        "client_cpu_ms_per_request": 1000 * tally.client_cpu / n if n else 0.0,
+        "kinds": per_kind,
+    }
+
+
+def measure(
+    servers: dict[str, Server],
+    clients: dict[str, list[Client]],
+    codes: list[str],
+    workload: Workload,
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """A warm-up of each target, then ``args.rounds`` rounds in which they take turns to go first.
+
+    Returns the figures and the POSTs each target accepted, warm-up included.
+    """
+    accepted: dict[str, int] = {}
+    for name in TARGETS:
+        if args.warmup:
+            accepted[name] = run(servers[name], clients[name], codes, workload, args.warmup).ok["post"]
+        else:
+            accepted[name] = 0
+    tallies = {name: Tally() for name in TARGETS}
+    for number in range(args.rounds):
+        for name in TARGETS if number % 2 == 0 else TARGETS[::-1]:
+            tally = run(servers[name], clients[name], codes, workload, args.seconds)
+            accepted[name] += tally.ok["post"]
+            tallies[name].merge(tally)
+    result: dict[str, Any] = {"workload": workload.name, "post_share": workload.post_share}
+    result |= {name: figures(tallies[name]) for name in TARGETS}
+    rc, floor = result["riverchief"], result["floor"]
+    result["ratio"] = {
+        "throughput": rc["requests_per_s"] / floor["requests_per_s"] if floor["requests_per_s"] else None,
+        "p50": rc["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else None,
+        "p99": rc["p99_ms"] / floor["p99_ms"] if floor["p99_ms"] else None,
+        "server_cpu": (
+            rc["server_cpu_ms_per_request"] / floor["server_cpu_ms_per_request"]
+            if floor["server_cpu_ms_per_request"]
+            else None
+        ),
+    }
+    return result, accepted
+
+
+@contextmanager
+def database(dialect: str, folder: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in ``folder``, or a scratch PostgreSQL database of this process."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{folder / 'riverchief.db'}"
+        return
+    name = f"riverchief_bench_api_{os.getpid()}"
+    with postgres_database(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)) as url:
+        yield url
+
+
+def run_database(dialect: str, args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Every workload against riverchief and the floor on one database, dropped at the end."""
+    load_before = os.getloadavg()
+    rng = random.Random(args.seed)
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="riverchief-bench-api-")))
+        url = stack.enter_context(database(dialect, folder))
+        prepared = prepare(url, folder, args)
+        console.log(
+            f"{dialect}: {len(prepared.codes)} issues, {args.clients}×{args.own} in ban.rectifying, "
+            f"{args.clients} tokens ({prepared.seconds:.1f}s)"
+        )
+        # riverchief serves SQLite from one process (one writer): the floor then gets one worker too.
+        workers = 1 if dialect == "sqlite" else args.workers
+        env = clean_env(RIVERCHIEF_DATABASE_URL=url, RIVERCHIEF_DATA_DIR=str(folder))
+        ports = dict(zip(TARGETS, free_ports(len(TARGETS)), strict=True))
+        command = [str(RIVERCHIEF), "serve", "--no-scheduler", "--no-dispatcher", "--host", "127.0.0.1"]
+        command += ["--port", str(ports["riverchief"]), *serve_flags(workers)]
+        body = folder / "floor-body.json"  # the floor reads it at its first GET
+        floor_command = [sys.executable, "-m", "bench.api_floor", "--port", str(ports["floor"]), "--body", str(body)]
+        floor_command += ["--workers", str(workers)]
+        riverchief = stack.enter_context(
+            started("riverchief", command, env, folder, ports["riverchief"], folder / "riverchief.log")
+        )
+        floor = stack.enter_context(started("floor", floor_command, env, ROOT, ports["floor"], folder / "floor.log"))
+        riverchief.wait_ready()
+        floor.wait_ready()
+        body.write_bytes(sample_body(riverchief, prepared, rng))
+        servers = {"riverchief": riverchief, "floor": floor}
+        # Each target has its own clients (same tokens, issues and random streams), so the floor's made-up
+        # versions never mix with riverchief's.
+        clients = {
+            name: [
+                Client(token, [replace(o) for o in owned], random.Random(f"{args.seed}-{i}"))
+                for i, (token, owned) in enumerate(zip(prepared.tokens, prepared.owned, strict=True))
+            ]
+            for name in TARGETS
+        }
+        workloads, accepted = [], 0
+        for name in args.workloads:
+            result, posts = measure(servers, clients, prepared.codes, WORKLOADS[name], args)
+            workloads.append(result)
+            accepted += posts["riverchief"]
+            console.log(f"{dialect} {name}: throughput riverchief/floor {result['ratio']['throughput']:.2f}")
+        checked = check_versions(prepared, [c.owned for c in clients["riverchief"]], accepted)
+        body_bytes = body.stat().st_size
+    return {
+        "database": dialect,
+        "server": prepared.server,
+        "setup_seconds": prepared.seconds,
+        "workers": workers,
+        "issues": len(prepared.codes),
+        "floor_get_body_bytes": body_bytes,
+        "checked": checked,
+        "workloads": workloads,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def table(results: dict[str, Any], clients: int) -> Table:
+    """riverchief against the floor, per database and workload."""
+    title = (
+        f"HTTP API under {clients} clients on loopback: riverchief against the floor "
+        "(ratios riverchief / floor; latencies in ms)"
+    )
+    grid = Table(title=title)
+    columns = (
+        "database",
+        "workload",
+        "req/s rc",
+        "req/s floor",
+        "ratio",
+        "p50 rc",
+        "p50 floor",
+        "ratio",
+        "p99 rc",
+        "p99 floor",
+        "ratio",
+        "409 rc",
+        "errors rc / floor",
+        "server CPU ms/req rc / floor",
+        "ratio",
+    )
+    for column in columns:
+        grid.add_column(column, justify="left" if column in ("database", "workload") else "right")
+    for dialect, result in results.items():
+        for w in result["workloads"]:
+            rc, floor, ratio = w["riverchief"], w["floor"], w["ratio"]
+            errors = f"{sum(rc['errors'].values())} / {sum(floor['errors'].values())}"
+            if rc["errors"] or floor["errors"]:
+                errors = f"[red]{errors}[/]"
+            grid.add_row(
+                dialect,
+                w["workload"],
+                f"{rc['requests_per_s']:.0f}",
+                f"{floor['requests_per_s']:.0f}",
+                f"[bold]{_ratio(ratio['throughput'])}[/]",
+                f"{rc['p50_ms']:.1f}",
+                f"{floor['p50_ms']:.1f}",
+                f"[bold]{_ratio(ratio['p50'])}[/]",
+                f"{rc['p99_ms']:.1f}",
+                f"{floor['p99_ms']:.1f}",
+                f"[bold]{_ratio(ratio['p99'])}[/]",
+                str(rc["conflicts"]),
+                errors,
+                f"{rc['server_cpu_ms_per_request']:.2f} / {floor['server_cpu_ms_per_request']:.2f}",
+                _ratio(ratio["server_cpu"]),
+            )
+    return grid
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent keep-alive clients (default 50)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of one timed run (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each target per workload (default 3)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of an untimed run first (default 2)")
+    parser.add_argument("--issues", type=int, default=3000, help="issues bulk-inserted for the GETs (default 3000)")
+    parser.add_argument("--own", type=int, default=4, help="issues each client fires progress on (default 4)")
+    parser.add_argument(
+        "--workloads", nargs="+", choices=tuple(WORKLOADS), default=list(WORKLOADS), help="default: all three"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes of both targets on PostgreSQL (SQLite: 1)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="the JSON results (default bench/api-results.json)"
+    )
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.own < 1 or args.rounds < 1 or args.seconds <= 0 or args.workers < 1:
+        parser.error("--clients, --own, --rounds, --workers must be at least 1 and --seconds above 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON; exit 0 (the figures are the result)."""
+    args = parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    started_at = time.perf_counter()
+    dialects = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = {d: run_database(d, args, console) for d in dialects}
+    host = machine()
+    host |= {"uvicorn": uvicorn.__version__, "fastapi": fastapi.__version__, "starlette": starlette.__version__}
+    report = {
+        "benchmark": "api",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": host,
+        "config": {k: str(v) for k, v in vars(args).items()},
+        "databases": results,
+        "elapsed_s": time.perf_counter() - started_at,
+    }
+    args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    console.print(table(results, args.clients))
+    loads = ", ".join(
+        f"{d} {r['load_average_before'][0]:.1f}→{r['load_average_after'][0]:.1f}" for d, r in results.items()
+    )
+    workers = ", ".join(f"{d} {r['workers']}" for d, r in results.items())
+    servers = ", ".join(
+        f"{d} {r['server'].get('server_version', r['server'].get('version'))}" for d, r in results.items()
+    )
+    console.print(
+        f"machine: {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}, uvicorn {uvicorn.__version__}, "
+        f"{servers}; workers {workers}; load average {loads}; git {host['git']['commit']}"
+        f"{' (modified)' if host['git']['changed'] else ''}; total {report['elapsed_s']:.0f}s"
+    )
+    console.print(f"results: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
