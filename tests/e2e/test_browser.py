@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from web.api import create_api
 from workflow.accounts import set_password
 from workflow.ledger import verify
 from workflow.mapdata import import_layers, read_layers
+from workflow.patrols import add_pairing
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
@@ -49,6 +51,10 @@ def _free_port() -> int:
 def site(sqlite_world: World) -> Iterator[str]:
     """The app served on a loopback port with the demo's map, everyone with a password."""
     import_layers(sqlite_world.app.uow(), read_layers(DEMO, "qiongjiang"))
+    # The two boundary chiefs across the 琼江 patrol each other's bank this year (交叉巡河).
+    add_pairing(
+        sqlite_world.app.uow(), "QJ", REPORTER, "qj-taian", RECEIVER, "qj-baima", date(2026, 1, 1), date(2026, 12, 31)
+    )
     for person in (REPORTER, RECEIVER, COORDINATOR, AUDITOR):
         set_password(sqlite_world.app.uow(), person, PASSWORD)
     server = uvicorn.Server(
@@ -142,6 +148,7 @@ def test_a_cross_border_case_through_the_pages(sqlite_world: World, site: str, b
     tongnan.open("/report")
     assert tongnan.overflow() <= 0
     form = tongnan.page.locator("#report-form")
+    assert form.locator("[data-testid=swap-context]").is_hidden()
     # A tap on the map sets a position inside the drawn compact.
     form.locator("svg[data-pick]").click()
     tapped = float(form.locator("[name=lon]").input_value()), float(form.locator("[name=lat]").input_value())
@@ -158,6 +165,10 @@ def test_a_cross_border_case_through_the_pages(sqlite_world: World, site: str, b
     playwright.expect(routed).to_contain_text("建议接收方：白马镇")
     playwright.expect(routed).to_contain_text("琼江白马镇段")
     form.locator("[name=segment]").select_option("qj-baima")
+    swap = form.locator("[data-testid=swap-context]")
+    assert swap.is_visible()
+    assert "交叉巡河" in swap.inner_text()
+    assert "白马镇" in swap.inner_text()
     form.locator("[name=photos]").set_input_files(str(_photo(tmp_path)))
     assert tongnan.page.locator("[data-previews] figure").count() == 1
     form.locator("button[type=submit]").click()

@@ -138,7 +138,9 @@ def people_file(folder: Path, changes: dict[str, dict[str, Any]]) -> Path:
     demo = {p["code"]: p for p in yaml.safe_load(DATA.read_text(encoding="utf-8"))["people"]}
     path = folder / "reach.yaml"
     people = [{**demo[code], **change} for code, change in changes.items()]
-    path.write_text(yaml.safe_dump({"people": people}, allow_unicode=True), encoding="utf-8")
+    # Written out whole: the loader refuses YAML aliases, which a dump would use for repeated values.
+    dumper = type("NoAliases", (yaml.SafeDumper,), {"ignore_aliases": lambda *_: True})
+    path.write_text(yaml.dump({"people": people}, Dumper=dumper, allow_unicode=True), encoding="utf-8")
     return path
 
 

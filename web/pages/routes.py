@@ -51,6 +51,7 @@ from workflow.geo import CachedRouter
 from workflow.jobs import stats
 from workflow.mapdata import import_geojson
 from workflow.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.patrols import live_pairing
 from workflow.reference import load, parse_text
 from workflow.services import IssueDraft, apply, report_issue
 from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue, revisit_queue
@@ -475,8 +476,17 @@ def router(access: Access) -> APIRouter:
     def report_context(view: Viewer) -> dict[str, Any]:
         with wired.reader() as uow:
             segments = uow.connection.execute(
-                sa.select(_segment.c.code, _segment.c.name, _segment.c.jurisdiction_id).order_by(_segment.c.code)
+                sa.select(_segment.c.id, _segment.c.code, _segment.c.name, _jurisdiction.c.name.label("owner"))
+                .join(_jurisdiction, _jurisdiction.c.id == _segment.c.jurisdiction_id)
+                .order_by(_segment.c.code)
             ).all()
+            today = local_today(wired.clock.now())
+            # The neighbour's segments this chief may patrol today, under a live swap pairing (交叉巡河).
+            swaps = {
+                s.code: view.t("swap_context", segment=s.name, owner=s.owner)
+                for s in segments
+                if view.actor.id is not None and live_pairing(uow.connection, view.actor.id, s.id, today, today)
+            }
             compacts = uow.connection.execute(
                 sa.select(_compact.c.code, _compact.c.name).where(_compact.c.id.in_(compacts_of(view.actor)))
             ).all()
@@ -485,6 +495,7 @@ def router(access: Access) -> APIRouter:
             "drawing": draw(shapes, width=480),
             "categories": [(c.code, c.label_zh if view.t.zh else c.label_en) for c in CATEGORIES.values()],
             "segments": [(s.code, s.name) for s in segments],
+            "swaps": swaps,
             "compacts": [(c.code, c.name) for c in compacts],
             "max_mb": wired.settings.upload_max_bytes // (1024 * 1024),
             "max_bytes": wired.settings.upload_max_bytes,

@@ -70,7 +70,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (found.jurisdiction_name) parts.push(found.jurisdiction_name);
     if (found.segment_name) {
       parts.push(result.dataset.segmentLabel + "：" + found.segment_name + "（" + found.distance_m + " m）");
-      if (segment && !segment.value) segment.value = found.segment;
+      if (segment && !segment.value) {
+        segment.value = found.segment;
+        segment.dispatchEvent(new Event("change"));
+      }
     }
     if (found.proposed.length) {
       parts.push(result.dataset.proposedLabel + "：" + found.proposed.map((p) => p.name).join("、"));
@@ -105,4 +108,19 @@ document.addEventListener("DOMContentLoaded", () => {
     lat.addEventListener("change", place);
     place();
   }
+});
+
+// A neighbour's segment under a live swap pairing: say whose it is and where the problem will go.
+document.addEventListener("DOMContentLoaded", () => {
+  const note = document.querySelector("[data-swap-note]");
+  if (!note) return;
+  const segment = note.closest("div").querySelector("select[name=segment]");
+  const show = () => {
+    const chosen = segment.selectedOptions[0];
+    const text = chosen ? chosen.dataset.swap || "" : "";
+    note.textContent = text;
+    note.hidden = !text;
+  };
+  segment.addEventListener("change", show);
+  show();
 });
