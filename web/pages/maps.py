@@ -55,10 +55,19 @@ def _bounds(shapes: Iterable[Shape]) -> tuple[float, float, float, float] | None
 
 
 def draw(
-    shapes: Sequence[Shape], *, width: int = 640, margin: float = 0.08, min_span: float = 0.01
+    shapes: Sequence[Shape],
+    *,
+    width: int = 640,
+    margin: float = 0.08,
+    min_span: float = 0.01,
+    frame: Sequence[Shape] | None = None,
 ) -> MapDrawing | None:
-    """Project the shapes into an SVG frame ``width`` wide; None when there is nothing to draw."""
-    bounds = _bounds(shapes)
+    """Project the shapes into an SVG frame ``width`` wide; None when there is nothing to draw.
+
+    The frame fits ``frame`` when given (what the map is about; the rest is drawn around it and
+    clipped by the SVG), else every shape.
+    """
+    bounds = _bounds(frame if frame else shapes)
     if bounds is None:
         return None
     west, south, east, north = bounds

@@ -96,6 +96,17 @@ def login_redirect(_request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
 
+def frame_of(shapes: list[Shape], pad: float = 0.02) -> tuple[float, float, float, float]:
+    """The bounding box (west, south, east, north) of some shapes, widened by ``pad`` degrees."""
+    points = [p for shape in shapes for part in shape.parts for p in part]
+    return (
+        min(p[0] for p in points) - pad,
+        min(p[1] for p in points) - pad,
+        max(p[0] for p in points) + pad,
+        max(p[1] for p in points) + pad,
+    )
+
+
 def safe_next(value: str | None) -> str:
     """A same-site path to go on to after signing in; anything else goes home."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -277,11 +288,17 @@ def router(access: Access) -> APIRouter:
             proposed = None
             if any(a.trigger == "hand_off" for a in actions):
                 proposed = proposed_receiving(uow.connection, scope.reporting_path, row.segment_id, row.lon, row.lat)
-        shapes: list[Shape] = []
+        focus: list[Shape] = []
         if segment is not None and segment.geometry:
-            shapes.append(Shape("line", [[(p[0], p[1]) for p in segment.geometry]], "segment", segment.name))
+            focus.append(Shape("line", [[(p[0], p[1]) for p in segment.geometry]], "segment", segment.name))
         if row.lon is not None and row.lat is not None:
-            shapes.append(Shape("point", [[(row.lon, row.lat)]], "issue", issue.title))
+            focus.append(Shape("point", [[(row.lon, row.lat)]], "issue", issue.title))
+        shapes: list[Shape] = []
+        if focus:
+            # The neighbourhood: the areas and lines around the issue, drawn under it and clipped to its frame.
+            with wired.reader() as uow:
+                around, _ = map_shapes(uow.connection, near=frame_of(focus))
+            shapes = [s for s in around if s.kind != "point"] + focus
         state = CHART.state(issue.state)
         return {
             "issue": issue,
@@ -291,7 +308,7 @@ def router(access: Access) -> APIRouter:
             "actions": actions,
             "files": files,
             "segment_name": segment.name if segment else None,
-            "drawing": draw(shapes, width=360) if shapes else None,
+            "drawing": draw(shapes, width=360, frame=focus, margin=0.25) if focus else None,
             "due": due_text(view, issue.due_at),
             "overdue": issue.due_at is not None and issue.due_at < wired.clock.now(),
             "checklist": CATEGORIES[issue.category].checklist if issue.category in CATEGORIES else (),
@@ -577,6 +594,7 @@ def router(access: Access) -> APIRouter:
             "dashboard.html",
             view,
             boards=boards,
+            party_keys=("handed_over", "accepted", "rectified", "closed", "rebounds", "overdue"),
             blocked=blocked,
             waiting=waiting,
             due_text=lambda d: due_text(view, d),
@@ -608,11 +626,25 @@ def router(access: Access) -> APIRouter:
             ).all()
         return render(request, "reports.html", view, filed=filed)
 
-    def map_shapes(conn: sa.Connection) -> tuple[list[Shape], dict[str, int]]:
-        """The stored layers, areas first, then lines, then points, so nothing small hides under something large."""
-        features = conn.execute(
-            sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry).order_by(_feature.c.id)
-        ).all()
+    def map_shapes(
+        conn: sa.Connection, near: tuple[float, float, float, float] | None = None
+    ) -> tuple[list[Shape], dict[str, int]]:
+        """The stored layers, areas first, then lines, then points, so nothing small hides under something large.
+
+        ``near`` (west, south, east, north) keeps only the features whose bounding box meets it.
+        """
+        query = sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry).order_by(
+            _feature.c.id
+        )
+        if near is not None:
+            west, south, east, north = near
+            query = query.where(
+                _feature.c.max_lon >= west,
+                _feature.c.min_lon <= east,
+                _feature.c.max_lat >= south,
+                _feature.c.min_lat <= north,
+            )
+        features = conn.execute(query).all()
         drawn_segments = {f.code for f in features if f.layer == "segment"}
         segments = conn.execute(
             sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))

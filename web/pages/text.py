@@ -131,6 +131,10 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "figure_revisits": ("回头看", "Revisits"),
         "figure_rebounds": ("反弹", "Rebounds"),
         "figure_overdue": ("逾期", "Overdue"),
+        "party": ("单位", "Party"),
+        "chiefs": ("河长", "Chiefs"),
+        "issues": ("问题", "Issues"),
+        "by_party": ("各方情况", "By party"),
     }
 )
 
