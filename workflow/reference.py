@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from workflow.actors import SYSTEM
 from workflow.errors import NotFound, ValidationFailed
 from workflow.models import Compact, CompactMember, CompactStaff, Jurisdiction, PatrolQuota, Person, River, Segment
 from workflow.uow import UnitOfWork
@@ -61,6 +62,15 @@ class PersonIn(_Strict):
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,59}$")
     name: str = Field(min_length=1, max_length=100)
     role: Role
+
+    @field_validator("code")
+    @classmethod
+    def _not_the_system(cls, code: str) -> str:
+        # "system" is the scheduler's own name in the ledger: no person may take it.
+        if code == SYSTEM.code:
+            raise ValueError(f"{SYSTEM.code!r} is reserved for the scheduler")
+        return code
+
     jurisdiction: str | None = None
     organisation: str | None = None
     title: str | None = None
@@ -278,12 +288,27 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
             if node.code in seen:
                 resolve.errors.append((f"{where}.code", f"{node.code} appears twice in the file"))
             seen.add(node.code)
+            existing = session.execute(
+                sa.select(Jurisdiction).where(col(Jurisdiction.code) == node.code)
+            ).scalar_one_or_none()
             parent_row = None
             if parent is not None:
                 parent_row = session.execute(
                     sa.select(Jurisdiction).where(col(Jurisdiction.code) == parent)
                 ).scalar_one()
+            elif existing is not None and existing.parent_id is not None:
+                # A document may list a subtree without its ancestors: it stays where it is.
+                parent_row = session.get(Jurisdiction, existing.parent_id)
             path = f"{parent_row.path if parent_row else '/'}{node.code}/"
+            if existing is not None and existing.path != path:
+                # Moved: everything under it moves too, or "is under" (a path prefix) would lie.
+                old = existing.path
+                session.execute(
+                    sa.update(Jurisdiction)
+                    .where(col(Jurisdiction.path).startswith(old, autoescape=True), col(Jurisdiction.id) != existing.id)
+                    .values(path=sa.literal(path) + sa.func.substr(col(Jurisdiction.path), len(old) + 1))
+                    .execution_options(synchronize_session=False)
+                )
             _upsert(
                 session,
                 Jurisdiction,
