@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from riverchief import reporting
 from riverchief.bootstrap import App
-from workflow import jobs
+from workflow import accounts, jobs
 from workflow.calendar import local_today
 from workflow.clock import SHANGHAI
 
@@ -175,6 +175,14 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
         lambda app, _now, period: reporting.monthly_reports(app, period),
+    ),
+    PeriodicJob(
+        "account_prune",
+        "sign-in attempts and ended sessions older than 30 days (03:00 daily)",
+        lambda: CronTrigger(hour=3, minute=0, timezone=SHANGHAI),
+        lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
+        None,
+        lambda app, now, _period: accounts.prune(app.uow(), now),
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}

@@ -300,3 +300,25 @@ def profile(uow: UnitOfWork, actor: Actor) -> Profile:
         audits=named(actor.audits),
         member_of=named(actor.member_of),
     )
+
+
+# Sign-in attempts and ended sessions are kept this long, for looking into abuse, then removed.
+KEEP_ACCOUNT_RECORDS = timedelta(days=30)
+
+
+def prune(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+    """Remove sign-in attempts older than KEEP_ACCOUNT_RECORDS and sessions that ended before it."""
+    cutoff = now - KEEP_ACCOUNT_RECORDS
+    with uow:
+        attempts = uow.connection.execute(_attempt.delete().where(_attempt.c.at < cutoff)).rowcount
+        sessions = uow.connection.execute(
+            _session.delete().where(
+                sa.or_(
+                    _session.c.expires_at < cutoff,
+                    _session.c.revoked_at < cutoff,
+                    _session.c.last_seen_at < cutoff - SESSION_IDLE,
+                )
+            )
+        ).rowcount
+        uow.commit()
+    return {"attempts": attempts, "sessions": sessions}

@@ -164,6 +164,7 @@ def test_a_scheduler_stopped_over_a_deadline_and_a_month_end_does_each_missed_ru
         "quarterly_interviews": ["2026-Q1"],
         "daily_reports": missed_days,
         "monthly_reports": ["2026-03"],
+        "account_prune": ["2026-04-02"],  # only the latest: a prune covers everything before it
     }
     assert second["deadline_sweep"][0][1]["escalated"] == 1
     assert [(e.trigger, e.actor_code) for e in world.events(code)][-1] == ("dispatch", "system")

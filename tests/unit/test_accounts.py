@@ -373,3 +373,19 @@ def test_a_token_in_use_is_stamped_at_most_once_a_minute(sqlite_world: World) ->
         actor = actor_for_token(app.uow(), token, start + timedelta(seconds=offset), reader=app.reader())
         assert actor.code == REPORTER
         assert stamp() == start + timedelta(seconds=expected)
+
+
+def test_old_sign_in_attempts_and_ended_sessions_are_pruned_and_live_ones_kept(sqlite_world: World) -> None:
+    app = sqlite_world.app
+    set_password(app.uow(), RECEIVER, "correct horse 1")
+    start = app.clock.now()
+    old_token, _, _ = login(app.uow(), RECEIVER, "correct horse 1", "10.0.0.1", None, start)
+    with pytest.raises(Unauthenticated):
+        login(app.uow(), RECEIVER, "a wrong one!", "10.0.0.1", None, start)
+    later = start + timedelta(days=31)
+    live_token, _, _ = login(app.uow(), RECEIVER, "correct horse 1", "10.0.0.1", None, later)
+    assert accounts.prune(app.uow(), later) == {"attempts": 4, "sessions": 1}
+    with pytest.raises(Unauthenticated):
+        session_for(app.uow(), old_token, later)
+    assert session_for(app.uow(), live_token, later).actor.code == RECEIVER
+    assert accounts.prune(app.uow(), later) == {"attempts": 0, "sessions": 0}
