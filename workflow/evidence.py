@@ -128,7 +128,8 @@ def add_evidence(
     kind = sniff(content) if content else None
     if content and kind is None:
         errors.append(("file", "is not a JPEG, PNG or WebP photo or a PDF document (judged by its content)"))
-    name = Path(filename).name.strip()
+    # Only the last part of whatever path a client sends, with either separator (a phone may send C:\x\y.jpg).
+    name = Path(filename.replace("\\", "/")).name.strip()
     if not name or len(name) > 200 or not is_text(name):
         errors.append(("filename", "must be a file name of at most 200 characters"))
     if caption is not None and (len(caption) > 300 or not is_text(caption)):

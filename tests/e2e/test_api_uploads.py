@@ -168,6 +168,7 @@ def test_a_name_that_climbs_out_of_the_store_stores_nothing_outside_it(
         assert store_path(data_dir, sha).read_bytes() == photo
         recorded = sqlite_world.events(code)[-1].payload["filename"]
         assert Path(recorded).name == recorded not in ("", ".", "..")  # a bare name, never a path
+        assert "\\" not in recorded  # nor a path written with the other separator
         assert "\x00" not in recorded
     else:
         assert stored == set()
