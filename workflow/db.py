@@ -12,6 +12,11 @@ from sqlalchemy.engine import Engine, make_url
 READONLY = "riverchief_readonly"
 
 
+# As many pooled connections as the web server runs request threads (anyio's 40): with SQLAlchemy's
+# default of 5 (+10 overflow), a busy server opened and closed a connection for most requests.
+POOL: dict[str, Any] = {"pool_size": 40, "max_overflow": 10}
+
+
 def sqlite_url(data_dir: Path) -> str:
     """The default database URL: a file in the data folder."""
     return f"sqlite:///{data_dir / 'riverchief.db'}"
@@ -24,13 +29,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return _sqlite_engine(url, parsed.database, **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    return sa.create_engine(url, **{"pool_pre_ping": True, **POOL, **kwargs})
 
 
 def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    options = {"connect_args": {"check_same_thread": False, "timeout": 30}, **POOL, **kwargs}
+    engine = sa.create_engine(url, **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
