@@ -128,7 +128,10 @@ class Issue(SQLModel, table=True):
     """A cross-border problem; its state lives here and its history in the ledger."""
 
     # ix_issue_created: the lists page newest first by (created_at, id) with keyset cursors.
-    __table_args__ = (sa.Index("ix_issue_open_due", "due_at", "state"), sa.Index("ix_issue_created", "created_at", "id"))
+    __table_args__ = (
+        sa.Index("ix_issue_open_due", "due_at", "state"),
+        sa.Index("ix_issue_created", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=30)  # e.g. QJ-2026-0018
