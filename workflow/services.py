@@ -9,7 +9,7 @@ person who must hear of it. All of it commits together or none of it does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -191,6 +191,39 @@ def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
     """An issue's (id, version) inside an open unit of work; NotFound for an unknown issue."""
     row = _load(uow.connection, issue)
     return row.id, row.version
+
+
+# Guards that read only what is stored (sign-offs, checks, revisits), never the payload: a page can
+# ask them before it offers a form, and say why an action is not open yet instead of offering it.
+STATE_GUARDS = frozenset({"both_sides_signed", "checklist_complete", "last_revisit_clean", "side_not_signed"})
+
+
+def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -> dict[str, str]:
+    """For each trigger a stored-state guard would refuse now, its reason; the others are absent.
+
+    Reads only, in its own unit of work: it answers "may this be offered", and ``apply`` still
+    checks every guard when the trigger is fired.
+    """
+    reasons: dict[str, str] = {}
+    with uow:
+        row = _load(uow.connection, code)
+        held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
+        for trigger in triggers:
+            transition = TABLE.get((row.state, trigger))
+            if transition is None:
+                continue
+            step = Step(
+                uow.connection, row, transition, actor, held, {}, uow.clock.now(), uow.calendar, row.version + 1
+            )
+            for name in transition.guards:
+                if name not in STATE_GUARDS:
+                    continue
+                try:
+                    GUARDS[name](step)
+                except ValidationFailed as refused:
+                    reasons[trigger] = refused.reason
+                    break
+    return reasons
 
 
 def _load(conn: sa.Connection, issue: int | str) -> Any:

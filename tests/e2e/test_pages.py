@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
+from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
 from web.pages.routes import safe_next
 from workflow.accounts import set_password
@@ -240,3 +240,25 @@ def test_a_map_layer_imported_on_the_admin_page_is_drawn_and_routes_points(admin
     assert routed["segment"] in ("qj-baima", "qj-taian")
     # The reporter's own side is never proposed as the receiving one.
     assert all(not p["code"].startswith("500152") for p in routed["proposed"])
+
+
+def test_an_action_not_open_yet_is_explained_instead_of_offered(sqlite_world: World, client: TestClient) -> None:
+    code = sqlite_world.report()
+    walk_to(sqlite_world, code, "request_verify")
+    sign_in(client, REPORTER)
+    html = client.get(f"/issues/{code}").text
+    offered = re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html)
+    # Closing needs both sides' signatures: the reporting side is told so, and may sign.
+    assert "close" not in offered
+    assert "pass_check" in offered
+    blocked = re.search(r'<li data-trigger="close">([^<]+)</li>', html)
+    assert blocked is not None
+    assert "暂不能" in blocked.group(1)
+    sqlite_world.fire(code, "pass_check", RECEIVER, checklist=CHECKLIST)
+    sqlite_world.fire(code, "pass_check", REPORTER, checklist=CHECKLIST)
+    html = client.get(f"/issues/{code}").text
+    assert "close" in re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html)
+    # Signed once, a side is told it has signed rather than offered the form again.
+    told = re.search(r'data-testid="blocked">(.*?)</ul>', html)
+    assert told is not None
+    assert re.findall(r'<li data-trigger="([a-z_]+)">', told.group(1)) == ["pass_check"]

@@ -53,7 +53,7 @@ from workflow.mapdata import import_geojson
 from workflow.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
 from workflow.patrols import live_pairing
 from workflow.reference import load, parse_text
-from workflow.services import IssueDraft, apply, report_issue
+from workflow.services import IssueDraft, apply, not_yet, report_issue
 from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue, revisit_queue
 
 LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
@@ -272,6 +272,9 @@ def router(access: Access) -> APIRouter:
             if trigger in SERVICE_TRIGGERS or not held & transition.parties or transition.parties == {Party.SYSTEM}:
                 continue
             actions.append(transition)
+        # What this person may do but not yet (a signature or a clean revisit is missing): said, not offered.
+        blocked = not_yet(wired.reader(), code, view.actor, [a.trigger for a in actions])
+        actions = [a for a in actions if a.trigger not in blocked]
         with wired.reader() as uow:
             row = uow.connection.execute(
                 sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
@@ -306,6 +309,7 @@ def router(access: Access) -> APIRouter:
             "phase": phase_of(issue.state),
             "held": held,
             "actions": actions,
+            "blocked": blocked,
             "files": files,
             "segment_name": segment.name if segment else None,
             "drawing": draw(shapes, width=360, frame=focus, margin=0.25) if focus else None,

@@ -61,6 +61,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "timeline": ("办理经过", "Timeline"),
         "photos": ("照片与材料", "Photos and documents"),
         "actions": ("我可以做的", "What I can do"),
+        "not_yet": ("暂不能{action}", "Not yet: {action}"),
         "no_actions": ("当前没有需要您办理的操作。", "Nothing for you to do on this issue now."),
         "submit": ("提交", "Submit"),
         "stale": (
