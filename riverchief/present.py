@@ -142,3 +142,14 @@ def print_bulletin(console: Console, bulletin: Bulletin) -> None:
         console.print(
             f"  [red]超期[/red] {escape(party['jurisdiction'])}（河长 {escape(chiefs)}）: {', '.join(party['issues'])}"
         )
+    patrols = bulletin.figures.get("patrols")
+    if patrols and patrols.get("required"):
+        console.print(
+            f"  巡河 patrols: {patrols['done']}/{patrols['required']}（{patrols['rate']}），"
+            f"考核河长 {patrols['assessed']} 人"
+        )
+        for chief in patrols.get("under_quota", []):
+            console.print(
+                f"  [yellow]未完成巡河[/yellow] {escape(chief['name'])}（{escape(chief['jurisdiction'])}）"
+                f" {chief['done']}/{chief['required']}"
+            )

@@ -227,5 +227,9 @@ def test_the_demo_builds_its_own_database_plays_the_scenarios_and_finds_the_ledg
     out = cli.ok("demo", "--database", str(cli.home / "demo.db"))
 
     assert "ledger OK" in out
+    # March's bulletin counts the month's patrols and names the chiefs under quota.
+    assert "巡河 patrols: 29/28（104%）" in out
+    assert "未完成巡河 郑国华（安居镇） 1/3" in out
+    assert "password qiongjiang-2026" in out
     assert (cli.home / "demo.db").exists()
     assert not cli.database.exists(), "the demo touched the configured database"
