@@ -66,6 +66,11 @@ def _month_label(period: str) -> str:
     return f"{year}年{int(month)}月"
 
 
+# A party late on many issues is named with its first few codes and a count: the full list is in the ledger,
+# and a bulletin over thousands of issues stays a few pages.
+BULLETIN_CODES_LISTED = 10
+
+
 def bulletin(
     renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
 ) -> Built:
@@ -91,6 +96,7 @@ def bulletin(
         period_label=_month_label(period),
         month_chart=bar_chart(rows),
         year_chart=bar_chart(year_rows),
+        listed=BULLETIN_CODES_LISTED,
     )
     return Built("bulletin", f"{compact_code} {period} 月通报", compact_code, period, None, pdf)
 

@@ -36,7 +36,7 @@ from weasyprint import HTML
 
 from reports import builders, fetcher, fonts
 from reports import render as render_module
-from reports.builders import Built
+from reports.builders import BULLETIN_CODES_LISTED, Built
 from reports.fetcher import ASSETS, RefusedResource, SafeFetcher
 from reports.fonts import MissingFont, check_cjk_font
 from reports.render import ReportRenderer
@@ -924,3 +924,23 @@ def test_every_page_renders_to_a_non_blank_image_in_the_reports_orientation(
         assert abs(min(width, height) - 413) <= 2, (width, height)
         assert abs(max(width, height) - 585) <= 2, (width, height)
         assert inked > 0.01 * width * height, f"{image.name} is nearly blank"
+
+
+def test_a_party_late_on_many_issues_is_named_with_its_first_codes_and_a_count(filing_app: App, tmp_path: Path) -> None:
+    many = [f"QJ-2026-{n:04d}" for n in range(101, 126)]
+    with filing_app.uow() as uow:
+        stored = uow.session.execute(
+            sa.select(Bulletin).join(Compact).where(Compact.code == "QJ", Bulletin.period == "2026-03")
+        ).scalar_one()
+        uow.connection.execute(
+            sa.update(table_of(Bulletin))
+            .where(table_of(Bulletin).c.id == stored.id)
+            .values(parties=[{**stored.parties[0], "issues": many}])
+        )
+        uow.commit()
+    path = tmp_path / "bulletin.pdf"
+    path.write_bytes(make(filing_app, "bulletin", period="2026-03").content)
+    raw = pdf_raw(path)
+    assert "、".join(many[:BULLETIN_CODES_LISTED]) in raw
+    assert many[BULLETIN_CODES_LISTED] not in raw
+    assert f"等共{len(many)}件" in raw
