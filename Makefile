@@ -17,8 +17,9 @@ lint: setup-test
 types: setup-test
 	.venv/bin/mypy
 
+# One worker per CPU: each has its own template databases (SQLite files, PostgreSQL databases with unique names).
 test: lint types
-	.venv/bin/pytest
+	.venv/bin/pytest -n auto
 
 chart: setup
 	.venv/bin/riverchief chart --markdown > docs/statechart.md
