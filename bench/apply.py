@@ -19,12 +19,10 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import pstats
 import resource
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,8 @@ from rich.table import Table
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from bench.host import git_state as host_git_state
+from bench.host import host
 from riverchief.bootstrap import bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
@@ -592,33 +592,17 @@ def server_info(engine: Engine) -> dict[str, str]:
 
 def git_state() -> dict[str, Any]:
     """The commit measured and the files changed on top of it (the engine may be mid-edit)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.rstrip()
-
     services = (ROOT / "workflow" / "services.py").read_bytes()
     return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "changed": git("status", "--porcelain", "--", "workflow", "states", "riverchief").splitlines(),
+        **host_git_state("workflow", "states", "riverchief"),
         "services_sha256": hashlib.sha256(services).hexdigest()[:16],
     }
 
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **host(),
         "sqlite": sqlite3.sqlite_version,
         "sqlalchemy": sa.__version__,
         "psycopg": psycopg.__version__,

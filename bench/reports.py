@@ -36,7 +36,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import random
 import resource
 import sqlite3
@@ -58,6 +57,7 @@ import weasyprint
 from rich.console import Console
 from rich.table import Table
 
+from bench.host import git_state, host
 from reports import builders
 from reports.fetcher import ASSET_SCHEME, ASSETS, ATTACHMENT_SCHEME
 from reports.render import ReportRenderer
@@ -554,33 +554,13 @@ def bulk_cases(
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **host(),
         "weasyprint": weasyprint.__version__,
         "pypdf": pypdf.__version__,
         "sqlite": sqlite3.sqlite_version,
         "loadavg": os.getloadavg(),
-        "git": {
-            "commit": git("rev-parse", "--short", "HEAD"),
-            "changed": git(
-                "status", "--porcelain", "--", "reports", "workflow", "riverchief", "states", "bench"
-            ).splitlines(),
-        },
+        "git": git_state("reports", "workflow", "riverchief", "states", "bench"),
     }
 
 

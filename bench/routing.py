@@ -49,6 +49,7 @@ from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
+from bench.host import cpu_model
 from workflow.geo import Area, Line, Router
 
 BOX = (103.0, 28.0, 108.0, 33.0)
@@ -103,17 +104,9 @@ def _timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def _machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "cpus": str(os.cpu_count()),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "shapely": shapely.__version__,
         "geos": ".".join(map(str, shapely.geos_version)),
