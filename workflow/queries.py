@@ -791,6 +791,7 @@ class RevisitRow:
 
     id: int
     issue_code: str
+    issue_title: str
     compact: str
     cycle: int
     seq: int
@@ -811,7 +812,12 @@ def revisit_rows(
 ) -> list[RevisitRow]:
     """Revisits of the compacts' issues by due day, optionally of one issue, of a status, or due before a day."""
     query = (
-        sa.select(_revisit, _issue.c.code.label("issue_code"), _compact.c.code.label("compact"))
+        sa.select(
+            _revisit,
+            _issue.c.code.label("issue_code"),
+            _issue.c.title.label("issue_title"),
+            _compact.c.code.label("compact"),
+        )
         .select_from(
             _revisit.join(_issue, _issue.c.id == _revisit.c.issue_id).join(
                 _compact, _compact.c.id == _issue.c.compact_id
@@ -828,7 +834,17 @@ def revisit_rows(
         query = query.where(_revisit.c.due_on < due_before)
     return [
         RevisitRow(
-            r.id, r.issue_code, r.compact, r.cycle, r.seq, r.offset_days, r.due_on, r.status, r.outcome, r.done_at
+            r.id,
+            r.issue_code,
+            r.issue_title,
+            r.compact,
+            r.cycle,
+            r.seq,
+            r.offset_days,
+            r.due_on,
+            r.status,
+            r.outcome,
+            r.done_at,
         )
         for r in conn.execute(query)
     ]
@@ -857,8 +873,9 @@ def report_rows(
     report_id: int | None = None,
     kind: str | None = None,
     period: str | None = None,
+    limit: int | None = None,
 ) -> list[ReportRow]:
-    """Filed reports of the compacts, newest first, optionally one by id, of a kind or of a period."""
+    """Filed reports of the compacts, newest first (at most ``limit``), optionally one by id, of a kind or a period."""
     query = (
         sa.select(_report_file, _compact.c.code.label("compact"), _issue.c.code.label("issue_code"))
         .select_from(
@@ -875,6 +892,8 @@ def report_rows(
         query = query.where(_report_file.c.kind == kind)
     if period is not None:
         query = query.where(_report_file.c.period == period)
+    if limit is not None:
+        query = query.limit(limit)
     return [
         ReportRow(r.id, r.compact, r.kind, r.period, r.title, r.issue_code, r.path, r.sha256, r.size, r.created_at)
         for r in conn.execute(query)

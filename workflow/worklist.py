@@ -6,20 +6,19 @@ The pages' queue and dashboard read this; nothing here changes a row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from states import CHART, Party
 from states.policy import DEADLINES, PLANNED_STATES
 from workflow.actors import Actor, parties
-from workflow.models import Compact, Issue, Jurisdiction, Revisit, table_of
+from workflow.models import Compact, Issue, Jurisdiction, table_of
 
 _issue = table_of(Issue)
 _reporting = table_of(Jurisdiction).alias("rj")
 _receiving = table_of(Jurisdiction).alias("vj")
 _compact = table_of(Compact)
-_revisit = table_of(Revisit)
 
 TERMINAL = frozenset(s.name for s in CHART.states if s.terminal)
 # A wait that ends within this many working days counts as "due soon".
@@ -92,9 +91,11 @@ def open_issues(conn: sa.Connection, actor: Actor) -> list[WorkItem]:
     staff = actor.coordinates | actor.audits
     if actor.jurisdiction_path and not staff:
         # A side's people only stand to issues on their side: narrow in SQL before the exact test below.
-        prefix = actor.jurisdiction_path.replace("%", r"\%").replace("_", r"\_") + "%"
+        path = actor.jurisdiction_path
         query = query.where(
-            sa.or_(_reporting.c.path.like(prefix, escape="\\"), _receiving.c.path.like(prefix, escape="\\"))
+            sa.or_(
+                _reporting.c.path.startswith(path, autoescape=True), _receiving.c.path.startswith(path, autoescape=True)
+            )
         )
     items = []
     for r in conn.execute(query):
@@ -159,37 +160,3 @@ def queue(items: list[WorkItem], *, now: datetime, soon: datetime) -> Queue:
         else:
             on_me.append(item)
     return Queue(to_accept, overdue, due_soon, on_me, on_others)
-
-
-@dataclass(frozen=True, slots=True)
-class RevisitItem:
-    """A planned revisit for an auditor's queue."""
-
-    issue_code: str
-    title: str
-    state: str
-    due_on: date
-    cycle: int
-    seq: int
-    offset_days: int
-
-
-def revisit_queue(conn: sa.Connection, actor: Actor) -> list[RevisitItem]:
-    """The planned revisits of the compacts the actor audits, soonest first."""
-    if not actor.audits:
-        return []
-    rows = conn.execute(
-        sa.select(
-            _issue.c.code,
-            _issue.c.title,
-            _issue.c.state,
-            _revisit.c.due_on,
-            _revisit.c.cycle,
-            _revisit.c.seq,
-            _revisit.c.offset_days,
-        )
-        .select_from(_revisit.join(_issue, _issue.c.id == _revisit.c.issue_id))
-        .where(_issue.c.compact_id.in_(actor.audits), _revisit.c.status == "planned")
-        .order_by(_revisit.c.due_on, _issue.c.code)
-    ).all()
-    return [RevisitItem(r.code, r.title, r.state, r.due_on, r.cycle, r.seq, r.offset_days) for r in rows]

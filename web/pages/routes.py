@@ -52,9 +52,10 @@ from workflow.jobs import stats
 from workflow.mapdata import import_geojson
 from workflow.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
 from workflow.patrols import live_pairing
+from workflow.queries import report_rows, revisit_rows
 from workflow.reference import load, parse_text
 from workflow.services import IssueDraft, apply, not_yet, report_issue
-from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue, revisit_queue
+from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
 
 LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
 LEVELS["province"] = ("省级", "province")
@@ -341,28 +342,36 @@ def router(access: Access) -> APIRouter:
                 return str(owner.code)
         if lon is None or lat is None:
             return None
-        found = routers.get(conn).route(lon, lat)
+        others = other_sides(conn, routers.get(conn).route(lon, lat).sides, reporting_path)
+        return others[0] if others else None
+
+    def other_sides(conn: sa.Connection, sides: tuple[str, ...], own_path: str | None) -> list[str]:
+        """The routed sides that are not ``own_path`` nor under it, in the router's order."""
+        if not own_path:
+            return list(sides)
         paths = dict(
             conn.execute(
-                sa.select(_jurisdiction.c.code, _jurisdiction.c.path).where(_jurisdiction.c.code.in_(found.sides))
+                sa.select(_jurisdiction.c.code, _jurisdiction.c.path).where(_jurisdiction.c.code.in_(sides))
             ).all()
         )
-        others = [code for code in found.sides if not paths.get(code, "").startswith(reporting_path)]
-        return others[0] if others else None
+        return [code for code in sides if not paths.get(code, "").startswith(own_path)]
 
     def jurisdiction_choices(conn: sa.Connection, compact_id: int) -> list[tuple[str, str]]:
         """The compact's member jurisdictions and everything under them, as (code, name) by path."""
-        members = conn.execute(
-            sa.select(_jurisdiction.c.path)
-            .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
-            .where(_member.c.compact_id == compact_id)
-        ).scalars()
-        prefixes = [p.replace("%", r"\%").replace("_", r"\_") + "%" for p in members]
-        if not prefixes:
+        members = (
+            conn.execute(
+                sa.select(_jurisdiction.c.path)
+                .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
+                .where(_member.c.compact_id == compact_id)
+            )
+            .scalars()
+            .all()
+        )
+        if not members:
             return []
         rows = conn.execute(
             sa.select(_jurisdiction.c.code, _jurisdiction.c.name)
-            .where(sa.or_(*(_jurisdiction.c.path.like(p, escape="\\") for p in prefixes)))
+            .where(sa.or_(*(_jurisdiction.c.path.startswith(p, autoescape=True) for p in members)))
             .order_by(_jurisdiction.c.path)
         ).all()
         return [(r.code, r.name) for r in rows]
@@ -472,18 +481,9 @@ def router(access: Access) -> APIRouter:
         """Where a point on the report form falls: its jurisdiction, nearest segment and the sides near it."""
         with wired.reader() as uow:
             router = routers.get(uow.connection)
-        found = router.route(lon, lat)
+            found = router.route(lon, lat)
+            others = other_sides(uow.connection, found.sides, view.actor.jurisdiction_path)
         names = router.jurisdiction_names
-        own = view.actor.jurisdiction_path or ""
-        with wired.reader() as uow:
-            paths = dict(
-                uow.connection.execute(
-                    sa.select(_jurisdiction.c.code, _jurisdiction.c.path).where(
-                        _jurisdiction.c.code.in_((*found.sides, found.jurisdiction or ""))
-                    )
-                ).all()
-            )
-        others = [c for c in found.sides if not (own and paths.get(c, "").startswith(own))]
         return {
             "jurisdiction": found.jurisdiction,
             "jurisdiction_name": names.get(found.jurisdiction or ""),
@@ -608,26 +608,16 @@ def router(access: Access) -> APIRouter:
     @pages.get("/revisits")
     def revisits(request: Request, view: Seen) -> HTMLResponse:
         with wired.reader() as uow:
-            planned = revisit_queue(uow.connection, view.actor)
+            planned = revisit_rows(uow.connection, view.actor.audits, status="planned")
             items = [i for i in open_issues(uow.connection, view.actor) if i.state == "du.revisiting"]
-            filed = uow.connection.execute(
-                sa.select(_report.c.id, _report.c.title, _report.c.kind, _report.c.created_at)
-                .where(_report.c.compact_id.in_(view.actor.audits), _report.c.kind == "revisit")
-                .order_by(_report.c.created_at.desc())
-                .limit(50)
-            ).all()
+            filed = report_rows(uow.connection, view.actor.audits, kind="revisit", limit=50)
         today = local_today(wired.clock.now())
         return render(request, "revisits.html", view, planned=planned, revisiting=items, filed=filed, today=today)
 
     @pages.get("/reports")
     def reports(request: Request, view: Seen) -> HTMLResponse:
         with wired.reader() as uow:
-            filed = uow.connection.execute(
-                sa.select(_report.c.id, _report.c.title, _report.c.kind, _report.c.period, _report.c.created_at)
-                .where(_report.c.compact_id.in_(compacts_of(view.actor)))
-                .order_by(_report.c.created_at.desc())
-                .limit(200)
-            ).all()
+            filed = report_rows(uow.connection, compacts_of(view.actor), limit=200)
         return render(request, "reports.html", view, filed=filed)
 
     def map_shapes(
