@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from workflow.accounts import SignedIn, session_for
 from workflow.actors import Actor
-from workflow.errors import NotFound, Unauthenticated
+from workflow.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.queries import IssueScope, IssueView, issue_scope, issue_view
 from workflow.tokens import actor_for_token
 
@@ -80,6 +80,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def iso(value: Any) -> str | None:
     """A date or time as ISO 8601, or None."""
     return value.isoformat() if value is not None else None
+
+
+def one_of(field: str, value: str | None, choices: tuple[str, ...]) -> None:
+    """Refuse a query value outside its choices, naming the field (None means "not asked")."""
+    if value is not None and value not in choices:
+        raise ValidationFailed(field, f"{value!r} is not one of {', '.join(choices)}")
 
 
 def compacts_of(actor: Actor) -> frozenset[int]:

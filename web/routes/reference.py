@@ -8,7 +8,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from web.access import Access, compacts_of
+from web.access import Access, compacts_of, one_of
 from workflow.actors import Actor
 from workflow.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
 from workflow.queries import (
@@ -116,11 +116,6 @@ def _only_admin(actor: Actor, what: str) -> None:
         raise NotPermitted(actor.code, what, ["admin"], [actor.role])
 
 
-def _choice(field: str, value: str | None, choices: tuple[str, ...]) -> None:
-    if value is not None and value not in choices:
-        raise ValidationFailed(field, f"{value!r} is not one of {', '.join(choices)}")
-
-
 def router(access: Access) -> APIRouter:
     """The reference-data routes."""
     wired = access.wired
@@ -138,7 +133,7 @@ def router(access: Access) -> APIRouter:
     @api.get("/jurisdictions")
     def jurisdictions(parent: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
         """Jurisdictions in tree order: the children of ``parent``, or those of a ``level``."""
-        _choice("level", level, get_args(Level))
+        one_of("level", level, get_args(Level))
         known_jurisdiction("parent", parent)
         with wired.reader() as uow:
             return [_jurisdiction(j) for j in jurisdiction_rows(uow.connection, parent=parent, level=level)]
@@ -209,7 +204,7 @@ def router(access: Access) -> APIRouter:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
         """People of the caller's compacts (everyone, to an admin); contacts only to those who may reach them."""
-        _choice("role", role, get_args(Role))
+        one_of("role", role, get_args(Role))
         known_jurisdiction("jurisdiction", jurisdiction)
         within = None if actor.role == "admin" else compacts_of(actor)
         with wired.reader() as uow:

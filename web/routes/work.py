@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from web.access import DB_INT_MAX, Access, compacts_of, iso
+from web.access import DB_INT_MAX, Access, compacts_of, iso, one_of
 from workflow.actors import Actor
 from workflow.errors import NotFound, ValidationFailed, WorkflowError
 from workflow.outbox import inbox, mark_read
@@ -91,11 +91,6 @@ def _report(r: ReportRow) -> dict[str, Any]:
     }
 
 
-def _choice(field: str, value: str | None, choices: tuple[str, ...]) -> None:
-    if value is not None and value not in choices:
-        raise ValidationFailed(field, f"{value!r} is not one of {', '.join(choices)}")
-
-
 def attachment_disposition(name: str, fallback: str) -> str:
     """A Content-Disposition that downloads as ``name`` (RFC 5987 UTF-8) or, in older clients, as ``fallback``."""
     safe = _UNSAFE_IN_NAMES.sub("_", name).strip(" .") or fallback
@@ -139,7 +134,7 @@ def router(access: Access) -> APIRouter:
         actor: Caller, compact: str | None = None, status: str | None = None, due_before: date | None = None
     ) -> list[dict[str, Any]]:
         """Revisits (回头看) of the caller's compacts' issues, by due day."""
-        _choice("status", status, REVISIT_STATUSES)
+        one_of("status", status, REVISIT_STATUSES)
         compacts = scope(actor, compact)
         with wired.reader() as uow:
             rows = revisit_rows(uow.connection, compacts, status=status, due_before=due_before)
@@ -161,7 +156,7 @@ def router(access: Access) -> APIRouter:
         period: Annotated[str | None, Query(max_length=20)] = None,
     ) -> list[dict[str, Any]]:
         """Reports filed for the caller's compacts, newest first."""
-        _choice("kind", kind, REPORT_KINDS)
+        one_of("kind", kind, REPORT_KINDS)
         compacts = scope(actor, compact)
         with wired.reader() as uow:
             return [_report(r) for r in report_rows(uow.connection, compacts, kind=kind, period=period)]
