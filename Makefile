@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: setup setup-test demo test lint types unit chart bench
+.PHONY: setup setup-test demo test lint types unit chart architecture bench lock
 
 setup:
 	@scripts/setup.sh
@@ -13,9 +13,11 @@ setup-test:
 lint: setup-test
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports --no-cache
 
 types: setup-test
 	.venv/bin/mypy
+	.venv/bin/mypy --strict tests/factories.py
 
 # One worker per CPU: each has its own template databases (SQLite files, PostgreSQL databases with unique names).
 test: lint types
@@ -24,5 +26,14 @@ test: lint types
 chart: setup
 	.venv/bin/riverchief chart --markdown > docs/statechart.md
 
+# The package diagram of docs/architecture.md, drawn from the imports.
+architecture: setup-test
+	.venv/bin/python scripts/architecture.py
+
 bench: setup
 	.venv/bin/python -m bench.apply
+
+# Re-resolve every dependency (pyproject.toml's ranges, the dev extra included) into requirements/lock.txt.
+lock: setup
+	.venv/bin/python -m pip install -q uv
+	.venv/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --no-header --quiet -o requirements/lock.txt

@@ -54,10 +54,10 @@ from riverchief.bootstrap import bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.factories import RECEIVER, START, load_world
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.models import Issue, table_of
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Issue, table_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -1,4 +1,4 @@
-"""How fast ``workflow.services.apply`` is, against the floor: the same writes in plain SQLAlchemy Core.
+"""How fast ``workflow.core.services.apply`` is, against the floor: the same writes in plain SQLAlchemy Core.
 
 Run ``.venv/bin/python -m bench.apply [--steps N] [--dialect sqlite|postgres|both]``; bench/README.md says
 what is measured and how. In one process, for each dialect:
@@ -49,11 +49,11 @@ from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from states.policy import DEADLINES
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, START, World, load_world
-from workflow.calendar import end_of_day
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.models import Event, Issue, Outbox, table_of
-from workflow.services import apply
+from workflow.core.calendar import end_of_day
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Event, Issue, Outbox, table_of
+from workflow.core.services import apply
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

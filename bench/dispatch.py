@@ -56,9 +56,9 @@ from riverchief.bootstrap import bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.factories import RECEIVER, REPORTER, START, load_world, walk_to
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.models import Outbox, Person
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Outbox, Person
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "dispatch-results.json"

@@ -68,9 +68,10 @@ from riverchief.settings import Settings
 from states.chart import INITIAL
 from states.policy import CATEGORIES
 from tests.factories import load_world
-from workflow import dossier, jobs
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.models import Compact, Event, Issue, Jurisdiction, Person, Segment, table_of
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.models import Compact, Event, Issue, Jurisdiction, Person, Segment, table_of
+from workflow.jobs import bulletins
+from workflow.reading import dossier
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -518,7 +519,7 @@ def bulk_cases(
         console.print(f"bulk: {bulk.issues} issues, {bulk.events} events inserted in {bulk.seconds:.1f}s")
         period = bulk.last
         started = time.perf_counter()
-        jobs.monthly_bulletin(app.uow, end.astimezone(UTC), period)
+        bulletins.monthly_bulletin(app.uow, end.astimezone(UTC), period)
         record_s = time.perf_counter() - started
         with app.reader() as uow:
             stored = dossier.bulletin(uow.connection, "QJ", period)

@@ -50,7 +50,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.host import cpu_model
-from workflow.geo import Area, Line, Router
+from workflow.maps.router import Area, Line, Router
 
 BOX = (103.0, 28.0, 108.0, 33.0)
 
@@ -227,9 +227,9 @@ def _database(console: Console, areas: list[Area], args: argparse.Namespace) -> 
     from riverchief.bootstrap import bootstrap
     from riverchief.migrate import upgrade
     from riverchief.settings import Settings
-    from workflow.db import make_engine
-    from workflow.mapdata import import_geojson
-    from workflow.models import Jurisdiction, table_of
+    from workflow.core.db import make_engine
+    from workflow.core.models import Jurisdiction, table_of
+    from workflow.maps.layers import import_geojson
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/routing.db"

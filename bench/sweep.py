@@ -30,10 +30,10 @@ from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.factories import START, load_world
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.jobs import deadline_sweep
-from workflow.models import Event, Issue, Jurisdiction, Outbox, Person, table_of
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Event, Issue, Jurisdiction, Outbox, Person, table_of
+from workflow.jobs.sweeps import deadline_sweep
 
 POSTGRES_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 _issue, _event, _outbox = table_of(Issue), table_of(Event), table_of(Outbox)

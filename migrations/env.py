@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import workflow.models  # noqa: F401  (registers the tables on the metadata)
-from workflow.db import make_engine
+import workflow.core.models  # noqa: F401  (registers the tables on the metadata)
+from workflow.core.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

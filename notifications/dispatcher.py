@@ -22,10 +22,10 @@ from datetime import timedelta
 from notifications.channels import Channel, DeliveryError
 from notifications.message import Message
 from notifications.render import Renderer
-from workflow import outbox
-from workflow.clock import Clock
-from workflow.outbox import Notice
-from workflow.uow import UnitOfWork
+from workflow.core import outbox
+from workflow.core.clock import Clock
+from workflow.core.outbox import Notice
+from workflow.core.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from notifications.message import Message
 from states import CHART
 from states.chart import MEETING_LEVELS
-from workflow.calendar import WorkCalendar
-from workflow.clock import SHANGHAI
-from workflow.deadlines import due_texts
-from workflow.outbox import Notice
+from workflow.core.calendar import WorkCalendar
+from workflow.core.clock import SHANGHAI
+from workflow.core.deadlines import due_texts
+from workflow.core.outbox import Notice
 
 TEMPLATES = Path(__file__).with_name("templates")
 LOCALES = ("zh-CN", "en")

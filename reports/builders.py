@@ -14,9 +14,9 @@ from pypdf import PdfWriter
 
 from reports.figures import bar_chart, map_figure
 from reports.render import DocumentInfo, ReportRenderer
-from workflow import dossier
-from workflow.clock import SHANGHAI
-from workflow.jobs import FIGURES, month_bounds
+from workflow.core.clock import SHANGHAI
+from workflow.reading import dossier
+from workflow.reading.figures import FIGURES, month_bounds
 
 
 @dataclass(frozen=True, slots=True)

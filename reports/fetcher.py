@@ -23,7 +23,7 @@ ATTACHMENT_SCHEME = "rc-attachment"
 
 
 def _sniff(body: bytes) -> str:
-    from workflow.evidence import sniff
+    from workflow.core.evidence import sniff
 
     return sniff(body) or "application/octet-stream"
 

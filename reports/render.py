@@ -20,7 +20,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from reports.fetcher import ASSET_SCHEME, ASSETS, SafeFetcher
 from reports.fonts import check_cjk_font
-from workflow.clock import SHANGHAI
+from workflow.core.clock import SHANGHAI
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -20,10 +20,10 @@ from notifications.channels import (
 from notifications.dispatcher import Dispatcher, DispatchPolicy
 from notifications.render import Renderer
 from riverchief.settings import Settings
-from workflow.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
-from workflow.clock import Clock, SystemClock
-from workflow.db import make_engine
-from workflow.uow import UnitOfWork
+from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
+from workflow.core.clock import Clock, SystemClock
+from workflow.core.db import make_engine
+from workflow.core.uow import UnitOfWork
 
 
 @dataclass(slots=True)

@@ -15,8 +15,8 @@ from rich.progress import Progress
 from riverchief.bootstrap import App, bootstrap
 from riverchief.patrol_cli import case_app, lead_app, patrol_app
 from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label
-from workflow.actors import load_actor
-from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.actors import load_actor
+from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
 
 app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river issues from hand-off to revisit.")
 issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
@@ -67,8 +67,8 @@ def init() -> None:
 @app.command()
 def load(file: Annotated[Path, typer.Argument(help="YAML or JSON reference data")]) -> None:
     """Load jurisdictions, people, compacts, rivers and segments (an upsert by code)."""
-    from workflow.reference import load as load_reference
-    from workflow.reference import parse
+    from workflow.core.reference import load as load_reference
+    from workflow.core.reference import parse
 
     counts = load_reference(_app().uow(), parse(file))
     console.print("loaded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
@@ -99,7 +99,7 @@ def issue_new(
     flag: Annotated[bool, typer.Option("--flag", help="watch a sensitive point (看) instead of reporting")] = False,
 ) -> None:
     """Report a new problem (or flag a sensitive point)."""
-    from workflow.services import IssueDraft, report_issue
+    from workflow.core.services import IssueDraft, report_issue
 
     wired = _app()
     with wired.reader() as uow:
@@ -130,7 +130,7 @@ def issue_fire(
     expected_version: Annotated[int | None, typer.Option(help="refuse if the issue moved past this version")] = None,
 ) -> None:
     """Fire a trigger on an issue."""
-    from workflow.services import apply
+    from workflow.core.services import apply
 
     wired = _app()
     with wired.reader() as uow:
@@ -150,7 +150,7 @@ def issue_attach(
     caption: Annotated[str | None, typer.Option(help="what it shows")] = None,
 ) -> None:
     """Add a photo or document to an issue as evidence (recorded in its ledger)."""
-    from workflow.evidence import add_evidence
+    from workflow.core.evidence import add_evidence
 
     wired = _app()
     try:
@@ -179,7 +179,7 @@ def issue_attach(
 @issue_app.command("show")
 def issue_show(issue: Annotated[str, typer.Argument(help="issue code")]) -> None:
     """An issue and its timeline from the ledger."""
-    from workflow.queries import issue_view
+    from workflow.reading.issues import issue_view
 
     with _app().reader() as uow:
         print_issue(console, issue_view(uow.session, issue))
@@ -193,7 +193,7 @@ def issue_list(
 ) -> None:
     """Issues, newest first."""
     from states.chart import PHASES
-    from workflow.queries import list_issues
+    from workflow.reading.issues import list_issues
 
     phase = state if state in {p.name for p in PHASES} else None
     wired = _app()
@@ -214,9 +214,9 @@ def ledger_verify() -> None:
     """Check every issue's hash chain, replay, and seal; name the first broken event of each bad issue."""
     import sqlalchemy as sa
 
-    from workflow.ledger import verify
-    from workflow.models import Issue
-    from workflow.reporting import verify_reports
+    from workflow.core.filing import verify_reports
+    from workflow.core.ledger import verify
+    from workflow.core.models import Issue
 
     wired = _app()
     with wired.reader() as uow:
@@ -237,8 +237,8 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
     """Seal a day: hash every chain head as it stood at the end of that day."""
     from datetime import timedelta
 
-    from workflow.calendar import local_today
-    from workflow.ledger import seal_day
+    from workflow.core.calendar import local_today
+    from workflow.core.ledger import seal_day
 
     wired = _app()
     try:
@@ -276,7 +276,7 @@ def jobs_list() -> None:
     from rich.table import Table
 
     from riverchief.scheduler import JOBS
-    from workflow.jobs import last_done
+    from workflow.jobs.runs import last_done
 
     wired = _app()
     table = Table(title="定时任务 jobs")
@@ -295,7 +295,7 @@ def jobs_run(
 ) -> None:
     """Run a job by hand for a period (idempotent: a period done is not done again)."""
     from riverchief.scheduler import JOBS_BY_NAME
-    from workflow.jobs import run_job
+    from workflow.jobs.runs import run_job
 
     spec = JOBS_BY_NAME.get(job)
     if spec is None:
@@ -330,7 +330,7 @@ def due(
 ) -> None:
     """What is due or overdue, by the party it waits on."""
     from riverchief.present import print_due
-    from workflow.queries import due_by_party
+    from workflow.reading.issues import due_by_party
 
     wired = _app()
     with wired.reader() as uow:
@@ -372,7 +372,7 @@ def outbox_list(
     """Outbox rows, newest first."""
     from rich.table import Table
 
-    from workflow.outbox import list_rows
+    from workflow.core.outbox import list_rows
 
     if status not in (None, "pending", "sent", "dead"):
         raise ValidationFailed("--status", f"{status!r} is not one of pending, sent, dead")
@@ -401,7 +401,7 @@ def outbox_retry(
     all_dead: Annotated[bool, typer.Option("--all", help="every dead-lettered row")] = False,
 ) -> None:
     """Put dead-lettered rows back in the queue."""
-    from workflow.outbox import requeue
+    from workflow.core.outbox import requeue
 
     if not ids and not all_dead:
         raise ValidationFailed("ids", "name the rows to retry, or pass --all")
@@ -419,8 +419,8 @@ def inbox(
     mark_read: Annotated[bool, typer.Option("--mark-read", help="mark what is shown as read")] = False,
 ) -> None:
     """A person's in-app inbox."""
-    from workflow.outbox import inbox as read_inbox
-    from workflow.outbox import mark_read as mark
+    from workflow.core.outbox import inbox as read_inbox
+    from workflow.core.outbox import mark_read as mark
 
     wired = _app()
     with wired.uow() as uow:
@@ -465,7 +465,7 @@ def report(
     if kind == "followup":
         codes = list(issue or [])
         if all_closed:
-            from workflow.queries import list_issues
+            from workflow.reading.issues import list_issues
 
             with wired.reader() as uow:
                 rows = list_issues(uow.session, now=wired.clock.now(), compact=compact, limit=100_000)
@@ -505,7 +505,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="what the token is for")] = "api",
 ) -> None:
     """Create a token for a person; it is shown once and kept only as a hash."""
-    from workflow.tokens import create_token
+    from workflow.accounts.tokens import create_token
 
     token_id, token = create_token(_app().uow(), person, name)
     console.print(f"token #{token_id} for {person}: {token}")
@@ -515,7 +515,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's number")]) -> None:
     """Revoke a token."""
-    from workflow.tokens import revoke_token
+    from workflow.accounts.tokens import revoke_token
 
     revoke_token(_app().uow(), token_id)
     console.print(f"token #{token_id} revoked")
@@ -531,7 +531,7 @@ def password_set(
     stdin: Annotated[bool, typer.Option("--stdin", help="read it from the first line of stdin")] = False,
 ) -> None:
     """Set or change a person's password (argon2id); signs out the person's browser sessions."""
-    from workflow.accounts import set_password
+    from workflow.accounts.signin import set_password
 
     if stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -588,7 +588,7 @@ def serve(
     try:
         if workers > 1:
             # Workers are spawned fresh and build their app from the environment, as this process did.
-            uvicorn.run("web.asgi:create", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run("riverchief.asgi:create", factory=True, host=host, port=port, workers=workers, log_level="info")
         else:
             uvicorn.run(create_api(wired), host=host, port=port, log_level="info")
     finally:
@@ -607,7 +607,7 @@ def map_import(
     file: Annotated[Path, typer.Argument(help="a GeoJSON FeatureCollection in WGS 84 lon/lat")],
 ) -> None:
     """Import a map layer (an upsert by code); a bad feature refuses the whole file."""
-    from workflow.mapdata import import_geojson, read_geojson
+    from workflow.maps.layers import import_geojson, read_geojson
 
     document = read_geojson(file)
     wired = _app()
@@ -627,7 +627,7 @@ def map_export(
     """Export a map layer as a GeoJSON FeatureCollection that imports back unchanged."""
     import json
 
-    from workflow.mapdata import export_geojson
+    from workflow.maps.layers import export_geojson
 
     with _app().reader() as uow:
         document = export_geojson(uow.connection, layer)
@@ -650,7 +650,7 @@ def map_route(
     """Where a point falls: its jurisdiction, the nearest segment and bank, and both sides near a border."""
     import json
 
-    from workflow.geo import Router
+    from workflow.maps.router import Router
 
     with _app().reader() as uow:
         router = Router.load(uow.connection, border_m=border_m, segment_max_m=segment_max_m)

@@ -24,9 +24,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from riverchief.bootstrap import App, bootstrap
-from workflow.actors import load_actor
-from workflow.clock import SHANGHAI
-from workflow.errors import ValidationFailed
+from workflow.core.actors import load_actor
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import ValidationFailed
 
 patrol_app = typer.Typer(no_args_is_help=True, help="Patrols (巡): records, swap pairings, completion, funding.")
 pairings_app = typer.Typer(no_args_is_help=True, help="Swap-patrol pairings (交叉互巡) between boundary chiefs.")
@@ -74,7 +74,7 @@ def _km(metres: int | None) -> str:
 
 
 def _compact_id(wired: App, compact: str | None) -> int | None:
-    from workflow.queries import compact_id_of
+    from workflow.reading.issues import compact_id_of
 
     if compact is None:
         return None
@@ -97,7 +97,8 @@ def patrol_record(
     notes: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Record a patrol: own segment, or the neighbour's under a live swap pairing."""
-    from workflow.patrols import parse_track, record_patrol
+    from workflow.patrols.records import record_patrol
+    from workflow.patrols.tracks import parse_track
 
     if swap and covert:
         raise ValidationFailed("--swap", "a patrol is a swap patrol or a covert inspection, not both")
@@ -126,7 +127,7 @@ def _read(path: Path) -> bytes:
 
 
 def _print_recorded(done: Any, patroller: str, segment: str) -> None:
-    from workflow.patrols import KIND_LABELS
+    from workflow.patrols.basics import KIND_LABELS
 
     pairing = f", pairing #{done.pairing_id}" if done.pairing_id else ""
     console.print(
@@ -144,7 +145,8 @@ def patrol_import(
     swap: Annotated[bool, typer.Option("--swap", help="swap patrols on the neighbour's segment")] = False,
 ) -> None:
     """Record one patrol per timed track file; each file stands or falls alone, and the refusals are listed."""
-    from workflow.patrols import parse_track, record_patrol
+    from workflow.patrols.records import record_patrol
+    from workflow.patrols.tracks import parse_track
 
     wired = _app()
     with wired.reader() as uow:
@@ -184,8 +186,8 @@ def patrol_report(
 ) -> None:
     """Report what a patrol found; from a swap patrol it goes to the owner side at once."""
     from riverchief.present import state_label
-    from workflow.patrols import report_from_patrol
-    from workflow.services import IssueDraft
+    from workflow.core.services import IssueDraft
+    from workflow.patrols.records import report_from_patrol
 
     wired = _app()
     with wired.reader() as uow:
@@ -211,7 +213,8 @@ def patrol_list(
     month: Annotated[str | None, typer.Option(help="2026-03")] = None,
 ) -> None:
     """Patrols, latest first."""
-    from workflow.patrols import KIND_LABELS, list_patrols
+    from workflow.patrols.basics import KIND_LABELS
+    from workflow.patrols.records import list_patrols
 
     with _app().reader() as uow:
         rows = list_patrols(uow.connection, person=person, month=month)
@@ -235,7 +238,8 @@ def patrol_list(
 @patrol_app.command("quotas")
 def patrol_quotas() -> None:
     """The patrol quotas in force, by chief level (set them with `patrol_quotas:` in `riverchief load`)."""
-    from workflow.patrols import DEFAULT_QUOTAS, LEVEL_LABELS, Quota, quotas
+    from workflow.patrols.basics import DEFAULT_QUOTAS, LEVEL_LABELS
+    from workflow.patrols.quotas import Quota, quotas
 
     with _app().reader() as uow:
         in_force = quotas(uow.connection)
@@ -254,7 +258,7 @@ def patrol_completion(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Patrol completion per chief and per jurisdiction for a month (it may exceed 100%)."""
-    from workflow.patrols import completion
+    from workflow.patrols.completion import completion
 
     wired = _app()
     compact_id = _compact_id(wired, compact)
@@ -265,7 +269,7 @@ def patrol_completion(
 
 def print_completion(out: Console, done: Any) -> None:
     """The chiefs' and the jurisdictions' completion tables, the overall rate and the chiefs under quota."""
-    from workflow.patrols import LEVEL_LABELS, percent
+    from workflow.patrols.basics import LEVEL_LABELS, percent
 
     chiefs = Table(title=f"河长巡河完成情况 {done.month}")
     for column in ("河长", "单位", "层级", "考核期", "应巡", "实巡", "完成率"):
@@ -306,7 +310,7 @@ def patrol_interviews(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """The chiefs under patrol quota three months running (季约谈)."""
-    from workflow.patrols import interview_list
+    from workflow.patrols.completion import interview_list
 
     wired = _app()
     compact_id = _compact_id(wired, compact)
@@ -329,7 +333,8 @@ def patrol_scorecard(
     year: Annotated[int, typer.Option(help="the assessment year")],
 ) -> None:
     """A chief's scorecard for the annual assessment (考核)."""
-    from workflow.patrols import percent, scorecard
+    from workflow.patrols.basics import percent
+    from workflow.patrols.scorecards import scorecard
 
     wired = _app()
     with wired.reader() as uow:
@@ -361,7 +366,7 @@ def patrol_class(
     grade: Annotated[str, typer.Argument(help="Ⅰ, Ⅱ, Ⅲ or Ⅳ (I–IV)")],
 ) -> None:
     """Set a township's class, which sets the district's share of its patrol funding (Ⅰ 70% … Ⅳ 95%)."""
-    from workflow.patrols import DISTRICT_SHARE, GRADE_LABELS, set_township_class
+    from workflow.patrols.funding import DISTRICT_SHARE, GRADE_LABELS, set_township_class
 
     stored = set_township_class(_app().uow(), township, grade)
     console.print(f"{township}: class {GRADE_LABELS[stored]}, district share {DISTRICT_SHARE[stored]}%")
@@ -375,7 +380,7 @@ def patrol_standard(
     effective_from: Annotated[str, typer.Option("--from", help="YYYY-MM-DD")],
 ) -> None:
     """Set a jurisdiction's patrol funding standard for the townships under it."""
-    from workflow.patrols import parse_yuan, set_funding_standard, yuan
+    from workflow.patrols.funding import parse_yuan, set_funding_standard, yuan
 
     errors: list[tuple[str, str]] = []
     amounts = []
@@ -400,7 +405,7 @@ def patrol_funding(
     csv_file: Annotated[Path | None, typer.Option("--csv", help="write the table to this .csv (UTF-8, BOM)")] = None,
 ) -> None:
     """A month's patrol funding per township: subsidy, insurance, the district's and the township's share."""
-    from workflow.patrols import funding, funding_sheet
+    from workflow.patrols.funding import funding, funding_sheet
 
     with _app().reader() as uow:
         rows = funding(uow.connection, month)
@@ -466,7 +471,7 @@ def patrol_figures(
     side: Annotated[str | None, typer.Option(help="one side's division code, e.g. 500152")] = None,
 ) -> None:
     """The practice's figures over a period: boundary chiefs, swap patrols, hand-overs, joint cases, leads..."""
-    from workflow.enforcement import FIGURES, period_figures
+    from workflow.reading.practice import FIGURES, period_figures
 
     with _app().reader() as uow:
         figures = period_figures(uow.connection, compact, _day(start, "--from"), _day(end, "--to"), side)
@@ -493,7 +498,7 @@ def pairings_add(
     relation: Annotated[str | None, typer.Option(help="how segment A faces B; default the segments' own")] = None,
 ) -> None:
     """Pair two boundary chiefs: each may patrol the other's segment over the period."""
-    from workflow.patrols import add_pairing
+    from workflow.patrols.pairings import add_pairing
 
     first, last = _day(starts_on, "--from"), _day(ends_on, "--to")
     pairing_id = add_pairing(_app().uow(), compact, chief_a, segment_a, chief_b, segment_b, first, last, relation)
@@ -506,7 +511,7 @@ def pairings_list(
     on: Annotated[str | None, typer.Option(help="only those live on this day, YYYY-MM-DD")] = None,
 ) -> None:
     """Swap pairings, newest first."""
-    from workflow.patrols import list_pairings
+    from workflow.patrols.pairings import list_pairings
 
     with _app().reader() as uow:
         rows = list_pairings(uow.connection, compact=compact, on=_day(on, "--on") if on else None)
@@ -547,7 +552,7 @@ def case_add(
     compact: Annotated[str, typer.Option()] = "QJ",
 ) -> None:
     """Open a joint enforcement case."""
-    from workflow.enforcement import open_case
+    from workflow.enforcement.cases import open_case
 
     wired = _app()
     code = open_case(
@@ -570,7 +575,7 @@ def case_list(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """The joint enforcement cases the person may see."""
-    from workflow.enforcement import list_cases
+    from workflow.enforcement.cases import list_cases
 
     wired = _app()
     who = _actor(wired, actor)
@@ -580,7 +585,7 @@ def case_list(
 
 def print_cases(out: Console, cases: Sequence[Any]) -> None:
     """Joint enforcement cases as a table."""
-    from workflow.enforcement import KINDS
+    from workflow.enforcement.basics import KINDS
 
     table = Table(title="联合执法案件 joint enforcement cases")
     for column in ("编号", "类型", "案件", "参与方", "执法力量", "立案", "结案", "处理结果", "关联问题"):
@@ -608,7 +613,7 @@ def case_close(
     outcome: Annotated[str, typer.Option(help="what was decided and done")],
 ) -> None:
     """Close a case with its outcome."""
-    from workflow.enforcement import close_case
+    from workflow.enforcement.cases import close_case
 
     wired = _app()
     close_case(wired.uow(), _actor(wired, actor), code, _day(closed_on, "--on"), outcome)
@@ -622,7 +627,7 @@ def case_link(
     actor: Annotated[str, typer.Option("--as")],
 ) -> None:
     """Link an issue to a case."""
-    from workflow.enforcement import link_issue
+    from workflow.enforcement.cases import link_issue
 
     wired = _app()
     link_issue(wired.uow(), _actor(wired, actor), code, issue)
@@ -641,7 +646,7 @@ def lead_add(
     compact: Annotated[str, typer.Option()] = "QJ",
 ) -> None:
     """Record a litigation lead transferred to a procuratorate."""
-    from workflow.enforcement import transfer_lead
+    from workflow.enforcement.leads import transfer_lead
 
     wired = _app()
     code = transfer_lead(
@@ -667,7 +672,7 @@ def lead_receipt(
     outcome: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Record the procuratorate's receipt of a lead (and its outcome)."""
-    from workflow.enforcement import record_receipt
+    from workflow.enforcement.leads import record_receipt
 
     wired = _app()
     record_receipt(wired.uow(), _actor(wired, actor), code, receipt_no, _day(received_on, "--on"), outcome)
@@ -680,7 +685,7 @@ def lead_list(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """The litigation leads the person may see."""
-    from workflow.enforcement import list_leads
+    from workflow.enforcement.leads import list_leads
 
     wired = _app()
     who = _actor(wired, actor)

@@ -13,10 +13,10 @@ from rich.table import Table
 from states import CHART
 from states.chart import SERVICE_TRIGGERS
 from states.policy import CATEGORIES
-from workflow.clock import SHANGHAI
-from workflow.ledger import VerifyReport
-from workflow.models import Bulletin
-from workflow.queries import DueItem, IssueSummary, IssueView
+from workflow.core.clock import SHANGHAI
+from workflow.core.ledger import VerifyReport
+from workflow.core.models import Bulletin
+from workflow.reading.issues import DueItem, IssueSummary, IssueView
 
 
 def local(value: datetime | None) -> str:
@@ -126,7 +126,7 @@ def print_due(console: Console, items: list[DueItem]) -> None:
 
 def print_bulletin(console: Console, bulletin: Bulletin) -> None:
     """A monthly bulletin (月通报): the month's figures beside the year's, then the overdue parties by name."""
-    from workflow.jobs import FIGURES
+    from workflow.reading.figures import FIGURES
 
     table = Table(title=f"月通报 {bulletin.period}")
     table.add_column("")

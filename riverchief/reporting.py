@@ -1,4 +1,4 @@
-"""Report generation wired together: gather (workflow), render (reports), file (workflow.reporting)."""
+"""Report generation wired together: gather (workflow), render (reports), file (workflow.core.filing)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from reports import builders
 from reports.render import ReportRenderer
 from riverchief.bootstrap import App
-from workflow import jobs
-from workflow.jobs import month_bounds
-from workflow.models import Compact, Event, Issue, table_of
-from workflow.reporting import Filed, file_report
+from workflow.core.filing import Filed, file_report
+from workflow.core.models import Compact, Event, Issue, table_of
+from workflow.jobs import bulletins, runs
+from workflow.reading.figures import month_bounds
 
 KINDS = ("followup", "revisit", "bulletin", "minutes", "ledger")
 
@@ -75,12 +75,12 @@ def _compacts(app: App) -> list[str]:
 
 def monthly_reports(app: App, period: str) -> dict[str, int]:
     """On the 1st: each compact's bulletin PDF (after its record) and the month's joint-meeting minutes."""
-    jobs.run_job(
+    runs.run_job(
         app.uow,
         "monthly_bulletin",
         period,
         app.clock.now(),
-        lambda: jobs.monthly_bulletin(app.uow, app.clock.now(), period),
+        lambda: bulletins.monthly_bulletin(app.uow, app.clock.now(), period),
     )
     filed = 0
     for compact in _compacts(app):

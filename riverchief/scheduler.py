@@ -31,9 +31,10 @@ from sqlalchemy.engine import Engine
 
 from riverchief import reporting
 from riverchief.bootstrap import App
-from workflow import accounts, jobs
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI
+from workflow.accounts import signin as accounts
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI
+from workflow.jobs import bulletins, runs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: IntervalTrigger(minutes=1),
         _minute,
         None,
-        lambda app, now, _period: jobs.deadline_sweep(app.uow, now),
+        lambda app, now, _period: sweeps.deadline_sweep(app.uow, now),
     ),
     PeriodicJob(
         "revisit_sweep",
@@ -134,7 +135,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: IntervalTrigger(minutes=15),
         _quarter_hour,
         None,
-        lambda app, now, _period: jobs.revisit_sweep(app.uow, now),
+        lambda app, now, _period: sweeps.revisit_sweep(app.uow, now),
     ),
     PeriodicJob(
         "daily_seal",
@@ -142,7 +143,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(hour=0, minute=10, timezone=SHANGHAI),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         _days_after,
-        lambda app, now, period: jobs.daily_seal(app.uow, now, period),
+        lambda app, now, period: runs.daily_seal(app.uow, now, period),
     ),
     PeriodicJob(
         "monthly_bulletin",
@@ -150,7 +151,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(day=1, hour=0, minute=30, timezone=SHANGHAI),
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
-        lambda app, now, period: jobs.monthly_bulletin(app.uow, now, period),
+        lambda app, now, period: bulletins.monthly_bulletin(app.uow, now, period),
     ),
     PeriodicJob(
         "quarterly_interviews",
@@ -158,7 +159,7 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda: CronTrigger(month="1,4,7,10", day=1, hour=1, minute=0, timezone=SHANGHAI),
         lambda now: _quarter(_previous_quarter_end(local_today(now))),
         _quarters_after,
-        lambda app, now, period: jobs.quarterly_interviews(app.uow, now, period),
+        lambda app, now, period: bulletins.quarterly_interviews(app.uow, now, period),
     ),
     PeriodicJob(
         "daily_reports",
@@ -223,8 +224,8 @@ def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
     """Run every period of ``job`` owed now that is not done yet; returns what ran."""
     now = app.clock.now()
     done: list[tuple[str, dict[str, Any]]] = []
-    for period in job.owed(caught_up_to(job, jobs.done_periods(app.uow, job.name), now), now):
-        result = jobs.run_job(app.uow, job.name, period, now, partial(job.work, app, now, period))
+    for period in job.owed(caught_up_to(job, runs.done_periods(app.uow, job.name), now), now):
+        result = runs.run_job(app.uow, job.name, period, now, partial(job.work, app, now, period))
         if result is not None:
             log.info("%s %s: %s", job.name, period, result)
             done.append((period, result))

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflow.db import sqlite_url
+from workflow.core.db import sqlite_url
 
 
 class Settings(BaseSettings):

@@ -27,9 +27,9 @@ from riverchief.bootstrap import App, bootstrap  # noqa: E402
 from riverchief.demo.play import DEMO_PASSWORD  # noqa: E402
 from riverchief.settings import Settings  # noqa: E402
 from web.api import create_api  # noqa: E402
-from workflow.actors import load_actor  # noqa: E402
-from workflow.clock import FrozenClock  # noqa: E402
-from workflow.services import IssueDraft, apply, report_issue  # noqa: E402
+from workflow.core.actors import load_actor  # noqa: E402
+from workflow.core.clock import FrozenClock  # noqa: E402
+from workflow.core.services import IssueDraft, apply, report_issue  # noqa: E402
 
 DATABASE = ROOT / "data" / "demo.db"
 OUT = ROOT / "docs" / "screenshots"

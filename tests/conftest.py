@@ -16,8 +16,8 @@ from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.factories import START, World, load_world
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
 
 POSTGRES_URL = os.environ.get("RIVERCHIEF_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/riverchief_test")
 REQUIRE_POSTGRES = os.environ.get("RIVERCHIEF_REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"

@@ -8,7 +8,7 @@ session's CSRF token, which another site's page cannot read.
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,14 +16,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from workflow.accounts import SignedIn, session_for
-from workflow.actors import Actor
-from workflow.errors import NotFound, Unauthenticated, ValidationFailed
-from workflow.queries import IssueScope, IssueView, issue_scope, issue_view
-from workflow.tokens import actor_for_token
+from workflow.accounts.signin import SignedIn, session_for
+from workflow.accounts.tokens import actor_for_token
+from workflow.core.actors import Actor
+from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
+from workflow.core.uow import UnitOfWork
+from workflow.reading.issues import IssueScope, IssueView, issue_scope, issue_view
 
 if TYPE_CHECKING:
-    from riverchief.bootstrap import App
+    from web.wiring import Wired
 
 SESSION_COOKIE = "rc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -70,8 +71,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Refusal, "description": "the caller may not do this (无权操作)"},
     404: {"model": Refusal, "description": "no such thing, or not the caller's to see (不存在或无权查看)"},
     409: {"model": Refusal, "description": "a stale version, or a step the state does not allow now (版本冲突)"},
-    413: {"model": Refusal, "description": "the upload is over the size limit (文件过大)"},
-    415: {"model": Refusal, "description": "the upload is not a kind taken here, judged by content (文件类型不支持)"},
+    413: {"model": Refusal, "description": "the body or upload is over its size limit (文件过大)"},
+    415: {"model": Refusal, "description": "the body or upload is not a kind taken here (文件类型不支持)"},
     422: {"model": Refusal | RequestInvalid, "description": "bad input, each field named with the reason (输入有误)"},
     429: {"model": Refusal, "description": "too many failed sign-ins; see Retry-After (登录失败次数过多)"},
 }
@@ -123,20 +124,37 @@ async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
 
 
 class Access:
-    """The caller dependency and the read-scope checks, bound to one wired app."""
+    """The request's unit of work, the caller dependency and the read-scope checks, bound to one wired app.
 
-    def __init__(self, wired: "App") -> None:
+    Every request that needs the database has one unit of work, opened by ``unit``: read-only for a safe
+    method (GET, HEAD), writable otherwise (on SQLite it takes the write lock at its first statement, so
+    the caller's checks and the step see one state). The caller's identity, the scope checks and the step
+    all run in it; the services commit it. The one exception is the at-most-once-a-minute stamp of a
+    session's or token's last use on a read-only request, written in a short unit of its own.
+    """
+
+    def __init__(self, wired: "Wired") -> None:
         self.wired = wired
+
+        def unit(request: Request) -> Iterator[UnitOfWork]:
+            opened = wired.uow() if request.method in UNSAFE_METHODS else wired.reader()
+            with opened:
+                yield opened
+
+        Unit = Annotated[UnitOfWork, Depends(unit)]  # noqa: N806 (a type alias, named as one)
 
         def authenticated(
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
             form_csrf: Annotated[str | None, Depends(_form_csrf)],
+            uow: Unit,
         ) -> Authenticated:
             now = wired.clock.now()
             if credentials is not None:
                 # A cross-site page cannot set this header, so a token needs no CSRF token.
-                actor = actor_for_token(wired.uow(), credentials.credentials, now, reader=wired.reader())
+                actor = actor_for_token(uow, credentials.credentials, now, stamp=wired.uow)
+                if not uow.readonly:
+                    uow.commit()  # as below: the route's first statement begins the step's transaction
                 return Authenticated(actor, None)
             cookie = request.cookies.get(SESSION_COOKIE)
             if not cookie:
@@ -144,32 +162,40 @@ class Access:
                     "sign in (POST /api/v1/session) or send a personal access token: Authorization: Bearer <token>"
                 )
             signed_in = session_for(
-                wired.uow(),
+                uow,
                 cookie,
                 now,
                 unsafe=request.method in UNSAFE_METHODS,
                 csrf_token=request.headers.get(CSRF_HEADER) or form_csrf,
+                stamp=wired.uow,
             )
+            if not uow.readonly:
+                # End the look-up's transaction: a writer's lock is taken again by the route's first statement,
+                # not held while a slow client sends its body.
+                uow.commit()
             return Authenticated(signed_in.actor, signed_in)
 
         async def caller(who: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
             # async: it only unwraps, so it need not take a trip through the thread pool.
             return who.actor
 
+        self.unit = unit
         self.authenticated = authenticated
         self.caller = caller
 
-    def scope(self, actor: Actor, code: str) -> IssueScope:
+    def scope(self, uow: UnitOfWork, actor: Actor, code: str) -> IssueScope:
         """The issue's compact and sides; NotFound when it is another compact's (it does not exist for the caller)."""
-        with self.wired.reader() as uow:
+        with uow:
             found = issue_scope(uow.connection, code)
         if found.compact_id not in compacts_of(actor):
             raise NotFound("issue", code)
         return found
 
-    def readable(self, actor: Actor, code: str, *, timeline: bool = True) -> tuple[IssueView, IssueScope]:
+    def readable(
+        self, uow: UnitOfWork, actor: Actor, code: str, *, timeline: bool = True
+    ) -> tuple[IssueView, IssueScope]:
         """The issue's view (with its timeline unless told otherwise) and scope, if the caller may read it."""
-        with self.wired.reader() as uow:
+        with uow:
             scope = issue_scope(uow.connection, code)
             if scope.compact_id not in compacts_of(actor):
                 raise NotFound("issue", code)

@@ -1,7 +1,7 @@
 """The versioned HTTP API, assembled from one router per resource family.
 
 ``create_api(wired)`` receives everything the composition root wired; no
-route touches rows: each change goes through ``workflow.services``.
+route touches rows: each change goes through ``workflow.core.services``.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from web import pages
 from web.access import ERRORS, Access
 from web.pages import routes as page_routes
 from web.routes import issues, open311, reference, session, stats, work
-from workflow.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
+from workflow.core.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
 
 if TYPE_CHECKING:
-    from riverchief.bootstrap import App
+    from web.wiring import Wired
 
 # Machine clients get JSON refusals; people on the pages get a page.
 API_PATHS = ("/api/", "/open311/")
 
 
-def create_api(wired: App) -> FastAPI:
+def create_api(wired: Wired) -> FastAPI:
     """The API application for the wired app."""
     api = FastAPI(
         title="riverchief", version="1", openapi_url="/api/v1/openapi.json", docs_url="/api/docs", redoc_url=None

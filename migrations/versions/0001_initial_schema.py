@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0001'
@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('heads_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('prev_seal_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('day')
     )
@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.Column('receiving_jurisdiction_id', sa.Integer(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('due_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rectify_plan', sqlmodel.sql.sqltypes.AutoString(length=5000), nullable=True),
     sa.Column('rectify_deadline', sa.Date(), nullable=True),
     sa.Column('check_round', sa.Integer(), nullable=False),
@@ -153,9 +153,9 @@ def upgrade() -> None:
     sa.Column('revisit_count', sa.Integer(), nullable=False),
     sa.Column('last_revisit_clean', sa.Boolean(), nullable=True),
     sa.Column('ledger_head', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),
     sa.ForeignKeyConstraint(['receiving_jurisdiction_id'], ['jurisdiction.id'], ),
     sa.ForeignKeyConstraint(['reporter_id'], ['person.id'], ),
@@ -178,7 +178,7 @@ def upgrade() -> None:
     sa.Column('item', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('event_seq', sa.Integer(), nullable=False),
-    sa.Column('checked_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -195,8 +195,8 @@ def upgrade() -> None:
     sa.Column('actor_code', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('parties', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('due_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('occurred_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('occurred_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['person.id'], ),
@@ -214,7 +214,7 @@ def upgrade() -> None:
     sa.Column('side', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('event_seq', sa.Integer(), nullable=False),
-    sa.Column('signed_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -228,9 +228,9 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], ),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.ForeignKeyConstraint(['recipient_id'], ['person.id'], ),

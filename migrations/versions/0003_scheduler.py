@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0003'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('job', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('started_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('job', 'period')
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('figures', sa.JSON(), nullable=False),
     sa.Column('parties', sa.JSON(), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('compact_id', 'kind', 'period')
@@ -54,9 +54,9 @@ def upgrade() -> None:
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-    sa.Column('notified_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('done_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('done_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('issue_id', 'cycle', 'seq')
@@ -65,8 +65,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_revisit_open_due', ['status', 'due_on'], unique=False)
 
     with op.batch_alter_table('issue', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('waiting_since', workflow.models.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('next_check_at', workflow.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('waiting_since', workflow.core.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_check_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_issue_next_check_at'), ['next_check_at'], unique=False)
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:

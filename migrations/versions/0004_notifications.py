@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0004'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('outbox_id', sa.Integer(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('delivered_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=10000), nullable=False),
     sa.Column('link', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], ),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
@@ -60,7 +60,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True))
-        batch_op.add_column(sa.Column('claimed_until', workflow.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_until', workflow.core.models.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.add_column(sa.Column('contacts', sa.JSON(), nullable=False, server_default='{}'))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0005'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),

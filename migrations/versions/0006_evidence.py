@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0006'
@@ -31,11 +31,11 @@ def upgrade() -> None:
     sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('caption', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('taken_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('taken_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('uploaded_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], ),
     sa.ForeignKeyConstraint(['uploaded_by'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),

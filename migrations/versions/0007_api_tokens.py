@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0007'
@@ -27,9 +27,9 @@ def upgrade() -> None:
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')

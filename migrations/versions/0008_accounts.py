@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0008'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table('login_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('succeeded', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -35,7 +35,7 @@ def upgrade() -> None:
     op.create_table('credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('changed_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('person_id')
     )
@@ -44,10 +44,10 @@ def upgrade() -> None:
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', workflow.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),

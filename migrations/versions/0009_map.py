@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0009'
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('min_lat', sa.Float(), nullable=False),
     sa.Column('max_lon', sa.Float(), nullable=False),
     sa.Column('max_lat', sa.Float(), nullable=False),
-    sa.Column('imported_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('imported_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['jurisdiction_id'], ['jurisdiction.id'], ),
     sa.ForeignKeyConstraint(['river_id'], ['river.id'], ),
     sa.ForeignKeyConstraint(['segment_id'], ['segment.id'], ),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import workflow.models
+import workflow.core.models
 
 
 revision: str = '0010'
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('closed_on', sa.Date(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('starts_on', sa.Date(), nullable=False),
     sa.Column('ends_on', sa.Date(), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['chief_a_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['chief_b_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),
@@ -118,7 +118,7 @@ def upgrade() -> None:
     sa.Column('issue_id', sa.Integer(), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['enforcement_case.id'], ),
     sa.ForeignKeyConstraint(['compact_id'], ['compact.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['person.id'], ),
@@ -136,13 +136,13 @@ def upgrade() -> None:
     sa.Column('segment_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('pairing_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_s', sa.Integer(), nullable=False),
     sa.Column('length_m', sa.Integer(), nullable=True),
     sa.Column('track', sa.JSON(), nullable=True),
     sa.Column('notes', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['pairing_id'], ['swap_pairing.id'], ),
     sa.ForeignKeyConstraint(['patroller_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['segment_id'], ['segment.id'], ),

@@ -16,35 +16,22 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from riverchief.patrol_cli import print_cases, print_completion, print_funding
-from workflow.actors import Actor, load_actor
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.enforcement import (
-    FIGURES,
-    close_case,
-    list_cases,
-    open_case,
-    period_figures,
-    record_receipt,
-    transfer_lead,
-)
-from workflow.models import Segment
-from workflow.patrols import (
-    DEFAULT_QUOTAS,
-    add_pairing,
-    completion,
-    funding,
-    funding_sheet,
-    parse_track,
-    percent,
-    record_patrol,
-    report_from_patrol,
-    set_funding_standard,
-    set_township_class,
-)
-from workflow.queries import compact_id_of
-from workflow.reference import PatrolQuotaIn, ReferenceData, load
-from workflow.services import IssueDraft, apply
+from workflow.core.actors import Actor, load_actor
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.models import Segment
+from workflow.core.reference import PatrolQuotaIn, ReferenceData, load
+from workflow.core.services import IssueDraft, apply
+from workflow.enforcement.cases import close_case, list_cases, open_case
+from workflow.enforcement.leads import record_receipt, transfer_lead
+from workflow.patrols.basics import DEFAULT_QUOTAS, percent
+from workflow.patrols.completion import completion
+from workflow.patrols.funding import funding, funding_sheet, set_funding_standard, set_township_class
+from workflow.patrols.pairings import add_pairing
+from workflow.patrols.records import record_patrol, report_from_patrol
+from workflow.patrols.tracks import parse_track
+from workflow.reading.issues import compact_id_of
+from workflow.reading.practice import FIGURES, period_figures
 
 if TYPE_CHECKING:
     from riverchief.bootstrap import App

@@ -23,18 +23,20 @@ from riverchief.migrate import upgrade
 from riverchief.present import print_bulletin, print_issue, print_issue_list, print_verify
 from riverchief.reporting import make_and_file
 from riverchief.settings import Settings
-from workflow.accounts import set_password
-from workflow.actors import SYSTEM, Actor, load_actor
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.evidence import add_evidence
-from workflow.jobs import daily_seal, deadline_sweep, monthly_bulletin, run_job
-from workflow.ledger import verify
-from workflow.mapdata import import_layers, read_layers
-from workflow.models import Bulletin, Person, table_of
-from workflow.queries import issue_view, list_issues
-from workflow.reference import load, parse, parse_text
-from workflow.services import IssueDraft, apply, report_issue
+from workflow.accounts.signin import set_password
+from workflow.core.actors import SYSTEM, Actor, load_actor
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.evidence import add_evidence
+from workflow.core.ledger import verify
+from workflow.core.models import Bulletin, Person, table_of
+from workflow.core.reference import load, parse, parse_text
+from workflow.core.services import IssueDraft, apply, report_issue
+from workflow.jobs.bulletins import monthly_bulletin
+from workflow.jobs.runs import daily_seal, run_job
+from workflow.jobs.sweeps import deadline_sweep
+from workflow.maps.layers import import_layers, read_layers
+from workflow.reading.issues import issue_view, list_issues
 
 DATA = Path(__file__).with_name("qiongjiang.yaml")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)

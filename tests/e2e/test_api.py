@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
 from web.api import create_api
-from workflow.reference import load, parse
-from workflow.tokens import create_token, revoke_token
+from workflow.accounts.tokens import create_token, revoke_token
+from workflow.core.reference import load, parse
 
 OTHER_COMPACT = """
 jurisdictions:

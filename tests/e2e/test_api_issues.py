@@ -24,9 +24,9 @@ from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.test_api import OTHER_COMPACT, auth
 from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, START, Cli, World, walk_to
 from web.api import create_api
-from workflow.actors import load_actor
-from workflow.clock import SHANGHAI
-from workflow.reference import load, parse
+from workflow.core.actors import load_actor
+from workflow.core.clock import SHANGHAI
+from workflow.core.reference import load, parse
 
 Params = dict[str, Any]
 
@@ -453,7 +453,7 @@ def test_an_upload_over_the_configured_limit_gets_413_and_stores_nothing(
         f"/api/v1/issues/{code}/attachments", files={"file": ("big.png", png_of(2049), "image/png")}, headers=headers
     )
     assert over.status_code == 413
-    assert over.json()["error"] == "UploadTooLarge"
+    assert over.json()["error"] == "TooLarge"
     assert [f["field"] for f in over.json()["fields"]] == ["file"]
     assert "2.0 KB" in over.json()["detail"]
     assert sqlite_world.counts() == before

@@ -22,8 +22,8 @@ import uvicorn
 
 from tests.factories import RECEIVER, REPORTER, World, walk_to
 from web.api import create_api
-from workflow.ledger import verify
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.ledger import verify
 
 pytestmark = pytest.mark.slow
 

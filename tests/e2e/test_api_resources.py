@@ -18,8 +18,8 @@ from httpx2 import Response
 from riverchief.reporting import make_and_file
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
-from workflow.reference import load, parse_text
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.reference import load, parse_text
 
 ADMIN = "root-admin"
 OUTSIDER = "wh-chief"  # a chief of the 汉江 compact, which shares nothing with 琼江

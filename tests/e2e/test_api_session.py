@@ -17,9 +17,9 @@ from riverchief.demo.play import DATA
 from riverchief.settings import Settings
 from tests.factories import COORDINATOR, REPORTER, Cli, World
 from web.api import create_api
-from workflow import accounts
-from workflow.accounts import PERSON_FAILURES, SESSION_IDLE, SESSION_LIFETIME, set_password
-from workflow.tokens import create_token
+from workflow.accounts import signin as accounts
+from workflow.accounts.signin import PERSON_FAILURES, SESSION_IDLE, SESSION_LIFETIME, set_password
+from workflow.accounts.tokens import create_token
 
 PASSWORD = "琼江 correct horse 2026"
 ISSUE = {"title": "白马镇段排污口", "category": "domestic_sewage", "segment": "qj-baima"}

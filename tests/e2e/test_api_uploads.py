@@ -19,8 +19,8 @@ from PIL import Image
 from riverchief.settings import Settings
 from tests.factories import REPORTER, World
 from web.api import create_api
-from workflow.evidence import store_path
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.evidence import store_path
 
 
 @pytest.fixture

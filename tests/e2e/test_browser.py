@@ -24,10 +24,10 @@ from PIL import Image
 
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, REPORTER, World
 from web.api import create_api
-from workflow.accounts import set_password
-from workflow.ledger import verify
-from workflow.mapdata import import_layers, read_layers
-from workflow.patrols import add_pairing
+from workflow.accounts.signin import set_password
+from workflow.core.ledger import verify
+from workflow.maps.layers import import_layers, read_layers
+from workflow.patrols.pairings import add_pairing
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from states.policy import CATEGORIES
 from tests.factories import RECEIVER, REPORTER, World, happy_path
 from web.api import create_api
-from workflow.models import Jurisdiction, MapFeature, table_of
-from workflow.reference import load, parse
-from workflow.services import IssueDraft, report_issue
-from workflow.tokens import create_token, revoke_token
+from workflow.accounts.tokens import create_token, revoke_token
+from workflow.core.models import Jurisdiction, MapFeature, table_of
+from workflow.core.reference import load, parse
+from workflow.core.services import IssueDraft, report_issue
 
 TAIAN, BAIMA, FAR_AWAY = "500152102", "510904101", "420100"
 # Two townships facing each other across the border at longitude 105.700: 白马镇 (Sichuan) west, 太安镇 east.

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
 from web.pages.routes import safe_next
-from workflow.accounts import set_password
-from workflow.reference import load, parse_text
+from workflow.accounts.signin import set_password
+from workflow.core.reference import load, parse_text
 
 PASSWORD = "琼江清水长流-2026"
 

@@ -2,7 +2,7 @@
 
 The expected outcomes are written out here from the chart's definition of each
 party (states/chart.py ``Party``) and the rules DESIGN.md and workflow/actors.py
-state in words, not computed by ``workflow.actors.parties``: a chief or office
+state in words, not computed by ``workflow.core.actors.parties``: a chief or office
 acts for the side its jurisdiction is or is above; a chief above the receiving
 side (but not above both) is also its higher chief; coordinators and auditors act
 for their compact; an admin manages reference data and is no party to an issue;
@@ -49,14 +49,14 @@ from tests.factories import (
     walk_to,
 )
 from web.api import create_api
-from workflow.actors import load_actor
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.evidence import add_evidence
-from workflow.models import Compact, Issue
-from workflow.reference import load, parse
-from workflow.services import IssueDraft, report_issue
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.actors import load_actor
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.evidence import add_evidence
+from workflow.core.models import Compact, Issue
+from workflow.core.reference import load, parse
+from workflow.core.services import IssueDraft, report_issue
 
 P = Party
 

@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.factories import COORDINATOR, World, walk_to
 from web.api import create_api
-from workflow.reference import load, parse
-from workflow.tokens import create_token
+from workflow.accounts.tokens import create_token
+from workflow.core.reference import load, parse
 
 pytestmark = pytest.mark.slow
 

@@ -16,12 +16,12 @@ from sqlmodel import SQLModel
 from riverchief.bootstrap import App
 from riverchief.demo.play import DATA
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, REPORTER, World, happy_path, walk_to
-from workflow.actors import load_actor
-from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.ledger import verify
-from workflow.models import Issue, Outbox, Person, table_of
-from workflow.reference import load, parse
-from workflow.services import IssueDraft, report_issue
+from workflow.core.actors import load_actor
+from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.ledger import verify
+from workflow.core.models import Issue, Outbox, Person, table_of
+from workflow.core.reference import load, parse
+from workflow.core.services import IssueDraft, report_issue
 
 _REFERENCE_TABLES = ("jurisdiction", "person", "compact", "compact_member", "compact_staff", "river", "segment")
 
@@ -209,7 +209,7 @@ def test_a_crash_while_reporting_leaves_no_issue_and_no_gap_in_the_issue_numbers
 
 
 def test_a_crash_at_commit_leaves_nothing_behind(verifying: tuple[World, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from workflow.uow import UnitOfWork
+    from workflow.core.uow import UnitOfWork
 
     world, code = verifying
     counts, row = row_counts(world.app), issue_row(world.app, code)

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from tests.factories import REPORTER, World
-from workflow.errors import ValidationFailed
-from workflow.evidence import add_evidence, photos, store_path
-from workflow.services import apply
+from workflow.core.errors import ValidationFailed
+from workflow.core.evidence import add_evidence, photos, store_path
+from workflow.core.services import apply
 
 
 def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, float], when: str) -> bytes:

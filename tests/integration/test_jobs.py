@@ -28,12 +28,13 @@ from tests.factories import (
     load_world,
     walk_to,
 )
-from workflow import jobs
-from workflow.calendar import WorkCalendar, end_of_day, load_overrides
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.db import make_engine
-from workflow.deadlines import reminder_times
-from workflow.models import Bulletin, Outbox, Revisit
+from workflow.core.calendar import WorkCalendar, end_of_day, load_overrides
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.deadlines import reminder_times
+from workflow.core.models import Bulletin, Outbox, Revisit
+from workflow.jobs import bulletins as bulletin_jobs
+from workflow.jobs import sweeps
 
 NOTHING = {"reminded": 0, "escalated": 0, "overdue": 0, "skipped": 0}
 MOXI_CODE = "510904102"  # 磨溪镇, another township on the Sichuan side
@@ -46,12 +47,12 @@ def at(day: str, hour: int = 9, minute: int = 0, second: int = 0) -> datetime:
 
 def sweep(world: World, **options: Any) -> dict[str, int]:
     """One deadline sweep at the world's current time."""
-    return jobs.deadline_sweep(world.app.uow, world.clock.now(), **options)
+    return sweeps.deadline_sweep(world.app.uow, world.clock.now(), **options)
 
 
 def revisit_sweep(world: World) -> dict[str, int]:
     """One revisit sweep at the world's current time."""
-    return jobs.revisit_sweep(world.app.uow, world.clock.now())
+    return sweeps.revisit_sweep(world.app.uow, world.clock.now())
 
 
 def handed_off(world: World, receiving: str = RECEIVING_CODE, **draft: Any) -> str:
@@ -265,14 +266,14 @@ def test_an_issue_accepted_between_the_sweeps_read_and_its_escalation_is_skipped
 ) -> None:
     code = handed_off(world)
     world.clock.set(at("2026-03-06"))
-    real_apply = jobs.apply
+    real_apply = sweeps.apply
 
     def person_acts_first(*args: Any, **kwargs: Any) -> Any:
         world.fire(code, "accept", RECEIVER)  # the receiving side accepts a moment after the sweep read the row
-        monkeypatch.setattr(jobs, "apply", real_apply)
+        monkeypatch.setattr(sweeps, "apply", real_apply)
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "apply", person_acts_first)
+    monkeypatch.setattr(sweeps, "apply", person_acts_first)
 
     assert sweep(world) == {**NOTHING, "skipped": 1}
     assert world.issue(code).state == "ban.accepted"
@@ -285,14 +286,14 @@ def test_an_issue_moved_between_the_sweeps_read_and_its_reminder_gets_no_stale_r
 ) -> None:
     code = handed_off(world)
     world.clock.set(at("2026-03-05"))
-    real_notice_once = jobs._notice_once
+    real_notice_once = sweeps._notice_once
 
     def person_acts_first(*args: Any, **kwargs: Any) -> Any:
         world.fire(code, "dispute", RECEIVER, reason="不属我方")  # after the sweep read the row, before it writes
-        monkeypatch.setattr(jobs, "_notice_once", real_notice_once)
+        monkeypatch.setattr(sweeps, "_notice_once", real_notice_once)
         return real_notice_once(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "_notice_once", person_acts_first)
+    monkeypatch.setattr(sweeps, "_notice_once", person_acts_first)
 
     assert sweep(world) == {**NOTHING, "skipped": 1}
     assert notices(world, "remind_") == []
@@ -412,8 +413,8 @@ def test_the_monthly_bulletin_counts_the_months_steps_and_names_the_overdue_side
     world.clock.set(at("2026-04-01", 0, 1))
     handed_off(world, title="四月第一分钟")
 
-    assert jobs.monthly_bulletin(world.app.uow, at("2026-04-01", 0, 30), "2026-03") == {"bulletins": 1}
-    assert jobs.monthly_bulletin(world.app.uow, at("2026-04-01", 0, 31), "2026-03") == {"bulletins": 0}
+    assert bulletin_jobs.monthly_bulletin(world.app.uow, at("2026-04-01", 0, 30), "2026-03") == {"bulletins": 1}
+    assert bulletin_jobs.monthly_bulletin(world.app.uow, at("2026-04-01", 0, 31), "2026-03") == {"bulletins": 0}
 
     (bulletin,) = bulletins(world, "monthly")
     assert bulletin.period == "2026-03"
@@ -455,12 +456,12 @@ def test_the_quarterly_interview_list_names_a_side_overdue_in_all_three_months_a
     two_months = handed_off(world, receiving=MOXI_CODE, segment=None, title="二、三月逾期")
 
     for month, first_day in (("2026-01", "2026-02-01"), ("2026-02", "2026-03-01"), ("2026-03", "2026-04-01")):
-        jobs.monthly_bulletin(world.app.uow, at(first_day, 0, 30), month)
+        bulletin_jobs.monthly_bulletin(world.app.uow, at(first_day, 0, 30), month)
     named = [[p["jurisdiction"] for p in b.parties] for b in bulletins(world, "monthly")]
     assert named == [["白马镇"], ["白马镇", "磨溪镇"], ["白马镇", "磨溪镇"]]
 
-    assert jobs.quarterly_interviews(world.app.uow, at("2026-04-01", 1), "2026-Q1") == {"interview_lists": 1}
-    assert jobs.quarterly_interviews(world.app.uow, at("2026-04-01", 2), "2026-Q1") == {"interview_lists": 0}
+    assert bulletin_jobs.quarterly_interviews(world.app.uow, at("2026-04-01", 1), "2026-Q1") == {"interview_lists": 1}
+    assert bulletin_jobs.quarterly_interviews(world.app.uow, at("2026-04-01", 2), "2026-Q1") == {"interview_lists": 0}
     (interview,) = bulletins(world, "interview")
     assert interview.figures == {"months": ["2026-01", "2026-02", "2026-03"], "named": 1}
     assert [(p["jurisdiction"], p["chiefs"], p["issues"]) for p in interview.parties] == [

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from riverchief.bootstrap import App
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
-from workflow.calendar import local_today
-from workflow.ledger import GENESIS, Finding, VerifyReport, event_hash, replay_issue, seal_day, verify
-from workflow.models import Event, LedgerSeal, table_of
+from workflow.core.calendar import local_today
+from workflow.core.ledger import GENESIS, Finding, VerifyReport, event_hash, replay_issue, seal_day, verify
+from workflow.core.models import Event, LedgerSeal, table_of
 
 _event = table_of(Event)
 

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from riverchief.demo.play import DATA
 from tests.factories import Cli, World
-from workflow.errors import ValidationFailed
-from workflow.geo import CachedRouter, Router
-from workflow.mapdata import export_geojson, import_geojson, import_layers, read_layers
-from workflow.models import MapFeature, Segment, table_of
-from workflow.reference import load, parse
+from workflow.core.errors import ValidationFailed
+from workflow.core.models import MapFeature, Segment, table_of
+from workflow.core.reference import load, parse
+from workflow.maps.layers import export_geojson, import_geojson, import_layers, read_layers
+from workflow.maps.router import CachedRouter, Router
 
 DEMO_MAP = read_layers(DATA.parent, "qiongjiang")
 TAIAN, BAIMA = "500152102", "510904101"

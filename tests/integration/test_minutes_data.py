@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from tests.factories import COORDINATOR, REPORTER, World, walk_to
-from workflow.clock import SHANGHAI
-from workflow.dossier import joint_meetings
-from workflow.reference import load, parse_text
+from workflow.core.clock import SHANGHAI
+from workflow.core.reference import load, parse_text
+from workflow.reading.dossier import joint_meetings
 
 OTHER_COORDINATOR = "hj-coord"
 

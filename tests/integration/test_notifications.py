@@ -54,11 +54,11 @@ from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, START, World, load_world, walk_to
-from workflow import outbox
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.models import Delivery, InboxMessage, Outbox, Person
-from workflow.reference import load, parse
+from workflow.core import outbox
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Delivery, InboxMessage, Outbox, Person
+from workflow.core.reference import load, parse
 
 TITLE = "白马镇段排污口"
 SENDER_DOMAIN = "localhost"  # SmtpSettings' default sender is noreply@localhost

@@ -19,41 +19,22 @@ from sqlmodel import col
 
 from riverchief.demo.play import DATA
 from tests.factories import RECEIVING_CODE, Cli, World, happy_path
-from workflow import jobs
-from workflow.clock import SHANGHAI
-from workflow.enforcement import (
-    case_view,
-    close_case,
-    link_issue,
-    list_cases,
-    list_leads,
-    open_case,
-    period_figures,
-    record_receipt,
-    transfer_lead,
-)
-from workflow.errors import NotFound, NotPermitted, ValidationFailed
-from workflow.models import Bulletin, Jurisdiction, Outbox, PatrolIssue, PatrolQuota, ReportFile, Segment
-from workflow.patrols import (
-    DEFAULT_QUOTAS,
-    EARTH_RADIUS_M,
-    completion,
-    funding,
-    funding_sheet,
-    interview_list,
-    list_patrols,
-    parse_track,
-    percent,
-    record_patrol,
-    report_from_patrol,
-    scorecard,
-    set_funding_standard,
-    set_township_class,
-    under_quota,
-)
-from workflow.queries import compact_id_of
-from workflow.reference import PatrolQuotaIn, ReferenceData, load
-from workflow.services import IssueDraft
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
+from workflow.core.models import Bulletin, Jurisdiction, Outbox, PatrolIssue, PatrolQuota, ReportFile, Segment
+from workflow.core.reference import PatrolQuotaIn, ReferenceData, load
+from workflow.core.services import IssueDraft
+from workflow.enforcement.cases import case_view, close_case, link_issue, list_cases, open_case
+from workflow.enforcement.leads import list_leads, record_receipt, transfer_lead
+from workflow.jobs import bulletins
+from workflow.patrols.basics import DEFAULT_QUOTAS, EARTH_RADIUS_M, percent
+from workflow.patrols.completion import completion, interview_list, under_quota
+from workflow.patrols.funding import funding, funding_sheet, set_funding_standard, set_township_class
+from workflow.patrols.records import list_patrols, record_patrol, report_from_patrol
+from workflow.patrols.scorecards import scorecard
+from workflow.patrols.tracks import parse_track
+from workflow.reading.issues import compact_id_of
+from workflow.reading.practice import period_figures
 
 DEGREE_M = EARTH_RADIUS_M * math.pi / 180
 
@@ -81,7 +62,7 @@ def pair(
     last: str = "2026-03-31",
 ) -> int:
     """A swap pairing between two boundary chiefs."""
-    from workflow.patrols import add_pairing
+    from workflow.patrols.pairings import add_pairing
 
     return add_pairing(
         world.app.uow(), "QJ", a, segment_a, b, segment_b, date.fromisoformat(first), date.fromisoformat(last)
@@ -156,7 +137,7 @@ def test_a_pairing_gives_each_chief_the_others_segment_for_its_days_and_no_more(
 
 
 def test_a_pairing_is_between_chiefs_of_different_sides_on_their_own_segments(world: World) -> None:
-    from workflow.patrols import add_pairing
+    from workflow.patrols.pairings import add_pairing
 
     def refused(a: str, segment_a: str, b: str, segment_b: str, relation: str | None = None) -> dict[str, str]:
         march = date(2026, 3, 1), date(2026, 3, 31)
@@ -387,7 +368,7 @@ def test_without_quotas_in_force_nobody_is_held_to_one(world: World) -> None:
 
 def test_the_monthly_bulletin_carries_completion_and_the_chiefs_under_quota_by_name(world: World) -> None:
     march(world)
-    assert jobs.monthly_bulletin(world.app.uow, at("2026-04-10"), "2026-03") == {"bulletins": 1}
+    assert bulletins.monthly_bulletin(world.app.uow, at("2026-04-10"), "2026-03") == {"bulletins": 1}
     with world.app.reader() as uow:
         bulletin = uow.session.execute(sa.select(Bulletin)).scalar_one()
     patrols = bulletin.figures["patrols"]
@@ -428,7 +409,7 @@ def test_the_interview_list_names_the_chiefs_under_quota_three_months_running(wo
         ("2026-02", 2, 3),
         ("2026-03", 1, 3),
     ]
-    assert jobs.quarterly_interviews(world.app.uow, at("2026-04-10"), "2026-Q1") == {"interview_lists": 1}
+    assert bulletins.quarterly_interviews(world.app.uow, at("2026-04-10"), "2026-Q1") == {"interview_lists": 1}
     with world.app.reader() as uow:
         listed = uow.session.execute(sa.select(Bulletin).where(col(Bulletin.kind) == "interview")).scalar_one()
     assert listed.figures == {"months": ["2026-01", "2026-02", "2026-03"], "named": 8}
@@ -444,7 +425,7 @@ def test_a_bulletin_pdf_names_the_chiefs_under_quota(sqlite_world: World, tmp_pa
     from riverchief.reporting import make
 
     march(sqlite_world)
-    jobs.monthly_bulletin(sqlite_world.app.uow, at("2026-04-10"), "2026-03")
+    bulletins.monthly_bulletin(sqlite_world.app.uow, at("2026-04-10"), "2026-03")
     built = make(sqlite_world.app, "bulletin", period="2026-03")
     path = tmp_path / "bulletin.pdf"
     path.write_bytes(built.content)
@@ -695,8 +676,8 @@ def test_period_figures_give_the_practice_notes_figures_on_a_known_data_set(worl
     transfer_lead(
         world.app.uow(), world.actor("tn-office"), "QJ", "500152", "线索", "潼南区人民检察院", date(2026, 3, 12)
     )
-    jobs.monthly_bulletin(world.app.uow, at("2026-04-01"), "2026-03")
-    jobs.monthly_bulletin(world.app.uow, at("2026-04-01"), "2025-12")  # before the period
+    bulletins.monthly_bulletin(world.app.uow, at("2026-04-01"), "2026-03")
+    bulletins.monthly_bulletin(world.app.uow, at("2026-04-01"), "2025-12")  # before the period
     with world.app.uow() as uow:
         for created in (at("2026-04-05"), at("2025-12-01")):
             uow.connection.execute(

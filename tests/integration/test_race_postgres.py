@@ -25,13 +25,13 @@ from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.factories import RECEIVER, RECEIVING_CODE, REPORTER, START, World, load_world, walk_to
-from workflow.actors import load_actor
-from workflow.clock import FrozenClock
-from workflow.db import make_engine
-from workflow.errors import Conflict, InvalidTransition, WorkflowError
-from workflow.ledger import verify
-from workflow.models import Event, Issue, table_of
-from workflow.services import IssueDraft, apply, report_issue
+from workflow.core.actors import load_actor
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.errors import Conflict, InvalidTransition, WorkflowError
+from workflow.core.ledger import verify
+from workflow.core.models import Event, Issue, table_of
+from workflow.core.services import IssueDraft, apply, report_issue
 
 pytestmark = pytest.mark.postgres
 

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import World
-from workflow.errors import ValidationFailed
-from workflow.models import Jurisdiction, table_of
-from workflow.reference import load, parse_text
+from workflow.core.errors import ValidationFailed
+from workflow.core.models import Jurisdiction, table_of
+from workflow.core.reference import load, parse_text
 
 _j = table_of(Jurisdiction)
 

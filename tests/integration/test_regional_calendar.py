@@ -8,9 +8,9 @@ import pytest
 from riverchief.bootstrap import bootstrap
 from riverchief.settings import Settings
 from tests.factories import load_world
-from workflow.calendar import WorkCalendar, load_overrides, load_regional
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.errors import ValidationFailed
+from workflow.core.calendar import WorkCalendar, load_overrides, load_regional
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.errors import ValidationFailed
 
 # Wednesday 2026-03-04 off in 四川省 (510000) only, for the test's sake.
 REGIONS = """
@@ -39,7 +39,7 @@ def test_a_hand_off_deadline_is_counted_in_the_receiving_sides_working_days(tmp_
     path.write_text(REGIONS, encoding="utf-8")
     from riverchief.migrate import upgrade
     from tests.factories import START
-    from workflow.db import make_engine
+    from workflow.core.db import make_engine
 
     engine = make_engine(sqlite_url)
     upgrade(engine)

@@ -46,11 +46,11 @@ from riverchief.reporting import daily_reports, make, make_and_file, monthly_rep
 from riverchief.settings import Settings
 from states import CHART
 from tests.factories import RECEIVING_CODE, REPORTER, Cli, World, walk_to
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.jobs import FIGURES
-from workflow.ledger import verify
-from workflow.models import Bulletin, Compact, Event, Issue, ReportFile, table_of
-from workflow.reporting import file_report, verify_reports
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.filing import file_report, verify_reports
+from workflow.core.ledger import verify
+from workflow.core.models import Bulletin, Compact, Event, Issue, ReportFile, table_of
+from workflow.reading.figures import FIGURES
 
 COMPACT_NAME = "琼江流域跨界河流联防联控"
 DEMO_CODES = tuple(f"QJ-2026-{n:04d}" for n in range(1, 6))  # the five played scenarios

@@ -30,13 +30,13 @@ from riverchief.scheduler import JOBS, JOBS_BY_NAME, AdvisoryLock, FileLock, Sch
 from riverchief.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.factories import RECEIVING_CODE, REPORTER, World
-from workflow import jobs
-from workflow.actors import load_actor
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.db import make_engine
-from workflow.models import Bulletin, Event, JobRun, LedgerSeal, Outbox
-from workflow.services import IssueDraft, report_issue
+from workflow.core.actors import load_actor
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.models import Bulletin, Event, JobRun, LedgerSeal, Outbox
+from workflow.core.services import IssueDraft, report_issue
+from workflow.jobs import bulletins, runs
 
 RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 ACTIVE = re.compile(r"active scheduler \(pid (\d+)\)")  # not "waiting to become the active scheduler"
@@ -200,8 +200,8 @@ def test_a_period_run_by_hand_while_the_scheduler_was_down_does_not_hide_an_earl
     # The scheduler is down through February and March; on 04-02 someone runs March's bulletin by hand,
     # as `riverchief jobs run monthly_bulletin --period 2026-03` does.
     by_hand = at("2026-04-02")
-    jobs.run_job(
-        app.uow, "monthly_bulletin", "2026-03", by_hand, lambda: jobs.monthly_bulletin(app.uow, by_hand, "2026-03")
+    runs.run_job(
+        app.uow, "monthly_bulletin", "2026-03", by_hand, lambda: bulletins.monthly_bulletin(app.uow, by_hand, "2026-03")
     )
 
     sqlite_world.clock.set(at("2026-04-03"))
@@ -241,15 +241,15 @@ def test_run_job_does_a_period_once_and_returns_none_when_it_is_asked_again(sqli
         return {"n": len(calls)}
 
     now = at("2026-04-01", 0, 30)
-    assert jobs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-03", now, work) == {"n": 1}
-    assert jobs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-03", now, work) is None
+    assert runs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-03", now, work) == {"n": 1}
+    assert runs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-03", now, work) is None
     assert calls == ["ran"]
-    assert jobs.last_done(sqlite_app.uow, "monthly_bulletin") == "2026-03"
+    assert runs.last_done(sqlite_app.uow, "monthly_bulletin") == "2026-03"
     (run,) = rows(sqlite_app, JobRun, JobRun.id)
     assert (run.status, run.detail, run.started_at, run.finished_at) == ("done", {"n": 1}, now, now)
 
-    assert jobs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-04", now, work) == {"n": 2}
-    assert jobs.last_done(sqlite_app.uow, "monthly_bulletin") == "2026-04"
+    assert runs.run_job(sqlite_app.uow, "monthly_bulletin", "2026-04", now, work) == {"n": 2}
+    assert runs.last_done(sqlite_app.uow, "monthly_bulletin") == "2026-04"
 
 
 def test_a_run_that_crashed_half_way_is_redone_by_the_next_call_without_doubling_what_it_wrote(
@@ -259,13 +259,13 @@ def test_a_run_that_crashed_half_way_is_redone_by_the_next_call_without_doubling
     now = at("2026-04-01", 0, 30)
 
     def crash_after_the_bulletin() -> dict[str, Any]:
-        jobs.monthly_bulletin(uow, now, "2026-03")
+        bulletins.monthly_bulletin(uow, now, "2026-03")
         raise RuntimeError("killed half-way")
 
     with pytest.raises(RuntimeError, match="half-way"):
-        jobs.run_job(uow, "monthly_bulletin", "2026-03", now, crash_after_the_bulletin)
+        runs.run_job(uow, "monthly_bulletin", "2026-03", now, crash_after_the_bulletin)
     assert job_runs(sqlite_world.app) == [("monthly_bulletin", "2026-03", "running", None)]
-    assert jobs.last_done(uow, "monthly_bulletin") is None
+    assert runs.last_done(uow, "monthly_bulletin") is None
 
     sqlite_world.clock.set(now + timedelta(minutes=5))
     assert run_owed(sqlite_world.app, JOBS_BY_NAME["monthly_bulletin"]) == [("2026-03", {"bulletins": 0})]

@@ -43,12 +43,12 @@ from states.chart import PHASES, STATES, TRANSITIONS, TRIGGERS, Field, FieldKind
 from states.machine import TABLE, allowed_triggers
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
 from tests.factories import START, World, load_world
-from workflow.actors import Actor
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.db import make_engine
-from workflow.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.ledger import replay_issue, verify
-from workflow.models import (
+from workflow.core.actors import Actor
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.db import make_engine
+from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.ledger import replay_issue, verify
+from workflow.core.models import (
     ChecklistCheck,
     Compact,
     CompactMember,
@@ -59,7 +59,7 @@ from workflow.models import (
     Person,
     SignOff,
 )
-from workflow.services import IssueDraft, StepResult, apply, report_issue
+from workflow.core.services import IssueDraft, StepResult, apply, report_issue
 
 LEAVES = frozenset(s.name for s in STATES)
 PHASE_NAMES = frozenset(p.name for p in PHASES)

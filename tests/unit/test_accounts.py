@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from tests.factories import COORDINATOR, RECEIVER, REPORTER, World
-from workflow import accounts
-from workflow.accounts import (
+from workflow.accounts import signin as accounts
+from workflow.accounts.signin import (
     ADDRESS_FAILURES,
     PERSON_FAILURES,
     SESSION_IDLE,
@@ -25,9 +25,9 @@ from workflow.accounts import (
     session_for,
     set_password,
 )
-from workflow.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
-from workflow.models import ApiToken, Credential, LoginAttempt, Person, WebSession, table_of
-from workflow.tokens import actor_for_token, create_token
+from workflow.accounts.tokens import actor_for_token, create_token
+from workflow.core.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
+from workflow.core.models import ApiToken, Credential, LoginAttempt, Person, WebSession, table_of
 
 PASSWORD = "琼江 correct horse 2026"
 _credential, _person, _session = table_of(Credential), table_of(Person), table_of(WebSession)
@@ -358,7 +358,8 @@ def test_a_profile_names_the_jurisdiction_and_compacts(sqlite_world: World) -> N
     assert chief.coordinates == ()
 
 
-def test_a_token_in_use_is_stamped_at_most_once_a_minute(sqlite_world: World) -> None:
+@pytest.mark.parametrize("unit", ["read-only, stamped in a unit of its own", "writable, stamped in it"])
+def test_a_token_in_use_is_stamped_at_most_once_a_minute(sqlite_world: World, unit: str) -> None:
     app = sqlite_world.app
     token_id, token = create_token(app.uow(), REPORTER, "phone")
     start = app.clock.now()
@@ -370,9 +371,27 @@ def test_a_token_in_use_is_stamped_at_most_once_a_minute(sqlite_world: World) ->
             ).scalar()
 
     for offset, expected in ((0, 0), (30, 0), (59, 0), (61, 61)):
-        actor = actor_for_token(app.uow(), token, start + timedelta(seconds=offset), reader=app.reader())
+        now = start + timedelta(seconds=offset)
+        if unit.startswith("read-only"):
+            actor = actor_for_token(app.reader(), token, now, stamp=app.uow)
+        else:
+            actor = actor_for_token(app.uow(), token, now)
         assert actor.code == REPORTER
         assert stamp() == start + timedelta(seconds=expected)
+
+
+def test_a_session_read_in_a_read_only_unit_is_still_kept_alive(sqlite_world: World) -> None:
+    app = sqlite_world.app
+    set_password(app.uow(), RECEIVER, "correct horse 1")
+    start = app.clock.now()
+    token, _, _ = login(app.uow(), RECEIVER, "correct horse 1", "10.0.0.1", None, start)
+    # Someone who only reads pages for hours is not signed out as idle: each read stamps the session.
+    for hours in range(1, 6):
+        seen = session_for(app.reader(), token, start + timedelta(hours=hours), stamp=app.uow)
+        assert seen.actor.code == RECEIVER
+    # Without a unit to stamp in, reads would not keep it alive and the idle limit ends it.
+    with pytest.raises(Unauthenticated):
+        session_for(app.reader(), token, start + timedelta(hours=5) + SESSION_IDLE)
 
 
 def test_old_sign_in_attempts_and_ended_sessions_are_pruned_and_live_ones_kept(sqlite_world: World) -> None:

@@ -16,9 +16,9 @@ import pytest
 
 from riverchief.bootstrap import bootstrap
 from riverchief.settings import Settings
-from workflow.calendar import WorkCalendar, end_of_day, load_overrides, local_today
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.errors import ValidationFailed
+from workflow.core.calendar import WorkCalendar, end_of_day, load_overrides, local_today
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.errors import ValidationFailed
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_end_of_day_and_local_today_are_in_shanghai() -> None:
 def test_an_unknown_year_falls_back_to_monday_to_friday_and_is_reported(
     cal: WorkCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="workflow.calendar"):
+    with caplog.at_level(logging.WARNING, logger="workflow.core.calendar"):
         assert cal.is_workday(date(2027, 1, 1)) is True  # a Friday: no holiday data, so a working day
         assert cal.is_workday(date(2027, 1, 2)) is False
         assert cal.add_working_days(date(2026, 12, 31), 2) == date(2027, 1, 4)

@@ -8,8 +8,8 @@ import shapely
 from shapely.affinity import affine_transform
 
 from bench.routing import make_map
-from workflow.errors import ValidationFailed
-from workflow.geo import Area, Line, Router, metres_per_degree
+from workflow.core.errors import ValidationFailed
+from workflow.maps.router import Area, Line, Router, metres_per_degree
 
 # Two districts side by side and a third to the north-east, 0.1° a side near 30°N:
 #

@@ -1,4 +1,4 @@
-"""The guards and effects of the rules, and how people stand to an issue (workflow.actors.parties).
+"""The guards and effects of the rules, and how people stand to an issue (workflow.core.actors.parties).
 
 Uses ``issue_at``, ``valid_payload``, ``assert_refused`` and the ``STANDING`` oracle from test_transitions.
 """
@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from states.chart import TRANSITIONS, Party
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
 from tests.unit.test_transitions import STANDING, assert_refused, issue_at, permitted_actor, standing, valid_payload
-from workflow.actors import SYSTEM, Actor, parties
-from workflow.clock import SHANGHAI
-from workflow.errors import Conflict, NotFound, NotPermitted, ValidationFailed
-from workflow.models import Compact
-from workflow.reference import load, parse
+from workflow.core.actors import SYSTEM, Actor, parties
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from workflow.core.models import Compact
+from workflow.core.reference import load, parse
 
 TAIAN_PATH = "/500000/500152/500152102/"
 BAIMA_PATH = "/510000/510900/510904/510904101/"

@@ -23,7 +23,7 @@ from states.chart import (
 )
 from states.machine import TABLE, _compile, allowed_triggers, fire, leaf_states
 from states.policy import DEADLINES, PLANNED_STATES
-from workflow.rules import EFFECTS, GUARDS
+from workflow.core.rules import EFFECTS, GUARDS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 STATE_NAMES = [s.name for s in STATES]

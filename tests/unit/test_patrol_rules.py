@@ -10,8 +10,11 @@ from fractions import Fraction
 
 import pytest
 
-from workflow.errors import ValidationFailed
-from workflow.patrols import EARTH_RADIUS_M, Quota, haversine_m, parse_track, parse_yuan, percent, yuan
+from workflow.core.errors import ValidationFailed
+from workflow.patrols.basics import EARTH_RADIUS_M, percent
+from workflow.patrols.funding import parse_yuan, yuan
+from workflow.patrols.quotas import Quota
+from workflow.patrols.tracks import haversine_m, parse_track
 
 # One degree of latitude along a meridian on the sphere the lengths use.
 DEGREE_M = EARTH_RADIUS_M * math.pi / 180

@@ -1,4 +1,4 @@
-"""workflow.payload.validate: a trigger's payload checked against the fields the chart declares."""
+"""workflow.core.payload.validate: a trigger's payload checked against the fields the chart declares."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from states.chart import INITIAL
 from states.machine import TABLE
-from workflow.clock import SHANGHAI
-from workflow.errors import ValidationFailed
-from workflow.payload import validate
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import ValidationFailed
+from workflow.core.payload import validate
 
 FLAG = TABLE[(INITIAL, "flag")]  # no fields
 ACCEPT = TABLE[("ban.handed_off", "accept")]  # note (optional)

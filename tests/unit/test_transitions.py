@@ -21,9 +21,9 @@ from states.chart import CHART, INITIAL, TRANSITIONS, Party, Transition
 from states.machine import TABLE, allowed_triggers, leaf_states
 from states.policy import DEADLINES, PLANNED_STATES
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
-from workflow.clock import SHANGHAI
-from workflow.errors import InvalidTransition, NotPermitted, ValidationFailed, WorkflowError
-from workflow.services import IssueDraft, StepResult, report_issue
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import InvalidTransition, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.services import IssueDraft, StepResult, report_issue
 
 # The final step of the allowed-path test fires at 01:00 on Friday in Shanghai,
 # which is still Thursday in UTC: deadlines count from the Shanghai day.

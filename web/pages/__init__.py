@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from web.pages.text import LANGUAGES, Text
-from workflow.errors import WorkflowError
+from workflow.core.errors import WorkflowError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

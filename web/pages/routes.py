@@ -1,7 +1,7 @@
 """The pages: sign in, my queue, report a problem, an issue with its actions, and each role's desk.
 
 Forms post back to the pages (they work without script); every change goes
-through ``workflow.services`` exactly as the API's do, so refusals come back
+through ``workflow.core.services`` exactly as the API's do, so refusals come back
 as the same errors and are shown beside the field they name.
 
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
@@ -30,12 +30,12 @@ from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
 from web.pages import LANG_COOKIE, TEMPLATES, language
 from web.pages.maps import Shape, draw, shapes_of_geojson
 from web.pages.text import LANGUAGES, Text
-from workflow.accounts import SESSION_LIFETIME, Profile, SignedIn, login, logout, profile, session_for
-from workflow.actors import Actor, parties
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI
-from workflow.deadlines import due_texts
-from workflow.errors import (
+from workflow.accounts.signin import SESSION_LIFETIME, Profile, SignedIn, login, logout, profile, session_for
+from workflow.core.actors import Actor, parties
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI
+from workflow.core.deadlines import due_texts
+from workflow.core.errors import (
     Conflict,
     CsrfRefused,
     InvalidTransition,
@@ -46,16 +46,17 @@ from workflow.errors import (
     ValidationFailed,
     WorkflowError,
 )
-from workflow.evidence import add_evidence, photos
-from workflow.geo import CachedRouter
-from workflow.jobs import stats
-from workflow.mapdata import import_geojson
-from workflow.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
-from workflow.patrols import live_pairing
-from workflow.queries import report_rows, revisit_rows
-from workflow.reference import load, parse_text
-from workflow.services import IssueDraft, apply, not_yet, report_issue
-from workflow.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
+from workflow.core.evidence import add_evidence, photos
+from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.core.reference import load, parse_text
+from workflow.core.services import IssueDraft, apply, not_yet, report_issue
+from workflow.core.uow import UnitOfWork
+from workflow.maps.layers import import_geojson
+from workflow.maps.router import CachedRouter
+from workflow.patrols.pairings import live_pairing
+from workflow.reading.figures import stats
+from workflow.reading.records import report_rows, revisit_rows
+from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
 
 LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
 LEVELS["province"] = ("省级", "province")
@@ -123,6 +124,7 @@ class Viewer:
     signed_in: SignedIn
     who: Profile
     t: Text
+    uow: UnitOfWork  # the request's one unit of work
 
     @property
     def csrf(self) -> str:
@@ -149,16 +151,21 @@ def router(access: Access) -> APIRouter:
     templates = Jinja2Templates(directory=TEMPLATES)
     routers = CachedRouter()
 
-    def viewer(request: Request) -> Viewer:
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806 (a type alias, named as one)
+
+    def viewer(request: Request, uow: Unit) -> Viewer:
         cookie = request.cookies.get(SESSION_COOKIE)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not cookie:
             raise LoginRequired(target)
         try:
-            signed_in = session_for(wired.uow(), cookie, wired.clock.now())
+            signed_in = session_for(uow, cookie, wired.clock.now(), stamp=wired.uow)
         except Unauthenticated as exc:
             raise LoginRequired(target) from exc
-        return Viewer(signed_in.actor, signed_in, profile(wired.reader(), signed_in.actor), Text(language(request)))
+        who = profile(uow, signed_in.actor)
+        if not uow.readonly:
+            uow.commit()  # the form's step begins its own transaction (see web.access)
+        return Viewer(signed_in.actor, signed_in, who, Text(language(request)), uow)
 
     Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
 
@@ -236,7 +243,7 @@ def router(access: Access) -> APIRouter:
     async def sign_out(request: Request, form: Posted, view: Seen) -> Response:
         check_csrf(view, form)
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_threadpool(logout, wired.uow(), cookie, wired.clock.now())
+        await run_in_threadpool(logout, view.uow, cookie, wired.clock.now())
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -257,7 +264,7 @@ def router(access: Access) -> APIRouter:
     @pages.get("/queue")
     def my_queue(request: Request, view: Seen) -> HTMLResponse:
         now = wired.clock.now()
-        with wired.reader() as uow:
+        with view.uow as uow:
             items = open_issues(uow.connection, view.actor)
         mine = queue(items, now=now, soon=wired.calendar.due_after(now, DUE_SOON_WORKING_DAYS))
         return render(request, "queue.html", view, queue=mine, due_text=lambda d: due_text(view, d), now=now)
@@ -265,7 +272,7 @@ def router(access: Access) -> APIRouter:
     # -- one issue --------------------------------------------------------------------------
 
     def issue_context(view: Viewer, code: str) -> dict[str, Any]:
-        issue, scope = access.readable(view.actor, code)
+        issue, scope = access.readable(view.uow, view.actor, code)
         held = parties(view.actor, scope.compact_id, scope.reporting_path, scope.receiving_path)
         actions = []
         for trigger in issue.allowed:
@@ -274,9 +281,9 @@ def router(access: Access) -> APIRouter:
                 continue
             actions.append(transition)
         # What this person may do but not yet (a signature or a clean revisit is missing): said, not offered.
-        blocked = not_yet(wired.reader(), code, view.actor, [a.trigger for a in actions])
+        blocked = not_yet(view.uow, code, view.actor, [a.trigger for a in actions])
         actions = [a for a in actions if a.trigger not in blocked]
-        with wired.reader() as uow:
+        with view.uow as uow:
             row = uow.connection.execute(
                 sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
                     _issue.c.code == code
@@ -300,7 +307,7 @@ def router(access: Access) -> APIRouter:
         shapes: list[Shape] = []
         if focus:
             # The neighbourhood: the areas and lines around the issue, drawn under it and clipped to its frame.
-            with wired.reader() as uow:
+            with view.uow as uow:
                 around, _ = map_shapes(uow.connection, near=frame_of(focus))
             shapes = [s for s in around if s.kind != "point"] + focus
         state = CHART.state(issue.state)
@@ -421,36 +428,38 @@ def router(access: Access) -> APIRouter:
         except ValueError:
             expected = -1
         try:
-            context = await run_in_threadpool(issue_context, view, code)
+            issue, _ = await run_in_threadpool(access.readable, view.uow, view.actor, code, timeline=False)
         except NotFound:
             return render(request, "message.html", view, 404, message=view.t("not_found"))
-        issue = context["issue"]
         values = {k: form.getlist(k) if len(form.getlist(k)) > 1 else form.get(k) for k in form}
+        refused: tuple[int, tuple[str, str], dict[str, str]] | None = None
         if (issue.state, trigger) not in TABLE or expected != issue.version:
             # The page was drawn for another version: whatever the person meant may no longer apply.
-            flash = ("warn", view.t("stale"))
-            return render_issue(request, view, 409, context, flash)
-        payload = payload_of(form, trigger, issue.state)
-        try:
-            await run_in_threadpool(apply, wired.uow(), code, trigger, view.actor, payload, expected)
-        except (Conflict, InvalidTransition):
-            flash = ("warn", view.t("stale"))
-            context = await run_in_threadpool(issue_context, view, code)
-            return render_issue(request, view, 409, context, flash)
-        except ValidationFailed as exc:
-            errors = dict(exc.errors)
-            flash = ("bad", view.t("fix_fields"))
-            return render_issue(request, view, 422, context, flash, errors, values, trigger)
-        except NotPermitted:
-            flash = ("bad", view.t("forbidden"))
-            return render_issue(request, view, 403, context, flash)
-        return RedirectResponse(f"/issues/{quote(code)}?done={quote(trigger)}", status_code=303)
+            refused = (409, ("warn", view.t("stale")), {})
+        else:
+            payload = payload_of(form, trigger, issue.state)
+            try:
+                await run_in_threadpool(apply, view.uow, code, trigger, view.actor, payload, expected)
+            except (Conflict, InvalidTransition):
+                refused = (409, ("warn", view.t("stale")), {})
+            except ValidationFailed as exc:
+                refused = (422, ("bad", view.t("fix_fields")), dict(exc.errors))
+            except NotPermitted:
+                refused = (403, ("bad", view.t("forbidden")), {})
+        if refused is None:
+            return RedirectResponse(f"/issues/{quote(code)}?done={quote(trigger)}", status_code=303)
+        # Only a refused step draws the page again, as it now stands, with the person's input kept.
+        status, flash, errors = refused
+        context = await run_in_threadpool(issue_context, view, code)
+        if status == 422:
+            return render_issue(request, view, status, context, flash, errors, values, trigger)
+        return render_issue(request, view, status, context, flash)
 
     @pages.post("/issues/{code}/photos")
     async def add_photos(request: Request, form: Posted, code: str, view: Seen) -> Response:
         check_csrf(view, form)
         try:
-            await run_in_threadpool(access.scope, view.actor, code)
+            await run_in_threadpool(access.scope, view.uow, view.actor, code)
             for upload in form.getlist("photos"):
                 if isinstance(upload, UploadFile) and upload.filename:
                     await store_upload(view, code, upload, str(form.get("caption") or "") or None)
@@ -464,7 +473,7 @@ def router(access: Access) -> APIRouter:
         content = await upload.read(limit + 1)
         await run_in_threadpool(
             add_evidence,
-            wired.uow(),
+            view.uow,
             code,
             view.actor,
             content,
@@ -479,7 +488,7 @@ def router(access: Access) -> APIRouter:
     @pages.get("/route.json")
     def route_point(view: Seen, lon: float, lat: float) -> dict[str, Any]:
         """Where a point on the report form falls: its jurisdiction, nearest segment and the sides near it."""
-        with wired.reader() as uow:
+        with view.uow as uow:
             router = routers.get(uow.connection)
             found = router.route(lon, lat)
             others = other_sides(uow.connection, found.sides, view.actor.jurisdiction_path)
@@ -495,7 +504,7 @@ def router(access: Access) -> APIRouter:
         }
 
     def report_context(view: Viewer) -> dict[str, Any]:
-        with wired.reader() as uow:
+        with view.uow as uow:
             segments = uow.connection.execute(
                 sa.select(_segment.c.id, _segment.c.code, _segment.c.name, _jurisdiction.c.name.label("owner"))
                 .join(_jurisdiction, _jurisdiction.c.id == _segment.c.jurisdiction_id)
@@ -556,7 +565,7 @@ def router(access: Access) -> APIRouter:
             for upload in uploads:
                 if (upload.size or 0) > limit:
                     raise ValidationFailed("photos", view.t("too_big", name=upload.filename, mb=limit // 2**20))
-            result = await run_in_threadpool(report_issue, wired.uow(), view.actor, draft)
+            result = await run_in_threadpool(report_issue, view.uow, view.actor, draft)
         except ValidationFailed as exc:
             errors = dict(exc.errors)
             flash = ("bad", view.t("fix_fields"))
@@ -581,7 +590,7 @@ def router(access: Access) -> APIRouter:
         start = datetime.combine(today.replace(month=1, day=1), time(0), tzinfo=SHANGHAI)
         end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=SHANGHAI)
         boards = []
-        with wired.reader() as uow:
+        with view.uow as uow:
             codes = uow.connection.execute(
                 sa.select(_compact.c.code, _compact.c.name)
                 .where(_compact.c.id.in_(compacts_of(view.actor)))
@@ -607,7 +616,7 @@ def router(access: Access) -> APIRouter:
 
     @pages.get("/revisits")
     def revisits(request: Request, view: Seen) -> HTMLResponse:
-        with wired.reader() as uow:
+        with view.uow as uow:
             planned = revisit_rows(uow.connection, view.actor.audits, status="planned")
             items = [i for i in open_issues(uow.connection, view.actor) if i.state == "du.revisiting"]
             filed = report_rows(uow.connection, view.actor.audits, kind="revisit", limit=50)
@@ -616,7 +625,7 @@ def router(access: Access) -> APIRouter:
 
     @pages.get("/reports")
     def reports(request: Request, view: Seen) -> HTMLResponse:
-        with wired.reader() as uow:
+        with view.uow as uow:
             filed = report_rows(uow.connection, compacts_of(view.actor), limit=200)
         return render(request, "reports.html", view, filed=filed)
 
@@ -659,7 +668,7 @@ def router(access: Access) -> APIRouter:
 
     @pages.get("/map")
     def watershed(request: Request, view: Seen) -> HTMLResponse:
-        with wired.reader() as uow:
+        with view.uow as uow:
             shapes, counts = map_shapes(uow.connection)
             issues = uow.connection.execute(
                 sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.lon, _issue.c.lat).where(
@@ -708,12 +717,12 @@ def router(access: Access) -> APIRouter:
                     raise ValidationFailed("document", f"GeoJSON 格式错误 (line {exc.lineno}: {exc.msg})") from exc
                 if not isinstance(document, dict):
                     raise ValidationFailed("document", "GeoJSON 应为 FeatureCollection (not a FeatureCollection)")
-                count = await run_in_threadpool(import_geojson, wired.uow(), layer, document)
+                count = await run_in_threadpool(import_geojson, view.uow, layer, document)
                 counts = {view.t("layer_" + layer): count}
             else:
                 fmt: Literal["json", "yaml"] = "json" if name.endswith(".json") else "yaml"
                 source = upload.filename
-                counts = await run_in_threadpool(lambda: load(wired.uow(), parse_text(text, fmt, source)))
+                counts = await run_in_threadpool(lambda: load(view.uow, parse_text(text, fmt, source)))
         except ValidationFailed as exc:
             flash = ("bad", view.t("fix_fields"))
             return render(request, "admin.html", view, 422, flash=flash, errors=exc.errors, layers=MAP_LAYERS)

@@ -13,27 +13,16 @@ from pydantic import BaseModel, Field
 from states import CHART, TABLE, allowed_triggers
 from states.chart import SERVICE_TRIGGERS, phase_of
 from web.access import Access, compacts_of, iso
-from workflow.actors import Actor, parties
-from workflow.clock import SHANGHAI
-from workflow.errors import NotFound, ValidationFailed
-from workflow.evidence import add_evidence, attachment_type, readable_size, sniff, store_path
-from workflow.queries import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
-from workflow.services import IssueDraft, apply, report_issue
+from workflow.core.actors import Actor, parties
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationFailed
+from workflow.core.evidence import add_evidence, attachment_type, readable_size, sniff, store_path
+from workflow.core.services import IssueDraft, apply, report_issue
+from workflow.core.uow import UnitOfWork
+from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
 
 PAGE_MAX = 200  # issues a page at most
 TEXT_MAX = 200  # characters of a text search
-
-
-class UploadTooLarge(ValidationFailed):
-    """An upload over the configured limit: refused before anything is stored."""
-
-    http_status = 413
-
-
-class UploadUnsupported(ValidationFailed):
-    """An upload whose content is not a kind evidence takes, whatever its name says: refused, nothing stored."""
-
-    http_status = 415
 
 
 def allowed_for(actor: Actor, state: str, scope: IssueScope) -> list[str]:
@@ -91,9 +80,11 @@ def router(access: Access) -> APIRouter:
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["issues"])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
     @api.get("/issues")
     def issues(
+        uow: Unit,
         actor: Caller,
         state: Annotated[list[str] | None, Query(description="a full state, e.g. ban.handed_off; repeatable")] = None,
         phase: Annotated[str | None, Query(description="kan, xun, cha, ban or du")] = None,
@@ -122,7 +113,7 @@ def router(access: Access) -> APIRouter:
         if errors:
             raise ValidationFailed.of(errors)
         scope = compacts_of(actor)
-        with wired.reader() as uow:
+        with uow:
             if compact is not None and compact_id_of(uow.connection, compact) not in scope:
                 raise NotFound("compact", compact)
             rows = list_issues(
@@ -149,9 +140,9 @@ def router(access: Access) -> APIRouter:
         }
 
     @api.get("/issues/{code}")
-    def issue(code: str, actor: Caller) -> dict[str, Any]:
+    def issue(uow: Unit, code: str, actor: Caller) -> dict[str, Any]:
         """One issue, with the triggers the caller may fire now."""
-        view, scope = access.readable(actor, code, timeline=False)
+        view, scope = access.readable(uow, actor, code, timeline=False)
         return {
             "code": view.code,
             "title": view.title,
@@ -170,9 +161,9 @@ def router(access: Access) -> APIRouter:
         }
 
     @api.get("/issues/{code}/timeline")
-    def timeline(code: str, actor: Caller) -> list[dict[str, Any]]:
+    def timeline(uow: Unit, code: str, actor: Caller) -> list[dict[str, Any]]:
         """Every ledger step of the issue."""
-        view, _ = access.readable(actor, code)
+        view, _ = access.readable(uow, actor, code)
         return [
             {
                 "seq": e.seq,
@@ -190,10 +181,10 @@ def router(access: Access) -> APIRouter:
         ]
 
     @api.post("/issues/{code}/transitions")
-    def transition(code: str, body: TransitionIn, actor: Caller) -> dict[str, Any]:
+    def transition(uow: Unit, code: str, body: TransitionIn, actor: Caller) -> dict[str, Any]:
         """Fire a trigger: 409 on a stale version or a state that does not allow it, 403, 422 naming each field."""
-        access.scope(actor, code)
-        result = apply(wired.uow(), code, body.trigger, actor, body.payload, body.expected_version)
+        access.scope(uow, actor, code)
+        result = apply(uow, code, body.trigger, actor, body.payload, body.expected_version)
         return {
             "code": result.issue_code,
             "state": result.state,
@@ -204,6 +195,7 @@ def router(access: Access) -> APIRouter:
 
     @api.post("/issues/{code}/attachments", status_code=201)
     async def attach(
+        uow: Unit,
         code: str,
         actor: Caller,
         file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo, or a PDF")],
@@ -212,13 +204,13 @@ def router(access: Access) -> APIRouter:
         """Add evidence to the current step (by SHA-256, in the ledger); 413 if too big, 415 if not a photo or PDF."""
         limit = wired.settings.upload_max_bytes
         content = await file.read(limit + 1)
-        access.scope(actor, code)
+        access.scope(uow, actor, code)
         if len(content) > limit:
-            raise UploadTooLarge("file", f"is over the upload limit of {readable_size(limit)}")
+            raise TooLarge("file", f"is over the upload limit of {readable_size(limit)}")
         if content and sniff(content) is None:
-            raise UploadUnsupported("file", "is not a JPEG, PNG or WebP photo or a PDF (judged by its content)")
+            raise UnsupportedMediaType("file", "is not a JPEG, PNG or WebP photo or a PDF (judged by its content)")
         stored = add_evidence(
-            wired.uow(),
+            uow,
             code,
             actor,
             content,
@@ -239,12 +231,12 @@ def router(access: Access) -> APIRouter:
         }
 
     @api.get("/issues/{code}/attachments/{sha256}")
-    def attachment(code: str, sha256: str, actor: Caller) -> Response:
+    def attachment(uow: Unit, code: str, sha256: str, actor: Caller) -> Response:
         """A stored file, only to those who may read the issue."""
-        access.scope(actor, code)
+        access.scope(uow, actor, code)
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise NotFound("attachment", sha256)
-        with wired.reader() as uow:
+        with uow:
             kind = attachment_type(uow.connection, code, sha256)
         path = store_path(wired.settings.data_dir, sha256)
         if kind is None or not path.exists():
@@ -256,9 +248,9 @@ def router(access: Access) -> APIRouter:
         )
 
     @api.post("/issues", status_code=201)
-    def report(body: IssueIn, actor: Caller) -> dict[str, Any]:
+    def report(uow: Unit, body: IssueIn, actor: Caller) -> dict[str, Any]:
         """Report a new problem as the caller."""
-        result = report_issue(wired.uow(), actor, IssueDraft(**body.model_dump()))
+        result = report_issue(uow, actor, IssueDraft(**body.model_dump()))
         return {"code": result.issue_code, "state": result.state, "version": result.version}
 
     return api

@@ -20,19 +20,20 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
 from states import CHART, INITIAL, TABLE
 from states.chart import PHASES, phase_of
 from states.policy import CATEGORIES, DEADLINES, PLANNED_STATES
 from web.access import Access
-from workflow.actors import Actor, parties
-from workflow.clock import SHANGHAI
-from workflow.errors import ValidationFailed, WorkflowError
-from workflow.geo import CachedRouter
-from workflow.models import Compact, CompactMember, Issue, Jurisdiction, Segment, table_of
-from workflow.services import IssueDraft, report_issue
-from workflow.tokens import actor_for_token
+from workflow.accounts.tokens import actor_for_token
+from workflow.core.actors import Actor, parties
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import ValidationFailed, WorkflowError
+from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, Segment, table_of
+from workflow.core.services import IssueDraft, report_issue
+from workflow.core.uow import UnitOfWork
+from workflow.maps.router import CachedRouter
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When the services list (the categories) last changed: clients refresh cached service lists after it.
@@ -585,6 +586,7 @@ def router(access: Access) -> APIRouter:
     api = APIRouter(prefix="/open311/v2", tags=["open311"], responses=_ERRORS_DOC)
     # The map is loaded once and again only when it changes, not on every request.
     routers = CachedRouter(border_m=BORDER_M, segment_max_m=SEGMENT_MAX_M)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806 (a type alias, named as one)
 
     @api.get("/discovery.{fmt}")
     def discovery(fmt: str, request: Request) -> Response:
@@ -624,6 +626,7 @@ def router(access: Access) -> APIRouter:
 
     @api.post("/requests.{fmt}", status_code=201)
     def file_request(
+        uow: Unit,
         fmt: str,
         api_key: Annotated[
             str | None, Form(description="a personal access token of a chief's or office's account")
@@ -660,10 +663,10 @@ def router(access: Access) -> APIRouter:
         }
 
         def produce() -> list[dict[str, Any]]:
-            actor = _key_holder(api_key)
+            actor = _key_holder(uow, api_key)
             filed = check_request(form)
             compact = (jurisdiction_id or "").strip() or None
-            with wired.reader() as uow:
+            with uow:
                 where = destination(uow.connection, actor, filed, compact, routers)
             category = CATEGORIES[filed.service_code]
             spot = filed.address or where.reporting.name
@@ -680,7 +683,7 @@ def router(access: Access) -> APIRouter:
             # The issue is the routed jurisdiction's to investigate or hand off: its side reports it, filed by the
             # account (whose code the ledger keeps), which _pick checked may report in this compact.
             filer = replace(actor, jurisdiction_id=where.reporting.id, jurisdiction_path=where.reporting.path)
-            result = report_issue(wired.uow(), filer, draft)
+            result = report_issue(uow, filer, draft)
             notice = (
                 f"已转{where.reporting.name}处理（{where.compact_name}）：{service_notice(result.state, result.due_at)}"
             )
@@ -690,16 +693,17 @@ def router(access: Access) -> APIRouter:
 
         return answer(fmt, "service_requests", "request", produce, status=201)
 
-    def _key_holder(api_key: str | None) -> Actor:
+    def _key_holder(uow: UnitOfWork, api_key: str | None) -> Actor:
         if not api_key or not api_key.strip():
             raise Refused(403, "api_key: was not provided")
         try:
-            return actor_for_token(wired.uow(), api_key.strip(), wired.clock.now(), reader=wired.reader())
+            return actor_for_token(uow, api_key.strip(), wired.clock.now(), stamp=wired.uow)
         except WorkflowError:
             raise Refused(403, "api_key: is invalid or revoked") from None
 
     @api.get("/requests.{fmt}")
     def request_list(
+        uow: Unit,
         fmt: str,
         service_request_id: Annotated[str | None, Query(description="comma-separated; overrides every filter")] = None,
         service_code: Annotated[str | None, Query(description="comma-separated")] = None,
@@ -711,7 +715,7 @@ def router(access: Access) -> APIRouter:
         """Service requests, newest first (at most 1000): public fields only, every compact."""
 
         def produce() -> list[dict[str, Any]]:
-            with wired.reader() as uow:
+            with uow:
                 return find_requests(
                     uow.connection,
                     wired.clock.now(),
@@ -726,11 +730,11 @@ def router(access: Access) -> APIRouter:
         return answer(fmt, "service_requests", "request", produce)
 
     @api.get("/requests/{request_id}.{fmt}")
-    def request_one(request_id: str, fmt: str) -> Response:
+    def request_one(uow: Unit, request_id: str, fmt: str) -> Response:
         """One service request, as a list of one."""
 
         def produce() -> list[dict[str, Any]]:
-            with wired.reader() as uow:
+            with uow:
                 known = _ISSUE_CODE.match(request_id)
                 row = uow.connection.execute(_SELECT.where(_issue.c.code == request_id)).first() if known else None
             if row is None:

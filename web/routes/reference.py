@@ -9,9 +9,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from web.access import Access, compacts_of, one_of
-from workflow.actors import Actor
-from workflow.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.queries import (
+from workflow.core.actors import Actor
+from workflow.core.errors import NotFound, NotPermitted, TooLarge, UnsupportedMediaType, ValidationFailed
+from workflow.core.reference import Level, Role, load, parse_text, update_person
+from workflow.core.uow import UnitOfWork
+from workflow.reading.directory import (
     CompactRow,
     JurisdictionRow,
     PersonRow,
@@ -23,7 +25,6 @@ from workflow.queries import (
     river_rows,
     segment_rows,
 )
-from workflow.reference import Level, Role, load, parse_text, update_person
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FORMATS = {
@@ -33,18 +34,6 @@ FORMATS = {
     "text/yaml": "yaml",
     "text/x-yaml": "yaml",
 }
-
-
-class TooLarge(WorkflowError):
-    """The request body is larger than the route takes; nothing was read into the database."""
-
-    http_status = 413
-
-
-class UnsupportedMediaType(WorkflowError):
-    """The request body is in a format the route does not read."""
-
-    http_status = 415
 
 
 def _jurisdiction(j: JurisdictionRow) -> dict[str, Any]:
@@ -118,78 +107,78 @@ def _only_admin(actor: Actor, what: str) -> None:
 
 def router(access: Access) -> APIRouter:
     """The reference-data routes."""
-    wired = access.wired
     # Reference data is for any signed-in caller: every route needs a token, even those that need no more.
     api = APIRouter(prefix="/api/v1", tags=["reference"], dependencies=[Depends(access.caller)])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
-    def known_jurisdiction(field: str, code: str | None) -> None:
+    def known_jurisdiction(uow: UnitOfWork, field: str, code: str | None) -> None:
         if code is None:
             return
-        with wired.reader() as uow:
+        with uow:
             if not jurisdiction_rows(uow.connection, code=code):
                 raise ValidationFailed(field, f"no jurisdiction with code {code!r}")
 
     @api.get("/jurisdictions")
-    def jurisdictions(parent: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
+    def jurisdictions(uow: Unit, parent: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
         """Jurisdictions in tree order: the children of ``parent``, or those of a ``level``."""
         one_of("level", level, get_args(Level))
-        known_jurisdiction("parent", parent)
-        with wired.reader() as uow:
+        known_jurisdiction(uow, "parent", parent)
+        with uow:
             return [_jurisdiction(j) for j in jurisdiction_rows(uow.connection, parent=parent, level=level)]
 
     @api.get("/jurisdictions/{code}")
-    def jurisdiction(code: str) -> dict[str, Any]:
+    def jurisdiction(uow: Unit, code: str) -> dict[str, Any]:
         """One jurisdiction, with its parent and its path from the root."""
-        with wired.reader() as uow:
+        with uow:
             found = jurisdiction_rows(uow.connection, code=code)
         if not found:
             raise NotFound("jurisdiction", code)
         return _jurisdiction(found[0])
 
     @api.get("/compacts")
-    def compacts() -> list[dict[str, Any]]:
+    def compacts(uow: Unit) -> list[dict[str, Any]]:
         """Every compact with its members and staff."""
-        with wired.reader() as uow:
+        with uow:
             return [_compact(c) for c in compact_rows(uow.connection)]
 
     @api.get("/compacts/{code}")
-    def compact(code: str) -> dict[str, Any]:
+    def compact(uow: Unit, code: str) -> dict[str, Any]:
         """One compact with its members and staff."""
-        with wired.reader() as uow:
+        with uow:
             found = compact_rows(uow.connection, code=code)
         if not found:
             raise NotFound("compact", code)
         return _compact(found[0])
 
     @api.get("/rivers")
-    def rivers() -> list[dict[str, Any]]:
+    def rivers(uow: Unit) -> list[dict[str, Any]]:
         """Every river with its segments' codes."""
-        with wired.reader() as uow:
+        with uow:
             return [_river(r) for r in river_rows(uow.connection)]
 
     @api.get("/rivers/{code}")
-    def river(code: str) -> dict[str, Any]:
+    def river(uow: Unit, code: str) -> dict[str, Any]:
         """One river with its segments' codes."""
-        with wired.reader() as uow:
+        with uow:
             found = river_rows(uow.connection, code=code)
         if not found:
             raise NotFound("river", code)
         return _river(found[0])
 
     @api.get("/segments")
-    def segments(river: str | None = None, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+    def segments(uow: Unit, river: str | None = None, jurisdiction: str | None = None) -> list[dict[str, Any]]:
         """Segments, of a river or of a jurisdiction and those under it; the course as a GeoJSON LineString."""
-        known_jurisdiction("jurisdiction", jurisdiction)
-        with wired.reader() as uow:
+        known_jurisdiction(uow, "jurisdiction", jurisdiction)
+        with uow:
             if river is not None and not river_rows(uow.connection, code=river):
                 raise ValidationFailed("river", f"no river with code {river!r}")
             return [_segment(s) for s in segment_rows(uow.connection, river=river, jurisdiction=jurisdiction)]
 
     @api.get("/segments/{code}")
-    def segment(code: str) -> dict[str, Any]:
+    def segment(uow: Unit, code: str) -> dict[str, Any]:
         """One segment; its course as a GeoJSON LineString ([lon, lat], WGS 84)."""
-        with wired.reader() as uow:
+        with uow:
             found = segment_rows(uow.connection, code=code)
         if not found:
             raise NotFound("segment", code)
@@ -197,6 +186,7 @@ def router(access: Access) -> APIRouter:
 
     @api.get("/people")
     def people(
+        uow: Unit,
         actor: Caller,
         role: str | None = None,
         jurisdiction: str | None = None,
@@ -205,33 +195,33 @@ def router(access: Access) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """People of the caller's compacts (everyone, to an admin); contacts only to those who may reach them."""
         one_of("role", role, get_args(Role))
-        known_jurisdiction("jurisdiction", jurisdiction)
+        known_jurisdiction(uow, "jurisdiction", jurisdiction)
         within = None if actor.role == "admin" else compacts_of(actor)
-        with wired.reader() as uow:
+        with uow:
             rows = person_rows(uow.connection, within=within, role=role, under=jurisdiction, limit=limit, offset=offset)
         return [_person(p, actor) for p in rows]
 
     @api.get("/people/{code}")
-    def person(code: str, actor: Caller) -> dict[str, Any]:
+    def person(uow: Unit, code: str, actor: Caller) -> dict[str, Any]:
         """One person of the caller's compacts (or the caller); contacts only to those who may reach them."""
         within = None if actor.role == "admin" or code == actor.code else compacts_of(actor)
-        with wired.reader() as uow:
+        with uow:
             found = person_rows(uow.connection, code=code, within=within)
         if not found:
             raise NotFound("person", code)
         return _person(found[0], actor)
 
     @api.post("/admin/reference")
-    async def load_reference(request: Request, actor: Caller) -> dict[str, int]:
+    async def load_reference(uow: Unit, request: Request, actor: Caller) -> dict[str, int]:
         """Load a reference document (as ``riverchief load`` does) in one transaction; admins only."""
         _only_admin(actor, "load reference data")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         fmt = FORMATS.get(media)
         if fmt is None:
             raise UnsupportedMediaType(
-                f"Content-Type {media or '(none)'} is not read here: send application/json or application/yaml"
+                "content-type", f"{media or '(none)'} is not read here: send application/json or application/yaml"
             )
-        too_large = TooLarge(f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+        too_large = TooLarge("body", f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
             raise too_large
@@ -246,16 +236,18 @@ def router(access: Access) -> APIRouter:
             raise ValidationFailed("body", f"is not UTF-8 text (byte {exc.start})") from exc
 
         def parse_and_load() -> dict[str, int]:
-            return load(wired.uow(), parse_text(text, "json" if fmt == "json" else "yaml"))
+            return load(uow, parse_text(text, "json" if fmt == "json" else "yaml"))
 
         return await run_in_threadpool(parse_and_load)
 
     @api.patch("/admin/people/{code}")
-    def change_person(code: str, actor: Caller, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    def change_person(
+        uow: Unit, code: str, actor: Caller, changes: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
         """Deactivate or reactivate a person, or change their role or jurisdiction; admins only."""
         _only_admin(actor, "change people")
-        update_person(wired.uow(), code, changes)
-        with wired.reader() as uow:
+        update_person(uow, code, changes)
+        with uow:
             return _person(person_rows(uow.connection, code=code)[0], actor)
 
     return api

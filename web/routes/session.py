@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from web.access import SESSION_COOKIE, Access, Authenticated
-from workflow.accounts import MAX_PASSWORD, SESSION_LIFETIME, Profile, login, logout, profile
+from workflow.accounts.signin import MAX_PASSWORD, SESSION_LIFETIME, Profile, login, logout, profile
+from workflow.core.uow import UnitOfWork
 
 
 class SignIn(BaseModel):
@@ -32,15 +33,16 @@ def router(access: Access) -> APIRouter:
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["session"])
     Who = Annotated[Authenticated, Depends(access.authenticated)]  # noqa: N806 (a type alias, named as one)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
     def secure(request: Request) -> bool:
         return request.url.scheme == "https" or wired.settings.cookie_secure
 
     @api.post("/session")
-    def sign_in(body: SignIn, request: Request, response: Response) -> dict[str, Any]:
+    def sign_in(uow: Unit, body: SignIn, request: Request, response: Response) -> dict[str, Any]:
         """Sign in with a password: sets the session cookie and returns the CSRF token for unsafe requests."""
         token, csrf_token, actor = login(
-            wired.uow(),
+            uow,
             body.person,
             body.password,
             request.client.host if request.client else None,
@@ -57,7 +59,7 @@ def router(access: Access) -> APIRouter:
             samesite="lax",
         )
         response.headers["Cache-Control"] = "no-store"
-        found = profile(wired.reader(), actor)
+        found = profile(uow, actor)
         return {
             "person": found.code,
             "name": found.name,
@@ -67,17 +69,17 @@ def router(access: Access) -> APIRouter:
         }
 
     @api.delete("/session", status_code=204)
-    def sign_out(who: Who, request: Request, response: Response) -> None:
+    def sign_out(uow: Unit, who: Who, request: Request, response: Response) -> None:
         """Sign out: the session cookie stops working here and everywhere it was copied."""
         token = request.cookies.get(SESSION_COOKIE)
         if who.session is not None and token:
-            logout(wired.uow(), token, wired.clock.now())
+            logout(uow, token, wired.clock.now())
         response.delete_cookie(SESSION_COOKIE, path="/", secure=secure(request), httponly=True, samesite="lax")
 
     @api.get("/me")
-    def me(who: Who, response: Response) -> dict[str, Any]:
+    def me(uow: Unit, who: Who, response: Response) -> dict[str, Any]:
         """Who the caller is: jurisdiction, the compacts they coordinate, audit or belong to."""
-        found = profile(wired.reader(), who.actor)
+        found = profile(uow, who.actor)
         body: dict[str, Any] = {
             "code": found.code,
             "name": found.name,

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from web.access import Access, compacts_of
-from workflow.actors import Actor
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI
-from workflow.errors import NotFound, ValidationFailed
-from workflow.jobs import stats
-from workflow.queries import compact_id_of
+from workflow.core.actors import Actor
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import NotFound, ValidationFailed
+from workflow.core.uow import UnitOfWork
+from workflow.reading.figures import stats
+from workflow.reading.issues import compact_id_of
 
 
 def router(access: Access) -> APIRouter:
@@ -22,9 +23,11 @@ def router(access: Access) -> APIRouter:
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["stats"])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
     @api.get("/stats")
     def figures(
+        uow: Unit,
         actor: Caller,
         compact: str = "QJ",
         start: Annotated[date | None, Query(alias="from")] = None,
@@ -40,7 +43,7 @@ def router(access: Access) -> APIRouter:
         last = end or today + timedelta(days=1)
         if last <= first:
             raise ValidationFailed("to", f"must be after from ({first.isoformat()})")
-        with wired.reader() as uow:
+        with uow:
             scope = compact_id_of(uow.connection, compact)
             if scope not in compacts_of(actor):
                 raise NotFound("compact", compact)

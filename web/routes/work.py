@@ -15,10 +15,12 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from web.access import DB_INT_MAX, Access, compacts_of, iso, one_of
-from workflow.actors import Actor
-from workflow.errors import NotFound, ValidationFailed, WorkflowError
-from workflow.outbox import inbox, mark_read
-from workflow.queries import MeetingItem, ReportRow, RevisitRow, compact_id_of, meeting_items, report_rows, revisit_rows
+from workflow.core.actors import Actor
+from workflow.core.errors import NotFound, ValidationFailed, WorkflowError
+from workflow.core.outbox import inbox, mark_read
+from workflow.core.uow import UnitOfWork
+from workflow.reading.issues import compact_id_of
+from workflow.reading.records import MeetingItem, ReportRow, RevisitRow, meeting_items, report_rows, revisit_rows
 
 REPORT_KINDS = ("followup", "revisit", "bulletin", "interview", "minutes", "ledger")
 REVISIT_STATUSES = ("planned", "done", "cancelled")
@@ -103,13 +105,14 @@ def router(access: Access) -> APIRouter:
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["work"])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
-    def scope(actor: Actor, compact: str | None) -> frozenset[int]:
+    def scope(uow: UnitOfWork, actor: Actor, compact: str | None) -> frozenset[int]:
         """The caller's compacts, or the one named; another compact does not exist for the caller."""
         mine = compacts_of(actor)
         if compact is None:
             return mine
-        with wired.reader() as uow:
+        with uow:
             wanted = compact_id_of(uow.connection, compact)
         if wanted not in mine:
             raise NotFound("compact", compact)
@@ -117,6 +120,7 @@ def router(access: Access) -> APIRouter:
 
     @api.get("/meetings")
     def meetings(
+        uow: Unit,
         actor: Caller,
         compact: str | None = None,
         start: Annotated[date | None, Query(alias="from")] = None,
@@ -125,31 +129,32 @@ def router(access: Access) -> APIRouter:
         """Issues put to joint meetings of the caller's compacts, by meeting day in [from, to)."""
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
-        compacts = scope(actor, compact)
-        with wired.reader() as uow:
+        compacts = scope(uow, actor, compact)
+        with uow:
             return [_meeting(m) for m in meeting_items(uow.connection, compacts, start=start, end=end)]
 
     @api.get("/revisits")
     def revisits(
-        actor: Caller, compact: str | None = None, status: str | None = None, due_before: date | None = None
+        uow: Unit, actor: Caller, compact: str | None = None, status: str | None = None, due_before: date | None = None
     ) -> list[dict[str, Any]]:
         """Revisits (回头看) of the caller's compacts' issues, by due day."""
         one_of("status", status, REVISIT_STATUSES)
-        compacts = scope(actor, compact)
-        with wired.reader() as uow:
+        compacts = scope(uow, actor, compact)
+        with uow:
             rows = revisit_rows(uow.connection, compacts, status=status, due_before=due_before)
         return [_revisit(r) for r in rows]
 
     @api.get("/issues/{code}/revisits")
-    def issue_revisits(code: str, actor: Caller) -> list[dict[str, Any]]:
+    def issue_revisits(uow: Unit, code: str, actor: Caller) -> list[dict[str, Any]]:
         """The revisits planned, done or cancelled for one issue."""
-        issue_scope = access.scope(actor, code)
-        with wired.reader() as uow:
+        issue_scope = access.scope(uow, actor, code)
+        with uow:
             rows = revisit_rows(uow.connection, {issue_scope.compact_id}, issue=code)
         return [_revisit(r) for r in rows]
 
     @api.get("/reports")
     def reports(
+        uow: Unit,
         actor: Caller,
         compact: str | None = None,
         kind: str | None = None,
@@ -157,14 +162,14 @@ def router(access: Access) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Reports filed for the caller's compacts, newest first."""
         one_of("kind", kind, REPORT_KINDS)
-        compacts = scope(actor, compact)
-        with wired.reader() as uow:
+        compacts = scope(uow, actor, compact)
+        with uow:
             return [_report(r) for r in report_rows(uow.connection, compacts, kind=kind, period=period)]
 
     @api.get("/reports/{report_id}/file")
-    def report_file(report_id: Annotated[int, PathParam(ge=1, le=DB_INT_MAX)], actor: Caller) -> Response:
+    def report_file(uow: Unit, report_id: Annotated[int, PathParam(ge=1, le=DB_INT_MAX)], actor: Caller) -> Response:
         """The filed report's file, only when its bytes still match the SHA-256 recorded when it was filed."""
-        with wired.reader() as uow:
+        with uow:
             found = report_rows(uow.connection, compacts_of(actor), report_id=report_id)
         if not found:
             raise NotFound("report", report_id)
@@ -194,10 +199,10 @@ def router(access: Access) -> APIRouter:
 
     @api.get("/inbox")
     def messages(
-        actor: Caller, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
+        uow: Unit, actor: Caller, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:
         """The caller's in-app messages, newest first."""
-        with wired.reader() as uow:
+        with uow:
             entries = inbox(uow.connection, actor.code, unread_only=unread, limit=limit)
         return [
             {
@@ -213,9 +218,9 @@ def router(access: Access) -> APIRouter:
         ]
 
     @api.post("/inbox/read")
-    def read(body: ReadIn, actor: Caller) -> dict[str, int]:
+    def read(uow: Unit, body: ReadIn, actor: Caller) -> dict[str, int]:
         """Mark the caller's messages read; others' ids are left alone. Returns how many changed."""
-        with wired.uow() as uow:
+        with uow:
             marked = mark_read(uow.connection, actor.code, body.ids, wired.clock.now())
             uow.commit()
         return {"marked": marked}

@@ -1,0 +1,44 @@
+"""What the web layer needs from the composition root, declared here so that ``web`` never imports it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from workflow.core.calendar import WorkCalendar
+from workflow.core.clock import Clock
+from workflow.core.uow import UnitOfWork
+
+
+class WebSettings(Protocol):
+    """The settings the pages and the API read."""
+
+    @property
+    def cookie_secure(self) -> bool: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def upload_max_bytes(self) -> int: ...
+
+
+class Wired(Protocol):
+    """The wired application ``riverchief.bootstrap`` hands to ``web.api.create_api``."""
+
+    @property
+    def settings(self) -> WebSettings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def calendar(self) -> WorkCalendar: ...
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work."""
+        ...
+
+    def reader(self) -> UnitOfWork:
+        """A fresh read-only unit of work."""
+        ...

@@ -1,0 +1,81 @@
+"""Personal access tokens for API clients: shown once, stored as a SHA-256 hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from workflow.core.actors import Actor, load_actor
+from workflow.core.errors import NotFound, Unauthenticated
+from workflow.core.models import ApiToken, Person, table_of
+from workflow.core.uow import UnitOfWork, write_now
+
+_token = table_of(ApiToken)
+_person = table_of(Person)
+PREFIX = "rc_"
+
+
+# last_used_at is written at most this often: it tells which tokens are in use, not each request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(uow: UnitOfWork, person_code: str, name: str) -> tuple[int, str]:
+    """A new token for a person; returns (id, token). The token itself is not stored anywhere."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    with uow:
+        person_id = uow.connection.execute(
+            sa.select(_person.c.id).where(_person.c.code == person_code, _person.c.active.is_(True))
+        ).scalar()
+        if person_id is None:
+            raise NotFound("person", person_code)
+        token_id = uow.connection.execute(
+            _token.insert(),
+            {"person_id": person_id, "name": name[:100], "token_hash": _hash(token), "created_at": uow.clock.now()},
+        ).inserted_primary_key[0]  # type: ignore[index]
+        uow.commit()
+    return int(token_id), token
+
+
+def revoke_token(uow: UnitOfWork, token_id: int) -> None:
+    """Revoke a token; NotFound if there is no live token with that id."""
+    with uow:
+        revoked = uow.connection.execute(
+            _token.update()
+            .where(_token.c.id == token_id, _token.c.revoked_at.is_(None))
+            .values(revoked_at=uow.clock.now())
+        )
+        if revoked.rowcount != 1:
+            raise NotFound("token", token_id)
+        uow.commit()
+
+
+def actor_for_token(
+    uow: UnitOfWork, token: str, now: datetime, *, stamp: Callable[[], UnitOfWork] | None = None
+) -> Actor:
+    """The actor a bearer token stands for; Unauthenticated for an unknown or revoked token.
+
+    ``last_used_at`` is written only when it is more than TOUCH_EVERY old, so a busy
+    client does not turn every read into a write: in ``uow`` when it is writable, else
+    in a short unit from ``stamp`` (without one, a later writable request stamps it).
+    """
+    with uow:
+        row = uow.connection.execute(
+            sa.select(_token.c.id, _token.c.last_used_at, _person.c.code)
+            .join(_person, _person.c.id == _token.c.person_id)
+            .where(_token.c.token_hash == _hash(token), _token.c.revoked_at.is_(None), _person.c.active.is_(True))
+        ).first()
+        if row is None:
+            raise Unauthenticated("the token is unknown or revoked")
+        actor = load_actor(uow.session, row.code)
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+            touch = _token.update().where(_token.c.id == row.id).values(last_used_at=now)
+            write_now(uow, touch, stamp)
+    return actor

@@ -1,0 +1,75 @@
+"""When the deadline sweep must look at an issue: reminders before its deadline, then the deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from states.policy import DEADLINES, REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
+from workflow.core.calendar import WorkCalendar, end_of_day, local_today
+from workflow.core.clock import SHANGHAI
+
+
+def reminder_times(calendar: WorkCalendar, since: datetime, due_at: datetime) -> list[tuple[str, datetime]]:
+    """The reminders owed for a wait from ``since`` to ``due_at``, as (kind, time), earliest first.
+
+    ``fraction``: when 80% of the time allowed has gone; ``day_before``: at the
+    end of the working day before the deadline's day. Each only if it falls
+    strictly inside the wait.
+    """
+    times: list[tuple[str, datetime]] = []
+    fraction_at = since + (due_at - since) * REMIND_AT_FRACTION
+    # Nobody reads a reminder on a holiday: move it to the next working morning.
+    fraction_day = local_today(fraction_at)
+    if not calendar.is_workday(fraction_day):
+        while not calendar.is_workday(fraction_day):
+            fraction_day += timedelta(days=1)
+        fraction_at = datetime.combine(fraction_day, time(9, 0), tzinfo=SHANGHAI)
+    due_day = local_today(due_at)
+    day = due_day
+    for _ in range(REMIND_WORKING_DAYS_BEFORE):
+        day -= timedelta(days=1)
+        while not calendar.is_workday(day):
+            day -= timedelta(days=1)
+    day_before_at = end_of_day(day)
+    for kind, at in (("fraction", fraction_at), ("day_before", day_before_at)):
+        if since < at < due_at:
+            times.append((kind, at))
+    times.sort(key=lambda pair: pair[1])
+    return times
+
+
+def next_check(calendar: WorkCalendar, since: datetime, due_at: datetime | None, after: datetime) -> datetime | None:
+    """The first reminder or deadline later than ``after``; None when there is no deadline."""
+    if due_at is None:
+        return None
+    for _, at in reminder_times(calendar, since, due_at):
+        if at > after:
+            return at
+    return due_at
+
+
+def waiting_path(state: str, reporting_path: str | None, receiving_path: str | None) -> str | None:
+    """The jurisdiction whose working days count for a state's deadline: the side it waits on."""
+    policy = DEADLINES.get(state)
+    waits_on = policy.waits_on if policy else "receiving"
+    if waits_on == "reporting":
+        return reporting_path
+    return receiving_path or reporting_path
+
+
+def due_texts(calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> tuple[str | None, str | None]:
+    """A deadline as people here count it, in Chinese and English: Beijing time and working days left (or overdue)."""
+    if due_at is None:
+        return None, None
+    stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    today, due_day = local_today(now), local_today(due_at)
+    if due_at < now:
+        late = calendar.working_days_between(due_day, today)
+        return (
+            f"{stamp}（北京时间），已超期 {late} 个工作日",
+            f"{stamp} (Beijing time), {late} working day(s) overdue",
+        )
+    left = calendar.working_days_between(today, due_day)
+    if left == 0:
+        return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
+    return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"

@@ -1,0 +1,360 @@
+"""The guards and effects the chart names, by name.
+
+A guard raises ``ValidationFailed`` naming what is missing and changes
+nothing. An effect only records column changes and rows to insert on the
+step; the service writes them, so a refused step leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from states import Party, Transition
+from states.chart import PARTY_LABELS
+from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
+from workflow.core.actors import Actor, side_of
+from workflow.core.calendar import WorkCalendar, local_today
+from workflow.core.errors import ValidationFailed
+from workflow.core.models import (
+    Attachment,
+    ChecklistCheck,
+    CompactMember,
+    Jurisdiction,
+    ReportFile,
+    Revisit,
+    SignOff,
+    table_of,
+)
+
+_sign_off = table_of(SignOff)
+_check = table_of(ChecklistCheck)
+_revisit = table_of(Revisit)
+_report_file = table_of(ReportFile)
+_attachment = table_of(Attachment)
+_open_revisit = (
+    sa.select(_revisit.c.id)
+    .where(
+        _revisit.c.issue_id == sa.bindparam("b_issue"),
+        _revisit.c.cycle == sa.bindparam("b_cycle"),
+        _revisit.c.status == "planned",
+    )
+    .order_by(_revisit.c.seq)
+    .limit(1)
+    .scalar_subquery()
+)
+_FINISH_REVISIT = (
+    _revisit.update()
+    .where(_revisit.c.id == _open_revisit)
+    .values(
+        status="done", outcome=sa.bindparam("b_outcome"), done_at=sa.bindparam("b_now", type_=_revisit.c.done_at.type)
+    )
+)
+
+
+@dataclass(slots=True)
+class Step:
+    """Everything one firing needs, and what it will write."""
+
+    conn: sa.Connection
+    issue: Any  # the issue row, with reporting_path and receiving_path
+    transition: Transition
+    actor: Actor
+    held: frozenset[Party]
+    payload: dict[str, Any]
+    now: datetime
+    calendar: WorkCalendar
+    seq: int
+    changes: dict[str, Any] = field(default_factory=dict)
+    writes: list[tuple[sa.Executable, dict[str, Any]]] = field(default_factory=list)
+    found: dict[str, Any] = field(default_factory=dict)
+
+
+# -- guards --------------------------------------------------------------------
+
+
+def receiving_is_other_side(step: Step) -> None:
+    """A hand-off goes to a jurisdiction that is not the reporter's own side."""
+    code = step.payload["receiving"]
+    target = step.conn.execute(
+        sa.select(col(Jurisdiction.id), col(Jurisdiction.path), col(Jurisdiction.name)).where(
+            col(Jurisdiction.code) == code
+        )
+    ).first()
+    if target is None:
+        raise ValidationFailed("receiving", f"no jurisdiction with code {code!r}")
+    reporting = step.issue.reporting_path
+    if target.path.startswith(reporting) or reporting.startswith(target.path):
+        raise ValidationFailed(
+            "receiving", f"{target.name} ({code}) is the reporting side's own jurisdiction; hand off to the other side"
+        )
+    step.found["receiving"] = target
+
+
+def receiving_in_compact(step: Step) -> None:
+    """A hand-off stays within the compact's member jurisdictions."""
+    target = step.found["receiving"]
+    member_paths = step.conn.execute(
+        sa.select(col(Jurisdiction.path))
+        .join(CompactMember, col(CompactMember.jurisdiction_id) == col(Jurisdiction.id))
+        .where(col(CompactMember.compact_id) == step.issue.compact_id)
+    ).scalars()
+    if not any(target.path.startswith(p) for p in member_paths):
+        raise ValidationFailed("receiving", f"{target.name} is not a member of this issue's compact")
+
+
+def deadline_in_future(step: Step) -> None:
+    """A rectification deadline is today or later (Asia/Shanghai)."""
+    deadline = step.payload.get("deadline")
+    today = local_today(step.now)
+    if deadline is not None and date.fromisoformat(deadline) < today:
+        raise ValidationFailed("deadline", f"{deadline} is in the past (today is {today.isoformat()})")
+
+
+def _signed_sides(step: Step) -> set[str]:
+    rows = step.conn.execute(
+        sa.select(_sign_off.c.side).where(
+            _sign_off.c.issue_id == step.issue.id, _sign_off.c.round == step.issue.check_round
+        )
+    ).scalars()
+    return set(rows)
+
+
+def side_not_signed(step: Step) -> None:
+    """Each side signs a verification round once."""
+    side = side_of(step.held)
+    if side in _signed_sides(step):
+        raise ValidationFailed("sign_off", f"the {PARTY_LABELS[Party(side)]} has already signed this check round")
+
+
+def checklist_items_known(step: Step) -> None:
+    """Only the category's own checklist items can be confirmed."""
+    known = {code for code, _ in CATEGORIES[step.issue.category].checklist}
+    unknown = [i for i in step.payload.get("checklist", []) if i not in known]
+    if unknown:
+        raise ValidationFailed(
+            "checklist", f"unknown item(s) {', '.join(unknown)}; this category's items are {', '.join(sorted(known))}"
+        )
+
+
+def both_sides_signed(step: Step) -> None:
+    """Closure needs the sign-off of both sides in the current round."""
+    missing = [PARTY_LABELS[p] for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
+    if missing:
+        raise ValidationFailed("sign_off", f"closure needs both sides' sign-off; missing: {', '.join(missing)}")
+
+
+def checklist_complete(step: Step) -> None:
+    """Closure needs every checklist item of the issue's category confirmed this round."""
+    done = set(
+        step.conn.execute(
+            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
+        ).scalars()
+    )
+    missing = [f"{code} ({label})" for code, label in CATEGORIES[step.issue.category].checklist if code not in done]
+    if missing:
+        raise ValidationFailed("checklist", f"items not yet confirmed: {', '.join(missing)}")
+
+
+def last_revisit_clean(step: Step) -> None:
+    """Archiving needs a revisit that found no rebound."""
+    if step.issue.last_revisit_clean is not True:
+        raise ValidationFailed("revisit", "archiving needs a revisit (回头看) that found no rebound")
+
+
+def report_on_file(step: Step) -> None:
+    """A report enters the ledger only once it is filed (``riverchief report``), never by hand."""
+    found = step.conn.execute(
+        sa.select(_report_file.c.id).where(_report_file.c.sha256 == step.payload["sha256"])
+    ).first()
+    if found is None:
+        raise ValidationFailed("sha256", "no filed report has this SHA-256; reports are filed by `riverchief report`")
+
+
+def evidence_on_file(step: Step) -> None:
+    """Evidence enters the ledger together with its stored file (``riverchief issue attach``), never by hand."""
+    found = step.conn.execute(
+        sa.select(_attachment.c.id).where(
+            _attachment.c.issue_id == step.issue.id,
+            _attachment.c.sha256 == step.payload["sha256"],
+            _attachment.c.event_seq == step.seq,
+        )
+    ).first()
+    if found is None:
+        raise ValidationFailed(
+            "sha256", "no stored evidence with this SHA-256 for this step; upload it with `riverchief issue attach`"
+        )
+
+
+GUARDS: dict[str, Callable[[Step], None]] = {
+    f.__name__: f
+    for f in (
+        receiving_is_other_side,
+        receiving_in_compact,
+        deadline_in_future,
+        side_not_signed,
+        checklist_items_known,
+        both_sides_signed,
+        checklist_complete,
+        last_revisit_clean,
+        report_on_file,
+        evidence_on_file,
+    )
+}
+
+
+# -- effects -------------------------------------------------------------------
+
+
+def set_receiving(step: Step) -> None:
+    """Record the side the problem is handed to."""
+    step.changes["receiving_jurisdiction_id"] = step.found["receiving"].id
+
+
+def set_plan(step: Step) -> None:
+    """Record the rectification plan and its deadline."""
+    step.changes["rectify_plan"] = step.payload["plan"]
+    step.changes["rectify_deadline"] = date.fromisoformat(step.payload["deadline"])
+
+
+def set_deadline(step: Step) -> None:
+    """A failed check reopens rectification with a new deadline."""
+    step.changes["rectify_deadline"] = date.fromisoformat(step.payload["deadline"])
+
+
+def open_check_round(step: Step) -> None:
+    """Each request for verification starts a new round of sign-offs."""
+    step.changes["check_round"] = step.issue.check_round + 1
+
+
+def sign_off(step: Step) -> None:
+    """Record the actor's side's sign-off and the checklist items it confirms."""
+    side = side_of(step.held)
+    round_ = step.issue.check_round
+    step.writes.append(
+        (
+            _sign_off.insert(),
+            {
+                "issue_id": step.issue.id,
+                "round": round_,
+                "side": side,
+                "person_id": step.actor.id,
+                "event_seq": step.seq,
+                "signed_at": step.now,
+            },
+        )
+    )
+    done = set(
+        step.conn.execute(
+            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == round_)
+        ).scalars()
+    )
+    for item in step.payload.get("checklist", []):
+        if item not in done:
+            step.writes.append(
+                (
+                    _check.insert(),
+                    {
+                        "issue_id": step.issue.id,
+                        "round": round_,
+                        "item": item,
+                        "person_id": step.actor.id,
+                        "event_seq": step.seq,
+                        "checked_at": step.now,
+                    },
+                )
+            )
+
+
+def mark_closed(step: Step) -> None:
+    """Stamp the closure time and plan this closure's revisits (回头看)."""
+    step.changes["closed_at"] = step.now
+    step.changes["last_revisit_clean"] = None
+    # Only a rebound reopens a closed issue, so closures = rebounds + 1.
+    cycle = step.issue.rebound_count + 1
+    closed_on = local_today(step.now)
+    for seq, days in enumerate(revisit_offsets(step.issue.category), start=1):
+        step.writes.append(
+            (
+                _revisit.insert(),
+                {
+                    "issue_id": step.issue.id,
+                    "cycle": cycle,
+                    "seq": seq,
+                    "offset_days": days,
+                    "due_on": closed_on + timedelta(days=days),
+                    "status": "planned",
+                },
+            )
+        )
+
+
+def _finish_revisit(step: Step, outcome: str) -> None:
+    """Mark the earliest open revisit of the current closure done (an unplanned visit counts too)."""
+    step.writes.append(
+        (
+            _FINISH_REVISIT,
+            {
+                "b_issue": step.issue.id,
+                "b_cycle": step.issue.rebound_count + 1,
+                "b_outcome": outcome,
+                "b_now": step.now,
+            },
+        )
+    )
+
+
+def record_clean_revisit(step: Step) -> None:
+    """Count a revisit that found no rebound."""
+    step.changes["revisit_count"] = step.issue.revisit_count + 1
+    step.changes["last_revisit_clean"] = True
+    _finish_revisit(step, "clean")
+
+
+def record_rebound(step: Step) -> None:
+    """Count the rebound, close this closure's revisits and reopen rectification with a deadline."""
+    _finish_revisit(step, "rebound")
+    cancel_revisits(step)
+    step.changes["revisit_count"] = step.issue.revisit_count + 1
+    step.changes["rebound_count"] = step.issue.rebound_count + 1
+    step.changes["last_revisit_clean"] = False
+    step.changes["closed_at"] = None
+    deadline = step.payload.get("deadline")
+    step.changes["rectify_deadline"] = (
+        date.fromisoformat(deadline)
+        if deadline
+        else step.calendar.add_working_days(local_today(step.now), REBOUND_RECTIFY_WORKING_DAYS)
+    )
+
+
+def cancel_revisits(step: Step) -> None:
+    """An archived issue is not revisited again: what is still planned is cancelled."""
+    step.writes.append(
+        (
+            _revisit.update()
+            .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
+            .values(status="cancelled"),
+            {"b_issue": step.issue.id},
+        )
+    )
+
+
+EFFECTS: dict[str, Callable[[Step], None]] = {
+    f.__name__: f
+    for f in (
+        set_receiving,
+        set_plan,
+        set_deadline,
+        open_check_round,
+        sign_off,
+        mark_closed,
+        record_clean_revisit,
+        record_rebound,
+        cancel_revisits,
+    )
+}

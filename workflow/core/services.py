@@ -1,0 +1,510 @@
+"""The one way to change an issue: ``apply`` (and ``report_issue``, which creates one).
+
+Inside one transaction: check the version, the transition, the actor's
+standing and the payload; run the guards; change the state and bump the
+version; append the hash-chained ledger event; write an outbox row for each
+person who must hear of it. All of it commits together or none of it does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
+
+from states import CHART, INITIAL, TABLE, Party, allowed_triggers
+from states.audience import AUDIENCE
+from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
+from workflow.core.actors import Actor, parties
+from workflow.core.calendar import end_of_day, local_today
+from workflow.core.deadlines import next_check, waiting_path
+from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
+from workflow.core.ledger import GENESIS, event_hash
+from workflow.core.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
+from workflow.core.payload import is_text, validate
+from workflow.core.rules import EFFECTS, GUARDS, Step
+from workflow.core.uow import UnitOfWork
+
+_issue = table_of(Issue)
+_event = table_of(Event)
+_counter = table_of(IssueCounter)
+_reporting = table_of(Jurisdiction).alias("reporting")
+_receiving = table_of(Jurisdiction).alias("receiving")
+
+# The hot path's statements are built once with bound parameters, so each
+# step pays for execution only, not for building and cache-keying a statement.
+# The load reads only what the checks and the ledger need.
+_LOAD = sa.select(
+    *(
+        _issue.c[name]
+        for name in (
+            "id",
+            "code",
+            "compact_id",
+            "state",
+            "version",
+            "due_at",
+            "ledger_head",
+            "category",
+            "reporting_jurisdiction_id",
+            "receiving_jurisdiction_id",
+            "rectify_deadline",
+            "check_round",
+            "rebound_count",
+            "revisit_count",
+            "last_revisit_clean",
+            "waiting_since",
+            "next_check_at",
+        )
+    ),
+    _reporting.c.path.label("reporting_path"),
+    _receiving.c.path.label("receiving_path"),
+).select_from(
+    _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+        _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
+    )
+)
+_LOAD_BY_ID = _LOAD.where(_issue.c.id == sa.bindparam("key"))
+_LOAD_BY_CODE = _LOAD.where(_issue.c.code == sa.bindparam("key"))
+_VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
+_INSERT_EVENT = _event.insert()
+
+_DATETIME_COLUMNS = frozenset({"due_at", "updated_at", "waiting_since", "next_check_at", "closed_at"})
+
+# One statement resolves the audience and writes its outbox rows, so who is
+# told is decided from the same snapshot as the step, in the same transaction.
+_AUDIENCE_WHERE = """
+    p.active AND p.id <> :actor_ref AND (
+        (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
+        OR p.id IN (SELECT s.person_id FROM compact_staff s
+                    WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
+    )"""
+_OUTBOX = sa.text(
+    f"""
+    INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
+    SELECT :event_id, :b_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
+    FROM person p WHERE {_AUDIENCE_WHERE}
+    """
+).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
+
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> sa.Update:
+    """The version-checked UPDATE of exactly these columns (one per shape of step, built once)."""
+    return (
+        _issue.update()
+        .where(_issue.c.id == sa.bindparam("b_id"), _issue.c.version == sa.bindparam("b_version"))
+        .values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
+    )
+
+
+@functools.cache
+def _step_postgres(columns: tuple[str, ...]) -> sa.TextClause:
+    """On PostgreSQL the three writes of a step travel as one statement.
+
+    The UPDATE's version check gates the event, and the event gates its outbox
+    rows, so a stale version writes nothing and returns no row.
+    """
+    assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
+    types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns if name in _DATETIME_COLUMNS]
+    return sa.text(
+        f"""
+        WITH up AS (
+            UPDATE issue SET {assignments}
+            WHERE id = :b_id AND version = :b_version
+            RETURNING id
+        ), ev AS (
+            INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties,
+                               payload, due_at, occurred_at, prev_hash, hash)
+            SELECT up.id, CAST(:seq AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
+                   CAST(:to_state AS VARCHAR), CAST(:actor_id AS INTEGER), CAST(:actor_code AS VARCHAR),
+                   CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
+                   CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
+            FROM up
+            RETURNING id
+        ), ob AS (
+            INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at,
+                                created_at)
+            SELECT ev.id, CAST(:b_id AS INTEGER), p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
+                   CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
+            FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
+            RETURNING 1
+        )
+        SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
+        """
+    ).bindparams(
+        *types,
+        sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
+        sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
+        sa.bindparam("payload", type_=table_of(Event).c.payload.type),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What a fired trigger did."""
+
+    issue_code: str
+    trigger: str
+    from_state: str
+    state: str
+    version: int
+    due_at: datetime | None
+    event_id: int
+    notified: int
+
+
+def apply(
+    uow: UnitOfWork,
+    issue: int | str,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> StepResult:
+    """Fire ``trigger`` on ``issue`` (id or code) as ``actor``; all or nothing."""
+    with uow:
+        result = apply_within(uow, issue, trigger, actor, payload, expected_version)
+        uow.commit()
+    return result
+
+
+def apply_within(
+    uow: UnitOfWork,
+    issue: int | str,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> StepResult:
+    """``apply`` inside a unit of work the caller opened and commits, with writes of its own."""
+    return _fire(uow, _load(uow.connection, issue), trigger, actor, payload or {}, expected_version)
+
+
+def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
+    """An issue's (id, version) inside an open unit of work; NotFound for an unknown issue."""
+    row = _load(uow.connection, issue)
+    return row.id, row.version
+
+
+# Guards that read only what is stored (sign-offs, checks, revisits), never the payload: a page can
+# ask them before it offers a form, and say why an action is not open yet instead of offering it.
+STATE_GUARDS = frozenset({"both_sides_signed", "checklist_complete", "last_revisit_clean", "side_not_signed"})
+
+
+def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -> dict[str, str]:
+    """For each trigger a stored-state guard would refuse now, its reason; the others are absent.
+
+    Reads only, in its own unit of work: it answers "may this be offered", and ``apply`` still
+    checks every guard when the trigger is fired.
+    """
+    reasons: dict[str, str] = {}
+    with uow:
+        row = _load(uow.connection, code)
+        held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
+        for trigger in triggers:
+            transition = TABLE.get((row.state, trigger))
+            if transition is None:
+                continue
+            step = Step(
+                uow.connection, row, transition, actor, held, {}, uow.clock.now(), uow.calendar, row.version + 1
+            )
+            for name in transition.guards:
+                if name not in STATE_GUARDS:
+                    continue
+                try:
+                    GUARDS[name](step)
+                except ValidationFailed as refused:
+                    reasons[trigger] = refused.reason
+                    break
+    return reasons
+
+
+def _load(conn: sa.Connection, issue: int | str) -> Any:
+    statement = _LOAD_BY_ID if isinstance(issue, int) else _LOAD_BY_CODE
+    row = conn.execute(statement, {"key": issue}).first()
+    if row is None:
+        raise NotFound("issue", issue)
+    return row
+
+
+def _fire(
+    uow: UnitOfWork,
+    row: Any,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    expected_version: int | None,
+    *,
+    snapshot: dict[str, Any] | None = None,
+) -> StepResult:
+    if expected_version is not None and expected_version != row.version:
+        raise Conflict(row.code, expected_version, row.version)
+    transition = TABLE.get((row.state, trigger))
+    if transition is None:
+        if trigger not in CHART.trigger_names():
+            raise ValidationFailed("trigger", f"unknown trigger {trigger!r}")
+        raise InvalidTransition(row.code, row.state, trigger, allowed_triggers(row.state))
+    held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
+    if not held & transition.parties:
+        raise NotPermitted(actor.code, trigger, sorted(transition.parties), sorted(held))
+    clean = snapshot if snapshot is not None else validate(transition, payload)
+    now = uow.clock.now()
+    step = Step(uow.connection, row, transition, actor, held, clean, now, uow.calendar, row.version + 1)
+    for name in transition.guards:
+        GUARDS[name](step)
+    to_state = transition.dest or row.state
+    receiving = step.found.get("receiving")
+    step.calendar = uow.calendar.for_path(
+        waiting_path(to_state, row.reporting_path, receiving.path if receiving else row.receiving_path)
+    )
+    for name in transition.effects:
+        EFFECTS[name](step)
+    due_at = _due(step, to_state) if transition.dest else row.due_at
+    held_text = ",".join(sorted(held))
+    digest = event_hash(
+        issue_code=row.code,
+        seq=step.seq,
+        trigger=trigger,
+        from_state=row.state,
+        to_state=to_state,
+        actor_code=actor.code,
+        parties=held_text,
+        payload=clean,
+        due_at=due_at,
+        occurred_at=now,
+        prev_hash=row.ledger_head,
+    )
+    conn = uow.connection
+    if transition.dest:
+        waiting_since, check_at = now, next_check(step.calendar, now, due_at, now)
+    else:
+        waiting_since, check_at = row.waiting_since, row.next_check_at
+    changes = {
+        "state": to_state,
+        "version": step.seq,
+        "due_at": due_at,
+        "ledger_head": digest,
+        "updated_at": now,
+        "waiting_since": waiting_since,
+        "next_check_at": check_at,
+        **step.changes,
+    }
+    columns = tuple(sorted(changes))
+    update = {"b_id": row.id, "b_version": row.version, **{f"set_{name}": v for name, v in changes.items()}}
+    event = {
+        "issue_id": row.id,
+        "seq": step.seq,
+        "trigger": trigger,
+        "from_state": row.state,
+        "to_state": to_state,
+        "actor_id": actor.id,
+        "actor_code": actor.code,
+        "parties": held_text,
+        "payload": clean,
+        "due_at": due_at,
+        "occurred_at": now,
+        "prev_hash": row.ledger_head,
+        "hash": digest,
+    }
+    audience = _audience(row, step, trigger, actor)
+    if conn.dialect.name == "postgresql":
+        written = _write_postgres(conn, columns, {**update, **event, **audience})
+    else:
+        written = _write_generic(conn, columns, update, event, audience)
+    if written is None:
+        raise Conflict(row.code, row.version, conn.execute(_VERSION, {"b_id": row.id}).scalar())
+    event_id, notified = written
+    for statement, extra in step.writes:
+        conn.execute(statement, extra)
+    return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
+
+
+def _write_generic(
+    conn: sa.Connection,
+    columns: tuple[str, ...],
+    update: dict[str, Any],
+    event: dict[str, Any],
+    audience: dict[str, Any],
+) -> tuple[int, int] | None:
+    """UPDATE the issue, INSERT its event and outbox rows; None when the version check failed."""
+    if conn.execute(_update(columns), update).rowcount != 1:
+        return None
+    event_id = _insert(conn, _INSERT_EVENT, event)
+    notified = 0
+    if audience["staff_a"] or audience["staff_b"] or audience["side_a"] != -1 or audience["side_b"] != -1:
+        outbox = {
+            **audience,
+            "event_id": event_id,
+            "b_id": event["issue_id"],
+            "trigger": event["trigger"],
+            "occurred_at": event["occurred_at"],
+        }
+        notified = conn.execute(_OUTBOX, outbox).rowcount
+    return event_id, notified
+
+
+def _write_postgres(conn: sa.Connection, columns: tuple[str, ...], params: dict[str, Any]) -> tuple[int, int] | None:
+    """The same three writes in one round trip."""
+    row = conn.execute(_step_postgres(columns), params).first()
+    return None if row is None else (row.id, row.notified)
+
+
+def _insert(conn: sa.Connection, statement: sa.Insert, values: dict[str, Any]) -> int:
+    """Run an INSERT and return the new row's id."""
+    result = conn.execute(statement, values)
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _due(step: Step, state: str) -> datetime | None:
+    if state in PLANNED_STATES:
+        deadline = step.changes.get("rectify_deadline", step.issue.rectify_deadline)
+        return end_of_day(deadline) if deadline else None
+    policy = DEADLINES.get(state)
+    return step.calendar.due_after(step.now, policy.working_days) if policy else None
+
+
+def _audience(row: Any, step: Step, trigger: str, actor: Actor) -> dict[str, Any]:
+    """The parameters that pick the trigger's audience (states/audience.py) out of the people."""
+    audience = AUDIENCE[trigger]
+    receiving = step.changes.get("receiving_jurisdiction_id", row.receiving_jurisdiction_id)
+    return {
+        "actor_ref": actor.id if actor.id is not None else -1,
+        "side_a": row.reporting_jurisdiction_id if Party.REPORTING in audience else -1,
+        "side_b": receiving if Party.RECEIVING in audience and receiving is not None else -1,
+        "compact_id": row.compact_id,
+        "staff_a": "coordinator" if Party.COORDINATOR in audience else "",
+        "staff_b": "auditor" if Party.AUDITOR in audience else "",
+    }
+
+
+# -- creating an issue -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssueDraft:
+    """What a reporter says about a new problem."""
+
+    compact: str
+    title: str
+    category: str
+    description: str = ""
+    difficulty: str = "normal"
+    place: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    segment: str | None = None
+
+
+def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int | None]:
+    errors: list[tuple[str, str]] = []
+    compact = conn.execute(
+        sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
+    ).first()
+    if compact is None:
+        errors.append(("compact", f"no compact with code {draft.compact!r}"))
+    if not draft.title.strip():
+        errors.append(("title", "is required"))
+    elif len(draft.title) > 200:
+        errors.append(("title", "is longer than 200 characters"))
+    if len(draft.description) > 5000:
+        errors.append(("description", "is longer than 5000 characters"))
+    if len(draft.place) > 300:
+        errors.append(("place", "is longer than 300 characters"))
+    for name in ("title", "description", "place"):
+        if not is_text(getattr(draft, name)):
+            errors.append((name, "contains characters that are not valid text (lone surrogates)"))
+    if draft.category not in CATEGORIES:
+        errors.append(("category", f"{draft.category!r} is not one of {', '.join(CATEGORIES)}"))
+    if draft.difficulty not in DIFFICULTIES:
+        errors.append(("difficulty", f"{draft.difficulty!r} is not one of {', '.join(DIFFICULTIES)}"))
+    if draft.lon is not None and not -180 <= draft.lon <= 180:
+        errors.append(("lon", "must be between -180 and 180"))
+    if draft.lat is not None and not -90 <= draft.lat <= 90:
+        errors.append(("lat", "must be between -90 and 90"))
+    if (draft.lon is None) != (draft.lat is None):
+        errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
+    segment_id = None
+    if draft.segment:
+        segment_id = conn.execute(sa.select(col(Segment.id)).where(col(Segment.code) == draft.segment)).scalar()
+        if segment_id is None:
+            errors.append(("segment", f"no segment with code {draft.segment!r}"))
+    if errors:
+        raise ValidationFailed.of(errors)
+    assert compact is not None
+    return compact.id, compact.code, segment_id
+
+
+def _next_code(conn: sa.Connection, compact_id: int, compact_code: str, year: int) -> str:
+    """The next human code for the compact and year, e.g. QJ-2026-0018; safe under concurrency."""
+    bump = (
+        _counter.update()
+        .where(_counter.c.compact_id == compact_id, _counter.c.year == year)
+        .values(last=_counter.c.last + 1)
+        .returning(_counter.c.last)
+    )
+    number = conn.execute(bump).scalar()
+    if number is None:
+        values = {"compact_id": compact_id, "year": year, "last": 0}
+        if conn.dialect.name == "postgresql":
+            conn.execute(postgresql.insert(_counter).values(values).on_conflict_do_nothing())
+        else:
+            conn.execute(sqlite.insert(_counter).values(values).on_conflict_do_nothing())
+        number = conn.execute(bump).scalar_one()
+    return f"{compact_code}-{year}-{number:04d}"
+
+
+def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool = False) -> StepResult:
+    """Create an issue and fire ``report`` (or ``flag``, to watch a sensitive point) on it."""
+    trigger = "flag" if flag else "report"
+    with uow:
+        conn = uow.connection
+        compact_id, compact_code, segment_id = _check_draft(conn, draft)
+        if actor.jurisdiction_id is None or compact_id not in actor.member_of:
+            transition = TABLE[(INITIAL, trigger)]
+            raise NotPermitted(actor.code, trigger, sorted(transition.parties), [])
+        now = uow.clock.now()
+        code = _next_code(conn, compact_id, compact_code, local_today(now).year)
+        issue_id = _insert(
+            conn,
+            _issue.insert(),
+            {
+                "code": code,
+                "compact_id": compact_id,
+                "title": draft.title.strip(),
+                "description": draft.description.strip(),
+                "category": draft.category,
+                "difficulty": draft.difficulty,
+                "place": draft.place.strip(),
+                "lon": draft.lon,
+                "lat": draft.lat,
+                "segment_id": segment_id,
+                "reporter_id": actor.id,
+                "reporting_jurisdiction_id": actor.jurisdiction_id,
+                "state": INITIAL,
+                "version": 0,
+                "ledger_head": GENESIS,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        snapshot = {
+            "title": draft.title.strip(),
+            "description": draft.description.strip(),
+            "category": draft.category,
+            "difficulty": draft.difficulty,
+            "place": draft.place.strip(),
+            "lon": draft.lon,
+            "lat": draft.lat,
+            "segment": draft.segment,
+        }
+        row = _load(conn, issue_id)
+        result = _fire(uow, row, trigger, actor, {}, None, snapshot=snapshot)
+        uow.commit()
+    return result

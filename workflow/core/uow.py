@@ -1,0 +1,101 @@
+"""The unit of work: one connection, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from workflow.core.calendar import WorkCalendar
+from workflow.core.clock import Clock
+from workflow.core.db import READONLY
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()`` — anything not committed is rolled back on exit.
+
+    The hot path runs Core statements on ``connection``; ``session`` is an ORM
+    session on the same connection and transaction, made only when asked for.
+
+    A unit already open may be entered again: a service called with the unit
+    its caller holds (an HTTP request's, say) works inside it instead of
+    opening a connection of its own. Leaving an inner ``with`` keeps the
+    connection; leaving it on an exception rolls back what was not committed,
+    so the caller can go on reading (a failed step leaves nothing behind).
+    After a commit the next statement begins a new transaction.
+    """
+
+    connection: sa.Connection
+
+    def __init__(self, engine: Engine, clock: Clock, calendar: WorkCalendar, *, readonly: bool = False) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.calendar = calendar
+        self.readonly = readonly
+        self._session: Session | None = None
+        self._depth = 0
+
+    def __enter__(self) -> UnitOfWork:
+        self._depth += 1
+        if self._depth == 1:
+            options = {READONLY: True} if self.readonly else {}
+            # The transaction begins with the first statement (on SQLite a writer takes the lock then).
+            self.connection = self.engine.connect().execution_options(**options)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._depth -= 1
+        if self._depth:
+            if exc_type is not None:
+                self.rollback()
+            return
+        # Closing rolls back whatever was not committed; the session's objects
+        # are detached without being expired, so callers can still read them.
+        self._close_session()
+        self.connection.close()
+
+    @property
+    def session(self) -> Session:
+        """An ORM session inside this unit of work's transaction."""
+        if self._session is None:
+            if not self.connection.in_transaction():
+                self.connection.begin()
+            # It joins the connection's transaction and never commits it itself.
+            self._session = Session(bind=self.connection, join_transaction_mode="rollback_only")
+        return self._session
+
+    def commit(self) -> None:
+        """Make everything done in this unit of work durable, together."""
+        if self._session is not None:
+            self._session.flush()
+        self.connection.commit()
+        # The ORM session belonged to the transaction just ended; a later one gets its own.
+        self._close_session()
+
+    def rollback(self) -> None:
+        """Undo what was not committed, keeping the connection for what comes next."""
+        self._close_session()
+        if self.connection.in_transaction():
+            self.connection.rollback()
+
+    def _close_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def write_now(uow: UnitOfWork, statement: sa.Executable, writer: Callable[[], UnitOfWork] | None) -> None:
+    """Run a small bookkeeping write and commit it at once: in ``uow`` when it is writable, else in a unit of
+    ``writer``'s (skipped when there is none). For stamps such as a token's last use, never for a step."""
+    if not uow.readonly:
+        uow.connection.execute(statement)
+        uow.commit()
+    elif writer is not None:
+        with writer() as own:
+            own.connection.execute(statement)
+            own.commit()

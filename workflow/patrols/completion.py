@@ -1,0 +1,289 @@
+"""Completion against quota per chief and jurisdiction, the under-quota list and the interview list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+import sqlalchemy as sa
+
+from workflow.core.errors import ValidationFailed
+from workflow.core.lookups import member_paths
+from workflow.core.models import (
+    Jurisdiction,
+    Patrol,
+    Person,
+    table_of,
+)
+from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
+from workflow.patrols.quotas import Quota, quotas
+
+_patrol = table_of(Patrol)
+_person = table_of(Person)
+_juris = table_of(Jurisdiction)
+
+
+# -- completion -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChiefCompletion:
+    """One chief's patrols against their quota in one month's assessment."""
+
+    person: str
+    name: str
+    jurisdiction_id: int
+    jurisdiction_code: str
+    jurisdiction: str
+    path: str
+    level: str
+    window: str
+    done: int
+    required: int
+
+    @property
+    def rate(self) -> Fraction | None:
+        """done / required (may exceed 1); None when nothing was required."""
+        return Fraction(self.done, self.required) if self.required else None
+
+    @property
+    def under(self) -> bool:
+        """Below quota in an assessed period."""
+        return self.done < self.required
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionCompletion:
+    """A jurisdiction's assessed chiefs (its own and those under it) taken together."""
+
+    code: str
+    name: str
+    level: str
+    depth: int
+    chiefs: int
+    under: int
+    done: int
+    required: int
+
+    @property
+    def rate(self) -> Fraction | None:
+        """done / required over its chiefs."""
+        return Fraction(self.done, self.required) if self.required else None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A month's patrol completion: per chief, per jurisdiction, and overall."""
+
+    month: str
+    chiefs: list[ChiefCompletion]
+    jurisdictions: list[JurisdictionCompletion]
+
+    @property
+    def done(self) -> int:
+        """Patrols counted over every assessed chief."""
+        return sum(c.done for c in self.chiefs if c.required)
+
+    @property
+    def required(self) -> int:
+        """Patrols required over every assessed chief."""
+        return sum(c.required for c in self.chiefs)
+
+    @property
+    def rate(self) -> Fraction | None:
+        """The overall completion rate (Wanzhou's 128%)."""
+        return Fraction(self.done, self.required) if self.required else None
+
+    @property
+    def under_quota(self) -> list[ChiefCompletion]:
+        """The chiefs below their quota, lowest rate first."""
+        return sorted((c for c in self.chiefs if c.under), key=lambda c: (c.done / c.required, c.path, c.person))
+
+
+def chief_rows(conn: sa.Connection, compact_id: int | None, person: str | None = None) -> list[Any]:
+    """Active chiefs with a jurisdiction (within the compact's members, when given)."""
+    query = (
+        sa.select(
+            _person.c.id,
+            _person.c.code,
+            _person.c.name,
+            _juris.c.id.label("jurisdiction_id"),
+            _juris.c.code.label("jurisdiction_code"),
+            _juris.c.name.label("jurisdiction"),
+            _juris.c.path,
+            _juris.c.level,
+        )
+        .join(_juris, _juris.c.id == _person.c.jurisdiction_id)
+        .where(_person.c.role == "chief", _person.c.active.is_(True))
+        .order_by(_juris.c.path, _person.c.code)
+    )
+    if person is not None:
+        query = query.where(_person.c.code == person)
+    rows = conn.execute(query).all()
+    if compact_id is None:
+        return list(rows)
+    members = member_paths(conn, compact_id)
+    return [r for r in rows if side_of_path(members, r.path)]
+
+
+def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
+    """Patrols that count toward a quota, per patroller, started on the days [first, end)."""
+    if not people:
+        return {}
+    rows = conn.execute(
+        sa.select(_patrol.c.patroller_id, sa.func.count())
+        .where(
+            _patrol.c.kind.in_(QUOTA_KINDS),
+            _patrol.c.started_at >= midnight(first),
+            _patrol.c.started_at < midnight(end),
+            _patrol.c.patroller_id.in_(sorted(set(people))),
+        )
+        .group_by(_patrol.c.patroller_id)
+    )
+    return dict(rows.all())  # a result has keys(): dict() would read it as a mapping
+
+
+def assess(conn: sa.Connection, month: str, chiefs: list[Any], in_force: dict[str, Quota]) -> list[ChiefCompletion]:
+    year, number = parse_month(month)
+    windows = {r.id: in_force[r.level].window(year, number) for r in chiefs if r.level in in_force}
+    counts: dict[tuple[date, date], dict[int, int]] = {}
+    for span in {(w.first, w.end) for w in windows.values()}:
+        counts[span] = _patrol_counts(conn, *span, [pid for pid, w in windows.items() if (w.first, w.end) == span])
+    out = []
+    for r in chiefs:
+        w = windows.get(r.id)
+        if w is None:
+            continue
+        done = counts[(w.first, w.end)].get(r.id, 0)
+        out.append(
+            ChiefCompletion(
+                r.code, r.name, r.jurisdiction_id, r.jurisdiction_code, r.jurisdiction, r.path, r.level, w.label,
+                done, w.required,
+            )
+        )  # fmt: skip
+    return out
+
+
+def completion(conn: sa.Connection, month: str, compact_id: int | None = None) -> Completion:
+    """Each chief held to a quota, with the patrols done against it in the month's assessment, and the
+    jurisdictions above them rolled up (within the compact's members when one is given)."""
+    chiefs = assess(conn, month, chief_rows(conn, compact_id), quotas(conn))
+    members = member_paths(conn, compact_id) if compact_id is not None else None
+    totals: dict[str, list[int]] = {}
+    for c in chiefs:
+        if not c.required:
+            continue
+        for path in ancestors(c.path):
+            if members is not None and not side_of_path(members, path):
+                continue
+            t = totals.setdefault(path, [0, 0, 0, 0])
+            t[0] += 1
+            t[1] += c.under
+            t[2] += c.done
+            t[3] += c.required
+    names = {
+        r.path: r
+        for r in conn.execute(
+            sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
+                _juris.c.path.in_(sorted(totals))
+            )
+        )
+    }
+    depth0 = min((p.count("/") for p in totals), default=0)
+    rows = [
+        JurisdictionCompletion(names[p].code, names[p].name, names[p].level, p.count("/") - depth0, *totals[p])
+        for p in sorted(totals)
+        if p in names
+    ]
+    return Completion(month, chiefs, rows)
+
+
+def under_quota(conn: sa.Connection, month: str, compact_id: int | None = None) -> list[ChiefCompletion]:
+    """The chiefs below their quota in the month's assessment (月通报)."""
+    return completion(conn, month, compact_id).under_quota
+
+
+def _three_months(period: str) -> list[str]:
+    """A quarter's months ("2026-Q1"), or the three months ending with a month ("2026-05")."""
+    if "-Q" in period:
+        head, _, q = period.partition("-Q")
+        if not (len(head) == 4 and head.isdigit() and q in ("1", "2", "3", "4")):
+            raise ValidationFailed("period", f"{period!r} is not a quarter like 2026-Q1 or a month like 2026-03")
+        return [f"{head}-{m:02d}" for m in range((int(q) - 1) * 3 + 1, int(q) * 3 + 1)]
+    year, month = parse_month(period, "period")
+    months = []
+    for _ in range(3):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewEntry:
+    """A chief below quota in each of three months running (季约谈), with the three months."""
+
+    person: str
+    name: str
+    jurisdiction_id: int
+    jurisdiction: str
+    months: list[ChiefCompletion]
+
+
+def interview_list(conn: sa.Connection, period: str, compact_id: int | None = None) -> list[InterviewEntry]:
+    """The chiefs below quota in every month of a quarter (or of the three months ending with a month).
+
+    A quota longer than a month is assessed once in its period, so only
+    chiefs assessed monthly can be under it three months running.
+    """
+    months = _three_months(period)
+    per_month = [{c.person: c for c in under_quota(conn, m, compact_id)} for m in months]
+    common = set(per_month[0]).intersection(*per_month[1:])
+    entries = []
+    for code in sorted(common, key=lambda k: (per_month[-1][k].path, k)):
+        last = per_month[-1][code]
+        entries.append(
+            InterviewEntry(code, last.name, last.jurisdiction_id, last.jurisdiction, [m[code] for m in per_month])
+        )
+    return entries
+
+
+def bulletin_figures(conn: sa.Connection, compact_id: int, month: str) -> dict[str, Any]:
+    """The patrol part of a monthly bulletin (月通报): completion and the chiefs under quota by name."""
+    done = completion(conn, month, compact_id)
+    return {
+        "assessed": sum(1 for c in done.chiefs if c.required),
+        "done": done.done,
+        "required": done.required,
+        "rate": percent(done.rate),
+        "under_quota": [
+            {
+                "person": c.person,
+                "name": c.name,
+                "jurisdiction": c.jurisdiction,
+                "window": c.window,
+                "done": c.done,
+                "required": c.required,
+                "rate": percent(c.rate),
+            }
+            for c in done.under_quota
+        ],
+    }
+
+
+def interview_parties(conn: sa.Connection, compact_id: int, quarter: str) -> list[dict[str, Any]]:
+    """The chiefs under patrol quota three months running, as parties of a quarterly interview list (季约谈)."""
+    return [
+        {
+            "party": "patrol",
+            "jurisdiction_id": e.jurisdiction_id,
+            "jurisdiction": e.jurisdiction,
+            "chiefs": [e.name],
+            "issues": [],
+            "person": e.person,
+            "months": [{"month": m.window, "done": m.done, "required": m.required} for m in e.months],
+        }
+        for e in interview_list(conn, quarter, compact_id)
+    ]

@@ -1,0 +1,405 @@
+"""Reading issues: one issue's view, filtered lists with keyset cursors, scopes, and counts for the CLI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from states import CHART, Party, allowed_triggers
+from states.chart import PARTY_LABELS, PHASES, SEPARATOR
+from states.policy import CATEGORIES, DEADLINES
+from workflow.core.calendar import WorkCalendar
+from workflow.core.errors import NotFound, ValidationFailed
+from workflow.core.models import (
+    Compact,
+    Event,
+    Issue,
+    Jurisdiction,
+    Outbox,
+    Person,
+    table_of,
+)
+
+_issue = table_of(Issue)
+_event = table_of(Event)
+_person = table_of(Person)
+_reporting = table_of(Jurisdiction).alias("rj")
+_receiving = table_of(Jurisdiction).alias("vj")
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One ledger event as people read it."""
+
+    seq: int
+    occurred_at: datetime
+    trigger: str
+    from_state: str
+    to_state: str
+    actor_code: str
+    actor_name: str
+    payload: dict[str, Any]
+    due_at: datetime | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueView:
+    """An issue with its sides' names and its timeline."""
+
+    code: str
+    title: str
+    description: str
+    category: str
+    difficulty: str
+    place: str
+    state: str
+    version: int
+    due_at: datetime | None
+    compact: str
+    reporting: str
+    receiving: str | None
+    rebound_count: int
+    ledger_head: str
+    created_at: datetime
+    allowed: list[str]
+    timeline: list[TimelineEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSummary:
+    """One row of an issue list, with the scope its readers' rights turn on."""
+
+    code: str
+    title: str
+    state: str
+    version: int
+    due_at: datetime | None
+    reporting: str
+    receiving: str | None
+    overdue: bool
+    id: int
+    category: str
+    created_at: datetime
+    reporting_code: str
+    receiving_code: str | None
+    scope: IssueScope
+
+
+def _sides() -> Any:
+    return _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+        _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
+    )
+
+
+def issue_view(session: Session, code: str, *, timeline: bool = True) -> IssueView:
+    """An issue and its full timeline (or none, when not asked for); NotFound for an unknown code."""
+    row = session.execute(
+        sa.select(
+            _issue,
+            _reporting.c.name.label("reporting"),
+            _receiving.c.name.label("receiving"),
+            table_of(Compact).c.name.label("compact"),
+        )
+        .select_from(_sides().join(table_of(Compact), table_of(Compact).c.id == _issue.c.compact_id))
+        .where(_issue.c.code == code)
+    ).first()
+    if row is None:
+        raise NotFound("issue", code)
+    events = (
+        session.execute(
+            sa.select(_event, sa.func.coalesce(_person.c.name, "系统").label("actor_name"))
+            .select_from(_event.outerjoin(_person, _person.c.id == _event.c.actor_id))
+            .where(_event.c.issue_id == row.id)
+            .order_by(_event.c.seq)
+        ).all()
+        if timeline
+        else []
+    )
+    return IssueView(
+        code=row.code,
+        title=row.title,
+        description=row.description,
+        category=row.category,
+        difficulty=row.difficulty,
+        place=row.place,
+        state=row.state,
+        version=row.version,
+        due_at=row.due_at,
+        compact=row.compact,
+        reporting=row.reporting,
+        receiving=row.receiving,
+        rebound_count=row.rebound_count,
+        ledger_head=row.ledger_head,
+        created_at=row.created_at,
+        allowed=allowed_triggers(row.state),
+        timeline=[
+            TimelineEntry(
+                e.seq,
+                e.occurred_at,
+                e.trigger,
+                e.from_state,
+                e.to_state,
+                e.actor_code,
+                e.actor_name,
+                e.payload,
+                e.due_at,
+                e.hash,
+            )
+            for e in events
+        ],
+    )
+
+
+SIDES = ("reporting", "receiving")
+_CURSOR_MAX = 200  # characters: a real cursor is about 70
+
+
+def page_cursor(row: IssueSummary) -> str:
+    """The opaque cursor of the page after ``row``: base64url of its (created_at, id) as JSON."""
+    return _encode_cursor(row.created_at, row.id)
+
+
+def cursor_key(cursor: str) -> tuple[datetime, int]:
+    """The (created_at, id) a cursor from ``page_cursor`` stands for; ValidationFailed on ``cursor`` otherwise."""
+    refused = ValidationFailed("cursor", "is not a cursor this list gave out (use next_cursor as it came)")
+    if len(cursor) > _CURSOR_MAX or not cursor.isascii():
+        raise refused
+    try:
+        key = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
+        at, issue_id = datetime.fromisoformat(key["at"]), key["id"]
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise refused from exc
+    valid = (
+        isinstance(key, dict)
+        and set(key) == {"at", "id"}
+        and type(issue_id) is int
+        and issue_id > 0
+        and at.tzinfo is not None
+    )
+    # Only the exact text this module writes: an edited one that still decodes is refused too.
+    if not valid or _encode_cursor(at, issue_id) != cursor:
+        raise refused
+    return at, issue_id
+
+
+def _encode_cursor(at: datetime, issue_id: int) -> str:
+    text = json.dumps({"at": at.astimezone(UTC).isoformat(), "id": issue_id}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _filter_errors(
+    states: Sequence[str], phase: str | None, category: str | None, side: str | None, party: str | None
+) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    known = {s.name for s in CHART.states}
+    unknown = [s for s in states if s not in known]
+    if unknown:
+        errors.append(("state", f"unknown state {unknown[0]!r}; states: {', '.join(sorted(known))}"))
+    if phase is not None and phase not in {p.name for p in PHASES}:
+        errors.append(("phase", f"unknown phase {phase!r}; phases: {', '.join(p.name for p in PHASES)}"))
+    if category is not None and category not in CATEGORIES:
+        errors.append(("category", f"unknown category {category!r}; categories: {', '.join(CATEGORIES)}"))
+    if side is not None and side not in SIDES:
+        errors.append(("side", f"must be one of {', '.join(SIDES)}"))
+    elif side is not None and party is None:
+        errors.append(("side", "needs party: the jurisdiction whose side it is"))
+    return errors
+
+
+def list_issues(
+    session: Session,
+    *,
+    now: datetime,
+    compact: str | None = None,
+    compacts: Collection[int] | None = None,
+    states: Sequence[str] = (),
+    phase: str | None = None,
+    party: str | None = None,
+    side: str | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    text: str | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 200,
+) -> list[IssueSummary]:
+    """Issues, newest first (by created_at, then id), every filter given applied together, all in SQL.
+
+    ``compacts`` is the reader's scope (None: every compact); ``party`` a
+    jurisdiction code, matching issues where it or a jurisdiction under it is
+    the reporting or receiving side (only ``side``, when given); ``text`` a
+    case-insensitive substring of the code, title, description or place, in
+    which ``%`` and ``_`` stand for themselves; ``after`` the (created_at, id)
+    key of the last row of the page before (see ``cursor_key``). Unknown
+    states, phases, categories, sides and parties are refused naming the field.
+    """
+    errors = _filter_errors(states, phase, category, side, party)
+    party_path = None
+    if party is not None:
+        jurisdictions = table_of(Jurisdiction)
+        party_path = session.execute(sa.select(jurisdictions.c.path).where(jurisdictions.c.code == party)).scalar()
+        if party_path is None:
+            errors.append(("party", f"no jurisdiction with code {party!r}"))
+    if created_from is not None and created_to is not None and created_to <= created_from:
+        errors.append(("to", "must be after from"))
+    if errors:
+        raise ValidationFailed.of(errors)
+    query = (
+        sa.select(
+            _issue.c.id,
+            _issue.c.code,
+            _issue.c.title,
+            _issue.c.category,
+            _issue.c.state,
+            _issue.c.version,
+            _issue.c.due_at,
+            _issue.c.created_at,
+            _issue.c.compact_id,
+            _reporting.c.code.label("reporting_code"),
+            _reporting.c.name.label("reporting"),
+            _reporting.c.path.label("reporting_path"),
+            _receiving.c.code.label("receiving_code"),
+            _receiving.c.name.label("receiving"),
+            _receiving.c.path.label("receiving_path"),
+        )
+        .select_from(_sides())
+        .order_by(_issue.c.created_at.desc(), _issue.c.id.desc())
+        .limit(limit)
+    )
+    if compacts is not None:
+        query = query.where(_issue.c.compact_id.in_(sorted(compacts)))
+    if compact:
+        compact_table = table_of(Compact)
+        chosen = sa.select(compact_table.c.id).where(compact_table.c.code == compact).scalar_subquery()
+        query = query.where(_issue.c.compact_id == chosen)
+    if states:
+        query = query.where(_issue.c.state.in_(sorted(set(states))))
+    if phase:
+        query = query.where(_issue.c.state.startswith(phase + SEPARATOR, autoescape=True))
+    if party_path is not None:
+        on_reporting = _reporting.c.path.startswith(party_path, autoescape=True)
+        on_receiving = _receiving.c.path.startswith(party_path, autoescape=True)
+        query = query.where(
+            {"reporting": on_reporting, "receiving": on_receiving}.get(side or "", on_reporting | on_receiving)
+        )
+    if category:
+        query = query.where(_issue.c.category == category)
+    if overdue:
+        query = query.where(_issue.c.due_at < now)
+    if created_from is not None:
+        query = query.where(_issue.c.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(_issue.c.created_at < created_to)
+    if text:
+        searched = (_issue.c.code, _issue.c.title, _issue.c.description, _issue.c.place)
+        query = query.where(sa.or_(*(c.icontains(text, autoescape=True) for c in searched)))
+    if after is not None:
+        at, last_id = after
+        query = query.where(sa.or_(_issue.c.created_at < at, sa.and_(_issue.c.created_at == at, _issue.c.id < last_id)))
+    return [
+        IssueSummary(
+            r.code,
+            r.title,
+            r.state,
+            r.version,
+            r.due_at,
+            r.reporting,
+            r.receiving,
+            r.due_at is not None and r.due_at < now,
+            r.id,
+            r.category,
+            r.created_at,
+            r.reporting_code,
+            r.receiving_code,
+            IssueScope(r.compact_id, r.reporting_path, r.receiving_path),
+        )
+        for r in session.execute(query)
+    ]
+
+
+def trigger_counts(session: Session) -> Counter[str]:
+    """How many times each trigger was fired, across the ledger."""
+    rows = session.execute(sa.select(_event.c.trigger, sa.func.count()).group_by(_event.c.trigger))
+    return Counter(dict(rows.all()))
+
+
+def outbox_counts(session: Session) -> Counter[str]:
+    """Outbox rows by status."""
+    rows = session.execute(sa.select(table_of(Outbox).c.status, sa.func.count()).group_by(table_of(Outbox).c.status))
+    return Counter(dict(rows.all()))
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """An issue waiting on a party, with its deadline."""
+
+    party: str
+    party_name: str
+    code: str
+    title: str
+    state: str
+    due_at: datetime
+    overdue: bool
+
+
+def due_by_party(
+    conn: sa.Connection, *, now: datetime, calendar: WorkCalendar, compact: str | None = None, working_days: int = 3
+) -> list[DueItem]:
+    """Issues overdue or due within ``working_days``, grouped by the party they wait on (overdue first)."""
+    horizon = calendar.due_after(now, working_days)
+    query = (
+        sa.select(_issue, _reporting.c.name.label("reporting"), _receiving.c.name.label("receiving"))
+        .select_from(_sides())
+        .where(_issue.c.due_at.is_not(None), _issue.c.due_at <= horizon)
+    )
+    if compact:
+        compacts = table_of(Compact)
+        query = query.join(compacts, compacts.c.id == _issue.c.compact_id).where(compacts.c.code == compact)
+    items = []
+    for r in conn.execute(query):
+        policy = DEADLINES.get(r.state)
+        party = policy.waits_on if policy else "receiving"
+        name = {"reporting": r.reporting, "receiving": r.receiving}.get(party) or PARTY_LABELS[Party(party)]
+        items.append(DueItem(party, name, r.code, r.title, r.state, r.due_at, r.due_at < now))
+    items.sort(key=lambda i: (not i.overdue, i.party_name, i.due_at))
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class IssueScope:
+    """Which compact an issue belongs to and where its sides are: what reading and acting rights turn on."""
+
+    compact_id: int
+    reporting_path: str
+    receiving_path: str | None
+
+
+def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
+    """The compact and the sides of an issue; NotFound for an unknown code."""
+    row = conn.execute(
+        sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
+        .select_from(_sides())
+        .where(_issue.c.code == code)
+    ).first()
+    if row is None:
+        raise NotFound("issue", code)
+    return IssueScope(row.compact_id, row.rp, row.vp)
+
+
+def compact_id_of(conn: sa.Connection, code: str) -> int:
+    """A compact's id; NotFound for an unknown code."""
+    found = conn.execute(sa.select(table_of(Compact).c.id).where(table_of(Compact).c.code == code)).scalar()
+    if found is None:
+        raise NotFound("compact", code)
+    return int(found)
