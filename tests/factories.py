@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from riverchief.bootstrap import App
 from riverchief.demo.play import DATA
-from workflow.actors import SYSTEM, Actor, load_actor
-from workflow.calendar import local_today
-from workflow.clock import SHANGHAI, FrozenClock
-from workflow.models import Attachment, Event, Issue, Outbox, ReportFile, table_of
-from workflow.reference import load, parse
-from workflow.services import IssueDraft, StepResult, apply, apply_within, current_version, report_issue
+from workflow.core.actors import SYSTEM, Actor, load_actor
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI, FrozenClock
+from workflow.core.models import Attachment, Event, Issue, Outbox, ReportFile, table_of
+from workflow.core.reference import load, parse
+from workflow.core.services import IssueDraft, StepResult, apply, apply_within, current_version, report_issue
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday
 
@@ -70,7 +71,7 @@ class World:
             sha = str(payload.get("sha256", ""))
             if trigger == "file_report":
                 compact_id = uow.connection.execute(
-                    sa.select(Issue.compact_id).where(Issue.id == issue_id)  # type: ignore[arg-type]
+                    sa.select(table_of(Issue).c.compact_id).where(table_of(Issue).c.id == issue_id)
                 ).scalar_one()
                 uow.connection.execute(
                     table_of(ReportFile).insert(),
@@ -111,7 +112,8 @@ class World:
     def issue(self, code: str) -> Issue:
         """The issue row as stored now."""
         with self.app.reader() as uow:
-            return uow.session.execute(sa.select(Issue).where(Issue.code == code)).scalar_one()
+            found: Issue = uow.session.execute(sa.select(Issue).where(col(Issue.code) == code)).scalar_one()
+            return found
 
     def events(self, code: str) -> list[Event]:
         """The issue's ledger events in order."""
@@ -119,9 +121,9 @@ class World:
             return list(
                 uow.session.execute(
                     sa.select(Event)
-                    .join(Issue, Issue.id == Event.issue_id)
-                    .where(Issue.code == code)
-                    .order_by(Event.seq)
+                    .join(Issue, col(Issue.id) == col(Event.issue_id))
+                    .where(col(Issue.code) == code)
+                    .order_by(col(Event.seq))
                 ).scalars()
             )
 
@@ -131,9 +133,9 @@ class World:
             return list(
                 uow.session.execute(
                     sa.select(Outbox)
-                    .join(Issue, Issue.id == Outbox.issue_id)
-                    .where(Issue.code == code)
-                    .order_by(Outbox.id)
+                    .join(Issue, col(Issue.id) == col(Outbox.issue_id))
+                    .where(col(Issue.code) == code)
+                    .order_by(col(Outbox.id))
                 ).scalars()
             )
 
@@ -153,9 +155,9 @@ def load_world(app: App, clock: FrozenClock) -> World:
     load(app.uow(), parse(DATA))
     world = World(app, clock)
     with app.reader() as uow:
-        from workflow.models import Person
+        from workflow.core.models import Person
 
-        for code in uow.session.execute(sa.select(Person.code)).scalars():
+        for code in uow.session.execute(sa.select(col(Person.code))).scalars():
             world.people[code] = load_actor(uow.session, code)
     return world
 
