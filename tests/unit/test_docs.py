@@ -21,3 +21,22 @@ def test_the_diagram_draws_every_transition_and_phase() -> None:
     assert len(arrows) == sum(len(t.sources) for t in TRANSITIONS)
     for phase in PHASES:
         assert f"state {phase.name} {{" in diagram
+
+
+def test_the_architecture_diagram_is_drawn_from_the_imports_as_they_are() -> None:
+    import re
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "architecture.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert "workflow.jobs -->" in page
+    assert "workflow.core -->|" in page
+    assert not re.search(r"workflow\.core -->\|\d+\| workflow", page)  # the core imports no other room
