@@ -32,9 +32,11 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
+# Every dependency at the version and hash in requirements/lock.txt (`make lock` updates it), then
+# the project itself on top, without letting it pull anything the lock does not name.
 stamp=.venv/.riverchief-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/lock.txt -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/lock.txt
+  .venv/bin/python -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
