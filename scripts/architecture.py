@@ -16,7 +16,7 @@ import grimp
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "architecture.md"
 PACKAGES = ("riverchief", "web", "notifications", "reports", "workflow", "states")
-ROOMS = ("jobs", "patrols", "enforcement", "maps", "accounts", "reading", "core")
+ROOMS = ("jobs", "meetings", "patrols", "enforcement", "maps", "accounts", "reading", "core")
 BEGIN, END = "<!-- BEGIN GENERATED: scripts/architecture.py -->", "<!-- END GENERATED -->"
 
 

@@ -169,6 +169,8 @@ PLAN = Field("plan", FieldKind.TEXT, label_zh="整改方案")
 DEADLINE = Field("deadline", FieldKind.DATE, label_zh="整改时限")
 FINDING = Field("finding", FieldKind.TEXT, label_zh="回访情况")
 MEETING_LEVELS = ("township", "district", "city", "province")
+# The meeting record (联席会议) a convene or resolve step belongs to, when it was held as one.
+MEETING = Field("meeting", FieldKind.TEXT, required=False, label_zh="会议编号")
 
 _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_meeting")
 
@@ -217,13 +219,15 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "convene",
-        ("ban.negotiating",),
+        # 卡点会办: a point blocked in negotiation, or a hand-off or acceptance stuck past its deadline.
+        ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.dispatched"),
         "ban.joint_meeting",
         _SIDES_AND_COORD | {_P.SYSTEM},
         (
             Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
             Field("agenda", FieldKind.TEXT, label_zh="议题"),
             Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期"),
+            MEETING,
         ),
     ),
     Transition(
@@ -231,7 +235,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("ban.joint_meeting",),
         "ban.rectifying",
         frozenset({_P.COORDINATOR}),
-        (Field("resolution", FieldKind.TEXT, label_zh="会议议定事项"), PLAN, DEADLINE),
+        (Field("resolution", FieldKind.TEXT, label_zh="会议议定事项"), PLAN, DEADLINE, MEETING),
         guards=("deadline_in_future",),
         effects=("set_plan",),
     ),

@@ -137,3 +137,27 @@ REVISIT_REMIND_WORKING_DAYS = 10
 def revisit_offsets(category: str) -> tuple[int, ...]:
     """The days after closure at which a category's issues are revisited."""
     return REVISIT_OFFSETS_BY_CATEGORY.get(category, REVISIT_OFFSETS_DAYS)
+
+
+# 按照问题整改难易程度 ... 展开不同层级联席会议: the level a joint meeting should be held at, from its agenda.
+# The hardest issue sets the level; an agenda whose parties lie in more than one province goes one level
+# higher, since only that level can bind both. A meeting that decides nothing only reviews progress.
+MEETING_LEVEL_ORDER: tuple[str, ...] = ("township", "district", "city", "province")
+MEETING_LEVEL_BY_DIFFICULTY: MappingProxyType[str, str] = MappingProxyType(
+    {"easy": "township", "normal": "district", "hard": "city"}
+)
+REVIEW_MEETING_LEVEL = "district"
+
+
+def suggested_meeting_level(difficulties: tuple[str, ...], provinces: int) -> str:
+    """The level a meeting on issues of these difficulties, spanning this many provinces, should be held at."""
+    if not difficulties:
+        return REVIEW_MEETING_LEVEL
+    ranks = [MEETING_LEVEL_ORDER.index(MEETING_LEVEL_BY_DIFFICULTY.get(d, "district")) for d in difficulties]
+    rank = max(ranks) + (1 if provinces > 1 else 0)
+    return MEETING_LEVEL_ORDER[min(rank, len(MEETING_LEVEL_ORDER) - 1)]
+
+
+# An action item is reminded this many working days before its due day, and a meeting the day before it.
+ACTION_REMIND_WORKING_DAYS = 2
+MEETING_REMIND_HOURS = 24

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from web import pages
 from web.access import ERRORS, Access
 from web.pages import routes as page_routes
-from web.routes import issues, open311, reference, session, stats, work
+from web.routes import issues, meetings, open311, reference, session, stats, work
 from workflow.core.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def create_api(wired: Wired) -> FastAPI:
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     access = Access(wired)
-    for family in (issues, stats, session, reference, work, open311):
+    for family in (issues, meetings, stats, session, reference, work, open311):
         # Open311 answers in GeoReport's own error shape and documents it on its router.
         api.include_router(family.router(access), responses=None if family is open311 else ERRORS)
     api.include_router(page_routes.router(access))

@@ -7,6 +7,7 @@
 - ``maps``: the shared map's layers and the point router.
 - ``patrols``: quotas, tracks, swap pairings, patrol records, completion, scorecards, funding.
 - ``enforcement``: joint enforcement cases and litigation lead transfers.
+- ``meetings``: joint meetings as records, their attendance and decisions, and action items.
 - ``accounts``: passwords, browser sessions and API tokens.
 - ``jobs``: the scheduler's periodic jobs, which drive the capabilities above and are imported by none.
 

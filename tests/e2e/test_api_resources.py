@@ -411,7 +411,7 @@ def test_joint_meetings_list_each_issue_put_to_them_with_attendees_and_resolutio
 ) -> None:
     code = put_to_a_joint_meeting(world)
     headers = auth(world, REPORTER)
-    (meeting,) = client.get("/api/v1/meetings?compact=QJ", headers=headers).json()
+    (meeting,) = client.get("/api/v1/meeting-items?compact=QJ", headers=headers).json()
     assert (meeting["issue"], meeting["compact"], meeting["date"]) == (code, "QJ", "2026-03-10")
     assert (meeting["level"], meeting["agenda"], meeting["state"]) == (
         "district",
@@ -424,7 +424,7 @@ def test_joint_meetings_list_each_issue_put_to_them_with_attendees_and_resolutio
 
     deadline = world.deadline(15)
     world.fire(code, "resolve", COORDINATOR, resolution="由白马镇封堵排口", plan="三日内封堵", deadline=deadline)
-    (resolved,) = client.get("/api/v1/meetings", headers=headers).json()
+    (resolved,) = client.get("/api/v1/meeting-items", headers=headers).json()
     assert (resolved["resolution"], resolved["plan"], resolved["deadline"]) == (
         "由白马镇封堵排口",
         "三日内封堵",
@@ -432,19 +432,19 @@ def test_joint_meetings_list_each_issue_put_to_them_with_attendees_and_resolutio
     )
     assert resolved["resolved_at"] is not None
 
-    assert client.get("/api/v1/meetings?from=2026-03-10&to=2026-03-11", headers=headers).json() != []
-    assert client.get("/api/v1/meetings?from=2026-03-11", headers=headers).json() == []
-    assert client.get("/api/v1/meetings?to=2026-03-10", headers=headers).json() == []
-    backwards = client.get("/api/v1/meetings?from=2026-03-11&to=2026-03-10", headers=headers)
+    assert client.get("/api/v1/meeting-items?from=2026-03-10&to=2026-03-11", headers=headers).json() != []
+    assert client.get("/api/v1/meeting-items?from=2026-03-11", headers=headers).json() == []
+    assert client.get("/api/v1/meeting-items?to=2026-03-10", headers=headers).json() == []
+    backwards = client.get("/api/v1/meeting-items?from=2026-03-11&to=2026-03-10", headers=headers)
     assert fields_of(backwards) == {"to"}
 
 
 def test_another_compacts_meetings_do_not_exist_for_the_caller(world: World, client: TestClient) -> None:
     put_to_a_joint_meeting(world)
     outsider = auth(world, OUTSIDER)
-    assert client.get("/api/v1/meetings", headers=outsider).json() == []
-    assert client.get("/api/v1/meetings?compact=QJ", headers=outsider).status_code == 404
-    assert client.get("/api/v1/meetings?compact=HJ", headers=outsider).json() == []
+    assert client.get("/api/v1/meeting-items", headers=outsider).json() == []
+    assert client.get("/api/v1/meeting-items?compact=QJ", headers=outsider).status_code == 404
+    assert client.get("/api/v1/meeting-items?compact=HJ", headers=outsider).json() == []
 
 
 # -- revisits -------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def errors_of(transition: Any, payload: dict[str, Any]) -> tuple[tuple[str, str]
 def test_an_unknown_field_is_named_with_the_fields_the_trigger_takes() -> None:
     assert errors_of(ACCEPT, {"notes": "已受理"}) == (("notes", "unknown field for 'accept'; it takes note"),)
     assert errors_of(CONVENE, {"level": "city", "agenda": "议题", "venue": "白马镇"}) == (
-        ("venue", "unknown field for 'convene'; it takes level, agenda, meeting_date"),
+        ("venue", "unknown field for 'convene'; it takes level, agenda, meeting_date, meeting"),
     )
 
 
@@ -195,7 +195,7 @@ def test_every_error_is_reported_together_unknown_fields_first() -> None:
         validate(CONVENE, payload)
     error = caught.value
     assert error.errors == (
-        ("venue", "unknown field for 'convene'; it takes level, agenda, meeting_date"),
+        ("venue", "unknown field for 'convene'; it takes level, agenda, meeting_date, meeting"),
         ("level", "'county' is not one of township, district, city, province"),
         ("agenda", "is required"),
         ("meeting_date", "'someday' is not a date (YYYY-MM-DD)"),

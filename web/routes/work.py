@@ -118,7 +118,7 @@ def router(access: Access) -> APIRouter:
             raise NotFound("compact", compact)
         return frozenset({wanted})
 
-    @api.get("/meetings")
+    @api.get("/meeting-items")
     def meetings(
         uow: Unit,
         actor: Caller,
@@ -126,7 +126,7 @@ def router(access: Access) -> APIRouter:
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> list[dict[str, Any]]:
-        """Issues put to joint meetings of the caller's compacts, by meeting day in [from, to)."""
+        """Every issue put to a joint meeting (a record or its own convene step), by meeting day in [from, to)."""
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
         compacts = scope(uow, actor, compact)

@@ -1,4 +1,5 @@
-"""Look-ups by code that every capability shares: a compact by its code, the paths of its members."""
+"""Look-ups by code that every capability shares: a compact by its code, the paths of its members, the next
+free record code (QJ-ZF-2026-001)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,23 @@ def member_paths(conn: sa.Connection, compact_id: int) -> list[str]:
             .where(_member.c.compact_id == compact_id)
         ).scalars()
     )
+
+
+def next_code(conn: sa.Connection, table: sa.Table, prefix: str) -> str:
+    """The next code after the highest with the prefix, e.g. QJ-ZF-2026-007 after QJ-ZF-2026-006."""
+    codes = conn.execute(sa.select(table.c.code).where(table.c.code.startswith(prefix))).scalars()
+    last = max((int(c[len(prefix) :]) for c in codes if c[len(prefix) :].isdigit()), default=0)
+    return f"{prefix}{last + 1:03d}"
+
+
+def insert_with_code(conn: sa.Connection, table: sa.Table, prefix: str, values: dict[str, Any]) -> tuple[int, str]:
+    """Insert a row under the next free code; a code taken meanwhile by another writer is tried again."""
+    for _ in range(5):
+        code = next_code(conn, table, prefix)
+        try:
+            with conn.begin_nested():
+                result = conn.execute(table.insert().values(code=code, **values))
+        except sa.exc.IntegrityError:
+            continue
+        return int(result.inserted_primary_key[0]), code  # type: ignore[index]
+    raise ValidationFailed("code", f"could not find a free code after {prefix}; try again")

@@ -1,4 +1,7 @@
-"""The tables: reference data, issues, the ledger, the outbox, checks and seals."""
+"""The tables: reference data, issues, the ledger, the outbox, checks, meetings and seals.
+
+One coherent thing, the schema, kept in one module so that Alembic and every room read the same tables.
+"""
 
 from __future__ import annotations
 
@@ -528,6 +531,88 @@ class LeadTransfer(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=2000)
     issue_id: int | None = Field(default=None, foreign_key="issue.id")
     case_id: int | None = Field(default=None, foreign_key="enforcement_case.id")
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _ts()
+
+
+class Meeting(SQLModel, table=True):
+    """A joint meeting (联席会议) of a compact: level, time, place, convener, invitees, agenda and decisions.
+
+    Its agenda issues are put to it by their ``convene`` step and decided by their ``resolve`` step, each
+    fired through ``apply``; the meeting record links them (``meeting_issue``). ``version`` guards edits.
+    """
+
+    __table_args__ = (sa.Index("ix_meeting_compact_starts", "compact_id", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=30)  # e.g. QJ-HY-2026-001
+    compact_id: int = Field(foreign_key="compact.id")
+    level: str = Field(max_length=20)  # township | district | city | province
+    suggested_level: str = Field(max_length=20)  # what the policy suggested for its agenda
+    level_reason: str | None = Field(default=None, max_length=500)  # why the level differs from the suggestion
+    title: str = Field(max_length=200)
+    starts_at: datetime = _ts()
+    place: str = Field(max_length=300)
+    convener_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(default="planned", max_length=12)  # planned | held | cancelled
+    note: str | None = Field(default=None, max_length=2000)  # why it moved or was cancelled
+    version: int = 1
+    reminded: bool = False  # the day-before reminder went out
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MeetingInvitee(SQLModel, table=True):
+    """Someone invited to a joint meeting, from a member jurisdiction (or the compact's coordinators), and whether
+    they came."""
+
+    __tablename__ = "meeting_invitee"
+
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id")
+    attendance: str = Field(default="invited", max_length=12)  # invited | present | absent | excused
+    stand_in: str | None = Field(default=None, max_length=100)  # who came in their place (代参会)
+
+
+class MeetingIssue(SQLModel, table=True):
+    """An issue on a meeting's agenda: put to it (``convene``) or only reviewed, and the step that decided it."""
+
+    __tablename__ = "meeting_issue"
+    __table_args__ = (sa.Index("ix_meeting_issue_issue", "issue_id"),)
+
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", primary_key=True)
+    position: int
+    role: str = Field(max_length=10)  # decide | review
+    convene_seq: int | None = None  # the issue's ledger event that put it to the meeting
+    decision_seq: int | None = None  # the issue's ``resolve`` event
+
+
+class ActionItem(SQLModel, table=True):
+    """A decision not tied to one issue (e.g. 建立联合执法小组): an owner jurisdiction, a due day, done or not.
+
+    The deadline sweep watches ``next_check_at`` as it does an issue's: a reminder before the due day, a
+    notice when it passes; bulletins list it overdue until it is done.
+    """
+
+    __tablename__ = "action_item"
+    __table_args__ = (sa.Index("ix_action_item_check", "next_check_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=30)  # e.g. QJ-DB-2026-001
+    compact_id: int = Field(foreign_key="compact.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    title: str = Field(max_length=300)
+    owner_jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
+    due_on: date
+    due_at: datetime = _ts()  # the end of the due day, Asia/Shanghai
+    status: str = Field(default="open", max_length=10)  # open | done | cancelled
+    done_at: datetime | None = _ts(nullable=True)
+    done_by: int | None = Field(default=None, foreign_key="person.id")
+    outcome: str | None = Field(default=None, max_length=2000)
+    next_check_at: datetime | None = _ts(nullable=True)
+    reminded: int = 0  # notices sent: 1 after the reminder, 2 after the overdue notice
     created_by: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = _ts()
 

@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from workflow.core.actors import SIDE_ROLES, Actor
-from workflow.core.errors import ValidationFailed
 from workflow.core.models import (
     Compact,
     CompactMember,
@@ -84,23 +83,3 @@ def issue_id_of(
     else:
         return int(row.id)
     return None
-
-
-def _next_code(conn: sa.Connection, table: sa.Table, prefix: str) -> str:
-    """The next code after the highest with the prefix, e.g. QJ-ZF-2026-007 after QJ-ZF-2026-006."""
-    codes = conn.execute(sa.select(table.c.code).where(table.c.code.startswith(prefix))).scalars()
-    last = max((int(c[len(prefix) :]) for c in codes if c[len(prefix) :].isdigit()), default=0)
-    return f"{prefix}{last + 1:03d}"
-
-
-def insert_with_code(conn: sa.Connection, table: sa.Table, prefix: str, values: dict[str, Any]) -> tuple[int, str]:
-    """Insert a row under the next free code; a code taken meanwhile by another writer is tried again."""
-    for _ in range(5):
-        code = _next_code(conn, table, prefix)
-        try:
-            with conn.begin_nested():
-                result = conn.execute(table.insert().values(code=code, **values))
-        except sa.exc.IntegrityError:
-            continue
-        return int(result.inserted_primary_key[0]), code  # type: ignore[index]
-    raise ValidationFailed("code", f"could not find a free code after {prefix}; try again")

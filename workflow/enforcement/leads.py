@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
-from workflow.core.lookups import compact_row, member_paths
+from workflow.core.lookups import compact_row, insert_with_code, member_paths
 from workflow.core.models import (
     Compact,
     EnforcementCase,
@@ -21,7 +21,7 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.core.uow import UnitOfWork
-from workflow.enforcement.basics import can_see, check_day, check_text, insert_with_code, issue_id_of, jurisdiction_ids
+from workflow.enforcement.basics import can_see, check_day, check_text, issue_id_of, jurisdiction_ids
 from workflow.enforcement.cases import party_paths
 
 _case = table_of(EnforcementCase)
