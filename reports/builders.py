@@ -30,6 +30,7 @@ class Built:
     issue_code: str | None
     content: bytes
     extension: str = "pdf"
+    issues: tuple[str, ...] = ()  # besides issue_code, the issues whose ledgers record it (a meeting's agenda)
 
 
 def _number(compact_code: str, kind: str, year: int, serial: str) -> str:
@@ -147,6 +148,27 @@ def minutes(
     )
     pdf = renderer.render("minutes.html.j2", info, archival=archival, data=data)
     return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
+
+
+def meeting_minutes(
+    renderer: ReportRenderer, conn: sa.Connection, code: str, now: datetime, *, archival: bool = False
+) -> Built:
+    """会议纪要 of one joint meeting, filed in the ledger of every issue it decided."""
+    data = dossier.meeting_minutes(conn, code, now)
+    info = DocumentInfo(
+        title=f"{data['compact']}联席会议纪要",
+        compact=data["compact"],
+        number=_number(
+            data["compact_code"], "minutes", data["starts_at"].astimezone(SHANGHAI).year, code.rsplit("-")[-1]
+        ),
+        subject=f"{code} {data['title']}",
+        keywords=("河长制", "联席会议", "会议纪要", code),
+        generated_at=data["starts_at"],
+    )
+    pdf = renderer.render("meeting_minutes.html.j2", info, archival=archival, m=data)
+    return Built(
+        "minutes", f"{code} {data['title']} 会议纪要", data["compact_code"], code, None, pdf, issues=data["issues"]
+    )
 
 
 def _months(conn: sa.Connection, compact_code: str) -> list[str]:

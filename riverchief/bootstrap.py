@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -23,6 +24,7 @@ from riverchief.settings import Settings
 from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
 from workflow.core.clock import Clock, SystemClock
 from workflow.core.db import make_engine
+from workflow.core.filing import Filed
 from workflow.core.uow import UnitOfWork
 
 
@@ -42,6 +44,12 @@ class App:
     def reader(self) -> UnitOfWork:
         """A fresh read-only unit of work."""
         return UnitOfWork(self.engine, self.clock, self.calendar, readonly=True)
+
+    def file_report(self, kind: str, **options: Any) -> Filed:
+        """Render a report and file it (the pages and the API ask for minutes and bulletins through this)."""
+        from riverchief.reporting import make_and_file  # WeasyPrint only where a report is made
+
+        return make_and_file(self, kind, **options)
 
     def dispatcher(self, channels: Sequence[Channel] | None = None) -> Dispatcher:
         """An outbox dispatcher with the configured channels (or the given ones, for tests)."""

@@ -443,6 +443,7 @@ def report(
     issue: Annotated[list[str] | None, typer.Argument(help="issue codes (followup)")] = None,
     compact: Annotated[str, typer.Option()] = "QJ",
     period: Annotated[str | None, typer.Option(help="a month 2026-03 (revisit: or a day 2026-03-18)")] = None,
+    meeting: Annotated[str | None, typer.Option(help="minutes: one joint meeting's code, e.g. QJ-HY-2026-001")] = None,
     fmt: Annotated[str, typer.Option("--format", help="ledger: pdf, xlsx or csv")] = "pdf",
     all_closed: Annotated[bool, typer.Option("--all", help="followup: every closed or archived issue")] = False,
     archival: Annotated[bool, typer.Option("--archival", help="PDF/A-3u for long-term archives")] = False,
@@ -456,8 +457,13 @@ def report(
         raise ValidationFailed("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     if fmt not in ("pdf", "xlsx", "csv") or (fmt != "pdf" and kind != "ledger"):
         raise ValidationFailed("--format", f"{fmt!r}: only the ledger has xlsx and csv; pdf for the rest")
-    if kind in ("revisit", "bulletin", "minutes") and not period:
-        raise ValidationFailed("--period", f"a {kind} report needs a period, e.g. 2026-03")
+    if meeting is not None and kind != "minutes":
+        raise ValidationFailed("--meeting", "only minutes are made for one meeting")
+    if kind in ("revisit", "bulletin", "minutes") and not period and not meeting:
+        raise ValidationFailed(
+            "--period",
+            f"a {kind} report needs a period, e.g. 2026-03" + (" (or --meeting)" if kind == "minutes" else ""),
+        )
     if period:
         _check_period("2026-03-18" if kind == "revisit" and len(period) == 10 else "2026-03", period, latest=False)
     wired = _app()
@@ -486,6 +492,7 @@ def report(
                     kind,
                     compact=compact,
                     period=period,
+                    meeting=meeting,
                     fmt=fmt,
                     archival=archival,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),

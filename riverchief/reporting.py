@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from reports import builders
 from reports.render import ReportRenderer
-from riverchief.bootstrap import App
+from riverchief.settings import Settings
+from workflow.core.clock import Clock
 from workflow.core.filing import Filed, file_report
-from workflow.core.models import Compact, Event, Issue, table_of
+from workflow.core.models import Compact, Event, Issue, Meeting, ReportFile, table_of
+from workflow.core.uow import UnitOfWork
 from workflow.jobs import bulletins, runs
 from workflow.reading.figures import month_bounds
 
 KINDS = ("followup", "revisit", "bulletin", "minutes", "ledger")
+
+
+class App(Protocol):
+    """What report wiring needs of the wired app (``riverchief.bootstrap.App``, which files reports through here)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work."""
+        ...
+
+    def reader(self) -> UnitOfWork:
+        """A fresh read-only unit of work."""
+        ...
 
 
 @cache
@@ -40,6 +60,7 @@ def make(
     compact: str = "QJ",
     period: str | None = None,
     issue: str | None = None,
+    meeting: str | None = None,
     fmt: str = "pdf",
     archival: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -50,6 +71,8 @@ def make(
         if kind == "followup":
             assert issue is not None
             return builders.followup(renderer(app), conn, issue, archival=archival)
+        if kind == "minutes" and meeting is not None:
+            return builders.meeting_minutes(renderer(app), conn, meeting, app.clock.now(), archival=archival)
         if kind == "ledger":
             if fmt == "csv":
                 return builders.ledger_csv(conn, compact, period)
@@ -83,10 +106,55 @@ def monthly_reports(app: App, period: str) -> dict[str, int]:
         lambda: bulletins.monthly_bulletin(app.uow, app.clock.now(), period),
     )
     filed = 0
+    start, end = month_bounds(period)
     for compact in _compacts(app):
         filed += make_and_file(app, "bulletin", compact=compact, period=period).new
-        filed += make_and_file(app, "minutes", compact=compact, period=period).new
+        if _convened(app, compact, start, end):
+            filed += make_and_file(app, "minutes", compact=compact, period=period).new
+    for code in _meetings_without_minutes(app, start, end):
+        filed += make_and_file(app, "minutes", meeting=code).new
     return {"filed": filed}
+
+
+def _convened(app: App, compact: str, start: datetime, end: datetime) -> bool:
+    """Whether any issue of the compact was put to a joint meeting in [start, end): no meeting, no minutes."""
+    events, issues, compacts = table_of(Event), table_of(Issue), table_of(Compact)
+    with app.reader() as uow:
+        return (
+            uow.connection.execute(
+                sa.select(events.c.id)
+                .join(issues, issues.c.id == events.c.issue_id)
+                .join(compacts, compacts.c.id == issues.c.compact_id)
+                .where(
+                    compacts.c.code == compact,
+                    events.c.trigger == "convene",
+                    events.c.occurred_at >= start,
+                    events.c.occurred_at < end,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+def _meetings_without_minutes(app: App, start: datetime, end: datetime) -> list[str]:
+    """The meetings held in [start, end) whose own minutes were not filed yet (the coordinators may file them
+    sooner, from the meeting's page)."""
+    meetings, reports = table_of(Meeting), table_of(ReportFile)
+    filed = sa.select(reports.c.id).where(reports.c.kind == "minutes", reports.c.period == meetings.c.code)
+    with app.reader() as uow:
+        return list(
+            uow.connection.execute(
+                sa.select(meetings.c.code)
+                .where(
+                    meetings.c.status == "held",
+                    meetings.c.starts_at >= start,
+                    meetings.c.starts_at < end,
+                    ~filed.exists(),
+                )
+                .order_by(meetings.c.starts_at)
+            ).scalars()
+        )
 
 
 def daily_reports(app: App, period: str) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
@@ -21,6 +21,19 @@ class WebSettings(Protocol):
 
     @property
     def upload_max_bytes(self) -> int: ...
+
+
+class FiledReport(Protocol):
+    """A report just filed: its record's id and its SHA-256."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def new(self) -> bool: ...
 
 
 class Wired(Protocol):
@@ -41,4 +54,8 @@ class Wired(Protocol):
 
     def reader(self) -> UnitOfWork:
         """A fresh read-only unit of work."""
+        ...
+
+    def file_report(self, kind: str, **options: Any) -> FiledReport:
+        """Render a report and file it: minutes of a meeting, a progress bulletin."""
         ...

@@ -845,14 +845,14 @@ def test_a_filed_report_that_was_deleted_is_named_by_verify(filing_app: App) -> 
     assert ledger_ok(filing_app)  # the issues' chains are untouched: only the archive is short of a file
 
 
-def test_the_monthly_reports_make_the_bulletin_record_then_file_the_bulletin_and_the_minutes(filing_app: App) -> None:
+def test_the_monthly_reports_make_the_bulletin_record_then_file_the_bulletin_and_no_minutes_without_a_meeting(
+    filing_app: App,
+) -> None:
     assert count(filing_app, table_of(Bulletin), table_of(Bulletin).c.period == "2026-07") == 0
-    assert monthly_reports(filing_app, "2026-07") == {"filed": 2}
+    assert monthly_reports(filing_app, "2026-07") == {"filed": 1}
     rows = report_rows(filing_app)
-    assert sorted((r.kind, r.period, r.issue_code) for r in rows) == [
-        ("bulletin", "2026-07", None),
-        ("minutes", "2026-07", None),
-    ]
+    # No joint meeting in July: no minutes are filed for it (a page saying "no meeting" is not minutes).
+    assert sorted((r.kind, r.period, r.issue_code) for r in rows) == [("bulletin", "2026-07", None)]
     with filing_app.reader() as uow:
         stored = uow.session.execute(sa.select(Bulletin).where(Bulletin.period == "2026-07")).scalar_one()
         figures = stored.figures
@@ -862,10 +862,9 @@ def test_the_monthly_reports_make_the_bulletin_record_then_file_the_bulletin_and
     for key, label, _ in FIGURES:
         month, year = figures["month"].get(key, 0), figures["year_to_date"].get(key, 0)
         assert re.search(rf"^\s*{label}\s+{month}\s+{year}\s*$", bulletin, re.MULTILINE), label
-    assert "本期未召开联席会议" in pdf_text(paths["minutes"])
     assert archive_problems(filing_app) == []
     assert monthly_reports(filing_app, "2026-07") == {"filed": 0}  # the same content is found, not filed again
-    assert len(report_rows(filing_app)) == 2
+    assert len(report_rows(filing_app)) == 1
 
 
 def test_the_daily_reports_file_the_follow_ups_of_the_issues_closed_that_day(filing_app: App) -> None:

@@ -16,10 +16,10 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.uow import UnitOfWork
 from workflow.meetings.actions import add_action_item, complete_action_item
-from workflow.meetings.basics import ATTENDANCE, STATUSES, readable
+from workflow.meetings.basics import ATTENDANCE, STATUSES, only_coordinator, readable
 from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting, decide, record_attendance
-from workflow.meetings.views import ActionView, MeetingView, action_items, list_meetings, meeting_view
 from workflow.reading.issues import compact_id_of
+from workflow.reading.meetings import ActionView, MeetingView, action_items, list_meetings, meeting_view
 
 CODE = Field(min_length=1, max_length=40)
 TEXT = Field(min_length=1, max_length=200)
@@ -246,6 +246,23 @@ def router(access: Access) -> APIRouter:
         with uow:
             (found,) = action_items(uow.connection, [view.compact_id], wired.clock.now(), code=created)
         return _action(found)
+
+    @api.post("/meetings/{code}/minutes", status_code=201)
+    def minutes(uow: Unit, code: str, actor: Caller) -> dict[str, Any]:
+        """File the meeting's minutes (纪要) PDF (coordinators), in the ledger of every issue it decided."""
+        with uow:
+            view = meeting_view(uow.connection, code, wired.clock.now())
+        only_coordinator(actor, view.compact_id, "file minutes", ("meeting", code))
+        if view.status != "held":
+            raise ValidationFailed("meeting", "minutes are filed for a meeting that was held")
+        uow.rollback()  # the report is made and filed in units of its own
+        filed = wired.file_report("minutes", meeting=code)
+        return {
+            "report": filed.id,
+            "sha256": filed.sha256,
+            "new": filed.new,
+            "file": f"/api/v1/reports/{filed.id}/file",
+        }
 
     @api.get("/actions")
     def actions(

@@ -37,6 +37,8 @@ class Document(Protocol):
     def content(self) -> bytes: ...
     @property
     def extension(self) -> str: ...
+    @property
+    def issues(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,11 @@ def _record_hash(values: dict[str, object]) -> str:
 def file_report(uow: UnitOfWork, document: Document, data_dir: Path, actor: Actor = SYSTEM) -> Filed:
     """Store the document and record it; the same content filed again is found, not duplicated."""
     digest = hashlib.sha256(document.content).hexdigest()
-    stem = document.issue_code or f"{document.compact_code}-{document.period or 'all'}"
+    stem = (
+        document.issue_code
+        or (document.period if document.issues else None)
+        or (f"{document.compact_code}-{document.period or 'all'}")
+    )
     relative = Path("reports") / document.kind / f"{stem}-{digest[:12]}.{document.extension}"
     target = data_dir / relative
     with uow:
@@ -109,14 +115,11 @@ def file_report(uow: UnitOfWork, document: Document, data_dir: Path, actor: Acto
             },
         ).inserted_primary_key[0]  # type: ignore[index]
         uow.commit()
-    if document.issue_code and document.kind in ("followup", "revisit", "minutes"):
-        apply(
-            uow,
-            document.issue_code,
-            "file_report",
-            actor,
-            {"kind": document.kind, "sha256": digest, "file": str(relative)},
-        )
+    ledgers = [document.issue_code] if document.issue_code else []
+    ledgers += [code for code in document.issues if code not in ledgers]
+    if document.kind in ("followup", "revisit", "minutes"):
+        for code in ledgers:
+            apply(uow, code, "file_report", actor, {"kind": document.kind, "sha256": digest, "file": str(relative)})
     return Filed(int(report_id), target, digest, new=True)
 
 

@@ -13,16 +13,8 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
 from workflow.core.lookups import compact_row, insert_with_code, member_paths
 from workflow.core.uow import UnitOfWork
-from workflow.meetings.basics import (
-    action_table,
-    at_or_above,
-    check_text,
-    jurisdiction_table,
-    meeting_table,
-    only_coordinator,
-    owners_of,
-    queue_to_people,
-)
+from workflow.meetings.basics import at_or_above, check_text, only_coordinator, owners_of, queue_to_people
+from workflow.reading.meetings import action_table, jurisdiction_table, meeting_table
 
 
 def due_instant(day: date) -> datetime:

@@ -10,27 +10,9 @@ import sqlalchemy as sa
 
 from workflow.core.actors import SIDE_ROLES, Actor
 from workflow.core.errors import NotFound, NotPermitted
-from workflow.core.models import (
-    ActionItem,
-    Compact,
-    Issue,
-    Jurisdiction,
-    Meeting,
-    MeetingInvitee,
-    MeetingIssue,
-    Outbox,
-    Person,
-    table_of,
-)
+from workflow.core.models import Outbox, table_of
+from workflow.reading.meetings import person_table
 
-meeting_table = table_of(Meeting)
-invitee_table = table_of(MeetingInvitee)
-agenda_table = table_of(MeetingIssue)
-action_table = table_of(ActionItem)
-issue_table = table_of(Issue)
-person_table = table_of(Person)
-jurisdiction_table = table_of(Jurisdiction)
-compact_table = table_of(Compact)
 _outbox = table_of(Outbox)
 
 ATTENDANCE = ("invited", "present", "absent", "excused")

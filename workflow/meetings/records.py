@@ -19,17 +19,14 @@ from workflow.core.lookups import compact_row, insert_with_code, member_paths
 from workflow.core.models import CompactStaff, table_of
 from workflow.core.services import apply_within
 from workflow.core.uow import UnitOfWork
-from workflow.meetings.basics import (
-    ATTENDANCE,
+from workflow.meetings.basics import ATTENDANCE, check_text, only_coordinator, queue_to_people
+from workflow.reading.meetings import (
     agenda_table,
-    check_text,
     invitee_table,
     issue_table,
     jurisdiction_table,
     meeting_table,
-    only_coordinator,
     person_table,
-    queue_to_people,
 )
 
 _staff = table_of(CompactStaff)

@@ -494,3 +494,48 @@ def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end:
         m["attendees"] = sorted(m["attendees"])
         ordered.append(m)
     return {"compact": compact_name(conn, compact_code), "meetings": ordered}
+
+
+_LEVEL_NAMES = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+_ATTENDANCE_NAMES = {"invited": "未登记", "present": "出席", "absent": "缺席", "excused": "请假"}
+
+
+def meeting_minutes(conn: sa.Connection, code: str, now: datetime) -> dict[str, Any]:
+    """The minutes (纪要) of one joint meeting: who came from each side, each agenda issue and its decision, the
+    action items, and a signature line per party."""
+    from workflow.reading.meetings import meeting_view
+
+    m = meeting_view(conn, code, now)
+    sides: dict[str, list[str]] = {}
+    for i in m.invitees:
+        if i.attendance in ("present", "excused") or i.stand_in:
+            name = i.name if not i.stand_in else f"{i.stand_in}（代{i.name}）"
+            if i.attendance == "present" or i.stand_in:
+                sides.setdefault(i.jurisdiction or f"{m.compact_name}联席会议", []).append(name)
+    absent = [
+        f"{i.name}（{_ATTENDANCE_NAMES[i.attendance]}）"
+        for i in m.invitees
+        if i.attendance in ("absent", "excused") and not i.stand_in
+    ]
+    parties = sorted({i.jurisdiction for i in m.invitees if i.jurisdiction})
+    return {
+        "code": m.code,
+        "compact": m.compact_name,
+        "compact_code": m.compact,
+        "title": m.title,
+        "level": _LEVEL_NAMES.get(m.level, m.level),
+        "suggested": _LEVEL_NAMES.get(m.suggested_level, m.suggested_level),
+        "level_reason": m.level_reason,
+        "starts_at": m.starts_at,
+        "place": m.place,
+        "convener": m.convener,
+        "status": m.status,
+        "attended": sorted(sides.items()),
+        "absent": absent,
+        "unrecorded": sum(1 for i in m.invitees if i.attendance == "invited"),
+        "decide": [a for a in m.agenda if a.role == "decide"],
+        "review": [a for a in m.agenda if a.role == "review"],
+        "actions": list(m.actions),
+        "parties": [*parties, f"{m.compact_name}联席会议办公室"],
+        "issues": tuple(a.code for a in m.agenda if a.role == "decide"),
+    }

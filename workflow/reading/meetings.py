@@ -1,4 +1,4 @@
-"""Reading meetings and action items as the API, the pages and the minutes show them."""
+"""Reading joint meetings and action items as the API, the pages and the minutes show them."""
 
 from __future__ import annotations
 
@@ -9,18 +9,27 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from workflow.core.errors import NotFound
-from workflow.core.models import Event, table_of
-from workflow.meetings.basics import (
-    action_table,
-    agenda_table,
-    compact_table,
-    invitee_table,
-    issue_table,
-    jurisdiction_table,
-    meeting_table,
-    person_table,
+from workflow.core.models import (
+    ActionItem,
+    Compact,
+    Event,
+    Issue,
+    Jurisdiction,
+    Meeting,
+    MeetingInvitee,
+    MeetingIssue,
+    Person,
+    table_of,
 )
 
+meeting_table = table_of(Meeting)
+invitee_table = table_of(MeetingInvitee)
+agenda_table = table_of(MeetingIssue)
+action_table = table_of(ActionItem)
+issue_table = table_of(Issue)
+person_table = table_of(Person)
+jurisdiction_table = table_of(Jurisdiction)
+compact_table = table_of(Compact)
 _event = table_of(Event)
 
 
