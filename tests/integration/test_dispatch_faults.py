@@ -11,10 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from tests.factories import RECEIVER, World
+from notifications.dispatcher import Dispatcher, DispatchPolicy
+from notifications.message import Message
+from notifications.render import Renderer
+from tests.factories import COORDINATOR, RECEIVER, World, walk_to
 from tests.integration.test_notifications import (
     COORD_EMAIL,
     MailSink,
@@ -23,12 +27,16 @@ from tests.integration.test_notifications import (
     dispatcher,
     free_port,
     handed_off,
+    inbox_rows,
+    postgres_world,  # noqa: F401 (a fixture)
     reach,
     row_for,
+    rows,
     smtp_channel,
     smtp_server,
 )
-from workflow.core.models import Person
+from workflow.core.models import Outbox, Person
+from workflow.core.outbox import Notice
 
 LEASE = timedelta(minutes=5)  # DispatchPolicy's default
 
@@ -42,6 +50,52 @@ def person_id(world: World, code: str) -> int:
 def keys_sent(channel: Recorder) -> Counter[str]:
     """How many times each message key went out through a recording channel."""
     return Counter(m.key for m in channel.messages)
+
+
+# -- item 1: a row that cannot be stored, an address that cannot be sent ------------------------------
+
+
+@pytest.mark.postgres
+def test_a_message_postgresql_cannot_store_in_the_inbox_fails_alone_and_the_rest_of_its_batch_goes_out(
+    postgres_world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    # A NUL reaches the message through the row itself (the edges now refuse it in a step's payload, but rows
+    # written before that, or by a path that forgets, must not poison the queue): PostgreSQL's text columns
+    # refuse it, so the inbox write fails.
+    world = postgres_world
+    handed_off(world)
+    with world.app.uow() as uow:
+        uow.connection.execute(
+            sa.insert(Outbox).values(
+                topic="bulletin:QJ:2026-02",
+                recipient_id=person_id(world, COORDINATOR),
+                kind="bulletin",
+                detail={"compact": "QJ", "period": "2026-02\x00"},
+                status="pending",
+                attempts=0,
+                next_attempt_at=world.clock.now() - timedelta(seconds=1),  # first in the batch
+                created_at=world.clock.now(),
+            )
+        )
+        uow.commit()
+    recorder = Recorder()
+    d = dispatcher(world, [recorder], max_attempts=2)
+
+    assert d.run_once() == Counter(sent=3, retry=1)
+    bad = next(r for r in rows(world) if r.kind == "bulletin")
+    assert (bad.status, bad.attempts, bad.claimed_by) == ("pending", 1, None)
+    assert bad.last_error is not None
+    assert bad.last_error.startswith("inbox: ")
+    assert "NUL" in bad.last_error
+    assert "\x00" not in bad.last_error
+    assert {r.status for r in rows(world) if r.kind != "bulletin"} == {"sent"}
+    assert len(inbox_rows(world)) == 3
+    assert len(recorder.messages) == 3, "the row whose inbox write failed sent nothing else"
+
+    assert bad.next_attempt_at is not None
+    world.clock.set(bad.next_attempt_at)
+    assert d.run_once() == Counter(dead=1)
+    assert len(recorder.messages) == 3
 
 
 BAD_LOCAL_PART = "имя@пример.рф"  # the reference loader accepts it; an SMTP message with a To: header cannot carry it
@@ -83,6 +137,92 @@ def test_an_address_with_a_chinese_domain_goes_to_its_idna_form_even_where_the_s
     assert sorted(r.rcpt_tos[0] for r in sink.received) == sorted([COORD_EMAIL, COORD_EMAIL, idna])
     (to_baima,) = (r for r in sink.received if r.rcpt_tos == [idna])
     assert to_baima.message["To"].addresses[0].addr_spec == idna
+
+
+# -- the fault test: 50 rows, one that cannot be built, one channel that breaks ------------------------
+
+
+class BrokenFor(Renderer):
+    """A renderer that cannot build the message of one outbox row."""
+
+    def __init__(self, inner: Renderer, outbox_id: int) -> None:
+        super().__init__(inner.calendar, inner.base_url)
+        self.outbox_id = outbox_id
+
+    def render(self, notice: Notice, now: Any) -> Message:
+        if notice.outbox_id == self.outbox_id:
+            raise KeyError("template variable missing")
+        return super().render(notice, now)
+
+
+class BreaksFor(Recorder):
+    """A recording channel that raises an unexpected error (not DeliveryError) for one message key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.broke = 0
+
+    def send(self, message: Message) -> str:
+        if message.key == self.key:
+            self.broke += 1
+            raise RuntimeError("channel bug: unexpected reply")
+        return super().send(message)
+
+
+def test_in_a_batch_of_50_an_unbuildable_row_and_a_broken_channel_retry_with_backoff_and_die_alone(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    percent = 0
+    while len(rows(world)) < 50:
+        percent += 1
+        world.fire(code, "progress", RECEIVER, note=f"第{percent}次进展", percent=percent)
+    batch = rows(world)
+    assert len(batch) == 50
+    people = {person_id(world, c): c for c in world.people if c != "system"}
+    unbuildable, broken = batch[0], batch[1]
+    broken_key = f"event-{broken.event_id}:{people[broken.recipient_id]}"
+    channel = BreaksFor(broken_key)
+    base = timedelta(seconds=30)
+    d = Dispatcher(
+        world.app.uow,
+        [channel],
+        BrokenFor(Renderer(world.app.calendar, world.app.settings.base_url), unbuildable.id or 0),
+        world.clock,
+        DispatchPolicy(max_attempts=4, backoff_base=base, backoff_cap=timedelta(hours=2), batch=50),
+    )
+
+    assert d.run_once() == Counter(sent=48, retry=2), "the 48 good rows go out in the same batch"
+    assert len(channel.messages) == 48
+    for attempt in range(1, 4):
+        now = world.clock.now()
+        bad = {r.id: r for r in rows(world) if r.status != "sent"}
+        assert set(bad) == {unbuildable.id, broken.id}
+        ceiling = base * 2 ** (attempt - 1)
+        for r in bad.values():
+            assert (r.status, r.attempts, r.claimed_by) == ("pending", attempt, None)
+            assert r.next_attempt_at is not None
+            assert now + ceiling / 2 <= r.next_attempt_at <= now + ceiling
+        assert bad[unbuildable.id].last_error == "render: KeyError: 'template variable missing'"
+        assert bad[broken.id].last_error == "email: RuntimeError: channel bug: unexpected reply"
+        assert d.run_once() == Counter(), "nothing is retried before its backoff is over"
+        world.clock.set(max(r.next_attempt_at for r in bad.values() if r.next_attempt_at is not None))
+        assert d.run_once() == (Counter(retry=2) if attempt < 3 else Counter(dead=2))
+
+    final = {r.id: r for r in rows(world)}
+    assert (final[unbuildable.id].status, final[unbuildable.id].attempts) == ("dead", 4)
+    assert (final[broken.id].status, final[broken.id].attempts) == ("dead", 4)
+    assert sum(r.status == "sent" for r in final.values()) == 48
+    assert channel.broke == 4
+    assert set(keys_sent(channel).values()) == {1}, "nothing was sent twice"
+    assert broken_key not in keys_sent(channel)
+    recorded = Counter(x.idempotency_key for x in deliveries(world))
+    assert set(recorded.values()) == {1}
+    assert len(recorded) == 48 * 2 + 1, "the broken channel's row has its inbox message, written once"
+    assert Counter(m.outbox_id for m in inbox_rows(world)) == Counter({i: 1 for i in final if i != unbuildable.id})
 
 
 # -- item 5: the double-send window ------------------------------------------------------------------

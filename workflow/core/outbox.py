@@ -220,12 +220,17 @@ def fail(
             status=status,
             attempts=attempts,
             next_attempt_at=now + delay,
-            last_error=error[:2000],
+            last_error=storable(error)[:2000],
             claimed_by=None,
             claimed_until=None,
         )
     )
     return status if updated.rowcount == 1 else "lost"
+
+
+def storable(text: str) -> str:
+    """Text every database can store: NUL (which PostgreSQL's text refuses) and lone surrogates escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def write_inbox(conn: sa.Connection, notice: Notice, subject: str, body: str, link: str | None, now: datetime) -> int:
