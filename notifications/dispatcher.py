@@ -1,8 +1,10 @@
 """Drains the outbox: renders each notice, delivers it through the recipient's channels, once each.
 
 Every delivery is recorded under its idempotency key (event or topic,
-recipient, channel) right after it succeeds, so a retry sends only what is
-still owed, and a row is marked sent only when all its channels are done. Each row
+recipient, channel) in the commit right after the send, together with the
+row's status when it was the last one owed, so a retry sends only what is
+still owed. Before each send the dispatcher renews its lease on the row and
+gives the row up if another dispatcher has taken it meanwhile. Each row
 stands alone: whatever fails while rendering, storing or sending it (a
 channel's DeliveryError or any other error) counts against that row only.
 Failures back off exponentially with jitter; a row that keeps failing, or
@@ -32,6 +34,7 @@ from workflow.core.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
+LOST = "lost"  # the lease passed to another dispatcher, which delivers what is still owed
 
 
 def _reason(exc: BaseException) -> str:
@@ -75,7 +78,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
 
     def run_once(self) -> Counter[str]:
-        """Claim one batch and deliver it; returns counts by outcome (sent, retry, dead)."""
+        """Claim one batch and deliver it; returns counts by outcome (sent, retry, dead, lost)."""
         now = self.clock.now()
         with self.uow() as unit:
             notices = outbox.claim(
@@ -130,6 +133,8 @@ class Dispatcher:
             return self._failed(notice, [("render", DeliveryError(_reason(exc)))])
         try:
             with self.uow() as unit:
+                if not outbox.hold(unit.connection, notice.outbox_id, self.worker, now, self.policy.lease):
+                    return LOST
                 done = outbox.delivered_keys(unit.connection, notice.outbox_id)
                 if notice.delivery_key(INBOX) not in done:
                     # The inbox lives in our own database: message and record commit together.
@@ -137,33 +142,49 @@ class Dispatcher:
                         unit.connection, notice, message.subject, message.text, message.link, now
                     )
                     outbox.record_delivery(unit.connection, notice, INBOX, f"inbox:{inbox_id}", now)
-                    unit.commit()
+                owed = [c for c in channels if notice.delivery_key(c.name) not in done]
+                if not owed:
+                    outbox.finish(unit.connection, notice.outbox_id, self.worker)
+                unit.commit()
         except Exception as exc:  # the message cannot be stored (PostgreSQL refuses NUL in text, say)
             log.exception("cannot write the inbox message of outbox %s", notice.outbox_id)
             return self._failed(notice, [(INBOX, DeliveryError(_reason(exc)))])
+        if not owed:
+            return "sent"
         errors: list[tuple[str, DeliveryError]] = []
-        for channel in channels:
-            if notice.delivery_key(channel.name) in done:
-                continue
+        for i, channel in enumerate(owed):
+            reference: str | None = None
             try:
                 reference = channel.send(message)
             except DeliveryError as exc:
                 log.warning("outbox %s via %s failed: %s", notice.outbox_id, channel.name, exc)
                 errors.append((channel.name, exc))
-                continue
             except Exception as exc:  # a channel's bug fails this delivery, not the batch; retried as temporary
                 log.exception("outbox %s via %s failed unexpectedly", notice.outbox_id, channel.name)
                 errors.append((channel.name, DeliveryError(_reason(exc))))
-                continue
+            last = i == len(owed) - 1
+            if last and errors and reference is None:
+                break
             with self.uow() as unit:
-                outbox.record_delivery(unit.connection, notice, channel.name, reference, self.clock.now())
+                # The record commits right after the send: a dispatcher killed in between sends again.
+                now = self.clock.now()
+                if reference is not None and not outbox.record_delivery(
+                    unit.connection, notice, channel.name, reference, now
+                ):
+                    log.warning(
+                        "outbox %s via %s went out twice: another dispatcher recorded it",
+                        notice.outbox_id,
+                        channel.name,
+                    )
+                if last and not errors:
+                    finished = outbox.finish(unit.connection, notice.outbox_id, self.worker)
+                    unit.commit()
+                    return "sent" if finished else LOST
+                if not last and not outbox.hold(unit.connection, notice.outbox_id, self.worker, now, self.policy.lease):
+                    unit.commit()
+                    return LOST
                 unit.commit()
-        if errors:
-            return self._failed(notice, errors)
-        with self.uow() as unit:
-            outbox.finish(unit.connection, notice.outbox_id, self.worker)
-            unit.commit()
-        return "sent"
+        return self._failed(notice, errors)
 
     def _channels_for(self, notice: Notice, message: Message) -> list[Channel]:
         return [c for c in self.channels if c.name in notice.channels and c.reaches(message)]
@@ -184,4 +205,4 @@ class Dispatcher:
                 delay=delay,
             )
             unit.commit()
-        return {"dead": "dead", "pending": "retry"}.get(status, status)
+        return {"dead": "dead", "pending": "retry"}.get(status, LOST)

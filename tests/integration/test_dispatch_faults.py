@@ -6,7 +6,10 @@ backoff and leases are crossed by advancing it, never by sleeping.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,13 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from notifications.channels import Channel
 from notifications.dispatcher import Dispatcher, DispatchPolicy
 from notifications.message import Message
 from notifications.render import Renderer
-from tests.factories import COORDINATOR, RECEIVER, World, walk_to
+from riverchief.bootstrap import bootstrap
+from riverchief.settings import Settings
+from tests.factories import COORDINATOR, RECEIVER, START, World, load_world, walk_to
 from tests.integration.test_notifications import (
     COORD_EMAIL,
     MailSink,
@@ -28,6 +34,7 @@ from tests.integration.test_notifications import (
     free_port,
     handed_off,
     inbox_rows,
+    mid,
     postgres_world,  # noqa: F401 (a fixture)
     reach,
     row_for,
@@ -35,8 +42,11 @@ from tests.integration.test_notifications import (
     smtp_channel,
     smtp_server,
 )
+from workflow.core.clock import FrozenClock
+from workflow.core.db import make_engine
 from workflow.core.models import Outbox, Person
 from workflow.core.outbox import Notice
+from workflow.core.uow import UnitOfWork
 
 LEASE = timedelta(minutes=5)  # DispatchPolicy's default
 
@@ -249,3 +259,163 @@ def test_an_email_the_server_accepted_is_delivered_even_when_the_server_dies_bef
     assert len(sink.received) == 2
     assert set(sink.message_ids().values()) == {1}, "an accepted email was sent again"
     assert len(deliveries(world, "email")) == 2
+
+
+def test_a_dispatcher_whose_lease_ran_out_mid_batch_does_not_send_what_another_dispatcher_took(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    assert len(rows(world)) == 5
+    late = Recorder()
+    survivor = Recorder()
+    took: list[Counter[str]] = []
+    claimed_at = world.clock.now()
+
+    class Slow(Recorder):
+        """Each send takes two minutes; once the batch's lease has run out, another dispatcher claims what it can."""
+
+        def send(self, message: Message) -> str:
+            world.clock.advance(minutes=2)
+            reference = late.send(message)
+            if world.clock.now() - claimed_at > LEASE and not took:
+                took.append(dispatcher(world, [survivor], worker="survivor").drain())
+            return reference
+
+    # The third send ends six minutes after the claim: the fourth and fifth rows' leases have run out and the
+    # other dispatcher takes them; the third's lease, renewed before its send, still holds.
+    assert dispatcher(world, [Slow()], worker="late").drain() == Counter(sent=3, lost=2)
+    assert took == [Counter(sent=2)]
+    sent = keys_sent(late) + keys_sent(survivor)
+    assert len(sent) == 5
+    assert set(sent.values()) == {1}, "a row was sent by both dispatchers"
+    assert {r.status for r in rows(world)} == {"sent"}
+    assert len(deliveries(world)) == 10
+
+
+class Killed(BaseException):
+    """The dispatcher process dies here (as SIGKILL would: nothing after it runs)."""
+
+
+@contextmanager
+def fresh_world(template: Path, folder: Path) -> Iterator[World]:
+    """A new SQLite world in ``folder``: one per kill point."""
+    folder.mkdir()
+    path = folder / "riverchief.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        clock = FrozenClock(START)
+        yield load_world(bootstrap(Settings(database_url=url, data_dir=folder), clock=clock, engine=engine), clock)
+    finally:
+        engine.dispose()
+
+
+class Steps:
+    """Counts the dispatcher's steps (commits and sends) and kills it at the chosen one, noting what it saw."""
+
+    def __init__(self, world: World, kill_at: int) -> None:
+        self.world = world
+        self.kill_at = kill_at
+        self.seen: list[str] = []
+        self.state: tuple[list[str], str] | None = None
+
+    def step(self, name: str) -> None:
+        self.seen.append(name)
+        if len(self.seen) == self.kill_at:
+            (row,) = rows(self.world)
+            self.state = (sorted(d.channel for d in deliveries(self.world)), row.status)
+            raise Killed(name)
+
+    def uow(self) -> Callable[[], UnitOfWork]:
+        steps = self
+
+        class Unit(UnitOfWork):
+            def commit(self) -> None:
+                steps.step("commit")
+                super().commit()
+                steps.step("committed")
+
+        app = self.world.app
+        return lambda: Unit(app.engine, app.clock, app.calendar)
+
+    def channel(self, inner: Channel) -> Channel:
+        steps = self
+
+        class Watched:
+            name = inner.name
+
+            def reaches(self, message: Message) -> bool:
+                return inner.reaches(message)
+
+            def send(self, message: Message) -> str:
+                steps.step("send")
+                reference = inner.send(message)
+                steps.step("accepted")
+                return reference
+
+        return Watched()
+
+
+# What the database holds when the dispatcher dies at each step of delivering one row (inbox and email), and how
+# many times the email reaches the mail server in all: twice only when it dies after the server accepted the
+# email and before the one commit that records it and marks the row sent.
+KILL_POINTS = [
+    ("commit", [], "pending", 1),  # claiming the batch
+    ("committed", [], "pending", 1),
+    ("commit", [], "pending", 1),  # renewing the lease, writing the inbox message and its record
+    ("committed", ["inbox"], "pending", 1),
+    ("send", ["inbox"], "pending", 1),
+    ("accepted", ["inbox"], "pending", 2),  # the window: the email is out, its record not yet written
+    ("commit", ["inbox"], "pending", 2),  # the email's record and the row's status, together
+    ("committed", ["email", "inbox"], "sent", 1),
+]
+NOTHING_LEFT = ["commit", "committed"]  # the next claim finds nothing
+
+
+def test_a_dispatcher_killed_at_each_step_resends_only_between_the_servers_acceptance_and_the_one_commit_after_it(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    with fresh_world(sqlite_template, tmp_path / "unharmed") as world:
+        world.report()
+        port = free_port()
+        with smtp_server(port):
+            steps = Steps(world, kill_at=0)
+            unharmed = Dispatcher(
+                steps.uow(),
+                [steps.channel(smtp_channel(port))],
+                Renderer(world.app.calendar, world.app.settings.base_url),
+                world.clock,
+            )
+            assert unharmed.drain() == Counter(sent=1)
+        assert steps.seen == [p for p, *_ in KILL_POINTS] + NOTHING_LEFT, "one row's steps, nothing between them"
+
+    for kill_at, (point, recorded, status, emails) in enumerate(KILL_POINTS, start=1):
+        with fresh_world(sqlite_template, tmp_path / f"kill-{kill_at}") as world:
+            world.report()
+            port = free_port()
+            with smtp_server(port) as sink:
+                steps = Steps(world, kill_at)
+                killed = Dispatcher(
+                    steps.uow(),
+                    [steps.channel(smtp_channel(port))],
+                    Renderer(world.app.calendar, world.app.settings.base_url),
+                    world.clock,
+                    worker="killed",
+                )
+                with pytest.raises(Killed):
+                    killed.drain()
+                assert steps.seen[-1] == point
+                assert steps.state == (recorded, status), f"killed at step {kill_at} ({point})"
+
+                world.clock.advance(minutes=5, seconds=1)  # the killed dispatcher's lease runs out
+                after = dispatcher(world, [smtp_channel(port)], worker="next").drain()
+                assert after == (Counter(sent=1) if status == "pending" else Counter())
+
+            (row,) = rows(world)
+            assert row.status == "sent"
+            assert sorted(d.channel for d in deliveries(world)) == ["email", "inbox"]
+            assert len(inbox_rows(world)) == 1
+            assert sink.message_ids() == Counter({mid(f"event-{row.event_id}", COORDINATOR): emails}), point
