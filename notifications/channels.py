@@ -63,8 +63,7 @@ def mailbox(name: str, address: str) -> Address:
         raise DeliveryError(f"the address {address!r} is not local@domain", permanent=True)
     if not local.isascii():
         raise DeliveryError(
-            f"the address {address!r} has a non-ASCII local part, which this channel cannot send (it needs "
-            "SMTPUTF8): give the person an ASCII address",
+            f"the address {address!r} has a non-ASCII local part, which this channel cannot send (it needs SMTPUTF8)",
             permanent=True,
         )
     if not domain.isascii():
@@ -85,15 +84,20 @@ def mailbox(name: str, address: str) -> Address:
 def build_email(message: Message, sender: str, domain: str) -> EmailMessage:
     """A multipart plain + HTML email with properly encoded UTF-8 subject and names.
 
-    Raises a permanent DeliveryError when the recipient's or the sender's address cannot be carried.
+    Raises a DeliveryError when an address cannot be carried: permanent for the recipient's, temporary for the
+    configured sender's.
     """
     email = EmailMessage()
     email["Subject"] = message.subject
     sender_name, _, sender_addr = sender.rpartition("<")
-    if sender_addr:
-        email["From"] = mailbox(sender_name.strip().strip('"'), sender_addr.rstrip(">").strip())
-    else:
-        email["From"] = sender
+    try:
+        if sender_addr:
+            email["From"] = mailbox(sender_name.strip().strip('"'), sender_addr.rstrip(">").strip())
+        else:
+            email["From"] = sender
+    except (DeliveryError, ValueError, TypeError, IndexError, MessageError) as exc:
+        # The sender is configuration, not the row: temporary, so the rows wait while an operator mends it.
+        raise DeliveryError(f"the sender {sender!r} (RIVERCHIEF_MAIL_FROM) cannot be used: {exc}") from exc
     email["To"] = mailbox(message.recipient_name, message.email or "")
     email["Message-ID"] = message_id(f"{message.key}:email", domain)
     email["Date"] = format_datetime(message.occurred_at)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from notifications.channels import Channel
+from notifications.channels import Channel, SmtpChannel, SmtpSettings
 from notifications.dispatcher import Dispatcher, DispatchPolicy
 from notifications.message import Message
 from notifications.render import Renderer
@@ -147,6 +147,19 @@ def test_an_address_with_a_chinese_domain_goes_to_its_idna_form_even_where_the_s
     assert sorted(r.rcpt_tos[0] for r in sink.received) == sorted([COORD_EMAIL, COORD_EMAIL, idna])
     (to_baima,) = (r for r in sink.received if r.rcpt_tos == [idna])
     assert to_baima.message["To"].addresses[0].addr_spec == idna
+
+
+def test_a_sender_no_mail_server_can_take_is_a_temporary_failure_that_names_the_setting(sqlite_world: World) -> None:
+    world = sqlite_world
+    world.report()
+    channel = SmtpChannel(SmtpSettings(host="127.0.0.1", port=free_port(), sender=f"河长办 <{BAD_LOCAL_PART}>"))
+    assert dispatcher(world, [channel]).drain() == Counter(retry=1)
+    (row,) = rows(world)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error is not None
+    assert row.last_error.startswith(
+        f"email: the sender '河长办 <{BAD_LOCAL_PART}>' (RIVERCHIEF_MAIL_FROM) cannot be used"
+    )
 
 
 # -- the fault test: 50 rows, one that cannot be built, one channel that breaks ------------------------
