@@ -11,6 +11,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -50,16 +51,54 @@ def message_id(key: str, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def mailbox(name: str, address: str) -> Address:
+    """A mailbox an SMTP message can carry, its domain in IDNA; a permanent DeliveryError when there is none.
+
+    The reference loader accepts any ``local@domain.tld``. A Chinese domain is sent as its IDNA (``xn--``) form,
+    which every mail server takes. A non-ASCII local part needs SMTPUTF8 in the server and an internationalised
+    To: header, which this channel does not write: no retry can send it, so it fails for good, saying why.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise DeliveryError(f"the address {address!r} is not local@domain", permanent=True)
+    if not local.isascii():
+        raise DeliveryError(
+            f"the address {address!r} has a non-ASCII local part, which this channel cannot send (it needs SMTPUTF8)",
+            permanent=True,
+        )
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise DeliveryError(
+                f"the address {address!r} has a domain IDNA cannot encode: {exc}", permanent=True
+            ) from exc
+    try:
+        return Address(name, addr_spec=f"{local}@{domain}")
+    except (ValueError, TypeError, IndexError, MessageError) as exc:
+        raise DeliveryError(
+            f"the address {address!r} cannot be written in an email header: {exc}", permanent=True
+        ) from exc
+
+
 def build_email(message: Message, sender: str, domain: str) -> EmailMessage:
-    """A multipart plain + HTML email with properly encoded UTF-8 subject and names."""
+    """A multipart plain + HTML email with properly encoded UTF-8 subject and names.
+
+    Raises a DeliveryError when an address cannot be carried: permanent for the recipient's, temporary for the
+    configured sender's.
+    """
     email = EmailMessage()
     email["Subject"] = message.subject
     sender_name, _, sender_addr = sender.rpartition("<")
-    if sender_addr:
-        email["From"] = Address(sender_name.strip().strip('"'), addr_spec=sender_addr.rstrip(">").strip())
-    else:
-        email["From"] = sender
-    email["To"] = Address(message.recipient_name, addr_spec=message.email or "")
+    try:
+        if sender_addr:
+            email["From"] = mailbox(sender_name.strip().strip('"'), sender_addr.rstrip(">").strip())
+        else:
+            email["From"] = sender
+    except (DeliveryError, ValueError, TypeError, IndexError, MessageError) as exc:
+        # The sender is configuration, not the row: temporary, so the rows wait while an operator mends it.
+        raise DeliveryError(f"the sender {sender!r} (RIVERCHIEF_MAIL_FROM) cannot be used: {exc}") from exc
+    email["To"] = mailbox(message.recipient_name, message.email or "")
     email["Message-ID"] = message_id(f"{message.key}:email", domain)
     email["Date"] = format_datetime(message.occurred_at)
     email["X-Riverchief-Key"] = message.key
@@ -96,21 +135,20 @@ class SmtpChannel:
         return bool(message.email)
 
     def send(self, message: Message) -> str:
-        """Send one email; connection problems and 4xx are temporary, 5xx refusals permanent."""
+        """Send one email; connection problems and 4xx are temporary, 5xx refusals permanent.
+
+        Once the server has accepted the message it is delivered, whatever becomes of the goodbye: a QUIT that
+        fails (a server shutting down answers 421, or is gone) must not send the email again.
+        """
         s = self.settings
         email = build_email(message, s.sender, self.domain)
         try:
-            smtp: smtplib.SMTP
-            if s.security == "tls":
-                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.ssl_context)
-            else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with smtp:
-                if s.security == "starttls":
-                    smtp.starttls(context=self.ssl_context)
-                if s.username:
-                    smtp.login(s.username, s.password or "")
+            smtp = self._open()
+            try:
                 smtp.send_message(email)
+            except BaseException:
+                smtp.close()
+                raise
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -120,7 +158,29 @@ class SmtpChannel:
             raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP unreachable: {exc}") from exc
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
         return str(email["Message-ID"])
+
+    def _open(self) -> smtplib.SMTP:
+        """A connection ready for MAIL FROM: secured and logged in as configured."""
+        s = self.settings
+        smtp: smtplib.SMTP
+        if s.security == "tls":
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.ssl_context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            if s.security == "starttls":
+                smtp.starttls(context=self.ssl_context)
+            if s.username:
+                smtp.login(s.username, s.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
 
 class EmlChannel:

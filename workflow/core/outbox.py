@@ -182,13 +182,28 @@ def record_delivery(conn: sa.Connection, notice: Notice, channel: str, reference
     return True
 
 
-def finish(conn: sa.Connection, outbox_id: int, worker: str) -> None:
-    """Every channel delivered: the row is sent and its lease released."""
-    conn.execute(
+def hold(conn: sa.Connection, outbox_id: int, worker: str, now: datetime, lease: timedelta) -> bool:
+    """Renew this dispatcher's lease on a row just before it sends; False when the row is no longer its own.
+
+    A batch is leased when it is claimed, but its last rows are sent later; if the lease ran out meanwhile and
+    another dispatcher claimed the row (or delivered it), sending it here would send it twice.
+    """
+    result = conn.execute(
+        _outbox.update()
+        .where(_outbox.c.id == outbox_id, _outbox.c.claimed_by == worker, _outbox.c.status == "pending")
+        .values(claimed_until=now + lease)
+    )
+    return result.rowcount == 1
+
+
+def finish(conn: sa.Connection, outbox_id: int, worker: str) -> bool:
+    """Every channel delivered: the row is sent and its lease released; False if the lease had passed on."""
+    result = conn.execute(
         _outbox.update()
         .where(_outbox.c.id == outbox_id, _outbox.c.claimed_by == worker)
         .values(status="sent", claimed_by=None, claimed_until=None, last_error=None)
     )
+    return result.rowcount == 1
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random | None = None) -> timedelta:
@@ -220,12 +235,17 @@ def fail(
             status=status,
             attempts=attempts,
             next_attempt_at=now + delay,
-            last_error=error[:2000],
+            last_error=storable(error)[:2000],
             claimed_by=None,
             claimed_until=None,
         )
     )
     return status if updated.rowcount == 1 else "lost"
+
+
+def storable(text: str) -> str:
+    """Text every database can store: NUL (which PostgreSQL's text refuses) and lone surrogates escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def write_inbox(conn: sa.Connection, notice: Notice, subject: str, body: str, link: str | None, now: datetime) -> int:
