@@ -104,6 +104,16 @@ def build_email(message: Message, sender: str, domain: str) -> EmailMessage:
     email["X-Riverchief-Key"] = message.key
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
+    for attached in message.attachments:
+        maintype, _, rest = attached.content_type.partition("/")
+        subtype, *params = (part.strip() for part in rest.split(";"))
+        email.add_attachment(
+            attached.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attached.filename,
+            params=dict(p.split("=", 1) for p in params if "=" in p),
+        )
     return email
 
 

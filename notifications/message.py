@@ -8,6 +8,15 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an email: a meeting's invitation (.ics)."""
+
+    filename: str
+    content_type: str  # e.g. text/calendar; method=REQUEST
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """What a channel sends: the same notice as plain text, HTML and robot markdown."""
 
@@ -24,6 +33,7 @@ class Message:
     issue_code: str | None
     occurred_at: datetime
     contacts: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The webhook body."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from notifications.message import Message
+from notifications.ics import meeting_invitation
+from notifications.message import Attachment, Message
 from states import CHART
 from states.chart import MEETING_LEVELS
 from workflow.core.calendar import WorkCalendar
@@ -32,7 +34,16 @@ _NOTICE_LABELS = {
     "revisit_overdue": ("回头看逾期", "revisit overdue"),
     "bulletin": ("月通报", "monthly bulletin"),
     "interview": ("季度约谈名单", "quarterly interview list"),
+    "meeting_invited": ("联席会议通知", "joint meeting invitation"),
+    "meeting_changed": ("联席会议变更", "joint meeting moved"),
+    "meeting_cancelled": ("联席会议取消", "joint meeting cancelled"),
+    "meeting_reminder": ("联席会议提醒", "joint meeting tomorrow"),
+    "action_assigned": ("督办事项", "action item"),
+    "action_reminder": ("督办事项到期提醒", "action item due soon"),
+    "action_overdue": ("督办事项逾期", "action item overdue"),
 }
+# Notices that carry the meeting's calendar invitation.
+_INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}
 _LEVELS = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
 _MARKDOWN_INERT = str.maketrans(
     {"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "\n": " ", "\r": " "}
@@ -101,7 +112,26 @@ class Renderer:
             issue_code=notice.issue_code,
             occurred_at=notice.occurred_at,
             contacts=notice.contacts,
+            attachments=self._attachments(notice),
         )
+
+    def _attachments(self, notice: Notice) -> tuple[Attachment, ...]:
+        if notice.kind not in _INVITATIONS or not notice.detail.get("meeting"):
+            return ()
+        domain = urlsplit(self.base_url).hostname or "riverchief.local"
+        method = "CANCEL" if notice.kind == "meeting_cancelled" else "REQUEST"
+        content = meeting_invitation(notice.detail, notice.recipient_name, notice.email, domain, notice.occurred_at)
+        return (Attachment("invite.ics", f"text/calendar; method={method}", content),)
+
+    def _link(self, notice: Notice) -> str | None:
+        base = self.base_url.rstrip("/")
+        if notice.issue_code:
+            return f"{base}/issues/{notice.issue_code}"
+        if notice.detail.get("meeting"):
+            return f"{base}/meetings/{notice.detail['meeting']}"
+        if notice.detail.get("action"):
+            return f"{base}/actions"
+        return None
 
     def _context(self, notice: Notice, now: datetime, locale: str) -> dict[str, Any]:
         label_zh, label_en = _NOTICE_LABELS.get(notice.kind) or (
@@ -126,7 +156,7 @@ class Renderer:
             due_text=due_zh,
             due_text_en=due_en,
             when=notice.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-            link=f"{self.base_url.rstrip('/')}/issues/{notice.issue_code}" if notice.issue_code else None,
+            link=self._link(notice),
         )
         return {
             "details": _details(notice, locale),

@@ -34,7 +34,7 @@ from riverchief.bootstrap import App
 from workflow.accounts import signin as accounts
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.jobs import bulletins, runs, sweeps
+from workflow.jobs import bulletins, meetings, runs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,14 @@ JOBS: tuple[PeriodicJob, ...] = (
         _quarter_hour,
         None,
         lambda app, now, _period: sweeps.revisit_sweep(app.uow, now),
+    ),
+    PeriodicJob(
+        "meeting_sweep",
+        "joint meetings the day before, action items coming due or overdue (every 15 minutes)",
+        lambda: IntervalTrigger(minutes=15),
+        _quarter_hour,
+        None,
+        lambda app, now, _period: meetings.meeting_sweep(app.uow, now),
     ),
     PeriodicJob(
         "daily_seal",

@@ -159,6 +159,7 @@ def test_a_scheduler_stopped_over_a_deadline_and_a_month_end_does_each_missed_ru
     assert periods(second) == {
         "deadline_sweep": ["2026-04-03T09:00"],
         "revisit_sweep": ["2026-04-03T09:00"],
+        "meeting_sweep": ["2026-04-03T09:00"],
         "daily_seal": missed_days,
         "monthly_bulletin": ["2026-03"],
         "quarterly_interviews": ["2026-Q1"],

@@ -291,7 +291,7 @@ def _notify(conn: sa.Connection, meeting_id: int, code: str, kind: str, version:
         "meeting": code,
         "title": row.title,
         "level": row.level,
-        "starts_at": row.starts_at.isoformat(),
+        "starts_at": row.starts_at.astimezone(SHANGHAI).isoformat(),
         "place": row.place,
         "status": row.status,
         "sequence": version - 1,  # iCalendar's SEQUENCE: 0 for the first invitation, then each change
