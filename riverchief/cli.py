@@ -226,6 +226,8 @@ def ledger_verify() -> None:
             report = verify(uow.session, progress=lambda: progress.advance(task))
         archive_problems = verify_reports(uow.connection, wired.settings.data_dir)
     print_verify(console, report)
+    for note in report.notes:
+        console.print(f"  [yellow]![/yellow] {escape(str(note))}")
     for problem in archive_problems:
         console.print(f"  [red]✗[/red] {escape(problem)}")
     if not report.ok or archive_problems:
@@ -238,7 +240,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
     from datetime import timedelta
 
     from workflow.core.calendar import local_today
-    from workflow.core.ledger import seal_day
+    from workflow.core.ledger import is_void, seal_day
 
     wired = _app()
     try:
@@ -246,9 +248,14 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
     except ValueError as exc:
         raise ValidationFailed("--day", f"{day!r} is not a date (YYYY-MM-DD)") from exc
     with wired.uow() as uow:
-        seal = seal_day(uow.session, target, wired.clock.now())
+        try:
+            seal = seal_day(uow.session, target, wired.clock.now())
+        except ValidationFailed as exc:
+            raise ValidationFailed("--day", exc.reason) from exc
         uow.commit()
     console.print(f"seal {seal.day}: {seal.chains} chains, {seal.hash}")
+    if is_void(seal.day, seal.created_at):
+        console.print(f"  [yellow]![/yellow] void: sealed on {local_today(seal.created_at)}, before the day ended")
 
 
 @app.command()
