@@ -233,8 +233,15 @@ def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
 
 
 def catch_up(app: App) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """Run, once each, every period missed while no scheduler ran."""
-    return {job.name: run_owed(app, job) for job in JOBS}
+    """Run, once each, every period missed while no scheduler ran; a failing job is logged and left to its tick."""
+    ran: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for job in JOBS:
+        try:
+            ran[job.name] = run_owed(app, job)
+        except Exception:  # as in the tick: one failed job must not keep the others (or the scheduler) from running
+            log.exception("job %s failed", job.name)
+            ran[job.name] = []
+    return ran
 
 
 # -- one active scheduler -------------------------------------------------------------------------
