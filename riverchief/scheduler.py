@@ -34,7 +34,7 @@ from riverchief.bootstrap import App
 from workflow.accounts import signin as accounts
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.jobs import bulletins, runs, sweeps
+from workflow.jobs import bulletins, calendars, runs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,14 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
         lambda app, _now, period: reporting.monthly_reports(app, period),
+    ),
+    PeriodicJob(
+        "calendar_check",
+        "working-day calendar: re-read, recompute deadlines, warn of years it does not know (00:20 daily)",
+        lambda: CronTrigger(hour=0, minute=20, timezone=SHANGHAI),
+        lambda now: local_today(now).isoformat(),
+        None,
+        lambda app, now, period: calendars.calendar_check(app.uow, now, period),
     ),
     PeriodicJob(
         "account_prune",

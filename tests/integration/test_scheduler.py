@@ -165,6 +165,7 @@ def test_a_scheduler_stopped_over_a_deadline_and_a_month_end_does_each_missed_ru
         "quarterly_interviews": ["2026-Q1"],
         "daily_reports": missed_days,
         "monthly_reports": ["2026-03"],
+        "calendar_check": ["2026-04-03"],  # only today's: it looks at the calendar as it is now
         "account_prune": ["2026-04-02"],  # only the latest: a prune covers everything before it
     }
     assert second["deadline_sweep"][0][1]["escalated"] == 1
