@@ -264,7 +264,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
 def calendar_show() -> None:
     """Which years the calendar knows and from where, and the years pending deadlines run into that it does not."""
     from workflow.core.calendar import package_years
-    from workflow.jobs.calendars import unknown_deadline_years
+    from workflow.core.deadlines import unknown_deadline_years
 
     wired = _app()
     now = wired.clock.now()

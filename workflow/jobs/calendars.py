@@ -3,67 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from states import CHART, Party
+from states import Party
 from states.policy import DEADLINES
 from workflow.core.actors import SYSTEM
-from workflow.core.calendar import WorkCalendar, local_today
-from workflow.core.deadlines import waiting_path
+from workflow.core.deadlines import PENDING_DEADLINES, unknown_deadline_years, waiting_path
 from workflow.core.errors import WorkflowError
-from workflow.core.models import Issue, Jurisdiction, table_of
+from workflow.core.models import Issue, table_of
 from workflow.core.services import apply
 from workflow.jobs.notices import queue_notice
 from workflow.jobs.runs import UowFactory
 
 log = logging.getLogger(__name__)
 _issue = table_of(Issue)
-_reporting = table_of(Jurisdiction).alias("reporting")
-_receiving = table_of(Jurisdiction).alias("receiving")
-_TERMINAL = [s.name for s in CHART.states if s.terminal]
-
-# Every issue with a deadline still running (or passed but not acted on), with the paths its calendar depends on.
-_PENDING = (
-    sa.select(
-        _issue.c.id,
-        _issue.c.code,
-        _issue.c.compact_id,
-        _issue.c.state,
-        _issue.c.version,
-        _issue.c.due_at,
-        _issue.c.waiting_since,
-        _reporting.c.path.label("reporting_path"),
-        _receiving.c.path.label("receiving_path"),
-    )
-    .select_from(
-        _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
-            _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
-        )
-    )
-    .where(_issue.c.due_at.is_not(None), _issue.c.state.not_in(_TERMINAL))
-    .order_by(_issue.c.id)
-)
 
 RESCHEDULE_REASON = "工作日历更新（节假日安排），按新日历重算办理时限"
-
-
-def _years(row: Any, now: datetime) -> range:
-    """The years a wait's working days are counted in: from when it began to its deadline."""
-    start = local_today(row.waiting_since or now)
-    return range(start.year, local_today(row.due_at).year + 1)
-
-
-def unknown_deadline_years(conn: sa.Connection, calendar: WorkCalendar, now: datetime) -> dict[int, dict[int, int]]:
-    """The years pending deadlines run into that the calendar does not know: {year: {compact id: deadlines}}."""
-    found: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in conn.execute(_PENDING):
-        for year in calendar.unknown_years(_years(row, now)):
-            found[year][row.compact_id] += 1
-    return {year: dict(by_compact) for year, by_compact in sorted(found.items())}
 
 
 def recompute_deadlines(uow: UowFactory, now: datetime, reason: str = RESCHEDULE_REASON) -> dict[str, int]:
@@ -76,7 +32,7 @@ def recompute_deadlines(uow: UowFactory, now: datetime, reason: str = RESCHEDULE
     counts = {"rescheduled": 0, "skipped": 0}
     with uow() as unit:
         calendar = unit.calendar
-        rows = unit.connection.execute(_PENDING.where(_issue.c.state.in_(list(DEADLINES)))).all()
+        rows = unit.connection.execute(PENDING_DEADLINES.where(_issue.c.state.in_(list(DEADLINES)))).all()
     for row in rows:
         policy = DEADLINES[row.state]
         path = waiting_path(row.state, row.reporting_path, row.receiving_path)
