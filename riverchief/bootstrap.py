@@ -21,7 +21,7 @@ from notifications.channels import (
 from notifications.dispatcher import Dispatcher, DispatchPolicy
 from notifications.render import Renderer
 from riverchief.settings import Settings
-from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar, load_overrides, load_regional
+from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar
 from workflow.core.clock import Clock, SystemClock
 from workflow.core.db import make_engine
 from workflow.core.filing import Filed
@@ -94,7 +94,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, e
         settings=settings,
         engine=engine or make_engine(settings.resolved_database_url()),
         clock=clock or SystemClock(),
-        calendar=WorkCalendar(load_overrides(files), load_regional(files)),
+        calendar=WorkCalendar.from_files(files),
     )
 
 

@@ -24,6 +24,8 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The ledger (台账): verify
 app.add_typer(issue_app, name="issue")
 jobs_app = typer.Typer(no_args_is_help=True, help="The scheduler's periodic jobs.")
 app.add_typer(ledger_app, name="ledger")
+calendar_app = typer.Typer(no_args_is_help=True, help="The working-day calendar (工作日历): its years and deadlines.")
+app.add_typer(calendar_app, name="calendar")
 app.add_typer(jobs_app, name="jobs")
 outbox_app = typer.Typer(no_args_is_help=True, help="Notifications waiting, sent and dead-lettered.")
 app.add_typer(outbox_app, name="outbox")
@@ -226,6 +228,8 @@ def ledger_verify() -> None:
             report = verify(uow.session, progress=lambda: progress.advance(task))
         archive_problems = verify_reports(uow.connection, wired.settings.data_dir)
     print_verify(console, report)
+    for note in report.notes:
+        console.print(f"  [yellow]![/yellow] {escape(str(note))}")
     for problem in archive_problems:
         console.print(f"  [red]✗[/red] {escape(problem)}")
     if not report.ok or archive_problems:
@@ -238,7 +242,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
     from datetime import timedelta
 
     from workflow.core.calendar import local_today
-    from workflow.core.ledger import seal_day
+    from workflow.core.ledger import is_void, seal_day
 
     wired = _app()
     try:
@@ -246,9 +250,55 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
     except ValueError as exc:
         raise ValidationFailed("--day", f"{day!r} is not a date (YYYY-MM-DD)") from exc
     with wired.uow() as uow:
-        seal = seal_day(uow.session, target, wired.clock.now())
+        try:
+            seal = seal_day(uow.session, target, wired.clock.now())
+        except ValidationFailed as exc:
+            raise ValidationFailed("--day", exc.reason) from exc
         uow.commit()
     console.print(f"seal {seal.day}: {seal.chains} chains, {seal.hash}")
+    if is_void(seal.day, seal.created_at):
+        console.print(f"  [yellow]![/yellow] void: sealed on {local_today(seal.created_at)}, before the day ended")
+
+
+@calendar_app.command("show")
+def calendar_show() -> None:
+    """Which years the calendar knows and from where, and the years pending deadlines run into that it does not."""
+    from workflow.core.calendar import package_years
+    from workflow.core.deadlines import unknown_deadline_years
+
+    wired = _app()
+    now = wired.clock.now()
+    for source, years in package_years().items():
+        console.print(f"{source}: {_year_span(years)}")
+    overrides = [y for y in range(1990, 2100) if wired.calendar.source_of(y) == "override"]
+    console.print(f"override: {_year_span(overrides)}")
+    with wired.reader() as uow:
+        unknown = unknown_deadline_years(uow.connection, wired.calendar, now)
+    for year, by_compact in unknown.items():
+        err_console.print(
+            f"[yellow]![/yellow] 工作日历缺少 {year} 年节假日安排 no holiday data for {year}: "
+            f"{sum(by_compact.values())} pending deadline(s) counted Monday-Friday"
+        )
+
+
+def _year_span(years: list[int]) -> str:
+    return f"{years[0]}-{years[-1]}" if len(years) > 1 else (str(years[0]) if years else "-")
+
+
+@calendar_app.command("refresh")
+def calendar_refresh() -> None:
+    """Read the calendar files again and recompute every pending working-day deadline (a ledger event each)."""
+    from workflow.jobs.calendars import recompute_deadlines, warn_unknown_years
+
+    wired = _app()
+    now = wired.clock.now()
+    counts = recompute_deadlines(wired.uow, now)
+    console.print(f"deadlines recomputed 已重算时限: {counts['rescheduled']}, skipped: {counts['skipped']}")
+    for year, deadlines in warn_unknown_years(wired.uow, now).items():
+        err_console.print(
+            f"[yellow]![/yellow] 工作日历缺少 {year} 年节假日安排 no holiday data for {year}: "
+            f"{deadlines} pending deadline(s) counted Monday-Friday"
+        )
 
 
 @app.command()

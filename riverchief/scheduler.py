@@ -34,7 +34,7 @@ from riverchief.bootstrap import App
 from workflow.accounts import signin as accounts
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.jobs import bulletins, meetings, runs, sweeps
+from workflow.jobs import bulletins, calendars, meetings, runs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,14 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda app, _now, period: reporting.monthly_reports(app, period),
     ),
     PeriodicJob(
+        "calendar_check",
+        "working-day calendar: re-read, recompute deadlines, warn of years it does not know (00:20 daily)",
+        lambda: CronTrigger(hour=0, minute=20, timezone=SHANGHAI),
+        lambda now: local_today(now).isoformat(),
+        None,
+        lambda app, now, period: calendars.calendar_check(app.uow, now, period),
+    ),
+    PeriodicJob(
         "account_prune",
         "sign-in attempts and ended sessions older than 30 days (03:00 daily)",
         lambda: CronTrigger(hour=3, minute=0, timezone=SHANGHAI),
@@ -241,8 +249,15 @@ def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
 
 
 def catch_up(app: App) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """Run, once each, every period missed while no scheduler ran."""
-    return {job.name: run_owed(app, job) for job in JOBS}
+    """Run, once each, every period missed while no scheduler ran; a failing job is logged and left to its tick."""
+    ran: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for job in JOBS:
+        try:
+            ran[job.name] = run_owed(app, job)
+        except Exception:  # as in the tick: one failed job must not keep the others (or the scheduler) from running
+            log.exception("job %s failed", job.name)
+            ran[job.name] = []
+    return ran
 
 
 # -- one active scheduler -------------------------------------------------------------------------

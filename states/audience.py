@@ -40,5 +40,6 @@ AUDIENCE: MappingProxyType[str, frozenset[Party]] = MappingProxyType(
         "archive": frozenset({_COORD}),
         "file_report": frozenset(),
         "add_evidence": frozenset(),
+        "reschedule": frozenset({_REP, _REC}),
     }
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from states.policy import DEADLINES
+
 SEPARATOR = "."
 INITIAL = "new"
 
@@ -157,6 +159,7 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger("archive", "归档", "archive"),
     Trigger("file_report", "报告存档", "file a report"),
     Trigger("add_evidence", "上传佐证材料", "add evidence"),
+    Trigger("reschedule", "重算办理时限", "recompute the deadline"),
 )
 
 _P = Party
@@ -359,6 +362,16 @@ TRANSITIONS: tuple[Transition, ...] = (
             Field("file", FieldKind.TEXT, label_zh="文件", max_length=300),
         ),
         guards=("report_on_file",),
+    ),
+    # The working-day calendar learnt a year it did not know (or an override changed): the waiting state's deadline
+    # is counted again from when the wait began. Fired by the scheduler only; the state stays.
+    Transition(
+        "reschedule",
+        tuple(DEADLINES),
+        None,
+        frozenset({_P.SYSTEM}),
+        (Field("reason", FieldKind.TEXT, label_zh="调整原因", max_length=300),),
+        effects=("recompute_due",),
     ),
 )
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from riverchief.bootstrap import App
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from workflow.core.calendar import local_today
+from workflow.core.errors import ValidationFailed
 from workflow.core.ledger import GENESIS, Finding, VerifyReport, event_hash, replay_issue, seal_day, verify
 from workflow.core.models import Event, LedgerSeal, table_of
 
@@ -477,7 +478,7 @@ def test_sealing_a_day_again_returns_the_existing_seal_unchanged(sealed: Ledger)
 
 
 def test_sealing_a_day_before_the_last_sealed_day_is_refused(sealed: Ledger) -> None:
-    with pytest.raises(ValueError, match="2026-03-03 is sealed already"):
+    with pytest.raises(ValidationFailed, match="2026-03-03 is sealed already"):
         seal(sealed.world, date(2026, 3, 1))
     assert len(seals(sealed.world)) == 2
 
@@ -546,3 +547,87 @@ def test_the_tamper_helper_leaves_the_database_guard_in_place(ledger: Ledger) ->
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), ledger.world.app.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM event WHERE id = :id"), {"id": ledger.events[1].id})
     assert len(ledger.events) == 8
+
+
+# -- a day that has not ended ------------------------------------------------------------------------------------
+
+
+def old_future_seal(world: World, day: date) -> LedgerSeal:
+    """A seal of a day that had not ended, written as riverchief did before it refused one."""
+    from workflow.core.ledger import _heads_as_of, _seal_hash
+
+    now = world.clock.now()
+    with world.app.uow() as uow:
+        prev = uow.session.execute(sa.select(LedgerSeal.hash).order_by(sa.column("day").desc()).limit(1)).scalar()
+        chains, heads = _heads_as_of(uow.session, day)
+        row = LedgerSeal(
+            day=day,
+            chains=chains,
+            heads_hash=heads,
+            prev_seal_hash=prev or GENESIS,
+            hash=_seal_hash(day, chains, heads, prev or GENESIS),
+            created_at=now,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.session.expunge(row)
+        uow.commit()
+        return row
+
+
+@pytest.mark.parametrize("ahead", [0, 7], ids=["today", "a week ahead"])
+def test_sealing_a_day_that_has_not_ended_is_refused_naming_the_day_and_writes_nothing(
+    sealed: Ledger, ahead: int
+) -> None:
+    world = sealed.world
+    today = local_today(world.clock.now())
+
+    with pytest.raises(ValidationFailed) as refused:
+        seal(world, today + timedelta(days=ahead))
+
+    assert refused.value.field == "day"
+    assert "has not ended" in refused.value.reason
+    assert [s.day for s in seals(world)] == [DAY_ONE, DAY_TWO]
+
+
+def test_after_an_old_future_seal_the_days_before_it_seal_and_verify_and_the_void_seal_is_named(
+    sealed: Ledger,
+) -> None:
+    world = sealed.world  # 4 March; 2 and 3 March are sealed
+    future = date(2026, 3, 11)
+    old_future_seal(world, future)
+    world.fire(sealed.code, "pass_check", REPORTER, checklist=["photos"])  # an event after the void seal was made
+    world.clock.advance(days=2)  # 6 March
+
+    sealed_now = [seal(world, date(2026, 3, 4)), seal(world, date(2026, 3, 5))]
+
+    assert [s.day for s in sealed_now] == [date(2026, 3, 4), date(2026, 3, 5)]
+    report = verify_all(world)
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.seals == 5
+    assert [str(n) for n in report.notes] == [
+        f"seal {future}: seal #{seals(world)[-1].id}: sealed on 2026-03-04, before its day ended; "
+        "void (it vouches for nothing, and the next day's seal covers its events)"
+    ]
+
+
+def test_the_day_of_an_old_future_seal_keeps_it_void_and_the_next_day_seals_over_it(sealed: Ledger) -> None:
+    world = sealed.world
+    void = old_future_seal(world, date(2026, 3, 5))
+    world.fire(sealed.code, "pass_check", REPORTER, checklist=["photos"])
+    world.clock.advance(days=3)  # 7 March
+
+    assert seal(world, date(2026, 3, 4)).prev_seal_hash == void.hash  # the chain runs in the order seals were made
+    assert seal(world, date(2026, 3, 5)).id == void.id  # that day keeps its (void) seal
+    assert seal(world, date(2026, 3, 6)).chains == 2
+    assert verify_all(world).ok
+
+
+def test_a_broken_seal_is_named_by_its_row_without_a_missing_seq(sealed: Ledger) -> None:
+    first, _ = seals(sealed.world)
+    tamper(sealed.world.app, "UPDATE ledger_seal SET chains = 9 WHERE id = :id", {"id": first.id})
+
+    text = str(only_finding(verify_all(sealed.world)))
+
+    assert text == f"seal {DAY_ONE}: seal #{first.id}: the seal row was edited or a seal removed"
+    assert "None" not in text

@@ -30,6 +30,7 @@ from riverchief.scheduler import JOBS, JOBS_BY_NAME, AdvisoryLock, FileLock, Sch
 from riverchief.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.factories import RECEIVING_CODE, REPORTER, World
+from workflow.accounts import signin as accounts
 from workflow.core.actors import load_actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI, FrozenClock
@@ -165,6 +166,7 @@ def test_a_scheduler_stopped_over_a_deadline_and_a_month_end_does_each_missed_ru
         "quarterly_interviews": ["2026-Q1"],
         "daily_reports": missed_days,
         "monthly_reports": ["2026-03"],
+        "calendar_check": ["2026-04-03"],  # only today's: it looks at the calendar as it is now
         "account_prune": ["2026-04-02"],  # only the latest: a prune covers everything before it
     }
     assert second["deadline_sweep"][0][1]["escalated"] == 1
@@ -229,6 +231,34 @@ def test_the_scheduler_service_leads_catches_up_schedules_every_job_and_lets_go_
     assert not service.scheduler.running
     assert rival.acquire(stop_after(5), poll_seconds=0.05)
     rival.release()
+
+
+def test_the_start_up_catch_up_logs_a_failing_job_runs_the_others_and_the_next_tick_retries_it(
+    sqlite_world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = sqlite_world.app
+    sqlite_world.clock.set(at("2026-04-03"))
+
+    def broken(*_args: Any) -> dict[str, int]:
+        raise RuntimeError("the prune's query failed")
+
+    monkeypatch.setattr(accounts, "prune", broken)
+    service = SchedulerService(app, blocking=False, poll_seconds=0.05)
+    service.run()
+    try:
+        assert sorted(job.id for job in service.scheduler.get_jobs()) == sorted(JOBS_BY_NAME)
+        done = {(job, period) for job, period, status, _ in job_runs(app) if status == "done"}
+        others = {(job.name, job.latest(sqlite_world.clock.now())) for job in JOBS if job.name != "account_prune"}
+        assert done == others
+        assert "job account_prune failed" in caplog.text
+        assert "the prune's query failed" in caplog.text
+
+        monkeypatch.undo()
+        service._tick(JOBS_BY_NAME["account_prune"])
+
+        assert ("account_prune", "2026-04-02", "done") in [r[:3] for r in job_runs(app)]
+    finally:
+        service.stop()
 
 
 # -- one run per period ---------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def test_an_unknown_year_falls_back_to_monday_to_friday_and_is_reported(
         assert cal.is_workday(date(2027, 1, 2)) is False
         assert cal.add_working_days(date(2026, 12, 31), 2) == date(2027, 1, 4)
         assert cal.is_workday(date(2027, 10, 1)) is True
-    assert cal.unknown_years([2003, 2004, 2025, 2026, 2027, 2028]) == [2003, 2027, 2028]
+    assert cal.unknown_years([2001, 2003, 2004, 2025, 2026, 2027, 2028]) == [2027, 2028]  # holidays knows 2001-2003
     warnings = [r.getMessage() for r in caplog.records]
     assert warnings == ["no holiday data for 2027: counting Monday-Friday only"]
 
@@ -258,3 +258,45 @@ def test_a_timestamp_in_an_override_file_is_refused_rather_than_silently_ignored
     with pytest.raises(ValidationFailed) as caught:
         load_overrides([path])
     assert caught.value.field == f"{path}:2027.holidays"
+
+
+# -- the two maintained sources -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_chinese_calendar_and_the_holidays_package_agree_on_every_day_of_the_year(year: int) -> None:
+    import chinese_calendar
+
+    from workflow.core.calendar import _holidays_year
+
+    from_holidays = _holidays_year(year)
+    day, differ = date(year, 1, 1), []
+    while day.year == year:
+        if chinese_calendar.is_workday(day) != from_holidays.get(day, day.weekday() < 5):
+            differ.append(day)
+        day += timedelta(days=1)
+    assert differ == []
+    assert sorted(d for d, working in from_holidays.items() if working)[:2] == (
+        [date(2025, 1, 26), date(2025, 2, 8)] if year == 2025 else [date(2026, 1, 4), date(2026, 2, 14)]
+    )
+
+
+def test_a_year_only_the_holidays_package_knows_is_taken_from_it_make_up_days_included(cal: WorkCalendar) -> None:
+    # chinese_calendar starts in 2004; the holidays package has the notices from 2001.
+    assert (cal.source_of(2002), cal.source_of(2026), cal.source_of(2027)) == ("holidays", "chinese_calendar", None)
+    assert cal.is_workday(date(2002, 2, 12)) is False  # 春节, a Tuesday
+    assert cal.is_workday(date(2001, 12, 29)) is True  # a Saturday worked for the 2002 New Year's days off
+
+
+def test_refreshing_reads_the_override_file_again_and_names_the_years_that_changed(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text("{}\n", encoding="utf-8")
+    cal = WorkCalendar.from_files([path])
+    assert cal.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 5)
+
+    path.write_text(OVERRIDE_2027, encoding="utf-8")
+
+    assert cal.refresh() == [2027]
+    assert cal.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 9)
+    assert cal.source_of(2027) == "override"
+    assert cal.refresh() == []

@@ -114,6 +114,7 @@ def valid_payload(world: World, trigger: str) -> dict[str, Any]:
         "archive": {"note": "归档"},
         "file_report": {"kind": "followup", "sha256": "ab" * 32, "file": "reports/QJ/followup.pdf"},
         "add_evidence": {"sha256": "cd" * 32, "filename": "现场.jpg", "caption": "排口现场"},
+        "reschedule": {"reason": "工作日历更新"},
     }
     return dict(payloads[trigger])
 

@@ -34,7 +34,7 @@ from workflow.accounts.signin import SESSION_LIFETIME, Profile, SignedIn, login,
 from workflow.core.actors import Actor, parties
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.core.deadlines import due_texts
+from workflow.core.deadlines import due_texts, unknown_deadline_years
 from workflow.core.errors import (
     Conflict,
     CsrfRefused,
@@ -177,6 +177,14 @@ def router(access: Access) -> APIRouter:
             {"t": t, "view": view, "chart": CHART, "path": request.url.path, **context},
             status_code=status,
         )
+
+    def calendar_gaps(view: Viewer, uow: UnitOfWork) -> dict[str, Any]:
+        """For admins and coordinators: the years pending deadlines run into that the calendar does not know."""
+        if view.actor.role != "admin" and not view.actor.coordinates:
+            return {}
+        unknown = unknown_deadline_years(uow.connection, wired.calendar, wired.clock.now())
+        count = sum(sum(by_compact.values()) for by_compact in unknown.values())
+        return {"calendar_gaps": list(unknown), "calendar_gap_count": count}
 
     def check_csrf(view: Viewer, form: FormData) -> None:
         token = form.get(CSRF_FIELD)
@@ -600,6 +608,7 @@ def router(access: Access) -> APIRouter:
                 figures = stats(uow.connection, compact.code, start, end)
                 boards.append({"code": compact.code, "name": compact.name, "figures": figures})
             items = open_issues(uow.connection, view.actor)
+            gaps = calendar_gaps(view, uow)
         blocked = [i for i in items if i.state in ("ban.negotiating", "ban.joint_meeting")]
         waiting = [i for i in items if i.on_me]
         return render(
@@ -612,6 +621,7 @@ def router(access: Access) -> APIRouter:
             waiting=waiting,
             due_text=lambda d: due_text(view, d),
             now=now,
+            **gaps,
         )
 
     @pages.get("/revisits")
@@ -689,7 +699,9 @@ def router(access: Access) -> APIRouter:
     @pages.get("/admin")
     def admin(request: Request, view: Seen) -> HTMLResponse:
         only_admin(view)
-        return render(request, "admin.html", view, flash=None, errors={}, layers=MAP_LAYERS)
+        with view.uow as uow:
+            gaps = calendar_gaps(view, uow)
+        return render(request, "admin.html", view, flash=None, errors={}, layers=MAP_LAYERS, **gaps)
 
     @pages.post("/admin/import")
     async def admin_import(request: Request, form: Posted, view: Seen) -> HTMLResponse:

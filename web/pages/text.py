@@ -69,6 +69,13 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "Someone else changed this issue; reload the page and try again.",
         ),
         "reload": ("刷新", "Reload"),
+        "calendar_gap": (
+            "工作日历尚无 {years} 年节假日安排：{count} 项待办时限暂按周一至周五计算。"
+            "国务院办公厅公布安排后，请更新日历数据并运行 riverchief calendar refresh 重算时限。",
+            "The working-day calendar has no holiday arrangement for {years} yet: {count} pending deadline(s) are "
+            "counted Monday to Friday. Once the arrangement is announced, update the calendar data and run "
+            "riverchief calendar refresh to count them again.",
+        ),
         "fix_fields": ("请修改标出的内容。", "Please correct the marked fields."),
         "done": ("已提交：{what}", "Done: {what}"),
         "forbidden": ("您无权执行此操作。", "You may not do this."),

@@ -1,8 +1,11 @@
 """Working days in China: statutory holidays and make-up workdays (调休).
 
-The data comes from the ``chinese_calendar`` package for the years it knows,
-and from override files for the rest (each year's arrangement is announced by
-the State Council late in the year before). A year known to neither falls
+Each year's arrangement is announced by the State Council late in the year
+before, and reaches two maintained packages at their own pace: the data comes
+from ``chinese_calendar`` for the years it knows, else from the ``holidays``
+package's China calendar for the years it has the notice of (its other years
+are estimates without make-up workdays, and are not used), and override files
+win over both and carry a year neither has yet. A year known to none falls
 back to Monday-Friday, and ``unknown_years`` says so, so nobody mistakes it.
 """
 
@@ -12,9 +15,12 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import chinese_calendar
 import yaml
+from holidays.countries.china import China as _HolidaysChina
+from holidays.countries.china import ChinaStaticHolidays as _HolidaysChinaNotices
 
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
@@ -23,6 +29,41 @@ log = logging.getLogger(__name__)
 
 BUILTIN_OVERRIDES = Path(__file__).with_name("data") / "calendar.yaml"
 _PACKAGE_YEARS = range(min(chinese_calendar.constants.holidays).year, max(chinese_calendar.constants.holidays).year + 1)
+# The holidays package checks its China calendar against the State Council's notices from 2001 on; a year
+# is known to it when it carries that year's make-up arrangement (without one, its dates are rule estimates).
+_HOLIDAYS_FIRST_YEAR = 2001
+
+
+def _holidays_years() -> frozenset[int]:
+    notices = getattr(_HolidaysChinaNotices, "special_public_holidays", None)
+    if not isinstance(notices, dict):  # a release that stores them otherwise: use none rather than guess
+        log.warning("the holidays package's China notices were not found: not using it")
+        return frozenset()
+    return frozenset(y for y in notices if isinstance(y, int) and y >= _HOLIDAYS_FIRST_YEAR)
+
+
+_HOLIDAYS_YEARS = _holidays_years()
+
+
+def _holidays_year(year: int) -> dict[date, bool]:
+    """One year from the holidays package: its days off, and its make-up workdays (调休上班) as working days."""
+    china: Any = _HolidaysChina
+    days: dict[date, bool] = dict.fromkeys(china(years=year, categories=("public",)), False)
+    for y in (year, year + 1):  # a make-up day late in December can belong to the next year's notice
+        entries: Any = _HolidaysChinaNotices.special_public_holidays.get(y, ())
+        for entry in entries if entries and isinstance(entries[0], tuple) else (entries,):
+            values: tuple[Any, ...] = tuple(entry)
+            # (month, day, from month, from day[, from year]): the "from" day is worked instead.
+            if len(values) in (4, 5) and all(isinstance(v, int) for v in values):
+                worked = date(values[4] if len(values) == 5 else y, values[2], values[3])
+                if worked.year == year:
+                    days[worked] = True
+    return {d: v for d, v in days.items() if d.year == year}
+
+
+def package_years() -> dict[str, list[int]]:
+    """The years each maintained source knows: {"chinese_calendar": [...], "holidays": [...]}."""
+    return {"chinese_calendar": list(_PACKAGE_YEARS), "holidays": sorted(_HOLIDAYS_YEARS)}
 
 
 def _read(path: Path) -> dict[object, object]:
@@ -104,14 +145,53 @@ class WorkCalendar:
         self,
         overrides: Mapping[date, bool] | None = None,
         regions: Mapping[str, Mapping[date, bool]] | None = None,
+        *,
+        files: Iterable[Path] = (),
     ) -> None:
-        self._overrides = dict(overrides or {})
-        self._regions = {prefix: dict(days) for prefix, days in (regions or {}).items()}
+        self._files = tuple(files)
+        self._warned: set[int] = set()
+        self._holidays: dict[int, dict[date, bool]] = {}
+        self._set(dict(overrides or {}), {prefix: dict(days) for prefix, days in (regions or {}).items()})
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> WorkCalendar:
+        """The calendar of the override files ``paths`` (later files win), which ``refresh`` reads again."""
+        files = tuple(paths)
+        return cls(load_overrides(files), load_regional(files), files=files)
+
+    def _set(self, overrides: dict[date, bool], regions: dict[str, dict[date, bool]]) -> None:
+        self._overrides = overrides
+        self._regions = regions
         self._regional: dict[str, WorkCalendar] = {}
-        self._override_years = {d.year for d in self._overrides}
+        self._override_years = {d.year for d in overrides}
         self._cache: dict[date, bool] = {}
         self._due_cache: dict[tuple[date, int], datetime] = {}
-        self._warned: set[int] = set()
+
+    def refresh(self) -> list[int]:
+        """Read the override files again; the years whose days changed (none: nothing changed).
+
+        A malformed file raises ``ValidationFailed`` and leaves the calendar as it was.
+        """
+        overrides, regions = load_overrides(self._files), load_regional(self._files)
+        if (overrides, regions) == (self._overrides, self._regions):
+            return []
+        changed = {d.year for d, _ in set(overrides.items()) ^ set(self._overrides.items())}
+        for prefix in set(regions) | set(self._regions):
+            new, old = regions.get(prefix, {}), self._regions.get(prefix, {})
+            changed |= {d.year for d, _ in set(new.items()) ^ set(old.items())}
+        self._set(overrides, regions)
+        self._warned -= changed
+        return sorted(changed)
+
+    def source_of(self, year: int) -> str | None:
+        """Where ``year``'s arrangement comes from: "override", "chinese_calendar", "holidays", or None."""
+        if year in self._override_years:
+            return "override"
+        if year in _PACKAGE_YEARS:
+            return "chinese_calendar"
+        if year in _HOLIDAYS_YEARS:
+            return "holidays"
+        return None
 
     def is_workday(self, day: date) -> bool:
         """True on a working day, make-up Saturdays and Sundays included."""
@@ -122,6 +202,11 @@ class WorkCalendar:
             result = self._overrides[day]
         elif day.year in _PACKAGE_YEARS:
             result = chinese_calendar.is_workday(day)
+        elif day.year in _HOLIDAYS_YEARS:
+            year = self._holidays.get(day.year)
+            if year is None:
+                year = self._holidays[day.year] = _holidays_year(day.year)
+            result = year.get(day, day.weekday() < 5)
         else:
             if day.year not in self._override_years and day.year not in self._warned:
                 self._warned.add(day.year)
@@ -148,8 +233,8 @@ class WorkCalendar:
         return regional
 
     def unknown_years(self, years: Iterable[int]) -> list[int]:
-        """Those of ``years`` for which neither the package nor an override has data."""
-        return [y for y in years if y not in _PACKAGE_YEARS and y not in self._override_years]
+        """Those of ``years`` for which no package and no override has data."""
+        return [y for y in years if self.source_of(y) is None]
 
     def add_working_days(self, start: date, count: int) -> date:
         """The ``count``-th working day after ``start`` (``start`` itself not counted)."""

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, time, timedelta
+from typing import Any
 
+import sqlalchemy as sa
+
+from states import CHART
 from states.policy import DEADLINES, REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
 from workflow.core.calendar import WorkCalendar, end_of_day, local_today
 from workflow.core.clock import SHANGHAI
+from workflow.core.models import Issue, Jurisdiction, table_of
+
+_issue = table_of(Issue)
+_reporting = table_of(Jurisdiction).alias("reporting")
+_receiving = table_of(Jurisdiction).alias("receiving")
+_TERMINAL = [s.name for s in CHART.states if s.terminal]
 
 
 def reminder_times(calendar: WorkCalendar, since: datetime, due_at: datetime) -> list[tuple[str, datetime]]:
@@ -73,3 +84,41 @@ def due_texts(calendar: WorkCalendar, due_at: datetime | None, now: datetime) ->
     if left == 0:
         return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
     return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
+
+
+# Every issue with a deadline still running (or passed but not acted on), with the paths its calendar depends on.
+PENDING_DEADLINES = (
+    sa.select(
+        _issue.c.id,
+        _issue.c.code,
+        _issue.c.compact_id,
+        _issue.c.state,
+        _issue.c.version,
+        _issue.c.due_at,
+        _issue.c.waiting_since,
+        _reporting.c.path.label("reporting_path"),
+        _receiving.c.path.label("receiving_path"),
+    )
+    .select_from(
+        _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+            _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
+        )
+    )
+    .where(_issue.c.due_at.is_not(None), _issue.c.state.not_in(_TERMINAL))
+    .order_by(_issue.c.id)
+)
+
+
+def _years(row: Any, now: datetime) -> range:
+    """The years a wait's working days are counted in: from when it began to its deadline."""
+    start = local_today(row.waiting_since or now)
+    return range(start.year, local_today(row.due_at).year + 1)
+
+
+def unknown_deadline_years(conn: sa.Connection, calendar: WorkCalendar, now: datetime) -> dict[int, dict[int, int]]:
+    """The years pending deadlines run into that the calendar does not know: {year: {compact id: deadlines}}."""
+    found: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for row in conn.execute(PENDING_DEADLINES):
+        for year in calendar.unknown_years(_years(row, now)):
+            found[year][row.compact_id] += 1
+    return {year: dict(by_compact) for year, by_compact in sorted(found.items())}

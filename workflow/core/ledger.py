@@ -4,6 +4,10 @@ Each event hashes a canonical JSON of its own fields, the previous event's
 hash included, so one chain per issue runs from its first event to the head
 stored on the issue row. Editing, deleting or inserting any event breaks the
 chain at that event; the daily seal also covers a chain cut at its end.
+
+Seals chain in the order they were made. Only a day that has ended can be
+sealed; a seal made before its day ended (older versions allowed it) is void:
+it stays in the chain, which still vouches for its row, but not for its day.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from sqlmodel import col
 from transitions import MachineError
 
 from states import INITIAL, fire
-from workflow.core.calendar import end_of_day
+from workflow.core.calendar import end_of_day, local_today
+from workflow.core.errors import ValidationFailed
 from workflow.core.models import Event, Issue, LedgerSeal, table_of
 
 GENESIS = "0" * 64
@@ -93,7 +98,7 @@ def _row_hash(issue_code: str, row: Any) -> str:
 
 @dataclass(slots=True)
 class Finding:
-    """One thing wrong with a chain: which issue, which event (by id and seq), what."""
+    """One thing wrong with a chain: which issue, which event (by id and seq), what; or which seal row."""
 
     issue_code: str
     event_id: int | None
@@ -101,7 +106,12 @@ class Finding:
     problem: str
 
     def __str__(self) -> str:
-        where = f"event #{self.event_id} (seq {self.seq})" if self.event_id is not None else "issue row"
+        if self.event_id is None:
+            where = "issue row"
+        elif self.seq is None:  # a seal's row: seals have ids but no sequence number
+            where = f"seal #{self.event_id}"
+        else:
+            where = f"event #{self.event_id} (seq {self.seq})"
         return f"{self.issue_code}: {where}: {self.problem}"
 
 
@@ -123,6 +133,7 @@ class VerifyReport:
     events: int = 0
     seals: int = 0
     findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)  # void seals: said, but nothing is broken
 
     @property
     def ok(self) -> bool:
@@ -215,7 +226,7 @@ def verify(session: Session, *, issue_ids: list[int] | None = None, progress: An
         if progress is not None:
             progress()
     if issue_ids is None:
-        report.seals, seal_findings = _verify_seals(session)
+        report.seals, seal_findings, report.notes = _verify_seals(session)
         report.findings.extend(seal_findings)
     return report
 
@@ -250,15 +261,30 @@ def _seal_hash(day: date, chains: int, heads_hash: str, prev: str) -> str:
     ).hexdigest()
 
 
+def is_void(day: date, created_at: datetime) -> bool:
+    """True for a seal made before its day ended: it cannot vouch for events that came after it."""
+    return local_today(created_at) <= day
+
+
 def seal_day(session: Session, day: date, now: datetime) -> LedgerSeal:
-    """Write the seal for ``day`` (idempotent: an existing seal is returned unchanged)."""
+    """Write the seal for ``day`` (idempotent: an existing seal is returned unchanged).
+
+    Refuses (``ValidationFailed`` on ``day``) a day that has not ended in Asia/Shanghai, and a day
+    before the last validly sealed one.
+    """
+    today = local_today(now)
+    if day >= today:
+        raise ValidationFailed(
+            "day", f"{day.isoformat()} has not ended (today is {today.isoformat()} in Asia/Shanghai); seal it after"
+        )
     existing = session.execute(sa.select(LedgerSeal).where(col(LedgerSeal.day) == day)).scalar_one_or_none()
     if existing is not None:
         return existing
-    later = session.execute(sa.select(sa.func.max(_seal.c.day))).scalar()
+    made = session.execute(sa.select(_seal.c.day, _seal.c.created_at, _seal.c.hash).order_by(_seal.c.id)).all()
+    later = max((s.day for s in made if not is_void(s.day, s.created_at)), default=None)
     if later is not None and later > day:
-        raise ValueError(f"cannot seal {day}: {later} is sealed already")
-    prev = session.execute(sa.select(_seal.c.hash).order_by(_seal.c.day.desc()).limit(1)).scalar() or GENESIS
+        raise ValidationFailed("day", f"cannot seal {day.isoformat()}: {later.isoformat()} is sealed already")
+    prev = made[-1].hash if made else GENESIS
     chains, heads_hash = _heads_as_of(session, day)
     seal = LedgerSeal(
         day=day,
@@ -273,19 +299,31 @@ def seal_day(session: Session, day: date, now: datetime) -> LedgerSeal:
     return seal
 
 
-def _verify_seals(session: Session) -> tuple[int, list[Finding]]:
+def _verify_seals(session: Session) -> tuple[int, list[Finding], list[Finding]]:
     findings: list[Finding] = []
+    notes: list[Finding] = []
     prev = GENESIS
-    seals = session.execute(sa.select(_seal).order_by(_seal.c.day)).all()
+    # The order they were made in: a void seal of a later day may come before the seal of an earlier one.
+    seals = session.execute(sa.select(_seal).order_by(_seal.c.id)).all()
     for seal in seals:
         label = f"seal {seal.day}"
-        chains, heads_hash = _heads_as_of(session, seal.day)
         if (
             seal.prev_seal_hash != prev
             or _seal_hash(seal.day, seal.chains, seal.heads_hash, seal.prev_seal_hash) != seal.hash
         ):
             findings.append(Finding(label, seal.id, None, "the seal row was edited or a seal removed"))
-        elif (chains, heads_hash) != (seal.chains, seal.heads_hash):
+        elif is_void(seal.day, seal.created_at):
+            made_on = local_today(seal.created_at).isoformat()
+            notes.append(
+                Finding(
+                    label,
+                    seal.id,
+                    None,
+                    f"sealed on {made_on}, before its day ended; "
+                    "void (it vouches for nothing, and the next day's seal covers its events)",
+                )
+            )
+        elif _heads_as_of(session, seal.day) != (seal.chains, seal.heads_hash):
             findings.append(Finding(label, seal.id, None, "events sealed that day no longer hash to the sealed heads"))
         prev = seal.hash
-    return len(seals), findings
+    return len(seals), findings, notes

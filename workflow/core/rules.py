@@ -17,9 +17,10 @@ from sqlmodel import col
 
 from states import Party, Transition
 from states.chart import PARTY_LABELS
-from states.policy import CATEGORIES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
+from states.policy import CATEGORIES, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
 from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
+from workflow.core.deadlines import next_check
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import (
     Attachment,
@@ -344,6 +345,15 @@ def cancel_revisits(step: Step) -> None:
     )
 
 
+def recompute_due(step: Step) -> None:
+    """Count the waiting state's working days again from when the wait began, as the calendar now has them."""
+    policy = DEADLINES[step.issue.state]
+    since = step.issue.waiting_since or step.now
+    due = step.calendar.due_after(since, policy.working_days)
+    step.changes["due_at"] = due
+    step.changes["next_check_at"] = next_check(step.calendar, since, due, step.now)
+
+
 EFFECTS: dict[str, Callable[[Step], None]] = {
     f.__name__: f
     for f in (
@@ -356,5 +366,6 @@ EFFECTS: dict[str, Callable[[Step], None]] = {
         record_clean_revisit,
         record_rebound,
         cancel_revisits,
+        recompute_due,
     )
 }

@@ -266,7 +266,7 @@ def _fire(
     )
     for name in transition.effects:
         EFFECTS[name](step)
-    due_at = _due(step, to_state) if transition.dest else row.due_at
+    due_at = _due(step, to_state) if transition.dest else step.changes.get("due_at", row.due_at)
     held_text = ",".join(sorted(held))
     digest = event_hash(
         issue_code=row.code,

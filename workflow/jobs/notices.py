@@ -27,6 +27,7 @@ _NOTICE = sa.text(
         (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
         OR p.id IN (SELECT s.person_id FROM compact_staff s
                     WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
+        OR (p.role = 'admin' AND :admins = 1)
     )
     ON CONFLICT DO NOTHING
     """
@@ -47,8 +48,9 @@ def queue_notice(
     issue: Any = None,
     issue_id: int | None = None,
     detail: dict[str, Any] | None = None,
+    admins: bool = False,
 ) -> int:
-    """Queue a notice to the given parties of an issue (or a compact's staff); returns rows queued."""
+    """Queue a notice to the given parties of an issue (or a compact's staff, and admins); returns rows queued."""
     result = conn.execute(
         _NOTICE,
         {
@@ -66,6 +68,7 @@ def queue_notice(
             "compact_id": compact_id,
             "staff_a": "coordinator" if Party.COORDINATOR in parties else "",
             "staff_b": "auditor" if Party.AUDITOR in parties else "",
+            "admins": int(admins),
         },
     )
     return int(result.rowcount)
