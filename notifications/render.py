@@ -41,6 +41,7 @@ _NOTICE_LABELS = {
     "action_assigned": ("督办事项", "action item"),
     "action_reminder": ("督办事项到期提醒", "action item due soon"),
     "action_overdue": ("督办事项逾期", "action item overdue"),
+    "calendar_unknown": ("节假日安排缺失", "holiday arrangement missing"),
 }
 # Notices that carry the meeting's calendar invitation.
 _INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}

@@ -10,8 +10,6 @@ as the same errors and are shown beside the field they name.
 import hmac
 import json
 import math
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -27,11 +25,12 @@ from states import CHART, TABLE, Party
 from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
-from web.pages import LANG_COOKIE, TEMPLATES, language
+from web.pages import LANG_COOKIE, TEMPLATES, language, workbench
+from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw, shapes_of_geojson
 from web.pages.text import LANGUAGES, Text
-from workflow.accounts.signin import SESSION_LIFETIME, Profile, SignedIn, login, logout, profile, session_for
-from workflow.core.actors import Actor, parties
+from workflow.accounts.signin import SESSION_LIFETIME, login, logout, profile, session_for
+from workflow.core.actors import parties
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.deadlines import due_texts, unknown_deadline_years
@@ -116,34 +115,6 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """The signed-in person as the pages need them."""
-
-    actor: Actor
-    signed_in: SignedIn
-    who: Profile
-    t: Text
-    uow: UnitOfWork  # the request's one unit of work
-
-    @property
-    def csrf(self) -> str:
-        """The token every form of this session carries."""
-        return self.signed_in.csrf_token
-
-
-async def _posted_form(request: Request) -> AsyncIterator[FormData]:
-    """The posted form, closed (with its spooled uploads) once the response is sent."""
-    form = await request.form()
-    try:
-        yield form
-    finally:
-        await form.close()
-
-
-Posted = Annotated[FormData, Depends(_posted_form)]
-
-
 def router(access: Access) -> APIRouter:
     """The page routes (not part of the API's schema)."""
     wired = access.wired
@@ -174,7 +145,7 @@ def router(access: Access) -> APIRouter:
         return templates.TemplateResponse(
             request,
             name,
-            {"t": t, "view": view, "chart": CHART, "path": request.url.path, **context},
+            {"t": t, "view": view, "chart": CHART, "path": request.url.path, "tz": SHANGHAI, **context},
             status_code=status,
         )
 
@@ -207,6 +178,9 @@ def router(access: Access) -> APIRouter:
     def due_text(view: Viewer, due_at: datetime | None) -> str | None:
         zh, en = due_texts(wired.calendar, due_at, wired.clock.now())
         return zh if view.t.zh else en
+
+    # The workbench first: its /issues/export.csv must not be taken for an issue's code.
+    pages.include_router(workbench.router(access, viewer, render, check_csrf))
 
     # -- signing in and out, language ---------------------------------------------------------
 

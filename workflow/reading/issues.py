@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from states import CHART, Party, allowed_triggers
 from states.chart import PARTY_LABELS, PHASES, SEPARATOR
-from states.policy import CATEGORIES, DEADLINES
+from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
 from workflow.core.calendar import WorkCalendar
 from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.models import (
@@ -26,6 +26,8 @@ from workflow.core.models import (
     Jurisdiction,
     Outbox,
     Person,
+    River,
+    Segment,
     table_of,
 )
 
@@ -216,6 +218,16 @@ def _filter_errors(
     return errors
 
 
+# Whom a waiting state waits on, as the deadlines say; and the orders a list can take.
+WAITS = ("reporting", "receiving", "coordinator", "auditor")
+ORDERS = ("newest", "oldest", "due")
+_ORDERINGS: dict[str, tuple[Any, ...]] = {
+    "newest": (_issue.c.created_at.desc(), _issue.c.id.desc()),
+    "oldest": (_issue.c.created_at, _issue.c.id),
+    "due": (_issue.c.due_at.is_(None), _issue.c.due_at, _issue.c.id),
+}
+
+
 def list_issues(
     session: Session,
     *,
@@ -231,6 +243,11 @@ def list_issues(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     text: str | None = None,
+    river: str | None = None,
+    difficulty: str | None = None,
+    waiting_on: str | None = None,
+    order: str = "newest",
+    offset: int = 0,
     after: tuple[datetime, int] | None = None,
     limit: int = 200,
 ) -> list[IssueSummary]:
@@ -240,9 +257,14 @@ def list_issues(
     jurisdiction code, matching issues where it or a jurisdiction under it is
     the reporting or receiving side (only ``side``, when given); ``text`` a
     case-insensitive substring of the code, title, description or place, in
-    which ``%`` and ``_`` stand for themselves; ``after`` the (created_at, id)
-    key of the last row of the page before (see ``cursor_key``). Unknown
-    states, phases, categories, sides and parties are refused naming the field.
+    which ``%`` and ``_`` stand for themselves; ``river`` a river's code (its
+    segments); ``waiting_on`` the party the issue's state waits on (reporting,
+    receiving, coordinator or auditor, as ``states.policy.DEADLINES`` says);
+    ``order`` newest first (the default, paged with ``after``, the (created_at,
+    id) key of the last row of the page before, see ``cursor_key``), oldest
+    first or ``due`` (the nearest deadline first, none last), both paged with
+    ``offset``. Unknown states, phases, categories, sides, parties, rivers,
+    difficulties, waits and orders are refused naming the field.
     """
     errors = _filter_errors(states, phase, category, side, party)
     party_path = None
@@ -253,6 +275,20 @@ def list_issues(
             errors.append(("party", f"no jurisdiction with code {party!r}"))
     if created_from is not None and created_to is not None and created_to <= created_from:
         errors.append(("to", "must be after from"))
+    if difficulty is not None and difficulty not in DIFFICULTIES:
+        errors.append(("difficulty", f"must be one of {', '.join(DIFFICULTIES)}"))
+    if waiting_on is not None and waiting_on not in WAITS:
+        errors.append(("waiting_on", f"must be one of {', '.join(WAITS)}"))
+    if order not in ORDERS:
+        errors.append(("order", f"must be one of {', '.join(ORDERS)}"))
+    if order != "newest" and after is not None:
+        errors.append(("cursor", "pages by cursor only newest first; use the page number"))
+    river_id = None
+    if river is not None:
+        rivers = table_of(River)
+        river_id = session.execute(sa.select(rivers.c.id).where(rivers.c.code == river)).scalar()
+        if river_id is None:
+            errors.append(("river", f"no river with code {river!r}"))
     if errors:
         raise ValidationFailed.of(errors)
     query = (
@@ -274,8 +310,9 @@ def list_issues(
             _receiving.c.path.label("receiving_path"),
         )
         .select_from(_sides())
-        .order_by(_issue.c.created_at.desc(), _issue.c.id.desc())
+        .order_by(*_ORDERINGS[order])
         .limit(limit)
+        .offset(offset)
     )
     if compacts is not None:
         query = query.where(_issue.c.compact_id.in_(sorted(compacts)))
@@ -295,6 +332,14 @@ def list_issues(
         )
     if category:
         query = query.where(_issue.c.category == category)
+    if difficulty:
+        query = query.where(_issue.c.difficulty == difficulty)
+    if river_id is not None:
+        segments = table_of(Segment)
+        on_river = sa.select(segments.c.id).where(segments.c.river_id == river_id)
+        query = query.where(_issue.c.segment_id.in_(on_river))
+    if waiting_on:
+        query = query.where(_issue.c.state.in_(sorted(s for s, d in DEADLINES.items() if d.waits_on == waiting_on)))
     if overdue:
         query = query.where(_issue.c.due_at < now)
     if created_from is not None:

@@ -1,0 +1,180 @@
+"""The coordinator's workbench through the pages: the compact's issues filtered in the URL and exported, several
+selected to convene one meeting or to dispatch, then the meeting's attendance, decisions, action items and
+minutes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from tests.factories import COORDINATOR, RECEIVER, REPORTER, World, walk_to
+from web.api import create_api
+from workflow.accounts.signin import set_password
+
+PASSWORD = "琼江清水长流-2026"
+
+
+@pytest.fixture
+def client(sqlite_world: World) -> Iterator[TestClient]:
+    for person in (REPORTER, RECEIVER, COORDINATOR):
+        set_password(sqlite_world.app.uow(), person, PASSWORD)
+    with TestClient(create_api(sqlite_world.app)) as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, person: str) -> None:
+    answer = client.post("/login", data={"person": person, "password": PASSWORD, "next": "/"}, follow_redirects=False)
+    assert answer.status_code == 303
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'<tr data-code="([^"]+)"', html)
+
+
+def three_stuck(world: World) -> list[str]:
+    codes = []
+    for title in ("白马镇段排污口", "太安镇段养殖废水", "交界处垃圾堆放"):
+        code = world.report(title=title)
+        walk_to(world, code, "hand_off")
+        codes.append(code)
+    return codes
+
+
+def test_the_list_is_filtered_in_the_url_and_exported_as_it_is_filtered(
+    sqlite_world: World, client: TestClient
+) -> None:
+    stuck = three_stuck(sqlite_world)
+    fresh = sqlite_world.report(title="新上报的问题")
+    sign_in(client, COORDINATOR)
+    everything = client.get("/issues")
+    assert everything.status_code == 200
+    assert set(listed(everything.text)) == {*stuck, fresh}
+    waiting = client.get("/issues?waiting_on=receiving&order=due")
+    assert listed(waiting.text) == stuck  # handed off in order, so their deadlines come in that order
+    assert 'value="receiving" selected' in waiting.text  # the filter stays on the form
+    searched = client.get("/issues", params={"q": "养殖"})
+    assert listed(searched.text) == [stuck[1]]
+    bad = client.get("/issues?state=nonsense")
+    assert bad.status_code == 422
+    assert "unknown state" in bad.text
+
+    sqlite_world.clock.advance(seconds=timedelta(days=10).total_seconds())
+    sign_in(client, COORDINATOR)  # a new day, a new session
+    overdue = client.get("/issues?overdue=true&phase=ban")
+    assert set(listed(overdue.text)) == set(stuck)
+    exported = client.get("/issues/export.csv?overdue=true&phase=ban")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["编号", "问题", "类别"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(stuck)
+    assert {r[7] for r in rows[1:]} == {"是"}
+    book = load_workbook(io.BytesIO(client.get("/issues/export.xlsx?overdue=true&phase=ban").content))
+    sheet = book.active
+    assert sheet is not None
+    assert sorted(row[0] for row in sheet.iter_rows(min_row=2, values_only=True)) == sorted(stuck)
+
+
+def test_a_formula_in_a_title_is_exported_as_text(sqlite_world: World, client: TestClient) -> None:
+    sqlite_world.report(title='=HYPERLINK("http://evil.example","点我")')
+    sign_in(client, COORDINATOR)
+    rows = list(csv.reader(io.StringIO(client.get("/issues/export.csv").content.decode("utf-8-sig"))))
+    assert rows[1][1].startswith("'=")
+
+
+def test_a_coordinator_selects_three_convenes_one_meeting_and_runs_it_to_its_minutes(
+    sqlite_world: World, client: TestClient
+) -> None:
+    stuck = three_stuck(sqlite_world)
+    sign_in(client, COORDINATOR)
+    page = client.get("/issues?phase=ban")
+    chosen = client.post(
+        "/meetings/new",
+        data={"csrf_token": csrf_of(page.text), "issue": stuck},
+        follow_redirects=True,
+    )
+    assert chosen.status_code == 200
+    for code in stuck:
+        assert f'name="agenda" value="{code}" checked' in chosen.text
+    day = (sqlite_world.clock.now() + timedelta(days=1)).date().isoformat()
+    form = {
+        "csrf_token": csrf_of(chosen.text),
+        "compact": "QJ",
+        "title": "琼江跨界问题联席会议",
+        "date": day,
+        "time": "09:30",
+        "place": "潼南区河长办会议室",
+        "level": "district",
+        "agenda": stuck,
+    }
+    refused = client.post("/meetings", data=form)
+    assert refused.status_code == 422
+    assert 'data-testid="error-level_reason"' in refused.text  # two provinces suggest a city-level meeting
+    form["level_reason"] = "三件均已有初步方案，区县层级会办即可"
+    made = client.post("/meetings", data=form, follow_redirects=False)
+    assert made.status_code == 303
+    code = made.headers["location"].split("/")[-1].split("?")[0]
+    assert {sqlite_world.issue(c).state for c in stuck} == {"ban.joint_meeting"}
+
+    sqlite_world.clock.advance(seconds=timedelta(days=1).total_seconds())
+    sign_in(client, COORDINATOR)  # the meeting's day, a new session
+    meeting = client.get(f"/meetings/{code}")
+    token = csrf_of(meeting.text)
+    attendance = {"csrf_token": token, f"att_{REPORTER}": "present", f"att_{RECEIVER}": "present"}
+    assert client.post(f"/meetings/{code}/attendance", data=attendance, follow_redirects=False).status_code == 303
+    deadline = sqlite_world.deadline(15)
+    for issue in stuck:
+        decision = {
+            "csrf_token": token,
+            "issue": issue,
+            "resolution": "由白马镇牵头整改",
+            "plan": "限期整改",
+            "deadline": deadline,
+        }
+        answer = client.post(f"/meetings/{code}/decision", data=decision, follow_redirects=False)
+        assert answer.status_code == 303
+    assert {sqlite_world.issue(c).state for c in stuck} == {"ban.rectifying"}
+    action = {"csrf_token": token, "title": "建立琼江联合执法小组", "owner": "500152", "due_on": deadline}
+    assert client.post(f"/meetings/{code}/action", data=action, follow_redirects=False).status_code == 303
+    assert (
+        client.post(f"/meetings/{code}/minutes", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    )
+    shown = client.get(f"/meetings/{code}?done=minutes")
+    assert "会议纪要已存档" in shown.text
+    assert "建立琼江联合执法小组" in shown.text
+    assert client.get("/meetings").status_code == 200
+    assert "建立琼江联合执法小组" in client.get("/actions").text
+
+    sign_in(client, REPORTER)
+    assert client.get(f"/meetings/{code}").status_code == 200
+    refused_step = client.post(
+        f"/meetings/{code}/action", data={**action, "csrf_token": csrf_of(client.get(f"/meetings/{code}").text)}
+    )
+    assert refused_step.status_code == 403
+
+
+def test_a_coordinator_dispatches_the_selected_issues_in_one_step(sqlite_world: World, client: TestClient) -> None:
+    stuck = three_stuck(sqlite_world)
+    sign_in(client, COORDINATOR)
+    page = client.get("/issues")
+    answer = client.post(
+        "/issues/dispatch",
+        data={"csrf_token": csrf_of(page.text), "issue": stuck[:2], "order": "限三日内受理", "back": "/issues"},
+        follow_redirects=True,
+    )
+    assert "已调度 2 件问题" in answer.text
+    assert [sqlite_world.issue(c).state for c in stuck] == ["ban.dispatched", "ban.dispatched", "ban.handed_off"]
+    empty = client.post("/issues/dispatch", data={"csrf_token": csrf_of(page.text), "issue": [], "order": "x"})
+    assert empty.status_code == 422
