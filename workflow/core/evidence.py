@@ -156,6 +156,12 @@ def photo_facts(content: bytes) -> PhotoFacts:
     return _read_photo(content, MAX_PIXELS)[0]
 
 
+def bare_name(filename: str) -> str:
+    """The name a file is recorded under: the last part of whatever path the client sent."""
+    # Either separator: a phone may send C:\x\y.jpg.
+    return Path(filename.replace("\\", "/")).name.strip()
+
+
 def examine(
     content: bytes,
     filename: str,
@@ -183,8 +189,7 @@ def examine(
         facts, too_many = _read_photo(content, max_pixels)
         if too_many is not None:
             refusals.append(too_many)
-    # Only the last part of whatever path a client sends, with either separator (a phone may send C:\x\y.jpg).
-    name = Path(filename.replace("\\", "/")).name.strip()
+    name = bare_name(filename)
     if not name or len(name) > 200 or not is_text(name):
         refusals.append(Refusal("filename", "filename", "must be a file name of at most 200 characters"))
     if caption is not None and (len(caption) > 300 or not is_text(caption)):
