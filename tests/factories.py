@@ -238,3 +238,21 @@ class Cli:
         assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
         assert "Traceback" not in done.stderr
         return done.stdout
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A real black-and-white PNG of ``width`` × ``height`` pixels: kilobytes on disk, a pixel a byte once decoded.
+
+    Built row by row, so a decompression bomb costs the test a few megabytes of zeros, never the image.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then a bit a pixel
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -1,7 +1,8 @@
 """Evidence uploads a client should not be able to abuse: too big, the wrong kind, or a name that climbs out.
 
 Each refusal leaves no trace: no file in the attachment store or anywhere else,
-no attachment row, no ledger event. (The configurable limit is covered in
+no attachment row, no ledger event, whether the file itself is refused or the step
+that would record it. (The configurable limit is covered in
 test_api_issues.py, the service's own checks in tests/integration/test_evidence.py.)
 """
 
@@ -16,11 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from riverchief.demo.play import DATA
 from riverchief.settings import Settings
-from tests.factories import REPORTER, World
+from tests.factories import REPORTER, Cli, World, blank_png
 from web.api import create_api
 from workflow.accounts.tokens import create_token
+from workflow.core import evidence
 from workflow.core.evidence import store_path
+from workflow.core.uow import UnitOfWork
 
 
 @pytest.fixture
@@ -176,3 +180,79 @@ def test_a_name_that_climbs_out_of_the_store_stores_nothing_outside_it(
     assert not list(root.parent.rglob(f"*{marker}*"))  # the test's whole folder, the database's too
     for place in (Path("/tmp"), Path.cwd(), Path.cwd().parent):
         assert not list(place.glob(f"*{marker}*")), place
+
+
+@pytest.mark.parametrize(("width", "height"), [(20000, 20000), (9000, 9000)], ids=["400 MP", "81 MP"])
+def test_a_decompression_bomb_gets_422_naming_the_file_and_nothing_is_kept(
+    sqlite_world: World, client: TestClient, headers: dict[str, str], root: Path, width: int, height: int
+) -> None:
+    code = sqlite_world.report()
+    before = sqlite_world.counts()
+
+    refused = client.post(
+        f"/api/v1/issues/{code}/attachments",
+        files={"file": ("river.png", blank_png(width, height), "image/png")},
+        headers=headers,
+    )
+
+    assert refused.status_code == 422, refused.text
+    ((field,),) = [(f["field"],) for f in refused.json()["fields"]]
+    assert field == "file"
+    assert "80 megapixels" in refused.json()["detail"]
+    assert sqlite_world.counts() == before
+    assert [e.trigger for e in sqlite_world.events(code)] == ["report"]
+    assert files_under(root) == set()
+
+
+def test_a_step_refused_for_who_sends_it_keeps_no_file(sqlite_world: World, client: TestClient, root: Path) -> None:
+    code = sqlite_world.report()
+    bystander = {"Authorization": f"Bearer {create_token(sqlite_world.app.uow(), 'tl-anju', 'uploads')[1]}"}
+    before = sqlite_world.counts()
+
+    refused = client.post(
+        f"/api/v1/issues/{code}/attachments", files={"file": ("a.jpg", jpeg(), "image/jpeg")}, headers=bystander
+    )
+
+    assert refused.status_code == 403, refused.text  # a member of the compact, but neither side of the issue
+    assert sqlite_world.counts() == before
+    assert files_under(root) == set()
+
+
+def test_a_step_refused_as_stale_keeps_no_file(
+    sqlite_world: World, client: TestClient, headers: dict[str, str], root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = sqlite_world.report()
+    before = sqlite_world.counts()
+    real = evidence.current_version
+
+    def one_behind(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
+        issue_id, version = real(uow, issue)
+        return issue_id, version - 1  # someone else's step landed in between
+
+    monkeypatch.setattr(evidence, "current_version", one_behind)
+    refused = client.post(
+        f"/api/v1/issues/{code}/attachments", files={"file": ("a.jpg", jpeg(), "image/jpeg")}, headers=headers
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert sqlite_world.counts() == before
+    assert files_under(root) == set()
+
+
+def test_the_cli_refuses_a_decompression_bomb_in_one_line_naming_the_file(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.ok("init")
+    cli.ok("load", str(DATA))
+    code = cli.ok("issue", "new", "--as", REPORTER, "--title", "白马镇段排污口", "--category", "domestic_sewage")
+    code = code.split(":")[0].strip()
+    bomb = tmp_path / "river.png"
+    bomb.write_bytes(blank_png(20000, 20000))
+
+    refused = cli("issue", "attach", code, str(bomb), "--as", REPORTER)
+
+    assert refused.returncode == 3, refused.stderr
+    assert "Traceback" not in refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: file: ")
+    assert "80 megapixels" in line
+    assert not (tmp_path / "attachments").exists()

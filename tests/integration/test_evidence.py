@@ -6,12 +6,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
-from tests.factories import REPORTER, World
-from workflow.core.errors import ValidationFailed
-from workflow.core.evidence import add_evidence, photos, store_path
+from tests.factories import COORDINATOR, REPORTER, World, blank_png, walk_to
+from workflow.core import evidence
+from workflow.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.evidence import add_evidence, photo_facts, photos, store_path
 from workflow.core.services import apply
+from workflow.core.uow import UnitOfWork
 
 
 def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, float], when: str) -> bytes:
@@ -25,6 +28,11 @@ def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, floa
 
 
 PHOTO = jpeg_with_gps((30.0, 12.0, 28.8), (105.0, 42.0, 10.8), "2026:03:02 10:15:00")
+
+
+def files_under(folder: Path) -> set[Path]:
+    """Every file below ``folder`` (none when it does not exist)."""
+    return {p for p in folder.rglob("*") if p.is_file()}
 
 
 def test_a_photo_is_stored_by_its_hash_and_recorded_with_where_and_when_it_was_taken(
@@ -145,3 +153,139 @@ def test_the_follow_up_report_shows_the_photos(sqlite_world: World, tmp_path: Pa
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "排口现场" in text
     assert "现场照片" in text
+
+
+# -- decompression bombs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(20000, 20000), (9000, 9000)],
+    ids=["over pillow's own error threshold", "under pillow's warning threshold"],
+)
+def test_a_decompression_bomb_is_refused_naming_the_file_and_stores_nothing(
+    sqlite_world: World, tmp_path: Path, width: int, height: int
+) -> None:
+    code = sqlite_world.report()
+    before = sqlite_world.counts()
+    bomb = blank_png(width, height)
+    assert len(bomb) < 100_000  # small on the wire, hundreds of megabytes once decoded
+
+    with pytest.raises(ValidationFailed) as refused:
+        add_evidence(sqlite_world.app.uow(), code, sqlite_world.actor(REPORTER), bomb, "bomb.png", tmp_path)
+
+    ((field, reason),) = refused.value.errors
+    assert field == "file"
+    assert "the limit is 80 megapixels" in reason
+    assert sqlite_world.counts() == before
+    assert files_under(tmp_path / "attachments") == set()
+
+
+def test_a_photo_at_the_pixel_limit_is_taken(sqlite_world: World, tmp_path: Path) -> None:
+    code = sqlite_world.report()
+    content = blank_png(10000, 8000)  # exactly 80 megapixels
+    stored = add_evidence(sqlite_world.app.uow(), code, sqlite_world.actor(REPORTER), content, "big.png", tmp_path)
+    assert stored.step is not None
+    assert store_path(tmp_path, stored.sha256).read_bytes() == content
+
+
+def _png_with_exif() -> bytes:
+    image = Image.new("RGB", (64, 48), (40, 90, 120))
+    exif = Image.Exif()
+    exif[0x0132] = "2026:03:02 10:15:00"
+    exif[0x8825] = {1: "N", 2: (30.0, 12.0, 28.8), 3: "E", 4: (105.0, 42.0, 10.8)}
+    out = io.BytesIO()
+    image.save(out, "PNG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("with_exif", [True, False], ids=["with exif", "without exif"])
+def test_a_pngs_time_and_place_are_read_without_decoding_its_pixels(
+    monkeypatch: pytest.MonkeyPatch, with_exif: bool
+) -> None:
+    from PIL import PngImagePlugin
+
+    def decode(_self: object) -> None:
+        raise AssertionError("the photo's pixels were decoded")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", decode)
+    facts = photo_facts(_png_with_exif() if with_exif else blank_png(64, 48))
+    if with_exif:
+        assert (facts.lat, facts.lon) == (pytest.approx(30.208), pytest.approx(105.703))
+        assert facts.taken_at is not None
+    else:
+        assert facts == evidence.PhotoFacts()
+
+
+# -- a refused step stores nothing -----------------------------------------------------------------------------
+
+
+def _stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's step lands between reading the issue's version and writing this one."""
+    real = evidence.current_version
+
+    def one_behind(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
+        issue_id, version = real(uow, issue)
+        return issue_id, version - 1
+
+    monkeypatch.setattr(evidence, "current_version", one_behind)
+
+
+@pytest.mark.parametrize(
+    ("case", "refusal"),
+    [("no standing", NotPermitted), ("archived", InvalidTransition), ("stale version", Conflict)],
+)
+def test_a_step_refused_after_the_file_is_checked_leaves_no_file_on_disk(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, refusal: type[WorkflowError]
+) -> None:
+    code = world.report()
+    who = REPORTER
+    if case == "no standing":
+        who = "zy-longtai"
+    elif case == "archived":
+        walk_to(world, code, "archive")
+        who = COORDINATOR
+    else:
+        _stale(monkeypatch)
+    before = world.counts()
+
+    with pytest.raises(refusal):
+        add_evidence(world.app.uow(), code, world.actor(who), PHOTO, "x.jpg", tmp_path)
+
+    assert world.counts() == before
+    assert files_under(tmp_path / "attachments") == set()
+
+
+def _failing_commit(uow: UnitOfWork) -> UnitOfWork:
+    """``uow`` whose commit fails the way a lost connection or a full disk does."""
+
+    def commit() -> None:
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    uow.commit = commit  # type: ignore[method-assign]
+    return uow
+
+
+def test_a_file_whose_commit_fails_is_removed_again(world: World, tmp_path: Path) -> None:
+    code = world.report()
+    before = world.counts()
+
+    with pytest.raises(sa.exc.OperationalError):
+        add_evidence(_failing_commit(world.app.uow()), code, world.actor(REPORTER), PHOTO, "x.jpg", tmp_path)
+
+    assert world.counts() == before
+    assert files_under(tmp_path / "attachments") == set()
+
+
+def test_a_refused_step_keeps_the_file_another_issue_already_holds(world: World, tmp_path: Path) -> None:
+    first = world.report()
+    kept = add_evidence(world.app.uow(), first, world.actor(REPORTER), PHOTO, "a.jpg", tmp_path)
+    second = world.report()
+
+    with pytest.raises(sa.exc.OperationalError):
+        add_evidence(_failing_commit(world.app.uow()), second, world.actor(REPORTER), PHOTO, "b.jpg", tmp_path)
+    with pytest.raises(NotPermitted):
+        add_evidence(world.app.uow(), second, world.actor("zy-longtai"), PHOTO, "b.jpg", tmp_path)
+
+    assert files_under(tmp_path / "attachments") == {kept.path}
+    assert kept.path.read_bytes() == PHOTO

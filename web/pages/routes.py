@@ -9,13 +9,14 @@ as the same errors and are shown beside the field they name.
 
 import hmac
 import json
+import logging
 import math
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -45,7 +46,7 @@ from workflow.core.errors import (
     ValidationFailed,
     WorkflowError,
 )
-from workflow.core.evidence import add_evidence, photos
+from workflow.core.evidence import Upload, add_files, bare_name, examine, photos
 from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
 from workflow.core.reference import load, parse_text
 from workflow.core.services import IssueDraft, apply, not_yet, report_issue
@@ -62,6 +63,10 @@ LEVELS["province"] = ("省级", "province")
 ADMIN_MAX_BYTES = 20 * 1024 * 1024
 STALE_FORM = "表单已过期，请刷新页面后重试 (the form's CSRF token is missing or stale; reload the page)"
 ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard", "auditor": "/revisits"}
+# Why a photo checked as fit still failed to be added: each a catalogue key ``why_<code>``.
+WHY_NOT_ADDED = ("stale", "forbidden", "refused", "not_stored")
+
+log = logging.getLogger(__name__)
 
 _issue = table_of(Issue)
 _jurisdiction = table_of(Jurisdiction)
@@ -315,6 +320,7 @@ def router(access: Access) -> APIRouter:
             "today": local_today(wired.clock.now()).isoformat(),
             "tz": SHANGHAI,
             "max_bytes": wired.settings.upload_max_bytes,
+            "refused_photos": [],
         }
 
     def proposed_receiving(
@@ -372,12 +378,23 @@ def router(access: Access) -> APIRouter:
         return found.label_zh if view.t.zh else found.label_en
 
     @pages.get("/issues/{code}")
-    def issue_page(request: Request, code: str, view: Seen, done: str | None = None) -> HTMLResponse:
+    def issue_page(
+        request: Request,
+        code: str,
+        view: Seen,
+        done: str | None = None,
+        refused: Annotated[list[str] | None, Query()] = None,
+    ) -> HTMLResponse:
         try:
             context = issue_context(view, code)
         except NotFound:
             return render(request, "message.html", view, 404, message=view.t("not_found"))
         flash = ("ok", view.t("done", what=CHART.trigger_label(done))) if done in CHART.trigger_names() else None
+        # Photos a report could not add once its issue existed, as "why:name" (see ``report``).
+        for note in refused or ():
+            why, _, name = note.partition(":")
+            if why in WHY_NOT_ADDED and name:
+                context["refused_photos"].append(view.t("photo_not_added", name=name[:200], why=view.t(f"why_{why}")))
         return render_issue(request, view, 200, context, flash)
 
     def payload_of(form: FormData, trigger: str, state: str) -> dict[str, Any]:
@@ -442,28 +459,63 @@ def router(access: Access) -> APIRouter:
         check_csrf(view, form)
         try:
             await run_in_threadpool(access.scope, view.uow, view.actor, code)
-            for upload in form.getlist("photos"):
-                if isinstance(upload, UploadFile) and upload.filename:
-                    await store_upload(view, code, upload, str(form.get("caption") or "") or None)
-        except WorkflowError as exc:
+            uploads = await posted_photos(form, str(form.get("caption") or "") or None)
+            refused = await run_in_threadpool(refused_photos, view, uploads)
+            if not refused and uploads:
+                await run_in_threadpool(store_photos, view, code, uploads)
+        except NotFound:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, WorkflowError):
+                log.exception("photos for %s were not stored", code)
+            why = view.t(f"why_{why_not_added(exc)}")
             context = await run_in_threadpool(issue_context, view, code)
-            return render_issue(request, view, exc.http_status, context, ("bad", str(exc)))
+            status = exc.http_status if isinstance(exc, WorkflowError) else 500
+            return render_issue(request, view, status, context, ("bad", view.t("photos_not_added", why=why)))
+        if refused:
+            context = await run_in_threadpool(issue_context, view, code)
+            context["refused_photos"] = refused
+            return render_issue(request, view, 422, context, ("bad", view.t("photos_none_added")))
         return RedirectResponse(f"/issues/{quote(code)}?done=add_evidence", status_code=303)
 
-    async def store_upload(view: Viewer, code: str, upload: UploadFile, caption: str | None) -> None:
+    async def posted_photos(form: FormData, caption: str | None) -> list[Upload]:
+        """The photos a form sent, each read up to one byte past the limit (enough to know it is over)."""
         limit = wired.settings.upload_max_bytes
-        content = await upload.read(limit + 1)
-        await run_in_threadpool(
-            add_evidence,
+        return [
+            Upload(await upload.read(limit + 1), upload.filename, caption)
+            for upload in form.getlist("photos")
+            if isinstance(upload, UploadFile) and upload.filename
+        ]
+
+    def refused_photos(view: Viewer, uploads: list[Upload]) -> list[str]:
+        """Each photo that cannot be evidence, named with its reasons in the viewer's words."""
+        refused = []
+        for upload in uploads:
+            _, refusals = examine(
+                upload.content, upload.filename, caption=upload.caption, max_bytes=wired.settings.upload_max_bytes
+            )
+            if refusals:
+                why = view.t("list_sep").join(view.t(f"refused_{r.code}", **dict(r.values)) for r in refusals)
+                refused.append(view.t("photo_refused", name=bare_name(upload.filename) or upload.filename, why=why))
+        return refused
+
+    def store_photos(view: Viewer, code: str, uploads: list[Upload]) -> None:
+        add_files(
             view.uow,
             code,
             view.actor,
-            content,
-            upload.filename or "upload",
+            uploads,
             wired.settings.data_dir,
-            caption=caption,
-            max_bytes=limit,
+            max_bytes=wired.settings.upload_max_bytes,
         )
+
+    def why_not_added(exc: BaseException) -> str:
+        """The catalogue's reason for photos checked as fit that still were not added."""
+        if isinstance(exc, Conflict | InvalidTransition):
+            return "stale"
+        if isinstance(exc, NotPermitted):
+            return "forbidden"
+        return "refused" if isinstance(exc, ValidationFailed) else "not_stored"
 
     # -- report a problem -------------------------------------------------------------------
 
@@ -487,11 +539,26 @@ def router(access: Access) -> APIRouter:
 
     def report_context(view: Viewer) -> dict[str, Any]:
         with view.uow as uow:
-            segments = uow.connection.execute(
-                sa.select(_segment.c.id, _segment.c.code, _segment.c.name, _jurisdiction.c.name.label("owner"))
-                .join(_jurisdiction, _jurisdiction.c.id == _segment.c.jurisdiction_id)
-                .order_by(_segment.c.code)
-            ).all()
+            # Only segments in the viewer's compacts: a report on any other is refused.
+            member_paths = (
+                uow.connection.execute(
+                    sa.select(_jurisdiction.c.path)
+                    .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
+                    .where(_member.c.compact_id.in_(compacts_of(view.actor)))
+                )
+                .scalars()
+                .all()
+            )
+            segments = (
+                uow.connection.execute(
+                    sa.select(_segment.c.id, _segment.c.code, _segment.c.name, _jurisdiction.c.name.label("owner"))
+                    .join(_jurisdiction, _jurisdiction.c.id == _segment.c.jurisdiction_id)
+                    .where(sa.or_(*(_jurisdiction.c.path.startswith(p, autoescape=True) for p in member_paths)))
+                    .order_by(_segment.c.code)
+                ).all()
+                if member_paths
+                else []
+            )
             today = local_today(wired.clock.now())
             # The neighbour's segments this chief may patrol today, under a live swap pairing (交叉巡河).
             swaps = {
@@ -542,25 +609,29 @@ def router(access: Access) -> APIRouter:
                 lat=number("lat"),
                 segment=str(form.get("segment") or "") or None,
             )
-            uploads = [u for u in form.getlist("photos") if isinstance(u, UploadFile) and u.filename]
-            limit = wired.settings.upload_max_bytes
-            for upload in uploads:
-                if (upload.size or 0) > limit:
-                    raise ValidationFailed("photos", view.t("too_big", name=upload.filename, mb=limit // 2**20))
+            uploads = await posted_photos(form, None)
+            # Every photo is checked before the issue is created, so a refused one creates nothing.
+            refused = await run_in_threadpool(refused_photos, view, uploads)
+            if refused:
+                raise ValidationFailed("photos", view.t("list_sep").join(refused))
             result = await run_in_threadpool(report_issue, view.uow, view.actor, draft)
         except ValidationFailed as exc:
             errors = dict(exc.errors)
-            flash = ("bad", view.t("fix_fields"))
+            flash = ("bad", view.t("report_not_sent" if "photos" in errors else "fix_fields"))
             return render(
                 request, "report.html", view, 422, errors=errors, values=values, flash=flash, **report_context(view)
             )
-        failed: list[str] = []
-        for upload in uploads:
-            try:
-                await store_upload(view, result.issue_code, upload, None)
-            except WorkflowError as exc:
-                failed.append(f"{upload.filename}: {exc}")
         target = f"/issues/{quote(result.issue_code)}?done=report"
+        if uploads:
+            try:
+                await run_in_threadpool(store_photos, view, result.issue_code, uploads)
+            except Exception as exc:
+                # The issue is reported; what failed after the checks (a concurrent step, the
+                # disk) is said on the issue page, with the photos named, instead of a 500.
+                if not isinstance(exc, WorkflowError):
+                    log.exception("photos for %s were not stored", result.issue_code)
+                why = why_not_added(exc)
+                target += "".join(f"&refused={quote(f'{why}:{bare_name(u.filename)}')}" for u in uploads)
         return RedirectResponse(target, status_code=303)
 
     # -- coordinator, auditor, map, reports -------------------------------------------------

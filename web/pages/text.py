@@ -205,6 +205,37 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "lat": ("纬度", "Latitude"),
         "photos_hint": ("可多选，每张不超过 {mb} MB", "Several allowed, each up to {mb} MB"),
         "too_big": ("“{name}” 超过 {mb} MB", "“{name}” is over {mb} MB"),
+        "list_sep": ("；", "; "),
+        "photo_refused": ("“{name}” 未能上传：{why}", "“{name}” was not uploaded: {why}"),
+        "refused_empty": ("文件为空", "the file is empty"),
+        "refused_too_big": ("文件大小为 {size}，上限为 {limit}", "it is {size}; the limit is {limit}"),
+        "refused_kind": (
+            "只接受 JPEG、PNG、WebP 照片或 PDF 文档（按文件内容判断）",
+            "only JPEG, PNG or WebP photos and PDF documents are taken (judged by their content)",
+        ),
+        "refused_pixels": ("图像超过 {limit} 百万像素的上限", "the image is over the limit of {limit} megapixels"),
+        "refused_filename": (
+            "文件名须为不超过 200 个字符的文本",
+            "the file name must be text of at most 200 characters",
+        ),
+        "refused_caption": ("说明须为不超过 300 个字符的文本", "the caption must be text of at most 300 characters"),
+        "report_not_sent": (
+            "有照片未能上传，问题尚未上报。请更换照片后重新提交。",
+            "A photo was refused, so nothing was reported. Replace it and send again.",
+        ),
+        "photos_none_added": (
+            "有照片未能上传，本次的照片均未添加。",
+            "A photo was refused, so none of these photos was added.",
+        ),
+        "photos_not_added": ("照片未能添加：{why}。", "The photos were not added: {why}."),
+        "photo_not_added": (
+            "问题已上报，但“{name}”未能添加：{why}。请在下方重新上传。",
+            "The issue was reported, but “{name}” was not added: {why}. Please upload it again below.",
+        ),
+        "why_stale": ("该问题同时被他人更新", "someone else changed the issue at the same time"),
+        "why_forbidden": ("您无权为该问题添加材料", "you may not add evidence to this issue"),
+        "why_refused": ("文件不符合要求", "the file was refused"),
+        "why_not_stored": ("文件未能保存", "the file could not be stored"),
         "proposed_side": ("建议接收方", "Proposed receiving side"),
         "swap_context": (
             "交叉巡河：您在结对河段 {segment} 上报，问题将交给 {owner}",

@@ -201,7 +201,12 @@ def router(access: Access) -> APIRouter:
         file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo, or a PDF")],
         caption: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
-        """Add evidence to the current step (by SHA-256, in the ledger); 413 if too big, 415 if not a photo or PDF."""
+        """Add evidence to the current step (by SHA-256, in the ledger).
+
+        413 if too big, 415 if not a photo or PDF, 422 naming ``file`` for a photo of more
+        pixels than the limit (80 megapixels: a decompression bomb). A refused upload
+        stores nothing, whether the file is refused or the step that would record it.
+        """
         limit = wired.settings.upload_max_bytes
         content = await file.read(limit + 1)
         access.scope(uow, actor, code)

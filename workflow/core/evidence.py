@@ -1,14 +1,17 @@
 """Evidence for an issue step: photos and documents, checked by content, stored once by SHA-256.
 
 The file, its record (with the time and place the photo's EXIF gives) and the
-``add_evidence`` ledger event are written together: nothing is on an issue
-without its ledger entry.
+``add_evidence`` ledger event are kept together: nothing is on an issue without
+its ledger entry, and nothing is in the store for a step that was refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +29,9 @@ from workflow.core.uow import UnitOfWork
 
 _attachment = table_of(Attachment)
 MAX_BYTES = 20 * 1024 * 1024
+# A photo's pixels at most: a 64-megapixel camera's full size fits, a decompression bomb (a few
+# kilobytes that decode to gigabytes) does not. Kept below Pillow's own warning threshold (89.5 MP).
+MAX_PIXELS = 80_000_000
 
 # What a file is, judged by its first bytes, never by its name.
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -58,6 +64,37 @@ class PhotoFacts:
     lat: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a file cannot be evidence: the field, a code a page words it by, its values, and the API's reason."""
+
+    field: str  # file | filename | caption
+    code: str  # empty | too_big | kind | pixels | filename | caption
+    reason: str
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A file fit to be evidence: its bytes, bare name, caption, type, hash and what the photo says."""
+
+    content: bytes
+    name: str
+    caption: str | None
+    kind: str
+    sha256: str
+    facts: PhotoFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file as a client sent it."""
+
+    content: bytes
+    filename: str
+    caption: str | None = None
+
+
 def _degrees(value: Any, ref: str | None) -> float | None:
     try:
         d, m, s = (float(x) for x in value)
@@ -67,15 +104,13 @@ def _degrees(value: Any, ref: str | None) -> float | None:
     return -degrees if ref in ("S", "W") else degrees
 
 
-def photo_facts(content: bytes) -> PhotoFacts:
-    """EXIF DateTimeOriginal (read as Beijing time) and GPS position, where the photo has them."""
-    from PIL import Image, UnidentifiedImageError
+def _too_many_pixels(max_pixels: int, size: tuple[int, int] | None) -> Refusal:
+    limit = f"{max_pixels / 1_000_000:g}"
+    shown = f"is {size[0]} × {size[1]} pixels" if size else "has too many pixels to open"
+    return Refusal("file", "pixels", f"{shown}; the limit is {limit} megapixels", (("limit", limit),))
 
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            exif = image.getexif()
-    except (UnidentifiedImageError, OSError, ValueError):
-        return PhotoFacts()
+
+def _facts_of(exif: Any) -> PhotoFacts:
     taken_at = None
     stamp = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
     if isinstance(stamp, str):
@@ -89,6 +124,94 @@ def photo_facts(content: bytes) -> PhotoFacts:
     if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         lat = lon = None
     return PhotoFacts(taken_at, lon, lat)
+
+
+def _read_photo(content: bytes, max_pixels: int) -> tuple[PhotoFacts, Refusal | None]:
+    """What a photo's header says, or why it is refused, without ever decoding its pixels.
+
+    The pixel limit is ours, checked on the size in the header. Pillow checks the size
+    again in ``Image.open``, warning above its own limit and refusing above twice that;
+    both mean a size beyond ours (MAX_PIXELS stays below Pillow's threshold), so both are
+    the same refusal here, however warnings are filtered.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                return PhotoFacts(), _too_many_pixels(max_pixels, (width, height))
+            # The PNG reader's own getexif decodes the whole image to look for EXIF after the
+            # pixel data; the base class reads only what the header gave.
+            exif = Image.Image.getexif(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return PhotoFacts(), _too_many_pixels(max_pixels, None)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return PhotoFacts(), None
+    return _facts_of(exif), None
+
+
+def photo_facts(content: bytes) -> PhotoFacts:
+    """EXIF DateTimeOriginal (read as Beijing time) and GPS position, where the photo has them."""
+    return _read_photo(content, MAX_PIXELS)[0]
+
+
+def bare_name(filename: str) -> str:
+    """The name a file is recorded under: the last part of whatever path the client sent."""
+    # Either separator: a phone may send C:\x\y.jpg.
+    return Path(filename.replace("\\", "/")).name.strip()
+
+
+def examine(
+    content: bytes,
+    filename: str,
+    *,
+    caption: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[Checked | None, tuple[Refusal, ...]]:
+    """Check one file as evidence without storing anything: the file fit to store, or every reason it is not."""
+    refusals: list[Refusal] = []
+    if not content:
+        refusals.append(Refusal("file", "empty", "is empty"))
+    elif len(content) > max_bytes:
+        size, limit = readable_size(len(content)), readable_size(max_bytes)
+        refusals.append(
+            Refusal("file", "too_big", f"is {size}; the limit is {limit}", (("size", size), ("limit", limit)))
+        )
+    kind = sniff(content) if content else None
+    if content and kind is None:
+        refusals.append(
+            Refusal("file", "kind", "is not a JPEG, PNG or WebP photo or a PDF document (judged by its content)")
+        )
+    facts = PhotoFacts()
+    if kind is not None and kind.startswith("image/") and len(content) <= max_bytes:
+        facts, too_many = _read_photo(content, max_pixels)
+        if too_many is not None:
+            refusals.append(too_many)
+    name = bare_name(filename)
+    if not name or len(name) > 200 or not is_text(name):
+        refusals.append(Refusal("filename", "filename", "must be a file name of at most 200 characters"))
+    if caption is not None and (len(caption) > 300 or not is_text(caption)):
+        refusals.append(Refusal("caption", "caption", "must be text of at most 300 characters"))
+    if refusals or kind is None:
+        return None, tuple(refusals)
+    return Checked(content, name, caption, kind, hashlib.sha256(content).hexdigest(), facts), ()
+
+
+def check(
+    content: bytes,
+    filename: str,
+    *,
+    caption: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> Checked:
+    """``examine``, raising ValidationFailed naming each refused field and its reason."""
+    checked, refusals = examine(content, filename, caption=caption, max_bytes=max_bytes, max_pixels=max_pixels)
+    if checked is None:
+        raise ValidationFailed.of([(r.field, r.reason) for r in refusals])
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +231,23 @@ def store_path(data_dir: Path, sha256: str) -> Path:
     return data_dir / "attachments" / sha256[:2] / sha256
 
 
+def _place(target: Path, content: bytes) -> bool:
+    """Put a file in the store unless it is there already; True when this call put it there.
+
+    Written beside its place and renamed into it, so the store never holds half a file.
+    """
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
+
+
 def add_evidence(
     uow: UnitOfWork,
     issue: str,
@@ -118,59 +258,89 @@ def add_evidence(
     *,
     caption: str | None = None,
     max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
 ) -> Stored:
     """Check, store and record one file on an issue; refusals name the field and change nothing."""
-    errors: list[tuple[str, str]] = []
-    if not content:
-        errors.append(("file", "is empty"))
-    elif len(content) > max_bytes:
-        errors.append(("file", f"is {readable_size(len(content))}; the limit is {readable_size(max_bytes)}"))
-    kind = sniff(content) if content else None
-    if content and kind is None:
-        errors.append(("file", "is not a JPEG, PNG or WebP photo or a PDF document (judged by its content)"))
-    # Only the last part of whatever path a client sends, with either separator (a phone may send C:\x\y.jpg).
-    name = Path(filename.replace("\\", "/")).name.strip()
-    if not name or len(name) > 200 or not is_text(name):
-        errors.append(("filename", "must be a file name of at most 200 characters"))
-    if caption is not None and (len(caption) > 300 or not is_text(caption)):
-        errors.append(("caption", "must be text of at most 300 characters"))
-    if errors:
-        raise ValidationFailed.of(errors)
-    assert kind is not None
-    digest = hashlib.sha256(content).hexdigest()
-    facts = photo_facts(content) if kind.startswith("image/") else PhotoFacts()
-    target = store_path(data_dir, digest)
+    (stored,) = add_files(
+        uow, issue, actor, [Upload(content, filename, caption)], data_dir, max_bytes=max_bytes, max_pixels=max_pixels
+    )
+    return stored
+
+
+def add_files(
+    uow: UnitOfWork,
+    issue: str,
+    actor: Actor,
+    uploads: Sequence[Upload],
+    data_dir: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> list[Stored]:
+    """Check, store and record several files on an issue, a step each, all or none.
+
+    Every file is checked before anything is written. Each new file's record and
+    step are written first, and the files go to the store only once every step has
+    passed its checks; should the commit still fail, the files this call put there
+    are taken out again. Nothing is kept for a refused step.
+    """
+    files = [
+        check(u.content, u.filename, caption=u.caption, max_bytes=max_bytes, max_pixels=max_pixels) for u in uploads
+    ]
+    results: list[Stored] = []
+    placed: list[Path] = []
     with uow:
         issue_id, version = current_version(uow, issue)
-        existing = uow.connection.execute(
-            sa.select(_attachment.c.id).where(_attachment.c.issue_id == issue_id, _attachment.c.sha256 == digest)
-        ).scalar()
-        if existing is not None:
-            return Stored(int(existing), digest, target, kind, facts, None)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        attachment_id = uow.connection.execute(
-            _attachment.insert(),
-            {
-                "issue_id": issue_id,
-                "event_seq": version + 1,
-                "sha256": digest,
-                "filename": name,
-                "content_type": kind,
-                "size": len(content),
-                "caption": caption,
-                "taken_at": facts.taken_at,
-                "lon": facts.lon,
-                "lat": facts.lat,
-                "uploaded_by": actor.id,
-                "created_at": uow.clock.now(),
-            },
-        ).inserted_primary_key[0]  # type: ignore[index]
-        payload = {"sha256": digest, "filename": name, **({"caption": caption} if caption else {})}
-        step = apply_within(uow, issue_id, "add_evidence", actor, payload, version)
-        uow.commit()
-    return Stored(int(attachment_id), digest, target, kind, facts, step)
+        pending: list[tuple[Checked, Path]] = []
+        for checked in files:
+            target = store_path(data_dir, checked.sha256)
+            existing = uow.connection.execute(
+                sa.select(_attachment.c.id).where(
+                    _attachment.c.issue_id == issue_id, _attachment.c.sha256 == checked.sha256
+                )
+            ).scalar()
+            if existing is not None:
+                results.append(Stored(int(existing), checked.sha256, target, checked.kind, checked.facts, None))
+                continue
+            attachment_id = uow.connection.execute(
+                _attachment.insert(),
+                {
+                    "issue_id": issue_id,
+                    "event_seq": version + 1,
+                    "sha256": checked.sha256,
+                    "filename": checked.name,
+                    "content_type": checked.kind,
+                    "size": len(checked.content),
+                    "caption": checked.caption,
+                    "taken_at": checked.facts.taken_at,
+                    "lon": checked.facts.lon,
+                    "lat": checked.facts.lat,
+                    "uploaded_by": actor.id,
+                    "created_at": uow.clock.now(),
+                },
+            ).inserted_primary_key[0]  # type: ignore[index]
+            payload = {
+                "sha256": checked.sha256,
+                "filename": checked.name,
+                **({"caption": checked.caption} if checked.caption else {}),
+            }
+            step = apply_within(uow, issue_id, "add_evidence", actor, payload, version)
+            version = step.version
+            results.append(Stored(int(attachment_id), checked.sha256, target, checked.kind, checked.facts, step))
+            pending.append((checked, target))
+        if not pending:
+            return results
+        try:
+            for checked, target in pending:
+                if _place(target, checked.content):
+                    placed.append(target)
+            uow.commit()
+        except BaseException:
+            # Only what this call put there: a file already in the store may be another issue's.
+            for target in placed:
+                target.unlink(missing_ok=True)
+            raise
+    return results
 
 
 def photos(conn: sa.Connection, issue_id: int) -> list[dict[str, Any]]:

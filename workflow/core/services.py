@@ -26,6 +26,7 @@ from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from workflow.core.ledger import GENESIS, event_hash
+from workflow.core.lookups import member_paths
 from workflow.core.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
 from workflow.core.payload import is_text, validate
 from workflow.core.rules import EFFECTS, GUARDS, Step
@@ -432,9 +433,18 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int 
         errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
     segment_id = None
     if draft.segment:
-        segment_id = conn.execute(sa.select(col(Segment.id)).where(col(Segment.code) == draft.segment)).scalar()
-        if segment_id is None:
+        segment = conn.execute(
+            sa.select(col(Segment.id), col(Jurisdiction.path))
+            .join(Jurisdiction, col(Jurisdiction.id) == col(Segment.jurisdiction_id))
+            .where(col(Segment.code) == draft.segment)
+        ).first()
+        if segment is None:
             errors.append(("segment", f"no segment with code {draft.segment!r}"))
+        elif compact is not None and not any(segment.path.startswith(p) for p in member_paths(conn, compact.id)):
+            # A segment lies in a compact when its jurisdiction is a member or under one.
+            errors.append(("segment", f"{draft.segment!r} is not a segment of compact {compact.code}"))
+        else:
+            segment_id = segment.id
     if errors:
         raise ValidationFailed.of(errors)
     assert compact is not None

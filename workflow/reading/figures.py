@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as month_calendar
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from workflow.core.clock import SHANGHAI
 from workflow.core.models import (
+    Compact,
     CompactMember,
     Event,
     Issue,
@@ -144,6 +146,16 @@ def _member_figures(conn: sa.Connection, compact_id: int, start: datetime, end: 
         }
         for m in members
     ]
+
+
+def compact_codes(conn: sa.Connection, compact_ids: Iterable[int]) -> list[str]:
+    """The codes of these compacts, in code order."""
+    compact = table_of(Compact)
+    return list(
+        conn.execute(
+            sa.select(compact.c.code).where(compact.c.id.in_(list(compact_ids))).order_by(compact.c.code)
+        ).scalars()
+    )
 
 
 def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
