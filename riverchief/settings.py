@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
 
+    # SQLite only: FULL makes every acknowledged step survive a power cut (it costs a sync per commit,
+    # bench/README.md says how much); NORMAL is faster and may lose the last steps before the cut.
+    sqlite_synchronous: Literal["EXTRA", "FULL", "NORMAL", "OFF"] = "FULL"
+
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under the data folder unless one is set."""
         return self.database_url or sqlite_url(self.data_dir.resolve())
