@@ -219,8 +219,8 @@ class Cli:
             RIVERCHIEF_DATABASE_URL=f"sqlite:///{self.database}",
             RIVERCHIEF_DATA_DIR=str(self.home),
             PYTHONIOENCODING="utf-8",
-            **self.env,
         )
+        env.update(self.env)  # may name another database
         return env
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
