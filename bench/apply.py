@@ -592,7 +592,7 @@ def server_info(engine: Engine) -> dict[str, str]:
 
 def git_state() -> dict[str, Any]:
     """The commit measured and the files changed on top of it (the engine may be mid-edit)."""
-    services = (ROOT / "workflow" / "services.py").read_bytes()
+    services = (ROOT / "workflow" / "core" / "services.py").read_bytes()
     return {
         **host_git_state("workflow", "states", "riverchief"),
         "services_sha256": hashlib.sha256(services).hexdigest()[:16],

@@ -67,7 +67,7 @@ def _caller() -> str:
     for frame in reversed(traceback.extract_stack()):
         path = Path(frame.filename)
         inside = path.is_relative_to(ROOT) and path.parts[len(ROOT.parts)] in ("web", "workflow")
-        if inside and path.relative_to(ROOT) != Path("workflow/uow.py"):
+        if inside and path.relative_to(ROOT) != Path("workflow/core/uow.py"):
             found.append(f"{path.relative_to(ROOT)}:{frame.lineno} {frame.name}")
     return " < ".join(found) or "?"
 

@@ -92,7 +92,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, e
         files.append(settings.calendar_file)
     return App(
         settings=settings,
-        engine=engine or make_engine(settings.resolved_database_url()),
+        engine=engine or make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous),
         clock=clock or SystemClock(),
         calendar=WorkCalendar.from_files(files),
     )

@@ -614,6 +614,8 @@ def serve(
     and this process supervises them and runs the scheduler and the dispatcher
     once, never once per worker: one active scheduler, one dispatcher loop.
     SQLite is refused there: it takes one writer process at a time.
+
+    Forwarded headers are not believed from anyone but RIVERCHIEF_TRUSTED_PROXIES (web.security).
     """
     import logging
     import threading
@@ -645,9 +647,17 @@ def serve(
     try:
         if workers > 1:
             # Workers are spawned fresh and build their app from the environment, as this process did.
-            uvicorn.run("riverchief.asgi:create", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run(
+                "riverchief.asgi:create",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                proxy_headers=False,
+            )
         else:
-            uvicorn.run(create_api(wired), host=host, port=port, log_level="info")
+            uvicorn.run(create_api(wired), host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         stop.set()
         if service is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workflow.core.db import sqlite_url
 
@@ -35,6 +36,23 @@ class Settings(BaseSettings):
     dispatch_max_attempts: int = 8
     # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+    # The reverse proxies in front of the server (addresses or CIDR ranges, comma-separated in the
+    # environment). Only from these is X-Forwarded-For believed when telling a client's address, which
+    # the sign-in throttle counts by; with none, the address is the connection's peer.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # SQLite only: FULL makes every acknowledged step survive a power cut (it costs a sync per commit,
+    # bench/README.md says how much); NORMAL is faster and may lose the last steps before the cut.
+    sqlite_synchronous: Literal["EXTRA", "FULL", "NORMAL", "OFF"] = "FULL"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        entries = value.split(",") if isinstance(value, str) else value
+        try:
+            return tuple(str(ipaddress.ip_network(e.strip(), strict=False)) for e in entries if e.strip())
+        except (ValueError, AttributeError) as exc:
+            raise ValueError(f"each trusted proxy must be an IP address or a CIDR range: {exc}") from exc
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under the data folder unless one is set."""

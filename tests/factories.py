@@ -208,8 +208,8 @@ class Cli:
         """The SQLite file the commands use."""
         return self.home / self.database_name
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one command; the result whatever its exit code."""
+    def environment(self) -> dict[str, str]:
+        """The environment the commands run with: this home's database and settings, no others."""
         env = {
             k: v
             for k, v in os.environ.items()
@@ -219,12 +219,16 @@ class Cli:
             RIVERCHIEF_DATABASE_URL=f"sqlite:///{self.database}",
             RIVERCHIEF_DATA_DIR=str(self.home),
             PYTHONIOENCODING="utf-8",
-            **self.env,
         )
+        env.update(self.env)  # may name another database
+        return env
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run one command; the result whatever its exit code."""
         return subprocess.run(
             [str(RIVERCHIEF_CLI), *args],
             cwd=self.home,
-            env=env,
+            env=self.environment(),
             capture_output=True,
             text=True,
             encoding="utf-8",
@@ -238,6 +242,36 @@ class Cli:
         assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
         assert "Traceback" not in done.stderr
         return done.stdout
+
+    def serve(self, *args: str, wait: float = 30.0) -> tuple[subprocess.Popen[str], str]:
+        """Start ``riverchief serve`` on a free loopback port; (the process, its base URL) once it answers."""
+        import socket
+        import time
+
+        import httpx
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [str(RIVERCHIEF_CLI), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=self.home,
+            env=self.environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                httpx.get(f"{base}/api/v1/openapi.json", timeout=2)
+                return server, base
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()
+                    raise AssertionError(f"serve did not answer within {wait} s:\n{server.communicate()[0]}") from None
+                time.sleep(0.2)
 
 
 def blank_png(width: int, height: int) -> bytes:

@@ -16,6 +16,7 @@ from web import pages
 from web.access import ERRORS, Access
 from web.pages import routes as page_routes
 from web.routes import issues, meetings, open311, reference, session, stats, work
+from web.security import SecurityHeaders
 from workflow.core.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
 
 if TYPE_CHECKING:
@@ -50,4 +51,5 @@ def create_api(wired: Wired) -> FastAPI:
     api.include_router(page_routes.router(access))
     api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
     api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    api.add_middleware(SecurityHeaders, docs_paths=(api.docs_url, api.swagger_ui_oauth2_redirect_url))
     return api

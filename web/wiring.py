@@ -20,6 +20,9 @@ class WebSettings(Protocol):
     def data_dir(self) -> Path: ...
 
     @property
+    def trusted_proxies(self) -> tuple[str, ...]: ...
+
+    @property
     def upload_max_bytes(self) -> int: ...
 
 

@@ -97,6 +97,9 @@ class Person:
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        # Whatever the pages' Content-Security-Policy blocks is reported on the console: none may be.
+        self.refused: list[str] = []
+        self.page.on("console", lambda m: "Content Security Policy" in m.text and self.refused.append(m.text))
         self.page.goto(f"{site}/")
         assert "/login" in self.page.url
         self.page.fill("#person", code)
@@ -135,6 +138,7 @@ class Person:
 
     def close(self) -> None:
         self.context.close()
+        assert self.refused == [], self.refused
 
 
 def test_a_cross_border_case_through_the_pages(sqlite_world: World, site: str, browser: object, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -254,6 +256,36 @@ def test_too_many_failures_from_one_address_throttle_everyone_there_and_a_succes
     assert sign_in(sqlite_world, address="10.8.0.8")
     sqlite_world.clock.advance(seconds=throttled.value.retry_after)
     assert sign_in(sqlite_world)
+
+
+PARALLEL = 30  # sign-ins at once: more than either limit, fewer than the pool's connections
+
+
+@pytest.mark.usefixtures("quick_hashing")
+@pytest.mark.parametrize("shared", ["person", "address"])
+def test_parallel_wrong_guesses_check_no_more_passwords_than_the_limit(world: World, shared: str) -> None:
+    set_password(world.app.uow(), REPORTER, PASSWORD)
+    barrier = threading.Barrier(PARALLEL, timeout=30)
+
+    def guess(n: int) -> str:
+        # One person from many addresses, or many (unknown) people from one address.
+        person, address = (REPORTER, f"10.1.0.{n}") if shared == "person" else (f"nobody-{n}", ADDRESS)
+        barrier.wait()
+        try:
+            sign_in(world, person, f"guess-guess-{n}", address)
+        except (Unauthenticated, Throttled) as refused:
+            return type(refused).__name__
+        return "signed in"
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        outcomes = list(pool.map(guess, range(PARALLEL)))
+
+    limit = PERSON_FAILURES if shared == "person" else ADDRESS_FAILURES
+    # A refusal as Unauthenticated means the password was checked; Throttled, that it was not.
+    assert outcomes.count("Unauthenticated") == limit, outcomes
+    assert outcomes.count("Throttled") == PARALLEL - limit, outcomes
+    key = f"person:{REPORTER}" if shared == "person" else f"addr:{ADDRESS}"
+    assert len([r for r in rows(world, LoginAttempt) if r[1] == key]) == limit
 
 
 @pytest.mark.usefixtures("quick_hashing")

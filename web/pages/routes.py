@@ -30,6 +30,7 @@ from web.pages import LANG_COOKIE, TEMPLATES, language, workbench
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw, shapes_of_geojson
 from web.pages.text import LANGUAGES, Text
+from web.security import client_address
 from workflow.accounts.signin import SESSION_LIFETIME, login, logout, profile, session_for
 from workflow.core.actors import parties
 from workflow.core.calendar import local_today
@@ -205,7 +206,7 @@ def router(access: Access) -> APIRouter:
                 wired.uow(),
                 person,
                 password,
-                request.client.host if request.client else None,
+                client_address(request, wired.settings.trusted_proxies),
                 request.headers.get("user-agent"),
                 wired.clock.now(),
             )

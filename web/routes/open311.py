@@ -4,8 +4,26 @@ Mounted under ``/open311/v2/`` beside the versioned API. Field names are the
 spec's; errors come in its format, ``[{"code": 400, "description": "..."}]``,
 as JSON or XML after the resource's extension. Filing needs an ``api_key``
 (a personal access token of a chief's or office's account); reading is public
-and shows only what a public notice board would: never a reporter's contact
-or a step's internal payload.
+and shows only what a public notice board (河长公示牌) would.
+
+What a public read shows (``PUBLIC_FIELDS``, GeoReport's names), and nothing else:
+
+- the issue's code, its category (code and name), open or closed, and its state in
+  words (``status_notes``: the phase and state, when it was closed; never a step's
+  reason, plan, note or finding);
+- the jurisdiction now responsible, by name (``agency_responsible``), what it must
+  do next and its deadline (``service_notice``, ``expected_datetime``);
+- when it was reported and last changed;
+- where: the point as reported (``lat``, ``long``), the place as written or the
+  segment's name (``address``), the segment's code (``address_id``);
+- the description as reported, cut before the intake block, and the media URL the
+  reporting app sent (stored as text, never fetched).
+
+Never shown: who reported it, their contact details, device or app account and the
+filing account; the intake block (routing notes, contacts); the title; any step's
+payload, actor or party; evidence, sign-offs, checks and meetings; and issues still
+being drafted or flagged for quiet watching (``HIDDEN_STATES``): those are 404 and
+left out of lists.
 
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
 """
@@ -485,10 +503,32 @@ _SELECT = (
 )
 
 
+# The fields a public read carries, in GeoReport v2's order; the module's docstring says what each shows.
+PUBLIC_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+)
+
+
 def public_request(row: Any) -> dict[str, Any]:
-    """One issue as a GeoReport v2 service request: public fields only."""
+    """One issue as a GeoReport v2 service request: ``PUBLIC_FIELDS`` only."""
     category = CATEGORIES.get(row.category)
-    return {
+    public = {
         "service_request_id": row.code,
         "status": "closed" if row.state in CLOSED_STATES else "open",
         "status_notes": status_notes(row.state, row.closed_at, row.updated_at, row.rebound_count),
@@ -507,6 +547,9 @@ def public_request(row: Any) -> dict[str, Any]:
         "long": row.lon,
         "media_url": media_url_of(row.description),
     }
+    # A field added above without deciding it is public fails here, in every test that reads a request.
+    assert tuple(public) == PUBLIC_FIELDS, sorted(set(public) ^ set(PUBLIC_FIELDS))
+    return public
 
 
 def _when(name: str, value: str | None) -> datetime | None:

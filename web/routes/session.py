@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from web.access import SESSION_COOKIE, Access, Authenticated
+from web.security import client_address
 from workflow.accounts.signin import MAX_PASSWORD, SESSION_LIFETIME, Profile, login, logout, profile
 from workflow.core.uow import UnitOfWork
 
@@ -45,7 +46,7 @@ def router(access: Access) -> APIRouter:
             uow,
             body.person,
             body.password,
-            request.client.host if request.client else None,
+            client_address(request, wired.settings.trusted_proxies),
             request.headers.get("user-agent"),
             wired.clock.now(),
         )

@@ -160,6 +160,26 @@ def _keys(person_code: str, address: str | None) -> tuple[str, str]:
     return f"person:{person_code[:150]}", f"addr:{(address or 'unknown')[:150]}"
 
 
+# The first half of PostgreSQL's two-int advisory lock keys for the throttle ("RCTH"): a key space
+# of its own, apart from the scheduler's single-bigint lock.
+_THROTTLE_LOCKS = int.from_bytes(b"RCTH", "big", signed=True)
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+
+
+def _serialize(conn: sa.Connection, keys: tuple[str, ...]) -> None:
+    """Hold each throttle key until the transaction ends, so that counting and recording are one step.
+
+    Without it, parallel sign-ins on PostgreSQL all count the same failures before any records its
+    own, and each goes on to check a password. SQLite's writer already holds the write lock.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    # Always in the same order, so two sign-ins sharing both keys cannot wait for each other.
+    for key in sorted(keys):
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
+        conn.execute(_LOCK, {"space": _THROTTLE_LOCKS, "key": digest})
+
+
 def login(
     uow: UnitOfWork, person_code: str, password: str, address: str | None, user_agent: str | None, now: datetime
 ) -> tuple[str, str, Actor]:
@@ -171,6 +191,7 @@ def login(
     """
     person_key, address_key = _keys(person_code, address)
     with uow:
+        _serialize(uow.connection, (person_key, address_key))
         wait = max(
             _retry_after(uow.connection, person_key, PERSON_FAILURES, now, since_success=True),
             _retry_after(uow.connection, address_key, ADDRESS_FAILURES, now, since_success=False),

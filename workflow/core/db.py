@@ -22,17 +22,24 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'riverchief.db'}"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# SQLite's PRAGMA synchronous levels. FULL syncs the WAL at every commit, so a step the client was
+# told of survives a power cut; NORMAL syncs only at checkpoints and may lose the last commits.
+SYNCHRONOUS = ("EXTRA", "FULL", "NORMAL", "OFF")
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
     """An engine configured for this workload; never created at import time."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database, **kwargs)
+        if sqlite_synchronous.upper() not in SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SYNCHRONOUS)}, not {sqlite_synchronous!r}")
+        return _sqlite_engine(url, parsed.database, sqlite_synchronous.upper(), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return sa.create_engine(url, **{"pool_pre_ping": True, **POOL, **kwargs})
 
 
-def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     options = {"connect_args": {"check_same_thread": False, "timeout": 30}, **POOL, **kwargs}
@@ -44,7 +51,7 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

@@ -73,6 +73,10 @@ _LOAD = sa.select(
 )
 _LOAD_BY_ID = _LOAD.where(_issue.c.id == sa.bindparam("key"))
 _LOAD_BY_CODE = _LOAD.where(_issue.c.code == sa.bindparam("key"))
+# The same reads holding the issue row until the transaction ends (a no-op on SQLite, whose writer
+# already holds the database's one write lock); only the issue, not the jurisdictions it joins.
+_LOCK_BY_ID = _LOAD_BY_ID.with_for_update(of=_issue)
+_LOCK_BY_CODE = _LOAD_BY_CODE.with_for_update(of=_issue)
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
 _INSERT_EVENT = _event.insert()
 
@@ -147,6 +151,10 @@ def _step_postgres(columns: tuple[str, ...]) -> sa.TextClause:
     )
 
 
+class _Collided(Exception):
+    """A step without an expected version lost the issue's row to another step between its read and its write."""
+
+
 @dataclass(frozen=True, slots=True)
 class StepResult:
     """What a fired trigger did."""
@@ -184,8 +192,18 @@ def apply_within(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
 ) -> StepResult:
-    """``apply`` inside a unit of work the caller opened and commits, with writes of its own."""
-    return _fire(uow, _load(uow.connection, issue), trigger, actor, payload or {}, expected_version)
+    """``apply`` inside a unit of work the caller opened and commits, with writes of its own.
+
+    Without ``expected_version`` the step applies on whatever version the issue has when it is written:
+    if another step got in between the read and the write, it waits for the row and fires again on
+    what that step left. With one, a version that is no longer current is a Conflict.
+    """
+    try:
+        return _fire(uow, _load(uow.connection, issue), trigger, actor, payload or {}, expected_version)
+    except _Collided:
+        # Only PostgreSQL gets here: SQLite's writer took the write lock at BEGIN IMMEDIATE. The first
+        # try reads without a lock, so the usual uncontended step costs no more than before.
+        return _fire(uow, _load(uow.connection, issue, lock=True), trigger, actor, payload or {}, None, last=True)
 
 
 def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
@@ -227,8 +245,11 @@ def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -
     return reasons
 
 
-def _load(conn: sa.Connection, issue: int | str) -> Any:
-    statement = _LOAD_BY_ID if isinstance(issue, int) else _LOAD_BY_CODE
+def _load(conn: sa.Connection, issue: int | str, *, lock: bool = False) -> Any:
+    if lock:
+        statement = _LOCK_BY_ID if isinstance(issue, int) else _LOCK_BY_CODE
+    else:
+        statement = _LOAD_BY_ID if isinstance(issue, int) else _LOAD_BY_CODE
     row = conn.execute(statement, {"key": issue}).first()
     if row is None:
         raise NotFound("issue", issue)
@@ -244,6 +265,7 @@ def _fire(
     expected_version: int | None,
     *,
     snapshot: dict[str, Any] | None = None,
+    last: bool = False,
 ) -> StepResult:
     if expected_version is not None and expected_version != row.version:
         raise Conflict(row.code, expected_version, row.version)
@@ -320,6 +342,8 @@ def _fire(
     else:
         written = _write_generic(conn, columns, update, event, audience)
     if written is None:
+        if expected_version is None and not last:
+            raise _Collided
         raise Conflict(row.code, row.version, conn.execute(_VERSION, {"b_id": row.id}).scalar())
     event_id, notified = written
     for statement, extra in step.writes:
