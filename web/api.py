@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import pages
 from web.access import ERRORS, Access
+from web.limits import Edges
 from web.pages import routes as page_routes
 from web.routes import issues, open311, reference, session, stats, work
 from workflow.core.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
@@ -50,4 +51,5 @@ def create_api(wired: Wired) -> FastAPI:
     api.include_router(page_routes.router(access))
     api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
     api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    api.add_middleware(Edges, wired=wired, routes=api.router.routes)
     return api

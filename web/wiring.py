@@ -22,6 +22,12 @@ class WebSettings(Protocol):
     @property
     def upload_max_bytes(self) -> int: ...
 
+    @property
+    def body_max_bytes(self) -> int: ...
+
+    @property
+    def form_max_bytes(self) -> int: ...
+
 
 class Wired(Protocol):
     """The wired application ``riverchief.bootstrap`` hands to ``web.api.create_api``."""

@@ -48,6 +48,7 @@ from workflow.core.errors import (
 )
 from workflow.core.evidence import add_evidence, photos
 from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.core.payload import check_text, load_json
 from workflow.core.reference import load, parse_text
 from workflow.core.services import IssueDraft, apply, not_yet, report_issue
 from workflow.core.uow import UnitOfWork
@@ -133,9 +134,13 @@ class Viewer:
 
 
 async def _posted_form(request: Request) -> AsyncIterator[FormData]:
-    """The posted form, closed (with its spooled uploads) once the response is sent."""
+    """The posted form, its text fields checked at the edge, closed (with its spooled uploads) once answered."""
     form = await request.form()
     try:
+        for name, value in form.multi_items():
+            # A file's name is the evidence service's to judge; every other field is text a database stores.
+            check_text("form", name)
+            check_text(name, value if isinstance(value, str) else None)
         yield form
     finally:
         await form.close()
@@ -712,7 +717,7 @@ def router(access: Access) -> APIRouter:
                 if layer not in MAP_LAYERS:
                     raise ValidationFailed("layer", "未知图层 (unknown layer)")
                 try:
-                    document = json.loads(text)
+                    document = load_json(text, "document")
                 except json.JSONDecodeError as exc:
                     raise ValidationFailed("document", f"GeoJSON 格式错误 (line {exc.lineno}: {exc.msg})") from exc
                 if not isinstance(document, dict):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from web.access import Access, compacts_of
+from web.access import Access, compacts_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
@@ -38,6 +38,7 @@ def router(access: Access) -> APIRouter:
         ``parties`` gives the same figures for each member jurisdiction, its
         descendants rolled up (which side each counts: ``workflow.jobs.stats``).
         """
+        sane_days(from_=start, to=end)
         today = local_today(wired.clock.now())
         first = start or today.replace(month=1, day=1)
         last = end or today + timedelta(days=1)
