@@ -21,7 +21,7 @@ from workflow.accounts.signin import SignedIn, session_for
 from workflow.accounts.tokens import actor_for_token
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
-from workflow.core.payload import day_problem
+from workflow.core.payload import INT_MAX, day_problem
 from workflow.core.uow import UnitOfWork
 from workflow.reading.issues import IssueScope, IssueView, issue_scope, issue_view
 
@@ -35,8 +35,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 _bearer = HTTPBearer(auto_error=False)
-# The largest id a database integer column holds: larger ones in a path or body are refused (422), not looked up.
-DB_INT_MAX = 2**63 - 1
+# The largest id a database integer column holds (PostgreSQL's integer is 32 bits, as are this schema's ids and
+# versions): larger ones in a path, a query or a body are refused (422), not looked up.
+DB_INT_MAX = INT_MAX
 
 
 class FieldError(BaseModel):

@@ -217,6 +217,21 @@ def test_an_offset_past_any_database_integer_gets_422(world: World, client: Test
     assert answer.status_code == 422, answer.text
 
 
+def test_an_id_or_a_version_past_a_database_integer_gets_422_naming_it(world: World, client: TestClient) -> None:
+    code = world.report()
+    headers = auth(world)
+    past = 2**31  # PostgreSQL's integer, which every id and version here is, ends one short of it
+
+    read = post_json(client, "/api/v1/inbox/read", {"ids": [1, past]}, headers)
+    step = post_json(
+        client, f"/api/v1/issues/{code}/transitions", {"trigger": "hand_off", "expected_version": past}, headers
+    )
+
+    assert read.status_code == 422, read.text
+    assert step.status_code == 422, step.text
+    assert client.get(f"/api/v1/reports/{past}/file", headers=headers).status_code == 422
+
+
 def test_a_step_payload_with_a_day_outside_the_range_gets_422_naming_it(world: World, client: TestClient) -> None:
     code = world.report()
     walk_to(world, code, "accept")

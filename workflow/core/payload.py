@@ -22,8 +22,9 @@ from workflow.core.errors import ValidationFailed
 # The days any input may name: the calendar, the ledger and PostgreSQL's timestamps all work in between.
 DAY_MIN = date(1970, 1, 1)
 DAY_MAX = date(2100, 12, 31)
-# The largest integer a database column holds; the widest one a document may write out.
-INT_MAX = 2**63 - 1
+# The largest integer a database column holds (PostgreSQL's integer: every id and version here is one).
+INT_MAX = 2**31 - 1
+# The widest integer a document may write out.
 MAX_DIGITS = 30
 # How deep a document may nest its lists and mappings: reference data and GeoJSON need about ten.
 MAX_DEPTH = 64
