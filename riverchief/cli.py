@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from riverchief.patrol_cli import case_app, lead_app, patrol_app
 from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label
 from workflow.core.actors import load_actor
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
+from workflow.core.payload import check_day, check_int, text_problem
 
 app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river issues from hand-off to revisit.")
 issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
@@ -38,7 +40,7 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 # An error is one line however narrow the terminal or pipe; progress bars go here too.
 err_console = Console(stderr=True, soft_wrap=True)
 
-# One exit code per kind of refusal, so scripts can tell them apart.
+# One exit code per kind of refusal, so scripts can tell them apart (a subclass exits as its kind: TooLarge as 3).
 EXIT_CODES: dict[type[WorkflowError], int] = {
     ValidationFailed: 3,
     NotFound: 4,
@@ -46,6 +48,29 @@ EXIT_CODES: dict[type[WorkflowError], int] = {
     NotPermitted: 6,
     Conflict: 7,
 }
+
+
+def exit_code(exc: WorkflowError) -> int:
+    """The exit code of a refusal: its own kind's, or the nearest base's; 2 for any other refusal."""
+    return next((EXIT_CODES[kind] for kind in type(exc).__mro__ if kind in EXIT_CODES), 2)
+
+
+def check_arguments(argv: list[str]) -> None:
+    """Refuse an argument no database stores (a lone surrogate, from bytes that are not UTF-8), naming its option."""
+    for i, argument in enumerate(argv):
+        reason = text_problem(argument)
+        if reason is None:
+            continue
+        option, sep, _ = argument.partition("=")
+        if argument.startswith("--") and sep and text_problem(option) is None:
+            raise ValidationFailed(option, reason)
+        before = argv[i - 1] if i else ""
+        raise ValidationFailed(before if before.startswith("-") else f"argument {i + 1}", reason)
+
+
+def _finite(field: str, value: float, bound: float) -> None:
+    if not math.isfinite(value) or not -bound <= value <= bound:
+        raise ValidationFailed(field, f"必须在 -{bound:g} 与 {bound:g} 之间 (must be from -{bound:g} to {bound:g})")
 
 
 def _app() -> App:
@@ -134,6 +159,7 @@ def issue_fire(
     """Fire a trigger on an issue."""
     from workflow.core.services import apply
 
+    check_int("--expected-version", expected_version)
     wired = _app()
     with wired.reader() as uow:
         who = load_actor(uow.session, actor)
@@ -249,6 +275,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
         target = date.fromisoformat(day) if day else local_today(wired.clock.now()) - timedelta(days=1)
     except ValueError as exc:
         raise ValidationFailed("--day", f"{day!r} is not a date (YYYY-MM-DD)") from exc
+    check_day("--day", target)
     with wired.uow() as uow:
         try:
             seal = seal_day(uow.session, target, wired.clock.now())
@@ -369,6 +396,7 @@ def _check_period(example: str, period: str, *, latest: bool = True) -> None:
 
     if not re.fullmatch(shape, period) or not valid_period(period):
         raise ValidationFailed("--period", f"{period!r} is not a period like {example!r}")
+    check_day("--period", date(int(period[:4]), 1, 1))
     if latest and period > example:
         raise ValidationFailed("--period", f"{period} has not ended yet (the latest period owed is {example})")
 
@@ -382,6 +410,7 @@ def due(
     from riverchief.present import print_due
     from workflow.reading.issues import due_by_party
 
+    check_int("--days", days, 0, 366)
     wired = _app()
     with wired.reader() as uow:
         rows = due_by_party(
@@ -455,6 +484,8 @@ def outbox_retry(
 
     if not ids and not all_dead:
         raise ValidationFailed("ids", "name the rows to retry, or pass --all")
+    for row_id in ids or []:
+        check_int("ids", row_id, 1)
     wired = _app()
     with wired.uow() as uow:
         count = requeue(uow.connection, None if all_dead else ids, wired.clock.now())
@@ -574,6 +605,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's numbe
     """Revoke a token."""
     from workflow.accounts.tokens import revoke_token
 
+    check_int("token_id", token_id, 1)
     revoke_token(_app().uow(), token_id)
     console.print(f"token #{token_id} revoked")
 
@@ -627,6 +659,7 @@ def serve(
 
     if workers < 1:
         raise ValidationFailed("--workers", "must be at least 1")
+    check_int("--port", port, 0, 65535)
     wired = _app()
     if workers > 1 and wired.engine.dialect.name == "sqlite":
         raise ValidationFailed(
@@ -719,6 +752,10 @@ def map_route(
 
     from workflow.maps.router import Router
 
+    _finite("lon", lon, 180)
+    _finite("lat", lat, 90)
+    _finite("--border-m", border_m, 100_000)
+    _finite("--segment-max-m", segment_max_m, 100_000)
     with _app().reader() as uow:
         router = Router.load(uow.connection, border_m=border_m, segment_max_m=segment_max_m)
     routed = router.route(lon, lat)
@@ -780,10 +817,13 @@ def main() -> None:
     import sqlalchemy as sa
 
     try:
+        check_arguments(sys.argv[1:])
         app()
     except WorkflowError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(EXIT_CODES.get(type(exc), 2))
+        # One line: the message may quote the bad input, so it is printed safely whatever it holds.
+        line = " ".join(str(exc).encode("utf-8", "backslashreplace").decode("utf-8").split())
+        err_console.print(f"[red]error:[/red] {escape(line)}")
+        sys.exit(exit_code(exc))
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         text = str(exc.orig)
         if "no such table" in text or "does not exist" in text or "no such column" in text:

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     dispatch_max_attempts: int = 8
     # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Request bodies larger than this are refused unread (HTTP 413): a JSON body is read whole before it is checked.
+    body_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A multipart form with its files (several photos at upload_max_bytes each): its parts spool to disk, not memory.
+    form_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
     # The reverse proxies in front of the server (addresses or CIDR ranges, comma-separated in the
     # environment). Only from these is X-Forwarded-For believed when telling a client's address, which

@@ -10,6 +10,7 @@ session's CSRF token, which another site's page cannot read.
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -20,6 +21,7 @@ from workflow.accounts.signin import SignedIn, session_for
 from workflow.accounts.tokens import actor_for_token
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
+from workflow.core.payload import INT_MAX, day_problem
 from workflow.core.uow import UnitOfWork
 from workflow.reading.issues import IssueScope, IssueView, issue_scope, issue_view
 
@@ -33,8 +35,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 _bearer = HTTPBearer(auto_error=False)
-# The largest id a database integer column holds: larger ones in a path or body are refused (422), not looked up.
-DB_INT_MAX = 2**63 - 1
+# The largest id a database integer column holds (PostgreSQL's integer is 32 bits, as are this schema's ids and
+# versions): larger ones in a path, a query or a body are refused (422), not looked up.
+DB_INT_MAX = INT_MAX
 
 
 class FieldError(BaseModel):
@@ -87,6 +90,15 @@ def one_of(field: str, value: str | None, choices: tuple[str, ...]) -> None:
     """Refuse a query value outside its choices, naming the field (None means "not asked")."""
     if value is not None and value not in choices:
         raise ValidationFailed(field, f"{value!r} is not one of {', '.join(choices)}")
+
+
+def sane_days(**days: date | None) -> None:
+    """Refuse days outside 1970-2100, naming each query field (``from_`` names ``from``); None means "not asked"."""
+    errors = [
+        (name.rstrip("_"), reason) for name, day in days.items() if day is not None and (reason := day_problem(day))
+    ]
+    if errors:
+        raise ValidationFailed.of(errors)
 
 
 def compacts_of(actor: Actor) -> frozenset[int]:

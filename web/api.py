@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import pages
 from web.access import ERRORS, Access
+from web.limits import Edges
 from web.pages import routes as page_routes
 from web.routes import issues, meetings, open311, reference, session, stats, work
 from web.security import SecurityHeaders
@@ -51,5 +52,6 @@ def create_api(wired: Wired) -> FastAPI:
     api.include_router(page_routes.router(access))
     api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
     api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    api.add_middleware(Edges, wired=wired, routes=api.router.routes)
     api.add_middleware(SecurityHeaders, docs_paths=(api.docs_url, api.swagger_ui_oauth2_redirect_url))
     return api

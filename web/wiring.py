@@ -25,6 +25,12 @@ class WebSettings(Protocol):
     @property
     def upload_max_bytes(self) -> int: ...
 
+    @property
+    def body_max_bytes(self) -> int: ...
+
+    @property
+    def form_max_bytes(self) -> int: ...
+
 
 class FiledReport(Protocol):
     """A report just filed: its record's id and its SHA-256."""

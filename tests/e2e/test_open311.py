@@ -420,11 +420,11 @@ def test_hostile_input_gets_an_open311_error_or_nothing_never_a_server_error(
     ).issue_code
     assert flagged in refusal(client.get(f"/open311/v2/requests/{flagged}.json"), 404)
     assert "service_request_id" in refusal(client.get("/open311/v2/requests/QJ%00.json"), 404)
-    assert (
-        client.get(f"/open311/v2/requests.json?service_request_id=%00,{code}").json()[0]["service_request_id"] == code
+    # A NUL in a query is refused at the edge, as on every interface, naming the parameter.
+    assert refusal(client.get(f"/open311/v2/requests.json?service_request_id=%00,{code}"), 400).startswith(
+        "service_request_id:"
     )
-    assert client.get("/open311/v2/requests.json?service_request_id=%00").json() == []
-    assert refusal(client.get("/open311/v2/requests.json?jurisdiction_id=Q%00J"), 404).startswith("jurisdiction_id:")
+    assert refusal(client.get("/open311/v2/requests.json?jurisdiction_id=Q%00J"), 400).startswith("jurisdiction_id:")
     too_early = refusal(client.get("/open311/v2/requests.json?end_date=0001-01-01T00:00:00%2B14:00"), 400)
     assert too_early.startswith("end_date:")
     for field in ("description", "first_name", "address_string"):

@@ -210,7 +210,12 @@ def test_a_good_payload_is_normalised_and_the_input_is_left_alone() -> None:
     assert payload == {"note": " 完成一半 ", "percent": "50%"}
 
 
-@given(st.dictionaries(st.sampled_from(["checklist", "note"]), st.text(max_size=30)))
+# Any text but NUL, which no field takes (workflow.core.payload.text_problem).
+@given(
+    st.dictionaries(
+        st.sampled_from(["checklist", "note"]), st.text(st.characters(exclude_characters="\x00"), max_size=30)
+    )
+)
 def test_validating_a_normalised_payload_again_changes_nothing(payload: dict[str, str]) -> None:
     clean = validate(PASS, payload)
     assert validate(PASS, clean) == clean

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from web.pages.text import Text
 from workflow.accounts.signin import Profile, SignedIn
 from workflow.core.actors import Actor
+from workflow.core.payload import check_text
 from workflow.core.uow import UnitOfWork
 
 
@@ -33,9 +34,13 @@ class Viewer:
 
 
 async def _posted_form(request: Request) -> AsyncIterator[FormData]:
-    """The posted form, closed (with its spooled uploads) once the response is sent."""
+    """The posted form, its text fields checked at the edge, closed (with its spooled uploads) once answered."""
     form = await request.form()
     try:
+        for name, value in form.multi_items():
+            # A file's name is the evidence service's to judge; every other field is text a database stores.
+            check_text("form", name)
+            check_text(name, value if isinstance(value, str) else None)
         yield form
     finally:
         await form.close()

@@ -49,6 +49,7 @@ from workflow.core.errors import (
 )
 from workflow.core.evidence import Upload, add_files, bare_name, examine, photos
 from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.core.payload import load_json
 from workflow.core.reference import load, parse_text
 from workflow.core.services import IssueDraft, apply, not_yet, report_issue
 from workflow.core.uow import UnitOfWork
@@ -770,7 +771,7 @@ def router(access: Access) -> APIRouter:
                 if layer not in MAP_LAYERS:
                     raise ValidationFailed("layer", "未知图层 (unknown layer)")
                 try:
-                    document = json.loads(text)
+                    document = load_json(text, "document")
                 except json.JSONDecodeError as exc:
                     raise ValidationFailed("document", f"GeoJSON 格式错误 (line {exc.lineno}: {exc.msg})") from exc
                 if not isinstance(document, dict):

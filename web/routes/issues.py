@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 
 from states import CHART, TABLE, allowed_triggers
 from states.chart import SERVICE_TRIGGERS, phase_of
-from web.access import Access, compacts_of, iso
+from web.access import DB_INT_MAX, Access, compacts_of, iso, sane_days
 from workflow.core.actors import Actor, parties
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationFailed
 from workflow.core.evidence import add_evidence, attachment_type, readable_size, sniff, store_path
+from workflow.core.payload import check_text
 from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
@@ -58,7 +59,8 @@ class TransitionIn(BaseModel):
 
     trigger: str
     payload: dict[str, Any] = Field(default_factory=dict)
-    expected_version: int | None = None
+    # Strict: true is not the version 1, nor "1" a number.
+    expected_version: Annotated[int, Field(strict=True, ge=0, le=DB_INT_MAX)] | None = None
 
 
 class IssueIn(BaseModel):
@@ -100,6 +102,7 @@ def router(access: Access) -> APIRouter:
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
     ) -> dict[str, Any]:
         """Issues of the caller's compacts, newest first, a page at a time; every filter given applies."""
+        sane_days(from_=start, to=end)
         errors: list[tuple[str, str]] = []
         if not 1 <= limit <= PAGE_MAX:
             errors.append(("limit", f"must be from 1 to {PAGE_MAX}"))
@@ -207,6 +210,7 @@ def router(access: Access) -> APIRouter:
         pixels than the limit (80 megapixels: a decompression bomb). A refused upload
         stores nothing, whether the file is refused or the step that would record it.
         """
+        check_text("caption", caption)
         limit = wired.settings.upload_max_bytes
         content = await file.read(limit + 1)
         access.scope(uow, actor, code)

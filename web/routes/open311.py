@@ -49,6 +49,7 @@ from workflow.core.actors import Actor, parties
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed, WorkflowError
 from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, Segment, table_of
+from workflow.core.payload import DAY_MAX, DAY_MIN, day_problem
 from workflow.core.services import IssueDraft, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.maps.router import CachedRouter
@@ -559,8 +560,8 @@ def _when(name: str, value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Refused(400, f"{name}: {value[:40]!r} is not a W3C date-time such as 2026-03-01T00:00:00+08:00") from None
-    if not 1970 <= parsed.year <= 9000:
-        raise Refused(400, f"{name}: must be between the years 1970 and 9000")
+    if day_problem(parsed.date()):
+        raise Refused(400, f"{name}: must be between the years {DAY_MIN.year} and {DAY_MAX.year}")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=SHANGHAI)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from web.access import Access, compacts_of, one_of
+from web.access import DB_INT_MAX, Access, compacts_of, one_of
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, NotPermitted, TooLarge, UnsupportedMediaType, ValidationFailed
 from workflow.core.reference import Level, Role, load, parse_text, update_person
@@ -191,7 +191,7 @@ def router(access: Access) -> APIRouter:
         role: str | None = None,
         jurisdiction: str | None = None,
         limit: Annotated[int, Query(ge=1, le=2000)] = 500,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     ) -> list[dict[str, Any]]:
         """People of the caller's compacts (everyone, to an admin); contacts only to those who may reach them."""
         one_of("role", role, get_args(Role))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from web.access import Access, compacts_of
+from web.access import Access, compacts_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
@@ -45,6 +45,7 @@ def router(access: Access) -> APIRouter:
         compact gets that one compact's answer as it stands; a caller of several (or of
         none) gets ``{"from", "to", "compacts": [...]}``, each compact's answer in code order.
         """
+        sane_days(from_=start, to=end)
         today = local_today(wired.clock.now())
         first = start or today.replace(month=1, day=1)
         last = end or today + timedelta(days=1)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from web.access import DB_INT_MAX, Access, compacts_of, iso, one_of
+from web.access import DB_INT_MAX, Access, compacts_of, iso, one_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, ValidationFailed, WorkflowError
 from workflow.core.outbox import inbox, mark_read
@@ -127,6 +127,7 @@ def router(access: Access) -> APIRouter:
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> list[dict[str, Any]]:
         """Every issue put to a joint meeting (a record or its own convene step), by meeting day in [from, to)."""
+        sane_days(from_=start, to=end)
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
         compacts = scope(uow, actor, compact)
@@ -138,6 +139,7 @@ def router(access: Access) -> APIRouter:
         uow: Unit, actor: Caller, compact: str | None = None, status: str | None = None, due_before: date | None = None
     ) -> list[dict[str, Any]]:
         """Revisits (回头看) of the caller's compacts' issues, by due day."""
+        sane_days(due_before=due_before)
         one_of("status", status, REVISIT_STATUSES)
         compacts = scope(uow, actor, compact)
         with uow:

@@ -20,6 +20,7 @@ from sqlmodel import col
 from workflow.core.actors import SYSTEM
 from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.models import Compact, CompactMember, CompactStaff, Jurisdiction, PatrolQuota, Person, River, Segment
+from workflow.core.payload import MAX_DEPTH, MAX_DIGITS, TooManyDigits, check_parsed, load_json
 from workflow.core.uow import UnitOfWork
 
 Level = Literal["province", "city", "district", "township", "village"]
@@ -170,13 +171,34 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without aliases: reference data never needs them, and nested ones expand exponentially."""
+    """YAML within the edge's bounds: no aliases, at most MAX_DEPTH deep, no integer of more than MAX_DIGITS digits.
+
+    Aliases: reference data never needs them, and nested ones expand exponentially. The depth is
+    counted as the document is composed, before anything is built from it; a long integer is kept
+    as a TooManyDigits marker, never converted, and named by its place afterwards.
+    """
+
+    depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        mark = cast(Any, self).peek_event().start_mark  # untyped in the stubs
         if self.check_event(yaml.AliasEvent):
-            mark = cast(Any, self).peek_event().start_mark  # untyped in the stubs
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} deep", mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        """An integer, or a TooManyDigits marker when it is written with more than MAX_DIGITS digits."""
+        digits = sum(c.isalnum() for c in str(self.construct_scalar(node)))
+        return TooManyDigits(digits) if digits > MAX_DIGITS else super().construct_yaml_int(node)
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:int", _NoAliasLoader.construct_yaml_int)
 
 
 def parse(path: Path) -> ReferenceData:
@@ -191,9 +213,17 @@ def parse(path: Path) -> ReferenceData:
 
 
 def parse_text(text: str, fmt: Literal["json", "yaml"], source: str = "body") -> ReferenceData:
-    """Check a YAML or JSON document given as text; ``source`` names the whole document in errors."""
+    """Check a YAML or JSON document given as text; ``source`` names the whole document in errors.
+
+    Its depth, its numbers' digits and its text are checked before or while it is parsed
+    (``workflow.core.payload``), so a hostile document is refused, never a crash.
+    """
     try:
-        raw = json.loads(text) if fmt == "json" else yaml.load(text, Loader=_NoAliasLoader)
+        if fmt == "json":
+            raw = load_json(text, source)
+        else:
+            raw = yaml.load(text, Loader=_NoAliasLoader)
+            check_parsed(raw, source)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(source, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except yaml.YAMLError as exc:

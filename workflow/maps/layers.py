@@ -24,6 +24,7 @@ from shapely.geometry import shape
 
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import Jurisdiction, MapFeature, River, Segment, table_of
+from workflow.core.payload import check_parsed, load_json
 from workflow.core.uow import UnitOfWork
 
 # The geometry types each layer takes.
@@ -99,7 +100,7 @@ def read_geojson(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ValidationFailed(str(path), f"is not UTF-8 text: byte {exc.start}") from exc
     try:
-        document = json.loads(text)
+        document = load_json(text, str(path))
     except json.JSONDecodeError as exc:
         raise ValidationFailed(str(path), f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(document, dict):
@@ -191,6 +192,8 @@ def check_document(layer: str, document: dict[str, Any]) -> list[CheckedFeature]
     """Every check that needs no database; ValidationFailed names each bad feature and the reason."""
     if layer not in LAYERS:
         raise ValidationFailed("layer", f"{layer!r} is not one of {', '.join(LAYERS)}")
+    # However it was parsed (a file, a form, a test): no text a database refuses, no huge number, no deep nesting.
+    check_parsed(document, "document")
     if document.get("type") != "FeatureCollection":
         raise ValidationFailed("type", f"must be 'FeatureCollection', not {document.get('type')!r}")
     crs_problem = _crs_problem(document.get("crs"))
