@@ -155,6 +155,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "done_minutes": ("会议纪要已存档", "Minutes filed"),
         "done_action_done": ("督办事项已办结", "Action item closed"),
         "issue_bulletin": ("通报整改情况", "Issue a progress bulletin"),
+        "name_col": ("姓名", "Name"),
         "bulletin_from": ("起始日期", "From"),
         "bulletin_to": ("截止日期（含）", "To (included)"),
         "bulletin_hint": ("按年度顺序编号，生成 PDF 并存档", "Numbered in order for the year, filed as a PDF"),

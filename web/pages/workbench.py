@@ -26,12 +26,19 @@ from web.pages.deps import Posted, Viewer
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.core.models import Compact, River, table_of
+from workflow.core.models import Compact, Issue, River, table_of
 from workflow.core.services import apply_within
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import only_coordinator
 from workflow.meetings.bulletins import issue_progress_bulletin
-from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting, decide, record_attendance
+from workflow.meetings.records import (
+    MeetingDraft,
+    change_meeting,
+    convene_meeting,
+    decide,
+    record_attendance,
+    suggest_level,
+)
 from workflow.reading.issues import ORDERS, WAITS, IssueSummary, list_issues
 from workflow.reading.meetings import action_items, list_meetings, meeting_view
 
@@ -44,6 +51,7 @@ EXPORT_COLUMNS = ("code", "title", "category", "state", "reporting", "receiving"
 
 _compact = table_of(Compact)
 _river = table_of(River)
+_issue = table_of(Issue)
 
 
 @dataclass(frozen=True)
@@ -309,9 +317,16 @@ def router(
                 picked = list_issues(
                     uow.session, now=wired.clock.now(), compacts=view.actor.coordinates, limit=500, text=None
                 )
-                picked = [r for r in picked if r.code in agenda]
+                picked = sorted((r for r in picked if r.code in agenda), key=lambda r: agenda.index(r.code))
+            rows = uow.connection.execute(
+                _issue.select().where(
+                    _issue.c.code.in_(agenda), _issue.c.compact_id.in_(sorted(view.actor.coordinates))
+                )
+            ).all()
+            suggested = suggest_level(uow.connection, rows)
         return {
             "compacts": [(c.code, c.name) for c in compacts],
+            "suggested": level_label(view, suggested),
             "picked": picked,
             "levels": [(lv, level_label(view, lv)) for lv in MEETING_LEVELS],
             "values": values,
