@@ -17,6 +17,7 @@ from reports.render import DocumentInfo, ReportRenderer
 from workflow.core.clock import SHANGHAI
 from workflow.reading import dossier
 from workflow.reading.figures import FIGURES, month_bounds
+from workflow.reading.practice import FIGURES as PRACTICE_FIGURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,44 @@ def minutes(
     )
     pdf = renderer.render("minutes.html.j2", info, archival=archival, data=data)
     return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
+
+
+def progress_bulletin(
+    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+) -> Built:
+    """通报跨界问题整改情况: a progress bulletin the coordinators issued (``period`` is its key, 2026-003)."""
+    data = dossier.bulletin(conn, compact_code, period, kind="progress")
+    first, last = data["figures"]["from"], data["figures"]["to"]
+    span = f"{_day_label(first)}至{_day_label(last, before=True)}"
+    info = DocumentInfo(
+        title="跨界问题整改情况通报",
+        compact=data["compact"],
+        number=data["figures"]["number"],
+        subject=f"{data['compact']} {span} 整改情况通报",
+        keywords=("河长制", "通报", "整改情况", data["figures"]["number"]),
+        generated_at=data["created_at"],
+    )
+    shown = [(key, label) for key, label in PRACTICE_FIGURES if key not in ("monthly_bulletins",)]
+    chart = bar_chart([(label, int(data["figures"]["practice"].get(key, 0))) for key, label in shown[5:13]])
+    levels = [("township", "乡镇级"), ("district", "区县级"), ("city", "市级"), ("province", "省级")]
+    pdf = renderer.render(
+        "progress_bulletin.html.j2",
+        info,
+        archival=archival,
+        b=data,
+        figures=shown,
+        chart=chart,
+        span=span,
+        levels=levels,
+        listed=BULLETIN_CODES_LISTED,
+    )
+    return Built("progress", f"{data['figures']['number']} 整改情况通报", compact_code, period, None, pdf)
+
+
+def _day_label(iso: str, *, before: bool = False) -> str:
+    """2026-03-01 → 2026年3月1日; with ``before``, the day before (a half-open range's last day)."""
+    day = datetime.fromisoformat(iso).date() - (timedelta(days=1) if before else timedelta(0))
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def meeting_minutes(

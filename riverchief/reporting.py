@@ -19,7 +19,7 @@ from workflow.core.uow import UnitOfWork
 from workflow.jobs import bulletins, runs
 from workflow.reading.figures import month_bounds
 
-KINDS = ("followup", "revisit", "bulletin", "minutes", "ledger")
+KINDS = ("followup", "revisit", "bulletin", "progress", "minutes", "ledger")
 
 
 class App(Protocol):
@@ -80,7 +80,12 @@ def make(
                 return builders.ledger_xlsx(conn, compact, period)
             return builders.ledger(renderer(app), conn, compact, period, progress=progress)
         assert period is not None
-        build = {"revisit": builders.revisit, "bulletin": builders.bulletin, "minutes": builders.minutes}[kind]
+        build = {
+            "revisit": builders.revisit,
+            "bulletin": builders.bulletin,
+            "progress": builders.progress_bulletin,
+            "minutes": builders.minutes,
+        }[kind]
         return build(renderer(app), conn, compact, period, archival=archival)
 
 

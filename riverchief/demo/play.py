@@ -18,6 +18,8 @@ from rich.console import Console
 from sqlmodel import col
 
 from riverchief.bootstrap import App, bootstrap
+from riverchief.demo.meetings import play as play_meetings
+from riverchief.demo.meetings import show as show_meetings
 from riverchief.demo.patrols import play as play_patrols
 from riverchief.migrate import upgrade
 from riverchief.present import print_bulletin, print_issue, print_issue_list, print_verify
@@ -320,7 +322,9 @@ def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
     revisit_rebound_archive(d, codes[0])
     clock.set(max(clock.now(), *ends))
     play_patrols(app, clock, console)
+    held = play_meetings(app, clock)
     _run_scheduled_jobs(app, local_today(START), local_today(clock.now()))
+    show_meetings(app, console, held)
     with app.reader() as uow:
         for code in codes:
             console.print()
@@ -342,6 +346,8 @@ def run(console: Console, database: Path, *, file_reports: bool = True) -> bool:
             ("followup", {"issue": codes[0]}),
             ("bulletin", {"period": "2026-03"}),
             ("minutes", {"period": "2026-03"}),
+            *(("minutes", {"meeting": m.code}) for m in held["meetings"]),
+            *(("progress", {"period": issued.period}) for issued in held["bulletins"]),
             ("ledger", {"fmt": "xlsx"}),
         )
     ):

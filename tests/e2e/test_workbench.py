@@ -178,3 +178,19 @@ def test_a_coordinator_dispatches_the_selected_issues_in_one_step(sqlite_world: 
     assert [sqlite_world.issue(c).state for c in stuck] == ["ban.dispatched", "ban.dispatched", "ban.handed_off"]
     empty = client.post("/issues/dispatch", data={"csrf_token": csrf_of(page.text), "issue": [], "order": "x"})
     assert empty.status_code == 422
+
+
+def test_a_coordinator_issues_a_progress_bulletin_from_the_meetings_page(
+    sqlite_world: World, client: TestClient
+) -> None:
+    three_stuck(sqlite_world)
+    sign_in(client, COORDINATOR)
+    page = client.get("/meetings")
+    assert 'data-testid="bulletin-form"' in page.text
+    today = sqlite_world.clock.now().date().isoformat()
+    form = {"csrf_token": csrf_of(page.text), "compact": "QJ", "from": "2026-03-01", "to": today}
+    answer = client.post("/bulletins", data=form, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "QJ联防通报〔2026〕1号 已生成并存档" in answer.text
+    sign_in(client, REPORTER)
+    assert 'data-testid="bulletin-form"' not in client.get("/meetings").text

@@ -701,6 +701,7 @@ def test_period_figures_give_the_practice_notes_figures_on_a_known_data_set(worl
         tongnan = period_figures(uow.connection, "QJ", date(2026, 1, 1), date(2027, 1, 1), side="500152")
         anju = period_figures(uow.connection, "QJ", date(2026, 1, 1), date(2027, 1, 1), side="510904")
         april = period_figures(uow.connection, "QJ", date(2026, 4, 1), date(2026, 5, 1))
+    no_meetings = {"township": 0, "district": 0, "city": 0, "province": 0}
     assert year == {
         "boundary_chiefs": 4,
         "swap_patrols": 3,
@@ -709,14 +710,23 @@ def test_period_figures_give_the_practice_notes_figures_on_a_known_data_set(worl
         "patrol_issues": 2,
         "handed_over": 3,
         "accepted": 2,
+        "disputed": 1,
+        "negotiated": 1,
+        "dispatched": 0,
         "rectified": 2,
+        "closed": 2,
+        "closed_without_rebound": 1,
+        "rebounds": 0,
         "joint_cases": 2,
         "leads_transferred": 1,
-        "joint_meetings": 1,
-        "progress_bulletins": 1,
+        "joint_meetings": 1,  # the disputed issue put to a district meeting by its own step
+        "joint_meetings_by_level": {**no_meetings, "district": 1},
+        "progress_bulletins": 0,  # none issued: the monthly bulletin is counted on its own
+        "monthly_bulletins": 1,
+        "action_items_open": 0,
+        "action_items_overdue": 0,
         "revisits": 1,
         "revisit_reports": 1,
-        "closed_without_rebound": 1,
     }
     assert tongnan == {**year, "boundary_chiefs": 2, "swap_patrols": 1, "patrols": 3, "joint_cases": 1}
     assert anju == {
@@ -726,11 +736,17 @@ def test_period_figures_give_the_practice_notes_figures_on_a_known_data_set(worl
         "patrols": 1,
         "joint_cases": 1,
         "joint_meetings": 1,
-        "progress_bulletins": 1,
+        "joint_meetings_by_level": {**no_meetings, "district": 1},
+        "monthly_bulletins": 1,
         "revisits": 1,
         "revisit_reports": 1,
     }
-    assert april == {**dict.fromkeys(year, 0), "boundary_chiefs": 2, "revisit_reports": 1}
+    assert april == {
+        **dict.fromkeys(year, 0),
+        "joint_meetings_by_level": no_meetings,
+        "boundary_chiefs": 2,
+        "revisit_reports": 1,
+    }
 
 
 # -- quotas from the reference data ----------------------------------------------------------------

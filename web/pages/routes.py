@@ -681,10 +681,13 @@ def router(access: Access) -> APIRouter:
         return render(request, "revisits.html", view, planned=planned, revisiting=items, filed=filed, today=today)
 
     @pages.get("/reports")
-    def reports(request: Request, view: Seen) -> HTMLResponse:
+    def reports(
+        request: Request, view: Seen, issued: Annotated[str | None, Query(max_length=60)] = None
+    ) -> HTMLResponse:
         with view.uow as uow:
             filed = report_rows(uow.connection, compacts_of(view.actor), limit=200)
-        return render(request, "reports.html", view, filed=filed)
+        flash = ("ok", view.t("bulletin_issued", number=issued)) if issued else None
+        return render(request, "reports.html", view, filed=filed, flash=flash)
 
     def map_shapes(
         conn: sa.Connection, near: tuple[float, float, float, float] | None = None

@@ -26,11 +26,19 @@ from web.pages.deps import Posted, Viewer
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.core.models import Compact, River, table_of
+from workflow.core.models import Compact, Issue, River, table_of
 from workflow.core.services import apply_within
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import only_coordinator
-from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting, decide, record_attendance
+from workflow.meetings.bulletins import issue_progress_bulletin
+from workflow.meetings.records import (
+    MeetingDraft,
+    change_meeting,
+    convene_meeting,
+    decide,
+    record_attendance,
+    suggest_level,
+)
 from workflow.reading.issues import ORDERS, WAITS, IssueSummary, list_issues
 from workflow.reading.meetings import action_items, list_meetings, meeting_view
 
@@ -43,6 +51,7 @@ EXPORT_COLUMNS = ("code", "title", "category", "state", "reporting", "receiving"
 
 _compact = table_of(Compact)
 _river = table_of(River)
+_issue = table_of(Issue)
 
 
 @dataclass(frozen=True)
@@ -285,10 +294,14 @@ def router(
             actions = action_items(uow.connection, compacts_of(view.actor), now, status="open")
         upcoming = [m for m in rows if m.status == "planned" and m.starts_at >= now - timedelta(hours=12)]
         past = [m for m in rows if m not in upcoming]
+        today = local_today(now)
         return render(
             request,
             "meetings.html",
             view,
+            bulletin_from=today.replace(day=1).isoformat(),
+            today=today.isoformat(),
+            compacts=[(c, n) for c, n in _coordinated(view)],
             upcoming=list(reversed(upcoming)),
             past=past,
             actions=actions,
@@ -304,9 +317,16 @@ def router(
                 picked = list_issues(
                     uow.session, now=wired.clock.now(), compacts=view.actor.coordinates, limit=500, text=None
                 )
-                picked = [r for r in picked if r.code in agenda]
+                picked = sorted((r for r in picked if r.code in agenda), key=lambda r: agenda.index(r.code))
+            rows = uow.connection.execute(
+                _issue.select().where(
+                    _issue.c.code.in_(agenda), _issue.c.compact_id.in_(sorted(view.actor.coordinates))
+                )
+            ).all()
+            suggested = suggest_level(uow.connection, rows)
         return {
             "compacts": [(c.code, c.name) for c in compacts],
+            "suggested": level_label(view, suggested),
             "picked": picked,
             "levels": [(lv, level_label(view, lv)) for lv in MEETING_LEVELS],
             "values": values,
@@ -483,6 +503,29 @@ def router(
     ):
         pages.add_api_route(f"/meetings/{{code}}/{name}", meeting_step(name, step), methods=["POST"])
 
+    @pages.post("/bulletins")
+    async def issue_bulletin(request: Request, form: Posted, view: Seen) -> Response:
+        check_csrf(view, form)
+
+        def issue() -> str:
+            try:
+                start = date.fromisoformat(str(form.get("from") or ""))
+                end = date.fromisoformat(str(form.get("to") or "")) + timedelta(days=1)  # the last day, included
+            except ValueError as exc:
+                raise ValidationFailed("from", view.t("bad_date")) from exc
+            compact = str(form.get("compact") or "")
+            issued = issue_progress_bulletin(view.uow, view.actor, compact, start, end)
+            view.uow.rollback()
+            wired.file_report("progress", compact=compact, period=issued.period)
+            return issued.number
+
+        try:
+            number = await run_in_threadpool(issue)
+        except ValidationFailed as exc:
+            message = "；".join(f"{view.t('bulletin_' + f) if f in ('from', 'to') else f}：{r}" for f, r in exc.errors)
+            return render(request, "message.html", view, 422, message=message)
+        return RedirectResponse(f"/reports?issued={quote(number)}", status_code=303)
+
     # -- action items ---------------------------------------------------------------------------
 
     @pages.get("/actions")
@@ -508,6 +551,11 @@ def router(
         return RedirectResponse("/actions?done=1", status_code=303)
 
     return pages
+
+
+def _coordinated(view: Any) -> list[tuple[str, str]]:
+    with view.uow as uow:
+        return [(c.code, c.name) for c in uow.connection.execute(sa_select_compacts(view.actor.coordinates))]
 
 
 DONE_KEYS = frozenset({"convened", "attendance", "decision", "action", "change", "minutes"})

@@ -17,9 +17,17 @@ from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.uow import UnitOfWork
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import ATTENDANCE, STATUSES, only_coordinator, readable
+from workflow.meetings.bulletins import issue_progress_bulletin
 from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting, decide, record_attendance
 from workflow.reading.issues import compact_id_of
-from workflow.reading.meetings import ActionView, MeetingView, action_items, list_meetings, meeting_view
+from workflow.reading.meetings import (
+    ActionView,
+    MeetingView,
+    action_items,
+    list_meetings,
+    meeting_view,
+    progress_bulletins,
+)
 
 CODE = Field(min_length=1, max_length=40)
 TEXT = Field(min_length=1, max_length=200)
@@ -74,6 +82,14 @@ class ActionIn(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     owner: str = Field(min_length=1, max_length=20, description="the owner jurisdiction's code")
     due_on: date
+
+
+class BulletinIn(BaseModel):
+    """A progress bulletin to issue over the days [from, to)."""
+
+    compact: str = Field(min_length=1, max_length=10)
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
 
 
 class ActionDone(BaseModel):
@@ -263,6 +279,26 @@ def router(access: Access) -> APIRouter:
             "new": filed.new,
             "file": f"/api/v1/reports/{filed.id}/file",
         }
+
+    @api.post("/bulletins", status_code=201)
+    def bulletin(uow: Unit, body: BulletinIn, actor: Caller) -> dict[str, Any]:
+        """Issue a progress bulletin (通报整改情况) over [from, to) (coordinators): numbered, filed as a PDF."""
+        issued = issue_progress_bulletin(uow, actor, body.compact, body.start, body.end)
+        uow.rollback()  # the PDF is made and filed in units of its own
+        filed = wired.file_report("progress", compact=body.compact, period=issued.period)
+        return {
+            "number": issued.number,
+            "period": issued.period,
+            "report": filed.id,
+            "file": f"/api/v1/reports/{filed.id}/file",
+        }
+
+    @api.get("/bulletins")
+    def bulletins(uow: Unit, actor: Caller, compact: str | None = None) -> list[dict[str, Any]]:
+        """The progress bulletins of the caller's compacts, newest first."""
+        compacts = scope(uow, actor, compact)
+        with uow:
+            return progress_bulletins(uow.connection, compacts)
 
     @api.get("/actions")
     def actions(

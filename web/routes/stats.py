@@ -35,10 +35,30 @@ def router(access: Access) -> APIRouter:
     ) -> dict[str, Any]:
         """The figures of the caller's compacts over [from, to) (Asia/Shanghai days; default: this year so far).
 
-        Each compact's answer holds its code (``compact``), ``from`` and ``to``, the
-        practice's figures, ``overdue`` and ``overdue_parties``; ``parties`` gives the
-        same figures for each member jurisdiction, its descendants rolled up (which side
-        each counts: ``workflow.jobs.stats``).
+        Each compact's answer holds its code (``compact``), ``from`` and ``to``; the steps
+        taken in the period (handed_over, accepted, disputed, negotiated, joint_meetings,
+        dispatched, rectified, verified, closed, revisits, rebounds, archived: each a count of
+        that step's events); ``overdue`` and ``overdue_parties``; and ``practice``, the figures
+        the practice reports, each counted as follows:
+
+        - boundary_chiefs: chiefs in a swap pairing live in the period; swap_patrols, patrols,
+          covert_inspections: patrols made in it; patrol_issues: problems reported from patrols;
+        - handed_over: issues first handed over in the period, and of those, by the period's end:
+          accepted (taken on by the receiving side, at once or once a dispute or meeting settled
+          it), disputed, negotiated (disputed or sent to negotiation), dispatched, rectified,
+          closed, closed_without_rebound (closed at the first joint check, never rebounded);
+        - rebounds, revisits: rebounds found and revisits started in the period;
+        - joint_meetings (and joint_meetings_by_level): meetings held in the period that were not
+          cancelled, plus each day and level on which issues were put to a meeting by their own
+          step outside a meeting record;
+        - progress_bulletins: bulletins the coordinators issued (POST /api/v1/bulletins);
+          monthly_bulletins: the scheduler's monthly ones for months beginning in the period;
+        - joint_cases, leads_transferred: opened and transferred in the period; revisit_reports:
+          filed in it; action_items_open, action_items_overdue: open at the period's end, and of
+          those, past their due day.
+
+        ``parties`` gives, for each member jurisdiction (its descendants rolled up), the steps
+        counted for the side each belongs to (``FIGURE_SIDES``) and its own ``practice``.
 
         Which compacts: the one ``compact`` names (404 if the caller cannot see it);
         without it, those the caller belongs to, coordinates or audits. A caller of one

@@ -22,7 +22,7 @@ from workflow.core.uow import UnitOfWork
 from workflow.reading.issues import compact_id_of
 from workflow.reading.records import MeetingItem, ReportRow, RevisitRow, meeting_items, report_rows, revisit_rows
 
-REPORT_KINDS = ("followup", "revisit", "bulletin", "interview", "minutes", "ledger")
+REPORT_KINDS = ("followup", "revisit", "bulletin", "progress", "interview", "minutes", "ledger")
 REVISIT_STATUSES = ("planned", "done", "cancelled")
 MEDIA_TYPES = {
     "pdf": "application/pdf",

@@ -20,6 +20,7 @@ from workflow.core.models import (
 )
 from workflow.reading.issues import compact_id_of
 from workflow.reading.overdue import overdue_parties, overdue_waits
+from workflow.reading.practice import period_figures
 
 _issue = table_of(Issue)
 _event = table_of(Event)
@@ -171,6 +172,10 @@ def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime
     """
     compact_id = compact_id_of(conn, compact_code)
     parties = overdue_parties(conn, compact_id, start, end)
+    first, last = start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date()
+    members = _member_figures(conn, compact_id, start, end)
+    for member in members:
+        member["practice"] = period_figures(conn, compact_code, first, last, side=member["code"])
     return {
         "compact": compact_code,
         "from": start.isoformat(),
@@ -178,5 +183,6 @@ def stats(conn: sa.Connection, compact_code: str, start: datetime, end: datetime
         **step_counts(conn, compact_id, start, end),
         "overdue": sum(len(p["issues"]) for p in parties),
         "overdue_parties": parties,
-        "parties": _member_figures(conn, compact_id, start, end),
+        "practice": period_figures(conn, compact_code, first, last),
+        "parties": members,
     }

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from workflow.core.errors import NotFound
 from workflow.core.models import (
     ActionItem,
+    Bulletin,
     Compact,
     Event,
     Issue,
@@ -288,3 +289,27 @@ def meeting_view(conn: sa.Connection, code: str, now: datetime) -> MeetingView:
         ),
         actions=tuple(action_items(conn, [row.compact_id], now, meeting_id=row.id)),
     )
+
+
+def progress_bulletins(conn: sa.Connection, compacts: Collection[int]) -> list[dict[str, object]]:
+    """The progress bulletins (通报整改情况) issued for the compacts, newest first, with their numbers and spans."""
+    bulletins = table_of(Bulletin)
+    rows = conn.execute(
+        sa.select(bulletins, compact_table.c.code.label("compact"))
+        .join(compact_table, compact_table.c.id == bulletins.c.compact_id)
+        .where(bulletins.c.compact_id.in_(list(compacts)), bulletins.c.kind == "progress")
+        .order_by(bulletins.c.created_at.desc(), bulletins.c.id.desc())
+    ).all()
+    return [
+        {
+            "compact": r.compact,
+            "period": r.period,
+            "number": r.figures.get("number"),
+            "from": r.figures.get("from"),
+            "to": r.figures.get("to"),
+            "issued_at": r.created_at.isoformat(),
+            "overdue_parties": len(r.parties),
+            "overdue_actions": len(r.figures.get("overdue_actions", [])),
+        }
+        for r in rows
+    ]

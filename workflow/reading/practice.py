@@ -11,6 +11,7 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
 from workflow.core.lookups import compact_row, member_paths
 from workflow.core.models import (
+    ActionItem,
     Bulletin,
     EnforcementCase,
     EnforcementParty,
@@ -18,6 +19,9 @@ from workflow.core.models import (
     Issue,
     Jurisdiction,
     LeadTransfer,
+    Meeting,
+    MeetingInvitee,
+    MeetingIssue,
     Patrol,
     PatrolIssue,
     Person,
@@ -46,14 +50,22 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("patrol_issues", "巡河上报问题"),
     ("handed_over", "移交问题"),
     ("accepted", "受理"),
+    ("disputed", "提出异议"),
+    ("negotiated", "难点商办"),
+    ("dispatched", "河长调度"),
     ("rectified", "整改到位"),
+    ("closed", "销号"),
+    ("closed_without_rebound", "一次性销号未反弹"),
+    ("rebounds", "反弹"),
     ("joint_cases", "联合查处"),
     ("leads_transferred", "移送公益诉讼线索"),
     ("joint_meetings", "联席会议"),
     ("progress_bulletins", "通报整改情况"),
+    ("monthly_bulletins", "月通报"),
+    ("action_items_open", "督办事项未办结"),
+    ("action_items_overdue", "督办事项逾期"),
     ("revisits", "回头看"),
     ("revisit_reports", "回访报告"),
-    ("closed_without_rebound", "一次性销号未反弹"),
 )
 
 
@@ -64,7 +76,7 @@ def _under(column: Any, path: str | None) -> Any:
 
 def period_figures(
     conn: sa.Connection, compact: str, start: date, end: date, side: str | None = None
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """The practice's figures for a compact over the days [start, end), or for one side of it.
 
     Counted as the practice notes count them: boundary chiefs in a pairing
@@ -87,7 +99,7 @@ def period_figures(
         raise ValidationFailed("end", f"{end} is not after start {start}")
     members = member_paths(conn, row.id)
     in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members)) if members else sa.false()
-    figures = {
+    figures: dict[str, Any] = {
         "boundary_chiefs": _boundary_chiefs(conn, row.id, start, end, path),
         **_patrol_figures(conn, in_compact, since, until, path),
         **_cohort(conn, row.id, since, until, path),
@@ -114,8 +126,11 @@ def period_figures(
                 _under(_juris.c.path, path),
             ),
         ),
-        "joint_meetings": _events(conn, row.id, "convene", since, until, path),
-        "progress_bulletins": _bulletins(conn, row.id, start, end),
+        **meeting_figures(conn, row.id, since, until, path),
+        "rebounds": _events(conn, row.id, "rebound", since, until, path),
+        "progress_bulletins": _progress_bulletins(conn, row.id, since, until),
+        "monthly_bulletins": _bulletins(conn, row.id, start, end),
+        **_action_figures(conn, row.id, until, path),
         "revisits": _events(conn, row.id, "start_revisit", since, until, path),
         "revisit_reports": _count(
             conn,
@@ -127,7 +142,102 @@ def period_figures(
             ),
         ),
     }
-    return {key: figures[key] for key, _ in FIGURES}
+    return {key: figures[key] for key, _ in FIGURES} | {"joint_meetings_by_level": figures["joint_meetings_by_level"]}
+
+
+def meeting_figures(
+    conn: sa.Connection, compact_id: int, since: datetime, until: datetime, path: str | None = None
+) -> dict[str, Any]:
+    """Joint meetings held in [since, until), in all and by level: each meeting record that was not cancelled
+    (with ``path``, one that invited that side or decided one of its issues), and each day and level on which
+    issues were put to a meeting by their own ``convene`` step, outside any record (as before meetings were
+    records: one meeting per day and level)."""
+    meetings, invitees, agenda = table_of(Meeting), table_of(MeetingInvitee), table_of(MeetingIssue)
+    query = sa.select(meetings.c.level).where(
+        meetings.c.compact_id == compact_id,
+        meetings.c.status != "cancelled",
+        meetings.c.starts_at >= since,
+        meetings.c.starts_at < until,
+    )
+    if path is not None:
+        reporting, receiving = _juris.alias("mreporting"), _juris.alias("mreceiving")
+        invited = (
+            sa.select(invitees.c.meeting_id)
+            .join(_juris, _juris.c.id == invitees.c.jurisdiction_id)
+            .where(invitees.c.meeting_id == meetings.c.id, _juris.c.path.startswith(path))
+        )
+        decided = (
+            sa.select(agenda.c.meeting_id)
+            .join(_issue, _issue.c.id == agenda.c.issue_id)
+            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+            .where(
+                agenda.c.meeting_id == meetings.c.id,
+                sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path)),
+            )
+        )
+        query = query.where(sa.or_(invited.exists(), decided.exists()))
+    levels = list(conn.execute(query).scalars())
+    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
+    either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
+    bare = conn.execute(
+        sa.select(_event.c.payload, _event.c.occurred_at)
+        .select_from(
+            _event.join(_issue, _issue.c.id == _event.c.issue_id)
+            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+        )
+        .where(
+            _issue.c.compact_id == compact_id,
+            _event.c.trigger == "convene",
+            _event.c.occurred_at >= since,
+            _event.c.occurred_at < until,
+            either,
+        )
+    ).all()
+    days = {
+        (e.payload.get("meeting_date") or e.occurred_at.astimezone(SHANGHAI).date().isoformat(), e.payload.get("level"))
+        for e in bare
+        if not e.payload.get("meeting")
+    }
+    levels += [level for _, level in days]
+    by_level = {level: levels.count(level) for level in ("township", "district", "city", "province")}
+    return {"joint_meetings": len(levels), "joint_meetings_by_level": by_level}
+
+
+def _progress_bulletins(conn: sa.Connection, compact_id: int, since: datetime, until: datetime) -> int:
+    """Progress bulletins (通报整改情况) the coordinators issued in the period."""
+    bulletin = table_of(Bulletin)
+    return _count(
+        conn,
+        sa.select(sa.func.count()).where(
+            bulletin.c.compact_id == compact_id,
+            bulletin.c.kind == "progress",
+            bulletin.c.created_at >= since,
+            bulletin.c.created_at < until,
+        ),
+    )
+
+
+def _action_figures(conn: sa.Connection, compact_id: int, until: datetime, path: str | None) -> dict[str, int]:
+    """Action items still open at the period's end, and how many of those were past their due day."""
+    actions = table_of(ActionItem)
+    open_then = sa.or_(actions.c.status == "open", actions.c.done_at >= until)
+    base = (
+        sa.select(sa.func.count())
+        .select_from(actions.join(_juris, _juris.c.id == actions.c.owner_jurisdiction_id))
+        .where(
+            actions.c.compact_id == compact_id,
+            actions.c.status != "cancelled",
+            actions.c.created_at < until,
+            open_then,
+            _under(_juris.c.path, path),
+        )
+    )
+    return {
+        "action_items_open": _count(conn, base),
+        "action_items_overdue": _count(conn, base.where(actions.c.due_at < until)),
+    }
 
 
 def _count(conn: sa.Connection, query: sa.Select[Any]) -> int:
@@ -202,11 +312,11 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
     )
     ids = set(conn.execute(handed).scalars())
 
-    def reached(trigger: str) -> int:
+    def reached(*triggers: str) -> int:
         return _count(
             conn,
             sa.select(sa.func.count(sa.distinct(_event.c.issue_id))).where(
-                _event.c.issue_id.in_(ids), _event.c.trigger == trigger, _event.c.occurred_at < until
+                _event.c.issue_id.in_(ids), _event.c.trigger.in_(triggers), _event.c.occurred_at < until
             ),
         )
 
@@ -223,8 +333,13 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
     )
     return {
         "handed_over": len(ids),
-        "accepted": reached("accept"),
+        # 受理: taken on by the receiving side, at once or once a dispute or a meeting settled it.
+        "accepted": reached("accept", "agree", "resolve", "start_rectify"),
+        "disputed": reached("dispute"),
+        "negotiated": reached("dispute", "negotiate"),
+        "dispatched": reached("dispatch"),
         "rectified": reached("report_done"),
+        "closed": reached("close"),
         "closed_without_rebound": first_time,
     }
 
@@ -253,7 +368,7 @@ def _events(
 
 
 def _bulletins(conn: sa.Connection, compact_id: int, start: date, end: date) -> int:
-    """Monthly bulletins (通报整改情况) for months that begin in the period."""
+    """Monthly bulletins (月通报) for months that begin in the period."""
     bulletin = table_of(Bulletin)
     periods = conn.execute(
         sa.select(bulletin.c.period).where(bulletin.c.compact_id == compact_id, bulletin.c.kind == "monthly")
