@@ -15,6 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 import uvicorn
@@ -103,13 +104,15 @@ def main() -> None:
         ("qj-coord", 1200, "/dashboard", "dashboard-desk"),
         ("ngo-auditor", 1200, "/revisits", "revisits-desk"),
         ("qj-coord", 1200, "/map", "map-desk"),
+        ("qj-coord", 1200, "/issues?phase=ban&order=due", "issues-desk"),
+        ("qj-coord", 1200, "/meetings/QJ-HY-2026-003", "meeting-desk"),
     ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
         for person, width, path, name in shots:
             context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
             page = context.new_page()
-            page.goto(f"{base}/login?next={path}")
+            page.goto(f"{base}/login?next={quote(path, safe='/')}")
             page.fill("#person", person)
             page.fill("#password", DEMO_PASSWORD)
             page.click("form[action='/login'] button[type=submit]")
