@@ -174,6 +174,12 @@ FINDING = Field("finding", FieldKind.TEXT, label_zh="回访情况")
 MEETING_LEVELS = ("township", "district", "city", "province")
 # The meeting record (联席会议) a convene or resolve step belongs to, when it was held as one.
 MEETING = Field("meeting", FieldKind.TEXT, required=False, label_zh="会议编号")
+CONVENE_FIELDS = (
+    Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
+    Field("agenda", FieldKind.TEXT, label_zh="议题"),
+    Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期"),
+    MEETING,
+)
 
 _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_meeting")
 
@@ -222,16 +228,19 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "convene",
-        # 卡点会办: a point blocked in negotiation, or a hand-off or acceptance stuck past its deadline.
-        ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.dispatched"),
+        # 卡点会办: a point blocked in negotiation, which either side may take to a joint meeting.
+        ("ban.negotiating",),
         "ban.joint_meeting",
         _SIDES_AND_COORD | {_P.SYSTEM},
-        (
-            Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
-            Field("agenda", FieldKind.TEXT, label_zh="议题"),
-            Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期"),
-            MEETING,
-        ),
+        CONVENE_FIELDS,
+    ),
+    Transition(
+        "convene",
+        # A hand-off or acceptance stuck past its deadline: the coordinators put it to a meeting.
+        ("ban.handed_off", "ban.accepted", "ban.dispatched"),
+        "ban.joint_meeting",
+        frozenset({_P.COORDINATOR, _P.SYSTEM}),
+        CONVENE_FIELDS,
     ),
     Transition(
         "resolve",

@@ -92,8 +92,9 @@ FORWARD: dict[str, tuple[str, ...]] = {
     "du.rectified": ("request_verify",),
 }
 
+# What people type: the edge refuses NUL and lone surrogates (tests/e2e/test_edges.py), so they are left out here.
 SHORT_TEXT = st.sampled_from(["排污口已封堵", "现场核查属实", "按方案整改", "  两端有空格  ", "ok"]) | st.text(
-    min_size=1, max_size=15
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=15
 ).filter(str.strip)
 BLANKS = st.sampled_from([None, "", "   ", "\u3000\t"])
 BLANK_TITLES = st.sampled_from(["", "  ", "\u3000"])

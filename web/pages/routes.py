@@ -652,7 +652,7 @@ def router(access: Access) -> APIRouter:
                 .order_by(_compact.c.code)
             ).all()
             for compact in codes:
-                figures = stats(uow.connection, compact.code, start, end)
+                figures = stats(uow.connection, compact.code, start, end, practice=False)
                 boards.append({"code": compact.code, "name": compact.name, "figures": figures})
             items = open_issues(uow.connection, view.actor)
             gaps = calendar_gaps(view, uow)

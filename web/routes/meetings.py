@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from states.chart import MEETING_LEVELS
-from web.access import Access, compacts_of, iso, one_of
+from web.access import Access, compacts_of, iso, one_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, ValidationFailed
@@ -192,6 +192,7 @@ def router(access: Access) -> APIRouter:
         """The joint meetings of the caller's compacts starting in [from, to), newest first."""
         one_of("status", status, STATUSES)
         one_of("level", level, MEETING_LEVELS)
+        sane_days(from_=start, to=end)
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
         compacts = scope(uow, actor, compact)
