@@ -23,7 +23,7 @@ from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.payload import INT_MAX, day_problem
 from workflow.core.uow import UnitOfWork
-from workflow.reading.issues import IssueScope, IssueView, issue_scope, issue_view
+from workflow.reading.issues import IssueScope, IssueView, compact_id_of, issue_scope, issue_view
 
 if TYPE_CHECKING:
     from web.wiring import Wired
@@ -104,6 +104,18 @@ def sane_days(**days: date | None) -> None:
 def compacts_of(actor: Actor) -> frozenset[int]:
     """The compacts whose issues the actor may read."""
     return actor.member_of | actor.coordinates | actor.audits
+
+
+def compacts_named(uow: UnitOfWork, actor: Actor, compact: str | None) -> frozenset[int]:
+    """The caller's compacts, or the one named; another compact does not exist for the caller (NotFound)."""
+    mine = compacts_of(actor)
+    if compact is None:
+        return mine
+    with uow:
+        wanted = compact_id_of(uow.connection, compact)
+    if wanted not in mine:
+        raise NotFound("compact", compact)
+    return frozenset({wanted})
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from states.chart import MEETING_LEVELS
-from web.access import Access, compacts_of, iso, one_of, sane_days
+from web.access import Access, compacts_named, compacts_of, iso, one_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.clock import SHANGHAI
-from workflow.core.errors import NotFound, ValidationFailed
+from workflow.core.errors import ValidationFailed
 from workflow.core.uow import UnitOfWork
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import ATTENDANCE, STATUSES, only_coordinator, readable
 from workflow.meetings.bulletins import issue_progress_bulletin
 from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting, decide, record_attendance
-from workflow.reading.issues import compact_id_of
 from workflow.reading.meetings import (
     ActionView,
     MeetingView,
@@ -163,16 +162,6 @@ def router(access: Access) -> APIRouter:
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
     Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
-    def scope(uow: UnitOfWork, actor: Actor, compact: str | None) -> frozenset[int]:
-        mine = compacts_of(actor)
-        if compact is None:
-            return mine
-        with uow:
-            wanted = compact_id_of(uow.connection, compact)
-        if wanted not in mine:
-            raise NotFound("compact", compact)
-        return frozenset({wanted})
-
     def shown(uow: UnitOfWork, actor: Actor, code: str) -> dict[str, Any]:
         with uow:
             view = meeting_view(uow.connection, code, wired.clock.now())
@@ -195,7 +184,7 @@ def router(access: Access) -> APIRouter:
         sane_days(from_=start, to=end)
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             rows = list_meetings(
                 uow.connection,
@@ -297,7 +286,7 @@ def router(access: Access) -> APIRouter:
     @api.get("/bulletins")
     def bulletins(uow: Unit, actor: Caller, compact: str | None = None) -> list[dict[str, Any]]:
         """The progress bulletins of the caller's compacts, newest first."""
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             return progress_bulletins(uow.connection, compacts)
 
@@ -311,7 +300,7 @@ def router(access: Access) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """The action items of the caller's compacts, due first; ``overdue=true`` for those past their day."""
         one_of("status", status, ("open", "done", "cancelled"))
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             rows = action_items(uow.connection, compacts, wired.clock.now(), status=status, overdue=overdue)
         return [_action(a) for a in rows]

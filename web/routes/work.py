@@ -14,12 +14,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from web.access import DB_INT_MAX, Access, compacts_of, iso, one_of, sane_days
+from web.access import DB_INT_MAX, Access, compacts_named, compacts_of, iso, one_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, ValidationFailed, WorkflowError
 from workflow.core.outbox import inbox, mark_read
 from workflow.core.uow import UnitOfWork
-from workflow.reading.issues import compact_id_of
 from workflow.reading.records import MeetingItem, ReportRow, RevisitRow, meeting_items, report_rows, revisit_rows
 
 REPORT_KINDS = ("followup", "revisit", "bulletin", "progress", "interview", "minutes", "ledger")
@@ -107,17 +106,6 @@ def router(access: Access) -> APIRouter:
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
     Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
 
-    def scope(uow: UnitOfWork, actor: Actor, compact: str | None) -> frozenset[int]:
-        """The caller's compacts, or the one named; another compact does not exist for the caller."""
-        mine = compacts_of(actor)
-        if compact is None:
-            return mine
-        with uow:
-            wanted = compact_id_of(uow.connection, compact)
-        if wanted not in mine:
-            raise NotFound("compact", compact)
-        return frozenset({wanted})
-
     @api.get("/meeting-items")
     def meetings(
         uow: Unit,
@@ -130,7 +118,7 @@ def router(access: Access) -> APIRouter:
         sane_days(from_=start, to=end)
         if start is not None and end is not None and end <= start:
             raise ValidationFailed("to", f"must be after from ({start.isoformat()})")
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             return [_meeting(m) for m in meeting_items(uow.connection, compacts, start=start, end=end)]
 
@@ -141,7 +129,7 @@ def router(access: Access) -> APIRouter:
         """Revisits (回头看) of the caller's compacts' issues, by due day."""
         sane_days(due_before=due_before)
         one_of("status", status, REVISIT_STATUSES)
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             rows = revisit_rows(uow.connection, compacts, status=status, due_before=due_before)
         return [_revisit(r) for r in rows]
@@ -164,7 +152,7 @@ def router(access: Access) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Reports filed for the caller's compacts, newest first."""
         one_of("kind", kind, REPORT_KINDS)
-        compacts = scope(uow, actor, compact)
+        compacts = compacts_named(uow, actor, compact)
         with uow:
             return [_report(r) for r in report_rows(uow.connection, compacts, kind=kind, period=period)]
 
