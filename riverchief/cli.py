@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -520,7 +521,7 @@ def inbox(
 
 @app.command()
 def report(
-    kind: Annotated[str, typer.Argument(help="followup, revisit, bulletin, minutes or ledger")],
+    kind: Annotated[str, typer.Argument(help="followup, revisit, bulletin, progress, minutes or ledger")],
     issue: Annotated[list[str] | None, typer.Argument(help="issue codes (followup)")] = None,
     compact: Annotated[str, typer.Option()] = "QJ",
     period: Annotated[str | None, typer.Option(help="a month 2026-03 (revisit: or a day 2026-03-18)")] = None,
@@ -540,12 +541,18 @@ def report(
         raise ValidationFailed("--format", f"{fmt!r}: only the ledger has xlsx and csv; pdf for the rest")
     if meeting is not None and kind != "minutes":
         raise ValidationFailed("--meeting", "only minutes are made for one meeting")
-    if kind in ("revisit", "bulletin", "minutes") and not period and not meeting:
+    if kind in ("revisit", "bulletin", "progress", "minutes") and not period and not meeting:
+        example = (
+            "2026-003 (a progress bulletin issued through the pages or the API)" if kind == "progress" else "2026-03"
+        )
         raise ValidationFailed(
             "--period",
-            f"a {kind} report needs a period, e.g. 2026-03" + (" (or --meeting)" if kind == "minutes" else ""),
+            f"a {kind} report needs a period, e.g. {example}" + (" (or --meeting)" if kind == "minutes" else ""),
         )
-    if period:
+    if period and kind == "progress":
+        if not re.fullmatch(r"\d{4}-\d{3}", period):
+            raise ValidationFailed("--period", f"{period!r} is not a progress bulletin's key like 2026-003")
+    elif period:
         _check_period("2026-03-18" if kind == "revisit" and len(period) == 10 else "2026-03", period, latest=False)
     wired = _app()
     filed = []

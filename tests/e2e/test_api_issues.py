@@ -125,6 +125,12 @@ def test_each_filter_narrows_the_list_and_filters_combine(world: World, client: 
     assert listed(category="domestic_sewage", party="510900", phase="du") == [d]
     assert listed(q="排污口", state=["ban.handed_off", "du.rectified"], to="2026-03-05") == [a]
     assert listed(category="livestock", phase="ban") == []
+    # The workbench's filters: the river's segments, the difficulty, whom the state waits on.
+    assert listed(river="qiongjiang") == [d, c, a]  # b has no segment
+    assert listed(difficulty="normal") == [d, c, b, a]
+    assert listed(difficulty="hard") == []
+    assert listed(waiting_on="receiving") == [c, a]  # c to plan its rectification, a to be accepted
+    assert listed(waiting_on="reporting") == [d, b]  # d to request the joint check, b to be handed off
 
 
 def test_overdue_lists_exactly_the_issues_past_their_deadline(world: World, client: TestClient) -> None:
@@ -153,6 +159,11 @@ def test_unknown_filter_values_are_refused_naming_each_field(world: World, clien
     assert refused_fields(client, headers, **{"from": "2026-03-05", "to": "2026-03-05"}) == {"to"}
     assert refused_fields(client, headers, q="河" * 201) == {"q"}
     assert refused_fields(client, headers, phase="zhi", category="noise", party="0") == {"phase", "category", "party"}
+    assert refused_fields(client, headers, river="yangtze", difficulty="very", waiting_on="nobody") == {
+        "river",
+        "difficulty",
+        "waiting_on",
+    }
 
 
 def test_text_search_takes_percent_underscore_and_slash_literally(world: World, client: TestClient) -> None:

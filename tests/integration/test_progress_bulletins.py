@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import COORDINATOR, RECEIVER, REPORTER, World, walk_to
+from tests.factories import COORDINATOR, RECEIVER, REPORTER, Cli, World, walk_to
 from web.api import create_api
 from workflow.accounts.tokens import create_token
 
@@ -113,3 +113,21 @@ def test_a_coordinator_issues_numbered_progress_bulletins_listing_the_overdue(
     assert [b["number"] for b in listed] == [second["number"], first["number"]]
     stats = client.get("/api/v1/stats?from=2026-01-01&to=2026-12-31", headers=headers).json()
     assert stats["practice"]["progress_bulletins"] == 2
+
+
+def test_the_cli_files_a_progress_bulletin_again_by_its_key_and_refuses_a_month_for_one(
+    world: World, client: TestClient
+) -> None:
+    a_meeting_on_three_issues(world, client)
+    world.clock.advance(seconds=timedelta(days=10).total_seconds())
+    span = {"compact": "QJ", "from": "2026-03-01", "to": "2026-03-12"}
+    issued = client.post("/api/v1/bulletins", json=span, headers=auth(world, COORDINATOR)).json()
+    data_dir = world.app.settings.data_dir
+    database = world.app.engine.url.database
+    cli = Cli(data_dir, env={"RIVERCHIEF_DATABASE_URL": f"sqlite:///{database}"})
+    again = cli("report", "progress", "--period", issued["period"])
+    assert again.returncode == 0, again.stderr
+    assert "(filed before)" in again.stdout  # the same bulletin makes the same bytes
+    wrong = cli("report", "progress", "--period", "2026-03")
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip().startswith("error: --period")

@@ -93,6 +93,11 @@ def router(access: Access) -> APIRouter:
         party: Annotated[str | None, Query(description="a jurisdiction code: it or one under it is a side")] = None,
         side: Annotated[str | None, Query(description="with party: reporting or receiving only")] = None,
         category: str | None = None,
+        river: Annotated[str | None, Query(description="a river's code: issues on its segments")] = None,
+        difficulty: Annotated[str | None, Query(description="easy, normal or hard")] = None,
+        waiting_on: Annotated[
+            str | None, Query(description="whom the issue's state waits on: reporting, receiving, coordinator, auditor")
+        ] = None,
         overdue: bool = False,
         start: Annotated[date | None, Query(alias="from", description="created on or after (Asia/Shanghai)")] = None,
         end: Annotated[date | None, Query(alias="to", description="created before (Asia/Shanghai)")] = None,
@@ -129,6 +134,9 @@ def router(access: Access) -> APIRouter:
                 party=party,
                 side=side,
                 category=category,
+                river=river,
+                difficulty=difficulty,
+                waiting_on=waiting_on,
                 overdue=overdue,
                 created_from=_day_start(start),
                 created_to=_day_start(end),
