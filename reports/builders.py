@@ -151,6 +151,27 @@ def minutes(
     return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
 
 
+def interview(
+    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+) -> Built:
+    """季度约谈名单 of a compact and quarter (the stored list the scheduler made), filed as a report."""
+    data = dossier.bulletin(conn, compact_code, period, kind="interview")
+    year, quarter = period.split("-Q")
+    label = f"{year}年第{'一二三四'[int(quarter) - 1]}季度"
+    info = DocumentInfo(
+        title=f"跨界问题季度约谈名单（{label}）",
+        compact=data["compact"],
+        number=f"{compact_code}联防约谈〔{year}〕{quarter}号",
+        subject=f"{data['compact']} {label} 约谈名单",
+        keywords=("河长制", "季约谈", period),
+        generated_at=data["created_at"],
+    )
+    pdf = renderer.render(
+        "interview.html.j2", info, archival=archival, b=data, quarter_label=label, listed=BULLETIN_CODES_LISTED
+    )
+    return Built("interview", f"{compact_code} {period} 季度约谈名单", compact_code, period, None, pdf)
+
+
 def progress_bulletin(
     renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
 ) -> Built:

@@ -19,7 +19,7 @@ from workflow.core.uow import UnitOfWork
 from workflow.jobs import bulletins, runs
 from workflow.reading.figures import month_bounds
 
-KINDS = ("followup", "revisit", "bulletin", "progress", "minutes", "ledger")
+KINDS = ("followup", "revisit", "bulletin", "progress", "interview", "minutes", "ledger")
 
 
 class App(Protocol):
@@ -84,6 +84,7 @@ def make(
             "revisit": builders.revisit,
             "bulletin": builders.bulletin,
             "progress": builders.progress_bulletin,
+            "interview": builders.interview,
             "minutes": builders.minutes,
         }[kind]
         return build(renderer(app), conn, compact, period, archival=archival)
@@ -160,6 +161,18 @@ def _meetings_without_minutes(app: App, start: datetime, end: datetime) -> list[
                 .order_by(meetings.c.starts_at)
             ).scalars()
         )
+
+
+def quarterly_reports(app: App, period: str) -> dict[str, int]:
+    """On the first day of a quarter: each compact's interview list (after its record), filed as a report."""
+    runs.run_job(
+        app.uow,
+        "quarterly_interviews",
+        period,
+        app.clock.now(),
+        lambda: bulletins.quarterly_interviews(app.uow, app.clock.now(), period),
+    )
+    return {"filed": sum(make_and_file(app, "interview", compact=c, period=period).new for c in _compacts(app))}
 
 
 def daily_reports(app: App, period: str) -> dict[str, int]:

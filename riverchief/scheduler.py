@@ -194,6 +194,14 @@ JOBS: tuple[PeriodicJob, ...] = (
         lambda app, now, period: calendars.calendar_check(app.uow, now, period),
     ),
     PeriodicJob(
+        "quarterly_reports",
+        "季约谈 list of last quarter per compact, filed as a PDF (first day of a quarter, 02:15)",
+        lambda: CronTrigger(month="1,4,7,10", day=1, hour=2, minute=15, timezone=SHANGHAI),
+        lambda now: _quarter(_previous_quarter_end(local_today(now))),
+        _quarters_after,
+        lambda app, _now, period: reporting.quarterly_reports(app, period),
+    ),
+    PeriodicJob(
         "account_prune",
         "sign-in attempts and ended sessions older than 30 days (03:00 daily)",
         lambda: CronTrigger(hour=3, minute=0, timezone=SHANGHAI),

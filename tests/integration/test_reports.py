@@ -42,7 +42,7 @@ from reports.fonts import MissingFont, check_cjk_font
 from reports.render import ReportRenderer
 from riverchief.bootstrap import App, bootstrap
 from riverchief.demo.play import run
-from riverchief.reporting import daily_reports, make, make_and_file, monthly_reports
+from riverchief.reporting import daily_reports, make, make_and_file, monthly_reports, quarterly_reports
 from riverchief.settings import Settings
 from states import CHART
 from tests.factories import RECEIVING_CODE, REPORTER, Cli, World, walk_to
@@ -943,3 +943,21 @@ def test_a_party_late_on_many_issues_is_named_with_its_first_codes_and_a_count(f
     assert "、".join(many[:BULLETIN_CODES_LISTED]) in raw
     assert many[BULLETIN_CODES_LISTED] not in raw
     assert f"等共{len(many)}件" in raw
+
+
+def test_the_quarterly_interview_list_is_filed_as_a_report_once(filing_app: App) -> None:
+    assert quarterly_reports(filing_app, "2026-Q1") == {"filed": 1}
+    (row,) = [r for r in report_rows(filing_app) if r.kind == "interview"]
+    assert row.period == "2026-Q1"
+    text = pdf_text(filing_app.settings.data_dir / row.path)
+    assert "跨界问题季度约谈名单（2026年第一季度）" in text
+    assert "连续三个月未完成巡河任务" in text
+    with filing_app.reader() as uow:
+        stored = uow.session.execute(
+            sa.select(Bulletin).where(Bulletin.kind == "interview", Bulletin.period == "2026-Q1")
+        ).scalar_one()
+    for party in stored.parties:
+        for chief in party["chiefs"]:
+            assert chief in text
+    assert quarterly_reports(filing_app, "2026-Q1") == {"filed": 0}
+    assert archive_problems(filing_app) == []

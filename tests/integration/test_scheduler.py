@@ -164,6 +164,7 @@ def test_a_scheduler_stopped_over_a_deadline_and_a_month_end_does_each_missed_ru
         "daily_seal": missed_days,
         "monthly_bulletin": ["2026-03"],
         "quarterly_interviews": ["2026-Q1"],
+        "quarterly_reports": ["2026-Q1"],
         "daily_reports": missed_days,
         "monthly_reports": ["2026-03"],
         "calendar_check": ["2026-04-03"],  # only today's: it looks at the calendar as it is now
