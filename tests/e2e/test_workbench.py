@@ -194,3 +194,20 @@ def test_a_coordinator_issues_a_progress_bulletin_from_the_meetings_page(
     assert "QJ联防通报〔2026〕1号 已生成并存档" in answer.text
     sign_in(client, REPORTER)
     assert 'data-testid="bulletin-form"' not in client.get("/meetings").text
+
+
+def test_the_dashboards_party_table_adds_up_says_whose_each_figure_is_and_links_to_its_list(
+    sqlite_world: World, client: TestClient
+) -> None:
+    stuck = three_stuck(sqlite_world)  # reported by 太安镇 (潼南区), handed to 白马镇 (遂宁市)
+    sign_in(client, COORDINATOR)
+    html = client.get("/dashboard").text
+    link = re.search(r'<a href="([^"]+)" data-testid="party-500152-handed_over">(\d+)</a>', html)
+    assert link is not None
+    href, count = link.group(1).replace("&amp;", "&"), int(link.group(2))
+    assert count == 3
+    assert "side=reporting" in href
+    assert sorted(listed(client.get(href).text)) == sorted(stuck)
+    assert re.search(r'data-testid="total-handed_over">3<', html)
+    assert "计入发现方" in html
+    assert "双方各计" in html

@@ -56,7 +56,7 @@ from workflow.core.uow import UnitOfWork
 from workflow.maps.layers import import_geojson
 from workflow.maps.router import CachedRouter
 from workflow.patrols.pairings import live_pairing
-from workflow.reading.figures import stats
+from workflow.reading.figures import FIGURE_SIDES, stats
 from workflow.reading.records import report_rows, revisit_rows
 from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
 
@@ -664,6 +664,9 @@ def router(access: Access) -> APIRouter:
             view,
             boards=boards,
             party_keys=("handed_over", "accepted", "rectified", "closed", "rebounds", "overdue"),
+            # Which side of an issue each figure counts for, so the table can say so and link to that list.
+            sides_of={k: ("both" if len(v) > 1 else next(iter(v))) for k, v in FIGURE_SIDES.items()}
+            | {"overdue": "waited"},
             blocked=blocked,
             waiting=waiting,
             due_text=lambda d: due_text(view, d),

@@ -38,7 +38,8 @@ def router(access: Access) -> APIRouter:
         Each compact's answer holds its code (``compact``), ``from`` and ``to``; the steps
         taken in the period (handed_over, accepted, disputed, negotiated, joint_meetings,
         dispatched, rectified, verified, closed, revisits, rebounds, archived: each a count of
-        that step's events); ``overdue`` and ``overdue_parties``; and ``practice``, the figures
+        that step's events); ``meetings_held`` (meetings, however many issues each took up);
+        ``overdue`` and ``overdue_parties``; and ``practice``, the figures
         the practice reports, each counted as follows:
 
         - boundary_chiefs: chiefs in a swap pairing live in the period; swap_patrols, patrols,

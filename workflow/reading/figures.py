@@ -20,7 +20,7 @@ from workflow.core.models import (
 )
 from workflow.reading.issues import compact_id_of
 from workflow.reading.overdue import overdue_parties, overdue_waits
-from workflow.reading.practice import period_figures
+from workflow.reading.practice import meeting_figures, period_figures
 
 _issue = table_of(Issue)
 _event = table_of(Event)
@@ -187,6 +187,8 @@ def stats(
         **step_counts(conn, compact_id, start, end),
         "overdue": sum(len(p["issues"]) for p in parties),
         "overdue_parties": parties,
+        # Meetings, not the issues put to them: what the dashboard shows beside the step counts.
+        "meetings_held": meeting_figures(conn, compact_id, start, end)["joint_meetings"],
         **({"practice": period_figures(conn, compact_code, first, last)} if practice else {}),
         "parties": members,
     }
