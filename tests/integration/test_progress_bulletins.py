@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.factories import COORDINATOR, RECEIVER, REPORTER, Cli, World, walk_to
 from web.api import create_api
 from workflow.accounts.tokens import create_token
+from workflow.core.clock import SHANGHAI
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -131,3 +132,23 @@ def test_the_cli_files_a_progress_bulletin_again_by_its_key_and_refuses_a_month_
     wrong = cli("report", "progress", "--period", "2026-03")
     assert wrong.returncode != 0
     assert wrong.stderr.strip().startswith("error: --period")
+
+
+def test_the_monthly_bulletin_names_an_action_item_overdue_until_it_is_done(
+    world: World, client: TestClient, tmp_path: Path
+) -> None:
+    from riverchief.reporting import make_and_file
+    from workflow.jobs.bulletins import monthly_bulletin
+    from workflow.reading.dossier import bulletin
+
+    a_meeting_on_three_issues(world, client)  # its action item is due 2026-03-06
+    world.clock.set(datetime(2026, 4, 1, 1, tzinfo=SHANGHAI))
+    monthly_bulletin(world.app.uow, world.clock.now(), "2026-03")
+    with world.app.reader() as uow:
+        march = bulletin(uow.connection, "QJ", "2026-03")
+    assert [a["title"] for a in march["figures"]["overdue_actions"]] == ["建立琼江联合执法小组"]
+    filed = make_and_file(world.app, "bulletin", compact="QJ", period="2026-03")
+    raw = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(filed.path), "-"], capture_output=True, check=True)
+    text = "".join(raw.stdout.decode().split())
+    assert "逾期未办结的督办事项" in text
+    assert "建立琼江联合执法小组" in text

@@ -20,6 +20,7 @@ from workflow.jobs.runs import UowFactory
 from workflow.patrols import completion
 from workflow.reading import practice
 from workflow.reading.figures import month_bounds, step_counts
+from workflow.reading.meetings import action_items
 from workflow.reading.overdue import overdue_parties
 
 _bulletin = table_of(Bulletin)
@@ -84,6 +85,12 @@ def monthly_bulletin(uow: UowFactory, now: datetime, period: str) -> dict[str, i
             "year_to_date": step_counts(conn, compact_id, year_start, end),
             "patrols": completion.bulletin_figures(conn, compact_id, period),  # with the chiefs under quota by name
             "enforcement": practice.bulletin_counts(conn, compact_id, start, end),
+            # Action items past their day and still open at the month's end: named until they are done.
+            "overdue_actions": [
+                {"code": a.code, "title": a.title, "owner": a.owner, "due_on": a.due_on.isoformat()}
+                for a in action_items(conn, [compact_id], end, status="open", overdue=True)
+                if a.due_on < end.date()
+            ],
         }, parties
 
     return {"bulletins": _per_compact(uow, now, "monthly", period, compute, notify_when_empty=True)}
