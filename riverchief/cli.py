@@ -628,12 +628,16 @@ def password_set(
 ) -> None:
     """Set or change a person's password (argon2id); signs out the person's browser sessions."""
     from workflow.accounts.signin import set_password
+    from workflow.core.actors import load_actor
 
+    wired = _app()
+    with wired.reader() as uow:
+        load_actor(uow.session, person)  # NotFound before anyone types a password for nobody
     if stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    signed_out = set_password(_app().uow(), person, password)
+    signed_out = set_password(wired.uow(), person, password)
     console.print(f"password set for {person}; {signed_out} session(s) signed out")
 
 

@@ -139,7 +139,11 @@ def test_the_ledger_verify_exit_code_is_one_and_the_edited_event_is_named(handed
 # -- refusals: one clear line, the right exit code, nothing changed --------------------------------------------------
 
 REFUSALS = {
-    "unknown trigger": (["fire", "{code}", "teleport", "--as", "sn-baima"], 3, "trigger: unknown trigger 'teleport'"),
+    "unknown trigger": (
+        ["fire", "{code}", "teleport", "--as", "sn-baima"],
+        3,
+        "trigger: unknown trigger 'teleport'; {code} in ban.handed_off takes: accept, dispute, convene, dispatch",
+    ),
     "wrong actor": (["fire", "{code}", "accept", "--as", "tn-taian"], 6, "tn-taian may not 'accept'"),
     "missing field": (["fire", "{code}", "dispute", "--as", "sn-baima"], 3, "reason: is required"),
     "stale expected version": (
@@ -176,7 +180,7 @@ def test_a_refused_command_prints_one_error_line_exits_with_its_code_and_changes
 
     assert done.returncode == exit_code, done.stdout + done.stderr
     assert cli.dump() == before
-    assert says in one_error_line(done.stderr)
+    assert says.format(code=code) in one_error_line(done.stderr)
 
 
 def test_a_malformed_load_file_exits_3_naming_the_bad_field_and_loads_nothing(
@@ -233,3 +237,11 @@ def test_the_demo_builds_its_own_database_plays_the_scenarios_and_finds_the_ledg
     assert "password qiongjiang-2026" in out
     assert (cli.home / "demo.db").exists()
     assert not cli.database.exists(), "the demo touched the configured database"
+
+
+def test_setting_a_password_for_nobody_says_so_before_asking_for_one(cli: Cli) -> None:
+    cli("init")
+    done = cli("password", "set", "nobody")
+    assert done.returncode == 4
+    assert "password" not in done.stdout  # no prompt was shown
+    assert one_error_line(done.stderr) == "error: person not found: nobody"

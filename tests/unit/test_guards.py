@@ -343,7 +343,11 @@ def test_an_unknown_trigger_is_a_validation_failure_naming_the_trigger(sqlite_wo
     world = sqlite_world
     issue = world.report()
     error = assert_refused(world, issue, ValidationFailed, world.fire, issue, "approve", REPORTER)
-    assert (error.field, error.reason) == ("trigger", "unknown trigger 'approve'")
+    # It names what the issue takes now, so a typo can be put right: a person's steps, not the system's.
+    assert (error.field, error.reason) == (
+        "trigger",
+        f"unknown trigger 'approve'; {issue} in xun.reported takes: investigate, dismiss, hand_off",
+    )
 
 
 def test_an_unknown_issue_is_not_found(sqlite_world: World) -> None:

@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from states import CHART, INITIAL, TABLE, Party, allowed_triggers
 from states.audience import AUDIENCE
+from states.chart import SERVICE_TRIGGERS
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
 from workflow.core.actors import Actor, parties
 from workflow.core.calendar import end_of_day, local_today
@@ -272,7 +273,14 @@ def _fire(
     transition = TABLE.get((row.state, trigger))
     if transition is None:
         if trigger not in CHART.trigger_names():
-            raise ValidationFailed("trigger", f"unknown trigger {trigger!r}")
+            # What a person may fire from here: not the services' own steps nor the system's.
+            people = [
+                t
+                for t in allowed_triggers(row.state)
+                if t not in SERVICE_TRIGGERS and TABLE[(row.state, t)].parties != {Party.SYSTEM}
+            ]
+            takes = ", ".join(people) or "none"
+            raise ValidationFailed("trigger", f"unknown trigger {trigger!r}; {row.code} in {row.state} takes: {takes}")
         raise InvalidTransition(row.code, row.state, trigger, allowed_triggers(row.state))
     held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
     if not held & transition.parties:
