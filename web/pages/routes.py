@@ -680,8 +680,46 @@ def router(access: Access) -> APIRouter:
             planned = revisit_rows(uow.connection, view.actor.audits, status="planned")
             items = [i for i in open_issues(uow.connection, view.actor) if i.state == "du.revisiting"]
             filed = report_rows(uow.connection, view.actor.audits, kind="revisit", limit=50)
+            closed = {
+                r.code: r.version
+                for r in uow.connection.execute(
+                    sa.select(_issue.c.code, _issue.c.version).where(
+                        _issue.c.code.in_({p.issue_code for p in planned}), _issue.c.state == "du.closed"
+                    )
+                )
+            }
         today = local_today(wired.clock.now())
-        return render(request, "revisits.html", view, planned=planned, revisiting=items, filed=filed, today=today)
+        # Due and overdue revisits are the auditor's to do now, each said late by working days and startable here.
+        due = [
+            (p, wired.calendar.working_days_between(p.due_on, today), closed.get(p.issue_code))
+            for p in planned
+            if p.due_on <= today
+        ]
+        later = [p for p in planned if p.due_on > today]
+        return render(
+            request,
+            "revisits.html",
+            view,
+            due=due,
+            planned=later,
+            revisiting=items,
+            filed=filed,
+            today=today,
+            may_start=bool(view.actor.audits),
+        )
+
+    @pages.post("/revisits/{code}/start")
+    async def start_revisit(request: Request, form: Posted, code: str, view: Seen) -> Response:
+        check_csrf(view, form)
+        try:
+            version = int(str(form.get("expected_version") or ""))
+        except ValueError:
+            version = -1
+        try:
+            await run_in_threadpool(apply, view.uow, code, "start_revisit", view.actor, {}, version)
+        except (Conflict, InvalidTransition):
+            return render(request, "message.html", view, 409, message=view.t("stale"))
+        return RedirectResponse(f"/issues/{quote(code)}?done=start_revisit", status_code=303)
 
     @pages.get("/reports")
     def reports(

@@ -263,6 +263,10 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "overdue_parties": ("逾期单位", "Overdue parties"),
         "blocked": ("需联席会议研究的问题", "Issues for a joint meeting"),
         "revisits_title": ("回头看", "Revisits"),
+        "revisit_late": ("逾期 {days} 个工作日（计划 {day}）", "{days} working days late (due {day})"),
+        "revisit_today": ("今天到期", "Due today"),
+        "start_revisit": ("开始回访", "Start the revisit"),
+        "revisit_in_progress": ("回访中，请记录是否反弹", "In progress: record whether it rebounded"),
         "revisit_due": ("计划日期", "Due on"),
         "revisit_round": (
             "第 {cycle} 轮第 {seq} 次（结案后 {days} 天）",
