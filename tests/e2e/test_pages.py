@@ -253,7 +253,8 @@ def test_an_action_not_open_yet_is_explained_instead_of_offered(sqlite_world: Wo
     assert "pass_check" in offered
     blocked = re.search(r'<li data-trigger="close">([^<]+)</li>', html)
     assert blocked is not None
-    assert "暂不能" in blocked.group(1)
+    # Said in the reader's words, not the guard's English.
+    assert blocked.group(1) == "暂不能销号：双方尚未都签字确认复核"
     sqlite_world.fire(code, "pass_check", RECEIVER, checklist=CHECKLIST)
     sqlite_world.fire(code, "pass_check", REPORTER, checklist=CHECKLIST)
     html = client.get(f"/issues/{code}").text
@@ -262,3 +263,4 @@ def test_an_action_not_open_yet_is_explained_instead_of_offered(sqlite_world: Wo
     told = re.search(r'data-testid="blocked">(.*?)</ul>', html)
     assert told is not None
     assert re.findall(r'<li data-trigger="([a-z_]+)">', told.group(1)) == ["pass_check"]
+    assert "本方已签字确认" in told.group(1)

@@ -194,6 +194,10 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "photos": ("照片与材料", "Photos and documents"),
         "actions": ("我可以做的", "What I can do"),
         "not_yet": ("暂不能{action}", "Not yet: {action}"),
+        "blocked_both_sides_signed": ("双方尚未都签字确认复核", "both sides have not yet signed the joint check"),
+        "blocked_checklist_complete": ("核查清单尚有未确认项", "checklist items are not all confirmed yet"),
+        "blocked_last_revisit_clean": ("须先完成一次未发现反弹的回头看", "a revisit that found no rebound comes first"),
+        "blocked_side_not_signed": ("本方已签字确认", "your side has signed already"),
         "no_actions": ("当前没有需要您办理的操作。", "Nothing for you to do on this issue now."),
         "submit": ("提交", "Submit"),
         "stale": (

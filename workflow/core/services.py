@@ -219,7 +219,8 @@ STATE_GUARDS = frozenset({"both_sides_signed", "checklist_complete", "last_revis
 
 
 def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -> dict[str, str]:
-    """For each trigger a stored-state guard would refuse now, its reason; the others are absent.
+    """For each trigger a stored-state guard would refuse now, that guard's name (the pages say it in the
+    reader's words); the others are absent.
 
     Reads only, in its own unit of work: it answers "may this be offered", and ``apply`` still
     checks every guard when the trigger is fired.
@@ -240,8 +241,8 @@ def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -
                     continue
                 try:
                     GUARDS[name](step)
-                except ValidationFailed as refused:
-                    reasons[trigger] = refused.reason
+                except ValidationFailed:
+                    reasons[trigger] = name
                     break
     return reasons
 
