@@ -510,7 +510,10 @@ def inbox(
         entries = read_inbox(uow.connection, person, unread_only=unread)
         for e in entries:
             flag = " " if e.read_at else "[bold]●[/bold]"
-            console.print(f"{flag} #{e.id} {local(e.created_at)} [bold]{escape(e.subject)}[/bold]")
+            when = (
+                f"发生于 {local(e.occurred_at)}，送达 {local(e.created_at)}" if e.occurred_at else local(e.created_at)
+            )
+            console.print(f"{flag} #{e.id} {when} [bold]{escape(e.subject)}[/bold]")
             console.print("   " + escape(e.body.splitlines()[2] if len(e.body.splitlines()) > 2 else e.body))
         if mark_read and entries:
             mark(uow.connection, person, [e.id for e in entries], wired.clock.now())

@@ -557,11 +557,16 @@ def test_an_altered_or_missing_report_file_is_refused_not_served(world: World, c
 def test_the_caller_reads_their_inbox_and_marks_only_their_own_messages_read(world: World, client: TestClient) -> None:
     code = world.report()
     world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    handed_at = world.events(code)[-1].occurred_at
+    world.clock.advance(hours=3)  # delivered later than it happened: both times are told
     world.app.dispatcher([]).drain()
     receiver = auth(world, RECEIVER)
     unread = client.get("/api/v1/inbox?unread=true", headers=receiver).json()
     assert unread
     assert all(m["read_at"] is None for m in unread)
+    told = next(m for m in unread if code in m["subject"] or code in m["body"])
+    assert told["occurred_at"] == handed_at.isoformat()
+    assert told["created_at"] > told["occurred_at"]
     assert any(code in m["subject"] or code in m["body"] for m in unread)
     coordinator = auth(world, COORDINATOR)
     theirs = client.get("/api/v1/inbox", headers=coordinator).json()

@@ -202,6 +202,7 @@ def router(access: Access) -> APIRouter:
                 "body": e.body,
                 "link": e.link,
                 "created_at": iso(e.created_at),
+                "occurred_at": iso(e.occurred_at),
                 "read_at": iso(e.read_at),
             }
             for e in entries

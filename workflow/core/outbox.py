@@ -324,22 +324,29 @@ class InboxEntry:
     subject: str
     body: str
     link: str | None
-    created_at: datetime
+    created_at: datetime  # when it was delivered to the inbox
     read_at: datetime | None
+    occurred_at: datetime | None = None  # when what it tells of happened: the step, or the scheduler's notice
 
 
 def inbox(conn: sa.Connection, person_code: str, *, unread_only: bool = False, limit: int = 100) -> list[InboxEntry]:
     """A person's inbox, newest first."""
+    happened = sa.func.coalesce(_event.c.occurred_at, _outbox.c.created_at).label("occurred_at")
     query = (
-        sa.select(_inbox)
+        sa.select(_inbox, happened)
         .join(_person, _person.c.id == _inbox.c.person_id)
+        .outerjoin(_outbox, _outbox.c.id == _inbox.c.outbox_id)
+        .outerjoin(_event, _event.c.id == _outbox.c.event_id)
         .where(_person.c.code == person_code)
         .order_by(_inbox.c.id.desc())
         .limit(limit)
     )
     if unread_only:
         query = query.where(_inbox.c.read_at.is_(None))
-    return [InboxEntry(r.id, r.kind, r.subject, r.body, r.link, r.created_at, r.read_at) for r in conn.execute(query)]
+    return [
+        InboxEntry(r.id, r.kind, r.subject, r.body, r.link, r.created_at, r.read_at, r.occurred_at)
+        for r in conn.execute(query)
+    ]
 
 
 def mark_read(conn: sa.Connection, person_code: str, ids: Sequence[int], now: datetime) -> int:
