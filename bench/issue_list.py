@@ -25,10 +25,9 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from bench.host import host
-from bench.sweep import _drop, _fresh_engine
+from bench.sweep import _drop, _flush, _fresh_engine
 from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
@@ -97,13 +96,6 @@ def _populate(app: App, count: int, seed: int = 7) -> None:
         if len(batch) == 20000:
             _flush(app.engine, batch)
     _flush(app.engine, batch)
-
-
-def _flush(engine: Engine, batch: list[dict[str, Any]]) -> None:
-    if batch:
-        with engine.begin() as conn:
-            conn.execute(_issue.insert(), batch)
-        batch.clear()
 
 
 def _captured(app: App, options: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -18,6 +18,7 @@ from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.bulletins import issue_progress_bulletin
 from workflow.meetings.records import MeetingDraft, convene_meeting, decide, record_attendance
+from workflow.reading.meetings import meeting_view
 from workflow.reading.practice import FIGURES, period_figures
 
 # (reporting chief, segment, receiving jurisdiction, title, category, difficulty)
@@ -76,8 +77,6 @@ def play(app: App, clock: FrozenClock) -> dict[str, Any]:
         convened = convene_meeting(app.uow(), coordinator, draft)
         clock.set(_at(day, 11))
         with app.reader() as uow:
-            from workflow.reading.meetings import meeting_view
-
             invited = meeting_view(uow.connection, convened.code, clock.now()).invitees
         record_attendance(app.uow(), coordinator, convened.code, {i.code: "present" for i in invited})
         deadline = app.calendar.add_working_days(local_today(clock.now()), 20)

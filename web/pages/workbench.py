@@ -26,7 +26,8 @@ from web.pages.deps import Posted, Viewer
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.core.models import Compact, Issue, River, table_of
+from workflow.core.lookups import compact_row, member_paths
+from workflow.core.models import Compact, Issue, Jurisdiction, River, table_of
 from workflow.core.services import apply_within
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import only_coordinator
@@ -399,9 +400,6 @@ def router(
         }
 
     def _members(view: Any, compact: str) -> list[tuple[str, str]]:
-        from workflow.core.lookups import compact_row, member_paths
-        from workflow.core.models import Jurisdiction
-
         juris = table_of(Jurisdiction)
         with view.uow as uow:
             row = compact_row(uow.connection, compact)

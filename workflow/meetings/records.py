@@ -125,6 +125,15 @@ def suggest_level(conn: sa.Connection, issues: Sequence[Any]) -> str:
     return suggested_meeting_level(tuple(r.difficulty for r in issues), len(provinces))
 
 
+def _coordinators(conn: sa.Connection, compact_id: int) -> set[int]:
+    """The compact's coordinators (person ids)."""
+    return set(
+        conn.execute(
+            sa.select(_staff.c.person_id).where(_staff.c.compact_id == compact_id, _staff.c.role == "coordinator")
+        ).scalars()
+    )
+
+
 def _default_invitees(conn: sa.Connection, compact_id: int, issues: Sequence[Any]) -> list[tuple[int, int | None]]:
     """The chiefs of every side on the agenda (of every member when it has none) and the compact's coordinators."""
     sides = {j for r in issues for j in (r.reporting_jurisdiction_id, r.receiving_jurisdiction_id) if j}
@@ -140,21 +149,14 @@ def _default_invitees(conn: sa.Connection, compact_id: int, issues: Sequence[Any
             person_table.c.active.is_(True),
         )
     ).all()
-    staff = conn.execute(
-        sa.select(_staff.c.person_id).where(_staff.c.compact_id == compact_id, _staff.c.role == "coordinator")
-    ).scalars()
-    return [(r.id, r.jurisdiction_id) for r in chiefs] + [(p, None) for p in staff]
+    return [(r.id, r.jurisdiction_id) for r in chiefs] + [(p, None) for p in _coordinators(conn, compact_id)]
 
 
 def _named_invitees(
     conn: sa.Connection, codes: Sequence[str], compact_id: int, errors: list[tuple[str, str]]
 ) -> list[tuple[int, int | None]]:
     members = member_paths(conn, compact_id)
-    coordinators = set(
-        conn.execute(
-            sa.select(_staff.c.person_id).where(_staff.c.compact_id == compact_id, _staff.c.role == "coordinator")
-        ).scalars()
-    )
+    coordinators = _coordinators(conn, compact_id)
     rows = {
         r.code: r
         for r in conn.execute(
