@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from sqlmodel import SQLModel
 from riverchief.bootstrap import App
 from riverchief.demo.play import DATA
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, REPORTER, World, happy_path, walk_to
-from workflow.core.actors import load_actor
+from workflow.core.actors import Actor, load_actor
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
 from workflow.core.ledger import verify
 from workflow.core.models import Issue, Outbox, Person, table_of
@@ -500,3 +501,56 @@ def test_reloading_the_file_keeps_existing_issues_working(world: World) -> None:
         world.app.uow(), actor, IssueDraft(compact="QJ", title="重新加载后上报", category="livestock")
     )
     assert result.version == 1
+
+
+# -- held: several services' writes as one transaction ------------------------------------------------
+
+
+def _issue_count(world: World) -> int:
+    with world.app.uow() as uow:
+        return int(uow.connection.execute(sa.select(sa.func.count()).select_from(Issue)).scalar_one())
+
+
+def _reporter(world: World) -> Actor:
+    with world.app.uow() as uow:
+        return load_actor(uow.session, REPORTER)
+
+
+def _draft(title: str) -> IssueDraft:
+    return IssueDraft(compact="QJ", title=title, category="solid_waste", lon=105.62, lat=30.18)
+
+
+def test_inside_held_a_services_commit_waits_for_the_end_and_a_later_failure_undoes_it(world: World) -> None:
+    before = _issue_count(world)
+    actor = _reporter(world)
+    uow = world.app.uow()
+
+    def first_then_a_refused_one() -> None:
+        with uow.held():
+            report_issue(uow, actor, _draft("第一处"))  # commits on its own when not held
+            report_issue(uow, actor, _draft(""))  # refused: no title
+
+    with pytest.raises(ValidationFailed):
+        first_then_a_refused_one()
+    assert _issue_count(world) == before
+    with uow.held():
+        report_issue(uow, actor, _draft("第一处"))
+        report_issue(uow, actor, _draft("第二处"))
+    assert _issue_count(world) == before + 2
+
+
+def test_a_failure_caught_inside_held_still_commits_nothing(world: World) -> None:
+    before = _issue_count(world)
+    actor = _reporter(world)
+    uow = world.app.uow()
+
+    def one_refusal_caught_between_two() -> None:
+        with uow.held():
+            report_issue(uow, actor, _draft("第一处"))
+            with contextlib.suppress(ValidationFailed):
+                report_issue(uow, actor, _draft(""))
+            report_issue(uow, actor, _draft("第三处"))
+
+    with pytest.raises(RuntimeError, match="nothing of it is committed"):
+        one_refusal_caught_between_two()
+    assert _issue_count(world) == before

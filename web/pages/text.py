@@ -315,6 +315,21 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "chiefs": ("河长", "Chiefs"),
         "issues": ("问题", "Issues"),
         "by_party": ("各方情况", "By party"),
+        # -- patrols on a phone (巡): start, walk, report from inside, stop; my patrols
+        "nav_patrols": ("我的巡河", "My patrols"),
+        # (end of patrols)
+        # -- joint enforcement cases and litigation leads (查)
+        "nav_enforcement": ("联合执法", "Enforcement"),
+        # (end of enforcement)
+        # -- duplicates and the report form
+        "duplicate_of": ("重复上报，原问题", "A duplicate of"),
+        # (end of duplicates)
+        # -- offline drafts
+        "offline": ("无信号，已存为草稿", "No signal: kept as a draft"),
+        # (end of offline)
+        # -- quotas and completion over a month, a quarter, a year
+        "completion": ("完成率", "Completion"),
+        # (end of quotas)
     }
 )
 

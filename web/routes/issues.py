@@ -7,12 +7,13 @@ import re
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from states import CHART, TABLE, allowed_triggers
 from states.chart import SERVICE_TRIGGERS, phase_of
 from web.access import DB_INT_MAX, Access, compacts_of, iso, sane_days
+from web.idempotency import once
 from workflow.core.actors import Actor, parties
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationFailed
@@ -265,10 +266,18 @@ def router(access: Access) -> APIRouter:
         )
 
     @api.post("/issues", status_code=201)
-    def report(uow: Unit, body: IssueIn, actor: Caller) -> dict[str, Any]:
-        """Report a new problem as the caller."""
-        result = report_issue(uow, actor, IssueDraft(**body.model_dump()))
-        return {"code": result.issue_code, "state": result.state, "version": result.version}
+    def report(uow: Unit, body: IssueIn, actor: Caller, request: Request) -> Any:
+        """Report a new problem as the caller.
+
+        With an ``Idempotency-Key`` header, sending the same report again returns the first answer
+        (``Idempotent-Replayed: true``) and creates nothing more.
+        """
+
+        def make() -> dict[str, Any]:
+            result = report_issue(uow, actor, IssueDraft(**body.model_dump()))
+            return {"code": result.issue_code, "state": result.state, "version": result.version}
+
+        return once(uow, actor, request, body, make)
 
     return api
 

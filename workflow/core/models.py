@@ -167,6 +167,11 @@ class Issue(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    # When the reporter saw it, when that differs from the report's arrival
+    # (a draft made offline on a phone and sent when the signal returned).
+    observed_at: datetime | None = _ts(nullable=True)
+    # The issue this one repeats, once it is closed as a duplicate (重复上报).
+    duplicate_of_id: int | None = Field(default=None, foreign_key="issue.id", index=True)
 
 
 class Event(SQLModel, table=True):
@@ -397,13 +402,35 @@ class ReportFile(SQLModel, table=True):
 
 
 class PatrolQuota(SQLModel, table=True):
-    """How often a chief of one level must patrol (巡河计划): ``count`` patrols a ``per``."""
+    """How often a chief of one level must patrol (巡河计划): ``count`` patrols a ``per``.
+
+    A row with neither scope holds every chief of its level; one with a
+    jurisdiction holds the chiefs of that level within it (the deepest such
+    jurisdiction wins), and one with a compact holds that compact's chiefs of
+    the level, so a neighbour province is not held to this district's plan
+    unless a row says so. At most one row per level and scope.
+    """
 
     __tablename__ = "patrol_quota"
+    __table_args__ = (
+        sa.CheckConstraint("jurisdiction_id IS NULL OR compact_id IS NULL", name="ck_patrol_quota_one_scope"),
+        sa.UniqueConstraint("level", "jurisdiction_id", name="uq_patrol_quota_jurisdiction"),
+        sa.UniqueConstraint("level", "compact_id", name="uq_patrol_quota_compact"),
+        sa.Index(
+            "uq_patrol_quota_default",
+            "level",
+            unique=True,
+            sqlite_where=sa.text("jurisdiction_id IS NULL AND compact_id IS NULL"),
+            postgresql_where=sa.text("jurisdiction_id IS NULL AND compact_id IS NULL"),
+        ),
+    )
 
-    level: str = Field(primary_key=True, max_length=20)  # a jurisdiction level: village, township, district...
+    id: int | None = Field(default=None, primary_key=True)
+    level: str = Field(max_length=20)  # a jurisdiction level: village, township, district...
     count: int
     per: str = Field(max_length=10)  # week | tenday | month | quarter | year
+    jurisdiction_id: int | None = Field(default=None, foreign_key="jurisdiction.id")
+    compact_id: int | None = Field(default=None, foreign_key="compact.id")
 
 
 class SwapPairing(SQLModel, table=True):
@@ -438,8 +465,10 @@ class Patrol(SQLModel, table=True):
     kind: str = Field(max_length=10)  # routine | swap | covert (暗访)
     pairing_id: int | None = Field(default=None, foreign_key="swap_pairing.id", index=True)
     started_at: datetime = _ts(index=True)
-    ended_at: datetime = _ts()
-    duration_s: int
+    # NULL while the patrol is under way (started on a phone, not yet stopped);
+    # only ended patrols count towards a quota.
+    ended_at: datetime | None = _ts(nullable=True)
+    duration_s: int | None = None
     length_m: int | None = None  # along the track, when there is one
     # The track as a GeoJSON LineString (or MultiLineString) in WGS 84 [lon, lat].
     track: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
@@ -691,3 +720,25 @@ class MapFeature(SQLModel, table=True):
     max_lon: float
     max_lat: float
     imported_at: datetime = _ts()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A create request's ``Idempotency-Key`` and what it made, so a retry gets the same answer.
+
+    Stored in the same transaction as what the request created; a second
+    request with the key and the same body replays ``status`` and
+    ``response``; with another body it is refused. Keys are per person.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("person_id", "key", name="uq_idempotency_person_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    key: str = Field(max_length=100)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=300)
+    request_hash: str = Field(max_length=64)  # SHA-256 of the request body
+    status: int
+    response: dict[str, Any] | list[Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = _ts(index=True)

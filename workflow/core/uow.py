@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ class UnitOfWork:
         self.readonly = readonly
         self._session: Session | None = None
         self._depth = 0
+        self._held = 0
+        self._broken = False  # rolled back while held: the held block must not commit a part
 
     def __enter__(self) -> UnitOfWork:
         self._depth += 1
@@ -69,16 +72,39 @@ class UnitOfWork:
             self._session = Session(bind=self.connection, join_transaction_mode="rollback_only")
         return self._session
 
+    @contextmanager
+    def held(self) -> Iterator[UnitOfWork]:
+        """One transaction for everything inside: the services' own commits only flush, and it all
+        commits at the end, or none of it does (a create and the idempotency key that remembers it).
+        """
+        with self:
+            self._held += 1
+            try:
+                yield self
+            except BaseException:
+                self._held -= 1
+                self.rollback()
+                raise
+            self._held -= 1
+            if self._broken:
+                self.rollback()
+                raise RuntimeError("a part of a held unit of work was rolled back; nothing of it is committed")
+            if not self._held:
+                self.commit()
+
     def commit(self) -> None:
-        """Make everything done in this unit of work durable, together."""
+        """Make everything done in this unit of work durable, together (at the end of ``held``, when held)."""
         if self._session is not None:
             self._session.flush()
+        if self._held:
+            return
         self.connection.commit()
         # The ORM session belonged to the transaction just ended; a later one gets its own.
         self._close_session()
 
     def rollback(self) -> None:
         """Undo what was not committed, keeping the connection for what comes next."""
+        self._broken = bool(self._held)
         self._close_session()
         if self.connection.in_transaction():
             self.connection.rollback()
