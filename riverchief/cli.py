@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from riverchief.bootstrap import App, bootstrap
 from riverchief.patrol_cli import case_app, lead_app, patrol_app
@@ -826,13 +828,43 @@ def demo(
         raise typer.Exit(1)
 
 
+def _flag_type(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+    """A flag's help shows the flag alone: ``--all``, not ``--all <bool>`` (Typer 0.29 labels every option)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _usage_line(exc: ClickException) -> str:
+    """A parse error as one line: the reason, and where the help is."""
+    line = " ".join(exc.format_message().split())
+    context = exc.ctx if isinstance(exc, UsageError) else None
+    if context is not None:
+        line += f" (see: {context.command_path} --help)"
+    return line
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning workflow refusals into one clear line and an exit code."""
+    """Entry point: run the CLI, turning workflow refusals and parse errors into one clear line and an exit code."""
     import sqlalchemy as sa
 
     try:
         check_arguments(sys.argv[1:])
-        app()
+        code = app(standalone_mode=False)
+        # Without standalone mode Typer returns an Exit's code (None or 0 after a command that ran through).
+        sys.exit(code if isinstance(code, int) else 0)
+    except NoArgsIsHelpError as exc:
+        sys.exit(exc.exit_code)  # the help is printed already: nothing was asked, so nothing is refused
+    except ClickException as exc:
+        # A word where a number belongs, an unknown option, a missing argument: Typer's own refusals,
+        # in the same one-line form and with their exit code (2) instead of a framed box.
+        err_console.print(f"[red]error:[/red] {escape(_usage_line(exc))}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("[red]error:[/red] aborted")
+        sys.exit(1)
     except WorkflowError as exc:
         # One line: the message may quote the bad input, so it is printed safely whatever it holds.
         line = " ".join(str(exc).encode("utf-8", "backslashreplace").decode("utf-8").split())

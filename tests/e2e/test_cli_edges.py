@@ -89,3 +89,39 @@ def test_a_seal_day_outside_1970_to_2100_exits_as_bad_input_naming_the_option(cl
 
     assert done.returncode == BAD_INPUT, done.stdout + done.stderr
     assert one_error_line(done.stderr).startswith("error: --day:")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("token", "revoke", "seven"), "Invalid value for 'token_id'"),
+        (("issue", "list", "--no-such-option"), "No such option: --no-such-option"),
+        (("issue", "fire"), "Missing argument"),
+        (("outbox", "retry", "--all", "yes"), "Invalid value for 'ids'"),
+    ],
+)
+def test_a_parse_error_is_one_error_line_with_the_usage_exit(cli: Cli, args: tuple[str, ...], named: str) -> None:
+    done = cli(*args)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = one_error_line(done.stderr)
+    assert named in line, line
+    assert "--help" in line, line  # where to look next
+    assert "╭" not in done.stderr  # no framed box
+
+
+def test_a_flag_shows_in_the_help_as_a_flag_without_a_type(cli: Cli) -> None:
+    done = cli("outbox", "retry", "--help")
+
+    assert done.returncode == 0, done.stderr
+    option = next(line for line in done.stdout.splitlines() if "--all" in line)
+    assert "<bool>" not in option, option
+    assert "every dead-lettered row" in option
+    assert "<bool>" not in done.stdout
+
+
+def test_no_command_shows_the_help_without_an_error_line(cli: Cli) -> None:
+    done = cli()
+
+    assert "Usage" in done.stdout + done.stderr
+    assert "error:" not in done.stderr
