@@ -14,6 +14,7 @@ import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
+from typer._click.core import Context as ClickContext
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from riverchief.bootstrap import App, bootstrap
@@ -828,7 +829,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _flag_type(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+def _flag_type(self: typer.core.TyperOption, ctx: ClickContext) -> str | None:
     """A flag's help shows the flag alone: ``--all``, not ``--all <bool>`` (Typer 0.29 labels every option)."""
     return None if self.is_flag else _option_type(self, ctx)
 
