@@ -356,17 +356,29 @@ def jobs_list() -> None:
     """Each job, when it runs, the last period done and what is owed now."""
     from rich.table import Table
 
-    from riverchief.scheduler import JOBS
+    from riverchief.scheduler import JOBS, owed_now
     from workflow.jobs.runs import last_done
 
     wired = _app()
+    now = wired.clock.now()
     table = Table(title="定时任务 jobs")
     for column in ("job", "what", "last done", "owed now"):
         table.add_column(column)
     for job in JOBS:
-        done = last_done(wired.uow, job.name)
-        table.add_row(job.name, job.summary, done or "—", ", ".join(job.owed(done, wired.clock.now())) or "—")
+        table.add_row(job.name, job.summary, last_done(wired.uow, job.name) or "—", folded(owed_now(wired, job, now)))
     console.print(table)
+
+
+def folded(periods: list[str], keep: int = 3) -> str:
+    """Periods as a list; a long run folded to its ends and a count.
+
+    ``2026-03-01, 2026-03-02 … 2026-03-31（共 31 个）``
+    """
+    if not periods:
+        return "—"
+    if len(periods) <= keep + 1:
+        return ", ".join(periods)
+    return f"{', '.join(periods[: keep - 1])} … {periods[-1]}（共 {len(periods)} 个）"
 
 
 @jobs_app.command("run")

@@ -244,11 +244,17 @@ def valid_period(period: str) -> bool:
     return True
 
 
+def owed_now(app: App, job: PeriodicJob, now: datetime) -> list[str]:
+    """The periods of ``job`` the scheduler would run now, oldest first: every one missed and not done since."""
+    done = runs.done_periods(app.uow, job.name)
+    return [period for period in job.owed(caught_up_to(job, done, now), now) if period not in done]
+
+
 def run_owed(app: App, job: PeriodicJob) -> list[tuple[str, dict[str, Any]]]:
     """Run every period of ``job`` owed now that is not done yet; returns what ran."""
     now = app.clock.now()
     done: list[tuple[str, dict[str, Any]]] = []
-    for period in job.owed(caught_up_to(job, runs.done_periods(app.uow, job.name), now), now):
+    for period in owed_now(app, job, now):
         result = runs.run_job(app.uow, job.name, period, now, partial(job.work, app, now, period))
         if result is not None:
             log.info("%s %s: %s", job.name, period, result)

@@ -26,7 +26,16 @@ import sqlalchemy as sa
 from riverchief.bootstrap import App, bootstrap
 from riverchief.demo.play import DATA
 from riverchief.migrate import upgrade
-from riverchief.scheduler import JOBS, JOBS_BY_NAME, AdvisoryLock, FileLock, SchedulerService, catch_up, run_owed
+from riverchief.scheduler import (
+    JOBS,
+    JOBS_BY_NAME,
+    AdvisoryLock,
+    FileLock,
+    SchedulerService,
+    catch_up,
+    owed_now,
+    run_owed,
+)
 from riverchief.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.factories import RECEIVING_CODE, REPORTER, World
@@ -580,3 +589,26 @@ def test_due_lists_an_overdue_issue_first_under_the_party_it_waits_on(cli: dict[
     assert "白马镇" in lines[fresh]  # handed off today: the receiving side's, due within three working days
     assert "超期" not in lines[fresh]
     assert stale < fresh  # overdue first
+
+
+def test_what_is_owed_now_includes_every_missed_day_even_behind_one_run_by_hand(sqlite_app: App) -> None:
+    seal = JOBS_BY_NAME["daily_seal"]
+    now = sqlite_app.clock.now()
+    today = local_today(now)
+    done = [(today - timedelta(days=d)).isoformat() for d in (20, 19, 1)]  # 18 days missed, then yesterday by hand
+    for period in done:
+        runs.run_job(sqlite_app.uow, seal.name, period, now, lambda: {})
+
+    owed = owed_now(sqlite_app, seal, now)
+
+    assert owed == [(today - timedelta(days=d)).isoformat() for d in range(18, 1, -1)]
+    assert [period for period, _ in run_owed(sqlite_app, seal)] == owed  # the list says what the scheduler runs
+
+
+def test_a_long_run_of_owed_periods_is_folded_to_its_ends_and_a_count() -> None:
+    from riverchief.cli import folded
+
+    days = [f"2026-03-{d:02d}" for d in range(1, 32)]
+    assert folded(days) == "2026-03-01, 2026-03-02 … 2026-03-31（共 31 个）"
+    assert folded(days[:4]) == "2026-03-01, 2026-03-02, 2026-03-03, 2026-03-04"
+    assert folded([]) == "—"
