@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from web import pages
 from web.access import ERRORS, Access
@@ -44,6 +46,23 @@ def create_api(wired: Wired) -> FastAPI:
         if isinstance(exc, Throttled):
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+    @api.exception_handler(HTTPException)
+    async def _http_refused(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(API_PATHS):
+            return await http_exception_handler(request, exc)
+        return pages.error_page(request, exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(Exception)
+    async def _failed(request: Request, _exc: Exception) -> Response:
+        # Starlette logs the exception after this answer; the person gets a page (or a client JSON), never a trace.
+        if request.url.path.startswith(API_PATHS):
+            return JSONResponse({"error": "InternalError", "detail": "an internal error; it is logged"}, 500)
+        return pages.error_page(request, 500)
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    async def _favicon() -> FileResponse:
+        return FileResponse(pages.STATIC / "favicon.ico", media_type="image/x-icon")
 
     access = Access(wired)
     for family in (issues, meetings, stats, session, reference, work, open311):

@@ -264,3 +264,37 @@ def test_an_action_not_open_yet_is_explained_instead_of_offered(sqlite_world: Wo
     assert told is not None
     assert re.findall(r'<li data-trigger="([a-z_]+)">', told.group(1)) == ["pass_check"]
     assert "本方已签字确认" in told.group(1)
+
+
+def test_an_unknown_page_is_a_page_in_the_persons_language_and_the_api_keeps_json(client: TestClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "页面不存在" in missing.text
+    assert '<link rel="stylesheet" href="/static/app.css">' in missing.text  # in the app's style
+    client.get("/lang/en")
+    assert "There is no such page" in client.get("/nope").text
+    api = client.get("/api/v1/nope")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}
+
+
+def test_a_failure_is_a_page_saying_so_not_a_trace(sqlite_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.pages.routes as page_routes
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(page_routes, "safe_next", broken)
+    with TestClient(create_api(sqlite_world.app), raise_server_exceptions=False) as failing:
+        answer = failing.get("/login?next=/issues")
+    assert answer.status_code == 500
+    assert "服务出现故障" in answer.text
+    assert "disk is full" not in answer.text
+
+
+def test_the_favicon_is_served(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert 'rel="icon"' in client.get("/login").text

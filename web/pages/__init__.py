@@ -33,3 +33,22 @@ def refusal(request: Request, exc: WorkflowError) -> HTMLResponse:
         {"t": t, "view": None, "path": request.url.path, "message": str(exc), "flash": None},
         status_code=exc.http_status,
     )
+
+
+def error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """A page for an HTTP error (no such page, not allowed, our failure), in the person's language."""
+    t = Text(language(request))
+    key = f"error_{status}" if status in (403, 404, 405, 500) else None
+    return _templates.TemplateResponse(
+        request,
+        "message.html",
+        {
+            "t": t,
+            "view": None,
+            "path": request.url.path,
+            "message": t(key) if key else t("error_other", status=status),
+            "flash": None,
+        },
+        status_code=status,
+        headers=headers,
+    )

@@ -315,6 +315,15 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "chiefs": ("河长", "Chiefs"),
         "issues": ("问题", "Issues"),
         "by_party": ("各方情况", "By party"),
+        "error_404": ("页面不存在，或您无权查看。", "There is no such page, or it is not yours to see."),
+        "error_403": ("您无权进行此操作。", "You may not do this."),
+        "error_405": ("此页面不接受这种请求。", "This page does not take that kind of request."),
+        "error_500": (
+            "服务出现故障，已记录，请稍后再试；已提交的内容不会丢失。",
+            "Something went wrong on our side. It is logged; try again shortly. Nothing committed is lost.",
+        ),
+        "error_other": ("请求无法处理（{status}）。", "The request could not be handled ({status})."),
+        "go_home": ("返回首页", "Back to the start"),
         # -- patrols on a phone (巡): start, walk, report from inside, stop; my patrols
         "nav_patrols": ("我的巡河", "My patrols"),
         # (end of patrols)
