@@ -51,7 +51,7 @@ def create_api(wired: Wired) -> FastAPI:
     async def _http_refused(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith(API_PATHS):
             return await http_exception_handler(request, exc)
-        return pages.error_page(request, exc.status_code, headers=exc.headers)
+        return pages.error_page(request, exc.status_code, headers=dict(exc.headers or {}))
 
     @api.exception_handler(Exception)
     async def _failed(request: Request, _exc: Exception) -> Response:
