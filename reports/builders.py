@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pypdf import PdfWriter
 
 from reports.figures import bar_chart, map_figure
 from reports.render import DocumentInfo, ReportRenderer
@@ -231,11 +231,6 @@ def meeting_minutes(
     )
 
 
-def _months(conn: sa.Connection, compact_code: str) -> list[str]:
-    rows = dossier.ledger_rows(conn, compact_code)
-    return sorted({r["reported_at"].astimezone(SHANGHAI).strftime("%Y-%m") for r in rows})
-
-
 def ledger(
     renderer: ReportRenderer,
     conn: sa.Connection,
@@ -244,39 +239,47 @@ def ledger(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> Built:
-    """台账 as a PDF table, rendered a month at a time and joined, so memory stays bounded however many rows."""
-    months: list[str | None] = [period] if period else list(_months(conn, compact_code))
+    """台账 as one PDF: a title for the range it covers, a table per month, page numbers across the whole,
+    each issue's full chain head and the latest daily seal, so an auditor can check it against the ledger.
+
+    Dated by the latest entry of the ledgers it covers, so the same ledger renders the same document.
+    """
+    start, end = month_bounds(period) if period else (None, None)
+    rows = dossier.ledger_rows(conn, compact_code, start, end)
     name = dossier.compact_name(conn, compact_code)
-    writer = PdfWriter()
-    for i, month in enumerate(months or [None], start=1):
-        start, end = month_bounds(month) if month else (None, None)
-        rows = dossier.ledger_rows(conn, compact_code, start, end)
-        label = _month_label(month) if month else "全部"
-        info = DocumentInfo(
-            title=f"跨界问题台账（{label}）",
-            compact=name,
-            number=_number(
-                compact_code, "ledger", int(month[:4]) if month else 2000, (month or "all").replace("-", "")
-            ),
-            subject=f"{name} 跨界问题台账 {label}",
-            keywords=("河长制", "台账", month or "all"),
-            generated_at=_latest(rows),
-        )
-        part = renderer.render("ledger.html.j2", info, rows=rows, scope=f"{name}{label}报告的跨界问题")
-        writer.append(io.BytesIO(part))
-        if progress:
-            progress(i, len(months))
-    writer.add_metadata(
-        {
-            "/Title": f"{name} 跨界问题台账",
-            "/Author": name,
-            "/Subject": f"{name} 跨界问题台账 {period or '全部'}",
-            "/Keywords": ", ".join(("河长制", "台账", period or "all")),
-        }
+    months: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        months.setdefault(row["reported_at"].astimezone(SHANGHAI).strftime("%Y-%m"), []).append(row)
+    if period:
+        label = _month_label(period)
+    elif months:
+        first, last = min(months), max(months)
+        label = _month_label(first) if first == last else f"{_month_label(first)}至{_month_label(last)}"
+    else:
+        label = "全部"
+    heads = "\n".join(f"{r['code']} {r['head']}" for r in rows)
+    info = DocumentInfo(
+        title=f"跨界问题台账（{label}）",
+        compact=name,
+        number=_number(compact_code, "ledger", int(period[:4]), period.replace("-", ""))
+        if period
+        else f"{compact_code}联防台账（{label}）",
+        subject=f"{name} 跨界问题台账 {label}",
+        keywords=("河长制", "台账", period or "all"),
+        generated_at=dossier.last_entry(conn, [r["id"] for r in rows]) or _latest(rows),
     )
-    out = io.BytesIO()
-    writer.write(out)
-    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, out.getvalue())
+    pdf = renderer.render(
+        "ledger.html.j2",
+        info,
+        months=[(_month_label(m), months[m]) for m in sorted(months)],
+        rows=rows,
+        scope=f"{name}{label}报告的跨界问题",
+        heads_digest=hashlib.sha256(heads.encode()).hexdigest(),
+        seal=dossier.latest_seal(conn),
+    )
+    if progress:
+        progress(1, 1)
+    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, pdf)
 
 
 _DATED = ("reported_at", "handed_off_at", "accepted_at", "rectified_at", "closed_at")

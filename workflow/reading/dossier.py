@@ -24,6 +24,7 @@ from workflow.core.models import (
     Event,
     Issue,
     Jurisdiction,
+    LedgerSeal,
     Person,
     Revisit,
     River,
@@ -336,6 +337,7 @@ def ledger_rows(
             when[(r.issue_id, r.trigger)] = r.at
     return [
         {
+            "id": i.id,
             "code": i.code,
             "title": i.title,
             "category": CATEGORIES[i.category].label_zh if i.category in CATEGORIES else i.category,
@@ -354,6 +356,34 @@ def ledger_rows(
         }
         for i in issues
     ]
+
+
+def last_entry(conn: sa.Connection, issue_ids: Sequence[int]) -> datetime | None:
+    """When the latest ledger entry of these issues was written; None for none."""
+    latest: datetime | None = None
+    for at in range(0, len(issue_ids), 500):
+        found = conn.execute(
+            sa.select(sa.func.max(_event.c.occurred_at)).where(_event.c.issue_id.in_(issue_ids[at : at + 500]))
+        ).scalar()
+        if found is not None and (latest is None or found > latest):
+            latest = found
+    return latest
+
+
+@dataclass(frozen=True, slots=True)
+class SealView:
+    """The latest daily seal: a hash over every chain head at the end of ``day``."""
+
+    day: Any
+    chains: int
+    hash: str
+
+
+def latest_seal(conn: sa.Connection) -> SealView | None:
+    """The newest daily seal of the ledger, or None before the first."""
+    seal = table_of(LedgerSeal)
+    row = conn.execute(sa.select(seal.c.day, seal.c.chains, seal.c.hash).order_by(seal.c.day.desc()).limit(1)).first()
+    return SealView(row.day, row.chains, row.hash) if row is not None else None
 
 
 def _events_in(
