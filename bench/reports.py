@@ -7,15 +7,15 @@ Run ``.venv/bin/python -m bench.reports [--issues 10000] [--months 12]``. Three 
 * **bulletin**: ``reports.builders.bulletin`` over a compact with ``--issues`` issues (bulk-inserted with
   SQLAlchemy Core: issues, their ledger events, some stuck past their deadlines); the month's record is made
   first by ``workflow.jobs.monthly_bulletin``, timed on its own;
-* **ledger**: ``reports.builders.ledger`` of the same issues, spread over ``--months`` months, so rendered a
-  month at a time and joined with pypdf.
+* **ledger**: ``reports.builders.ledger`` of the same issues, spread over ``--months`` months: one document
+  with a table per month and every issue's full chain head at the end.
 
 **The floor** of each case: the HTML the renderer produced (captured from ``ReportRenderer.html``) written to a
 file (its ``rc-attachment:`` photo addresses as ``file:`` URLs of the same store, so both draw the same images),
 then ``weasyprint.HTML(filename=...).write_pdf(stylesheets=[CSS(filename=report.css)])`` with WeasyPrint's
 default fetcher and font configuration, made fresh for each document, in the same process. The stylesheet is
-passed so the floor lays out the same pages (the page counts are printed side by side). For the ledger the floor
-renders each month's HTML that way and keeps nothing; the builder also gathers the rows and joins the months.
+passed so the floor lays out the same pages (the page counts are printed side by side). For the ledger the
+builder also gathers the rows and the heads.
 
 **Figures**: the median wall time of ``--rounds`` timed runs (after one warm-up; the ledger, whose runs take
 minutes, is not warmed up), floor and renderer interleaved; the peak RSS of the process during a run (``VmHWM``
