@@ -1,11 +1,16 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: setup setup-test demo test lint types unit chart architecture bench lock
+.PHONY: setup setup-test demo serve-demo test lint types unit chart architecture bench lock
 
 setup:
 	@scripts/setup.sh
 
 demo: setup
 	.venv/bin/riverchief demo
+
+# The demo's pages, API and scheduler on the database `make demo` built (http://localhost:8000/).
+serve-demo: setup
+	@test -f data/demo.db || { echo "error: no data/demo.db yet: run make demo first"; exit 1; }
+	RIVERCHIEF_DATABASE_URL=sqlite:///$(CURDIR)/data/demo.db RIVERCHIEF_DATA_DIR=$(CURDIR)/data .venv/bin/riverchief serve
 
 setup-test:
 	@scripts/setup.sh --test

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -367,13 +368,25 @@ def run(console: Console, database: Path, *, file_reports: bool = True, meetings
     with app.reader() as uow:
         report = verify(uow.session)
     print_verify(console, report)
-    console.print(f"\nLook further: RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief issue show {codes[0]}")
-    console.print(f"             RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief inbox sn-baima")
-    console.print(
-        f"Pages:       RIVERCHIEF_DATABASE_URL=sqlite:///{database} riverchief serve, then http://localhost:8000/ "
-        f"as sn-baima, tn-taian, qj-coord, ngo-auditor or qj-admin, password {DEMO_PASSWORD} (demo only)"
-    )
+    for line in look_further(database, codes[0]):
+        console.print(line, soft_wrap=True)  # whole, to be copied as they are
     return report.ok
+
+
+def look_further(database: Path, code: str) -> list[str]:
+    """What to try next, as commands that work as printed from here (this install's riverchief, the demo's data)."""
+    cli = Path(sys.executable).parent / "riverchief"
+    try:
+        shown = f"{cli.relative_to(Path.cwd())}"
+    except ValueError:
+        shown = str(cli)
+    env = f"RIVERCHIEF_DATABASE_URL=sqlite:///{database.resolve()} RIVERCHIEF_DATA_DIR={database.resolve().parent}"
+    return [
+        f"\nLook further: {env} {shown} issue show {code}",
+        f"              {env} {shown} inbox sn-baima",
+        f"Pages:        make serve-demo, then http://localhost:8000/ as sn-baima, tn-taian, qj-coord, ngo-auditor "
+        f"or qj-admin, password {DEMO_PASSWORD} (demo only)",
+    ]
 
 
 def _run_scheduled_jobs(app: App, first: date, last: date) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sqlite3
+import subprocess
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,8 +237,18 @@ def test_the_demo_builds_its_own_database_plays_the_scenarios_and_finds_the_ledg
     assert "巡河 patrols: 29/28（104%）" in out
     assert "未完成巡河 郑国华（安居镇） 1/3" in out
     assert "password qiongjiang-2026" in out
+    assert "make serve-demo" in out
     assert (cli.home / "demo.db").exists()
     assert not cli.database.exists(), "the demo touched the configured database"
+    # The "look further" command works as printed: this install's riverchief, on the demo's database.
+    printed = next(line for line in out.splitlines() if line.startswith("Look further:"))
+    *assignments, program, verb, noun, code = shlex.split(printed.removeprefix("Look further:"))
+    env = cli.environment() | dict(a.split("=", 1) for a in assignments)
+    shown = subprocess.run(
+        [program, verb, noun, code], env=env, cwd=cli.home, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert code in shown.stdout
 
 
 def test_setting_a_password_for_nobody_says_so_before_asking_for_one(cli: Cli) -> None:
