@@ -231,6 +231,11 @@ def meeting_minutes(
     )
 
 
+def _ledger_range(period: str | None) -> str:
+    """A ledger file's range in its title: 2026年3月, or 全部 for the whole."""
+    return _month_label(period) if period else "全部"
+
+
 def ledger(
     renderer: ReportRenderer,
     conn: sa.Connection,
@@ -279,7 +284,7 @@ def ledger(
     )
     if progress:
         progress(1, 1)
-    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, pdf)
+    return Built("ledger", f"{compact_code} {_ledger_range(period)}跨界问题台账", compact_code, period, None, pdf)
 
 
 _DATED = ("reported_at", "handed_off_at", "accepted_at", "rectified_at", "closed_at")
@@ -325,7 +330,8 @@ def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None
     for row in dossier.ledger_rows(conn, compact_code, start, end):
         writer.writerow(list(_cells(row)))
     content = ("\ufeff" + out.getvalue()).encode("utf-8")
-    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, content, "csv")
+    title = f"{compact_code} {_ledger_range(period)}跨界问题台账"
+    return Built("ledger", title, compact_code, period, None, content, "csv")
 
 
 def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = None) -> Built:
@@ -345,7 +351,8 @@ def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = Non
     out = io.BytesIO()
     book.save(out)
     content = _fixed_zip_times(out.getvalue(), stamp)
-    return Built("ledger", f"{compact_code} {period or 'all'} 台账", compact_code, period, None, content, "xlsx")
+    title = f"{compact_code} {_ledger_range(period)}跨界问题台账"
+    return Built("ledger", title, compact_code, period, None, content, "xlsx")
 
 
 def _fixed_zip_times(content: bytes, stamp: datetime) -> bytes:

@@ -298,3 +298,21 @@ def test_the_favicon_is_served(client: TestClient) -> None:
     assert icon.status_code == 200
     assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
     assert 'rel="icon"' in client.get("/login").text
+
+
+def test_the_reports_page_names_each_kind_and_format_in_the_persons_language(
+    sqlite_world: World, client: TestClient
+) -> None:
+    from riverchief.reporting import make_and_file
+
+    for fmt in ("csv", "xlsx"):
+        make_and_file(sqlite_world.app, "ledger", fmt=fmt)
+    sign_in(client, COORDINATOR)
+    page = client.get("/reports").text
+    assert page.count("QJ 全部跨界问题台账") == 2
+    assert page.count('data-testid="report-kind">跨界问题台账<') == 2
+    assert re.findall(r'data-testid="report-format">(\w+)<', page) == ["XLSX", "CSV"]  # newest first
+    assert ">ledger<" not in page
+    assert " all " not in page
+    client.get("/lang/en")
+    assert "Ledger of cross-border issues" in client.get("/reports").text

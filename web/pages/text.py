@@ -324,6 +324,17 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         ),
         "error_other": ("请求无法处理（{status}）。", "The request could not be handled ({status})."),
         "go_home": ("返回首页", "Back to the start"),
+        "report_kind_followup": ("问题跟踪报告", "Issue follow-up report"),
+        "report_kind_revisit": ("回访报告", "Revisit report"),
+        "report_kind_bulletin": ("月通报", "Monthly bulletin"),
+        "report_kind_progress": ("整改情况通报", "Progress bulletin"),
+        "report_kind_interview": ("季度约谈名单", "Quarterly interview list"),
+        "report_kind_minutes": ("联席会议纪要", "Joint meeting minutes"),
+        "report_kind_ledger": ("跨界问题台账", "Ledger of cross-border issues"),
+        "report_format": ("格式", "Format"),
+        "report_size": ("大小", "Size"),
+        "report_filed": ("存档", "Filed"),
+        "report_what": ("报告", "Report"),
         # -- patrols on a phone (巡): start, walk, report from inside, stop; my patrols
         "nav_patrols": ("我的巡河", "My patrols"),
         # (end of patrols)
