@@ -58,3 +58,16 @@ def test_an_overdue_revisit_is_in_the_auditors_queue_said_late_and_started_from_
     again = client.get("/revisits").text
     assert f'data-testid="start-{code}"' not in again
     assert "回访中" in again
+
+
+def test_an_issue_with_two_revisits_come_due_has_one_start_button_saying_it_covers_both(
+    sqlite_world: World, client: TestClient
+) -> None:
+    code = sqlite_world.report()
+    walk_to(sqlite_world, code, "close")  # the 30- and 90-day revisits of sewage
+    sqlite_world.clock.advance(seconds=timedelta(days=120).total_seconds())
+    sign_in(client)
+    page = client.get("/revisits").text
+    assert page.count(f'data-testid="start-{code}"') == 1
+    assert re.search(rf'data-testid="more-{code}">另有 1 次计划回访也已到期', page)
+    assert "计划中的回访" in page

@@ -690,11 +690,16 @@ def router(access: Access) -> APIRouter:
             }
         today = local_today(wired.clock.now())
         # Due and overdue revisits are the auditor's to do now, each said late by working days and startable here.
-        due = [
-            (p, wired.calendar.working_days_between(p.due_on, today), closed.get(p.issue_code))
-            for p in planned
-            if p.due_on <= today
-        ]
+        # One visit starts an issue's revisit, so an issue with several revisits come due is one entry (the
+        # earliest), saying how many more it covers, with one start button.
+        by_issue: dict[str, list[Any]] = {}
+        for p in sorted((p for p in planned if p.due_on <= today), key=lambda p: (p.due_on, p.issue_code)):
+            if p.issue_code in by_issue:
+                by_issue[p.issue_code][3] += 1
+            else:
+                late = wired.calendar.working_days_between(p.due_on, today)
+                by_issue[p.issue_code] = [p, late, closed.get(p.issue_code), 0]
+        due = [tuple(entry) for entry in by_issue.values()]
         later = [p for p in planned if p.due_on > today]
         return render(
             request,

@@ -324,6 +324,11 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         ),
         "error_other": ("请求无法处理（{status}）。", "The request could not be handled ({status})."),
         "go_home": ("返回首页", "Back to the start"),
+        "revisit_more_due": (
+            "另有 {n} 次计划回访也已到期，本次一并开展",
+            "{n} more planned revisits are due too; this visit covers them",
+        ),
+        "revisits_planned": ("计划中的回访", "Planned revisits"),
         "report_kind_followup": ("问题跟踪报告", "Issue follow-up report"),
         "report_kind_revisit": ("回访报告", "Revisit report"),
         "report_kind_bulletin": ("月通报", "Monthly bulletin"),
