@@ -1,4 +1,5 @@
-"""Completion against quota per chief and jurisdiction, the under-quota list and the interview list."""
+"""Completion against quota per chief and jurisdiction over a month, a quarter or a year, the under-quota list
+and the interview list. A patrol still under way (started on a phone, not yet stopped) counts for nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
-from workflow.patrols.quotas import Quota, quotas
+from workflow.patrols.quotas import QuotaBook, months_within, period_label, period_months, quotas
 
 _patrol = table_of(Patrol)
 _person = table_of(Person)
@@ -31,7 +32,7 @@ _juris = table_of(Jurisdiction)
 
 @dataclass(frozen=True, slots=True)
 class ChiefCompletion:
-    """One chief's patrols against their quota in one month's assessment."""
+    """One chief's patrols against their quota over a period's assessment."""
 
     person: str
     name: str
@@ -76,9 +77,9 @@ class JurisdictionCompletion:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A month's patrol completion: per chief, per jurisdiction, and overall."""
+    """A period's patrol completion: per chief, per jurisdiction, and overall."""
 
-    month: str
+    period: str  # 2026, 2026-Q1, 2026-03, or 2026-01 – 2026-11
     chiefs: list[ChiefCompletion]
     jurisdictions: list[JurisdictionCompletion]
 
@@ -96,6 +97,10 @@ class Completion:
     def rate(self) -> Fraction | None:
         """The overall completion rate (Wanzhou's 128%)."""
         return Fraction(self.done, self.required) if self.required else None
+
+    def at_level(self, level: str = "district") -> list[JurisdictionCompletion]:
+        """The jurisdictions of one level (districts by default): each the sum of its assessed chiefs."""
+        return [j for j in self.jurisdictions if j.level == level]
 
     @property
     def under_quota(self) -> list[ChiefCompletion]:
@@ -140,17 +145,32 @@ def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
             _patrol.c.patroller_id.in_(sorted(set(people))),
+            _patrol.c.ended_at.is_not(None),  # one still under way has not been made yet
         )
         .group_by(_patrol.c.patroller_id)
     )
     return dict(rows.all())  # a result has keys(): dict() would read it as a mapping
 
 
-def assess(conn: sa.Connection, month: str, chiefs: list[Any], in_force: dict[str, Quota]) -> list[ChiefCompletion]:
-    year, number = parse_month(month)
-    windows = {r.id: in_force[r.level].window(year, number) for r in chiefs if r.level in in_force}
+def assess(
+    conn: sa.Connection,
+    months: Sequence[tuple[int, int]],
+    chiefs: list[Any],
+    book: QuotaBook,
+    compact_id: int | None = None,
+) -> list[ChiefCompletion]:
+    """Each chief held to a quota (``QuotaBook.holding``) with their patrols over the months' assessment.
+
+    One count per distinct span the chiefs' windows look at: a handful of
+    statements however many chiefs there are.
+    """
+    windows = {}
+    for r in chiefs:
+        quota = book.holding(r.level, r.path, compact_id)
+        if quota is not None:
+            windows[r.id] = quota.over(months)
     counts: dict[tuple[date, date], dict[int, int]] = {}
-    for span in {(w.first, w.end) for w in windows.values()}:
+    for span in sorted({(w.first, w.end) for w in windows.values()}):
         counts[span] = _patrol_counts(conn, *span, [pid for pid, w in windows.items() if (w.first, w.end) == span])
     out = []
     for r in chiefs:
@@ -167,10 +187,25 @@ def assess(conn: sa.Connection, month: str, chiefs: list[Any], in_force: dict[st
     return out
 
 
-def completion(conn: sa.Connection, month: str, compact_id: int | None = None) -> Completion:
-    """Each chief held to a quota, with the patrols done against it in the month's assessment, and the
-    jurisdictions above them rolled up (within the compact's members when one is given)."""
-    chiefs = assess(conn, month, chief_rows(conn, compact_id), quotas(conn))
+def completion(conn: sa.Connection, period: str, compact_id: int | None = None) -> Completion:
+    """Each chief held to a quota, with the patrols done against it over a period (2026, 2026-Q1 or
+    2026-03), and the jurisdictions above them rolled up (within the compact's members when one is given).
+
+    A month's requirement is ``Quota.window``'s; a quarter's or a year's is
+    its months' summed, a quarterly or yearly quota counted over its span.
+    """
+    return completion_of(conn, period_months(period), compact_id)
+
+
+def completion_within(conn: sa.Connection, first: date, end: date, compact_id: int | None = None) -> Completion:
+    """Completion over the whole months inside the days [first, end) (none: nobody assessed, period "")."""
+    months = months_within(first, end)
+    return completion_of(conn, months, compact_id) if months else Completion("", [], [])
+
+
+def completion_of(conn: sa.Connection, months: Sequence[tuple[int, int]], compact_id: int | None) -> Completion:
+    """Completion over consecutive months, within the compact's members when one is given."""
+    chiefs = assess(conn, months, chief_rows(conn, compact_id), quotas(conn), compact_id)
     members = member_paths(conn, compact_id) if compact_id is not None else None
     totals: dict[str, list[int]] = {}
     for c in chiefs:
@@ -198,11 +233,12 @@ def completion(conn: sa.Connection, month: str, compact_id: int | None = None) -
         for p in sorted(totals)
         if p in names
     ]
-    return Completion(month, chiefs, rows)
+    return Completion(period_label(months), chiefs, rows)
 
 
 def under_quota(conn: sa.Connection, month: str, compact_id: int | None = None) -> list[ChiefCompletion]:
     """The chiefs below their quota in the month's assessment (月通报)."""
+    parse_month(month)
     return completion(conn, month, compact_id).under_quota
 
 

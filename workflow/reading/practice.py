@@ -273,6 +273,7 @@ def _patrol_figures(
     where = (
         patrol.c.started_at >= since,
         patrol.c.started_at < until,
+        patrol.c.ended_at.is_not(None),  # a patrol still under way (on a phone) counts once it is stopped
         in_compact,
         _under(patroller.c.path, path),
     )
