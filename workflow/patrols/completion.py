@@ -21,6 +21,7 @@ from workflow.core.models import (
 )
 from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
 from workflow.patrols.quotas import QuotaBook, months_within, period_label, period_months, quotas
+from workflow.reading.practice import patrols_by_district
 
 _patrol = table_of(Patrol)
 _person = table_of(Person)
@@ -234,6 +235,27 @@ def completion_of(conn: sa.Connection, months: Sequence[tuple[int, int]], compac
         if p in names
     ]
     return Completion(period_label(months), chiefs, rows)
+
+
+def district_figures(conn: sa.Connection, compact_id: int, first: date, end: date) -> dict[str, Any]:
+    """Per district of the compact over the days [first, end): patrols, problems found on patrol, and patrol
+    completion over the whole months inside the days (``completion_period``; "" when there is none)."""
+    since, until = midnight(first), midnight(end)
+    done = completion_within(conn, first, end, compact_id)
+    rates = {j.code: j for j in done.at_level("district")}
+    districts = []
+    for d in patrols_by_district(conn, compact_id, since, until):
+        held = rates.get(d["code"])
+        districts.append(
+            d
+            | {
+                "chiefs_assessed": held.chiefs if held else 0,
+                "patrols_done": held.done if held else 0,
+                "patrols_required": held.required if held else 0,
+                "completion": percent(held.rate if held else None),
+            }
+        )
+    return {"completion_period": done.period, "districts": districts}
 
 
 def under_quota(conn: sa.Connection, month: str, compact_id: int | None = None) -> list[ChiefCompletion]:
