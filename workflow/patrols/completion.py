@@ -135,6 +135,12 @@ def chief_rows(conn: sa.Connection, compact_id: int | None, person: str | None =
     return [r for r in rows if side_of_path(members, r.path)]
 
 
+def _chiefs_within(conn: sa.Connection, members: list[str] | None) -> list[Any]:
+    """``chief_rows`` with the compact's member paths already read (None: everywhere)."""
+    rows = chief_rows(conn, None)
+    return rows if members is None else [r for r in rows if side_of_path(members, r.path)]
+
+
 def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
     """Patrols that count toward a quota, per patroller, started on the days [first, end)."""
     if not people:
@@ -204,10 +210,13 @@ def completion_within(conn: sa.Connection, first: date, end: date, compact_id: i
     return completion_of(conn, months, compact_id) if months else Completion("", [], [])
 
 
-def completion_of(conn: sa.Connection, months: Sequence[tuple[int, int]], compact_id: int | None) -> Completion:
-    """Completion over consecutive months, within the compact's members when one is given."""
-    chiefs = assess(conn, months, chief_rows(conn, compact_id), quotas(conn), compact_id)
-    members = member_paths(conn, compact_id) if compact_id is not None else None
+def completion_of(
+    conn: sa.Connection, months: Sequence[tuple[int, int]], compact_id: int | None, members: list[str] | None = None
+) -> Completion:
+    """Completion over consecutive months, within the compact's members (their paths, read when not given)."""
+    if compact_id is not None and members is None:
+        members = member_paths(conn, compact_id)
+    chiefs = assess(conn, months, _chiefs_within(conn, members), quotas(conn), compact_id)
     totals: dict[str, list[int]] = {}
     for c in chiefs:
         if not c.required:
@@ -220,14 +229,18 @@ def completion_of(conn: sa.Connection, months: Sequence[tuple[int, int]], compac
             t[1] += c.under
             t[2] += c.done
             t[3] += c.required
-    names = {
-        r.path: r
-        for r in conn.execute(
-            sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
-                _juris.c.path.in_(sorted(totals))
+    names = (
+        {
+            r.path: r
+            for r in conn.execute(
+                sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
+                    _juris.c.path.in_(sorted(totals))
+                )
             )
-        )
-    }
+        }
+        if totals
+        else {}
+    )
     depth0 = min((p.count("/") for p in totals), default=0)
     rows = [
         JurisdictionCompletion(names[p].code, names[p].name, names[p].level, p.count("/") - depth0, *totals[p])
@@ -240,11 +253,12 @@ def completion_of(conn: sa.Connection, months: Sequence[tuple[int, int]], compac
 def district_figures(conn: sa.Connection, compact_id: int, first: date, end: date) -> dict[str, Any]:
     """Per district of the compact over the days [first, end): patrols, problems found on patrol, and patrol
     completion over the whole months inside the days (``completion_period``; "" when there is none)."""
-    since, until = midnight(first), midnight(end)
-    done = completion_within(conn, first, end, compact_id)
+    members = member_paths(conn, compact_id)
+    months = months_within(first, end)
+    done = completion_of(conn, months, compact_id, members) if months else Completion("", [], [])
     rates = {j.code: j for j in done.at_level("district")}
     districts = []
-    for d in patrols_by_district(conn, compact_id, since, until):
+    for d in patrols_by_district(conn, members, midnight(first), midnight(end)):
         held = rates.get(d["code"])
         districts.append(
             d

@@ -304,11 +304,12 @@ def _patrol_figures(
     }
 
 
-def patrols_by_district(conn: sa.Connection, compact_id: int, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Each district at or under the compact's members, in path order, with the patrols its patrollers made on
-    the compact's segments in [since, until) (routine and swap, as ``patrols`` counts them) and the problems
-    reported from them: three statements, however many districts."""
-    members = member_paths(conn, compact_id)
+def patrols_by_district(
+    conn: sa.Connection, members: list[str], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Each district at or under the compact's members (their paths), in path order, with the patrols its
+    patrollers made on the compact's segments in [since, until) (routine and swap, as ``patrols`` counts them)
+    and the problems reported from them: three statements, however many districts."""
     if not members:
         return []
     districts = conn.execute(
@@ -319,23 +320,27 @@ def patrols_by_district(conn: sa.Connection, compact_id: int, since: datetime, u
     in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
     patrol, patroller, source, where = _patrol_source(in_compact, since, until, None)
     made = conn.execute(
-        sa.select(patroller.c.path, sa.func.count())
+        sa.select(patroller.c.path, patrol.c.kind, sa.func.count())
         .select_from(source)
-        .where(*where, patrol.c.kind.in_(("routine", "swap")))
-        .group_by(patroller.c.path)
+        .where(*where)
+        .group_by(patroller.c.path, patrol.c.kind)
     ).all()
     link = table_of(PatrolIssue)
-    found = conn.execute(
-        sa.select(patroller.c.path, sa.func.count())
-        .select_from(source.join(link, link.c.patrol_id == patrol.c.id))
-        .where(*where)
-        .group_by(patroller.c.path)
-    ).all()
+    found = (
+        conn.execute(
+            sa.select(patroller.c.path, sa.func.count())
+            .select_from(source.join(link, link.c.patrol_id == patrol.c.id))
+            .where(*where)
+            .group_by(patroller.c.path)
+        ).all()
+        if made  # no patrol, no problem found on one
+        else []
+    )
     return [
         {
             "code": d.code,
             "name": d.name,
-            "patrols": sum(n for at, n in made if at.startswith(d.path)),
+            "patrols": sum(n for at, kind, n in made if kind != "covert" and at.startswith(d.path)),
             "patrol_issues": sum(n for at, n in found if at.startswith(d.path)),
         }
         for d in districts
