@@ -403,3 +403,19 @@ def test_quota_rows_cleared_leave_nobody_assessed(world: World) -> None:
     clear_quota(world.app.uow(), "township", compact="QJ")
     assert held(world, "2026-03") == {}
     assert rows(world) == []
+
+
+def test_the_dashboard_shows_the_years_patrol_completion_per_district(sqlite_world: World) -> None:
+    from workflow.accounts.signin import set_password
+
+    a_year(sqlite_world)  # the clock stands at 2026-12-06: January to November have ended
+    set_password(sqlite_world.app.uow(), "qj-coord", "琼江清水长流-2026")
+    with TestClient(create_api(sqlite_world.app)) as pages:
+        pages.cookies.set("rc_lang", "zh-CN")
+        pages.post("/login", data={"person": "qj-coord", "password": "琼江清水长流-2026", "next": "/"})
+        html = pages.get("/dashboard").text
+    assert "各区县巡河完成率（2026-01 – 2026-11）" in html
+    # 潼南 owes 11 x (4 x 3 + 1) = 143 over January to November and made 10 + 1 + 3 = 14: 10%.
+    row = html[html.index('data-testid="patrols-500152"') :].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[:-1]] == ["潼南区", "14", "0", "143", "14", "10%"]
+    assert "未设巡河计划" in html.split('data-testid="patrols-500151"')[1].split("</tr>")[0]
