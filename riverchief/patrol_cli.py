@@ -31,6 +31,8 @@ from workflow.core.errors import ValidationFailed
 patrol_app = typer.Typer(no_args_is_help=True, help="Patrols (巡): records, swap pairings, completion, funding.")
 pairings_app = typer.Typer(no_args_is_help=True, help="Swap-patrol pairings (交叉互巡) between boundary chiefs.")
 patrol_app.add_typer(pairings_app, name="pairings")
+quota_app = typer.Typer(no_args_is_help=True, help="Patrol quotas (巡河计划): by level, everywhere or for one scope.")
+patrol_app.add_typer(quota_app, name="quota")
 case_app = typer.Typer(no_args_is_help=True, help="Joint enforcement cases (联合执法): parties and coordinators only.")
 lead_app = typer.Typer(no_args_is_help=True, help="Litigation leads (公益诉讼线索) transferred to procuratorates.")
 
@@ -237,41 +239,117 @@ def patrol_list(
 
 @patrol_app.command("quotas")
 def patrol_quotas() -> None:
-    """The patrol quotas in force, by chief level (set them with `patrol_quotas:` in `riverchief load`)."""
+    """The patrol quotas in force, by chief level and scope (the same as `patrol quota list`)."""
+    quota_list()
+
+
+@quota_app.command("list")
+def quota_list() -> None:
+    """The patrol quotas in force: level, scope and quota; a jurisdiction's row holds the chiefs within it."""
     from workflow.patrols.basics import DEFAULT_QUOTAS, LEVEL_LABELS
     from workflow.patrols.quotas import Quota, quotas
 
     with _app().reader() as uow:
-        in_force = quotas(uow.connection)
+        in_force = quotas(uow.connection).rows
     table = Table(title="巡河计划 patrol quotas" + ("" if in_force else "（未设定；常见做法如下）"))
-    for column in ("层级 level", "要求 quota"):
+    for column in ("层级 level", "范围 scope", "要求 quota"):
         table.add_column(column)
-    shown = list(in_force.values()) or [Quota(*q) for q in DEFAULT_QUOTAS]
+    shown = in_force or [Quota(*q) for q in DEFAULT_QUOTAS]
     for q in shown:
-        table.add_row(f"{LEVEL_LABELS.get(q.level, q.level)} {q.level}", q.describe())
+        scope = f"辖区 {q.jurisdiction}" if q.jurisdiction else f"协作机制 {q.compact}" if q.compact else "全部 all"
+        table.add_row(f"{LEVEL_LABELS.get(q.level, q.level)} {q.level}", escape(scope), q.describe())
     console.print(table)
+
+
+JurisdictionOption = Annotated[str | None, typer.Option(help="only the chiefs within this division code")]
+CompactOption = Annotated[str | None, typer.Option(help="only this compact's chiefs (its code)")]
+
+
+def _named_as_typed(exc: ValidationFailed) -> ValidationFailed:
+    """The workflow's field names as the command's: --jurisdiction, --compact, LEVEL, COUNT, PER."""
+    return ValidationFailed.of(
+        [(f"--{f}" if f in ("jurisdiction", "compact") else f.upper(), r) for f, r in exc.errors]
+    )
+
+
+def _scope_label(jurisdiction: str | None, compact: str | None) -> str:
+    return f"辖区 {jurisdiction}" if jurisdiction else f"协作机制 {compact}" if compact else "全部"
+
+
+def _one_scope(jurisdiction: str | None, compact: str | None) -> None:
+    if jurisdiction is not None and compact is not None:
+        raise ValidationFailed("--compact", "a quota holds one jurisdiction's chiefs or one compact's, not both")
+
+
+@quota_app.command("set")
+def quota_set(
+    level: Annotated[str, typer.Argument(help="village, township, district, city or province")],
+    count: Annotated[int, typer.Argument(help="patrols, 1 to 100")],
+    per: Annotated[str, typer.Argument(help="week, tenday, month, quarter or year")],
+    jurisdiction: JurisdictionOption = None,
+    compact: CompactOption = None,
+) -> None:
+    """Set (or replace) a level's quota: everywhere, within a jurisdiction (the deepest wins) or in a compact."""
+    from workflow.patrols.basics import LEVEL_LABELS
+    from workflow.patrols.quotas import Quota, set_quota
+
+    _one_scope(jurisdiction, compact)
+    try:
+        set_quota(_app().uow(), level, count, per, jurisdiction, compact)
+    except ValidationFailed as exc:
+        raise _named_as_typed(exc) from None
+    scope = escape(_scope_label(jurisdiction, compact))
+    console.print(f"{LEVEL_LABELS[level]}河长（{scope}）：{Quota(level, count, per).describe()}")
+
+
+@quota_app.command("clear")
+def quota_clear(
+    level: Annotated[str, typer.Argument(help="the level whose quota goes")],
+    jurisdiction: JurisdictionOption = None,
+    compact: CompactOption = None,
+) -> None:
+    """Remove a level's quota for one scope (none given: the level's default row)."""
+    from workflow.patrols.quotas import clear_quota
+
+    _one_scope(jurisdiction, compact)
+    try:
+        clear_quota(_app().uow(), level, jurisdiction, compact)
+    except ValidationFailed as exc:
+        raise _named_as_typed(exc) from None
+    console.print(f"已取消 {escape(level)}（{escape(_scope_label(jurisdiction, compact))}）的巡河计划")
 
 
 @patrol_app.command("completion")
 def patrol_completion(
-    month: Annotated[str, typer.Option(help="2026-03")],
+    period: Annotated[str | None, typer.Argument(help="a year 2026, a quarter 2026-Q1 or a month 2026-03")] = None,
+    month: Annotated[str | None, typer.Option(help="2026-03 (the same as giving it as the period)")] = None,
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Patrol completion per chief and per jurisdiction for a month (it may exceed 100%)."""
+    """Patrol completion per district and per chief over a year, a quarter or a month (it may exceed 100%)."""
     from workflow.patrols.completion import completion
 
+    if (period is None) == (month is None):
+        raise ValidationFailed("period", "give a period (2026, 2026-Q1 or 2026-03), or --month, once")
     wired = _app()
     compact_id = _compact_id(wired, compact)
-    with wired.reader() as uow:
-        done = completion(uow.connection, month, compact_id)
+    with Progress(console=err_console, transient=True) as progress:
+        progress.add_task(f"patrol completion {period or month}", total=None)
+        with wired.reader() as uow:
+            done = completion(uow.connection, period or month or "", compact_id)
     print_completion(console, done)
 
 
 def print_completion(out: Console, done: Any) -> None:
-    """The chiefs' and the jurisdictions' completion tables, the overall rate and the chiefs under quota."""
+    """Completion per district and per chief, the overall rate and the chiefs under quota."""
     from workflow.patrols.basics import LEVEL_LABELS, percent
 
-    chiefs = Table(title=f"河长巡河完成情况 {done.month}")
+    places = Table(title=f"各区县巡河完成率 {done.period}")
+    for column in ("区县", "考核河长", "未达标", "应巡", "实巡", "完成率"):
+        places.add_column(column, justify="left" if column == "区县" else "right")
+    for j in done.at_level("district"):
+        places.add_row(escape(j.name), str(j.chiefs), str(j.under), str(j.required), str(j.done), percent(j.rate))
+    out.print(places)
+    chiefs = Table(title=f"河长巡河完成情况 {done.period}")
     for column in ("河长", "单位", "层级", "考核期", "应巡", "实巡", "完成率"):
         chiefs.add_column(column, justify="right" if column in ("应巡", "实巡", "完成率") else "left")
     for c in done.chiefs:
@@ -286,19 +364,6 @@ def print_completion(out: Console, done: Any) -> None:
             f"[red]{rate}[/red]" if c.required and c.under else rate,
         )
     out.print(chiefs)
-    places = Table(title=f"各地巡河完成率 {done.month}")
-    for column in ("单位", "考核河长", "未达标", "应巡", "实巡", "完成率"):
-        places.add_column(column, justify="left" if column == "单位" else "right")
-    for j in done.jurisdictions:
-        places.add_row(
-            "  " * j.depth + escape(j.name),
-            str(j.chiefs),
-            str(j.under),
-            str(j.required),
-            str(j.done),
-            percent(j.rate),
-        )
-    out.print(places)
     out.print(f"总体完成率 overall {percent(done.rate)} ({done.done}/{done.required})")
     names = "、".join(f"{escape(c.name)}（{escape(c.jurisdiction)} {c.done}/{c.required}）" for c in done.under_quota)
     out.print(f"未完成巡河任务 under quota: {names or '无'}")

@@ -1,7 +1,8 @@
 """The demo's 巡 and 查: swap pairings along the 琼江, a month of patrols with their tracks, an issue found on a
-swap patrol and one on a covert inspection (暗访), a joint enforcement case, a litigation lead, and the funding.
+swap patrol and one on a covert inspection (暗访), a joint enforcement case, a litigation lead, the funding, and
+潼南's patrol year against the quotas 潼南 sets for its own chiefs (巡河完成率 128%, as 万州 reports it).
 
-``play`` moves the demo's simulated clock through March and early April 2026
+``play`` moves the demo's simulated clock through 2026 up to early December
 and puts it back where it found it.
 """
 
@@ -24,8 +25,8 @@ from workflow.core.reference import PatrolQuotaIn, ReferenceData, load
 from workflow.core.services import IssueDraft, apply
 from workflow.enforcement.cases import close_case, list_cases, open_case
 from workflow.enforcement.leads import record_receipt, transfer_lead
-from workflow.patrols.basics import DEFAULT_QUOTAS, percent
-from workflow.patrols.completion import completion
+from workflow.patrols.basics import percent
+from workflow.patrols.completion import completion, district_figures
 from workflow.patrols.funding import funding, funding_sheet, set_funding_standard, set_township_class
 from workflow.patrols.pairings import add_pairing
 from workflow.patrols.records import record_patrol, report_from_patrol
@@ -65,6 +66,23 @@ MARCH: tuple[tuple[str, str, int, int], ...] = (
 )
 
 PEOPLE = ("tn-taian", "sn-baima", "tn-office", "qj-coord", *{p for p, *_ in MARCH})
+
+# 潼南, the district that deploys, holds its own chiefs to its patrol plan (巡河计划); the neighbours' chiefs
+# are held to none here unless a compact's row or their own jurisdiction's says so.
+QUOTAS = (("village", 1, "week"), ("township", 1, "tenday"), ("district", 1, "month"))
+DEPLOYING = "500152"
+
+# 潼南's year outside March (entered from the chiefs' patrol logs, without tracks): patrols a month, each chief on
+# their own segment. 别口镇 falls short in February and August; December is under way (up to the 5th).
+# With March's 18 that is 200 patrols against 156 required: 4 townships x 36 and the district's 12, 128%.
+YEAR: dict[tuple[str, str], dict[int, int]] = {
+    ("tn-chonglong", "qj-chonglong"): {**dict.fromkeys((1, 2, *range(4, 12)), 4), 12: 1},
+    ("tn-taian", "qj-taian"): {**dict.fromkeys((1, 2, *range(4, 12)), 4), 12: 1},
+    ("tn-yuxi", "qj-yuxi"): {**dict.fromkeys((1, 2, *range(4, 12)), 5), 12: 1},
+    ("tn-biekou", "mx-biekou"): {**dict.fromkeys((1, *range(4, 8), 9, 10, 11), 4), 2: 2, 8: 2, 12: 1},
+    ("tn-chief", "qj-yuxi"): {**dict.fromkeys((1, 2, 4, 5, 7, 8, 10, 11), 1), 6: 2, 9: 2},
+}
+DAYS = {1: (2,), 2: (8, 22), 4: (4, 12, 20, 27), 5: (3, 9, 15, 21, 27)}
 
 
 def _at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
@@ -125,7 +143,10 @@ class _Play:
 def play(app: App, clock: FrozenClock, console: Console) -> None:
     """Pairings, March's patrols, a swap-patrol and a covert-inspection issue, a joint case and a lead; print them."""
     resume = clock.now()
-    quotas = [PatrolQuotaIn.model_validate({"level": lv, "count": n, "per": per}) for lv, n, per in DEFAULT_QUOTAS]
+    quotas = [
+        PatrolQuotaIn.model_validate({"level": lv, "count": n, "per": per, "jurisdiction": DEPLOYING})
+        for lv, n, per in QUOTAS
+    ]
     load(app.uow(), ReferenceData(patrol_quotas=quotas))
     for a, segment_a, b, segment_b in PAIRINGS:
         add_pairing(app.uow(), "QJ", a, segment_a, b, segment_b, date(2026, 1, 1), date(2026, 12, 31))
@@ -212,8 +233,22 @@ def play(app: App, clock: FrozenClock, console: Console) -> None:
     close_case(app.uow(), p.people["qj-coord"], case, date(2026, 4, 9), "责令停止排放，罚款并限期建成治污设施")
     record_receipt(app.uow(), p.people["tn-office"], lead, "潼检公益线索〔2026〕7号", date(2026, 4, 3))
 
+    _patrol_year(p)
     _show(app, console, p, swap, covert)
     clock.set(resume)
+
+
+def _patrol_year(p: _Play) -> None:
+    """潼南's chiefs' patrols in the other months of 2026 (``YEAR``), each as its log gives it: two hours."""
+    hours = {who: 8 + i for i, (who, _) in enumerate(YEAR)}
+    for month in (1, 2, *range(4, 13)):
+        for (who, segment), plan in YEAR.items():
+            for day in DAYS[plan.get(month, 0)] if plan.get(month) else ():
+                start = _at(day, hours[who], month=month)
+                p.clock.set(start + timedelta(hours=2, minutes=5))
+                record_patrol(
+                    p.app.uow(), p.people[who], segment, started_at=start, ended_at=start + timedelta(hours=2)
+                )
 
 
 def _funding_standards(app: App) -> None:
@@ -236,12 +271,22 @@ def _show(app: App, console: Console, p: _Play, swap: str, covert: str) -> None:
     console.print(f"交叉互巡发现 {swap}（已移交白马镇并销号）；暗访发现 {covert}（已联合查处、移送公益诉讼线索）")
     with app.reader() as uow:
         conn = uow.connection
-        done = completion(conn, "2026-03", compact_id_of(conn, "QJ"))
-        print_completion(console, done)
+        qj = compact_id_of(conn, "QJ")
+        print_completion(console, completion(conn, "2026-03", qj))
+        year = completion(conn, "2026", qj)
+        print_completion(console, year)
+        by_district = district_figures(conn, qj, date(2026, 1, 1), date(2027, 1, 1))["districts"]
         print_funding(console, funding_sheet(funding(conn, "2026-03")), "2026-03")
         print_cases(console, list_cases(conn, p.people["qj-coord"]))
         figures = period_figures(conn, "QJ", date(2026, 1, 1), date(2026, 5, 1), side="500152")
     # The bulletins and revisit reports come later, from the scheduler's months: they are counted there.
     shown = [(key, label) for key, label in FIGURES if key not in ("progress_bulletins", "revisit_reports")]
-    console.print(f"潼南 2026-01-01 – 2026-04-30 · 巡河完成率（3月）{percent(done.rate)}")
+    console.print("潼南 2026-01-01 – 2026-04-30")
     console.print("  " + "，".join(f"{label} {figures[key]}" for key, label in shown))
+    console.print("2026年各区县：")
+    for d in by_district:
+        console.print(
+            f"  {d['name']} 巡河{d['patrols']}次、巡河上报问题{d['patrol_issues']}个、巡河完成率{d['completion']}"
+            + (f"（{d['patrols_done']}/{d['patrols_required']}）" if d["patrols_required"] else "（未设巡河计划）")
+        )
+    console.print(f"潼南 2026年巡河完成率 {percent(year.rate)}（{year.done}/{year.required}）")

@@ -233,9 +233,11 @@ def test_the_demo_builds_its_own_database_plays_the_scenarios_and_finds_the_ledg
     out = cli.ok("demo", "--database", str(cli.home / "demo.db"))
 
     assert "ledger OK" in out
-    # March's bulletin counts the month's patrols and names the chiefs under quota.
-    assert "巡河 patrols: 29/28（104%）" in out
-    assert "未完成巡河 郑国华（安居镇） 1/3" in out
+    # 潼南 holds its own chiefs to its quotas: March's bulletin counts their patrols (4 + 4 + 5 + 4 of 3 each, the
+    # district chief's 1 of 1), and the year comes to 128% as the practice reports it; the neighbours are held to none.
+    assert "巡河 patrols: 18/13（138%），考核河长 5 人" in out
+    assert "潼南区 巡河200次、巡河上报问题2个、巡河完成率128%（200/156）" in out
+    assert "安居区 巡河7次、巡河上报问题0个、巡河完成率—（未设巡河计划）" in out
     assert "password qiongjiang-2026" in out
     assert "make serve-demo" in out
     assert (cli.home / "demo.db").exists()

@@ -55,6 +55,7 @@ from workflow.core.services import IssueDraft, apply, not_yet, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.maps.layers import import_geojson
 from workflow.maps.router import CachedRouter
+from workflow.patrols.completion import district_figures
 from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
 from workflow.reading.records import report_rows, revisit_rows
@@ -647,13 +648,15 @@ def router(access: Access) -> APIRouter:
         boards = []
         with view.uow as uow:
             codes = uow.connection.execute(
-                sa.select(_compact.c.code, _compact.c.name)
+                sa.select(_compact.c.id, _compact.c.code, _compact.c.name)
                 .where(_compact.c.id.in_(compacts_of(view.actor)))
                 .order_by(_compact.c.code)
             ).all()
             for compact in codes:
                 figures = stats(uow.connection, compact.code, start, end, practice=False)
-                boards.append({"code": compact.code, "name": compact.name, "figures": figures})
+                # The year's patrols, problems found on them and completion per district: a few statements.
+                patrols = district_figures(uow.connection, compact.id, start.date(), end.date())
+                boards.append({"code": compact.code, "name": compact.name, "figures": figures, "patrols": patrols})
             items = open_issues(uow.connection, view.actor)
             gaps = calendar_gaps(view, uow)
         blocked = [i for i in items if i.state in ("ban.negotiating", "ban.joint_meeting")]

@@ -354,6 +354,18 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         # (end of offline)
         # -- quotas and completion over a month, a quarter, a year
         "completion": ("完成率", "Completion"),
+        "patrol_completion": ("各区县巡河完成率（{period}）", "Patrol completion by district ({period})"),
+        "district": ("区县", "District"),
+        "patrols_made": ("巡河次数", "Patrols"),
+        "patrol_issues": ("巡河发现问题", "Problems found on patrol"),
+        "patrols_required": ("应巡", "Required"),
+        "patrols_done": ("实巡", "Done"),
+        "no_patrol_plan": ("未设巡河计划", "No patrol quota"),
+        "completion_note": (
+            "巡河次数为本年至今在本机制河段的巡河；完成率按已结束的整月计算，进行中的巡河不计。",
+            "Patrols: this year so far on the compact's segments; completion over the whole months ended, "
+            "patrols under way not counted.",
+        ),
         # (end of quotas)
     }
 )

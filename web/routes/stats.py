@@ -14,6 +14,7 @@ from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.uow import UnitOfWork
+from workflow.patrols.completion import district_figures
 from workflow.reading.figures import compact_codes, stats
 from workflow.reading.issues import compact_id_of
 
@@ -58,6 +59,14 @@ def router(access: Access) -> APIRouter:
           filed in it; action_items_open, action_items_overdue: open at the period's end, and of
           those, past their due day.
 
+        ``patrol_districts`` gives, for each district at or under the compact's members (in path
+        order, with its ``code`` and ``name``): ``patrols`` its chiefs made on the compact's segments
+        in the period (routine and swap) and ``patrol_issues`` reported from them; and its patrol
+        completion over the whole months inside the period (``completion_period``, e.g. 2026-01 –
+        2026-11; "" when the period holds no whole month): ``chiefs_assessed``, ``patrols_done`` and
+        ``patrols_required`` summed over its chiefs held to a quota, and ``completion`` ("128%", or
+        "—" when none of its chiefs is held to one). A patrol still under way counts nowhere.
+
         ``parties`` gives, for each member jurisdiction (its descendants rolled up), the steps
         counted for the side each belongs to (``FIGURE_SIDES``) and its own ``practice``.
 
@@ -74,18 +83,21 @@ def router(access: Access) -> APIRouter:
             raise ValidationFailed("to", f"must be after from ({first.isoformat()})")
         lo = datetime.combine(first, time(0), tzinfo=SHANGHAI)
         hi = datetime.combine(last, time(0), tzinfo=SHANGHAI)
+
+        def answer(code: str) -> dict[str, Any]:
+            conn = uow.connection
+            return stats(conn, code, lo, hi) | {
+                "patrol_districts": district_figures(conn, compact_id_of(conn, code), first, last)
+            }
+
         with uow:
             if compact is not None:
                 if compact_id_of(uow.connection, compact) not in compacts_of(actor):
                     raise NotFound("compact", compact)
-                return stats(uow.connection, compact, lo, hi)
+                return answer(compact)
             codes = compact_codes(uow.connection, compacts_of(actor))
             if len(codes) == 1:
-                return stats(uow.connection, codes[0], lo, hi)
-            return {
-                "from": lo.isoformat(),
-                "to": hi.isoformat(),
-                "compacts": [stats(uow.connection, code, lo, hi) for code in codes],
-            }
+                return answer(codes[0])
+            return {"from": lo.isoformat(), "to": hi.isoformat(), "compacts": [answer(code) for code in codes]}
 
     return api

@@ -123,11 +123,14 @@ class RiverIn(_Strict):
 
 
 class PatrolQuotaIn(_Strict):
-    """How often the chiefs of one level must patrol (巡河计划): ``count`` patrols a ``per``."""
+    """How often the chiefs of one level must patrol (巡河计划): ``count`` patrols a ``per``, for the level's
+    chiefs everywhere, within one ``jurisdiction`` (a division code) or within one ``compact`` (a code)."""
 
     level: Level
     count: int = Field(ge=1, le=100)
     per: Literal["week", "tenday", "month", "quarter", "year"]
+    jurisdiction: str | None = None
+    compact: str | None = None
 
 
 class ReferenceData(_Strict):
@@ -137,7 +140,8 @@ class ReferenceData(_Strict):
     people: list[PersonIn] = []
     compacts: list[CompactIn] = []
     rivers: list[RiverIn] = []
-    # When given, the whole set of patrol quotas in force; when absent, the quotas stay as they are.
+    # When given, the quotas of each scope it names (everywhere, a jurisdiction, a compact) are replaced by the
+    # file's for that scope; other scopes, and everything when it is absent, stay as they are.
     patrol_quotas: list[PatrolQuotaIn] | None = None
 
     def duplicates(self) -> list[tuple[str, str]]:
@@ -293,16 +297,43 @@ class _Resolver:
         return cast(int | None, found)
 
 
-def _load_quotas(session: Session, quotas: list[PatrolQuotaIn], errors: list[tuple[str, str]]) -> int:
-    """Replace the patrol quotas with the file's: one per level."""
-    seen: set[str] = set()
+def _load_quotas(session: Session, quotas: list[PatrolQuotaIn], resolve: _Resolver) -> int:
+    """Replace the quotas of each scope the file names with the file's: one per level and scope.
+
+    Loading the same file again changes nothing; a scope the file does not
+    name keeps its rows (``riverchief patrol quota clear`` removes one).
+    """
+    seen: set[tuple[str, int | None, int | None]] = set()
+    rows = []
     for i, quota in enumerate(quotas):
-        if quota.level in seen:
-            errors.append((f"patrol_quotas[{i}].level", f"{quota.level} has a quota already in the file"))
-        seen.add(quota.level)
-    session.execute(sa.delete(PatrolQuota))
-    by_level = {q.level: q for q in quotas}  # a repeat is refused above; the load rolls back then
-    session.add_all(PatrolQuota(level=q.level, count=q.count, per=q.per) for q in by_level.values())
+        where = f"patrol_quotas[{i}]"
+        if quota.jurisdiction is not None and quota.compact is not None:
+            resolve.errors.append((f"{where}.compact", "a quota names a jurisdiction or a compact, not both"))
+            continue
+        jid = resolve.id_of(Jurisdiction, quota.jurisdiction, f"{where}.jurisdiction")
+        cid = resolve.id_of(Compact, quota.compact, f"{where}.compact")
+        if (quota.jurisdiction is not None and jid is None) or (quota.compact is not None and cid is None):
+            continue
+        key = (quota.level, jid, cid)
+        if key in seen:
+            resolve.errors.append((f"{where}.level", f"{quota.level} has a quota for this scope already in the file"))
+        seen.add(key)
+        rows.append(
+            PatrolQuota(level=quota.level, count=quota.count, per=quota.per, jurisdiction_id=jid, compact_id=cid)
+        )
+    if resolve.errors:
+        return len(quotas)  # the load rolls back
+    for scope in {(jid, cid) for _, jid, cid in seen}:
+        session.execute(
+            sa.delete(PatrolQuota).where(
+                col(PatrolQuota.jurisdiction_id).is_(None)
+                if scope[0] is None
+                else col(PatrolQuota.jurisdiction_id) == scope[0],
+                col(PatrolQuota.compact_id).is_(None) if scope[1] is None else col(PatrolQuota.compact_id) == scope[1],
+            )
+        )
+    session.flush()
+    session.add_all(rows)
     session.flush()
     return len(quotas)
 
@@ -428,7 +459,7 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
         for segment, code, where in pending_counterparts:
             segment.counterpart_id = resolve.id_of(Segment, code, where)
         if data.patrol_quotas is not None:
-            counts["patrol_quotas"] = _load_quotas(session, data.patrol_quotas, resolve.errors)
+            counts["patrol_quotas"] = _load_quotas(session, data.patrol_quotas, resolve)
         if resolve.errors:
             raise ValidationFailed.of(resolve.errors)
         uow.commit()

@@ -1,4 +1,5 @@
-"""Completion against quota per chief and jurisdiction, the under-quota list and the interview list."""
+"""Completion against quota per chief and jurisdiction over a month, a quarter or a year, the under-quota list
+and the interview list. A patrol still under way (started on a phone, not yet stopped) counts for nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
-from workflow.patrols.quotas import Quota, quotas
+from workflow.patrols.quotas import QuotaBook, months_within, period_label, period_months, quotas
+from workflow.reading.practice import patrols_by_district
 
 _patrol = table_of(Patrol)
 _person = table_of(Person)
@@ -31,7 +33,7 @@ _juris = table_of(Jurisdiction)
 
 @dataclass(frozen=True, slots=True)
 class ChiefCompletion:
-    """One chief's patrols against their quota in one month's assessment."""
+    """One chief's patrols against their quota over a period's assessment."""
 
     person: str
     name: str
@@ -76,9 +78,9 @@ class JurisdictionCompletion:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A month's patrol completion: per chief, per jurisdiction, and overall."""
+    """A period's patrol completion: per chief, per jurisdiction, and overall."""
 
-    month: str
+    period: str  # 2026, 2026-Q1, 2026-03, or 2026-01 – 2026-11
     chiefs: list[ChiefCompletion]
     jurisdictions: list[JurisdictionCompletion]
 
@@ -96,6 +98,10 @@ class Completion:
     def rate(self) -> Fraction | None:
         """The overall completion rate (Wanzhou's 128%)."""
         return Fraction(self.done, self.required) if self.required else None
+
+    def at_level(self, level: str = "district") -> list[JurisdictionCompletion]:
+        """The jurisdictions of one level (districts by default): each the sum of its assessed chiefs."""
+        return [j for j in self.jurisdictions if j.level == level]
 
     @property
     def under_quota(self) -> list[ChiefCompletion]:
@@ -129,6 +135,12 @@ def chief_rows(conn: sa.Connection, compact_id: int | None, person: str | None =
     return [r for r in rows if side_of_path(members, r.path)]
 
 
+def _chiefs_within(conn: sa.Connection, members: list[str] | None) -> list[Any]:
+    """``chief_rows`` with the compact's member paths already read (None: everywhere)."""
+    rows = chief_rows(conn, None)
+    return rows if members is None else [r for r in rows if side_of_path(members, r.path)]
+
+
 def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
     """Patrols that count toward a quota, per patroller, started on the days [first, end)."""
     if not people:
@@ -140,17 +152,32 @@ def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
             _patrol.c.patroller_id.in_(sorted(set(people))),
+            _patrol.c.ended_at.is_not(None),  # one still under way has not been made yet
         )
         .group_by(_patrol.c.patroller_id)
     )
     return dict(rows.all())  # a result has keys(): dict() would read it as a mapping
 
 
-def assess(conn: sa.Connection, month: str, chiefs: list[Any], in_force: dict[str, Quota]) -> list[ChiefCompletion]:
-    year, number = parse_month(month)
-    windows = {r.id: in_force[r.level].window(year, number) for r in chiefs if r.level in in_force}
+def assess(
+    conn: sa.Connection,
+    months: Sequence[tuple[int, int]],
+    chiefs: list[Any],
+    book: QuotaBook,
+    compact_id: int | None = None,
+) -> list[ChiefCompletion]:
+    """Each chief held to a quota (``QuotaBook.holding``) with their patrols over the months' assessment.
+
+    One count per distinct span the chiefs' windows look at: a handful of
+    statements however many chiefs there are.
+    """
+    windows = {}
+    for r in chiefs:
+        quota = book.holding(r.level, r.path, compact_id)
+        if quota is not None:
+            windows[r.id] = quota.over(months)
     counts: dict[tuple[date, date], dict[int, int]] = {}
-    for span in {(w.first, w.end) for w in windows.values()}:
+    for span in sorted({(w.first, w.end) for w in windows.values()}):
         counts[span] = _patrol_counts(conn, *span, [pid for pid, w in windows.items() if (w.first, w.end) == span])
     out = []
     for r in chiefs:
@@ -167,11 +194,29 @@ def assess(conn: sa.Connection, month: str, chiefs: list[Any], in_force: dict[st
     return out
 
 
-def completion(conn: sa.Connection, month: str, compact_id: int | None = None) -> Completion:
-    """Each chief held to a quota, with the patrols done against it in the month's assessment, and the
-    jurisdictions above them rolled up (within the compact's members when one is given)."""
-    chiefs = assess(conn, month, chief_rows(conn, compact_id), quotas(conn))
-    members = member_paths(conn, compact_id) if compact_id is not None else None
+def completion(conn: sa.Connection, period: str, compact_id: int | None = None) -> Completion:
+    """Each chief held to a quota, with the patrols done against it over a period (2026, 2026-Q1 or
+    2026-03), and the jurisdictions above them rolled up (within the compact's members when one is given).
+
+    A month's requirement is ``Quota.window``'s; a quarter's or a year's is
+    its months' summed, a quarterly or yearly quota counted over its span.
+    """
+    return completion_of(conn, period_months(period), compact_id)
+
+
+def completion_within(conn: sa.Connection, first: date, end: date, compact_id: int | None = None) -> Completion:
+    """Completion over the whole months inside the days [first, end) (none: nobody assessed, period "")."""
+    months = months_within(first, end)
+    return completion_of(conn, months, compact_id) if months else Completion("", [], [])
+
+
+def completion_of(
+    conn: sa.Connection, months: Sequence[tuple[int, int]], compact_id: int | None, members: list[str] | None = None
+) -> Completion:
+    """Completion over consecutive months, within the compact's members (their paths, read when not given)."""
+    if compact_id is not None and members is None:
+        members = member_paths(conn, compact_id)
+    chiefs = assess(conn, months, _chiefs_within(conn, members), quotas(conn), compact_id)
     totals: dict[str, list[int]] = {}
     for c in chiefs:
         if not c.required:
@@ -184,25 +229,52 @@ def completion(conn: sa.Connection, month: str, compact_id: int | None = None) -
             t[1] += c.under
             t[2] += c.done
             t[3] += c.required
-    names = {
-        r.path: r
-        for r in conn.execute(
-            sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
-                _juris.c.path.in_(sorted(totals))
+    names = (
+        {
+            r.path: r
+            for r in conn.execute(
+                sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
+                    _juris.c.path.in_(sorted(totals))
+                )
             )
-        )
-    }
+        }
+        if totals
+        else {}
+    )
     depth0 = min((p.count("/") for p in totals), default=0)
     rows = [
         JurisdictionCompletion(names[p].code, names[p].name, names[p].level, p.count("/") - depth0, *totals[p])
         for p in sorted(totals)
         if p in names
     ]
-    return Completion(month, chiefs, rows)
+    return Completion(period_label(months), chiefs, rows)
+
+
+def district_figures(conn: sa.Connection, compact_id: int, first: date, end: date) -> dict[str, Any]:
+    """Per district of the compact over the days [first, end): patrols, problems found on patrol, and patrol
+    completion over the whole months inside the days (``completion_period``; "" when there is none)."""
+    members = member_paths(conn, compact_id)
+    months = months_within(first, end)
+    done = completion_of(conn, months, compact_id, members) if months else Completion("", [], [])
+    rates = {j.code: j for j in done.at_level("district")}
+    districts = []
+    for d in patrols_by_district(conn, members, midnight(first), midnight(end)):
+        held = rates.get(d["code"])
+        districts.append(
+            d
+            | {
+                "chiefs_assessed": held.chiefs if held else 0,
+                "patrols_done": held.done if held else 0,
+                "patrols_required": held.required if held else 0,
+                "completion": percent(held.rate if held else None),
+            }
+        )
+    return {"completion_period": done.period, "districts": districts}
 
 
 def under_quota(conn: sa.Connection, month: str, compact_id: int | None = None) -> list[ChiefCompletion]:
     """The chiefs below their quota in the month's assessment (月通报)."""
+    parse_month(month)
     return completion(conn, month, compact_id).under_quota
 
 

@@ -187,6 +187,7 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
             _patrol.c.kind.in_(QUOTA_KINDS),
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
+            _patrol.c.ended_at.is_not(None),  # a patrol still under way is not paid for yet
         )
         .group_by(_juris.c.path)
     ).all()

@@ -95,7 +95,7 @@ def scorecard(conn: sa.Connection, person: str, year: int, now: datetime) -> Sco
         m
         for n in range(1, 13)
         if midnight(month_days(year, n)[1]) <= now
-        for m in assess(conn, f"{year}-{n:02d}", chief, in_force)
+        for m in assess(conn, [(year, n)], chief, in_force)
     ]
     swaps = conn.execute(
         sa.select(sa.func.count()).where(
@@ -103,11 +103,13 @@ def scorecard(conn: sa.Connection, person: str, year: int, now: datetime) -> Sco
             _patrol.c.kind == "swap",
             _patrol.c.started_at >= start,
             _patrol.c.started_at < end,
+            _patrol.c.ended_at.is_not(None),  # a patrol under way counts once it is stopped
         )
     ).scalar_one()
     found = conn.execute(
-        sa.select(_issue.c.id, _link.c.patrol_id)
+        sa.select(_issue.c.id, _patrol.c.id.label("patrol_id"))
         .outerjoin(_link, _link.c.issue_id == _issue.c.id)
+        .outerjoin(_patrol, sa.and_(_patrol.c.id == _link.c.patrol_id, _patrol.c.ended_at.is_not(None)))
         .where(_issue.c.reporter_id == row.id, _issue.c.created_at >= start, _issue.c.created_at < end)
     ).all()
     answers = _handoff_answers(conn, row.path, start, end, now)

@@ -264,15 +264,15 @@ def _boundary_chiefs(conn: sa.Connection, compact_id: int, start: date, end: dat
     return len(chiefs)
 
 
-def _patrol_figures(
-    conn: sa.Connection, in_compact: Any, since: datetime, until: datetime, path: str | None
-) -> dict[str, int]:
-    """Patrols on the compact's segments by patrollers on the side, by kind; and the issues reported on them."""
-    patrol, person, segment, link = table_of(Patrol), table_of(Person), table_of(Segment), table_of(PatrolIssue)
+def _patrol_source(in_compact: Any, since: datetime, until: datetime, path: str | None) -> tuple[Any, ...]:
+    """Finished patrols on the compact's segments by patrollers on the side: the patrol table, the patroller's
+    jurisdiction, the joined source and the conditions."""
+    patrol, person, segment = table_of(Patrol), table_of(Person), table_of(Segment)
     patroller = _juris.alias("patroller")
     where = (
         patrol.c.started_at >= since,
         patrol.c.started_at < until,
+        patrol.c.ended_at.is_not(None),  # a patrol still under way (on a phone) counts once it is stopped
         in_compact,
         _under(patroller.c.path, path),
     )
@@ -282,6 +282,15 @@ def _patrol_figures(
         .join(person, person.c.id == patrol.c.patroller_id)
         .join(patroller, patroller.c.id == person.c.jurisdiction_id)
     )
+    return patrol, patroller, source, where
+
+
+def _patrol_figures(
+    conn: sa.Connection, in_compact: Any, since: datetime, until: datetime, path: str | None
+) -> dict[str, int]:
+    """Patrols on the compact's segments by patrollers on the side, by kind; and the issues reported on them."""
+    link = table_of(PatrolIssue)
+    patrol, _, source, where = _patrol_source(in_compact, since, until, path)
     by_kind = sa.select(patrol.c.kind, sa.func.count()).select_from(source).where(*where).group_by(patrol.c.kind)
     kinds: dict[str, int] = dict(conn.execute(by_kind).all())
     issues = _count(
@@ -293,6 +302,49 @@ def _patrol_figures(
         "covert_inspections": kinds.get("covert", 0),
         "patrol_issues": issues,
     }
+
+
+def patrols_by_district(
+    conn: sa.Connection, members: list[str], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Each district at or under the compact's members (their paths), in path order, with the patrols its
+    patrollers made on the compact's segments in [since, until) (routine and swap, as ``patrols`` counts them)
+    and the problems reported from them: three statements, however many districts."""
+    if not members:
+        return []
+    districts = conn.execute(
+        sa.select(_juris.c.code, _juris.c.name, _juris.c.path)
+        .where(_juris.c.level == "district", sa.or_(*(_juris.c.path.startswith(p) for p in members)))
+        .order_by(_juris.c.path)
+    ).all()
+    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
+    patrol, patroller, source, where = _patrol_source(in_compact, since, until, None)
+    made = conn.execute(
+        sa.select(patroller.c.path, patrol.c.kind, sa.func.count())
+        .select_from(source)
+        .where(*where)
+        .group_by(patroller.c.path, patrol.c.kind)
+    ).all()
+    link = table_of(PatrolIssue)
+    found = (
+        conn.execute(
+            sa.select(patroller.c.path, sa.func.count())
+            .select_from(source.join(link, link.c.patrol_id == patrol.c.id))
+            .where(*where)
+            .group_by(patroller.c.path)
+        ).all()
+        if made  # no patrol, no problem found on one
+        else []
+    )
+    return [
+        {
+            "code": d.code,
+            "name": d.name,
+            "patrols": sum(n for at, kind, n in made if kind != "covert" and at.startswith(d.path)),
+            "patrol_issues": sum(n for at, n in found if at.startswith(d.path)),
+        }
+        for d in districts
+    ]
 
 
 def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: datetime, path: str | None) -> dict[str, int]:
