@@ -298,7 +298,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         _SIDES,
         (Field("checklist", FieldKind.ITEMS, required=False, label_zh="核查清单"), NOTE),
-        guards=("side_not_signed", "checklist_items_known"),
+        guards=("side_not_signed", "checklist_items_known", "sign_off_completes_checklist"),
         effects=("sign_off",),
     ),
     Transition(

@@ -39,7 +39,7 @@ from sqlmodel import SQLModel
 from riverchief.bootstrap import bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
-from states.chart import PHASES, STATES, TRANSITIONS, TRIGGERS, Field, FieldKind, Party, Transition
+from states.chart import PHASES, SERVICE_TRIGGERS, STATES, TRANSITIONS, TRIGGERS, Field, FieldKind, Party, Transition
 from states.machine import TABLE, allowed_triggers
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
 from tests.factories import START, World, load_world
@@ -76,6 +76,47 @@ OK = "ok"  # the outcome of a step that succeeds
 SEGMENTS = ("qj-baima", "qj-taian", "mx-moxi", "qj-longtai")
 LIVE_ISSUES = 2  # report a new issue only while fewer than this many are still open
 ALL_ISSUES = 8
+
+# Steps that declare the work failed or give the issue up: closure must be reachable without them.
+GIVING_UP = frozenset({"fail_check", "rebound", "dismiss", "mark_duplicate"})
+
+
+def _closable(m: IssueModel) -> bool:
+    """Whether closure is reachable from the model's state through the chart, by steps some party may take with
+    their best payload (every checklist item confirmed, a deadline ahead), never one in GIVING_UP.
+
+    Only the verification round's own record (who signed, whether the checklist is complete) carries state
+    between steps: a new round starts both empty.
+    """
+    signed = frozenset(m.signed.get(m.check_round, set()))
+    start = (m.state, signed, m.checked.get(m.check_round, set()) >= m.items)
+    seen, frontier = {start}, [start]
+    while frontier:
+        state, signed, complete = frontier.pop()
+        if state in CLOSED_STATES:
+            return True
+        for (source, trigger), t in TABLE.items():
+            if source != state or trigger in GIVING_UP or trigger in SERVICE_TRIGGERS:
+                continue
+            nexts: list[tuple[str, frozenset[str], bool]] = []
+            if trigger == "pass_check":
+                for side in SIDES:
+                    amending = signed >= SIDES and not complete
+                    if side not in signed or amending:
+                        nexts.append((state, signed | {side}, True))
+            elif trigger == "close":
+                if signed >= SIDES and complete:
+                    nexts.append((t.dest or state, signed, complete))
+            elif trigger == "request_verify":
+                nexts.append((t.dest or state, frozenset(), False))
+            else:
+                nexts.append((t.dest or state, signed, complete))
+            for found in nexts:
+                if found not in seen:
+                    seen.add(found)
+                    frontier.append(found)
+    return False
+
 
 # The ways forward from the states where they do not depend on the issue's history (repeats weigh more).
 FORWARD: dict[str, tuple[str, ...]] = {
@@ -384,8 +425,13 @@ class WorkflowMachine(RuleBasedStateMachine):
                     passed = self._can_receive(m, clean["receiving"])
                 case "deadline_in_future":
                     passed = "deadline" not in clean or date.fromisoformat(clean["deadline"]) >= self._today()
-                case "side_not_signed":
-                    passed = self._side(m, who) not in signed
+                case "side_not_signed":  # or amends a round both signed with items missing
+                    passed = self._side(m, who) not in signed or (signed >= SIDES and not checked >= m.items)
+                case "sign_off_completes_checklist":
+                    passed = (
+                        not (signed | {self._side(m, who)}) >= SIDES
+                        or (checked | set(clean.get("checklist", ()))) >= m.items
+                    )
                 case "checklist_items_known":
                     passed = set(clean.get("checklist", ())) <= m.items
                 case "both_sides_signed":
@@ -591,9 +637,8 @@ class WorkflowMachine(RuleBasedStateMachine):
         match m.state:
             case "du.verifying":
                 signed = m.signed.get(m.check_round, set()) >= SIDES
-                if signed and not m.checked.get(m.check_round, set()) >= m.items:
-                    return "fail_check"  # signed with items missing: only another round can close it
-                return "close" if signed else "pass_check"
+                complete = m.checked.get(m.check_round, set()) >= m.items
+                return "close" if signed and complete else "pass_check"
             case "du.closed":
                 return "archive" if m.last_clean else "start_revisit"
             case "du.revisiting":
@@ -678,6 +723,15 @@ class WorkflowMachine(RuleBasedStateMachine):
     @invariant()
     def database_agrees(self) -> None:
         self._check_database()
+
+    @invariant()
+    def every_open_issue_can_still_be_closed_without_declaring_failure(self) -> None:
+        """From every reachable state that is not terminal, closure can still be reached by permitted steps,
+        none of which declares the work failed (a failed check, a rebound) or gives the issue up: a round both
+        sides signed with checklist items missing was such a trap, fail_check its only way out."""
+        for m in self.models.values():
+            if not TERMINAL[m.state]:
+                assert _closable(m), f"{m.code} in {m.state} (round {m.check_round}) can no longer be closed"
 
     def _check_database(self, only: str | None = None) -> None:
         """Everything the database must agree on after a step; ``only`` limits the ledger checks to one issue."""

@@ -7,7 +7,7 @@ step; the service writes them, so a refused step leaves no trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -127,10 +127,40 @@ def _signed_sides(step: Step) -> set[str]:
 
 
 def side_not_signed(step: Step) -> None:
-    """Each side signs a verification round once."""
+    """Each side signs a verification round once, unless both have and the round still misses checklist
+    items (a round signed before every sign-off had to complete it): then a side may amend its sign-off
+    with them, instead of failing a good rectification to get out."""
     side = side_of(step.held)
-    if side in _signed_sides(step):
+    signed = _signed_sides(step)
+    if side in signed and not (signed >= _BOTH and _unconfirmed(step)):
         raise ValidationFailed("sign_off", f"the {PARTY_LABELS[Party(side)]} has already signed this check round")
+
+
+_BOTH = frozenset({Party.REPORTING.value, Party.RECEIVING.value})
+
+
+def _unconfirmed(step: Step, adding: Collection[str] = ()) -> list[str]:
+    """The category's checklist items not confirmed this round (counting ``adding``), as "code (label)"."""
+    done = set(
+        step.conn.execute(
+            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
+        ).scalars()
+    ) | set(adding)
+    return [f"{code} ({label})" for code, label in CATEGORIES[step.issue.category].checklist if code not in done]
+
+
+def sign_off_completes_checklist(step: Step) -> None:
+    """The sign-off that makes both sides' must leave every checklist item confirmed, so the round can close:
+    the first side may confirm part of the list, the second confirms the rest or is refused, naming them."""
+    if not (_signed_sides(step) | {side_of(step.held)}) >= _BOTH:
+        return
+    missing = _unconfirmed(step, step.payload.get("checklist", []))
+    if missing:
+        raise ValidationFailed(
+            "checklist",
+            f"双方签认后本轮核查清单须全部确认，尚缺：{'、'.join(missing)} "
+            f"(with both sides signed, every checklist item must be confirmed; missing: {', '.join(missing)})",
+        )
 
 
 def checklist_items_known(step: Step) -> None:
@@ -152,12 +182,7 @@ def both_sides_signed(step: Step) -> None:
 
 def checklist_complete(step: Step) -> None:
     """Closure needs every checklist item of the issue's category confirmed this round."""
-    done = set(
-        step.conn.execute(
-            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
-        ).scalars()
-    )
-    missing = [f"{code} ({label})" for code, label in CATEGORIES[step.issue.category].checklist if code not in done]
+    missing = _unconfirmed(step)
     if missing:
         raise ValidationFailed("checklist", f"items not yet confirmed: {', '.join(missing)}")
 
@@ -200,6 +225,7 @@ GUARDS: dict[str, Callable[[Step], None]] = {
         deadline_in_future,
         side_not_signed,
         checklist_items_known,
+        sign_off_completes_checklist,
         both_sides_signed,
         checklist_complete,
         last_revisit_clean,
@@ -237,19 +263,20 @@ def sign_off(step: Step) -> None:
     """Record the actor's side's sign-off and the checklist items it confirms."""
     side = side_of(step.held)
     round_ = step.issue.check_round
-    step.writes.append(
-        (
-            _sign_off.insert(),
-            {
-                "issue_id": step.issue.id,
-                "round": round_,
-                "side": side,
-                "person_id": step.actor.id,
-                "event_seq": step.seq,
-                "signed_at": step.now,
-            },
+    if side not in _signed_sides(step):  # an amendment (see side_not_signed) adds items to the side's sign-off
+        step.writes.append(
+            (
+                _sign_off.insert(),
+                {
+                    "issue_id": step.issue.id,
+                    "round": round_,
+                    "side": side,
+                    "person_id": step.actor.id,
+                    "event_seq": step.seq,
+                    "signed_at": step.now,
+                },
+            )
         )
-    )
     done = set(
         step.conn.execute(
             sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == round_)
