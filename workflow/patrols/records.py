@@ -438,7 +438,11 @@ def report_from_patrol(
         conn = uow.connection
         found = _readable(conn, actor, patrol_id)
         today = local_day(uow.clock.now())
-        if not late and found.ended_at is not None and today not in (local_day(found.started_at), local_day(found.ended_at)):
+        if (
+            not late
+            and found.ended_at is not None
+            and today not in (local_day(found.started_at), local_day(found.ended_at))
+        ):
             raise ValidationFailed(
                 "patrol",
                 f"patrol #{patrol_id} ended on {local_day(found.ended_at)}: what a patrol finds is reported from "

@@ -7,7 +7,7 @@ segment's jurisdiction belongs to); and by admins. For anyone else it does not e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -118,10 +118,10 @@ def list_patrols(
     person: str | None = None,
     month: str | None = None,
     under_way: bool | None = None,
-    patrol_id: int | None = None,
+    ids: Collection[int] | None = None,
     limit: int = 500,
 ) -> list[PatrolView]:
-    """Patrols, latest first; one person's, one month's, those under way (or ended), or one, when asked."""
+    """Patrols, latest first; one person's, one month's, those under way (or ended), or those of ``ids``, when asked."""
     query = (
         sa.select(
             _patrol.c.id,
@@ -154,8 +154,8 @@ def list_patrols(
         query = query.where(_patrol.c.started_at >= midnight(first), _patrol.c.started_at < midnight(end))
     if under_way is not None:
         query = query.where(_patrol.c.ended_at.is_(None) if under_way else _patrol.c.ended_at.is_not(None))
-    if patrol_id is not None:
-        query = query.where(_patrol.c.id == patrol_id)
+    if ids is not None:
+        query = query.where(_patrol.c.id.in_(sorted(ids)))
     rows = conn.execute(query).all()
     found: dict[int, list[str]] = {}
     members: list[tuple[int, str]] = []
