@@ -329,9 +329,11 @@ def patrol_completion(
 ) -> None:
     """Patrol completion per district and per chief over a year, a quarter or a month (it may exceed 100%)."""
     from workflow.patrols.completion import completion
+    from workflow.patrols.quotas import period_months
 
     if (period is None) == (month is None):
         raise ValidationFailed("period", "give a period (2026, 2026-Q1 or 2026-03), or --month, once")
+    period_months(period or month or "", "period" if month is None else "--month")  # refused before the bar
     wired = _app()
     compact_id = _compact_id(wired, compact)
     with Progress(console=err_console, transient=True) as progress:

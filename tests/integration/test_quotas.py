@@ -340,7 +340,9 @@ def test_the_quota_and_completion_commands(tmp_path: Path) -> None:
     assert "河长巡河完成情况 2026-03" in cli.ok("patrol", "completion", "--month", "2026-03")
     refused = cli("patrol", "completion", "2026-Q7")
     assert refused.returncode == 3
-    assert "period" in refused.stderr
+    assert refused.stderr.splitlines() == [
+        "error: period: '2026-Q7' is not a year like 2026, a quarter like 2026-Q1 or a month like 2026-03"
+    ]
 
 
 # -- the stats' patrol figures per district ---------------------------------------------------------
