@@ -164,6 +164,9 @@ def test_a_case_or_lead_is_not_found_for_who_is_no_party(sqlite_world: World, cl
     assert client.get(f"/leads/{lead}").status_code == 404
     # The menu is for whoever may take part in a case of some compact: not for an auditor.
     assert ('href="/enforcement"' in home.text) == (person != AUDITOR)
+    if person == AUDITOR:
+        assert client.get("/cases/new").status_code == 403
+        assert client.get("/leads/new").status_code == 403
 
 
 def test_refusals_name_their_field_on_the_page_and_change_nothing(sqlite_world: World, client: TestClient) -> None:

@@ -125,25 +125,38 @@ def router(
         codes = [c for c, _ in mine]
         return mine, wanted if wanted in codes else codes[0]
 
-    def jurisdictions(view: Viewer, compact: str, *, own_side: bool = False) -> list[tuple[str, str]]:
-        """The compact's jurisdictions (members and all under them), by path; with ``own_side``, only those a
-        chief or office acts for (theirs and under it) unless the viewer coordinates the compact."""
+    def jurisdictions(view: Viewer, compact: str, *, own_side: bool = False) -> list[list[tuple[str, str, int]]]:
+        """The compact's jurisdictions, a group per member: (code, name, depth under the member), the member first.
+
+        With ``own_side``, only those a chief or office acts for (theirs and under it), unless the viewer
+        coordinates the compact.
+        """
         with view.uow as uow:
             row = uow.connection.execute(sa.select(_compact.c.id).where(_compact.c.code == compact)).first()
             if row is None:
                 return []
-            paths = member_paths(uow.connection, row.id)
+            paths = sorted(member_paths(uow.connection, row.id))
             found = uow.connection.execute(
                 sa.select(_juris.c.code, _juris.c.name, _juris.c.path).order_by(_juris.c.path)
-            )
-            rows = [r for r in found if any(r.path.startswith(p) for p in paths)]
-        if own_side and row.id not in view.actor.coordinates:
-            mine = view.actor.jurisdiction_path or "\x00"
-            rows = [r for r in rows if r.path.startswith(mine)]
-        return [(r.code, r.name) for r in rows]
+            ).all()
+        mine = "/" if row.id in view.actor.coordinates or not own_side else view.actor.jurisdiction_path or "\x00"
+        groups = []
+        for member in paths:
+            group = [
+                (r.code, r.name, r.path.count("/") - member.count("/"))
+                for r in found
+                if r.path.startswith(member) and r.path.startswith(mine)
+            ]
+            if group:
+                groups.append(group)
+        return groups
 
     def not_found(request: Request, view: Viewer) -> HTMLResponse:
         return render(request, "message.html", view, 404, message=view.t("not_found"))
+
+    def forbidden(request: Request, view: Viewer) -> HTMLResponse:
+        """For one who can take part in no case or lead (an auditor, an admin): the forms are not theirs."""
+        return render(request, "message.html", view, 403, message=view.t("forbidden"))
 
     def flash_of(view: Viewer, done: str | None) -> tuple[str, str] | None:
         return ("ok", view.t("enf_done_" + done)) if done in DONE else None
@@ -193,12 +206,16 @@ def router(
         compact: Annotated[str | None, Query(max_length=10)] = None,
         issue: Annotated[str | None, Query(max_length=40)] = None,
     ) -> HTMLResponse:
+        if not may_take_part(view.actor):
+            return forbidden(request, view)
         values: dict[str, Any] = {"compact": compact, "issues": issue or "", "opened_on": today(), "parties": []}
         return case_form(request, view, 200, values, {})
 
     @pages.post("/cases")
     async def open_case_page(request: Request, form: Posted, view: Seen) -> Response:
         check_csrf(view, form)
+        if not may_take_part(view.actor):
+            return forbidden(request, view)
         parties = [str(p) for p in form.getlist("parties") if str(p).strip()]
         values: dict[str, Any] = {
             k: _text(form, k) for k in ("compact", "kind", "title", "team", "opened_on", "issues")
@@ -323,6 +340,8 @@ def router(
         issue: Annotated[str | None, Query(max_length=40)] = None,
         case: Annotated[str | None, Query(max_length=40)] = None,
     ) -> HTMLResponse:
+        if not may_take_part(view.actor):
+            return forbidden(request, view)
         values = {
             "compact": compact,
             "issue": issue or "",
@@ -335,6 +354,8 @@ def router(
     @pages.post("/leads")
     async def transfer_lead_page(request: Request, form: Posted, view: Seen) -> Response:
         check_csrf(view, form)
+        if not may_take_part(view.actor):
+            return forbidden(request, view)
         names = ("compact", "jurisdiction", "title", "procuratorate", "transferred_on", "issue", "case")
         values: dict[str, Any] = {k: _text(form, k) for k in names}
 
