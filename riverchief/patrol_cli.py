@@ -654,7 +654,7 @@ def case_list(
 
 def print_cases(out: Console, cases: Sequence[Any]) -> None:
     """Joint enforcement cases as a table."""
-    from workflow.enforcement.basics import KINDS
+    from states.policy import CASE_KINDS
 
     table = Table(title="联合执法案件 joint enforcement cases")
     for column in ("编号", "类型", "案件", "参与方", "执法力量", "立案", "结案", "处理结果", "关联问题"):
@@ -662,7 +662,7 @@ def print_cases(out: Console, cases: Sequence[Any]) -> None:
     for c in cases:
         table.add_row(
             c.code,
-            KINDS[c.kind],
+            CASE_KINDS[c.kind].label_zh,
             escape(c.title),
             escape("、".join(c.parties)),
             escape("、".join(c.team)) or "—",

@@ -1,4 +1,4 @@
-"""Deadlines, categories and closure checklists: the policy beside the chart.
+"""Deadlines, categories and closure checklists, case kinds: the policy beside the chart.
 
 Plain data. A waiting state gets a ``due_at`` this many working days after
 it is entered, unless the trigger that entered it carries its own deadline
@@ -92,6 +92,29 @@ CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
 )
 
 DIFFICULTIES: MappingProxyType[str, str] = MappingProxyType({"easy": "易", "normal": "一般", "hard": "难"})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseKind:
+    """A kind of joint enforcement case (联合执法): what the parties' team acts against."""
+
+    code: str
+    label_zh: str
+    label_en: str
+
+
+# 从严、从重、从快查处交界水域、共有河段内的非法采砂、非法捕捞、非法排污等行为.
+CASE_KINDS: MappingProxyType[str, CaseKind] = MappingProxyType(
+    {
+        k.code: k
+        for k in (
+            CaseKind("sand_mining", "非法采砂", "illegal sand mining"),
+            CaseKind("fishing", "非法捕捞", "illegal fishing"),
+            CaseKind("discharge", "非法排污", "illegal discharge"),
+            CaseKind("other", "其他涉河涉水违法", "other offence on the river"),
+        )
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
-from workflow.core.lookups import compact_row, insert_with_code, member_paths
+from workflow.core.lookups import insert_with_code, member_paths
 from workflow.core.models import (
     Compact,
     EnforcementCase,
@@ -24,10 +24,11 @@ from workflow.core.models import (
 )
 from workflow.core.uow import UnitOfWork
 from workflow.enforcement.basics import (
-    KINDS,
     can_see,
     check_day,
+    check_kind,
     check_text,
+    compact_of,
     issue_id_of,
     jurisdiction_ids,
 )
@@ -57,7 +58,13 @@ class CaseView:
     opened_on: date
     closed_on: date | None
     outcome: str | None
-    issues: list[str]
+    issues: list[str]  # codes
+    issue_titles: list[str]  # the same issues' titles
+
+    @property
+    def closed(self) -> bool:
+        """Whether the case was closed with its outcome."""
+        return self.closed_on is not None
 
 
 def open_case(
@@ -79,10 +86,8 @@ def open_case(
     """
     with uow:
         conn = uow.connection
-        row = compact_row(conn, compact)
-        errors: list[tuple[str, str]] = []
-        if kind not in KINDS:
-            errors.append(("kind", f"{kind!r} is not one of {', '.join(KINDS)}"))
+        row = compact_of(conn, actor, compact)
+        errors = check_kind(kind)
         errors += check_text(title, "title", 200)
         errors += check_day(opened_on, local_today(uow.clock.now()), "opened_on")
         for i, member in enumerate(team):
@@ -90,7 +95,7 @@ def open_case(
         members = member_paths(conn, row.id)
         found = jurisdiction_ids(conn, parties, "parties", members, errors)
         if len({p.id for p in found}) < 2 and len(found) == len(parties):
-            errors.append(("parties", "a joint case has two or more different jurisdictions"))
+            errors.append(("parties", "联合执法须有两个以上不同的行政区 (a joint case has two or more jurisdictions)"))
         issue_ids = [issue_id_of(conn, code, row.id, f"issues[{i}]", errors) for i, code in enumerate(issues)]
         if errors:
             raise ValidationFailed.of(errors)
@@ -153,7 +158,7 @@ def close_case(uow: UnitOfWork, actor: Actor, code: str, closed_on: date, outcom
         errors = check_text(outcome, "outcome", 2000)
         errors += check_day(closed_on, local_today(uow.clock.now()), "closed_on", ("opened_on", row.opened_on))
         if row.closed_on is not None:
-            errors.append(("closed_on", f"{code} was closed on {row.closed_on}"))
+            errors.append(("closed_on", f"已于 {row.closed_on} 结案 ({code} was closed on {row.closed_on})"))
         if errors:
             raise ValidationFailed.of(errors)
         conn.execute(_case.update().where(_case.c.id == row.id).values(closed_on=closed_on, outcome=outcome.strip()))
@@ -161,12 +166,14 @@ def close_case(uow: UnitOfWork, actor: Actor, code: str, closed_on: date, outcom
 
 
 def link_issue(uow: UnitOfWork, actor: Actor, code: str, issue: str) -> None:
-    """Link an issue of the same compact to a case (once)."""
+    """Link an issue of the same compact to an open case (once); a closed case is a finished record."""
     with uow:
         conn = uow.connection
         row = _visible_case(conn, actor, code)
         errors: list[tuple[str, str]] = []
         issue_id = issue_id_of(conn, issue, row.compact_id, "issue", errors)
+        if row.closed_on is not None:
+            errors.append(("issue", f"案件已于 {row.closed_on} 结案 ({code} was closed on {row.closed_on})"))
         if errors:
             raise ValidationFailed.of(errors)
         linked = conn.execute(
@@ -177,9 +184,18 @@ def link_issue(uow: UnitOfWork, actor: Actor, code: str, issue: str) -> None:
         uow.commit()
 
 
-def list_cases(conn: sa.Connection, actor: Actor, *, compact: str | None = None) -> list[CaseView]:
-    """The cases the actor may see, newest first."""
+def list_cases(
+    conn: sa.Connection, actor: Actor, *, compact: str | None = None, issue: str | None = None
+) -> list[CaseView]:
+    """The cases the actor may see (of a compact, or linked to an issue, when asked), newest first."""
     query = _CASES if compact is None else _CASES.where(_compact.c.code == compact)
+    if issue is not None:
+        linked = (
+            sa.select(_case_issue.c.case_id)
+            .join(_issue, _issue.c.id == _case_issue.c.issue_id)
+            .where(_issue.c.code == issue)
+        )
+        query = query.where(_case.c.id.in_(linked))
     rows = conn.execute(query).all()
     paths = party_paths(conn, [r.id for r in rows])
     rows = [r for r in rows if can_see(actor, r.compact_id, paths.get(r.id, []))]
@@ -201,14 +217,14 @@ def _case_views(conn: sa.Connection, rows: Sequence[Any]) -> list[CaseView]:
         .order_by(_juris.c.code)
     ):
         parties.setdefault(case_id, []).append((code, name))
-    issues: dict[int, list[str]] = {}
-    for case_id, code in conn.execute(
-        sa.select(_case_issue.c.case_id, _issue.c.code)
+    issues: dict[int, list[tuple[str, str]]] = {}
+    for case_id, code, title in conn.execute(
+        sa.select(_case_issue.c.case_id, _issue.c.code, _issue.c.title)
         .join(_issue, _issue.c.id == _case_issue.c.issue_id)
         .where(_case_issue.c.case_id.in_(ids))
         .order_by(_issue.c.code)
     ):
-        issues.setdefault(case_id, []).append(code)
+        issues.setdefault(case_id, []).append((code, title))
     return [
         CaseView(
             r.code,
@@ -221,7 +237,8 @@ def _case_views(conn: sa.Connection, rows: Sequence[Any]) -> list[CaseView]:
             r.opened_on,
             r.closed_on,
             r.outcome,
-            issues.get(r.id, []),
+            [code for code, _ in issues.get(r.id, [])],
+            [title for _, title in issues.get(r.id, [])],
         )
         for r in rows
     ]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
-from workflow.core.lookups import compact_row, insert_with_code, member_paths
+from workflow.core.lookups import insert_with_code, member_paths
 from workflow.core.models import (
     Compact,
     EnforcementCase,
@@ -21,7 +21,7 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.core.uow import UnitOfWork
-from workflow.enforcement.basics import can_see, check_day, check_text, issue_id_of, jurisdiction_ids
+from workflow.enforcement.basics import can_see, check_day, check_text, compact_of, issue_id_of, jurisdiction_ids
 from workflow.enforcement.cases import party_paths
 
 _case = table_of(EnforcementCase)
@@ -50,6 +50,7 @@ class LeadView:
     outcome: str | None
     issue: str | None
     case: str | None
+    issue_title: str | None = None
 
 
 def transfer_lead(
@@ -67,7 +68,7 @@ def transfer_lead(
     """Record a litigation lead transferred by a side to a procuratorate (移送公益诉讼线索); returns its code."""
     with uow:
         conn = uow.connection
-        row = compact_row(conn, compact)
+        row = compact_of(conn, actor, compact)
         errors: list[tuple[str, str]] = []
         errors += check_text(title, "title", 200)
         errors += check_text(procuratorate, "procuratorate", 200)
@@ -79,9 +80,11 @@ def transfer_lead(
             found = conn.execute(sa.select(_case.c.id, _case.c.compact_id).where(_case.c.code == case)).first()
             paths = party_paths(conn, [found.id]).get(found.id, []) if found is not None else []
             if found is None or not can_see(actor, found.compact_id, paths):
-                errors.append(("case", f"no enforcement case {case!r} that {actor.code} may see"))
+                errors.append(
+                    ("case", f"没有这个联合执法案件 (no enforcement case {case!r} that {actor.code} may see)")
+                )
             elif found.compact_id != row.id:
-                errors.append(("case", f"{case} is another compact's case"))
+                errors.append(("case", f"没有这个联合执法案件 (no enforcement case {case!r} in this compact)"))
             else:
                 case_id = found.id
         if errors:
@@ -121,7 +124,11 @@ def _visible_lead(conn: sa.Connection, actor: Actor, code: str) -> Any:
 def record_receipt(
     uow: UnitOfWork, actor: Actor, code: str, receipt_no: str, received_on: date, outcome: str | None = None
 ) -> None:
-    """Record the procuratorate's receipt (回执) of a lead, and its outcome when known."""
+    """Record the procuratorate's receipt (回执) of a lead, and its outcome when known.
+
+    A receipt is recorded once: sent again with the same number and day it may add the outcome
+    that was not known the first time, but it never replaces what was recorded.
+    """
     with uow:
         conn = uow.connection
         row = _visible_lead(conn, actor, code)
@@ -131,6 +138,11 @@ def record_receipt(
         )
         if outcome is not None:
             errors += check_text(outcome, "outcome", 2000)
+        if row.receipt_no is not None and (receipt_no.strip(), received_on) != (row.receipt_no, row.received_on):
+            recorded = f"{row.receipt_no}（{row.received_on}）"
+            errors.append(("receipt_no", f"已登记回执 {recorded} (a receipt was recorded: {row.receipt_no})"))
+        if row.outcome is not None and outcome is not None and outcome.strip() != row.outcome:
+            errors.append(("outcome", f"已登记处理结果 (an outcome was recorded: {row.outcome})"))
         if errors:
             raise ValidationFailed.of(errors)
         values: dict[str, Any] = {"receipt_no": receipt_no.strip(), "received_on": received_on}
@@ -140,8 +152,17 @@ def record_receipt(
         uow.commit()
 
 
-def list_leads(conn: sa.Connection, actor: Actor, *, compact: str | None = None) -> list[LeadView]:
-    """The leads the actor may see, newest first."""
+def list_leads(
+    conn: sa.Connection,
+    actor: Actor,
+    *,
+    compact: str | None = None,
+    issue: str | None = None,
+    case: str | None = None,
+    code: str | None = None,
+) -> list[LeadView]:
+    """The leads the actor may see (of a compact, from an issue or a case, or one by code, when asked), newest
+    first."""
     query = (
         sa.select(
             _lead,
@@ -150,6 +171,7 @@ def list_leads(conn: sa.Connection, actor: Actor, *, compact: str | None = None)
             _juris.c.name.label("j_name"),
             _juris.c.path,
             _issue.c.code.label("issue_code"),
+            _issue.c.title.label("issue_title"),
             _case.c.code.label("case_code"),
         )
         .join(_compact, _compact.c.id == _lead.c.compact_id)
@@ -158,8 +180,14 @@ def list_leads(conn: sa.Connection, actor: Actor, *, compact: str | None = None)
         .outerjoin(_case, _case.c.id == _lead.c.case_id)
         .order_by(_lead.c.transferred_on.desc(), _lead.c.id.desc())
     )
-    if compact is not None:
-        query = query.where(_compact.c.code == compact)
+    for column, wanted in (
+        (_compact.c.code, compact),
+        (_issue.c.code, issue),
+        (_case.c.code, case),
+        (_lead.c.code, code),
+    ):
+        if wanted is not None:
+            query = query.where(column == wanted)
     return [
         LeadView(
             r.code,
@@ -174,7 +202,16 @@ def list_leads(conn: sa.Connection, actor: Actor, *, compact: str | None = None)
             r.outcome,
             r.issue_code,
             r.case_code,
+            r.issue_title,
         )
         for r in conn.execute(query)
         if can_see(actor, r.compact_id, [r.path])
     ]
+
+
+def lead_view(conn: sa.Connection, actor: Actor, code: str) -> LeadView:
+    """One lead, if the actor may see it; NotFound otherwise, as if it did not exist."""
+    found = list_leads(conn, actor, code=code)
+    if not found:
+        raise NotFound("litigation lead", code)
+    return found[0]
