@@ -1,0 +1,335 @@
+"""A boundary chief's patrols on a phone: my patrols against my quota, start one (my segment or, under a live
+swap pairing, the neighbour's), walk it recording the track, report what it finds from inside it, stop it;
+upload a track afterwards. The walking page's script talks to the patrol API (web/static/patrol.js).
+
+(No postponed annotations here: FastAPI reads the route signatures at run time.)
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from states import CHART
+from states.policy import CATEGORIES
+from web.access import Access, compacts_of
+from web.pages.deps import Posted, Viewer
+from web.pages.maps import Shape, draw, shapes_of_geojson
+from workflow.core.calendar import local_today
+from workflow.core.clock import SHANGHAI
+from workflow.core.errors import ValidationFailed
+from workflow.core.lookups import member_paths
+from workflow.core.models import Compact, Issue, Jurisdiction, Patrol, PatrolIssue, Person, Segment, table_of
+from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES, owns_segment
+from workflow.patrols.completion import ChiefCompletion, completion
+from workflow.patrols.pairings import list_pairings
+from workflow.patrols.records import PatrolView, list_patrols, record_patrol
+from workflow.patrols.tracks import parse_track
+
+_patrol = table_of(Patrol)
+_link = table_of(PatrolIssue)
+_issue = table_of(Issue)
+_person = table_of(Person)
+_segment = table_of(Segment)
+_juris = table_of(Jurisdiction)
+_compact = table_of(Compact)
+
+PATROL_ROLES = ("chief", "office")
+LIST_LIMIT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChoice:
+    """A segment the viewer may patrol today: their own, or the neighbour's under a live swap pairing."""
+
+    code: str
+    name: str
+    owner: str  # the jurisdiction's name
+    kind: str  # routine | swap
+    compact: str | None  # the swap pairing's compact
+
+
+def patrollable(
+    conn: sa.Connection, viewer_id: int | None, role: str, path: str | None, today: date
+) -> list[SegmentChoice]:
+    """The segments a chief may patrol today, their own first, then the neighbours' under live pairings."""
+    if viewer_id is None or role != "chief":
+        return []
+    rows = conn.execute(
+        sa.select(
+            _segment.c.id, _segment.c.code, _segment.c.name, _segment.c.chief_id, _juris.c.name.label("owner"),
+            _juris.c.path,
+        )
+        .join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
+        .order_by(_segment.c.code)
+    ).all()  # fmt: skip
+    own = [SegmentChoice(r.code, r.name, r.owner, "routine", None) for r in rows if owns_segment(viewer_id, path, r)]
+    owned = {c.code for c in own}
+    me = conn.execute(sa.select(_person.c.code).where(_person.c.id == viewer_id)).scalar_one()
+    by_code = {r.code: r for r in rows}
+    swaps: dict[str, SegmentChoice] = {}
+    for p in list_pairings(conn, on=today):
+        theirs = p.segment_b if p.chief_a == me else p.segment_a if p.chief_b == me else None
+        if theirs is None or theirs in owned or theirs in swaps or theirs not in by_code:
+            continue
+        row = by_code[theirs]
+        swaps[theirs] = SegmentChoice(row.code, row.name, row.owner, "swap", p.compact)
+    return own + sorted(swaps.values(), key=lambda c: c.code)
+
+
+def my_completion(conn: sa.Connection, person: str, compact_ids: frozenset[int], today: date) -> ChiefCompletion | None:
+    """This month's assessment of one chief against their quota; None when no quota applies.
+
+    The one place the pages ask the completion module (it is growing quarters and years).
+    """
+    found = completion(conn, today.strftime("%Y-%m"), min(compact_ids) if compact_ids else None)
+    return next((c for c in found.chiefs if c.person == person and c.required), None)
+
+
+def duration_text(view: Viewer, seconds: int | None) -> str:
+    """3725 → 1 小时 2 分; a blank for none."""
+    if seconds is None:
+        return "—"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return view.t("duration_hm", h=hours, m=minutes) if hours else view.t("duration_m", m=minutes)
+
+
+def length_text(view: Viewer, metres: int | None) -> str:
+    """2345 → 2.3 公里; a blank for none."""
+    return "—" if metres is None else view.t("length_km", km=f"{metres / 1000:.1f}")
+
+
+def _patrol_row(conn: sa.Connection, patrol_id: int) -> Any:
+    """One patrol with its patroller, segment, owner side and (for a swap patrol) the pairing's compact."""
+    return conn.execute(
+        sa.select(
+            _patrol,
+            _person.c.code.label("p_code"),
+            _person.c.name.label("p_name"),
+            _segment.c.code.label("s_code"),
+            _segment.c.name.label("s_name"),
+            _segment.c.geometry.label("s_geometry"),
+            _juris.c.name.label("owner"),
+            _juris.c.path.label("owner_path"),
+        )
+        .join(_person, _person.c.id == _patrol.c.patroller_id)
+        .join(_segment, _segment.c.id == _patrol.c.segment_id)
+        .join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
+        .where(_patrol.c.id == patrol_id)
+    ).first()
+
+
+def _compact_of_segment(conn: sa.Connection, compact_ids: frozenset[int], path: str) -> str | None:
+    """The first of the viewer's compacts the segment lies in (an issue found on it is that compact's)."""
+    for compact_id in sorted(compact_ids):
+        if any(path.startswith(p) for p in member_paths(conn, compact_id)):
+            return str(conn.execute(sa.select(_compact.c.code).where(_compact.c.id == compact_id)).scalar_one())
+    return None
+
+
+def _problems(conn: sa.Connection, patrol_id: int) -> list[Any]:
+    """The issues reported from a patrol, with the side each went to."""
+    return list(
+        conn.execute(
+            sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _juris.c.name.label("receiving"))
+            .join(_link, _link.c.issue_id == _issue.c.id)
+            .outerjoin(_juris, _juris.c.id == _issue.c.receiving_jurisdiction_id)
+            .where(_link.c.patrol_id == patrol_id)
+            .order_by(_issue.c.code)
+        ).all()
+    )
+
+
+def router(
+    access: Access,
+    viewer: Callable[..., Viewer],
+    render: Callable[..., HTMLResponse],
+    check_csrf: Callable[[Viewer, FormData], None],
+) -> APIRouter:
+    """The patrol pages."""
+    wired = access.wired
+    pages = APIRouter(include_in_schema=False)
+    Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
+
+    def kind_label(view: Viewer, kind: str) -> str:
+        return view.t(f"kind_{kind}") if kind in KINDS else kind
+
+    def list_context(view: Viewer) -> dict[str, Any]:
+        today = local_today(wired.clock.now())
+        actor = view.actor
+        with view.uow as uow:
+            conn = uow.connection
+            mine: list[PatrolView] = list_patrols(conn, person=actor.code, limit=LIST_LIMIT)
+            choices = patrollable(conn, actor.id, actor.role, actor.jurisdiction_path, today)
+            done = my_completion(conn, actor.code, compacts_of(actor), today) if actor.role == "chief" else None
+        under_way = [p for p in mine if p.ended_at is None]
+        return {
+            "under_way": under_way,
+            "patrols": [p for p in mine if p.ended_at is not None],
+            "choices": choices,
+            "quota": done,
+            "rate": None if done is None or done.rate is None else f"{round(done.rate * 100)}%",
+            "kind_label": lambda kind: kind_label(view, kind),
+            "duration": lambda s: duration_text(view, s),
+            "length": lambda m: length_text(view, m),
+            "kinds": [(k, view.t(f"kind_{k}")) for k in KINDS],
+            "max_mb": MAX_TRACK_BYTES // (1024 * 1024),
+        }
+
+    def list_page(
+        request: Request,
+        view: Viewer,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        flash: tuple[str, str] | None = None,
+        form: str | None = None,
+    ) -> HTMLResponse:
+        context = list_context(view)
+        return render(
+            request,
+            "patrols.html",
+            view,
+            status,
+            errors=errors or {},
+            values=values or {},
+            flash=flash,
+            form=form,
+            **context,
+        )
+
+    @pages.get("/patrols")
+    def my_patrols(request: Request, view: Seen, uploaded: int | None = None) -> HTMLResponse:
+        flash = ("ok", view.t("uploaded")) if uploaded else None
+        return list_page(request, view, flash=flash)
+
+    @pages.post("/patrols/start")
+    async def start(request: Request, form: Posted, view: Seen) -> Response:
+        check_csrf(view, form)
+        segment = str(form.get("segment") or "").strip()
+        values = {"segment": segment}
+        try:
+            patrol_id = await run_in_threadpool(start_patrol, view, segment)
+        except ValidationFailed as exc:
+            errors = {field if field in ("segment",) else "segment": reason for field, reason in exc.errors}
+            return list_page(request, view, 422, errors, values, ("bad", view.t("fix_fields")), "start")
+        return RedirectResponse(f"/patrols/{patrol_id}", status_code=303)
+
+    def start_patrol(view: Viewer, segment: str) -> int:
+        """Start a patrol under way now, on a segment the viewer may patrol today."""
+        today = local_today(wired.clock.now())
+        if not segment:
+            raise ValidationFailed("segment", view.t("pick_segment"))
+        with view.uow as uow:
+            conn = uow.connection
+            choices = patrollable(conn, view.actor.id, view.actor.role, view.actor.jurisdiction_path, today)
+            going = conn.execute(
+                sa.select(_patrol.c.id).where(_patrol.c.patroller_id == view.actor.id, _patrol.c.ended_at.is_(None))
+            ).first()
+        if segment not in {c.code for c in choices}:
+            raise ValidationFailed("segment", view.t("not_your_segment"))
+        if going is not None:
+            raise ValidationFailed("segment", view.t("already_under_way"))
+        return begin_patrol(view, segment)
+
+    def begin_patrol(view: Viewer, segment: str) -> int:
+        """The patrol service's start (under way: no end yet)."""
+        raise NotImplementedError  # wired to the patrol API's service once it lands
+
+    @pages.post("/patrols/upload")
+    async def upload(request: Request, form: Posted, view: Seen) -> Response:
+        check_csrf(view, form)
+        values = {k: form.get(k) for k in ("segment", "kind", "notes")}
+        file = form.get("file")
+        try:
+            errors: list[tuple[str, str]] = []
+            if not isinstance(file, UploadFile) or not file.filename:
+                errors.append(("file", view.t("pick_file")))
+            segment = str(values["segment"] or "").strip()
+            if not segment:
+                errors.append(("segment", view.t("pick_segment")))
+            kind = str(values["kind"] or "").strip() or None
+            if kind is not None and kind not in KINDS:
+                errors.append(("kind", kind))
+            if errors:
+                raise ValidationFailed.of(errors)
+            assert isinstance(file, UploadFile)
+            content = await file.read(MAX_TRACK_BYTES + 1)
+            if len(content) > MAX_TRACK_BYTES:
+                raise ValidationFailed("file", view.t("file_too_big", mb=MAX_TRACK_BYTES // (1024 * 1024)))
+            try:
+                track = parse_track(content, file.filename or "track")
+            except ValidationFailed as exc:
+                raise ValidationFailed("file", view.t("track_unreadable", why=exc.reason)) from exc
+            notes = str(values["notes"] or "")
+            await run_in_threadpool(
+                lambda: record_patrol(view.uow, view.actor, segment, track=track, kind=kind, notes=notes)
+            )
+        except ValidationFailed as exc:
+            # The track's own times are its start and end: a refusal of either is the file's.
+            errors_by = {("file" if f in ("start", "end", "track") else f): r for f, r in exc.errors}
+            return list_page(request, view, 422, errors_by, values, ("bad", view.t("fix_fields")), "upload")
+        return RedirectResponse("/patrols?uploaded=1", status_code=303)
+
+    # -- one patrol ---------------------------------------------------------------------------
+
+    def may_see(view: Viewer, row: Any) -> bool:
+        """The patroller, and the people of a compact the segment lies in."""
+        if row.patroller_id == view.actor.id:
+            return True
+        with view.uow as uow:
+            return _compact_of_segment(uow.connection, compacts_of(view.actor), row.owner_path) is not None
+
+    @pages.get("/patrols/{patrol_id}")
+    def patrol_page(request: Request, patrol_id: int, view: Seen) -> HTMLResponse:
+        with view.uow as uow:
+            row = _patrol_row(uow.connection, patrol_id)
+        if row is None or not may_see(view, row):
+            return render(request, "message.html", view, 404, message=view.t("not_found"), flash=None)
+        with view.uow as uow:
+            conn = uow.connection
+            problems = _problems(conn, patrol_id)
+            compact = None
+            if row.pairing_id is not None:
+                compact = next((p.compact for p in list_pairings(conn) if p.id == row.pairing_id), None)
+            compact = compact or _compact_of_segment(conn, compacts_of(view.actor), row.owner_path)
+        shapes: list[Shape] = []
+        if row.s_geometry:
+            shapes.append(Shape("line", [[(p[0], p[1]) for p in row.s_geometry]], "segment", row.s_name))
+        if row.track:
+            shapes += shapes_of_geojson(_geometry(row.track), "track", view.t("track_title"))
+        drawing = draw(shapes, width=360, margin=0.15) if shapes else None
+        walking = row.ended_at is None and row.patroller_id == view.actor.id
+        return render(
+            request,
+            "patrol.html",
+            view,
+            patrol=row,
+            walking=walking,
+            problems=problems,
+            compact=compact,
+            drawing=drawing,
+            segment_line=[[p[0], p[1]] for p in row.s_geometry or []],
+            kind_label=kind_label(view, row.kind),
+            duration=duration_text(view, row.duration_s),
+            length=length_text(view, row.length_m),
+            categories=[(c.code, c.label_zh if view.t.zh else c.label_en) for c in CATEGORIES.values()],
+            state_label=lambda s: CHART.state(s).label_zh if view.t.zh else CHART.state(s).label_en,
+            local=lambda at: at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else "—",
+            max_bytes=wired.settings.upload_max_bytes,
+            flash=None,
+        )
+
+    return pages
+
+
+def _geometry(track: dict[str, Any]) -> dict[str, Any]:
+    """A stored track's geometry (a Feature's, or the geometry itself)."""
+    inner = track.get("geometry")
+    return inner if isinstance(inner, dict) else track
