@@ -123,8 +123,9 @@ class Draft {
 // The segment and the walked runs as one small inline SVG (equirectangular, scaled by cos(latitude)).
 function drawTrack(svg, segment, runs) {
   const all = segment.concat(...runs.map((r) => r.points));
-  if (!all.length) { svg.hidden = true; return; }
-  svg.hidden = false;
+  // An SVG element has no .hidden property: the attribute itself is toggled.
+  svg.toggleAttribute("hidden", !all.length);
+  if (!all.length) return;
   const lons = all.map((p) => p[0]);
   const lats = all.map((p) => p[1]);
   const west = Math.min(...lons), east = Math.max(...lons), south = Math.min(...lats), north = Math.max(...lats);
