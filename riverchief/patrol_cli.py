@@ -64,7 +64,9 @@ def _local(value: datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def _duration(seconds: int) -> str:
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "巡河中 under way"
     hours, minutes = divmod(seconds // 60, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
@@ -202,7 +204,7 @@ def patrol_report(
         lon=lon,
         lat=lat,
     )
-    done = report_from_patrol(wired.uow(), who, patrol, draft)
+    done = report_from_patrol(wired.uow(), who, patrol, draft, late=True)
     handed = f", handed to {done.handed_to} (the owner side)" if done.handed_to else ""
     console.print(f"{done.issue_code}: {state_label(done.state)} from {done.kind} patrol #{patrol}{handed}")
 

@@ -16,7 +16,7 @@ from web import pages
 from web.access import ERRORS, Access
 from web.limits import Edges
 from web.pages import routes as page_routes
-from web.routes import issues, meetings, open311, reference, session, stats, work
+from web.routes import issues, meetings, open311, patrols, reference, session, stats, work
 from web.security import SecurityHeaders
 from workflow.core.errors import Throttled, Unauthenticated, ValidationFailed, WorkflowError
 
@@ -46,7 +46,7 @@ def create_api(wired: Wired) -> FastAPI:
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     access = Access(wired)
-    for family in (issues, meetings, stats, session, reference, work, open311):
+    for family in (issues, meetings, patrols, stats, session, reference, work, open311):
         # Open311 answers in GeoReport's own error shape and documents it on its router.
         api.include_router(family.router(access), responses=None if family is open311 else ERRORS)
     api.include_router(page_routes.router(access))

@@ -30,6 +30,7 @@ from web import pages
 from web.access import SESSION_COOKIE, UNSAFE_METHODS
 from web.pages.routes import LoginRequired, login_redirect
 from web.routes import open311
+from web.routes.patrols import MAX_BATCH_BYTES
 from web.routes.reference import MAX_DOCUMENT_BYTES
 from workflow.core.errors import TooLarge, Unauthenticated, ValidationFailed, WorkflowError
 from workflow.core.evidence import readable_size
@@ -43,8 +44,8 @@ OPEN311 = "/open311/"
 # Unsafe requests that need no credentials: signing in (the API's and the page's). Open311 filing carries its
 # api_key in the body itself, so it is not judged here.
 PUBLIC_POSTS = frozenset({"/api/v1/session", "/login"})
-# Routes whose body is larger than the general limit by design: a whole reference document.
-DOCUMENT_PATHS = {"/api/v1/admin/reference": MAX_DOCUMENT_BYTES}
+# Routes whose body is larger than the general limit by design: a whole reference document, a batch of patrols.
+DOCUMENT_PATHS = {"/api/v1/admin/reference": MAX_DOCUMENT_BYTES, "/api/v1/patrols": MAX_BATCH_BYTES}
 NO_CREDENTIALS = (
     "sign in (POST /api/v1/session) or send a personal access token: Authorization: Bearer <token>; "
     "the body was not read"

@@ -462,7 +462,9 @@ def test_the_scorecard_counts_patrols_issues_found_hand_offs_answered_in_time_an
     for day in ("01-05", "01-15", "01-25", "02-05", "02-15", "03-05", "03-15"):
         patrol(world, "sn-baima", "qj-baima", f"2026-{day}")
     swap = patrol(world, "sn-baima", "qj-taian", "2026-03-20")
-    found = report_from_patrol(world.app.uow(), world.actor("sn-baima"), swap.id, draft("太安镇段垃圾", "solid_waste"))
+    found = report_from_patrol(
+        world.app.uow(), world.actor("sn-baima"), swap.id, draft("太安镇段垃圾", "solid_waste"), late=True
+    )
 
     with world.app.reader() as uow:
         card = scorecard(uow.connection, "sn-baima", 2026, world.clock.now())
@@ -649,8 +651,8 @@ def test_period_figures_give_the_practice_notes_figures_on_a_known_data_set(worl
     patrol(world, "tn-yuxi", "qj-yuxi", "2026-03-08")
     patrol(world, "tn-taian", "qj-taian", "2026-03-09")
     covert = patrol(world, "tn-office", "mx-biekou", "2026-03-10", kind="covert")
-    found = report_from_patrol(world.app.uow(), world.actor("tn-taian"), swap.id, draft()).issue_code
-    report_from_patrol(world.app.uow(), world.actor("tn-office"), covert.id, draft("暗访发现", "other"))
+    found = report_from_patrol(world.app.uow(), world.actor("tn-taian"), swap.id, draft(), late=True).issue_code
+    report_from_patrol(world.app.uow(), world.actor("tn-office"), covert.id, draft("暗访发现", "other"), late=True)
 
     world.clock.set(at("2026-03-12"))
     for trigger, who, payload in happy_path(world)[1:11]:  # accepted, rectified, closed at once, revisited clean

@@ -21,6 +21,7 @@ from workflow.core.evidence import add_evidence, attachment_type, readable_size,
 from workflow.core.payload import check_text
 from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.core.uow import UnitOfWork
+from workflow.patrols.records import report_from_patrol
 from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
 
 PAGE_MAX = 200  # issues a page at most
@@ -76,6 +77,8 @@ class IssueIn(BaseModel):
     lon: float | None = None
     lat: float | None = None
     segment: str | None = None
+    # Reported from inside this patrol (by its patroller): linked to it, and from a swap patrol handed to the owner.
+    patrol: Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)] | None = None
 
 
 def router(access: Access) -> APIRouter:
@@ -267,15 +270,25 @@ def router(access: Access) -> APIRouter:
 
     @api.post("/issues", status_code=201)
     def report(uow: Unit, body: IssueIn, actor: Caller, request: Request) -> Any:
-        """Report a new problem as the caller.
+        """Report a new problem as the caller; with ``patrol``, from inside that patrol (as its patroller).
 
         With an ``Idempotency-Key`` header, sending the same report again returns the first answer
         (``Idempotent-Replayed: true``) and creates nothing more.
         """
 
         def make() -> dict[str, Any]:
-            result = report_issue(uow, actor, IssueDraft(**body.model_dump()))
-            return {"code": result.issue_code, "state": result.state, "version": result.version}
+            draft = IssueDraft(**body.model_dump(exclude={"patrol"}))
+            if body.patrol is None:
+                result = report_issue(uow, actor, draft)
+                return {"code": result.issue_code, "state": result.state, "version": result.version}
+            found = report_from_patrol(uow, actor, body.patrol, draft)
+            return {
+                "code": found.issue_code,
+                "state": found.state,
+                "version": found.version,
+                "patrol": found.patrol_id,
+                "handed_to": {"code": found.handed_to, "name": found.handed_to_name} if found.handed_to else None,
+            }
 
         return once(uow, actor, request, body, make)
 

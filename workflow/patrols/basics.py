@@ -49,6 +49,10 @@ DEFAULT_QUOTAS: tuple[tuple[str, int, str], ...] = (
 )
 
 MAX_PATROL = timedelta(hours=24)
+# How far ahead of the server's clock a phone's may run: a start or an end this far "in the future" is taken.
+CLOCK_SKEW = timedelta(minutes=5)
+# Patrols in one batch (a year's import of a busy district is about 1,200: two batches).
+BATCH_MAX = 1000
 MAX_TRACK_BYTES = 20 * 1024 * 1024
 MAX_TRACK_POINTS = 200_000
 # The mean radius of the WGS 84 ellipsoid: a haversine sum with it is within about 0.5% of the geodesic.
@@ -113,26 +117,34 @@ def person_row(conn: sa.Connection, code: str, field: str) -> Any:
     return row
 
 
+def _segments() -> sa.Select[Any]:
+    return sa.select(
+        _segment.c.id,
+        _segment.c.code,
+        _segment.c.name,
+        _segment.c.chief_id,
+        _segment.c.counterpart_id,
+        _segment.c.relation,
+        _juris.c.id.label("jurisdiction_id"),
+        _juris.c.code.label("jurisdiction_code"),
+        _juris.c.name.label("jurisdiction"),
+        _juris.c.path,
+    ).join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
+
+
 def segment_row(conn: sa.Connection, code: str, field: str = "segment") -> Any:
-    row = conn.execute(
-        sa.select(
-            _segment.c.id,
-            _segment.c.code,
-            _segment.c.name,
-            _segment.c.chief_id,
-            _segment.c.counterpart_id,
-            _segment.c.relation,
-            _juris.c.id.label("jurisdiction_id"),
-            _juris.c.code.label("jurisdiction_code"),
-            _juris.c.name.label("jurisdiction"),
-            _juris.c.path,
-        )
-        .join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
-        .where(_segment.c.code == code)
-    ).first()
+    row = conn.execute(_segments().where(_segment.c.code == code)).first()
     if row is None:
         raise ValidationFailed(field, f"no segment with code {code!r}")
     return row
+
+
+def segment_rows(conn: sa.Connection, codes: Iterable[str]) -> dict[str, Any]:
+    """The segments named, by code, in one query; a code with no segment is left out."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    return {row.code: row for row in conn.execute(_segments().where(_segment.c.code.in_(wanted)))}
 
 
 def owns_segment(person_id: int | None, person_path: str | None, segment: Any) -> bool:

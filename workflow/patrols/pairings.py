@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -207,3 +208,31 @@ def live_pairing(conn: sa.Connection, person_id: int, segment_id: int, first: da
         .order_by(_pairing.c.id)
         .limit(1)
     ).scalar()
+
+
+def pairings_for(conn: sa.Connection, person_id: int, segment_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """Every pairing that gives ``person_id`` one of the segments, by segment, oldest first, in one query
+    (rows of id, starts_on, ends_on); ``live_on`` picks the one live on given days, as ``live_pairing`` would."""
+    wanted = sorted(set(segment_ids))
+    found: dict[int, list[Any]] = {}
+    if not wanted:
+        return found
+    given = sa.case((_pairing.c.chief_a_id == person_id, _pairing.c.segment_b_id), else_=_pairing.c.segment_a_id)
+    rows = conn.execute(
+        sa.select(given.label("segment_id"), _pairing.c.id, _pairing.c.starts_on, _pairing.c.ends_on)
+        .where(
+            sa.or_(
+                sa.and_(_pairing.c.chief_a_id == person_id, _pairing.c.segment_b_id.in_(wanted)),
+                sa.and_(_pairing.c.chief_b_id == person_id, _pairing.c.segment_a_id.in_(wanted)),
+            )
+        )
+        .order_by(_pairing.c.id)
+    )
+    for row in rows:
+        found.setdefault(row.segment_id, []).append(row)
+    return found
+
+
+def live_on(pairings: Iterable[Any], first: date, last: date) -> int | None:
+    """The first of ``pairings`` (from ``pairings_for``) live on every day from ``first`` to ``last``."""
+    return next((p.id for p in pairings if p.starts_on <= first and p.ends_on >= last), None)

@@ -168,6 +168,11 @@ def _parse_geojson(content: bytes, name: str) -> Track:
         document = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed("track", f"{name} is not GeoJSON: {exc}") from None
+    return read_geojson(document, name)
+
+
+def read_geojson(document: Any, name: str = "track") -> Track:
+    """A track from GeoJSON already parsed (an API body's ``track``), read as ``parse_track`` reads a file."""
     crs = ((document.get("crs") or {}).get("properties") or {}).get("name") if isinstance(document, dict) else None
     if crs is not None and crs not in _WGS84_CRS:
         raise ValidationFailed("track", f"{name} is in CRS {crs}; give WGS 84 [lon, lat] (EPSG:4326)")
