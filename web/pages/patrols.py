@@ -6,7 +6,6 @@ upload a track afterwards. The walking page's script talks to the patrol API (we
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -24,13 +23,12 @@ from web.pages.maps import Shape, draw, shapes_of_geojson
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
-from workflow.core.lookups import member_paths
 from workflow.core.models import Compact, Issue, Jurisdiction, Patrol, PatrolIssue, Person, Segment, table_of
-from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES, owns_segment
+from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES
 from workflow.patrols.completion import ChiefCompletion, completion
-from workflow.patrols.pairings import list_pairings
-from workflow.patrols.records import PatrolView, list_patrols, record_patrol
+from workflow.patrols.records import record_patrol, start_patrol
 from workflow.patrols.tracks import parse_track
+from workflow.patrols.views import PatrolView, list_patrols, may_read, patrol_track, patrollable
 
 _patrol = table_of(Patrol)
 _link = table_of(PatrolIssue)
@@ -42,45 +40,6 @@ _compact = table_of(Compact)
 
 PATROL_ROLES = ("chief", "office")
 LIST_LIMIT = 60
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentChoice:
-    """A segment the viewer may patrol today: their own, or the neighbour's under a live swap pairing."""
-
-    code: str
-    name: str
-    owner: str  # the jurisdiction's name
-    kind: str  # routine | swap
-    compact: str | None  # the swap pairing's compact
-
-
-def patrollable(
-    conn: sa.Connection, viewer_id: int | None, role: str, path: str | None, today: date
-) -> list[SegmentChoice]:
-    """The segments a chief may patrol today, their own first, then the neighbours' under live pairings."""
-    if viewer_id is None or role != "chief":
-        return []
-    rows = conn.execute(
-        sa.select(
-            _segment.c.id, _segment.c.code, _segment.c.name, _segment.c.chief_id, _juris.c.name.label("owner"),
-            _juris.c.path,
-        )
-        .join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
-        .order_by(_segment.c.code)
-    ).all()  # fmt: skip
-    own = [SegmentChoice(r.code, r.name, r.owner, "routine", None) for r in rows if owns_segment(viewer_id, path, r)]
-    owned = {c.code for c in own}
-    me = conn.execute(sa.select(_person.c.code).where(_person.c.id == viewer_id)).scalar_one()
-    by_code = {r.code: r for r in rows}
-    swaps: dict[str, SegmentChoice] = {}
-    for p in list_pairings(conn, on=today):
-        theirs = p.segment_b if p.chief_a == me else p.segment_a if p.chief_b == me else None
-        if theirs is None or theirs in owned or theirs in swaps or theirs not in by_code:
-            continue
-        row = by_code[theirs]
-        swaps[theirs] = SegmentChoice(row.code, row.name, row.owner, "swap", p.compact)
-    return own + sorted(swaps.values(), key=lambda c: c.code)
 
 
 def my_completion(conn: sa.Connection, person: str, compact_ids: frozenset[int], today: date) -> ChiefCompletion | None:
@@ -105,32 +64,20 @@ def length_text(view: Viewer, metres: int | None) -> str:
     return "—" if metres is None else view.t("length_km", km=f"{metres / 1000:.1f}")
 
 
-def _patrol_row(conn: sa.Connection, patrol_id: int) -> Any:
-    """One patrol with its patroller, segment, owner side and (for a swap patrol) the pairing's compact."""
+def _segment_of(conn: sa.Connection, code: str) -> Any:
+    """The patrolled segment's line, and its owner side's name and code."""
     return conn.execute(
-        sa.select(
-            _patrol,
-            _person.c.code.label("p_code"),
-            _person.c.name.label("p_name"),
-            _segment.c.code.label("s_code"),
-            _segment.c.name.label("s_name"),
-            _segment.c.geometry.label("s_geometry"),
-            _juris.c.name.label("owner"),
-            _juris.c.path.label("owner_path"),
-        )
-        .join(_person, _person.c.id == _patrol.c.patroller_id)
-        .join(_segment, _segment.c.id == _patrol.c.segment_id)
+        sa.select(_segment.c.geometry, _juris.c.name.label("owner"), _juris.c.code.label("owner_code"))
         .join(_juris, _juris.c.id == _segment.c.jurisdiction_id)
-        .where(_patrol.c.id == patrol_id)
-    ).first()
+        .where(_segment.c.code == code)
+    ).one()
 
 
-def _compact_of_segment(conn: sa.Connection, compact_ids: frozenset[int], path: str) -> str | None:
-    """The first of the viewer's compacts the segment lies in (an issue found on it is that compact's)."""
-    for compact_id in sorted(compact_ids):
-        if any(path.startswith(p) for p in member_paths(conn, compact_id)):
-            return str(conn.execute(sa.select(_compact.c.code).where(_compact.c.id == compact_id)).scalar_one())
-    return None
+def _compact_code(conn: sa.Connection, compacts: frozenset[int]) -> str | None:
+    """The code of the first of a patrol's compacts (an issue found on it is that compact's)."""
+    if not compacts:
+        return None
+    return conn.execute(sa.select(_compact.c.code).where(_compact.c.id == min(compacts))).scalar()
 
 
 def _problems(conn: sa.Connection, patrol_id: int) -> list[Any]:
@@ -166,7 +113,7 @@ def router(
         with view.uow as uow:
             conn = uow.connection
             mine: list[PatrolView] = list_patrols(conn, person=actor.code, limit=LIST_LIMIT)
-            choices = patrollable(conn, actor.id, actor.role, actor.jurisdiction_path, today)
+            choices = patrollable(conn, actor, today)
             done = my_completion(conn, actor.code, compacts_of(actor), today) if actor.role == "chief" else None
         under_way = [p for p in mine if p.ended_at is None]
         return {
@@ -215,20 +162,21 @@ def router(
         segment = str(form.get("segment") or "").strip()
         values = {"segment": segment}
         try:
-            patrol_id = await run_in_threadpool(start_patrol, view, segment)
+            patrol_id = await run_in_threadpool(start_now, view, segment)
         except ValidationFailed as exc:
-            errors = {field if field in ("segment",) else "segment": reason for field, reason in exc.errors}
+            # Every refusal of a start is about the segment chosen (the start's time is the server's own).
+            errors = {"segment": "；".join(reason for _, reason in exc.errors)}
             return list_page(request, view, 422, errors, values, ("bad", view.t("fix_fields")), "start")
         return RedirectResponse(f"/patrols/{patrol_id}", status_code=303)
 
-    def start_patrol(view: Viewer, segment: str) -> int:
-        """Start a patrol under way now, on a segment the viewer may patrol today."""
-        today = local_today(wired.clock.now())
+    def start_now(view: Viewer, segment: str) -> int:
+        """Start a patrol under way now, on a segment the viewer may patrol today (refusals in their words)."""
+        now = wired.clock.now()
         if not segment:
             raise ValidationFailed("segment", view.t("pick_segment"))
         with view.uow as uow:
             conn = uow.connection
-            choices = patrollable(conn, view.actor.id, view.actor.role, view.actor.jurisdiction_path, today)
+            choices = patrollable(conn, view.actor, local_today(now))
             going = conn.execute(
                 sa.select(_patrol.c.id).where(_patrol.c.patroller_id == view.actor.id, _patrol.c.ended_at.is_(None))
             ).first()
@@ -236,11 +184,7 @@ def router(
             raise ValidationFailed("segment", view.t("not_your_segment"))
         if going is not None:
             raise ValidationFailed("segment", view.t("already_under_way"))
-        return begin_patrol(view, segment)
-
-    def begin_patrol(view: Viewer, segment: str) -> int:
-        """The patrol service's start (under way: no end yet)."""
-        raise NotImplementedError  # wired to the patrol API's service once it lands
+        return start_patrol(view.uow, view.actor, segment, now).id
 
     @pages.post("/patrols/upload")
     async def upload(request: Request, form: Posted, view: Seen) -> Response:
@@ -279,46 +223,41 @@ def router(
 
     # -- one patrol ---------------------------------------------------------------------------
 
-    def may_see(view: Viewer, row: Any) -> bool:
-        """The patroller, and the people of a compact the segment lies in."""
-        if row.patroller_id == view.actor.id:
-            return True
-        with view.uow as uow:
-            return _compact_of_segment(uow.connection, compacts_of(view.actor), row.owner_path) is not None
-
     @pages.get("/patrols/{patrol_id}")
     def patrol_page(request: Request, patrol_id: int, view: Seen) -> HTMLResponse:
         with view.uow as uow:
-            row = _patrol_row(uow.connection, patrol_id)
-        if row is None or not may_see(view, row):
-            return render(request, "message.html", view, 404, message=view.t("not_found"), flash=None)
-        with view.uow as uow:
             conn = uow.connection
+            found = list_patrols(conn, ids=[patrol_id], limit=1)
+            patrol = found[0] if found else None
+            if patrol is None or patrol.scope is None or not may_read(view.actor, patrol.scope):
+                return render(request, "message.html", view, 404, message=view.t("not_found"), flash=None)
+            segment = _segment_of(conn, patrol.segment)
+            track = patrol_track(conn, patrol_id)
             problems = _problems(conn, patrol_id)
-            compact = None
-            if row.pairing_id is not None:
-                compact = next((p.compact for p in list_pairings(conn) if p.id == row.pairing_id), None)
-            compact = compact or _compact_of_segment(conn, compacts_of(view.actor), row.owner_path)
+            compact = _compact_code(conn, patrol.scope.compacts)
+        line = [[p[0], p[1]] for p in segment.geometry or []]
         shapes: list[Shape] = []
-        if row.s_geometry:
-            shapes.append(Shape("line", [[(p[0], p[1]) for p in row.s_geometry]], "segment", row.s_name))
-        if row.track:
-            shapes += shapes_of_geojson(_geometry(row.track), "track", view.t("track_title"))
-        drawing = draw(shapes, width=360, margin=0.15) if shapes else None
-        walking = row.ended_at is None and row.patroller_id == view.actor.id
+        if line:
+            shapes.append(Shape("line", [[(p[0], p[1]) for p in line]], "segment", patrol.segment_name))
+        # The map is framed on the track walked, the segment drawn around it.
+        walked = shapes_of_geojson(_geometry(track), "track", view.t("track_title")) if track else []
+        shapes += walked
+        walking = patrol.under_way and patrol.patroller == view.actor.code
         return render(
             request,
             "patrol.html",
             view,
-            patrol=row,
+            patrol=patrol,
+            owner=segment.owner,
+            track=track,
             walking=walking,
             problems=problems,
             compact=compact,
-            drawing=drawing,
-            segment_line=[[p[0], p[1]] for p in row.s_geometry or []],
-            kind_label=kind_label(view, row.kind),
-            duration=duration_text(view, row.duration_s),
-            length=length_text(view, row.length_m),
+            drawing=draw(shapes, width=360, margin=0.2, frame=walked or None) if shapes else None,
+            segment_line=line,
+            kind_label=kind_label(view, patrol.kind),
+            duration=duration_text(view, patrol.duration_s),
+            length=length_text(view, patrol.length_m),
             categories=[(c.code, c.label_zh if view.t.zh else c.label_en) for c in CATEGORIES.values()],
             state_label=lambda s: CHART.state(s).label_zh if view.t.zh else CHART.state(s).label_en,
             local=lambda at: at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else "—",

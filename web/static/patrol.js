@@ -84,10 +84,14 @@ class Draft {
     this.state.recording = false;
     this.save();
   }
+  // A position; false when it adds nothing (the same place as the run's last, as after a reload).
   add(lon, lat, ms) {
     if (!this.current || this.current.until !== null) this.startRun(ms);
+    const last = this.current.points[this.current.points.length - 1];
+    if (last && last[0] === lon && last[1] === lat) return false;
     this.current.points.push([lon, lat, ms]);
     this.save();
+    return true;
   }
   get points() { return this.state.runs.reduce((n, r) => n + r.points.length, 0); }
   get last() {
@@ -201,7 +205,7 @@ document.addEventListener("DOMContentLoaded", () => {
       (failure) => {
         status.textContent = failure.code === failure.PERMISSION_DENIED ? t.tGeoDenied : t.tGeoUnavailable;
       },
-      { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 },
+      { enableHighAccuracy: true, maximumAge: 0, timeout: 30000 },
     );
   };
 
@@ -268,14 +272,12 @@ document.addEventListener("DOMContentLoaded", () => {
     button.disabled = false;
   });
 
-  // A reload keeps what was walked; recording goes on in a new run if it was on.
+  // A reload keeps what was walked; recording, if it was on, goes on in the same run.
   if (draft.state.runs.length) {
     el("why").hidden = true;
     el("stats").hidden = false;
     el("controls").hidden = false;
     if (draft.state.recording) {
-      draft.stopRun(Date.now());
-      draft.startRun(Date.now());
       begin();
     } else {
       status.textContent = t.tPaused;
