@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_browser import PASSWORD, browser, playwright, site  # noqa: F401 (fixtures)
+from tests.e2e.test_browser import PASSWORD, _photo, browser, playwright, site  # noqa: F401 (fixtures)
 from tests.factories import REPORTER, World
-from workflow.core.models import Issue, Jurisdiction, Patrol, PatrolIssue, table_of
+from workflow.core.models import Attachment, Issue, Jurisdiction, Patrol, PatrolIssue, table_of
 from workflow.patrols.scorecards import scorecard
 
 SHOTS = Path("/tmp/shots-patrol")
@@ -36,6 +36,7 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     sqlite_world: World,
     site: str,  # noqa: F811
     browser: object,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     SHOTS.mkdir(exist_ok=True)
     clock = sqlite_world.clock
@@ -53,6 +54,11 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     refused: list[str] = []
     page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m.text))
     page.on("pageerror", lambda e: refused.append(str(e)))
+    keys: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and "/api/v1/issues" in r.url and keys.append(r.headers.get("idempotency-key")),
+    )
 
     def tick(minutes: int = 1) -> None:
         context.clock.set_fixed_time(clock.advance(minutes=minutes))
@@ -119,11 +125,28 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     form.locator("[name=category]").select_option(OUTFALL)
     form.locator("[name=title]").fill("白马镇段岸边排污口 <b>直排</b>")
     form.locator("[name=description]").fill("排污口有灰黑色污水直排入河")
+    form.locator("[name=photo]").set_input_files(str(_photo(tmp_path)))
     page.screenshot(path=str(SHOTS / "05-report-form.png"), full_page=True)
+    # No signal: the report is kept on the phone, and sent again under the same key.
+    context.set_offline(True)
     form.locator("button[type=submit]").click()
     status = form.locator("[data-testid=report-status]")
+    playwright.expect(status).to_contain_text("无信号")
+    page.screenshot(path=str(SHOTS / "05b-no-signal.png"), full_page=True)
+    context.set_offline(False)
+    # Even a reload keeps the unsent report, back in its form (a photo is chosen again).
+    page.reload()
+    _count(page, 5)
+    assert form.locator("[name=title]").input_value() == "白马镇段岸边排污口 <b>直排</b>"
+    form.locator("[name=photo]").set_input_files(str(_photo(tmp_path)))
+    form.locator("button[type=submit]").click()
     playwright.expect(status).to_contain_text("已上报，编号")
     playwright.expect(status).to_contain_text("已即时交给白马镇")
+    playwright.expect(status).not_to_contain_text("照片未能上传")
+    issue_posts = [k for k in keys if k is not None]
+    assert len(issue_posts) >= 3  # the report twice, then its photo
+    assert issue_posts[0] == issue_posts[1]
+    assert issue_posts[2] != issue_posts[0]
     problems = page.locator("[data-testid=problems] li")
     assert problems.count() == 1
     assert "白马镇段岸边排污口 <b>直排</b>" in problems.first.inner_text()
@@ -151,6 +174,7 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     assert refused == []
 
     issue, link, juris, patrol_t = table_of(Issue), table_of(PatrolIssue), table_of(Jurisdiction), table_of(Patrol)
+    attachment = table_of(Attachment)
     with sqlite_world.app.reader() as uow:
         conn = uow.connection
         reported = conn.execute(
@@ -158,12 +182,16 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
             .join(juris, juris.c.id == issue.c.receiving_jurisdiction_id)
             .where(issue.c.title == "白马镇段岸边排污口 <b>直排</b>")
         ).one()
+        photos = conn.execute(
+            sa.select(sa.func.count()).select_from(attachment).where(attachment.c.issue_id == reported.id)
+        ).scalar_one()
         linked = conn.execute(sa.select(link.c.patrol_id).where(link.c.issue_id == reported.id)).scalar_one()
         patrol = conn.execute(sa.select(patrol_t).where(patrol_t.c.id == patrol_id)).one()
         card = scorecard(conn, REPORTER, 2026, clock.now() + timedelta(days=1))
     assert reported.receiving == "510904101"  # 白马镇, the owner side of qj-baima
     assert reported.state == "ban.handed_off"
     assert reported.lon == pytest.approx(WALK[4][0])
+    assert photos == 1
     assert linked == patrol_id
     assert patrol.kind == "swap"
     assert patrol.ended_at is not None

@@ -95,6 +95,43 @@ def test_the_start_forms_refusals_name_the_segment_on_the_page(
     assert patrol_count(world) == before
 
 
+def test_a_started_patrol_is_under_way_at_the_top_with_a_way_back_and_no_second_start(
+    world: World, client: TestClient
+) -> None:
+    sign_in(client, REPORTER)
+    token = csrf_of(client.get("/patrols").text)
+
+    started = client.post("/patrols/start", data={"csrf_token": token, "segment": "qj-taian"}, follow_redirects=False)
+
+    assert started.status_code == 303
+    patrol_id = int(started.headers["location"].rsplit("/", 1)[1])
+    walk = client.get(started.headers["location"]).text
+    assert 'data-testid="walk"' in walk
+    assert "开始记录轨迹" in walk
+    page = client.get("/patrols").text
+    assert f'href="/patrols/{patrol_id}" data-testid="continue"' in page
+    assert 'data-testid="start-form"' not in page
+    again = client.post("/patrols/start", data={"csrf_token": token, "segment": "qj-taian"})
+    assert again.status_code == 422
+    assert 'data-testid="error-segment">您有一次巡河尚未结束，请先结束它<' in again.text
+    assert patrol_count(world) == 1
+
+
+def test_someone_else_reading_a_patrol_under_way_sees_no_recorder(world: World, client: TestClient) -> None:
+    sign_in(client, REPORTER)
+    token = csrf_of(client.get("/patrols").text)
+    started = client.post("/patrols/start", data={"csrf_token": token, "segment": "qj-taian"}, follow_redirects=False)
+    client.cookies.clear()
+    set_password(world.app.uow(), "tn-office", PASSWORD)
+    sign_in(client, "tn-office")  # 潼南区河长办, above 太安镇
+
+    page = client.get(started.headers["location"])
+
+    assert page.status_code == 200
+    assert "正在巡河" in page.text
+    assert 'data-testid="walk"' not in page.text
+
+
 def test_the_start_form_without_its_csrf_token_starts_nothing(world: World, client: TestClient) -> None:
     sign_in(client, REPORTER)
     answer = client.post("/patrols/start", data={"csrf_token": "forged", "segment": "qj-taian"})

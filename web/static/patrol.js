@@ -308,28 +308,32 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   sayPosition();
   window.addEventListener("patrol:position", sayPosition);
+  // A report not yet answered (no signal, a reload) is back in the form, to be sent again.
+  const unsent = JSON.parse(localStorage.getItem(storeKey) || "null");
+  if (unsent) {
+    for (const [name, value] of Object.entries(unsent.typed)) form.elements[name].value = value;
+    form.closest("details").open = true;
+  }
   form.closest("details").addEventListener("toggle", sayPosition);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
     for (const slot of form.querySelectorAll("[data-error]")) { slot.hidden = true; slot.textContent = ""; }
-    const body = {
-      patrol: Number(t.patrol),
-      compact: t.compact,
-      segment: t.segment,
+    const typed = {
       category: form.elements.category.value,
       title: form.elements.title.value.trim(),
       description: form.elements.description.value.trim(),
     };
-    const p = position();
-    if (p) Object.assign(body, p);
-    // The same report sent again (no answer came) keeps its key; a changed one is a new draft.
+    // The draft is what was first sent: sent again unchanged (no answer came), it keeps its key and its
+    // position; changed, it is a new draft.
     let kept = JSON.parse(localStorage.getItem(storeKey) || "null");
-    if (!kept || JSON.stringify(kept.body) !== JSON.stringify(body)) {
-      kept = { body, key: newKey(), photoKey: newKey() };
+    if (!kept || JSON.stringify(kept.typed) !== JSON.stringify(typed)) {
+      const body = { patrol: Number(t.patrol), compact: t.compact, segment: t.segment, ...typed, ...(position() || {}) };
+      kept = { typed, body, key: newKey(), photoKey: newKey() };
       localStorage.setItem(storeKey, JSON.stringify(kept));
     }
+    const body = kept.body;
     button.disabled = true;
     status.textContent = form.closest("main").querySelector("[data-patrol-walk]")?.dataset.tSending || "";
     try {
