@@ -154,6 +154,14 @@ def test_an_uploaded_track_is_recorded_and_a_bad_one_named_on_the_page(world: Wo
     assert missing.status_code == 422
     assert 'data-testid="error-file">请选择轨迹文件<' in missing.text
     assert 'data-testid="error-segment">请选择要巡查的河段<' in missing.text
+    theirs = client.post(
+        "/patrols/upload",
+        data={"csrf_token": token, "segment": "qj-baima", "kind": "nonsense"},
+        files={"file": ("track.geojson", json.dumps(track).encode(), "application/geo+json")},
+    )
+    assert theirs.status_code == 422
+    assert 'data-testid="error-segment">不是您今天可以巡查的河段<' in theirs.text
+    assert 'data-testid="error-kind">不是可选的巡河类型<' in theirs.text
     broken = client.post(
         "/patrols/upload",
         data={"csrf_token": token, "segment": "qj-taian"},

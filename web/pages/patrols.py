@@ -28,7 +28,7 @@ from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES
 from workflow.patrols.completion import ChiefCompletion, completion
 from workflow.patrols.records import record_patrol, start_patrol
 from workflow.patrols.tracks import parse_track
-from workflow.patrols.views import PatrolView, list_patrols, may_read, patrol_track, patrollable
+from workflow.patrols.views import Patrollable, PatrolView, list_patrols, may_read, patrol_track, patrollable
 
 _patrol = table_of(Patrol)
 _link = table_of(PatrolIssue)
@@ -169,15 +169,19 @@ def router(
             return list_page(request, view, 422, errors, values, ("bad", view.t("fix_fields")), "start")
         return RedirectResponse(f"/patrols/{patrol_id}", status_code=303)
 
+    def mine(view: Viewer) -> list[Patrollable]:
+        """What the viewer may patrol today."""
+        with view.uow as uow:
+            return patrollable(uow.connection, view.actor, local_today(wired.clock.now()))
+
     def start_now(view: Viewer, segment: str) -> int:
         """Start a patrol under way now, on a segment the viewer may patrol today (refusals in their words)."""
         now = wired.clock.now()
         if not segment:
             raise ValidationFailed("segment", view.t("pick_segment"))
+        choices = mine(view)
         with view.uow as uow:
-            conn = uow.connection
-            choices = patrollable(conn, view.actor, local_today(now))
-            going = conn.execute(
+            going = uow.connection.execute(
                 sa.select(_patrol.c.id).where(_patrol.c.patroller_id == view.actor.id, _patrol.c.ended_at.is_(None))
             ).first()
         if segment not in {c.code for c in choices}:
@@ -200,7 +204,9 @@ def router(
                 errors.append(("segment", view.t("pick_segment")))
             kind = str(values["kind"] or "").strip() or None
             if kind is not None and kind not in KINDS:
-                errors.append(("kind", kind))
+                errors.append(("kind", view.t("bad_kind")))
+            if segment and kind != "covert" and segment not in {c.code for c in mine(view)}:
+                errors.append(("segment", view.t("not_your_segment")))
             if errors:
                 raise ValidationFailed.of(errors)
             assert isinstance(file, UploadFile)

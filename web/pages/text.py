@@ -420,6 +420,8 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "no_track": ("本次巡河没有轨迹", "This patrol has no track"),
         "own_segment": ("本方河段", "Own segment"),
         "back_to_patrols": ("返回我的巡河", "Back to my patrols"),
+        "bad_kind": ("不是可选的巡河类型", "not a kind of patrol on offer"),
+        "label_sep": ("：", ": "),
         # (end of patrols)
         # -- joint enforcement cases and litigation leads (查)
         "nav_enforcement": ("联合执法", "Enforcement"),

@@ -56,10 +56,16 @@ function metres(a, b) {
   return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
+// The catalogue's list separator (；or ; ), from the page.
+function separator() {
+  const holder = document.querySelector("[data-t-sep]");
+  return holder ? holder.dataset.tSep : "; ";
+}
+
 function readMessage(answer) {
   const data = answer.data || {};
   if (Array.isArray(data.fields) && data.fields.length) {
-    return data.fields.map((f) => f.reason).join("；");
+    return data.fields.map((f) => f.reason).join(separator());
   }
   return data.detail || data.error || String(answer.status);
 }
@@ -349,16 +355,16 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       const issue = answer.data;
       let said = fill(t.tReported, { code: issue.code });
-      if (issue.handed_to) said += "；" + fill(t.tHanded, { name: issue.handed_to.name });
+      if (issue.handed_to) said += separator() + fill(t.tHanded, { name: issue.handed_to.name });
       const photo = form.elements.photo.files[0];
       if (photo) {
         const files = new FormData();
         files.append("file", photo, photo.name);
         try {
           const added = await send(`/api/v1/issues/${encodeURIComponent(issue.code)}/attachments`, files, kept.photoKey);
-          if (!added.ok) said += "。" + fill(t.tPhotoFailed, { why: readMessage(added) });
+          if (!added.ok) said += separator() + fill(t.tPhotoFailed, { why: readMessage(added) });
         } catch (_) {
-          said += "。" + fill(t.tPhotoFailed, { why: "—" });
+          said += separator() + fill(t.tPhotoFailed, { why: "—" });
         }
       }
       localStorage.removeItem(storeKey);
