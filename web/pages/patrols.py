@@ -23,8 +23,8 @@ from web.pages.maps import Shape, draw, shapes_of_geojson
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
-from workflow.core.models import Compact, Issue, Jurisdiction, Patrol, PatrolIssue, Person, Segment, table_of
-from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES
+from workflow.core.models import Compact, Issue, Jurisdiction, Patrol, PatrolIssue, Segment, table_of
+from workflow.patrols.basics import KINDS, MAX_TRACK_BYTES, percent
 from workflow.patrols.completion import ChiefCompletion, completion
 from workflow.patrols.records import record_patrol, start_patrol
 from workflow.patrols.tracks import parse_track
@@ -33,12 +33,10 @@ from workflow.patrols.views import Patrollable, PatrolView, list_patrols, may_re
 _patrol = table_of(Patrol)
 _link = table_of(PatrolIssue)
 _issue = table_of(Issue)
-_person = table_of(Person)
 _segment = table_of(Segment)
 _juris = table_of(Jurisdiction)
 _compact = table_of(Compact)
 
-PATROL_ROLES = ("chief", "office")
 LIST_LIMIT = 60
 
 
@@ -121,7 +119,7 @@ def router(
             "patrols": [p for p in mine if p.ended_at is not None],
             "choices": choices,
             "quota": done,
-            "rate": None if done is None or done.rate is None else f"{round(done.rate * 100)}%",
+            "rate": percent(done.rate) if done is not None else None,
             "kind_label": lambda kind: kind_label(view, kind),
             "duration": lambda s: duration_text(view, s),
             "length": lambda m: length_text(view, m),
@@ -165,7 +163,7 @@ def router(
             patrol_id = await run_in_threadpool(start_now, view, segment)
         except ValidationFailed as exc:
             # Every refusal of a start is about the segment chosen (the start's time is the server's own).
-            errors = {"segment": "；".join(reason for _, reason in exc.errors)}
+            errors = {"segment": view.t("list_sep").join(reason for _, reason in exc.errors)}
             return list_page(request, view, 422, errors, values, ("bad", view.t("fix_fields")), "start")
         return RedirectResponse(f"/patrols/{patrol_id}", status_code=303)
 
