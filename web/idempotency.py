@@ -58,7 +58,15 @@ def request_key(request: Request) -> str | None:
 
 def digest(body: BaseModel | Any) -> str:
     """SHA-256 of the request as parsed (a model's fields, or JSON-able data), in a canonical form."""
-    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else jsonable_encoder(body)
+    if isinstance(body, BaseModel):
+        data = body.model_dump(mode="json")
+    else:
+        try:  # JSON as parsed (a batch of patrols with their tracks): dumped as it is, the encoder's walk skipped
+            canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            data = jsonable_encoder(body)
+        else:
+            return hashlib.sha256(canonical.encode()).hexdigest()
     canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -243,15 +243,20 @@ def test_a_batch_with_bad_patrols_records_none_and_names_each_by_its_index(world
     items[3]["ended_at"] = iso(at("2026-02-01", 12))
     items[4]["started_at"] = iso(at("2026-02-10", 10))  # inside the stored one
     items[4]["ended_at"] = iso(at("2026-02-10", 12))
+    items[5]["kind"] = "patrol"
     refused = client.post("/api/v1/patrols", json=items, headers=me)
     assert refused.status_code == 422, refused.text
-    assert fields(refused) == {"[1].ended_at", "[2].segment", "[3].started_at", "[4].started_at"}
+    assert fields(refused) == {"[1].ended_at", "[2].segment", "[3].started_at", "[4].started_at", "[5].kind"}
     assert count(world, Patrol) == 1
 
     under_way = batch(4, track=False)
     del under_way[3]["ended_at"]
     refused = client.post("/api/v1/patrols", json=under_way, headers=me)
     assert (refused.status_code, fields(refused)) == (422, {"[3].ended_at"})
+    shapeless = batch(3, track=False)
+    shapeless[1] = "晨巡"  # type: ignore[call-overload]
+    refused = client.post("/api/v1/patrols", json=shapeless, headers=me)
+    assert (refused.status_code, fields(refused)) == (422, {"[1]"})
     too_many = client.post("/api/v1/patrols", json=[{}] * 1001, headers=me)
     assert (too_many.status_code, fields(too_many)) == (422, {"body"})
     assert count(world, Patrol) == 1
@@ -337,6 +342,7 @@ def test_who_reads_a_patrol_and_the_segments_a_chief_may_patrol_today(
         listed = client.get("/api/v1/patrols", params={"person": PATROLLER}, headers=headers).json()["items"]
         assert {p["id"] for p in listed} == readable, person
     assert client.get("/api/v1/patrols/999999", headers=me).status_code == 404
+    assert client.get(f"/api/v1/patrols/{2**40}", headers=me).status_code == 422  # past the database's integers
     mine = client.get("/api/v1/patrols", headers=bearer(world, OWNER)).json()["items"]
     assert mine == []  # by default the caller's own
 

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
 
 from web.access import DB_INT_MAX, Access, iso
 from web.idempotency import once
@@ -32,13 +33,11 @@ from workflow.patrols.views import PatrolView, list_patrols, may_read, patrol_tr
 LIST_MAX = 500  # patrols a list at most
 # A batch of BATCH_MAX patrols with a phone's track each (500 timed points are about 27 KB of GeoJSON).
 MAX_BATCH_BYTES = 64 * 1024 * 1024
-PatrolId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+PatrolId = Annotated[int, PathParam(ge=1, le=DB_INT_MAX)]
 
 
 class PatrolIn(BaseModel):
     """One patrol: under way when ``ended_at`` is absent (only on its own, never in a list)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     segment: str = Field(max_length=60)
     started_at: datetime
@@ -50,8 +49,6 @@ class PatrolIn(BaseModel):
 
 class PatrolEnd(BaseModel):
     """The end of a patrol under way, with its track when the phone kept one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ended_at: datetime
     track: dict[str, Any] | None = None
@@ -75,8 +72,9 @@ def patrol_json(view: PatrolView) -> dict[str, Any]:
     }
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+def _field(prefix: str, loc: tuple[int | str, ...]) -> str:
+    """``[3].ended_at`` for a list's patrol, ``ended_at`` for one on its own; ``[3]`` or ``body`` for the whole."""
+    return prefix + ".".join(str(part) for part in loc) if loc else prefix.rstrip(".") or "body"
 
 
 def _parsed(document: Any, prefix: str = "") -> PatrolIn:
@@ -84,7 +82,7 @@ def _parsed(document: Any, prefix: str = "") -> PatrolIn:
     try:
         patrol = PatrolIn.model_validate(document)
     except pydantic.ValidationError as exc:
-        raise ValidationFailed.of([(prefix + _field(e["loc"]), e["msg"]) for e in exc.errors()]) from None
+        raise ValidationFailed.of([(_field(prefix, e["loc"]), e["msg"]) for e in exc.errors()]) from None
     errors = [
         (prefix + name, "needs a UTC offset, e.g. 2026-03-05T09:00+08:00")
         for name in API_FIELDS
