@@ -48,8 +48,11 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
         geolocation={"longitude": lon, "latitude": lat, "accuracy": 8},
         permissions=["geolocation"],
     )
-    # The phone's clock and the server's frozen one agree, moved together minute by minute.
-    context.clock.set_fixed_time(clock.now())
+    # The phone's clock runs three minutes behind the server's frozen one; both move together. The patrol
+    # starts off the whole second, so times on the phone's own clock would fall before it.
+    clock.advance(seconds=0.4)
+    behind = timedelta(minutes=3)
+    context.clock.set_fixed_time(clock.now() - behind)
     page = context.new_page()
     refused: list[str] = []
     page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m.text))
@@ -61,7 +64,7 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     )
 
     def tick(minutes: int = 1) -> None:
-        context.clock.set_fixed_time(clock.advance(minutes=minutes))
+        context.clock.set_fixed_time(clock.advance(minutes=minutes) - behind)
 
     def overflow() -> int:
         return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))

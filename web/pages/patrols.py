@@ -5,6 +5,7 @@ upload a track afterwards. The walking page's script talks to the patrol API (we
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
 """
 
+import math
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -259,6 +260,9 @@ def router(
             compact=compact,
             drawing=draw(shapes, width=360, margin=0.2, frame=walked or None) if shapes else None,
             segment_line=line,
+            # The walk's times are kept on the server's clock, from the start's millisecond on.
+            started_ms=math.ceil(patrol.started_at.timestamp() * 1000),
+            now_ms=math.floor(wired.clock.now().timestamp() * 1000),
             kind_label=kind_label(view, patrol.kind),
             duration=duration_text(view, patrol.duration_s),
             length=length_text(view, patrol.length_m),

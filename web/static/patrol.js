@@ -32,11 +32,11 @@ function newKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-// An instant as ISO 8601 with the phone's UTC offset (2026-03-02T09:05:00+08:00).
+// An instant as ISO 8601 to the millisecond with the phone's UTC offset (2026-03-02T09:05:00.250+08:00).
 function isoTime(ms) {
   const at = new Date(ms);
   const offset = -at.getTimezoneOffset();
-  const local = new Date(ms + offset * 60000).toISOString().slice(0, 19);
+  const local = new Date(ms + offset * 60000).toISOString().slice(0, 23);
   const sign = offset >= 0 ? "+" : "-";
   const hh = String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0");
   const mm = String(Math.abs(offset) % 60).padStart(2, "0");
@@ -181,9 +181,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const status = el("geo-status");
   const endStatus = el("end-status");
   let watch = null;
+  // The phone's clock may be off: times are kept on the server's (told at page load), never before the start.
+  const skew = Number(t.serverNow) - Date.now();
+  const started = Number(t.started);
+  const clock = () => Math.max(Date.now() + skew, started);
 
   const show = () => {
-    const now = Date.now();
+    const now = clock();
     const minutes = Math.floor(draft.walkedMs(now) / 60000);
     el("time").textContent = minutes >= 60
       ? fill(t.tHm, { h: Math.floor(minutes / 60), m: minutes % 60 })
@@ -203,7 +207,7 @@ document.addEventListener("DOMContentLoaded", () => {
     status.textContent = t.tRecording;
     watch = navigator.geolocation.watchPosition(
       (where) => {
-        draft.add(where.coords.longitude, where.coords.latitude, Date.now());
+        draft.add(where.coords.longitude, where.coords.latitude, clock());
         status.textContent = t.tRecording + " · " + fill(t.tAccuracy, { m: Math.round(where.coords.accuracy) });
         window.dispatchEvent(new CustomEvent("patrol:position"));
         show();
@@ -226,18 +230,18 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   el("track-start").addEventListener("click", () => {
-    draft.startRun(Date.now());
+    draft.startRun(clock());
     begin();
     show();
   });
   el("pause").addEventListener("click", () => {
     halt();
-    draft.stopRun(Date.now());
+    draft.stopRun(clock());
     status.textContent = t.tPaused;
     show();
   });
   el("resume").addEventListener("click", () => {
-    draft.startRun(Date.now());
+    draft.startRun(clock());
     begin();
     show();
   });
@@ -254,10 +258,10 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = el("stop-yes");
     button.disabled = true;
     halt();
-    draft.stopRun(Date.now());
+    draft.stopRun(clock());
     if (!draft.state.endKey) {
       draft.state.endKey = newKey();
-      draft.state.endedAt = isoTime(Date.now());
+      draft.state.endedAt = isoTime(clock());
       draft.save();
     }
     const body = { ended_at: draft.state.endedAt };
