@@ -26,7 +26,7 @@ from states import CHART, TABLE, Party
 from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
-from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, workbench
+from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, workbench
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw, shapes_of_geojson
 from web.pages.text import LANGUAGES, Text
@@ -190,6 +190,7 @@ def router(access: Access) -> APIRouter:
     # The workbench first: its /issues/export.csv must not be taken for an issue's code.
     pages.include_router(workbench.router(access, viewer, render, check_csrf))
     pages.include_router(enforcement.router(access, viewer, render, check_csrf))
+    pages.include_router(patrols.router(access, viewer, render, check_csrf))
 
     # -- signing in and out, language ---------------------------------------------------------
 
