@@ -76,6 +76,7 @@ class IssueIn(BaseModel):
     lon: float | None = None
     lat: float | None = None
     segment: str | None = None
+    observed_at: datetime | None = Field(default=None, description="when it was seen, ISO 8601 with an offset")
 
 
 def router(access: Access) -> APIRouter:
@@ -164,6 +165,8 @@ def router(access: Access) -> APIRouter:
             "state_label": CHART.state(view.state).label_zh,
             "version": view.version,
             "due_at": iso(view.due_at),
+            "created_at": iso(view.created_at),
+            "observed_at": iso(view.observed_at),
             "compact": view.compact,
             "reporting": view.reporting,
             "receiving": view.receiving,
