@@ -332,6 +332,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "draft_refused": ("未能发送，请修改或删除草稿：", "Not sent; correct or discard the draft:"),
         "drafts_title": ("待发送的草稿", "Drafts waiting"),
         "draft_discard": ("删除草稿", "Discard"),
+        "draft_edit": ("修改", "Edit"),
         "draft_send_now": ("立即发送", "Send now"),
         "draft_made_at": ("存于", "Kept at"),
         "draft_untitled": ("（无标题）", "(untitled)"),
