@@ -160,3 +160,65 @@ def test_a_report_made_without_signal_is_kept_and_sent_once_when_the_signal_retu
     second.screenshot(path=str(SHOTS / "6-issue-page.png"), full_page=True)
     assert refused == []
     context.close()
+
+
+@pytest.mark.slow
+def test_a_draft_the_server_refuses_is_kept_with_the_reason_to_fix_or_discard_and_never_resent(
+    sqlite_world: World,
+    clock: FrozenClock,
+    site: str,  # noqa: F811 (a fixture)
+    browser: object,  # noqa: F811
+) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    clock.set(real_now())
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN", timezone_id="Asia/Shanghai")  # type: ignore[attr-defined]
+    page = context.new_page()
+    posts: list[int] = []
+    page.on("response", lambda r: r.url.endswith("/api/v1/issues") and posts.append(r.status))
+    page.goto(f"{site}/login?next=/report")
+    page.fill("#person", REPORTER)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url("**/report")
+    issues_before = count(sqlite_world, Issue)
+
+    # Sent from the form and refused: the reason, by the field's label; the form keeps what was typed.
+    form = page.locator("#report-form")
+    page.evaluate("document.querySelector('#category').add(new Option('?', 'bogus', true, true))")
+    form.locator("[name=title]").fill("类别有误的问题")
+    form.locator("button[type=submit]").click()
+    banner = page.locator("[data-testid=drafts-banner]")
+    expect(banner).to_contain_text("未能发送，请修改或删除草稿：问题类别：'bogus' is not one of")
+    assert form.locator("[name=title]").input_value() == "类别有误的问题"
+    assert form.locator("[name=category]").get_attribute("aria-invalid") == "true"
+    expect(page.locator("[data-testid=drafts] li")).to_have_count(0)  # the form is the draft to fix
+    page.screenshot(path=str(SHOTS / "7-refused-from-the-form.png"), full_page=True)
+
+    # A kept draft refused when the queue sends it stays, marked, and is not sent again by the queue.
+    page.evaluate(
+        """async () => {
+            const body = {title: "队列中被拒的草稿", category: "bogus", observed_at: RiverDrafts.localIso(new Date())};
+            await RiverDrafts.keep({url: "/api/v1/issues", body});
+            await RiverDrafts.flush(true);
+            await RiverDrafts.flush(true);
+        }"""
+    )
+    drafts = page.locator("[data-testid=drafts] li")
+    expect(drafts).to_have_count(1)
+    expect(drafts.first).to_contain_text("未能发送，请修改或删除草稿：问题类别：")
+    assert posts == [422, 422]  # the form's once, the queue's once: a refusal is final
+    page.screenshot(path=str(SHOTS / "8-refused-draft-in-the-list.png"), full_page=True)
+
+    # Fixing it puts it back in the form; a second one is discarded.
+    drafts.first.get_by_role("button", name="修改").click()
+    assert form.locator("[name=title]").input_value() == "队列中被拒的草稿"
+    expect(drafts).to_have_count(0)
+    page.evaluate(
+        "async () => { await RiverDrafts.keep({url: '/api/v1/issues', body: {title: '另一条'}}); location.reload(); }"
+    )
+    page.wait_for_load_state()
+    expect(drafts).to_have_count(1)
+    drafts.first.get_by_role("button", name="删除草稿").click()
+    expect(drafts).to_have_count(0)
+    assert count(sqlite_world, Issue) == issues_before
+    context.close()

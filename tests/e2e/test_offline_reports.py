@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from states.policy import IDEMPOTENCY_KEEP_DAYS
 from tests.e2e.test_api_race import bearer
 from tests.factories import REPORTER, START, World, blank_png
 from web.api import create_api
+from web.pages.offline import WORKER_POLICY, shell_version, worker_script
 from workflow.accounts.signin import set_password
 from workflow.core.clock import FrozenClock
 from workflow.core.models import Attachment, Event, IdempotencyKey, Issue
@@ -152,3 +155,33 @@ def test_the_daily_prune_removes_idempotency_keys_older_than_they_are_kept(
     body = REPORT | {"title": "草稿 old"}
     assert client.post("/api/v1/issues", json=body, headers=headers | {"Idempotency-Key": "old"}).status_code == 201
     assert count(world, Issue) == issues + 1
+
+
+# -- the service worker's script --------------------------------------------------------------------------
+
+
+def test_the_worker_is_served_from_the_root_uncached_with_the_shell_and_a_policy_that_lets_it_fetch(
+    sqlite_world: World,
+) -> None:
+    with TestClient(create_api(sqlite_world.app)) as plain:
+        answer = plain.get("/sw.js")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/javascript")
+    assert answer.headers["cache-control"] == "no-cache"
+    # Its own policy (a worker runs under its script's): the site's own pages and files, nothing else.
+    assert answer.headers["content-security-policy"] == WORKER_POLICY
+    assert "__SHELL" not in answer.text
+    assert f'const VERSION = "{shell_version()}";' in answer.text
+    shell = json.loads(answer.text.split("const SHELL = ", 1)[1].split(";", 1)[0])
+    assert {"/static/app.css", "/static/app.js", "/static/drafts.js", "/report"} <= set(shell)
+    assert "/static/sw.js" not in shell
+
+
+def test_the_shell_version_changes_with_any_static_file(tmp_path: Path) -> None:
+    for name, text in (("sw.js", 'const VERSION = "__SHELL_VERSION__";'), ("app.js", "a"), ("app.css", "b")):
+        (tmp_path / name).write_text(text)
+    before = shell_version(tmp_path)
+    assert shell_version(tmp_path) == before
+    (tmp_path / "app.css").write_text("b ")
+    assert shell_version(tmp_path) != before
+    assert before not in worker_script(tmp_path).decode()

@@ -159,7 +159,13 @@ const RiverDrafts = (() => {
 
   async function refuse(draft, response) {
     const answer = await response.json().catch(() => ({}));
-    const fields = Array.isArray(answer.fields) ? answer.fields : [];
+    // Refusals by the services name fields ({fields: [{field, reason}]}); a body that could not be read at all
+    // is refused by the framework, as {detail: [{loc, msg}]}.
+    const fields = Array.isArray(answer.fields)
+      ? answer.fields
+      : Array.isArray(answer.detail)
+        ? answer.detail.map((d) => ({ field: String((d.loc || []).slice(-1)[0] || ""), reason: String(d.msg || "") }))
+        : [];
     const reason = fields.length
       ? fields.map((f) => f.field + ": " + f.reason).join("; ")
       : String(answer.detail || response.statusText || response.status);
@@ -256,6 +262,18 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 }
 
+// The server's reason for refusing a draft, each field named by its label on this page when it has one.
+function explain(refusal) {
+  const fields = refusal.fields || [];
+  if (!fields.length) return refusal.reason;
+  const form = document.querySelector("form[data-draft-url]");
+  return fields.map((f) => {
+    const label = form && form.querySelector('label[for="' + CSS.escape(f.field) + '"]');
+    const name = label && label.firstChild ? label.firstChild.textContent.trim() : f.field;
+    return name + "：" + f.reason;
+  }).join("；");
+}
+
 // The banner on every page: how many drafts wait, "kept as a draft", "sent", or why the server refused one.
 document.addEventListener("DOMContentLoaded", () => {
   const banner = document.querySelector("[data-drafts-banner]");
@@ -278,7 +296,7 @@ document.addEventListener("DOMContentLoaded", () => {
       say(banner.dataset.sent, "ok");
       settle = setTimeout(count, 5000);
     } else if (result.refused) {
-      say(banner.dataset.refused + result.reason, "bad");
+      say(banner.dataset.refused + explain(result), "bad");
     } else if (result.kept && result.why === "offline") {
       say(banner.dataset.offline, "warn");
     } else {
@@ -328,7 +346,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (draft.refused) {
         const why = document.createElement("p");
         why.className = "error";
-        why.textContent = words.refused + draft.refused.reason;
+        why.textContent = words.refused + explain(draft.refused);
         item.append(why);
         if (form && !draft.created) {
           actions.append(button(words.edit, "", async () => {
@@ -422,7 +440,7 @@ document.addEventListener("DOMContentLoaded", () => {
           if (field && field.setAttribute) field.setAttribute("aria-invalid", "true");
         }
         if (banner) {
-          banner.textContent = banner.dataset.refused + result.reason;
+          banner.textContent = banner.dataset.refused + explain(result);
           banner.className = "flash bad";
         }
       } else {
@@ -433,6 +451,8 @@ document.addEventListener("DOMContentLoaded", () => {
         const previews = form.querySelector("[data-previews]");
         if (previews) previews.replaceChildren();
       }
+      // The answer is said at the top of the page; a chief who sent from the bottom of the form must see it.
+      if (banner && !result.sent) banner.scrollIntoView({ block: "nearest" });
     } finally {
       submit.disabled = false;
     }
