@@ -222,3 +222,53 @@ def test_a_draft_the_server_refuses_is_kept_with_the_reason_to_fix_or_discard_an
     expect(drafts).to_have_count(0)
     assert count(sqlite_world, Issue) == issues_before
     context.close()
+
+
+@pytest.mark.slow
+def test_a_server_error_is_retried_after_a_backoff_and_a_draft_waiting_for_another_goes_after_it(
+    sqlite_world: World,
+    clock: FrozenClock,
+    site: str,  # noqa: F811 (a fixture)
+    browser: object,  # noqa: F811
+) -> None:
+    clock.set(real_now())
+    # Without the worker, so that the test can stand in for a failing server (page.route).
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN", service_workers="block")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{site}/login?next=/report")
+    page.fill("#person", REPORTER)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url("**/report")
+    failed: list[str] = []
+
+    def unavailable(route: object) -> None:
+        failed.append(route.request.headers["idempotency-key"])  # type: ignore[attr-defined]
+        route.fulfill(status=503, content_type="application/json", body="{}")  # type: ignore[attr-defined]
+
+    page.route("**/api/v1/issues", unavailable)
+    first, then, waits = page.evaluate(
+        """async () => {
+            const at = RiverDrafts.localIso(new Date());
+            const url = "/api/v1/issues";
+            const body = (title) => ({title, category: "other", observed_at: at});
+            const first = await RiverDrafts.send({url, key: "draft-first", body: body("先报的排污口")});
+            const then = await RiverDrafts.send({url, after: "draft-first", body: body("后报的垃圾")});
+            const waits = (await RiverDrafts.list()).map((d) => d.next_at - Date.now());
+            await RiverDrafts.flush();  // within the backoff: nothing is sent
+            return [first, then, waits];
+        }"""
+    )
+    assert first == {"kept": True, "key": "draft-first", "why": "server"}
+    assert (then["kept"], then["why"]) == (True, "waiting")
+    assert 3000 < waits[0] <= 5000  # the first retry after five seconds
+    assert failed == ["draft-first"]  # once: not again within the backoff, and the second waited
+
+    page.unroute("**/api/v1/issues")
+    page.evaluate("RiverDrafts.flush(true)")
+    expect(page.locator("[data-testid=drafts-banner]")).to_have_text("已发送", timeout=15000)
+    (first_issue,) = issues_titled(sqlite_world, "先报的排污口")
+    (second_issue,) = issues_titled(sqlite_world, "后报的垃圾")
+    assert first_issue.id < second_issue.id
+    assert page.evaluate("RiverDrafts.list().then((l) => l.length)") == 0
+    context.close()

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from riverchief.scheduler import JOBS_BY_NAME
 from states.policy import IDEMPOTENCY_KEEP_DAYS
 from tests.e2e.test_api_race import bearer
 from tests.factories import REPORTER, START, World, blank_png
@@ -185,3 +186,15 @@ def test_the_shell_version_changes_with_any_static_file(tmp_path: Path) -> None:
     (tmp_path / "app.css").write_text("b ")
     assert shell_version(tmp_path) != before
     assert before not in worker_script(tmp_path).decode()
+
+
+def test_the_daily_prune_job_of_the_scheduler_prunes_the_keys_with_the_sign_in_records(
+    world: World, client: TestClient
+) -> None:
+    headers = bearer(world, REPORTER) | {"Idempotency-Key": "draft-long-ago"}
+    assert client.post("/api/v1/issues", json=REPORT, headers=headers).status_code == 201
+    later = START + timedelta(days=IDEMPOTENCY_KEEP_DAYS + 1)
+    ran = JOBS_BY_NAME["account_prune"].work(world.app, later, "unused")
+    assert ran["idempotency_keys"] == 1
+    assert {"attempts", "sessions"} <= set(ran)
+    assert count(world, IdempotencyKey) == 0
