@@ -34,7 +34,7 @@ from riverchief.bootstrap import App
 from workflow.accounts import signin as accounts
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.jobs import bulletins, calendars, meetings, runs, sweeps
+from workflow.jobs import bulletins, calendars, meetings, prunes, runs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +203,11 @@ JOBS: tuple[PeriodicJob, ...] = (
     ),
     PeriodicJob(
         "account_prune",
-        "sign-in attempts and ended sessions older than 30 days (03:00 daily)",
+        "sign-in attempts, ended sessions and idempotency keys older than 30 days (03:00 daily)",
         lambda: CronTrigger(hour=3, minute=0, timezone=SHANGHAI),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         None,
-        lambda app, now, _period: accounts.prune(app.uow(), now),
+        lambda app, now, _period: {**accounts.prune(app.uow(), now), **prunes.prune_idempotency_keys(app.uow(), now)},
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}

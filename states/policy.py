@@ -91,6 +91,15 @@ CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
     }
 )
 
+# A report made offline says when the problem was seen (observed_at): a phone's clock may run this many
+# minutes fast, and a draft older than this many days is refused rather than filed as news.
+OBSERVED_SKEW_MINUTES = 5
+OBSERVED_MAX_AGE_DAYS = 30
+
+# An ``Idempotency-Key`` and the answer it replays are kept this long (longer than a draft may wait),
+# then pruned by the daily job.
+IDEMPOTENCY_KEEP_DAYS = 30
+
 DIFFICULTIES: MappingProxyType[str, str] = MappingProxyType({"easy": "易", "normal": "一般", "hard": "难"})
 
 

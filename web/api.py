@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from web import pages
 from web.access import ERRORS, Access
 from web.limits import Edges
+from web.pages import offline
 from web.pages import routes as page_routes
 from web.routes import enforcement, issues, meetings, open311, patrols, reference, session, stats, work
 from web.security import SecurityHeaders
@@ -69,6 +70,7 @@ def create_api(wired: Wired) -> FastAPI:
         # Open311 answers in GeoReport's own error shape and documents it on its router.
         api.include_router(family.router(access), responses=None if family is open311 else ERRORS)
     api.include_router(page_routes.router(access))
+    api.include_router(offline.router())
     api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
     api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     api.add_middleware(Edges, wired=wired, routes=api.router.routes)

@@ -15,7 +15,8 @@ a key already used by the same person
 Two requests with one key at once: the second waits for the first's key row
 (PostgreSQL's unique index; SQLite's single writer), then replays its answer.
 Refusals are not stored: a request refused for bad input may be corrected and
-sent again under its key. Keys are kept for ``KEEP_DAYS`` and pruned daily.
+sent again under its key. Keys are kept for ``KEEP_DAYS`` (states.policy) and pruned daily by
+workflow.jobs.prunes.
 
 (No postponed annotations here: FastAPI reads signatures at run time.)
 """
@@ -32,6 +33,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from states.policy import IDEMPOTENCY_KEEP_DAYS
 from workflow.core.actors import Actor
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import IdempotencyKey, table_of
@@ -40,7 +42,7 @@ from workflow.core.uow import UnitOfWork
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 KEY_MAX = 100
-KEEP_DAYS = 30
+KEEP_DAYS = IDEMPOTENCY_KEEP_DAYS  # days a key is kept; the daily prune removes older ones
 _KEY = re.compile(r"[\x21-\x7e]{1,100}")  # visible ASCII: a UUID, a ULID, a client's own scheme
 
 _key = table_of(IdempotencyKey)

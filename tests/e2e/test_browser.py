@@ -148,6 +148,8 @@ def test_a_cross_border_case_through_the_pages(sqlite_world: World, site: str, b
 
     # Tongnan's chief, on a phone at the riverbank, reports on the Suining side.
     tongnan = Person(browser, site, REPORTER, width=360)
+    # The phone's clock agrees with the server's: a report says when it was made (observed_at).
+    tongnan.context.clock.install(time=sqlite_world.clock.now())
     assert tongnan.page.locator("[data-testid=role]").inner_text() == "河长"
     tongnan.open("/report")
     assert tongnan.overflow() <= 0

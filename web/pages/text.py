@@ -505,6 +505,18 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         # (end of duplicates)
         # -- offline drafts
         "offline": ("无信号，已存为草稿", "No signal: kept as a draft"),
+        "drafts_waiting": ("{n} 条草稿待发送", "{n} drafts waiting to be sent"),
+        "draft_sent": ("已发送", "Sent"),
+        "draft_sending": ("正在发送…", "Sending…"),
+        "draft_refused": ("未能发送，请修改或删除草稿：", "Not sent; correct or discard the draft:"),
+        "drafts_title": ("待发送的草稿", "Drafts waiting"),
+        "draft_discard": ("删除草稿", "Discard"),
+        "draft_edit": ("修改", "Edit"),
+        "draft_send_now": ("立即发送", "Send now"),
+        "draft_made_at": ("存于", "Kept at"),
+        "draft_untitled": ("（无标题）", "(untitled)"),
+        "reported_at": ("上报时间", "Reported"),
+        "observed_at": ("发现时间", "Seen"),
         # (end of offline)
         # -- quotas and completion over a month, a quarter, a year
         "completion": ("完成率", "Completion"),

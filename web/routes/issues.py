@@ -79,6 +79,7 @@ class IssueIn(BaseModel):
     segment: str | None = None
     # Reported from inside this patrol (by its patroller): linked to it, and from a swap patrol handed to the owner.
     patrol: Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)] | None = None
+    observed_at: datetime | None = Field(default=None, description="when it was seen, ISO 8601 with an offset")
 
 
 def router(access: Access) -> APIRouter:
@@ -167,6 +168,8 @@ def router(access: Access) -> APIRouter:
             "state_label": CHART.state(view.state).label_zh,
             "version": view.version,
             "due_at": iso(view.due_at),
+            "created_at": iso(view.created_at),
+            "observed_at": iso(view.observed_at),
             "compact": view.compact,
             "reporting": view.reporting,
             "receiving": view.receiving,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,14 @@ from sqlmodel import col
 from states import CHART, INITIAL, TABLE, Party, allowed_triggers
 from states.audience import AUDIENCE
 from states.chart import SERVICE_TRIGGERS
-from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES, PLANNED_STATES
+from states.policy import (
+    CATEGORIES,
+    DEADLINES,
+    DIFFICULTIES,
+    OBSERVED_MAX_AGE_DAYS,
+    OBSERVED_SKEW_MINUTES,
+    PLANNED_STATES,
+)
 from workflow.core.actors import Actor, parties
 from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
@@ -434,9 +441,22 @@ class IssueDraft:
     lon: float | None = None
     lat: float | None = None
     segment: str | None = None
+    # When the problem was seen, if earlier than the report's arrival (a draft kept offline on a phone).
+    observed_at: datetime | None = None
 
 
-def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int | None]:
+def _check_observed(observed_at: datetime, now: datetime) -> str | None:
+    """Why a reporter's ``observed_at`` is refused, or None: it needs an offset and a plausible moment."""
+    if observed_at.tzinfo is None or observed_at.utcoffset() is None:
+        return "needs a UTC offset, e.g. 2026-12-06T09:30:00+08:00"
+    if observed_at > now + timedelta(minutes=OBSERVED_SKEW_MINUTES):
+        return f"is in the future (more than {OBSERVED_SKEW_MINUTES} minutes after now)"
+    if observed_at < now - timedelta(days=OBSERVED_MAX_AGE_DAYS):
+        return f"is more than {OBSERVED_MAX_AGE_DAYS} days ago"
+    return None
+
+
+def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple[int, str, int | None]:
     errors: list[tuple[str, str]] = []
     compact = conn.execute(
         sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
@@ -464,6 +484,8 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft) -> tuple[int, str, int 
         errors.append(("lat", "must be between -90 and 90"))
     if (draft.lon is None) != (draft.lat is None):
         errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
+    if draft.observed_at is not None and (why := _check_observed(draft.observed_at, now)) is not None:
+        errors.append(("observed_at", why))
     segment_id = None
     if draft.segment:
         segment = conn.execute(
@@ -508,11 +530,11 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
     trigger = "flag" if flag else "report"
     with uow:
         conn = uow.connection
-        compact_id, compact_code, segment_id = _check_draft(conn, draft)
+        now = uow.clock.now()
+        compact_id, compact_code, segment_id = _check_draft(conn, draft, now)
         if actor.jurisdiction_id is None or compact_id not in actor.member_of:
             transition = TABLE[(INITIAL, trigger)]
             raise NotPermitted(actor.code, trigger, sorted(transition.parties), [])
-        now = uow.clock.now()
         code = _next_code(conn, compact_id, compact_code, local_today(now).year)
         issue_id = _insert(
             conn,
@@ -535,6 +557,7 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
                 "ledger_head": GENESIS,
                 "created_at": now,
                 "updated_at": now,
+                "observed_at": draft.observed_at,
             },
         )
         snapshot = {
@@ -546,6 +569,7 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
             "lon": draft.lon,
             "lat": draft.lat,
             "segment": draft.segment,
+            **({"observed_at": draft.observed_at.isoformat()} if draft.observed_at is not None else {}),
         }
         row = _load(conn, issue_id)
         result = _fire(uow, row, trigger, actor, {}, None, snapshot=snapshot)

@@ -75,6 +75,7 @@ class IssueView:
     created_at: datetime
     allowed: list[str]
     timeline: list[TimelineEntry]
+    observed_at: datetime | None = None  # when the reporter saw it, if told (a draft sent later)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,7 @@ def issue_view(session: Session, code: str, *, timeline: bool = True) -> IssueVi
         rebound_count=row.rebound_count,
         ledger_head=row.ledger_head,
         created_at=row.created_at,
+        observed_at=row.observed_at,
         allowed=allowed_triggers(row.state),
         timeline=[
             TimelineEntry(
