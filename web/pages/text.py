@@ -447,6 +447,10 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "back_to_patrols": ("返回我的巡河", "Back to my patrols"),
         "bad_kind": ("不是可选的巡河类型", "not a kind of patrol on offer"),
         "label_sep": ("：", ": "),
+        "no_signal_kept": (
+            "无信号，已存为草稿，有信号后自动发送。",
+            "No signal: kept as a draft, sent by itself once there is signal.",
+        ),
         # (end of patrols)
         # -- joint enforcement cases and litigation leads (查)
         "nav_enforcement": ("联合执法", "Enforcement"),

@@ -350,7 +350,7 @@ document.addEventListener("DOMContentLoaded", () => {
         item.append(why);
         if (form && !draft.created) {
           actions.append(button(words.edit, "", async () => {
-            fill(form, draft.body);
+            refillForm(form, draft.body);
             await RiverDrafts.discard(draft.key);
             form.scrollIntoView();
           }));
@@ -369,7 +369,7 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // Puts a draft's fields back into the report form, for the person to correct.
-function fill(form, body) {
+function refillForm(form, body) {
   for (const [name, value] of Object.entries(body)) {
     const field = form.elements.namedItem(name);
     if (field && "value" in field && name !== "observed_at") field.value = value == null ? "" : value;

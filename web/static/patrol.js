@@ -2,6 +2,8 @@
 // signal loses nothing), report a problem from inside the patrol, end it with the track.
 "use strict";
 
+const loadedAt = Date.now();  // with the page's data-server-now, how far the phone's clock is off
+
 // Every network write goes through send(): the session's CSRF header and an Idempotency-Key made once per
 // draft and kept with it, so a retry after a lost answer creates nothing twice. (The offline drafts queue
 // plugs in here.)
@@ -326,6 +328,42 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   form.closest("details").addEventListener("toggle", sayPosition);
 
+  // A report sent later by the drafts queue (the signal came back) is shown here as if it had just gone.
+  const pendingKey = `patrol:${t.patrol}:pending`;
+  const pending = () => JSON.parse(localStorage.getItem(pendingKey) || "{}");
+  const shown = (issue, title) => {
+    let said = fill(t.tReported, { code: issue.code });
+    if (issue.handed_to) said += separator() + fill(t.tHanded, { name: issue.handed_to.name });
+    status.textContent = said;
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.className = "code";
+    link.href = `/issues/${encodeURIComponent(issue.code)}`;
+    link.textContent = issue.code;
+    const name = document.createElement("span");
+    name.className = "title";
+    name.textContent = " " + title;
+    item.append(link, name);
+    if (issue.handed_to) {
+      const side = document.createElement("div");
+      side.className = "muted";
+      side.textContent = fill(t.tHanded, { name: issue.handed_to.name });
+      item.append(side);
+    }
+    problems.append(item);
+    document.querySelector("[data-no-problems]").hidden = true;
+  };
+  if (typeof RiverDrafts !== "undefined") {
+    RiverDrafts.on((result) => {
+      const waiting = pending();
+      if (!result.sent || !(result.key in waiting)) return;
+      const title = waiting[result.key];
+      delete waiting[result.key];
+      localStorage.setItem(pendingKey, JSON.stringify(waiting));
+      shown(result.data, title);
+    });
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -335,17 +373,48 @@ document.addEventListener("DOMContentLoaded", () => {
       title: form.elements.title.value.trim(),
       description: form.elements.description.value.trim(),
     };
-    // The draft is what was first sent: sent again unchanged (no answer came), it keeps its key and its
-    // position; changed, it is a new draft.
+    // The draft is what was first sent: sent again unchanged (no answer came), it keeps its key, its
+    // position and its moment; changed, it is a new draft. The moment is on the server's clock (the phone's
+    // may be off), and the report says it: a draft sent when the signal returns keeps when it was seen.
     let kept = JSON.parse(localStorage.getItem(storeKey) || "null");
     if (!kept || JSON.stringify(kept.typed) !== JSON.stringify(typed)) {
-      const body = { patrol: Number(t.patrol), compact: t.compact, segment: t.segment, ...typed, ...(position() || {}) };
-      kept = { typed, body, key: newKey(), photoKey: newKey() };
+      const skew = Number(document.querySelector("[data-patrol-walk]")?.dataset.serverNow || Date.now()) - loadedAt;
+      const madeAt = isoTime(Date.now() + skew);
+      const body = {
+        patrol: Number(t.patrol), compact: t.compact, segment: t.segment, ...typed, ...(position() || {}),
+        observed_at: madeAt,
+      };
+      kept = { typed, body, key: newKey(), photoKey: newKey(), madeAt };
       localStorage.setItem(storeKey, JSON.stringify(kept));
     }
     const body = kept.body;
     button.disabled = true;
     status.textContent = form.closest("main").querySelector("[data-patrol-walk]")?.dataset.tSending || "";
+    const photo = form.elements.photo.files[0];
+    if (typeof RiverDrafts !== "undefined") {
+      // Kept on the phone (IndexedDB) with its photo, and sent once, now or when the signal returns.
+      const waiting = pending();
+      waiting[kept.key] = typed.title;
+      localStorage.setItem(pendingKey, JSON.stringify(waiting));
+      const result = await RiverDrafts.send({
+        url: "/api/v1/issues",
+        body,
+        key: kept.key,
+        files: photo ? [{ blob: photo, name: photo.name }] : [],
+        made_at: kept.madeAt,
+        position: position(),
+        label: typed.title,
+      });
+      localStorage.removeItem(storeKey);
+      button.disabled = false;
+      if (result.refused) {
+        status.textContent = fill(document.querySelector("[data-patrol-walk]")?.dataset.tRefused || "{why}", { why: result.reason });
+        return;
+      }
+      if (result.kept) status.textContent = t.tKept;
+      form.reset();
+      return;
+    }
     try {
       const answer = await send("/api/v1/issues", kept.body, kept.key);
       if (!answer.ok) {
@@ -358,38 +427,18 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       const issue = answer.data;
-      let said = fill(t.tReported, { code: issue.code });
-      if (issue.handed_to) said += separator() + fill(t.tHanded, { name: issue.handed_to.name });
-      const photo = form.elements.photo.files[0];
       if (photo) {
         const files = new FormData();
         files.append("file", photo, photo.name);
         try {
           const added = await send(`/api/v1/issues/${encodeURIComponent(issue.code)}/attachments`, files, kept.photoKey);
-          if (!added.ok) said += separator() + fill(t.tPhotoFailed, { why: readMessage(added) });
+          if (!added.ok) status.textContent += separator() + fill(t.tPhotoFailed, { why: readMessage(added) });
         } catch (_) {
-          said += separator() + fill(t.tPhotoFailed, { why: "—" });
+          status.textContent += separator() + fill(t.tPhotoFailed, { why: "—" });
         }
       }
       localStorage.removeItem(storeKey);
-      status.textContent = said;
-      const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.className = "code";
-      link.href = `/issues/${encodeURIComponent(issue.code)}`;
-      link.textContent = issue.code;
-      const title = document.createElement("span");
-      title.className = "title";
-      title.textContent = " " + body.title;
-      item.append(link, title);
-      if (issue.handed_to) {
-        const side = document.createElement("div");
-        side.className = "muted";
-        side.textContent = fill(t.tHanded, { name: issue.handed_to.name });
-        item.append(side);
-      }
-      problems.append(item);
-      document.querySelector("[data-no-problems]").hidden = true;
+      shown(issue, body.title);
       form.reset();
     } catch (_) {
       status.textContent = document.querySelector("[data-patrol-walk]")?.dataset.tNoSignal || "";
