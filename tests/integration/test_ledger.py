@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from riverchief.bootstrap import App
-from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
+from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from workflow.core.calendar import local_today
 from workflow.core.errors import ValidationFailed
 from workflow.core.ledger import GENESIS, Finding, VerifyReport, event_hash, replay_issue, seal_day, verify
@@ -153,7 +153,7 @@ def _rebound_and_close_again(world: World, code: str) -> None:
     world.fire(code, "report_done", RECEIVER, summary="雨污分流改造完成")
     world.fire(code, "request_verify", REPORTER)
     world.fire(code, "pass_check", RECEIVER, checklist=["photos", "site_check", "outfall_closed"])
-    world.fire(code, "pass_check", REPORTER)
+    world.fire(code, "pass_check", REPORTER)  # the receiving side confirmed the whole list
     world.fire(code, "close", REPORTER)
 
 
@@ -467,7 +467,7 @@ def test_a_seal_covers_every_chain_head_as_it_stood_at_the_end_of_its_day(sealed
 def test_sealing_a_day_again_returns_the_existing_seal_unchanged(sealed: Ledger) -> None:
     world = sealed.world
     before = seals(world)
-    world.fire(sealed.code, "pass_check", REPORTER, checklist=["photos"])  # a later event changes no sealed day
+    world.fire(sealed.code, "pass_check", REPORTER, checklist=CHECKLIST)  # a later event changes no sealed day
 
     again = seal(world, DAY_ONE)
 
@@ -596,7 +596,7 @@ def test_after_an_old_future_seal_the_days_before_it_seal_and_verify_and_the_voi
     world = sealed.world  # 4 March; 2 and 3 March are sealed
     future = date(2026, 3, 11)
     old_future_seal(world, future)
-    world.fire(sealed.code, "pass_check", REPORTER, checklist=["photos"])  # an event after the void seal was made
+    world.fire(sealed.code, "pass_check", REPORTER, checklist=CHECKLIST)  # an event after the void seal was made
     world.clock.advance(days=2)  # 6 March
 
     sealed_now = [seal(world, date(2026, 3, 4)), seal(world, date(2026, 3, 5))]
@@ -614,7 +614,7 @@ def test_after_an_old_future_seal_the_days_before_it_seal_and_verify_and_the_voi
 def test_the_day_of_an_old_future_seal_keeps_it_void_and_the_next_day_seals_over_it(sealed: Ledger) -> None:
     world = sealed.world
     void = old_future_seal(world, date(2026, 3, 5))
-    world.fire(sealed.code, "pass_check", REPORTER, checklist=["photos"])
+    world.fire(sealed.code, "pass_check", REPORTER, checklist=CHECKLIST)
     world.clock.advance(days=3)  # 7 March
 
     assert seal(world, date(2026, 3, 4)).prev_seal_hash == void.hash  # the chain runs in the order seals were made
