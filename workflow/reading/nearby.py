@@ -136,3 +136,31 @@ def _box(lon: float, lat: float, radius_m: float) -> list[sa.ColumnElement[bool]
         if lon - dlon > -180 and lon + dlon < 180:
             box.append(_issue.c.lon.between(lon - dlon, lon + dlon))
     return box
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIssue:
+    """An issue a duplicate was merged into, or one merged into it."""
+
+    code: str
+    title: str
+    state: str
+
+
+def duplicate_links(conn: sa.Connection, issue_id: int) -> tuple[LinkedIssue | None, list[LinkedIssue]]:
+    """The issue this one was merged into (if it is a duplicate), and the duplicates merged into it, oldest first."""
+    merged_into = _issue.alias("merged_into")
+    original = conn.execute(
+        sa.select(merged_into.c.code, merged_into.c.title, merged_into.c.state)
+        .join(_issue, _issue.c.duplicate_of_id == merged_into.c.id)
+        .where(_issue.c.id == issue_id)
+    ).first()
+    duplicates = conn.execute(
+        sa.select(_issue.c.code, _issue.c.title, _issue.c.state)
+        .where(_issue.c.duplicate_of_id == issue_id)
+        .order_by(_issue.c.created_at, _issue.c.id)
+    ).all()
+    return (
+        LinkedIssue(original.code, original.title, original.state) if original else None,
+        [LinkedIssue(d.code, d.title, d.state) for d in duplicates],
+    )
