@@ -190,6 +190,10 @@ _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_
 # negotiation, a meeting, dispatch or a plan gave it a record of its own that a merge would orphan. A
 # flagged point is a watched place, not a report, so it is never a duplicate of one.
 DUPLICATE_SOURCES = ("xun.reported", "cha.investigating", "cha.confirmed", "ban.handed_off", "ban.accepted")
+DUPLICATE_FIELDS = (
+    Field("of", FieldKind.TEXT, label_zh="原问题编号", max_length=30),
+    Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
+)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("flag", (INITIAL,), "kan.flagged", frozenset({_P.MEMBER})),
@@ -354,18 +358,25 @@ TRANSITIONS: tuple[Transition, ...] = (
         guards=("last_revisit_clean",),
         effects=("cancel_revisits",),
     ),
-    # The same problem reported again (often by the other side, or twice on one patrol): the sides it
-    # concerns or the compact's coordinator merge it into the first report, which goes on for both. Those
-    # who own the report decide: its reporting side before a hand-off, either side after one.
+    # The same problem reported again (often by the other side, or twice on one patrol): the compact's
+    # coordinator or the side that owns the report merges it into the first report, which goes on for both.
+    # Before a hand-off the reporting side owns it (as it may dismiss it); once handed off, the receiving
+    # side does (it may find it already has the problem), and the side that handed it over has let it go.
     Transition(
         "mark_duplicate",
-        DUPLICATE_SOURCES,
+        DUPLICATE_SOURCES[:3],
         "duplicate",
-        _SIDES_AND_COORD,
-        (
-            Field("of", FieldKind.TEXT, label_zh="原问题编号", max_length=30),
-            Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
-        ),
+        frozenset({_P.REPORTING, _P.COORDINATOR}),
+        DUPLICATE_FIELDS,
+        guards=("original_open",),
+        effects=("link_duplicate",),
+    ),
+    Transition(
+        "mark_duplicate",
+        DUPLICATE_SOURCES[3:],
+        "duplicate",
+        frozenset({_P.RECEIVING, _P.COORDINATOR}),
+        DUPLICATE_FIELDS,
         guards=("original_open",),
         effects=("link_duplicate",),
     ),

@@ -209,7 +209,9 @@ def test_who_may_mark_a_duplicate_and_that_the_original_cannot_be_linked_by_hand
         refused = mark(client, world, duplicate, outsider, of=original)
         assert refused.status_code == 403, (outsider, refused.text)
     world.fire(duplicate, "hand_off", REPORTER, receiving=RECEIVING_CODE)
-    # Once handed off, the receiving side may say it already has this problem.
+    # Once handed off, the receiving side owns the report: it may say it already has this problem, and the side
+    # that handed it over no longer decides.
+    assert mark(client, world, duplicate, REPORTER, of=original).status_code == 403
     assert mark(client, world, duplicate, RECEIVER, of=original).status_code == 200
 
     version = world.issue(original).version
