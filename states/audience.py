@@ -41,5 +41,8 @@ AUDIENCE: MappingProxyType[str, frozenset[Party]] = MappingProxyType(
         "file_report": frozenset(),
         "add_evidence": frozenset(),
         "reschedule": frozenset({_REP, _REC}),
+        # The duplicate's sides learn where their report went; the original's learn it was seen again.
+        "mark_duplicate": frozenset({_REP, _REC, _COORD}),
+        "duplicate_linked": frozenset({_REP, _REC}),
     }
 )

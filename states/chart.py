@@ -130,6 +130,8 @@ STATES: tuple[State, ...] = (
     State("du.revisiting", "回头看中", "revisiting"),
     State("archived", "已归档", "archived", terminal=True),
     State("dismissed", "不予立案", "dismissed", terminal=True),
+    # The same problem reported twice: merged into the first report, whose ledger records the link.
+    State("duplicate", "重复上报已合并", "duplicate", terminal=True),
 )
 
 TRIGGERS: tuple[Trigger, ...] = (
@@ -160,6 +162,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger("file_report", "报告存档", "file a report"),
     Trigger("add_evidence", "上传佐证材料", "add evidence"),
     Trigger("reschedule", "重算办理时限", "recompute the deadline"),
+    Trigger("mark_duplicate", "标记为重复问题", "mark as duplicate"),
+    Trigger("duplicate_linked", "收到重复上报", "duplicate linked"),
 )
 
 _P = Party
@@ -182,6 +186,14 @@ CONVENE_FIELDS = (
 )
 
 _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_meeting")
+# Where a report can still be merged into another: found, checked, handed off or accepted, but before
+# negotiation, a meeting, dispatch or a plan gave it a record of its own that a merge would orphan. A
+# flagged point is a watched place, not a report, so it is never a duplicate of one.
+DUPLICATE_SOURCES = ("xun.reported", "cha.investigating", "cha.confirmed", "ban.handed_off", "ban.accepted")
+DUPLICATE_FIELDS = (
+    Field("of", FieldKind.TEXT, label_zh="原问题编号", max_length=30),
+    Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
+)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("flag", (INITIAL,), "kan.flagged", frozenset({_P.MEMBER})),
@@ -346,6 +358,43 @@ TRANSITIONS: tuple[Transition, ...] = (
         guards=("last_revisit_clean",),
         effects=("cancel_revisits",),
     ),
+    # The same problem reported again (often by the other side, or twice on one patrol): the compact's
+    # coordinator or the side that owns the report merges it into the first report, which goes on for both.
+    # Before a hand-off the reporting side owns it (as it may dismiss it); once handed off, the receiving
+    # side does (it may find it already has the problem), and the side that handed it over has let it go.
+    Transition(
+        "mark_duplicate",
+        DUPLICATE_SOURCES[:3],
+        "duplicate",
+        frozenset({_P.REPORTING, _P.COORDINATOR}),
+        DUPLICATE_FIELDS,
+        guards=("original_open",),
+        effects=("link_duplicate",),
+    ),
+    Transition(
+        "mark_duplicate",
+        DUPLICATE_SOURCES[3:],
+        "duplicate",
+        frozenset({_P.RECEIVING, _P.COORDINATOR}),
+        DUPLICATE_FIELDS,
+        guards=("original_open",),
+        effects=("link_duplicate",),
+    ),
+    # The original's side of a merge, recorded by the service in the same transaction as the duplicate's
+    # ``mark_duplicate``, so both ledgers name each other. Whoever merged may not be a side of the
+    # original (it may have been found by the other side), so any member or coordinator of the compact
+    # records it; the guard refuses it unless the duplicate points here.
+    Transition(
+        "duplicate_linked",
+        tuple(s.name for s in STATES if s.name != INITIAL and not s.terminal),
+        None,
+        _SIDES_AND_COORD | {_P.MEMBER},
+        (
+            Field("duplicate", FieldKind.TEXT, label_zh="重复上报", max_length=30),
+            Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
+        ),
+        guards=("duplicate_points_here",),
+    ),
     # A photo or document of the problem or its rectification: stored by SHA-256, recorded in the ledger.
     Transition(
         "add_evidence",
@@ -385,8 +434,9 @@ TRANSITIONS: tuple[Transition, ...] = (
 )
 
 # Steps recorded by riverchief's own services together with what they record (a filed report, a stored
-# file); guards refuse them without it, so they are never offered as something to fire by hand.
-SERVICE_TRIGGERS = frozenset({"file_report", "add_evidence"})
+# file, a duplicate merged into the issue); guards refuse them without it, so they are never offered as
+# something to fire by hand.
+SERVICE_TRIGGERS = frozenset({"file_report", "add_evidence", "duplicate_linked"})
 
 PARTY_LABELS: dict[Party, str] = {
     Party.MEMBER: "成员单位河长/河长办",

@@ -193,3 +193,12 @@ def suggested_meeting_level(difficulties: tuple[str, ...], provinces: int) -> st
 # An action item is reminded this many working days before its due day, and a meeting the day before it.
 ACTION_REMIND_WORKING_DAYS = 2
 MEETING_REMIND_HOURS = 24
+
+# Possible duplicates (重复上报): an open problem of the same category this close to a new report and
+# reported this recently is offered first on the report form, and as the original when marking one. Half a
+# kilometre is the stretch of bank a chief walks from one outfall or dump to the next on patrol; ninety days
+# is the window the Open311 list also takes by default (a problem older than a quarter is on the monthly
+# bulletins by name, and a new report there is news to the parties).
+DUPLICATE_RADIUS_M = 500.0
+DUPLICATE_DAYS = 90
+DUPLICATE_MAX = 10  # candidates offered at most, nearest first

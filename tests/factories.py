@@ -61,10 +61,10 @@ class World:
     ) -> StepResult:
         """Fire a trigger as a person.
 
-        Reports and evidence enter the ledger only with their record (the guards check it), as the report
-        and evidence services do it: the record and the step in one unit of work, refused together.
+        Reports, evidence and a merged duplicate enter the ledger only with their record (the guards check
+        it), as the services do it: the record and the step in one unit of work, refused together.
         """
-        if trigger not in ("file_report", "add_evidence"):
+        if trigger not in ("file_report", "add_evidence", "duplicate_linked"):
             return apply(self.app.uow(), code, trigger, self.actor(who), payload, expected_version)
         with self.app.uow() as uow:
             issue_id, version = current_version(uow, code)
@@ -87,6 +87,14 @@ class World:
                         "prev_hash": "0" * 64,
                         "hash": "1" * 64,
                     },
+                )
+            elif trigger == "duplicate_linked":
+                # The duplicate's side of the merge (mark_duplicate records both in one transaction).
+                uow.connection.execute(
+                    table_of(Issue)
+                    .update()
+                    .where(table_of(Issue).c.code == str(payload.get("duplicate", "")))
+                    .values(duplicate_of_id=issue_id)
                 )
             else:
                 uow.connection.execute(

@@ -68,7 +68,7 @@ def test_a_chief_reports_hands_off_and_the_other_side_sees_what_it_may_do(
     assert (moved.json()["state"], moved.json()["version"]) == ("ban.handed_off", 2)
 
     seen = client.get(f"/api/v1/issues/{code}", headers=auth(sqlite_world, RECEIVER)).json()
-    assert seen["allowed_triggers"] == ["accept", "dispute"]
+    assert seen["allowed_triggers"] == ["accept", "dispute", "mark_duplicate"]
     as_reporter = client.get(f"/api/v1/issues/{code}", headers=auth(sqlite_world, REPORTER)).json()
     assert "accept" not in as_reporter["allowed_triggers"]
     steps = client.get(f"/api/v1/issues/{code}/timeline", headers=auth(sqlite_world, COORDINATOR)).json()

@@ -212,7 +212,7 @@ def test_each_item_carries_its_sides_phase_label_and_the_callers_triggers(world:
         "reporting": {"code": "500152102", "name": "太安镇"},
         "receiving": {"code": RECEIVING_CODE, "name": "白马镇"},
         "overdue": False,
-        "allowed_triggers": ["accept", "dispute"],
+        "allowed_triggers": ["accept", "dispute", "mark_duplicate"],
     }
     reported_only = page(client, auth(world, RECEIVER), phase="xun")["items"][0]
     assert reported_only["receiving"] is None

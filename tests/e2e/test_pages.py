@@ -104,7 +104,7 @@ def test_an_issue_page_escapes_user_text_and_offers_only_this_persons_actions(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html
     offered = re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html)
-    assert sorted(offered) == ["accept", "dispute"]
+    assert sorted(offered) == ["accept", "dispute", "mark_duplicate"]
     sign_in(client, REPORTER)
     html = client.get(f"/issues/{code}").text
     assert re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html) == []

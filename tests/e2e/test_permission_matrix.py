@@ -265,7 +265,11 @@ def valid_payload(stage: Stage, transition: Transition) -> dict[str, Any]:
         FieldKind.ITEMS: lambda _: CHECKLIST,
         FieldKind.PERCENT: lambda _: 50,
     }
-    return {f.name: values[f.kind](f) for f in transition.fields}
+    payload = {f.name: values[f.kind](f) for f in transition.fields}
+    if transition.trigger == "mark_duplicate":
+        # An open issue of the compact to merge into, so that a permitted merge goes through.
+        payload["of"] = stage.read_issue
+    return payload
 
 
 def _cases() -> list[Any]:

@@ -65,6 +65,8 @@ LEAVES = frozenset(s.name for s in STATES)
 PHASE_NAMES = frozenset(p.name for p in PHASES)
 TERMINAL = {s.name: s.terminal for s in STATES}
 CLOSED_STATES = frozenset({"du.closed", "du.revisiting", "archived"})
+# States an issue cannot be merged into: closed (a problem seen again there is a rebound) or terminal.
+NOT_OPEN = CLOSED_STATES | {s.name for s in STATES if s.terminal}
 TRIGGER_NAMES = tuple(t.name for t in TRIGGERS)
 UNKNOWN_TRIGGER = "teleport"
 UNKNOWN_JURISDICTION = "999999999"
@@ -121,7 +123,7 @@ def _closable(m: IssueModel) -> bool:
 # The ways forward from the states where they do not depend on the issue's history (repeats weigh more).
 FORWARD: dict[str, tuple[str, ...]] = {
     "kan.flagged": ("report",),
-    "xun.reported": ("hand_off", "hand_off", "investigate"),
+    "xun.reported": ("hand_off", "hand_off", "hand_off", "investigate", "mark_duplicate"),
     "cha.investigating": ("confirm",),
     "cha.confirmed": ("hand_off",),
     "ban.handed_off": ("accept", "accept", "dispute"),
@@ -166,6 +168,7 @@ class IssueModel:
     last_clean: bool | None = None
     rebounds: int = 0
     closed_rounds: list[int] = field(default_factory=list)
+    duplicate_of: str | None = None  # the original's code, once merged into it
 
     @property
     def items(self) -> frozenset[str]:
@@ -293,7 +296,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.side_people = tuple(code for code in sorted(ref.people) if ref.people[code][0] in SIDE_ROLES)
 
     def teardown(self) -> None:
-        for name in ("close", "rebound", "no_rebound", "archive"):
+        for name in ("close", "rebound", "no_rebound", "archive", "mark_duplicate"):
             if self.fired[name]:
                 event(f"{name} reached")
         # Steer generation towards runs that fire many different triggers, closure, rebound and archive among them.
@@ -346,6 +349,15 @@ class WorkflowMachine(RuleBasedStateMachine):
     def _good(self, data: st.DataObject, f: Field, m: IssueModel) -> tuple[Any, Any]:
         """A well-formed value for ``f`` and its normalised form (which guards may still refuse)."""
         match f.kind:
+            case FieldKind.TEXT if f.name == "of":  # an issue's code: mostly one the machine knows
+                fitting = sorted(c for c, o in self.models.items() if o is not m and o.state not in NOT_OPEN)
+                code = data.draw(
+                    (st.sampled_from(fitting) if fitting else st.nothing())
+                    | st.sampled_from(sorted(self.models))
+                    | SHORT_TEXT,
+                    label=f.name,
+                )
+                return code, code.strip()
             case FieldKind.TEXT:
                 text = data.draw(SHORT_TEXT | st.just("界" * f.max_length), label=f.name)  # up to the longest
                 return text, text.strip()
@@ -440,6 +452,11 @@ class WorkflowMachine(RuleBasedStateMachine):
                     passed = checked >= m.items
                 case "last_revisit_clean":
                     passed = m.last_clean is True
+                case "original_open":
+                    original = self.models.get(clean["of"])
+                    passed = original is not None and original is not m and original.state not in NOT_OPEN
+                case "duplicate_points_here":
+                    passed = False  # a merge links its original at once: by hand there is nothing left to link
                 case _:  # a guard added to the chart since this test was written: it may refuse
                     return None
             if not passed:
@@ -534,6 +551,13 @@ class WorkflowMachine(RuleBasedStateMachine):
             case "rebound":
                 m.last_clean = False
                 m.rebounds += 1
+            case "mark_duplicate":
+                # The original's ledger records the merge in the same transaction: one more version there.
+                original = self.models[p.clean["of"]]
+                m.duplicate_of = original.code
+                original.version += 1
+                self.touched.add(original.code)
+                self.fired["duplicate_linked"] += 1
 
     def _assert_closable(self, m: IssueModel, round_: int) -> None:
         with self.app.reader() as uow:
@@ -794,7 +818,13 @@ class WorkflowMachine(RuleBasedStateMachine):
                     assert checked.get(issue.id, {}).get(round_, set()) >= m.items, (code, round_)
                 if issue.state in CLOSED_STATES:
                     assert closed_in, f"{code} is {issue.state} without ever being closed"
-                assert (issue.closed_at is not None) == (issue.state in CLOSED_STATES), code
+                # A duplicate is closed into its original without a closure of its own.
+                assert (issue.closed_at is not None) == (issue.state in CLOSED_STATES | {"duplicate"}), code
+                original = self.models.get(m.duplicate_of or "")
+                assert issue.duplicate_of_id == (original.id if original else None), code
+                if original is not None:
+                    linked = [e for e in events.get(original.id, []) if e.trigger == "duplicate_linked"]
+                    assert [e.payload["duplicate"] for e in linked].count(code) == 1, code
                 assert (issue.due_at is not None) == (issue.state in DEADLINES or issue.state in PLANNED_STATES), code
                 if issue.state in PLANNED_STATES:
                     assert issue.rectify_deadline is not None

@@ -348,7 +348,7 @@ def test_an_unknown_trigger_is_a_validation_failure_naming_the_trigger(sqlite_wo
     # It names what the issue takes now, so a typo can be put right: a person's steps, not the system's.
     assert (error.field, error.reason) == (
         "trigger",
-        f"unknown trigger 'approve'; {issue} in xun.reported takes: investigate, dismiss, hand_off",
+        f"unknown trigger 'approve'; {issue} in xun.reported takes: investigate, dismiss, hand_off, mark_duplicate",
     )
 
 

@@ -162,8 +162,8 @@ def test_a_terminal_state_is_never_left(state: str) -> None:
         assert fire(state, trigger) == state
 
 
-def test_archived_and_dismissed_are_the_terminal_states() -> None:
-    assert {"archived", "dismissed"} == TERMINAL
+def test_archived_dismissed_and_duplicate_are_the_terminal_states() -> None:
+    assert {"archived", "dismissed", "duplicate"} == TERMINAL
 
 
 def test_allowed_triggers_lists_the_table_entries_in_chart_order() -> None:

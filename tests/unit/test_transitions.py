@@ -75,7 +75,15 @@ STANDING: dict[str, frozenset[Party]] = {
     "ngo-auditor": frozenset({Party.AUDITOR}),
     "system": frozenset({Party.SYSTEM}),
 }
-BEFORE_HAND_OFF = {"xun.reported", "kan.flagged", "cha.investigating", "cha.confirmed", "dismissed", INITIAL}
+BEFORE_HAND_OFF = {
+    "xun.reported",
+    "kan.flagged",
+    "cha.investigating",
+    "cha.confirmed",
+    "dismissed",
+    "duplicate",
+    INITIAL,
+}
 
 
 def standing(person: str, state: str) -> frozenset[Party]:
@@ -115,8 +123,20 @@ def valid_payload(world: World, trigger: str) -> dict[str, Any]:
         "file_report": {"kind": "followup", "sha256": "ab" * 32, "file": "reports/QJ/followup.pdf"},
         "add_evidence": {"sha256": "cd" * 32, "filename": "现场.jpg", "caption": "排口现场"},
         "reschedule": {"reason": "工作日历更新"},
+        "mark_duplicate": {"of": spares(world)["original"], "reason": "与先前上报为同一排口"},
+        "duplicate_linked": {"duplicate": spares(world)["duplicate"], "reason": "与先前上报为同一排口"},
     }
     return dict(payloads[trigger])
+
+
+def spares(world: World) -> dict[str, str]:
+    """Two issues beside the ones under test, made once per world before any refusal is checked: an open
+    original to merge into, and a report ``world.fire`` marks merged into the issue that links it."""
+    found: dict[str, str] | None = vars(world).get("_duplicate_spares")
+    if found is None:
+        found = {"original": world.report(), "duplicate": world.report()}
+        vars(world)["_duplicate_spares"] = found
+    return found
 
 
 # state -> (the state before it, the steps from there), each step (trigger, who).
@@ -135,6 +155,7 @@ ROUTE: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "du.closed": ("du.verifying", (("pass_check", RECEIVER), ("pass_check", REPORTER), ("close", REPORTER))),
     "du.revisiting": ("du.closed", (("start_revisit", AUDITOR),)),
     "archived": ("du.closed", (("start_revisit", AUDITOR), ("no_rebound", AUDITOR), ("archive", COORDINATOR))),
+    "duplicate": ("xun.reported", (("mark_duplicate", REPORTER),)),
 }
 
 # What must already have happened in the source state for a valid firing to pass its guards.
@@ -158,6 +179,7 @@ def report_as(world: World, person: str, flag: bool = False, **draft: Any) -> St
 
 def issue_at(world: World, state: str, ready_for: str | None = None) -> str:
     """A fresh issue walked to ``state``, and past the guards of ``ready_for`` if given; returns its code."""
+    spares(world)
     if state == "kan.flagged":
         code = report_as(world, REPORTER, flag=True).issue_code
     else:
@@ -334,7 +356,9 @@ def test_every_party_a_transition_names_may_fire_it(sqlite_world: World, subtest
 
 def _wrong_state(transition: Transition) -> str | None:
     """A stored state the transition does not leave; None when it leaves every one (only 'new' is refused)."""
-    return next((s for s in ("xun.reported", "kan.flagged", "ban.handed_off") if s not in transition.sources), None)
+    # Not a source of this trigger's other entries either (convene and mark_duplicate have two).
+    leaves = {s for t in TRANSITIONS if t.trigger == transition.trigger for s in t.sources}
+    return next((s for s in ("xun.reported", "kan.flagged", "ban.handed_off") if s not in leaves), None)
 
 
 def test_every_transition_is_refused_to_outsiders_from_other_states_and_without_its_fields_leaving_no_trace(

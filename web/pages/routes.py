@@ -58,6 +58,7 @@ from workflow.maps.router import CachedRouter
 from workflow.patrols.completion import district_figures
 from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
+from workflow.reading.nearby import NearbyIssue, duplicate_links, nearby_open
 from workflow.reading.records import report_rows, revisit_rows
 from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
 
@@ -281,6 +282,21 @@ def router(access: Access) -> APIRouter:
                     _issue.c.code == code
                 )
             ).one()
+            original, duplicates = duplicate_links(uow.connection, row.id)
+            candidates: list[NearbyIssue] = []
+            if row.lon is not None and row.lat is not None and any(a.trigger == "mark_duplicate" for a in actions):
+                # The open issues of its kind near it: those it most likely repeats, to pick as the original.
+                on = uow.connection.execute(sa.select(_segment.c.code).where(_segment.c.id == row.segment_id)).scalar()
+                candidates = nearby_open(
+                    uow.connection,
+                    row.compact_id,
+                    row.lon,
+                    row.lat,
+                    issue.category,
+                    on,
+                    now=wired.clock.now(),
+                    exclude=code,
+                )
             files = photos(uow.connection, row.id)
             segment = None
             if row.segment_id is not None:
@@ -327,6 +343,9 @@ def router(access: Access) -> APIRouter:
             "max_bytes": wired.settings.upload_max_bytes,
             "refused_photos": [],
             "enforcement": enforcement.linked_to_issue(view, code),
+            "duplicate_of": original,
+            "duplicates": duplicates,
+            "candidates": candidates,
         }
 
     def proposed_receiving(
@@ -526,12 +545,23 @@ def router(access: Access) -> APIRouter:
     # -- report a problem -------------------------------------------------------------------
 
     @pages.get("/route.json")
-    def route_point(view: Seen, lon: float, lat: float) -> dict[str, Any]:
-        """Where a point on the report form falls: its jurisdiction, nearest segment and the sides near it."""
+    def route_point(view: Seen, lon: float, lat: float, segment: str | None = None) -> dict[str, Any]:
+        """Where a point on the report form falls: its jurisdiction, nearest segment and the sides near it;
+        and the one side a hand-off would go to, from the segment chosen (else the nearest) and the point."""
         with view.uow as uow:
             router = routers.get(uow.connection)
             found = router.route(lon, lat)
             others = other_sides(uow.connection, found.sides, view.actor.jurisdiction_path)
+            chosen = segment or found.segment
+            segment_id = (
+                uow.connection.execute(sa.select(_segment.c.id).where(_segment.c.code == chosen)).scalar()
+                if chosen
+                else None
+            )
+            own = view.actor.jurisdiction_path
+            receiving: str | None = others[0] if others else None
+            if own:
+                receiving = proposed_receiving(uow.connection, own, segment_id, lon, lat)
         names = router.jurisdiction_names
         return {
             "jurisdiction": found.jurisdiction,
@@ -541,6 +571,7 @@ def router(access: Access) -> APIRouter:
             "bank": found.bank,
             "distance_m": None if found.distance_m is None else round(found.distance_m),
             "proposed": [{"code": c, "name": names.get(c, c)} for c in others],
+            "receiving": {"code": receiving, "name": names.get(receiving, receiving)} if receiving else None,
         }
 
     def report_context(view: Viewer) -> dict[str, Any]:

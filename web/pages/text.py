@@ -506,6 +506,16 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         # (end of enforcement)
         # -- duplicates and the report form
         "duplicate_of": ("重复上报，原问题", "A duplicate of"),
+        "nearby_title": ("附近已有同类问题", "Open problems of this kind nearby"),
+        "nearby_hint": (
+            "如是同一问题，请打开该问题补充情况或照片；如不是，请继续上报。",
+            "If it is the same problem, open it to add what you found or photos; if not, go on with your report.",
+        ),
+        "nearby_distance": ("相距 {m} 米", "{m} m away"),
+        "nearby_go_on": ("不是同一问题，继续上报", "A different problem: go on"),
+        "duplicates": ("重复上报", "Reported again as"),
+        "duplicate_candidates": ("附近同类问题", "Similar problems nearby"),
+        "duplicate_code_hint": ("填写原问题编号，如 QJ-2026-0001", "The original's code, e.g. QJ-2026-0001"),
         # (end of duplicates)
         # -- offline drafts
         "offline": ("无信号，已存为草稿", "No signal: kept as a draft"),

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from states import CHART, TABLE, allowed_triggers
 from states.chart import SERVICE_TRIGGERS, phase_of
-from web.access import DB_INT_MAX, Access, compacts_of, iso, sane_days
+from states.policy import DUPLICATE_DAYS, DUPLICATE_RADIUS_M
+from web.access import DB_INT_MAX, Access, compacts_named, compacts_of, iso, sane_days
 from web.idempotency import once
 from workflow.core.actors import Actor, parties
 from workflow.core.clock import SHANGHAI
@@ -23,6 +24,7 @@ from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.patrols.records import report_from_patrol
 from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
+from workflow.reading.nearby import nearby_open
 
 PAGE_MAX = 200  # issues a page at most
 TEXT_MAX = 200  # characters of a text search
@@ -153,6 +155,45 @@ def router(access: Access) -> APIRouter:
         return {
             "items": [_summary(r, actor) for r in page],
             "next_cursor": page_cursor(page[-1]) if len(rows) > limit else None,
+        }
+
+    # Registered before /issues/{code}, so "nearby" is not taken for an issue's code.
+    @api.get("/issues/nearby")
+    def nearby(
+        uow: Unit,
+        actor: Caller,
+        lon: float,
+        lat: float,
+        category: str,
+        compact: Annotated[str | None, Query(description="one of the caller's compacts; needed if several")] = None,
+        segment: Annotated[str | None, Query(description="a segment's code: issues on another are left out")] = None,
+    ) -> dict[str, Any]:
+        """Open issues of the category near a point (possible duplicates of a new report), nearest first."""
+        if compact is None:
+            mine = compacts_of(actor)
+            if len(mine) != 1:
+                raise ValidationFailed("compact", "is required: name one of your compacts")
+            (compact_id,) = mine
+        else:
+            (compact_id,) = compacts_named(uow, actor, compact)
+        with uow:
+            found = nearby_open(uow.connection, compact_id, lon, lat, category, segment or None, now=wired.clock.now())
+        return {
+            "radius_m": DUPLICATE_RADIUS_M,
+            "days": DUPLICATE_DAYS,
+            "items": [
+                {
+                    "code": n.code,
+                    "title": n.title,
+                    "category": n.category,
+                    "state": n.state,
+                    "state_label": CHART.state(n.state).label_zh,
+                    "segment": n.segment,
+                    "created_at": iso(n.created_at),
+                    "distance_m": round(n.distance_m),
+                }
+                for n in found
+            ],
         }
 
     @api.get("/issues/{code}")

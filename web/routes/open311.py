@@ -457,7 +457,7 @@ def status_notes(state: str, closed_at: datetime | None, updated_at: datetime, r
         return f"已销号：问题已整改到位，并经双方联合复核验收{closed}；第三方回头看进行中"
     if state == "archived":
         return f"{label}：问题已整改到位，并经双方联合复核验收{closed}；回头看未发现反弹"
-    if state == "dismissed":
+    if state in ("dismissed", "duplicate"):
         return f"{label}（{_day(updated_at)}）"
     phase = phase_of(state)
     phase_label = next((p.label_zh for p in PHASES if p.name == phase), "")

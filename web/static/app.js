@@ -51,76 +51,18 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-// Routing: once a position is known, say where it falls and whom a hand-off would go to.
-document.addEventListener("DOMContentLoaded", () => {
-  const result = document.querySelector("[data-route-result]");
-  if (!result) return;
-  const form = result.closest("form");
-  const lon = form.querySelector("[name=lon]");
-  const lat = form.querySelector("[name=lat]");
-  const segment = form.querySelector("[name=segment]");
-  let timer = null;
-  const ask = async () => {
-    if (!lon.value || !lat.value) { result.textContent = ""; return; }
-    const query = new URLSearchParams({ lon: lon.value, lat: lat.value });
-    const answer = await fetch("/route.json?" + query, { credentials: "same-origin" });
-    if (!answer.ok) { result.textContent = ""; return; }
-    const found = await answer.json();
-    const parts = [];
-    if (found.jurisdiction_name) parts.push(found.jurisdiction_name);
-    if (found.segment_name) {
-      parts.push(result.dataset.segmentLabel + "：" + found.segment_name + "（" + found.distance_m + " m）");
-      if (segment && !segment.value) {
-        segment.value = found.segment;
-        segment.dispatchEvent(new Event("change"));
-      }
-    }
-    if (found.proposed.length) {
-      parts.push(result.dataset.proposedLabel + "：" + found.proposed.map((p) => p.name).join("、"));
-    }
-    result.textContent = parts.join(" · ");
-  };
-  for (const input of [lon, lat]) {
-    input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 300); });
-    input.addEventListener("change", ask);
-  }
-});
+// The report form's map, position and routing live in report.js.
 
-// A tap on the report form's map sets the position (the map's inverse projection is on the svg).
+// A button that fills a field of an action form with its value and opens that form (e.g. an original's code).
 document.addEventListener("DOMContentLoaded", () => {
-  for (const svg of document.querySelectorAll("svg[data-pick]")) {
-    const form = svg.closest("form");
-    const marker = svg.querySelector("[data-picked]");
-    const lon = form.querySelector("[name=lon]");
-    const lat = form.querySelector("[name=lat]");
-    const place = () => {
-      if (!lon.value || !lat.value) return;
-      marker.setAttribute("cx", (lon.value - svg.dataset.lon0) / svg.dataset.lonPerUnit);
-      marker.setAttribute("cy", (svg.dataset.lat0 - lat.value) / svg.dataset.latPerUnit);
-    };
-    svg.addEventListener("click", (event) => {
-      const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
-      lon.value = (Number(svg.dataset.lon0) + point.x * svg.dataset.lonPerUnit).toFixed(6);
-      lat.value = (Number(svg.dataset.lat0) - point.y * svg.dataset.latPerUnit).toFixed(6);
-      lat.dispatchEvent(new Event("change"));
+  for (const button of document.querySelectorAll("[data-fill]")) {
+    const target = document.getElementById(button.dataset.fillTarget);
+    if (!target) { button.hidden = true; continue; }
+    button.addEventListener("click", () => {
+      target.value = button.dataset.fill;
+      const action = target.closest("details");
+      if (action) action.open = true;
+      target.focus();
     });
-    lon.addEventListener("change", place);
-    lat.addEventListener("change", place);
-    place();
   }
-});
-
-// A neighbour's segment under a live swap pairing: say whose it is and where the problem will go.
-document.addEventListener("DOMContentLoaded", () => {
-  const note = document.querySelector("[data-swap-note]");
-  if (!note) return;
-  const segment = note.closest("div").querySelector("select[name=segment]");
-  const show = () => {
-    const chosen = segment.selectedOptions[0];
-    const text = chosen ? chosen.dataset.swap || "" : "";
-    note.textContent = text;
-    note.hidden = !text;
-  };
-  segment.addEventListener("change", show);
-  show();
 });

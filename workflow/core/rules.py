@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from states import Party, Transition
-from states.chart import PARTY_LABELS
+from states.chart import CHART, PARTY_LABELS
 from states.policy import CATEGORIES, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
 from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
@@ -26,6 +26,8 @@ from workflow.core.models import (
     Attachment,
     ChecklistCheck,
     CompactMember,
+    Event,
+    Issue,
     Jurisdiction,
     ReportFile,
     Revisit,
@@ -38,6 +40,8 @@ _check = table_of(ChecklistCheck)
 _revisit = table_of(Revisit)
 _report_file = table_of(ReportFile)
 _attachment = table_of(Attachment)
+_issue = table_of(Issue)
+_event = table_of(Event)
 _open_revisit = (
     sa.select(_revisit.c.id)
     .where(
@@ -74,6 +78,9 @@ class Step:
     changes: dict[str, Any] = field(default_factory=dict)
     writes: list[tuple[sa.Executable, dict[str, Any]]] = field(default_factory=list)
     found: dict[str, Any] = field(default_factory=dict)
+    # Steps the service fires on other issues in the same transaction, after this one: (issue id, trigger,
+    # payload). The merge of a duplicate records itself in the original's ledger this way.
+    follow: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
 
 # -- guards --------------------------------------------------------------------
@@ -217,6 +224,49 @@ def evidence_on_file(step: Step) -> None:
         )
 
 
+def original_open(step: Step) -> None:
+    """A duplicate names another open issue of its compact (not closed, not itself a duplicate) as its original."""
+    code = step.payload["of"]
+    original = step.conn.execute(
+        sa.select(
+            _issue.c.id,
+            _issue.c.code,
+            _issue.c.compact_id,
+            _issue.c.state,
+            _issue.c.closed_at,
+            _issue.c.duplicate_of_id,
+        ).where(_issue.c.code == code)
+    ).first()
+    # Another compact's issue is not there for this one: the same answer as for a code nobody issued.
+    if original is None or original.compact_id != step.issue.compact_id:
+        raise ValidationFailed("of", f"no issue {code!r} in this issue's compact")
+    if original.id == step.issue.id:
+        raise ValidationFailed("of", f"{code} is this issue itself; name the issue it repeats")
+    if original.duplicate_of_id is not None:
+        raise ValidationFailed("of", f"{code} is itself a duplicate; name the issue it was merged into")
+    if CHART.state(original.state).terminal or original.closed_at is not None:
+        label = CHART.state(original.state).label_zh
+        raise ValidationFailed("of", f"{code} is no longer open ({label}); only an open issue takes a duplicate")
+    step.found["original"] = original
+
+
+def duplicate_points_here(step: Step) -> None:
+    """The original records a duplicate once, and only one already merged into it (by ``mark_duplicate``)."""
+    code = step.payload["duplicate"]
+    duplicate = step.conn.execute(
+        sa.select(_issue.c.duplicate_of_id).where(_issue.c.code == code, _issue.c.compact_id == step.issue.compact_id)
+    ).first()
+    if duplicate is None or duplicate.duplicate_of_id != step.issue.id:
+        raise ValidationFailed(
+            "duplicate", f"{code!r} is not marked a duplicate of this issue; mark it so with mark_duplicate"
+        )
+    linked = step.conn.execute(
+        sa.select(_event.c.payload).where(_event.c.issue_id == step.issue.id, _event.c.trigger == "duplicate_linked")
+    ).scalars()
+    if any(payload.get("duplicate") == code for payload in linked):
+        raise ValidationFailed("duplicate", f"{code} is already linked to this issue")
+
+
 GUARDS: dict[str, Callable[[Step], None]] = {
     f.__name__: f
     for f in (
@@ -231,6 +281,8 @@ GUARDS: dict[str, Callable[[Step], None]] = {
         last_revisit_clean,
         report_on_file,
         evidence_on_file,
+        original_open,
+        duplicate_points_here,
     )
 }
 
@@ -381,6 +433,16 @@ def recompute_due(step: Step) -> None:
     step.changes["next_check_at"] = next_check(step.calendar, since, due, step.now)
 
 
+def link_duplicate(step: Step) -> None:
+    """Close the duplicate into its original, and have the original's ledger record it in the same transaction."""
+    original = step.found["original"]
+    step.changes["duplicate_of_id"] = original.id
+    step.changes["closed_at"] = step.now
+    step.follow.append(
+        (original.id, "duplicate_linked", {"duplicate": step.issue.code, "reason": step.payload["reason"]})
+    )
+
+
 EFFECTS: dict[str, Callable[[Step], None]] = {
     f.__name__: f
     for f in (
@@ -394,5 +456,6 @@ EFFECTS: dict[str, Callable[[Step], None]] = {
         record_rebound,
         cancel_revisits,
         recompute_due,
+        link_duplicate,
     )
 }

@@ -275,6 +275,7 @@ def _fire(
     *,
     snapshot: dict[str, Any] | None = None,
     last: bool = False,
+    follow: bool = False,
 ) -> StepResult:
     if expected_version is not None and expected_version != row.version:
         raise Conflict(row.code, expected_version, row.version)
@@ -291,7 +292,7 @@ def _fire(
             raise ValidationFailed("trigger", f"unknown trigger {trigger!r}; {row.code} in {row.state} takes: {takes}")
         raise InvalidTransition(row.code, row.state, trigger, allowed_triggers(row.state))
     held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
-    if not held & transition.parties:
+    if not follow and not held & transition.parties:
         raise NotPermitted(actor.code, trigger, sorted(transition.parties), sorted(held))
     clean = snapshot if snapshot is not None else validate(transition, payload)
     now = uow.clock.now()
@@ -364,6 +365,10 @@ def _fire(
     event_id, notified = written
     for statement, extra in step.writes:
         conn.execute(statement, extra)
+    for other, follow_trigger, follow_payload in step.follow:
+        # Recorded by the service for a step already permitted here, on the other issue's row held
+        # until the transaction ends: a refusal there undoes this step too.
+        _fire(uow, _load(conn, other, lock=True), follow_trigger, actor, follow_payload, None, last=True, follow=True)
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
 
 

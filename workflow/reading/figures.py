@@ -54,11 +54,21 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 def step_counts(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """The steps of the compact's issues in [start, end), by figure.
+
+    A report merged into another (a duplicate) is the same problem: its steps before the merge (a
+    hand-off, an acceptance) are not counted again beside the original's.
+    """
     by_trigger: dict[str, int] = dict(
         conn.execute(
             sa.select(_event.c.trigger, sa.func.count())
             .join(_issue, _issue.c.id == _event.c.issue_id)
-            .where(_issue.c.compact_id == compact_id, _event.c.occurred_at >= start, _event.c.occurred_at < end)
+            .where(
+                _issue.c.compact_id == compact_id,
+                _event.c.occurred_at >= start,
+                _event.c.occurred_at < end,
+                _issue.c.duplicate_of_id.is_(None),
+            )
             .group_by(_event.c.trigger)
         ).all()
     )
@@ -120,6 +130,7 @@ def _member_figures(conn: sa.Connection, compact_id: int, start: datetime, end: 
         )
         .where(
             _issue.c.compact_id == compact_id,
+            _issue.c.duplicate_of_id.is_(None),
             _event.c.occurred_at >= start,
             _event.c.occurred_at < end,
             _event.c.trigger.in_(sorted({t for _, _, triggers in FIGURES for t in triggers})),

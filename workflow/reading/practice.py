@@ -360,6 +360,8 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
             _event.c.occurred_at >= since,
             _event.c.occurred_at < until,
             _under(reporting.c.path, path),
+            # A duplicate handed over before it was merged is the original's problem, counted once there.
+            _issue.c.duplicate_of_id.is_(None),
         )
     )
     ids = set(conn.execute(handed).scalars())
