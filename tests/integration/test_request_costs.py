@@ -32,7 +32,8 @@ BOUNDS = {
     "api issue list": Bound(sqlite=6, postgres=5, checkouts=1),
     "api progress": Bound(sqlite=11, postgres=7, checkouts=1),
     "api stats": Bound(sqlite=151, postgres=150, checkouts=1),  # the practice per member: issue 17; +6 districts
-    "page issue": Bound(sqlite=18, postgres=17, checkouts=1),
+    # +5 the enforcement cases and leads linked to the issue, +2 its duplicates and the nearby candidates to merge
+    "page issue": Bound(sqlite=25, postgres=24, checkouts=1),
     "page queue": Bound(sqlite=8, postgres=7, checkouts=1),
     # +1 calendar banner, +2 meetings held, +5 patrol completion by district (more by a span or two when held)
     "page dashboard": Bound(sqlite=23, postgres=22, checkouts=1),
