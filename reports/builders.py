@@ -57,7 +57,7 @@ def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archiv
         info,
         archival=archival,
         r=data,
-        map=map_figure(data.segment_geometry, point),
+        map=map_figure(data.segment_geometry, point, data.segment or ""),
         photos=data.photos,
     )
     return Built("followup", f"{data.code} 跨界问题跟踪报告", data.compact_code, None, data.code, pdf)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 import shutil
 import sqlite3
@@ -516,6 +517,122 @@ def test_the_follow_up_shows_the_issues_site_photos_from_the_attachment_store(re
 def test_a_follow_up_without_photos_has_no_photo_section(rendered: dict[str, Rendered]) -> None:
     assert "现场照片" not in rendered["followup QJ-2026-0002"].raw
     assert pdf_images(rendered["followup QJ-2026-0002"].path) == []
+
+
+# -- layout: the 序号 column, map labels, the signature block ---------------------------------------
+
+TEMPLATES = Path(builders.__file__).parent / "templates"
+
+
+class HtmlOnly(ReportRenderer):
+    """A renderer that hands back the HTML it would print, to read the markup without laying out a PDF."""
+
+    def render(self, template: str, info: Any, *, archival: bool = False, **context: Any) -> bytes:
+        return self.html(template, info, **context).encode()
+
+
+@pytest.fixture(scope="module")
+def report_html(demo_app: App) -> dict[str, str]:
+    """The HTML of a few reports made from the demo."""
+    html = HtmlOnly(demo_app.settings.data_dir / "attachments")
+    with demo_app.reader() as uow:
+        conn = uow.connection
+        built = {
+            "followup": builders.followup(html, conn, "QJ-2026-0002"),
+            "bulletin": builders.bulletin(html, conn, "QJ", "2026-03"),
+            "revisit": builders.revisit(html, conn, "QJ", "2026-04"),
+            "minutes": builders.minutes(html, conn, "QJ", "2026-03"),
+        }
+    return {name: b.content.decode() for name, b in built.items()}
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("bulletin", r"序号\s+单位\s+河长\s+超期问题"),
+        ("followup", r"序号\s+时间\s+环节\s+状态变化\s+经办\s+内容"),  # its column was too narrow: 序 / 号
+        ("revisit", r"序号\s+编号\s+问题"),
+    ],
+)
+def test_the_number_column_header_is_printed_on_one_line_with_its_neighbours(
+    name: str, header: str, rendered: dict[str, Rendered]
+) -> None:
+    assert re.search(header, rendered[name].text), rendered[name].text[:2000]
+
+
+def test_every_number_column_takes_its_width_and_no_wrap_from_the_stylesheet() -> None:
+    for template in TEMPLATES.glob("*.html.j2"):
+        source = template.read_text()
+        heads = re.findall(r"<th[^>]*>序号</th>", source)
+        assert all(re.fullmatch(r'<th class="(num )?seq">序号</th>', h) for h in heads), (template.name, heads)
+        # The table's first column is the 序号 column, sized by col.seq, not by an inline width.
+        assert source.count('<colgroup><col class="seq">') == len(heads), template.name
+
+
+def _crosses(halo: tuple[float, float, float, float], points: list[tuple[float, float]], half_stroke: float) -> bool:
+    x, y, w, h = halo
+    for (ax, ay), (bx, by) in itertools.pairwise(points):
+        for i in range(101):
+            px, py = ax + (bx - ax) * i / 100, ay + (by - ay) * i / 100
+            if x - half_stroke < px < x + w + half_stroke and y - half_stroke < py < y + h + half_stroke:
+                return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        [[105.50, 30.05], [105.60, 30.11]],  # up and to the right: the old place, above right of the start, was on it
+        [[105.60, 30.05], [105.50, 30.11]],  # up and to the left
+        [[105.50, 30.11], [105.60, 30.05]],  # down and to the right
+        [[105.55, 30.05], [105.55, 30.12]],  # due north, the start at the bottom edge
+        [[105.50, 30.08], [105.60, 30.08]],  # due east, the start at the left edge
+        [[105.50, 30.05], [105.51, 30.10], [105.60, 30.10], [105.52, 30.06]],  # doubling back past its start
+    ],
+)
+def test_map_labels_are_off_the_line_and_inside_the_figure(course: list[list[float]]) -> None:
+    from reports.figures import map_figure
+
+    (lon0, lat0), (lon1, lat1) = course[0], course[1]
+    point = ((lon0 + lon1) / 2, (lat0 + lat1) / 2)  # on the line
+    m = map_figure(course, point, "琼江龙台镇段")
+    assert m is not None
+    assert m.segment_label is not None
+    assert m.point_label is not None
+    line = [(float(x), float(y)) for x, y in (xy.split(",") for xy in m.line.split())]
+    for label in (m.segment_label, m.point_label):
+        x, y, w, h = label.halo
+        assert 0 <= x <= x + w <= m.width, label
+        assert 0 <= y <= y + h <= m.height, label
+        assert not _crosses(label.halo, line, 2.5), label  # the line is 5 px wide
+
+
+def test_the_map_draws_each_label_last_on_a_white_ground(report_html: dict[str, str]) -> None:
+    svg = report_html["followup"].split("<svg", 1)[1].split("</svg>", 1)[0]
+    labels = re.findall(r'<rect class="halo"[^>]*fill="#ffffff"[^>]*/><text [^>]*>([^<]+)</text>', svg)
+    assert labels == ["琼江龙台镇段", "问题位置"]
+    assert svg.index('<rect class="halo"') > svg.index("<polyline") > 0
+
+
+@pytest.mark.parametrize("name", ["bulletin", "revisit", "minutes"])
+def test_a_report_is_signed_by_its_body_and_dated_with_no_empty_lines(name: str, report_html: dict[str, str]) -> None:
+    blocks = re.findall(r'<div class="signed-by">.*?</div>', report_html[name], re.DOTALL)
+    assert len(blocks) == 1
+    assert re.fullmatch(r'<div class="signed-by"><p>[^<\s][^<]*</p><p>\d{4}-\d{2}-\d{2}</p></div>', blocks[0]), blocks
+
+
+def test_the_bulletins_signing_body_and_date_are_two_lines_one_under_the_other(rendered: dict[str, Rendered]) -> None:
+    text = rendered["bulletin"].text
+    assert re.search(r"^\s*琼江流域跨界河流联防联控联席会议办公室\s*\n\s*2026-03-31\s*$", text, re.MULTILINE), text[
+        -800:
+    ]
+
+
+def test_no_signature_block_in_any_template_has_an_empty_cell_or_a_line_break() -> None:
+    for template in TEMPLATES.glob("*.html.j2"):
+        for block in re.findall(r'<div class="(?:signatures|signed-by)">.*', template.read_text()):
+            assert "<br" not in block, (template.name, block)
+            assert not re.search(r"<div>\s*</div>|<p>\s*</p>", block), (template.name, block)
 
 
 # -- the ledger as a spreadsheet -------------------------------------------------------------------
