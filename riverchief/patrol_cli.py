@@ -481,6 +481,8 @@ def patrol_funding(
         rows = funding(uow.connection, month)
     sheet = funding_sheet(rows)
     print_funding(console, sheet, month)
+    if xlsx is None and csv_file is None:
+        console.print("乡镇代码见导出表：--xlsx 文件 或 --csv 文件")
     if xlsx is not None:
         _write(xlsx, _xlsx(sheet, f"巡河经费{month}"))
         console.print(f"written {xlsx}")
@@ -523,7 +525,6 @@ def print_funding(out: Console, sheet: Sequence[Sequence[Any]], month: str) -> N
     }
     if rates:
         out.print("每次补助：" + "，".join(f"{escape(unit)} {rate} 元" for unit, rate in sorted(rates.items())))
-    out.print(f"乡镇代码见 riverchief patrol funding --month {escape(month)} --xlsx 或 --csv")
 
 
 def _write(path: Path, content: bytes) -> None:
