@@ -19,7 +19,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from riverchief.bootstrap import App, bootstrap
 from riverchief.patrol_cli import case_app, lead_app, patrol_app
-from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label
+from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label, terminal
 from workflow.core.actors import load_actor
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
 from workflow.core.payload import check_day, check_int, text_problem
@@ -39,8 +39,8 @@ app.add_typer(patrol_app, name="patrol")  # patrols, pairings, completion, fundi
 app.add_typer(case_app, name="case")
 app.add_typer(lead_app, name="lead")
 
-# Piped output gets room for the timeline tables instead of rich's 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 140)
+# The terminal's width (or COLUMNS's); piped output gets room for the timeline tables instead of rich's 80 columns.
+console = terminal()
 # An error is one line however narrow the terminal or pipe; progress bars go here too.
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -209,12 +209,16 @@ def issue_attach(
 
 
 @issue_app.command("show")
-def issue_show(issue: Annotated[str, typer.Argument(help="issue code")]) -> None:
-    """An issue and its timeline from the ledger."""
+def issue_show(issues: Annotated[list[str], typer.Argument(help="issue codes", show_default=False)]) -> None:
+    """Issues and their timelines from the ledger, one after another."""
     from workflow.reading.issues import issue_view
 
     with _app().reader() as uow:
-        print_issue(console, issue_view(uow.session, issue))
+        views = [issue_view(uow.session, issue) for issue in issues]  # all found before any is printed
+    for i, view in enumerate(views):
+        if i:
+            console.print()
+        print_issue(console, view)
 
 
 @issue_app.command("list")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,12 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from riverchief.bootstrap import App, bootstrap
+from riverchief.present import terminal
 from workflow.core.actors import load_actor
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
@@ -36,7 +37,7 @@ patrol_app.add_typer(quota_app, name="quota")
 case_app = typer.Typer(no_args_is_help=True, help="Joint enforcement cases (联合执法): parties and coordinators only.")
 lead_app = typer.Typer(no_args_is_help=True, help="Litigation leads (公益诉讼线索) transferred to procuratorates.")
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = terminal()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -480,6 +481,8 @@ def patrol_funding(
         rows = funding(uow.connection, month)
     sheet = funding_sheet(rows)
     print_funding(console, sheet, month)
+    if xlsx is None and csv_file is None:
+        console.print("乡镇代码见导出表：--xlsx 文件 或 --csv 文件")
     if xlsx is not None:
         _write(xlsx, _xlsx(sheet, f"巡河经费{month}"))
         console.print(f"written {xlsx}")
@@ -488,14 +491,40 @@ def patrol_funding(
         console.print(f"written {csv_file}")
 
 
+# The terminal's columns of the finance office's table, by its header: short two-line heads so the table fits 80
+# columns. The township's code is left to the .xlsx/.csv; the per-patrol rate, one per funding unit, goes below.
+_FUNDING_TERMINAL = (
+    ("乡镇（街道）", "乡镇"),
+    ("补助标准单位", "标准\n单位"),
+    ("类别", "类别"),
+    ("巡河次数", "巡河\n次数"),
+    ("巡河人员", "巡河\n人员"),
+    ("巡河补贴（元）", "巡河\n补贴"),
+    ("意外保险（元）", "意外\n保险"),
+    ("合计（元）", "合计"),
+    ("区级补助比例", "区级\n比例"),
+    ("区级承担（元）", "区级\n承担"),
+    ("乡镇承担（元）", "乡镇\n承担"),
+)
+
+
 def print_funding(out: Console, sheet: Sequence[Sequence[Any]], month: str) -> None:
-    """The finance office's table (``workflow.patrols.funding_sheet``) in the terminal."""
-    table = Table(title=f"河长巡河经费 {month}")
-    for i, column in enumerate(sheet[0]):
-        table.add_column(str(column), justify="right" if i >= 4 else "left")
+    """The finance office's table (``workflow.patrols.funding_sheet``) in the terminal, within 80 columns."""
+    at = {str(name): i for i, name in enumerate(sheet[0])}
+    table = Table(
+        title=f"河长巡河经费 {escape(month)}（元）", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True
+    )
+    for i, (_, head) in enumerate(_FUNDING_TERMINAL):
+        numeric = i >= 3
+        table.add_column(head, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for row in sheet[1:]:
-        table.add_row(*(escape(str(v)) for v in row))
+        table.add_row(*(escape(str(row[at[name]])) for name, _ in _FUNDING_TERMINAL))
     out.print(table)
+    rates = {
+        str(row[at["补助标准单位"]]): row[at["每次补助（元）"]] for row in sheet[1:] if row[at["每次补助（元）"]] != ""
+    }
+    if rates:
+        out.print("每次补助：" + "，".join(f"{escape(unit)} {rate} 元" for unit, rate in sorted(rates.items())))
 
 
 def _write(path: Path, content: bytes) -> None:

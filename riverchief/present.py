@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,12 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.ledger import VerifyReport
 from workflow.core.models import Bulletin
 from workflow.reading.issues import DueItem, IssueSummary, IssueView
+
+
+def terminal() -> Console:
+    """The console for a command's output: the terminal's width, or COLUMNS's when set; piped output otherwise gets
+    room for the timeline tables (140 columns) instead of rich's 80."""
+    return Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140)
 
 
 def local(value: datetime | None) -> str:
@@ -128,6 +136,9 @@ def print_bulletin(console: Console, bulletin: Bulletin) -> None:
     """A monthly bulletin (月通报): the month's figures beside the year's, then the overdue parties by name."""
     from workflow.reading.figures import FIGURES
 
+    if nothing_recorded(bulletin):
+        console.print(f"月通报 {escape(bulletin.period)}：本月无巡河与问题记录 (nothing recorded this month)")
+        return
     table = Table(title=f"月通报 {bulletin.period}")
     table.add_column("")
     for column in ("本月 month", "本年累计 year to date"):
@@ -153,3 +164,16 @@ def print_bulletin(console: Console, bulletin: Bulletin) -> None:
                 f"  [yellow]未完成巡河[/yellow] {escape(chief['name'])}（{escape(chief['jurisdiction'])}）"
                 f" {chief['done']}/{chief['required']}"
             )
+
+
+def nothing_recorded(bulletin: Bulletin) -> bool:
+    """A month with no step on any issue, nothing overdue, no patrol and no joint case or lead: its bulletin is all
+    zeros, and its chiefs all "under quota" only because nothing was recorded."""
+    figures = bulletin.figures
+    patrols = figures.get("patrols") or {}
+    return (
+        not any(figures.get("month", {}).values())
+        and not bulletin.parties
+        and not patrols.get("done")
+        and not any((figures.get("enforcement") or {}).values())
+    )

@@ -332,11 +332,19 @@ def run(console: Console, database: Path, *, file_reports: bool = True, meetings
     if meetings:
         show_meetings(app, console, held)
     with app.reader() as uow:
-        for code in codes:
-            console.print()
-            print_issue(console, issue_view(uow.session, code))
+        played = list(list_issues(uow.session, now=clock.now(), compact="QJ"))
+        # The first issue's timeline in full (it goes the whole way, rebound and all); the others by one command.
         console.print()
-        print_issue_list(console, list_issues(uow.session, now=clock.now(), compact="QJ"))
+        print_issue(console, issue_view(uow.session, codes[0]))
+        others = sorted(i.code for i in played if i.code != codes[0])
+        if others:
+            shown = f"{command(database)} issue show {' '.join(others)}"
+            console.print(
+                f"\n其余 {len(others)} 个问题的台账 the other timelines: {shown}",
+                soft_wrap=True,  # whole, to be copied as it is
+            )
+        console.print()
+        print_issue_list(console, played)
         bulletins = list(
             uow.session.execute(
                 sa.select(Bulletin).where(col(Bulletin.kind) == "monthly").order_by(col(Bulletin.period))
@@ -373,17 +381,22 @@ def run(console: Console, database: Path, *, file_reports: bool = True, meetings
     return report.ok
 
 
-def look_further(database: Path, code: str) -> list[str]:
-    """What to try next, as commands that work as printed from here (this install's riverchief, the demo's data)."""
+def command(database: Path) -> str:
+    """This install's riverchief on the demo's database, as a command that works as printed from here."""
     cli = Path(sys.executable).parent / "riverchief"
     try:
         shown = f"{cli.relative_to(Path.cwd())}"
     except ValueError:
         shown = str(cli)
     env = f"RIVERCHIEF_DATABASE_URL=sqlite:///{database.resolve()} RIVERCHIEF_DATA_DIR={database.resolve().parent}"
+    return f"{env} {shown}"
+
+
+def look_further(database: Path, code: str) -> list[str]:
+    """What to try next, as commands that work as printed from here (this install's riverchief, the demo's data)."""
     return [
-        f"\nLook further: {env} {shown} issue show {code}",
-        f"              {env} {shown} inbox sn-baima",
+        f"\nLook further: {command(database)} issue show {code}",
+        f"              {command(database)} inbox sn-baima",
         f"Pages:        make serve-demo, then http://localhost:8000/ as sn-baima, tn-taian, qj-coord, ngo-auditor "
         f"or qj-admin, password {DEMO_PASSWORD} (demo only)",
     ]

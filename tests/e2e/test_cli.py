@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.cells import cell_len
 
 from tests.factories import Cli as BaseCli
 
@@ -230,9 +231,36 @@ def test_the_chart_command_prints_a_mermaid_state_diagram(cli: Cli) -> None:
 
 
 def test_the_demo_builds_its_own_database_plays_the_scenarios_and_finds_the_ledger_ok(cli: Cli) -> None:
+    cli.env["COLUMNS"] = "80"  # as a new user's 80-column terminal shows it
     out = cli.ok("demo", "--database", str(cli.home / "demo.db"))
+    del cli.env["COLUMNS"]
 
     assert "ledger OK" in out
+    # The funding table fits the 80 columns with its heads whole, each township a row.
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if "河长巡河经费 2026-03（元）" in line)
+    last = next(i for i, line in enumerate(lines) if line.startswith("每次补助：潼南区 15.00 元，铜梁区 12.00 元"))
+    funding = lines[first : last + 1]
+    assert max(cell_len(line) for line in funding) <= 80
+    assert not [line for line in funding if "…" in line]
+    assert any(re.match(r"\s*太安镇\s+潼南区\s+Ⅱ\s+4\s+1\s+60\.00", line) for line in funding)
+    # The first issue's timeline in full, and the one command that shows every other issue's.
+    assert "台账 QJ-2026-0001" in out
+    pointer = next(line for line in lines if line.startswith("其余 12 个问题的台账"))
+    words = shlex.split(pointer.partition(": ")[2])
+    k = words.index("issue")
+    assignments, program, verb, noun, others = words[: k - 1], words[k - 1], words[k], words[k + 1], words[k + 2 :]
+    assert noun == "show"
+    checked = re.search(r"ledger OK: (\d+) chains", out)
+    assert checked is not None
+    chains = int(checked.group(1))
+    assert ["QJ-2026-0001", *others] == [f"QJ-2026-{n:04d}" for n in range(1, chains + 1)]
+    env = cli.environment() | dict(a.split("=", 1) for a in assignments)
+    timelines = subprocess.run(
+        [program, verb, noun, *others], env=env, cwd=cli.home, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert timelines.returncode == 0, timelines.stderr
+    assert re.findall(r"台账 (QJ-2026-\d{4})", timelines.stdout) == others
     # 潼南 holds its own chiefs to its quotas: March's bulletin counts their patrols (4 + 4 + 5 + 4 of 3 each, the
     # district chief's 1 of 1), and the year comes to 128% as the practice reports it; the neighbours are held to none.
     assert "巡河 patrols: 18/13（138%），考核河长 5 人" in out

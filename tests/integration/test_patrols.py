@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import re
 import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
+from rich.cells import cell_len
+from rich.console import Console
 from sqlmodel import col
 
 from riverchief.demo.play import DATA
+from riverchief.present import print_bulletin
 from tests.factories import RECEIVING_CODE, Cli, World, happy_path
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
@@ -382,6 +386,28 @@ def test_the_monthly_bulletin_carries_completion_and_the_chiefs_under_quota_by_n
     assert len(patrols["under_quota"]) == 8
     assert bulletin.figures["enforcement"] == {"joint_cases": 0, "leads_transferred": 0}
     assert bulletin.parties == []  # the overdue parties stay the issues' own list
+
+
+def test_a_month_with_nothing_recorded_is_said_in_one_line_naming_no_chief(world: World) -> None:
+    march(world)
+    for month in ("2026-01", "2026-03"):
+        bulletins.monthly_bulletin(world.app.uow, at("2026-04-10"), month)
+    with world.app.reader() as uow:
+        january, busy = uow.session.execute(sa.select(Bulletin).order_by(col(Bulletin.period))).scalars()
+    idle = [c["name"] for c in january.figures["patrols"]["under_quota"]]
+    assert len(idle) == 10  # every chief held to a month's quota did nothing
+
+    def printed(bulletin: Bulletin) -> str:
+        out = io.StringIO()
+        print_bulletin(Console(file=out, width=80), bulletin)
+        return out.getvalue()
+
+    said = printed(january)
+    assert said == "月通报 2026-01：本月无巡河与问题记录 (nothing recorded this month)\n"
+    assert not [name for name in idle if name in said]
+    march_text = printed(busy)
+    assert "巡河 patrols: 10/28（36%），考核河长 12 人" in march_text
+    assert "未完成巡河 刘海燕（玉溪镇） 1/3" in march_text
 
 
 def test_the_interview_list_names_the_chiefs_under_quota_three_months_running(world: World) -> None:
@@ -827,6 +853,14 @@ def test_the_patrol_commands_record_report_rate_and_export(tmp_path: Path) -> No
         cli.ok("patrol", "class", township, grade)
     cli.ok("patrol", "standard", "500152", "--per-patrol", "15", "--insurance", "90.00", "--from", "2026-01-01")
     book, table = tmp_path / "funding.xlsx", tmp_path / "funding.csv"
+    cli.env["COLUMNS"] = "80"  # an 80-column terminal: the table fits it, its heads whole
+    shown = cli.ok("patrol", "funding", "--month", "2026-03")
+    del cli.env["COLUMNS"]
+    assert max(cell_len(line) for line in shown.splitlines()) <= 80
+    assert "…" not in shown
+    assert re.search(r"太安镇\s+潼南区\s+Ⅱ\s+2\s+1\s+30\.00\s+7\.50\s+37\.50\s+80%\s+30\.00\s+7\.50", shown)
+    assert "每次补助：潼南区 15.00 元" in shown
+    assert "乡镇代码见导出表：--xlsx 文件 或 --csv 文件" in shown
     cli.ok("patrol", "funding", "--month", "2026-03", "--xlsx", str(book), "--csv", str(table))
     sheet = load_workbook(book).active
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
