@@ -508,7 +508,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A database set up and used through the CLI; every command's result by name, and the issues made."""
     home = tmp_path_factory.mktemp("cli")
     url = f"sqlite:///{home / 'riverchief.db'}"
-    env = {**os.environ, "RIVERCHIEF_DATABASE_URL": url, "RIVERCHIEF_DATA_DIR": str(home)}
+    # The outer terminal's width (COLUMNS, set under some runners) must not fold the tables read here.
+    outer = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env = {**outer, "RIVERCHIEF_DATABASE_URL": url, "RIVERCHIEF_DATA_DIR": str(home)}
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     for name, args in (("init", ["init"]), ("load", ["load", str(DATA)])):
         results |= _run_together(env, {name: args})
