@@ -253,23 +253,9 @@ def record_patrol(
         _clash(conn, actor, start, end, now, fields[0])
         length, geojson = _recorded(track)
         duration = int((end - start).total_seconds())
-        result = conn.execute(
-            _patrol.insert().values(
-                patroller_id=patroller,
-                segment_id=seg.id,
-                kind=kind,
-                pairing_id=pairing_id,
-                started_at=start,
-                ended_at=end,
-                duration_s=duration,
-                length_m=length,
-                track=geojson,
-                notes=notes.strip(),
-                created_at=now,
-            )
-        )
+        ended = (end, duration, length, geojson)
+        patrol_id = _insert(conn, patroller, seg.id, kind, pairing_id, start, notes, now, ended)
         uow.commit()
-    patrol_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     return PatrolRecorded(patrol_id, kind, pairing_id, start, end, duration, length)
 
 
@@ -314,24 +300,40 @@ def start_patrol(
                 f"{actor.code}'s patrol #{running.id} of {running.code}, started {when}, is under way: end it first",
             )
         _clash(conn, actor, started_at, max(now, started_at), now, "started_at")
-        result = conn.execute(
-            _patrol.insert().values(
-                patroller_id=patroller,
-                segment_id=seg.id,
-                kind=kind,
-                pairing_id=pairing_id,
-                started_at=started_at,
-                ended_at=None,
-                duration_s=None,
-                length_m=None,
-                track=None,
-                notes=notes.strip(),
-                created_at=now,
-            )
-        )
+        patrol_id = _insert(conn, patroller, seg.id, kind, pairing_id, started_at, notes, now)
         uow.commit()
-    patrol_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     return PatrolRecorded(patrol_id, kind, pairing_id, started_at, None, None, None)
+
+
+def _insert(
+    conn: sa.Connection,
+    patroller: int,
+    segment_id: int,
+    kind: str,
+    pairing_id: int | None,
+    started_at: datetime,
+    notes: str,
+    now: datetime,
+    ended: tuple[datetime, int, int | None, dict[str, Any] | None] | None = None,
+) -> int:
+    """One patrol row: ended (its end, duration, length and track) or, without ``ended``, under way."""
+    end, duration, length, track = ended or (None, None, None, None)
+    result = conn.execute(
+        _patrol.insert().values(
+            patroller_id=patroller,
+            segment_id=segment_id,
+            kind=kind,
+            pairing_id=pairing_id,
+            started_at=started_at,
+            ended_at=end,
+            duration_s=duration,
+            length_m=length,
+            track=track,
+            notes=notes.strip(),
+            created_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _patrol_facts(conn: sa.Connection, patrol_id: int) -> Any | None:
