@@ -19,6 +19,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite in data_dir
+    # A read-only copy of the database (a PostgreSQL streaming replica), for reads that may lag a moment behind:
+    # the dashboard, the stats, the map and the scheduled reports (riverchief.bootstrap.App.replica_reader says
+    # which). Steps, sign-ins, idempotency keys and every read that decides a write stay on database_url.
+    # Unset: everything reads the primary.
+    read_database_url: str | None = None
     calendar_file: Path | None = None  # extra holiday arrangements, beside the built-in file
     base_url: str = "http://localhost:8000"  # where the issue pages are, for links in messages
     # Mark the session cookie Secure even on plain-http requests: behind a TLS-terminating proxy.
