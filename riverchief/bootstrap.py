@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,10 @@ class App:
             channels if channels is not None else configured_channels(self.settings),
             Renderer(self.calendar, self.settings.base_url),
             self.clock,
-            DispatchPolicy(max_attempts=self.settings.dispatch_max_attempts),
+            DispatchPolicy(
+                max_attempts=self.settings.dispatch_max_attempts,
+                lease=timedelta(seconds=self.settings.dispatch_lease_seconds),
+            ),
         )
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Generic webhooks are signed with this secret (HMAC-SHA256); robots carry their own.
     webhook_secret: str | None = None
     dispatch_max_attempts: int = 8
+    # How long a dispatcher's claim on an outbox row lasts: the rows of a dispatcher that died go to the others
+    # once it has run out. Keep it above the slowest single send (an SMTP server slow to answer may take a minute).
+    dispatch_lease_seconds: int = Field(default=300, ge=5)
     # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     # Request bodies larger than this are refused unread (HTTP 413): a JSON body is read whole before it is checked.
