@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,25 @@ class App:
     engine: Engine
     clock: Clock
     calendar: WorkCalendar
+    read_engine: Engine | None = None  # the read replica (settings.read_database_url); None: the primary
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work."""
         return UnitOfWork(self.engine, self.clock, self.calendar)
 
     def reader(self) -> UnitOfWork:
-        """A fresh read-only unit of work."""
+        """A fresh read-only unit of work on the primary: it sees every step committed so far."""
         return UnitOfWork(self.engine, self.clock, self.calendar, readonly=True)
+
+    def replica_reader(self) -> UnitOfWork:
+        """A fresh read-only unit of work on the read replica, or on the primary when none is set.
+
+        A replica may lag the primary by a moment, so this is for reads shown as they stand (the dashboard,
+        the stats, the map) and for the scheduled reports once the replica has caught up with their run
+        (riverchief.reporting). Never for a step, an idempotency key, a sign-in or any read that decides a
+        write: those take ``uow()`` or ``reader()``.
+        """
+        return UnitOfWork(self.read_engine or self.engine, self.clock, self.calendar, readonly=True)
 
     def file_report(self, kind: str, **options: Any) -> Filed:
         """Render a report and file it (the pages and the API ask for minutes and bulletins through this)."""
@@ -58,7 +70,10 @@ class App:
             channels if channels is not None else configured_channels(self.settings),
             Renderer(self.calendar, self.settings.base_url),
             self.clock,
-            DispatchPolicy(max_attempts=self.settings.dispatch_max_attempts),
+            DispatchPolicy(
+                max_attempts=self.settings.dispatch_max_attempts,
+                lease=timedelta(seconds=self.settings.dispatch_lease_seconds),
+            ),
         )
 
 
@@ -95,6 +110,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, e
         engine=engine or make_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous),
         clock=clock or SystemClock(),
         calendar=WorkCalendar.from_files(files),
+        read_engine=make_engine(settings.read_database_url) if settings.read_database_url else None,
     )
 
 

@@ -14,12 +14,14 @@ from reports.render import ReportRenderer
 from riverchief.settings import Settings
 from workflow.core.clock import Clock
 from workflow.core.filing import Filed, file_report
-from workflow.core.models import Compact, Event, Issue, Meeting, ReportFile, table_of
+from workflow.core.models import Compact, Event, Issue, JobRun, Meeting, ReportFile, table_of
 from workflow.core.uow import UnitOfWork
 from workflow.jobs import bulletins, runs
 from workflow.reading.figures import month_bounds
 
 KINDS = ("followup", "revisit", "bulletin", "progress", "interview", "minutes", "ledger")
+
+Reader = Callable[[], UnitOfWork]
 
 
 class App(Protocol):
@@ -36,7 +38,11 @@ class App(Protocol):
         ...
 
     def reader(self) -> UnitOfWork:
-        """A fresh read-only unit of work."""
+        """A fresh read-only unit of work on the primary."""
+        ...
+
+    def replica_reader(self) -> UnitOfWork:
+        """A fresh read-only unit of work on the read replica (the primary when none is set)."""
         ...
 
 
@@ -64,9 +70,10 @@ def make(
     fmt: str = "pdf",
     archival: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    reader: Reader | None = None,
 ) -> builders.Built:
-    """Render one report (not filed)."""
-    with app.reader() as uow:
+    """Render one report (not filed), read through ``reader`` (default: the primary)."""
+    with (reader or app.reader)() as uow:
         conn = uow.connection
         if kind == "followup":
             assert issue is not None
@@ -95,8 +102,25 @@ def make_and_file(app: App, kind: str, **options: Any) -> Filed:
     return file_report(app.uow(), make(app, kind, **options), app.settings.data_dir)
 
 
-def _compacts(app: App) -> list[str]:
-    with app.reader() as uow:
+def caught_up(app: App, job: str, period: str, *, done: bool) -> Reader:
+    """Where a scheduled report run reads: the read replica once it holds the run's fence, else the primary.
+
+    The fence is the ``job_run`` row of (``job``, ``period``), done if ``done``: committed on the primary after
+    everything the run reads, so a replica that has it has the rest (a streaming replica replays commits in
+    order). A replica that lags or has stalled is passed over, never filed from: a filed report is kept, its
+    hash in the ledger, and its period is not run again.
+    """
+    job_run = table_of(JobRun)
+    fence = sa.select(job_run.c.id).where(job_run.c.job == job, job_run.c.period == period)
+    if done:
+        fence = fence.where(job_run.c.status == "done")
+    with app.replica_reader() as uow:
+        held = uow.connection.execute(fence).first() is not None
+    return app.replica_reader if held else app.reader
+
+
+def _compacts(reader: Reader) -> list[str]:
+    with reader() as uow:
         return list(
             uow.connection.execute(sa.select(table_of(Compact).c.code).order_by(table_of(Compact).c.code)).scalars()
         )
@@ -111,21 +135,22 @@ def monthly_reports(app: App, period: str) -> dict[str, int]:
         app.clock.now(),
         lambda: bulletins.monthly_bulletin(app.uow, app.clock.now(), period),
     )
+    read = caught_up(app, "monthly_bulletin", period, done=True)  # the bulletin records, just made or not
     filed = 0
     start, end = month_bounds(period)
-    for compact in _compacts(app):
-        filed += make_and_file(app, "bulletin", compact=compact, period=period).new
-        if _convened(app, compact, start, end):
-            filed += make_and_file(app, "minutes", compact=compact, period=period).new
-    for code in _meetings_without_minutes(app, start, end):
-        filed += make_and_file(app, "minutes", meeting=code).new
+    for compact in _compacts(read):
+        filed += make_and_file(app, "bulletin", compact=compact, period=period, reader=read).new
+        if _convened(read, compact, start, end):
+            filed += make_and_file(app, "minutes", compact=compact, period=period, reader=read).new
+    for code in _meetings_without_minutes(read, start, end):
+        filed += make_and_file(app, "minutes", meeting=code, reader=read).new
     return {"filed": filed}
 
 
-def _convened(app: App, compact: str, start: datetime, end: datetime) -> bool:
+def _convened(reader: Reader, compact: str, start: datetime, end: datetime) -> bool:
     """Whether any issue of the compact was put to a joint meeting in [start, end): no meeting, no minutes."""
     events, issues, compacts = table_of(Event), table_of(Issue), table_of(Compact)
-    with app.reader() as uow:
+    with reader() as uow:
         return (
             uow.connection.execute(
                 sa.select(events.c.id)
@@ -143,12 +168,12 @@ def _convened(app: App, compact: str, start: datetime, end: datetime) -> bool:
         )
 
 
-def _meetings_without_minutes(app: App, start: datetime, end: datetime) -> list[str]:
+def _meetings_without_minutes(reader: Reader, start: datetime, end: datetime) -> list[str]:
     """The meetings held in [start, end) whose own minutes were not filed yet (the coordinators may file them
     sooner, from the meeting's page)."""
     meetings, reports = table_of(Meeting), table_of(ReportFile)
     filed = sa.select(reports.c.id).where(reports.c.kind == "minutes", reports.c.period == meetings.c.code)
-    with app.reader() as uow:
+    with reader() as uow:
         return list(
             uow.connection.execute(
                 sa.select(meetings.c.code)
@@ -172,7 +197,12 @@ def quarterly_reports(app: App, period: str) -> dict[str, int]:
         app.clock.now(),
         lambda: bulletins.quarterly_interviews(app.uow, app.clock.now(), period),
     )
-    return {"filed": sum(make_and_file(app, "interview", compact=c, period=period).new for c in _compacts(app))}
+    read = caught_up(app, "quarterly_interviews", period, done=True)  # the interview lists, just made or not
+    return {
+        "filed": sum(
+            make_and_file(app, "interview", compact=c, period=period, reader=read).new for c in _compacts(read)
+        )
+    }
 
 
 def daily_reports(app: App, period: str) -> dict[str, int]:
@@ -181,7 +211,8 @@ def daily_reports(app: App, period: str) -> dict[str, int]:
     day_start = start + timedelta(days=int(period[8:10]) - 1)
     day_end = day_start + timedelta(days=1)
     events, issues, compacts = table_of(Event), table_of(Issue), table_of(Compact)
-    with app.reader() as uow:
+    read = caught_up(app, "daily_reports", period, done=False)  # the run's claim: the day ended before it
+    with read() as uow:
         closed = list(
             uow.connection.execute(
                 sa.select(issues.c.code)
@@ -204,6 +235,6 @@ def daily_reports(app: App, period: str) -> dict[str, int]:
                 )
             ).scalars()
         )
-    filed = sum(make_and_file(app, "followup", issue=code).new for code in closed)
-    filed += sum(make_and_file(app, "revisit", compact=code, period=period).new for code in revisited)
+    filed = sum(make_and_file(app, "followup", issue=code, reader=read).new for code in closed)
+    filed += sum(make_and_file(app, "revisit", compact=code, period=period, reader=read).new for code in revisited)
     return {"followups": len(closed), "revisit_batches": len(revisited), "filed": filed}

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite in data_dir
+    # A read-only copy of the database (a PostgreSQL streaming replica), for reads that may lag a moment behind:
+    # the dashboard, the stats, the map and the scheduled reports (riverchief.bootstrap.App.replica_reader says
+    # which). Steps, sign-ins, idempotency keys and every read that decides a write stay on database_url.
+    # Unset: everything reads the primary.
+    read_database_url: str | None = None
     calendar_file: Path | None = None  # extra holiday arrangements, beside the built-in file
     base_url: str = "http://localhost:8000"  # where the issue pages are, for links in messages
     # Mark the session cookie Secure even on plain-http requests: behind a TLS-terminating proxy.
@@ -34,6 +39,9 @@ class Settings(BaseSettings):
     # Generic webhooks are signed with this secret (HMAC-SHA256); robots carry their own.
     webhook_secret: str | None = None
     dispatch_max_attempts: int = 8
+    # How long a dispatcher's claim on an outbox row lasts: the rows of a dispatcher that died go to the others
+    # once it has run out. Keep it above the slowest single send (an SMTP server slow to answer may take a minute).
+    dispatch_lease_seconds: int = Field(default=300, ge=5)
     # Evidence uploads (photos, PDFs) larger than this are refused: HTTP 413, nothing stored.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     # Request bodies larger than this are refused unread (HTTP 413): a JSON body is read whole before it is checked.

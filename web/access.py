@@ -154,7 +154,8 @@ class Access:
     method (GET, HEAD), writable otherwise (on SQLite it takes the write lock at its first statement, so
     the caller's checks and the step see one state). The caller's identity, the scope checks and the step
     all run in it; the services commit it. The one exception is the at-most-once-a-minute stamp of a
-    session's or token's last use on a read-only request, written in a short unit of its own.
+    session's or token's last use on a read-only request, written in a short unit of its own. Reads that
+    may lag a moment take ``replica`` besides: a read-only unit on the read replica, when one is set.
     """
 
     def __init__(self, wired: "Wired") -> None:
@@ -166,6 +167,16 @@ class Access:
                 yield opened
 
         Unit = Annotated[UnitOfWork, Depends(unit)]  # noqa: N806 (a type alias, named as one)
+
+        def replica(uow: Unit) -> Iterator[UnitOfWork]:
+            # Reads that may lag (the dashboard, the stats, the map): a unit on the read replica beside the
+            # request's own, which still signs the caller in on the primary; with no replica, the request's own.
+            lagging = wired.replica_reader()
+            if lagging.engine is uow.engine:
+                yield uow
+                return
+            with lagging:
+                yield lagging
 
         def authenticated(
             request: Request,
@@ -204,6 +215,7 @@ class Access:
             return who.actor
 
         self.unit = unit
+        self.replica = replica
         self.authenticated = authenticated
         self.caller = caller
 

@@ -62,7 +62,11 @@ class Wired(Protocol):
         ...
 
     def reader(self) -> UnitOfWork:
-        """A fresh read-only unit of work."""
+        """A fresh read-only unit of work on the primary."""
+        ...
+
+    def replica_reader(self) -> UnitOfWork:
+        """A fresh read-only unit of work on the read replica (the primary when none is set): it may lag a moment."""
         ...
 
     def file_report(self, kind: str, **options: Any) -> FiledReport:

@@ -24,11 +24,12 @@ def router(access: Access) -> APIRouter:
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["stats"])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
-    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
+    # The figures may lag a moment: they are read on the read replica when one is set.
+    Replica = Annotated[UnitOfWork, Depends(access.replica)]  # noqa: N806
 
     @api.get("/stats")
     def figures(
-        uow: Unit,
+        uow: Replica,
         actor: Caller,
         compact: Annotated[str | None, Query(description="a compact's code; default: the caller's")] = None,
         start: Annotated[date | None, Query(alias="from")] = None,
