@@ -19,6 +19,7 @@ from shapely.geometry import Point, shape
 from states.chart import OPEN_STATES
 from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
+from web.pages.offline import shell_version, worker_script
 from web.pages.watershed import TIANDITU_HOSTS
 from workflow.accounts.signin import set_password
 from workflow.core.models import MapFeature, table_of
@@ -224,3 +225,19 @@ def test_a_line_is_named_above_or_below_where_it_runs_across_and_beside_where_it
     up = label_places({"type": "LineString", "coordinates": [[105.0, 30.0], [105.05, 30.2], [105.0, 30.4]]})
     assert across[:2] == (((105.2, 30.05), "above"), ((105.2, 30.05), "below"))
     assert up[:2] == (((105.05, 30.2), "right"), ((105.05, 30.2), "left"))
+
+
+def test_the_service_worker_keeps_the_map_and_its_vendored_library_in_the_shell(tmp_path: Path) -> None:
+    shell = json.loads(worker_script().decode().split("const SHELL = ", 1)[1].split(";", 1)[0])
+    leaflet = "/static/vendor/leaflet/"
+    assert {"/static/map.js", leaflet + "leaflet.js", leaflet + "leaflet.css", leaflet + "images/layers.png"} <= set(
+        shell
+    )
+    assert leaflet + "LICENSE" not in shell
+    # A vendored file changed is a new shell, as a file at the top is.
+    (tmp_path / "sw.js").write_text('const VERSION = "__SHELL_VERSION__";')
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "lib.js").write_text("a")
+    before = shell_version(tmp_path)
+    (tmp_path / "vendor" / "lib.js").write_text("b")
+    assert shell_version(tmp_path) != before
