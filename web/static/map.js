@@ -95,6 +95,7 @@
   function declutter(map, labels) {
     const container = map.getContainer();
     const frame = container.getBoundingClientRect();
+    const view = map.getBounds();
     // The markers, and the buttons and scale in the corners.
     const marks = container.querySelectorAll(".issue-marker .pin, path.point, .leaflet-control");
     const taken = Array.from(marks, (mark) => mark.getBoundingClientRect());
@@ -108,6 +109,7 @@
       const space = room(map, label);
       let shown = null;
       for (const spot of label.places) {
+        if (!view.contains([spot[1], spot[0]])) continue; // off the screen: nothing to measure
         place(label.tip, spot);
         const box = el.getBoundingClientRect();
         if (box.width > space.width * 1.1 || box.height > space.height * 1.1) break; // no place makes it fit
