@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # SQLite only: FULL makes every acknowledged step survive a power cut (it costs a sync per commit,
     # bench/README.md says how much); NORMAL is faster and may lose the last steps before the cut.
     sqlite_synchronous: Literal["EXTRA", "FULL", "NORMAL", "OFF"] = "FULL"
+    # A 天地图 (Tianditu) browser key: the shared map then offers its vector map as a base layer. The key goes
+    # to every browser that opens the map (restrict it to this site's domain in the key's settings); without
+    # one the map is drawn from the stored layers alone and nothing is fetched from elsewhere.
+    tianditu_key: str | None = None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

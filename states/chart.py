@@ -70,6 +70,8 @@ class State:
     label_zh: str
     label_en: str
     terminal: bool = False
+    # 销号 done: fixed and signed off by both sides; a revisit (回头看) or the archive may follow.
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +128,17 @@ STATES: tuple[State, ...] = (
     State("ban.rectifying", "整改中", "rectifying"),
     State("du.rectified", "已整改待复核", "rectified"),
     State("du.verifying", "联合复核中", "verifying"),
-    State("du.closed", "已销号", "closed"),
-    State("du.revisiting", "回头看中", "revisiting"),
-    State("archived", "已归档", "archived", terminal=True),
+    State("du.closed", "已销号", "closed", closed=True),
+    State("du.revisiting", "回头看中", "revisiting", closed=True),
+    State("archived", "已归档", "archived", terminal=True, closed=True),
     State("dismissed", "不予立案", "dismissed", terminal=True),
     # The same problem reported twice: merged into the first report, whose ledger records the link.
     State("duplicate", "重复上报已合并", "duplicate", terminal=True),
 )
+
+# 未办结 (open): neither closed (销号) nor ended without a closure (dismissed, merged as a duplicate).
+OPEN_STATES = frozenset(s.name for s in STATES if not (s.closed or s.terminal))
+CLOSED_STATES = frozenset(s.name for s in STATES if s.closed)
 
 TRIGGERS: tuple[Trigger, ...] = (
     Trigger("flag", "标注重点", "flag"),

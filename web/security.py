@@ -1,8 +1,9 @@
 """Security headers on every response, and the client's address as the trusted proxies tell it.
 
 Pages get a Content-Security-Policy that runs only the site's own script files (no inline script, no
-``on…=`` handler), loads nothing from elsewhere and may not be framed. The API's JSON and every other
-non-HTML answer get ``default-src 'none'``: nothing in them is meant to run. The docs page (Swagger UI,
+``on…=`` handler), loads nothing from elsewhere (but the shared map's tiles, on that page, when a tile service
+is configured) and may not be framed. The API's JSON and every other non-HTML answer get
+``default-src 'none'``: nothing in them is meant to run. The docs page (Swagger UI,
 ``/api/docs``) is the one page built from assets on another host and an inline script that FastAPI writes;
 its policy is drawn from the page itself: exactly the script and stylesheet URLs it names, its inline
 script by SHA-256 hash, inline styles (Swagger UI sets them), and nothing else.
@@ -24,19 +25,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-PAGE_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        # The templates still carry a few style="" attributes; no script can be injected through them.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",  # blob: for the report form's previews of the photos being sent
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def page_policy(image_hosts: Sequence[str] = ()) -> str:
+    """A page's policy; ``image_hosts`` are the origins a page may show images from besides its own (map tiles)."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            # The templates still carry a few style="" attributes; no script can be injected through them.
+            "style-src 'self' 'unsafe-inline'",
+            # blob: for the report form's previews of the photos being sent
+            " ".join(("img-src 'self' data: blob:", *image_hosts)),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+PAGE_POLICY = page_policy()
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 COMMON = {
     "X-Content-Type-Options": "nosniff",

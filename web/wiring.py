@@ -31,6 +31,9 @@ class WebSettings(Protocol):
     @property
     def form_max_bytes(self) -> int: ...
 
+    @property
+    def tianditu_key(self) -> str | None: ...
+
 
 class FiledReport(Protocol):
     """A report just filed: its record's id and its SHA-256."""

@@ -10,7 +10,9 @@ from transitions import MachineError
 from states.audience import AUDIENCE
 from states.chart import (
     CHART,
+    CLOSED_STATES,
     INITIAL,
+    OPEN_STATES,
     PHASES,
     SEPARATOR,
     STATES,
@@ -164,6 +166,22 @@ def test_a_terminal_state_is_never_left(state: str) -> None:
 
 def test_archived_dismissed_and_duplicate_are_the_terminal_states() -> None:
     assert {"archived", "dismissed", "duplicate"} == TERMINAL
+
+
+def test_closed_states_are_entered_by_closing_and_left_only_by_a_rebound() -> None:
+    # 销号 is one step; what follows it (the revisit, the archive) stays closed until a rebound reopens the work.
+    for t in TRANSITIONS:
+        if t.dest in CLOSED_STATES:
+            assert t.trigger == "close" or set(t.sources) <= CLOSED_STATES, t
+        if t.dest is not None and t.dest not in CLOSED_STATES and set(t.sources) & CLOSED_STATES:
+            assert t.trigger == "rebound", t
+            assert t.dest in OPEN_STATES, t
+    # Every state is open, closed, or ended without a closure (terminal), and only one of these.
+    ended = TERMINAL - CLOSED_STATES
+    assert OPEN_STATES | CLOSED_STATES | ended == set(STATE_NAMES)
+    assert not OPEN_STATES & CLOSED_STATES
+    assert not OPEN_STATES & ended
+    assert ended == {"dismissed", "duplicate"}
 
 
 def test_allowed_triggers_lists_the_table_entries_in_chart_order() -> None:

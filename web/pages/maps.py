@@ -3,13 +3,14 @@
 Coordinates are WGS84 longitude/latitude. Over the few tens of kilometres a
 compact spans, an equirectangular projection scaled by cos(latitude) keeps
 shapes true enough to recognise; the SVG's y axis points down, so latitude is
-flipped.
+flipped. Names are placed greedily, the most important first: one that would
+cover a name already placed, or stand partly outside the frame, is left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 Point = tuple[float, float]
@@ -24,7 +25,17 @@ class Shape:
     css: str
     title: str = ""
     href: str | None = None
-    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A name to write at a point; labels of a smaller ``rank`` are placed first."""
+
+    text: str
+    places: Sequence[tuple[Point, str]]  # where it may go, best first: a point, and centred on it or to a side
+    css: str
+    rank: int
+    size: float = 13.0  # the font size, in the drawing's units
 
 
 @dataclass(slots=True)
@@ -34,6 +45,7 @@ class MapDrawing:
     width: int
     height: int
     shapes: list[dict[str, object]] = field(default_factory=list)
+    labels: list[dict[str, object]] = field(default_factory=list)
     # The inverse projection, for a tap on the map: lon = lon0 + x * lon_per_unit, lat = lat0 - y * lat_per_unit.
     lon0: float = 0.0
     lat0: float = 0.0
@@ -61,8 +73,9 @@ def draw(
     margin: float = 0.08,
     min_span: float = 0.01,
     frame: Sequence[Shape] | None = None,
+    labels: Sequence[Label] = (),
 ) -> MapDrawing | None:
-    """Project the shapes into an SVG frame ``width`` wide; None when there is nothing to draw.
+    """Project the shapes into an SVG frame ``width`` wide, with the labels that fit; None when there is nothing.
 
     The frame fits ``frame`` when given (what the map is about; the rest is drawn around it and
     clipped by the SVG), else every shape.
@@ -98,6 +111,7 @@ def draw(
         lon_per_unit=span_x / scale_x / width,
         lat_per_unit=span_y / height,
     )
+    marks: list[tuple[float, float]] = []
     for shape in shapes:
         projected = [[project(p) for p in part] for part in shape.parts]
         item: dict[str, object] = {
@@ -105,10 +119,10 @@ def draw(
             "css": shape.css,
             "title": shape.title,
             "href": shape.href,
-            "label": shape.label,
         }
         if shape.kind == "point":
             item["x"], item["y"] = projected[0][0]
+            marks.append(projected[0][0])
         elif shape.kind == "line":
             item["points"] = " ".join(f"{x},{y}" for x, y in projected[0])
         else:
@@ -116,7 +130,54 @@ def draw(
                 "M" + " L".join(f"{x},{y}" for x, y in ring) + " Z" for ring in projected if len(ring) >= 3
             )
         drawing.shapes.append(item)
+    drawing.labels = _placed(labels, project, drawing, marks)
     return drawing
+
+
+def _spot(
+    label: Label, point: tuple[float, float], side: str
+) -> tuple[float, float, str, tuple[float, float, float, float]]:
+    """Where a label's text goes from a projected point: its x, y, anchor and the box it covers (with a gap)."""
+    px, py = point
+    width, half_h, gap = text_width(label.text, label.size), label.size * 0.65, 3.0
+    x, y, anchor, left = px, py, "middle", px - width / 2
+    if side in ("above", "below"):
+        y = py + (half_h + 4) * (-1 if side == "above" else 1)
+    elif side == "right":
+        x, anchor, left = px + 7, "start", px + 7
+    elif side == "left":
+        x, anchor, left = px - 7, "end", px - 7 - width
+    return round(x, 1), round(y, 1), anchor, (left - gap, y - half_h - gap, left + width + gap, y + half_h + gap)
+
+
+def text_width(text: str, size: float) -> float:
+    """About how wide a text is: a Chinese character takes a full em, a Latin letter or digit about half."""
+    return sum(size if ord(ch) > 0x2E80 else size * 0.55 for ch in text)
+
+
+def _placed(
+    labels: Sequence[Label],
+    project: Callable[[Point], tuple[float, float]],
+    drawing: MapDrawing,
+    marks: Sequence[tuple[float, float]],
+) -> list[dict[str, object]]:
+    # The markers are what the map is for: no name covers one (an issue's pin stands above its point).
+    taken = [(x - 8, y - 20, x + 8, y + 8) for x, y in marks]
+    placed: list[dict[str, object]] = []
+    for label in sorted(labels, key=lambda lb: lb.rank):
+        for at, side in label.places:
+            spot = _spot(label, project(at), side)
+            box = spot[3]
+            if box[0] < 0 or box[1] < 0 or box[2] > drawing.width or box[3] > drawing.height:
+                continue
+            if any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+                continue
+            taken.append(box)
+            x, y, anchor, _ = spot
+            words = {"text": label.text, "css": label.css, "size": label.size}
+            placed.append({"x": x, "y": y, "anchor": anchor, **words})
+            break
+    return placed
 
 
 def shapes_of_geojson(geometry: dict[str, object], css: str, title: str = "", href: str | None = None) -> list[Shape]:

@@ -25,22 +25,31 @@ SHELL_PAGES = ("/report",)
 WORKER_POLICY = "default-src 'self'; frame-ancestors 'none'"
 
 
+# What a page loads: scripts, styles, images (a vendored library's licence and notes are not kept).
+SHELL_SUFFIXES = frozenset({".css", ".js", ".png", ".svg", ".ico"})
+
+
+def _static_files(static: Path) -> list[Path]:
+    """Every file under the static folder, vendored libraries' folders included, in a stable order."""
+    return sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 def shell_files(static: Path = STATIC) -> list[Path]:
     """The static files a page may need (the worker itself is not one), in a stable order."""
-    return sorted(p for p in static.iterdir() if p.is_file() and p.name != WORKER and not p.name.startswith("."))
+    return [p for p in _static_files(static) if p.suffix in SHELL_SUFFIXES and p != static / WORKER]
 
 
 def shell_version(static: Path = STATIC) -> str:
-    """A short hash of every static file's name and bytes, the worker included."""
+    """A short hash of every static file's path and bytes, the worker included."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in static.iterdir() if p.is_file()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in _static_files(static):
+        digest.update(path.relative_to(static).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def worker_script(static: Path = STATIC) -> bytes:
     """``sw.js`` with the shell's version and URLs written in."""
-    shell = [f"/static/{p.name}" for p in shell_files(static)] + list(SHELL_PAGES)
+    shell = [f"/static/{p.relative_to(static).as_posix()}" for p in shell_files(static)] + list(SHELL_PAGES)
     source = (static / WORKER).read_text(encoding="utf-8")
     return (
         source.replace('"__SHELL_VERSION__"', json.dumps(shell_version(static)))

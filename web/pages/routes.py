@@ -26,10 +26,11 @@ from states import CHART, TABLE, Party
 from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
-from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, workbench
+from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, watershed, workbench
 from web.pages.deps import Posted, Viewer
-from web.pages.maps import Shape, draw, shapes_of_geojson
+from web.pages.maps import Shape, draw
 from web.pages.text import LANGUAGES, Text
+from web.pages.watershed import MAP_LAYERS, map_shapes
 from web.security import client_address
 from workflow.accounts.signin import SESSION_LIFETIME, login, logout, profile, session_for
 from workflow.core.actors import parties
@@ -48,7 +49,7 @@ from workflow.core.errors import (
     WorkflowError,
 )
 from workflow.core.evidence import Upload, add_files, bare_name, examine, photos
-from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, MapFeature, ReportFile, Segment, table_of
+from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, ReportFile, Segment, table_of
 from workflow.core.payload import load_json
 from workflow.core.reference import load, parse_text
 from workflow.core.services import IssueDraft, apply, not_yet, report_issue
@@ -60,7 +61,7 @@ from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
 from workflow.reading.nearby import NearbyIssue, duplicate_links, nearby_open
 from workflow.reading.records import report_rows, revisit_rows
-from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, TERMINAL, open_issues, queue
+from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, open_issues, queue
 
 LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
 LEVELS["province"] = ("省级", "province")
@@ -78,18 +79,6 @@ _segment = table_of(Segment)
 _member = table_of(CompactMember)
 _compact = table_of(Compact)
 _report = table_of(ReportFile)
-_feature = table_of(MapFeature)
-# The shared map's layers, bottom to top, and how each is drawn.
-MAP_LAYERS = ("jurisdiction", "catchment", "sensitive", "river", "segment", "sewage_plant", "outfall")
-MAP_CSS = {
-    "jurisdiction": "jurisdiction",
-    "catchment": "catchment",
-    "sensitive": "sensitive",
-    "river": "river",
-    "segment": "segment",
-    "sewage_plant": "poi plant",
-    "outfall": "poi",
-}
 
 
 class LoginRequired(Exception):
@@ -194,6 +183,7 @@ def router(access: Access) -> APIRouter:
     pages.include_router(workbench.router(access, viewer, render, check_csrf))
     pages.include_router(enforcement.router(access, viewer, render, check_csrf))
     pages.include_router(patrols.router(access, viewer, render, check_csrf))
+    pages.include_router(watershed.router(access, viewer, render))
 
     # -- signing in and out, language ---------------------------------------------------------
 
@@ -773,63 +763,6 @@ def router(access: Access) -> APIRouter:
             filed = report_rows(uow.connection, compacts_of(view.actor), limit=200)
         flash = ("ok", view.t("bulletin_issued", number=issued)) if issued else None
         return render(request, "reports.html", view, filed=filed, flash=flash)
-
-    def map_shapes(
-        conn: sa.Connection, near: tuple[float, float, float, float] | None = None
-    ) -> tuple[list[Shape], dict[str, int]]:
-        """The stored layers, areas first, then lines, then points, so nothing small hides under something large.
-
-        ``near`` (west, south, east, north) keeps only the features whose bounding box meets it.
-        """
-        query = sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry).order_by(
-            _feature.c.id
-        )
-        if near is not None:
-            west, south, east, north = near
-            query = query.where(
-                _feature.c.max_lon >= west,
-                _feature.c.min_lon <= east,
-                _feature.c.max_lat >= south,
-                _feature.c.min_lat <= north,
-            )
-        features = conn.execute(query).all()
-        drawn_segments = {f.code for f in features if f.layer == "segment"}
-        segments = conn.execute(
-            sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
-        ).all()
-        shapes: list[Shape] = []
-        counts: dict[str, int] = {}
-        for layer in MAP_LAYERS:
-            for f in features:
-                if f.layer == layer:
-                    shapes += shapes_of_geojson(f.geometry, MAP_CSS[layer], f.name)
-                    counts[layer] = counts.get(layer, 0) + 1
-            if layer == "segment":
-                for s in segments:
-                    if s.code not in drawn_segments and s.geometry:
-                        shapes.append(Shape("line", [[(p[0], p[1]) for p in s.geometry]], "segment", s.name))
-                        counts["segment"] = counts.get("segment", 0) + 1
-        return shapes, counts
-
-    @pages.get("/map")
-    def watershed(request: Request, view: Seen, lagging: Replica) -> HTMLResponse:
-        with lagging as uow:
-            shapes, counts = map_shapes(uow.connection)
-            issues = uow.connection.execute(
-                sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.lon, _issue.c.lat).where(
-                    _issue.c.compact_id.in_(compacts_of(view.actor)),
-                    _issue.c.lon.is_not(None),
-                    _issue.c.lat.is_not(None),
-                    _issue.c.state.not_in(TERMINAL),
-                )
-            ).all()
-        shapes += [
-            Shape("point", [[(i.lon, i.lat)]], "issue", f"{i.code} {i.title}", f"/issues/{quote(i.code)}")
-            for i in issues
-        ]
-        legend = [(MAP_CSS[layer], view.t("layer_" + layer), counts[layer]) for layer in MAP_LAYERS if layer in counts]
-        legend.append(("issue", view.t("open_issues"), len(issues)))
-        return render(request, "map.html", view, drawing=draw(shapes, width=720), legend=legend)
 
     @pages.get("/admin")
     def admin(request: Request, view: Seen) -> HTMLResponse:

@@ -547,6 +547,24 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "patrols under way not counted.",
         ),
         # (end of quotas)
+        # -- map
+        "map_overdue": ("其中已逾期", "Of which overdue"),
+        "map_closed": ("已销号问题", "Closed issues"),
+        "map_issue": ("{code} {title}（{state}）", "{code} {title} ({state})"),
+        "map_zoom_in": ("放大", "Zoom in"),
+        "map_zoom_out": ("缩小", "Zoom out"),
+        "map_base_plain": ("无底图", "No base map"),
+        "map_base_tianditu": ("天地图", "Tianditu"),
+        "map_tianditu_attribution": ("底图：天地图", "Base map: Tianditu"),
+        "map_hint": (
+            "拖动平移，滚轮、双指或 +/− 按钮缩放；点击问题标记打开该问题。",
+            "Drag to pan; zoom with the wheel, two fingers or the +/− buttons; select an issue marker to open it.",
+        ),
+        "map_empty": (
+            "尚未导入地图图层，也没有带位置的问题。",
+            "No map layers imported and no issue with a position yet.",
+        ),
+        # (end of map)
     }
 )
 

@@ -1,0 +1,243 @@
+"""The shared map page (一张图) as the server sends it: named layers, issues as links in their groups, a legend
+that counts only the open issues as 未办结, and nothing from elsewhere unless a tile service is configured."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import unescape
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from shapely.geometry import Point, shape
+
+from states.chart import OPEN_STATES
+from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
+from web.api import create_api
+from web.pages.offline import shell_version, worker_script
+from web.pages.watershed import TIANDITU_HOSTS
+from workflow.accounts.signin import set_password
+from workflow.core.models import MapFeature, table_of
+from workflow.maps.layers import import_layers, read_layers
+from workflow.maps.shared import label_places
+
+DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
+STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
+PASSWORD = "琼江清水长流-2026"
+# Where the issues of the scenario stand: along the 琼江 between 太安 and 白马.
+ALONG = [(105.676, 30.170), (105.690, 30.190), (105.700, 30.204), (105.712, 30.228), (105.722, 30.250)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """The issues on the map by what they should show as; the dismissed one is on no map."""
+
+    overdue: str
+    open: str
+    closed: tuple[str, ...]
+    dismissed: str
+
+
+def map_world(world: World, *, every_closed_state: bool = True) -> Scenario:
+    """Issues in each group: one overdue, one open, closed ones (销号, and with ``every_closed_state`` one under
+    revisit and one archived too), and a dismissed one."""
+    spots = iter(ALONG)
+
+    def report(title: str) -> str:
+        lon, lat = next(spots)
+        return world.report(title=title, lon=lon, lat=lat)
+
+    overdue = report("白马镇段排口污水直排")
+    world.fire(overdue, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    world.clock.advance(days=10)  # past the three working days to accept it
+    closed = [report("太安镇段岸边垃圾堆放")]
+    walk_to(world, closed[0], "close")
+    if every_closed_state:
+        closed.append(report("白马镇段养殖废水"))
+        walk_to(world, closed[-1], "start_revisit")
+        closed.append(report("琼江右岸排污口"))
+        walk_to(world, closed[-1], "archive")
+    fresh = report("岸边新发现排口")
+    dismissed = world.report(title="误报", lon=105.70, lat=30.21)
+    world.fire(dismissed, "dismiss", REPORTER, reason="现场核实不存在")
+    return Scenario(overdue, fresh, tuple(closed), dismissed)
+
+
+@contextmanager
+def signed_in(world: World, person: str = REPORTER) -> Iterator[TestClient]:
+    with TestClient(create_api(world.app)) as client:
+        answer = client.post("/login", data={"person": person, "password": PASSWORD, "next": "/"})
+        assert answer.status_code == 200
+        yield client
+
+
+@pytest.fixture
+def layers(sqlite_world: World) -> World:
+    """The world with the demo's map layers, its reporting chief with a password."""
+    import_layers(sqlite_world.app.uow(), read_layers(DEMO, "qiongjiang"))
+    set_password(sqlite_world.app.uow(), REPORTER, PASSWORD)
+    return sqlite_world
+
+
+@pytest.fixture
+def client(layers: World) -> Iterator[TestClient]:
+    with signed_in(layers) as signed:
+        yield signed
+
+
+@pytest.fixture
+def scenario(layers: World) -> Scenario:
+    # Built before anyone signs in: it moves the clock on by days.
+    return map_world(layers)
+
+
+def map_data(html: str) -> dict:
+    found = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', html, re.DOTALL)
+    assert found is not None
+    return json.loads(found.group(1))
+
+
+def layer(data: dict, key: str) -> list[dict]:
+    return next(x["features"]["features"] for x in data["layers"] if x["key"] == key)
+
+
+def legend(html: str) -> dict[str, int]:
+    rows = re.findall(r'<li data-key="([a-z_]+)">.*?([0-9]+)</li>', html)
+    return {key: int(n) for key, n in rows}
+
+
+def test_the_map_names_jurisdictions_inside_them_and_rivers_and_segments_halfway_along(client: TestClient) -> None:
+    page = client.get("/map")
+    assert page.status_code == 200
+    data = map_data(page.text)
+    jurisdictions = {f["properties"]["name"]: f for f in layer(data, "jurisdiction")}
+    assert {"潼南区", "安居区", "白马镇", "太安镇"} <= set(jurisdictions)
+    for feature in jurisdictions.values():
+        for lon, lat, side in feature["properties"]["places"]:
+            assert shape(feature["geometry"]).contains(Point(lon, lat)), feature["properties"]["name"]
+            assert side == "center"
+    # Larger areas are named before the townships inside them.
+    assert jurisdictions["潼南区"]["properties"]["rank"] < jurisdictions["白马镇"]["properties"]["rank"]
+    for key, names in (("river", {"琼江", "磨溪河"}), ("segment", {"琼江白马镇段", "琼江太安镇段", "磨溪河别口镇段"})):
+        lines = {f["properties"]["name"]: f for f in layer(data, key)}
+        assert names <= set(lines)
+        for feature in lines.values():
+            line = shape(feature["geometry"])
+            places = feature["properties"]["places"]
+            # Halfway along first; other places along the line where the middle is crowded.
+            along = [line.project(Point(lon, lat), normalized=True) for lon, lat, _ in places]
+            assert along[0] == pytest.approx(0.5, abs=0.01)
+            assert len(set(along)) > 1
+            assert all(line.distance(Point(lon, lat)) < 1e-6 for lon, lat, _ in places)
+            assert {side for _, _, side in places} <= {"above", "below", "right", "left"}
+    # Outfalls and plants are named on hover, not on the map.
+    assert all(f["properties"]["rank"] is None for f in layer(data, "outfall"))
+    # The SVG drawn for a page without script is named too, each name once at most.
+    names = [unescape(n) for n in re.findall(r'<text class="label [^"]*"[^>]*>([^<]+)</text>', page.text)]
+    assert {"潼南区", "琼江"} <= set(names)
+    assert any(n.endswith("段") for n in names)
+    assert len(names) == len(set(names))
+
+
+def test_every_issue_on_the_map_links_to_its_page_in_its_group(layers: World, scenario: Scenario) -> None:
+    with signed_in(layers) as client:
+        page = client.get("/map").text
+    marks = map_data(page)["issues"]["features"]["features"]
+    groups = {m["properties"]["href"]: m["properties"]["group"] for m in marks}
+    expected = {scenario.overdue: "overdue", scenario.open: "open"} | dict.fromkeys(scenario.closed, "closed")
+    assert groups == {f"/issues/{code}": group for code, group in expected.items()}
+    for code, group in expected.items():
+        # The SVG's markers are links too, coloured by the same group.
+        assert re.search(rf'<a href="/issues/{code}">\s*<g class="issue {group}"', page)
+    assert f"/issues/{scenario.dismissed}" not in page
+
+
+def test_the_legend_counts_as_open_only_the_issues_not_closed(layers: World, scenario: Scenario) -> None:
+    with signed_in(layers) as client:
+        counts = legend(client.get("/map").text)
+    with layers.app.reader() as uow:
+        states = list(uow.connection.execute(sa.text("SELECT state FROM issue")).scalars())
+    assert counts["open"] == sum(state in OPEN_STATES for state in states) == 2
+    assert counts["overdue"] == 1
+    assert counts["closed"] == len(scenario.closed)
+    # 已销号 and 回头看中 are not terminal, yet not open either.
+    assert {"du.closed", "du.revisiting", "archived"} <= set(states)
+
+
+def test_without_a_tile_key_the_map_names_no_other_host(client: TestClient) -> None:
+    page = client.get("/map")
+    script = (STATIC / "map.js").read_text(encoding="utf-8")
+    for text in (page.text, script):
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
+    assert map_data(page.text)["tiles"] is None
+    policy = page.headers["content-security-policy"]
+    assert "img-src 'self' data: blob:;" in policy
+    assert "tianditu" not in policy
+
+
+def test_with_a_tile_key_the_map_offers_tianditu_and_the_policy_admits_its_tiles_only(layers: World) -> None:
+    settings = layers.app.settings.model_copy(update={"tianditu_key": "k&ey"})
+    tiled = World(dataclasses.replace(layers.app, settings=settings), layers.clock, layers.people)
+    with signed_in(tiled) as client:
+        page = client.get("/map")
+        tiles = map_data(page.text)["tiles"]
+        assert tiles["urls"][0].startswith("https://t{s}.tianditu.gov.cn/vec_w/wmts?")
+        assert tiles["urls"][1].startswith("https://t{s}.tianditu.gov.cn/cva_w/wmts?")
+        assert all(url.endswith("&tk=k%26ey") for url in tiles["urls"])
+        directives = dict(d.split(" ", 1) for d in page.headers["content-security-policy"].split("; "))
+        assert directives["img-src"].split() == ["'self'", "data:", "blob:", *TIANDITU_HOSTS]
+        assert directives["script-src"] == "'self'"
+        assert directives["default-src"] == "'self'"
+        # Every other page keeps the policy that names no other host.
+        assert "tianditu" not in client.get("/queue").headers["content-security-policy"]
+
+
+def test_a_name_cannot_end_the_data_block(sqlite_world: World, client: TestClient) -> None:
+    name = '潼南区</script><script>alert("x")</script>'
+    with sqlite_world.app.uow() as uow:
+        feature = table_of(MapFeature)
+        uow.connection.execute(feature.update().where(feature.c.code == "500152").values(name=name))
+        uow.commit()
+    page = client.get("/map").text
+    assert "<script>alert" not in page
+    assert name in {f["properties"]["name"] for f in layer(map_data(page), "jurisdiction")}
+
+
+def test_a_name_goes_inside_a_u_shaped_area_though_its_centroid_does_not() -> None:
+    ring = [(0, 0), (3, 0), (3, 3), (2, 3), (2, 1), (1, 1), (1, 3), (0, 3), (0, 0)]
+    area = shape({"type": "Polygon", "coordinates": [ring]})
+    assert not area.contains(area.centroid)
+    places = label_places({"type": "Polygon", "coordinates": [ring]})
+    assert places
+    for at, side in places:
+        assert area.contains(Point(at))
+        assert side == "center"
+    assert label_places({"type": "Polygon", "coordinates": []}) == ()
+
+
+def test_a_line_is_named_above_or_below_where_it_runs_across_and_beside_where_it_runs_up() -> None:
+    across = label_places({"type": "LineString", "coordinates": [[105.0, 30.0], [105.2, 30.05], [105.4, 30.0]]})
+    up = label_places({"type": "LineString", "coordinates": [[105.0, 30.0], [105.05, 30.2], [105.0, 30.4]]})
+    assert across[:2] == (((105.2, 30.05), "above"), ((105.2, 30.05), "below"))
+    assert up[:2] == (((105.05, 30.2), "right"), ((105.05, 30.2), "left"))
+
+
+def test_the_service_worker_keeps_the_map_and_its_vendored_library_in_the_shell(tmp_path: Path) -> None:
+    shell = json.loads(worker_script().decode().split("const SHELL = ", 1)[1].split(";", 1)[0])
+    leaflet = "/static/vendor/leaflet/"
+    assert {"/static/map.js", leaflet + "leaflet.js", leaflet + "leaflet.css", leaflet + "images/layers.png"} <= set(
+        shell
+    )
+    assert leaflet + "LICENSE" not in shell
+    # A vendored file changed is a new shell, as a file at the top is.
+    (tmp_path / "sw.js").write_text('const VERSION = "__SHELL_VERSION__";')
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "lib.js").write_text("a")
+    before = shell_version(tmp_path)
+    (tmp_path / "vendor" / "lib.js").write_text("b")
+    assert shell_version(tmp_path) != before

@@ -1,0 +1,198 @@
+"""The shared map page (一张图, ``/map``) and the stored layers the other pages' small maps draw.
+
+``/map`` is drawn twice from the same data: as an SVG on the server, with names and issue links (what a
+page without script, a print and a phone without script see), and by ``web/static/map.js`` with the
+vendored Leaflet from the GeoJSON in a ``<script type="application/json">`` block, which it replaces the
+SVG with: zoom and pan, names that make way for each other, layers to switch. No tile is fetched unless a
+天地图 key is configured; then its vector map and annotation are offered as the base map, and that page's
+policy admits the tile servers' images, nothing more.
+
+(No postponed annotations here: FastAPI reads the route signatures at run time.)
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from states.chart import CHART
+from web.access import Access, compacts_of
+from web.pages.deps import Viewer
+from web.pages.maps import Label, MapDrawing, Shape, draw, shapes_of_geojson
+from web.pages.text import Text
+from web.security import page_policy
+from workflow.core.uow import UnitOfWork
+from workflow.maps.shared import ISSUE_GROUPS, LAYER_ORDER, Box, Feature, MarkedIssue, marked_issues, stored_features
+
+MAP_LAYERS = LAYER_ORDER
+# How each layer is drawn: CSS classes shared by the SVG and the Leaflet paths (web/static/app.css).
+MAP_CSS = {
+    "jurisdiction": "jurisdiction",
+    "catchment": "catchment",
+    "sensitive": "sensitive",
+    "river": "river",
+    "segment": "segment",
+    "sewage_plant": "poi plant",
+    "outfall": "poi",
+}
+# Which names are written on the map, and which first when they would cover each other: the rivers, the
+# larger jurisdictions, the segments, then the townships and villages. Other layers are named on hover.
+_JURISDICTION_RANK = {"province": 1, "city": 1, "district": 1, "township": 3, "village": 4}
+_LABEL_RANK = {"river": 0, "segment": 2}
+# Font sizes of the SVG's names, by rank (the Leaflet map's are in app.css).
+_LABEL_SIZE = {0: 14.0, 1: 15.0, 2: 11.5, 3: 12.0, 4: 11.0}
+
+TIANDITU_SUBDOMAINS = "01234567"
+TIANDITU_HOSTS = tuple(f"https://t{s}.tianditu.gov.cn" for s in TIANDITU_SUBDOMAINS)
+_TIANDITU_URL = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+
+
+def label_rank(feature: Feature) -> int | None:
+    """The order in which a feature's name is placed (smaller first), or None when it is not written."""
+    if feature.layer == "jurisdiction":
+        return _JURISDICTION_RANK.get(feature.level or "", 1)
+    return _LABEL_RANK.get(feature.layer)
+
+
+def map_shapes(conn: sa.Connection, near: Box | None = None) -> tuple[list[Shape], dict[str, int]]:
+    """The stored layers as shapes to draw, bottom to top, and how many features each layer has."""
+    shapes: list[Shape] = []
+    counts: dict[str, int] = {}
+    for f in stored_features(conn, near):
+        shapes += shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
+        counts[f.layer] = counts.get(f.layer, 0) + 1
+    return shapes, counts
+
+
+def tianditu(key: str | None, t: Text) -> dict[str, Any] | None:
+    """The 天地图 base map for Leaflet (vector map and its annotation, Web Mercator), when a key is set."""
+    if not key:
+        return None
+    return {
+        "name": t("map_base_tianditu"),
+        "urls": [_TIANDITU_URL.format(layer=layer, key=quote(key, safe="")) for layer in ("vec", "cva")],
+        "subdomains": TIANDITU_SUBDOMAINS,
+        "attribution": t("map_tianditu_attribution"),
+    }
+
+
+def _state_label(t: Text, state: str) -> str:
+    found = CHART.state(state)
+    return found.label_zh if t.zh else found.label_en
+
+
+def _issue_text(t: Text, issue: MarkedIssue) -> str:
+    return t("map_issue", code=issue.code, title=issue.title, state=_state_label(t, issue.state))
+
+
+def map_data(
+    features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text, tiles: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues, the words."""
+    layers = []
+    for layer in MAP_LAYERS:
+        members = [f for f in features if f.layer == layer]
+        if not members:
+            continue
+        collection = [
+            {
+                "type": "Feature",
+                "geometry": f.geometry,
+                "properties": {
+                    "name": f.name,
+                    "places": [[at[0], at[1], side] for at, side in f.places],
+                    "rank": label_rank(f),
+                },
+            }
+            for f in members
+        ]
+        layers.append(
+            {
+                "key": layer,
+                "name": t("layer_" + layer),
+                "css": MAP_CSS[layer],
+                "features": {"type": "FeatureCollection", "features": collection},
+            }
+        )
+    marks = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [i.lon, i.lat]},
+            "properties": {"href": f"/issues/{quote(i.code)}", "text": _issue_text(t, i), "group": i.group},
+        }
+        for i in issues
+    ]
+    return {
+        "layers": layers,
+        "issues": {
+            "groups": {"open": t("open_issues"), "closed": t("map_closed")},
+            "features": {"type": "FeatureCollection", "features": marks},
+        },
+        "tiles": tiles,
+        "words": {"zoom_in": t("map_zoom_in"), "zoom_out": t("map_zoom_out"), "plain": t("map_base_plain")},
+    }
+
+
+def svg_drawing(features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text) -> MapDrawing | None:
+    """The map as an SVG: every layer, the names that fit without covering each other, issues as links."""
+    shapes: list[Shape] = []
+    labels: list[Label] = []
+    for f in features:
+        shapes += shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
+        rank = label_rank(f)
+        if rank is not None and f.places:
+            labels.append(Label(f.name, f.places, f"label-{f.layer} rank-{rank}", rank, _LABEL_SIZE[rank]))
+    shapes += [
+        Shape("point", [[(i.lon, i.lat)]], f"issue {i.group}", _issue_text(t, i), f"/issues/{quote(i.code)}")
+        for i in issues
+    ]
+    return draw(shapes, width=720, labels=labels)
+
+
+def legend(counts: dict[str, int], issues: Sequence[MarkedIssue], t: Text) -> list[tuple[str, str, str, int]]:
+    """The legend's rows (key, CSS class, words, count): each layer, the open issues (the overdue among them
+    too), the overdue, the closed."""
+    rows = [(layer, MAP_CSS[layer], t("layer_" + layer), counts[layer]) for layer in MAP_LAYERS if layer in counts]
+    groups = {group: sum(1 for i in issues if i.group == group) for group in ISSUE_GROUPS}
+    rows.append(("open", "issue open", t("open_issues"), groups["open"] + groups["overdue"]))
+    rows.append(("overdue", "issue overdue", t("map_overdue"), groups["overdue"]))
+    rows.append(("closed", "issue closed", t("map_closed"), groups["closed"]))
+    return rows
+
+
+def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., HTMLResponse]) -> APIRouter:
+    """The shared map page."""
+    wired = access.wired
+    pages = APIRouter(include_in_schema=False)
+    Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
+    # The map may lag a little behind the primary: it reads the replica when one is configured.
+    Replica = Annotated[UnitOfWork, Depends(access.replica)]  # noqa: N806
+
+    @pages.get("/map")
+    def watershed(request: Request, view: Seen, lagging: Replica) -> HTMLResponse:
+        with lagging as uow:
+            features = stored_features(uow.connection)
+            issues = marked_issues(uow.connection, compacts_of(view.actor), wired.clock.now())
+        counts: dict[str, int] = {}
+        for f in features:
+            counts[f.layer] = counts.get(f.layer, 0) + 1
+        tiles = tianditu(wired.settings.tianditu_key, view.t)
+        page = render(
+            request,
+            "map.html",
+            view,
+            drawing=svg_drawing(features, issues, view.t),
+            legend=legend(counts, issues, view.t),
+            data=map_data(features, issues, view.t, tiles),
+        )
+        if tiles:
+            page.headers["Content-Security-Policy"] = page_policy(image_hosts=TIANDITU_HOSTS)
+        return page
+
+    return pages

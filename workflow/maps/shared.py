@@ -1,0 +1,169 @@
+"""The shared map (一张图) as it is read: every stored feature with the places its name may be written at,
+and the issues on it by state group.
+
+A name goes where a reader looks for it: inside an area (a point sure to lie in the polygon, not its centroid,
+which may fall outside a U-shaped township), along a line beside it, on a point; each has a few places to try,
+so that whoever draws the map can move a name out of another's way. Issues fall into three groups: open
+(未办结), open past their deadline (逾期), and closed (销号, its revisit and the archive included);
+``states.chart`` says which states are open and which closed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from shapely.geometry import Point as ShapelyPoint
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
+
+from states.chart import CLOSED_STATES, OPEN_STATES
+from workflow.core.models import Issue, Jurisdiction, MapFeature, Segment, table_of
+
+# The layers bottom to top: areas first, then lines, then points, so nothing small hides under something large.
+LAYER_ORDER = ("jurisdiction", "catchment", "sensitive", "river", "segment", "sewage_plant", "outfall")
+# The issue groups, drawn in this order: the urgent ones last, on top.
+ISSUE_GROUPS = ("closed", "open", "overdue")
+
+Point = tuple[float, float]
+# Where a name stands from its point: centred on it, or on one side of it.
+SIDES = ("center", "above", "below", "right", "left")
+Place = tuple[Point, str]  # a point and a side
+# Where along a line its name is tried, as fractions of its length: the middle first.
+ALONG_LINE = (0.5, 0.35, 0.65, 0.2, 0.8)
+Box = tuple[float, float, float, float]  # west, south, east, north
+
+_feature = table_of(MapFeature)
+_segment = table_of(Segment)
+_jurisdiction = table_of(Jurisdiction)
+_issue = table_of(Issue)
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One stored feature: its layer, code, name, GeoJSON geometry and where its name is written."""
+
+    layer: str
+    code: str
+    name: str
+    geometry: dict[str, Any]
+    places: tuple[Place, ...]  # where its name may go, best first (``label_places``)
+    level: str | None = None  # a jurisdiction's level (province … village): larger areas are named first
+
+
+@dataclass(frozen=True, slots=True)
+class MarkedIssue:
+    """An issue placed on the map, with its state group."""
+
+    code: str
+    title: str
+    state: str
+    lon: float
+    lat: float
+    group: str  # one of ISSUE_GROUPS
+
+
+def label_places(geometry: dict[str, Any]) -> tuple[Place, ...]:
+    """Where a geometry's name may go, best first, each with the side of its point it stands on (``SIDES``).
+
+    In the largest area, centred: first at the point farthest from its edges, then at others inside it. On
+    a point, centred. Along the longest line, halfway first, then nearer its ends (for when the middle is
+    crowded); above or below the line where it runs more across than up and down, else right or left of it,
+    so that the name does not cover the line. Nothing for an empty or broken geometry.
+    """
+    try:
+        found: BaseGeometry = shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return ()
+    if found.is_empty:
+        return ()
+    parts = list(getattr(found, "geoms", [found]))
+    if found.geom_type in ("MultiLineString", "LineString"):
+        line = max(parts, key=lambda p: p.length)
+        return tuple(
+            (_rounded(line.interpolate(f, normalized=True)), side)
+            for f in ALONG_LINE
+            for side in _sides_of(line, f * line.length)
+        )
+    if found.geom_type in ("MultiPolygon", "Polygon"):
+        area = max(parts, key=lambda p: p.area)
+        inside = [polylabel(area, tolerance=math.sqrt(area.area) / 50), area.representative_point(), area.centroid]
+        points = dict.fromkeys(_rounded(p) for p in inside if area.contains(p))
+        return tuple((p, "center") for p in points)
+    return ((_rounded(parts[0].representative_point()), "center"),)
+
+
+def _rounded(point: ShapelyPoint) -> Point:
+    return round(point.x, 6), round(point.y, 6)
+
+
+def _sides_of(line: BaseGeometry, distance: float) -> tuple[str, str]:
+    step = line.length / 20
+    before, after = line.interpolate(max(distance - step, 0)), line.interpolate(min(distance + step, line.length))
+    across = abs(after.x - before.x) * math.cos(math.radians((after.y + before.y) / 2))
+    return ("above", "below") if across >= abs(after.y - before.y) else ("right", "left")
+
+
+def stored_features(conn: sa.Connection, near: Box | None = None) -> list[Feature]:
+    """The stored layers in drawing order; ``near`` keeps only the features whose bounding box meets it.
+
+    A segment known only from the reference data (its line in ``segment.geometry``, no feature imported for
+    it) is drawn all the same.
+    """
+    query = (
+        sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry, _jurisdiction.c.level)
+        .outerjoin(_jurisdiction, sa.and_(_feature.c.layer == "jurisdiction", _jurisdiction.c.code == _feature.c.code))
+        .order_by(_feature.c.id)
+    )
+    if near is not None:
+        west, south, east, north = near
+        query = query.where(
+            _feature.c.max_lon >= west,
+            _feature.c.min_lon <= east,
+            _feature.c.max_lat >= south,
+            _feature.c.min_lat <= north,
+        )
+    rows = conn.execute(query).all()
+    found = [Feature(r.layer, r.code, r.name, r.geometry, label_places(r.geometry), r.level) for r in rows]
+    drawn = {f.code for f in found if f.layer == "segment"}
+    for s in conn.execute(
+        sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
+    ):
+        if s.code not in drawn and s.geometry:
+            line = {"type": "LineString", "coordinates": [[p[0], p[1]] for p in s.geometry]}
+            found.append(Feature("segment", s.code, s.name, line, label_places(line)))
+    rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
+    return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
+
+
+def group_of(state: str, due_at: datetime | None, now: datetime) -> str | None:
+    """An issue's group on the map; None for one ended without a closure (dismissed, merged as a duplicate)."""
+    if state in CLOSED_STATES:
+        return "closed"
+    if state not in OPEN_STATES:
+        return None
+    return "overdue" if due_at is not None and due_at < now else "open"
+
+
+def marked_issues(conn: sa.Connection, compact_ids: frozenset[int], now: datetime) -> list[MarkedIssue]:
+    """The issues of these compacts that have a position and are open or closed, in drawing order (by group)."""
+    rows = conn.execute(
+        sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.due_at, _issue.c.lon, _issue.c.lat)
+        .where(
+            _issue.c.compact_id.in_(sorted(compact_ids)),
+            _issue.c.lon.is_not(None),
+            _issue.c.lat.is_not(None),
+            _issue.c.state.in_(sorted(OPEN_STATES | CLOSED_STATES)),
+        )
+        .order_by(_issue.c.id)
+    ).all()
+    marked = []
+    for r in rows:
+        group = group_of(r.state, r.due_at, now)
+        if group is not None:
+            marked.append(MarkedIssue(r.code, r.title, r.state, r.lon, r.lat, group))
+    return sorted(marked, key=lambda m: ISSUE_GROUPS.index(m.group))
