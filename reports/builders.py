@@ -139,6 +139,14 @@ def span_period(first: date, last: date) -> str:
     return f"{first:%Y%m%d}-{last:%Y%m%d}"
 
 
+def _span_serial(first: date, last: date) -> str:
+    """The serial in an auditor's report number: 0302 for a day, 0301-0314 within a year, both days in full
+    across one (the scheduler's daily report has the whole date, 20260302, so the two never share a number)."""
+    if first == last:
+        return f"{first:%m%d}"
+    return f"{first:%m%d}-{last:%m%d}" if first.year == last.year else span_period(first, last)
+
+
 def _span_label(first: date, last: date) -> str:
     """2026年3月1日至3月14日 (the year again only when it changes; one day is just that day)."""
     said = f"{first.year}年{first.month}月{first.day}日"
@@ -167,7 +175,7 @@ def revisit_chosen(
     info = DocumentInfo(
         title="跨界问题“回头看”回访报告",
         compact=data["compact"],
-        number=_number(compact_code, "revisit", first.year, period),
+        number=_number(compact_code, "revisit", first.year, _span_serial(first, last)),
         subject=f"{data['compact']} {label} 回访报告",
         keywords=("河长制", "回头看", "回访报告", period),
         generated_at=max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1)),

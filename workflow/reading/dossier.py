@@ -470,7 +470,13 @@ def revisit_batch(
     organisations = sorted({i["organisation"] for i in items if i["organisation"]})
     revisited = {i["issue_id"] for i in items}
     pictures = [
-        {"path": f"{r.sha256[:2]}/{r.sha256}", "caption": f"{r.code} {r.caption or r.filename}"}
+        {
+            "path": f"{r.sha256[:2]}/{r.sha256}",
+            "caption": f"{r.code} {r.caption or r.filename}",
+            "taken_at": r.taken_at,
+            "lon": r.lon,
+            "lat": r.lat,
+        }
         for r in conn.execute(
             sa.select(_attachment, _issue.c.code)
             .join(_issue, _issue.c.id == _attachment.c.issue_id)
