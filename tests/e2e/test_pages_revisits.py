@@ -150,7 +150,7 @@ def test_a_missing_finding_is_named_and_nothing_is_recorded_not_even_the_photos(
     assert re.search(r'data-testid="error-finding">此项必填<', answer.text)
     flash = re.search(r'data-testid="flash">([^<]+)<', answer.text)
     assert flash is not None
-    assert "请修改：回访情况：此项必填" in flash.group(1)
+    assert "请修改回访情况：此项必填" in flash.group(1)
     assert "所选照片未上传，请重新选择" in flash.group(1)
     assert 'id="revisit-finding" name="finding"' in answer.text
     assert 'value="no_rebound" required checked' in answer.text  # the outcome chosen is kept too
@@ -215,7 +215,7 @@ def test_a_past_deadline_is_refused_in_the_pages_language(sqlite_world: World, c
     client.get("/lang/en")
     answer = post(client, code, data)
     assert re.search(r'data-testid="error-deadline">2026-01-05 is in the past \(today is 2026-03-\d\d\)<', answer.text)
-    assert "Please correct: New rectification deadline: 2026-01-05 is in the past" in answer.text
+    assert "Please correct New rectification deadline: 2026-01-05 is in the past" in answer.text
 
 
 def test_an_archive_refused_by_its_guard_says_why_in_the_pages_language(

@@ -638,7 +638,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "For a rebound, if you wish; left empty, {days} working days from today",
         ),
         "revisit_submit": ("提交回访结果", "Record the outcome"),
-        "revisit_fix": ("请修改：{fields}", "Please correct: {fields}"),
+        "revisit_fix": ("请修改{fields}", "Please correct {fields}"),
         "revisit_choose_outcome": ("请选择未反弹或反弹", "choose no rebound or rebound"),
         "revisit_choose_photos": ("请先选择照片", "choose the photos first"),
         "revisit_photos_added": (
@@ -668,7 +668,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "revisit_report_file": ("生成并提交回访报告", "Make and file the report"),
         "revisit_report_none": ("该期间没有已完成的回访。", "No revisit was finished in this period."),
         "revisit_report_filed": ("回访报告已存档：{title}", "Revisit report filed: {title}"),
-        "revisit_report_to_before_from": ("截止日期早于起始日期", "the last day is before the first"),
+        "revisit_report_to_before_from": ("早于起始日期", "the last day is before the first"),
         "revisit_report_choose": ("请至少勾选一个问题", "tick at least one issue"),
         "revisit_report_not_in_span": (
             "不是该期间已完成回访的问题：{codes}",
