@@ -164,6 +164,8 @@ def test_bad_input_is_named_in_chinese_and_files_nothing(
     client.get("/lang/en")
     english = client.post("/revisits/report", data={**fields, "from": "2026-03-05", "to": "2026-03-01"})
     assert re.search(r'data-testid="error-to">the last day is before the first<', english.text)
+    assert "Please correct To: the last day is before the first" in english.text
+    assert "Show the revisits of this period" in english.text
 
 
 def test_a_compact_the_viewer_does_not_audit_is_refused(

@@ -216,6 +216,12 @@ def test_a_past_deadline_is_refused_in_the_pages_language(sqlite_world: World, c
     answer = post(client, code, data)
     assert re.search(r'data-testid="error-deadline">2026-01-05 is in the past \(today is 2026-03-\d\d\)<', answer.text)
     assert "Please correct New rectification deadline: 2026-01-05 is in the past" in answer.text
+    # The form itself is in English too: no Chinese but what the auditor wrote.
+    section = re.search(r'<section class="card revisit".*?</section>', answer.text, re.S)
+    assert section is not None
+    words = re.sub(r"<textarea[^>]*>.*?</textarea>|<[^>]+>", " ", section.group(0), flags=re.S)
+    assert re.findall(r"[\u4e00-\u9fff]+", words) == []
+    assert "Record the outcome" in words
 
 
 def test_an_archive_refused_by_its_guard_says_why_in_the_pages_language(

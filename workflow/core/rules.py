@@ -207,11 +207,15 @@ def checklist_items_known(step: Step) -> None:
 def both_sides_signed(step: Step) -> None:
     """Closure needs the sign-off of both sides in the current round."""
     missing = [p for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
-    if missing:
-        # Worded by which side is missing: the reporting side's, the receiving side's, or both.
-        key = "unsigned_" + (missing[0].value if len(missing) == 1 else "both")
-        text = f"closure needs both sides' sign-off; missing: {', '.join(PARTY_LABELS[p] for p in missing)}"
-        raise ValidationFailed("sign_off", Reason(text, key))
+    if not missing:
+        return
+    text = f"closure needs both sides' sign-off; missing: {', '.join(PARTY_LABELS[p] for p in missing)}"
+    # Worded by which side is missing: both, the reporting side's or the receiving side's.
+    if len(missing) == 2:
+        raise ValidationFailed("sign_off", Reason(text, "unsigned_both"))
+    if missing[0] is Party.REPORTING:
+        raise ValidationFailed("sign_off", Reason(text, "unsigned_reporting"))
+    raise ValidationFailed("sign_off", Reason(text, "unsigned_receiving"))
 
 
 def checklist_complete(step: Step) -> None:
