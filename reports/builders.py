@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,6 +131,60 @@ def revisit(
         "revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=data["photos"]
     )
     return Built("revisit", f"{compact_code} {period} 回访报告", compact_code, period, None, pdf)
+
+
+def span_period(first: date, last: date) -> str:
+    """The period an auditor's own revisit report is filed under: its first and last day, 20260301-20260314
+    (the scheduler's are a month or a day)."""
+    return f"{first:%Y%m%d}-{last:%Y%m%d}"
+
+
+def _span_serial(first: date, last: date) -> str:
+    """The serial in an auditor's report number: 0302 for a day, 0301-0314 within a year, both days in full
+    across one (the scheduler's daily report has the whole date, 20260302, so the two never share a number)."""
+    if first == last:
+        return f"{first:%m%d}"
+    return f"{first:%m%d}-{last:%m%d}" if first.year == last.year else span_period(first, last)
+
+
+def _span_label(first: date, last: date) -> str:
+    """2026年3月1日至3月14日 (the year again only when it changes; one day is just that day)."""
+    said = f"{first.year}年{first.month}月{first.day}日"
+    if last == first:
+        return said
+    year = f"{last.year}年" if last.year != first.year else ""
+    return f"{said}至{year}{last.month}月{last.day}日"
+
+
+def revisit_chosen(
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    first: date,
+    last: date,
+    issues: Collection[str],
+    *,
+    archival: bool = False,
+) -> Built:
+    """回访报告 an auditor files for the revisits they chose among those finished from ``first`` to ``last``
+    (both days included): several revisits in one report, as the practice has it."""
+    start = datetime.combine(first, time(0), tzinfo=SHANGHAI)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    label, period = _span_label(first, last), span_period(first, last)
+    data = dossier.revisit_batch(conn, compact_code, start, end, issues=issues)
+    info = DocumentInfo(
+        title="跨界问题“回头看”回访报告",
+        compact=data["compact"],
+        number=_number(compact_code, "revisit", first.year, _span_serial(first, last)),
+        subject=f"{data['compact']} {label} 回访报告",
+        keywords=("河长制", "回头看", "回访报告", period),
+        generated_at=max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1)),
+    )
+    pdf = renderer.render(
+        "revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=data["photos"]
+    )
+    title = f"{data['compact']} {first.isoformat()} 至 {last.isoformat()} 回访报告"
+    return Built("revisit", title, compact_code, period, None, pdf)
 
 
 def minutes(

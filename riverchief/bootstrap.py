@@ -25,7 +25,7 @@ from riverchief.settings import Settings
 from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar
 from workflow.core.clock import Clock, SystemClock
 from workflow.core.db import make_engine
-from workflow.core.filing import Filed
+from workflow.core.filing import Document, Filed
 from workflow.core.uow import UnitOfWork
 
 
@@ -62,6 +62,12 @@ class App:
         from riverchief.reporting import make_and_file  # WeasyPrint only where a report is made
 
         return make_and_file(self, kind, **options)
+
+    def make_report(self, kind: str, **options: Any) -> Document:
+        """Render a report without filing it (a page files it together with the form that asked for it)."""
+        from riverchief.reporting import make
+
+        return make(self, kind, **options)
 
     def dispatcher(self, channels: Sequence[Channel] | None = None) -> Dispatcher:
         """An outbox dispatcher with the configured channels (or the given ones, for tests)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
@@ -71,10 +71,19 @@ def make(
     archival: bool = False,
     progress: Callable[[int, int], None] | None = None,
     reader: Reader | None = None,
+    span: tuple[date, date] | None = None,
+    issues: Collection[str] | None = None,
 ) -> builders.Built:
-    """Render one report (not filed), read through ``reader`` (default: the primary)."""
+    """Render one report (not filed), read through ``reader`` (default: the primary).
+
+    A revisit report over ``span`` (first and last day) of the chosen ``issues`` is an auditor's own; without
+    them it is the scheduler's, over ``period``.
+    """
     with (reader or app.reader)() as uow:
         conn = uow.connection
+        if kind == "revisit" and span is not None:
+            first, last = span
+            return builders.revisit_chosen(renderer(app), conn, compact, first, last, issues or (), archival=archival)
         if kind == "followup":
             assert issue is not None
             return builders.followup(renderer(app), conn, issue, archival=archival)

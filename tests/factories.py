@@ -298,3 +298,19 @@ def blank_png(width: int, height: int) -> bytes:
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, float], when: str) -> bytes:
+    """A small JPEG whose EXIF gives when (``2026:03:02 10:15:00``, read as Beijing time) and where (N, E) it was
+    taken, as a phone's camera writes them."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (40, 90, 120))
+    exif = Image.Exif()
+    exif[0x0132] = when
+    exif[0x8825] = {1: "N", 2: lat, 3: "E", 4: lon}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()

@@ -90,7 +90,40 @@ def once(
     key = request_key(request)
     if key is None or actor.id is None:
         return make()
-    person, path, sha = actor.id, request.url.path, digest(body)
+    answered, answer, replayed = _once(
+        uow, actor.id, key, request.method, request.url.path, digest(body), make, status, HEADER
+    )
+    return JSONResponse(answer, status_code=answered, headers={REPLAYED: "true"} if replayed else None)
+
+
+def once_posted(
+    uow: UnitOfWork, actor: Actor, key: str, path: str, body: Any, make: Callable[[], Any], *, field: str
+) -> tuple[Any, bool]:
+    """``once`` for a page's form: its key is a hidden ``field`` drawn with the form, so a form sent twice (a
+    double click, a reload, the back button) makes its thing once. Returns the answer and whether it was
+    the first one replayed; a key that is not one, or one used for another form, is refused naming ``field``.
+    """
+    if not _KEY.fullmatch(key):
+        raise ValidationFailed(field, f"must be 1 to {KEY_MAX} visible ASCII characters")
+    if actor.id is None:
+        return jsonable_encoder(make()), False
+    _, answer, replayed = _once(uow, actor.id, key, "POST", path, digest(body), make, 200, field)
+    return answer, replayed
+
+
+def _once(
+    uow: UnitOfWork,
+    person: int,
+    key: str,
+    method: str,
+    path: str,
+    sha: str,
+    make: Callable[[], Any],
+    status: int,
+    field: str,
+) -> tuple[int, Any, bool]:
+    """The status, the answer and whether it was replayed: ``make`` run under a newly claimed key, or what the
+    key's first request answered."""
     with uow:
         stored = _stored(uow, person, key)
         if stored is None:
@@ -101,7 +134,7 @@ def once(
                         _key.insert().values(
                             person_id=person,
                             key=key,
-                            method=request.method,
+                            method=method,
                             path=path,
                             request_hash=sha,
                             status=0,
@@ -120,12 +153,12 @@ def once(
                 if stored is None:
                     raise
             else:
-                return JSONResponse(answer, status_code=status)
+                return status, answer, False
     if stored.path != path or stored.request_hash != sha:
         raise ValidationFailed(
-            HEADER, f"{key} was used for another request (at {stored.path}); a new request needs a new key"
+            field, f"{key} was used for another request (at {stored.path}); a new request needs a new key"
         )
-    return JSONResponse(stored.response, status_code=stored.status, headers={REPLAYED: "true"})
+    return stored.status, stored.response, True
 
 
 def _stored(uow: UnitOfWork, person: int, key: str) -> Any:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
+from workflow.core.filing import Document
 from workflow.core.uow import UnitOfWork
 
 
@@ -70,6 +71,10 @@ class Wired(Protocol):
 
     def replica_reader(self) -> UnitOfWork:
         """A fresh read-only unit of work on the read replica (the primary when none is set): it may lag a moment."""
+        ...
+
+    def make_report(self, kind: str, **options: Any) -> Document:
+        """Render a report without filing it: an auditor's revisit report, filed with the form that chose it."""
         ...
 
     def file_report(self, kind: str, **options: Any) -> FiledReport:

@@ -237,7 +237,11 @@ def test_a_cross_border_case_through_the_pages(sqlite_world: World, site: str, b
     assert "start_revisit" in auditor.actions()
     assert not {"request_verify", "pass_check", "fail_check"} & set(auditor.actions())
     auditor.act("start_revisit")
-    auditor.act("no_rebound", finding="回访未见反弹，排口保持封堵")
+    revisit = auditor.page.locator("[data-testid=revisit] form")
+    revisit.locator("[name=finding]").fill("回访未见反弹，排口保持封堵")
+    revisit.locator("[data-testid=outcome-no_rebound]").check()
+    revisit.locator("[data-testid=record-revisit]").click()
+    auditor.page.wait_for_load_state()
     assert auditor.state() == "已销号"
     timeline = auditor.page.locator("[data-testid=timeline]").inner_text()
     assert "回访未见反弹" in timeline

@@ -9,23 +9,12 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from tests.factories import COORDINATOR, REPORTER, World, blank_png, walk_to
+from tests.factories import COORDINATOR, REPORTER, World, blank_png, jpeg_with_gps, walk_to
 from workflow.core import evidence
 from workflow.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed, WorkflowError
 from workflow.core.evidence import add_evidence, photo_facts, photos, store_path
 from workflow.core.services import apply
 from workflow.core.uow import UnitOfWork
-
-
-def jpeg_with_gps(lat: tuple[float, float, float], lon: tuple[float, float, float], when: str) -> bytes:
-    image = Image.new("RGB", (64, 48), (40, 90, 120))
-    exif = Image.Exif()
-    exif[0x0132] = when
-    exif[0x8825] = {1: "N", 2: lat, 3: "E", 4: lon}
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif.tobytes())
-    return out.getvalue()
-
 
 PHOTO = jpeg_with_gps((30.0, 12.0, 28.8), (105.0, 42.0, 10.8), "2026:03:02 10:15:00")
 

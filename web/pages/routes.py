@@ -26,7 +26,7 @@ from states import CHART, TABLE, Party
 from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
-from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, watershed, workbench
+from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, revisits, watershed, workbench
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw
 from web.pages.text import LANGUAGES, Text
@@ -60,7 +60,7 @@ from workflow.patrols.completion import district_figures
 from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
 from workflow.reading.nearby import NearbyIssue, duplicate_links, nearby_open
-from workflow.reading.records import report_rows, revisit_rows
+from workflow.reading.records import report_rows
 from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, open_issues, queue
 
 LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
@@ -268,6 +268,9 @@ def router(access: Access) -> APIRouter:
         # What this person may do but not yet (a signature or a clean revisit is missing): said, not offered.
         blocked = not_yet(view.uow, code, view.actor, [a.trigger for a in actions])
         actions = [a for a in actions if a.trigger not in blocked]
+        # A revisit's outcome has a form of its own, with the photos taken on site (web.pages.revisits).
+        outcomes = [a.trigger for a in actions if a.trigger in revisits.OUTCOMES]
+        actions = [a for a in actions if a.trigger not in revisits.OUTCOMES]
         with view.uow as uow:
             row = uow.connection.execute(
                 sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
@@ -290,6 +293,8 @@ def router(access: Access) -> APIRouter:
                     exclude=code,
                 )
             files = photos(uow.connection, row.id)
+            today = local_today(wired.clock.now())
+            revisit = revisits.form_context(uow.connection, row.id, outcomes, view.t, today) if outcomes else None
             segment = None
             if row.segment_id is not None:
                 segment = uow.connection.execute(
@@ -317,6 +322,7 @@ def router(access: Access) -> APIRouter:
             "phase": phase_of(issue.state),
             "held": held,
             "actions": actions,
+            "revisit": revisit,
             "blocked": blocked,
             "files": files,
             "segment_name": segment.name if segment else None,
@@ -459,7 +465,7 @@ def router(access: Access) -> APIRouter:
             except (Conflict, InvalidTransition):
                 refused = (409, ("warn", view.t("stale")), {})
             except ValidationFailed as exc:
-                refused = (422, ("bad", view.t("fix_fields")), dict(exc.errors))
+                refused = (422, refused_flash(view, trigger, issue.state, exc), view.t.reasons(exc.errors))
             except NotPermitted:
                 refused = (403, ("bad", view.t("forbidden")), {})
         if refused is None:
@@ -470,6 +476,18 @@ def router(access: Access) -> APIRouter:
         if status == 422:
             return render_issue(request, view, status, context, flash, errors, values, trigger)
         return render_issue(request, view, status, context, flash)
+
+    def refused_flash(view: Viewer, trigger: str, state: str, exc: ValidationFailed) -> tuple[str, str]:
+        """What a refused step says above its form: to correct the marked fields, or, for a reason no field
+        of the form shows (a guard on the issue as it stands), that reason in the reader's words."""
+        shown = {f.name for f in TABLE[(state, trigger)].fields}
+        unshown = [view.t.reason(r) for f, r in exc.errors if f not in shown]
+        if not unshown:
+            return "bad", view.t("fix_fields")
+        why = view.t("list_sep").join(unshown)
+        named = next(t for t in CHART.triggers if t.name == trigger)
+        action = named.label_zh if view.t.zh else named.label_en
+        return "bad", view.t("not_yet_because", action=action, why=why)
 
     @pages.post("/issues/{code}/photos")
     async def add_photos(request: Request, form: Posted, code: str, view: Seen) -> Response:
@@ -533,6 +551,25 @@ def router(access: Access) -> APIRouter:
         if isinstance(exc, NotPermitted):
             return "forbidden"
         return "refused" if isinstance(exc, ValidationFailed) else "not_stored"
+
+    def redraw_issue(
+        request: Request,
+        view: Viewer,
+        status: int,
+        code: str,
+        flash: tuple[str, str] | None,
+        errors: dict[str, str],
+        values: dict[str, Any],
+        open_form: str | None,
+    ) -> HTMLResponse:
+        """The issue page as it now stands, with a refused form's input kept and its reasons beside the fields."""
+        return render_issue(request, view, status, issue_context(view, code), flash, errors, values, open_form)
+
+    pages.include_router(
+        revisits.router(
+            access, viewer, render, check_csrf, revisits.IssueForms(redraw_issue, posted_photos, refused_photos)
+        )
+    )
 
     # -- report a problem -------------------------------------------------------------------
 
@@ -702,58 +739,6 @@ def router(access: Access) -> APIRouter:
             now=now,
             **gaps,
         )
-
-    @pages.get("/revisits")
-    def revisits(request: Request, view: Seen) -> HTMLResponse:
-        with view.uow as uow:
-            planned = revisit_rows(uow.connection, view.actor.audits, status="planned")
-            items = [i for i in open_issues(uow.connection, view.actor) if i.state == "du.revisiting"]
-            filed = report_rows(uow.connection, view.actor.audits, kind="revisit", limit=50)
-            closed = {
-                r.code: r.version
-                for r in uow.connection.execute(
-                    sa.select(_issue.c.code, _issue.c.version).where(
-                        _issue.c.code.in_({p.issue_code for p in planned}), _issue.c.state == "du.closed"
-                    )
-                )
-            }
-        today = local_today(wired.clock.now())
-        # Due and overdue revisits are the auditor's to do now, each said late by working days and startable here.
-        # One visit starts an issue's revisit, so an issue with several revisits come due is one entry (the
-        # earliest), saying how many more it covers, with one start button.
-        by_issue: dict[str, list[Any]] = {}
-        for p in sorted((p for p in planned if p.due_on <= today), key=lambda p: (p.due_on, p.issue_code)):
-            if p.issue_code in by_issue:
-                by_issue[p.issue_code][3] += 1
-            else:
-                late = wired.calendar.working_days_between(p.due_on, today)
-                by_issue[p.issue_code] = [p, late, closed.get(p.issue_code), 0]
-        due = [tuple(entry) for entry in by_issue.values()]
-        later = [p for p in planned if p.due_on > today]
-        return render(
-            request,
-            "revisits.html",
-            view,
-            due=due,
-            planned=later,
-            revisiting=items,
-            filed=filed,
-            today=today,
-            may_start=bool(view.actor.audits),
-        )
-
-    @pages.post("/revisits/{code}/start")
-    async def start_revisit(request: Request, form: Posted, code: str, view: Seen) -> Response:
-        check_csrf(view, form)
-        try:
-            version = int(str(form.get("expected_version") or ""))
-        except ValueError:
-            version = -1
-        try:
-            await run_in_threadpool(apply, view.uow, code, "start_revisit", view.actor, {}, version)
-        except (Conflict, InvalidTransition):
-            return render(request, "message.html", view, 409, message=view.t("stale"))
-        return RedirectResponse(f"/issues/{quote(code)}?done=start_revisit", status_code=303)
 
     @pages.get("/reports")
     def reports(

@@ -6,8 +6,10 @@ rest. A missing key is a bug, so lookups raise rather than show the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+
+from workflow.core.errors import Reason
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -565,6 +567,144 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "No map layers imported and no issue with a position yet.",
         ),
         # (end of map)
+        # -- revisits
+        "not_yet_because": ("暂不能{action}：{why}", "Not yet: {action}, because {why}"),
+        "refusal_no_jurisdiction": ("没有编码为 {code} 的行政区", "no jurisdiction has the code {code}"),
+        "refusal_own_side": (
+            "{name}（{code}）是交办方本方，请交给对方",
+            "{name} ({code}) is the reporting side's own; hand it to the other side",
+        ),
+        "refusal_not_member": ("{name} 不是本协作机制的成员单位", "{name} is not a member of this compact"),
+        "refusal_deadline_past": ("{day} 已经过去（今天是 {today}）", "{day} is in the past (today is {today})"),
+        "refusal_side_not_signed": ("本方已在本轮签字确认", "your side has already signed this round"),
+        "refusal_checklist_to_complete": (
+            "双方签认后本轮核查清单须全部确认，尚缺：{items}",
+            "with both sides signed, every checklist item must be confirmed; missing: {items}",
+        ),
+        "refusal_checklist_unknown": (
+            "不是本类问题的核查项：{items}",
+            "not items of this category's checklist: {items}",
+        ),
+        "refusal_unsigned_reporting": ("交办方尚未签字确认复核", "the reporting side has not signed the joint check"),
+        "refusal_unsigned_receiving": ("接收方尚未签字确认复核", "the receiving side has not signed the joint check"),
+        "refusal_unsigned_both": ("双方尚未签字确认复核", "neither side has signed the joint check"),
+        "refusal_checklist_missing": ("核查清单尚未确认：{items}", "checklist items not confirmed yet: {items}"),
+        "refusal_last_revisit_clean": (
+            "须先完成一次未发现反弹的回头看",
+            "a revisit that found no rebound comes first",
+        ),
+        "refusal_report_not_filed": ("没有该 SHA-256 的已归档报告", "no filed report has this SHA-256"),
+        "refusal_evidence_not_stored": ("本步骤没有该 SHA-256 的已存材料", "no stored evidence has this SHA-256"),
+        "refusal_no_original": ("本协作机制没有编号为 {code} 的问题", "there is no issue {code} in this compact"),
+        "refusal_original_itself": (
+            "{code} 就是本问题，请填写它所重复的问题",
+            "{code} is this issue itself; give the issue it repeats",
+        ),
+        "refusal_original_duplicate": (
+            "{code} 本身是重复上报，请填写它并入的问题",
+            "{code} is itself a duplicate; give the issue it was merged into",
+        ),
+        "refusal_original_closed": (
+            "{code} 已不在办理中（{state_zh}），只能并入办理中的问题",
+            "{code} is no longer open ({state_en}); only an open issue takes a duplicate",
+        ),
+        "refusal_not_duplicate_here": (
+            "{code} 未被标记为本问题的重复上报",
+            "{code} is not marked a duplicate of this issue",
+        ),
+        "refusal_duplicate_linked": ("{code} 已关联到本问题", "{code} is already linked to this issue"),
+        "refusal_not_text": ("须为文本", "must be text"),
+        "refusal_required": ("此项必填", "required"),
+        "refusal_too_long": ("不能超过 {n} 个字", "at most {n} characters"),
+        "refusal_not_date": ("“{value}”不是日期（年-月-日）", "“{value}” is not a date (YYYY-MM-DD)"),
+        "refusal_not_choice": ("“{value}”不是可选项", "“{value}” is not one of the choices"),
+        "refusal_not_items": ("须为核查项列表", "must be a list of checklist items"),
+        "refusal_not_whole": ("“{value}”不是整数", "“{value}” is not a whole number"),
+        "refusal_percent_range": ("须在 0 到 100 之间", "must be from 0 to 100"),
+        "field_said": ("{field}：{reason}", "{field}: {reason}"),
+        "photo_taken": ("拍摄于 {when}", "Taken {when}"),
+        "photo_no_time": ("无拍摄时间", "No time taken"),
+        "photo_no_place": ("无拍摄位置", "no place"),
+        "photo_no_facts": ("照片无拍摄时间/位置", "The photo says no time or place"),
+        "revisit_record": ("记录回访结果", "Record the revisit"),
+        "revisit_field_finding": ("回访情况", "Finding"),
+        "revisit_field_photos": ("现场照片", "Photos taken on site"),
+        "revisit_field_outcome": ("回访结论", "Outcome"),
+        "revisit_field_deadline": ("新的整改时限", "New rectification deadline"),
+        "revisit_field_from": ("起始日期", "From"),
+        "revisit_field_to": ("截止日期", "To"),
+        "revisit_field_issues": ("回访问题", "Revisits"),
+        "revisit_finding_hint": (
+            "现场看到的情况：排口、水体、整改设施是否保持",
+            "What you saw on site: the outfall, the water, whether the works hold",
+        ),
+        "revisit_photos_hint": (
+            "可多选，每张不超过 {mb} MB。上传后显示每张照片的拍摄时间和位置，可先上传核对，再选择结论。",
+            "Several allowed, each up to {mb} MB. Each photo shows when and where it was taken once uploaded: "
+            "upload them first to check, then choose the outcome.",
+        ),
+        "revisit_upload_first": ("先上传照片", "Upload the photos first"),
+        "revisit_no_rebound": ("未反弹", "No rebound"),
+        "revisit_rebound": ("反弹", "Rebound"),
+        "revisit_no_rebound_hint": ("整改效果保持，本次回访完成", "The rectification holds; this revisit is done"),
+        "revisit_rebound_hint": (
+            "问题再次出现，退回接收方重新整改",
+            "The problem is back: it returns to the receiving side to rectify again",
+        ),
+        "revisit_deadline_hint": (
+            "反弹时可填；不填则为 {days} 个工作日后",
+            "For a rebound, if you wish; left empty, {days} working days from today",
+        ),
+        "revisit_submit": ("提交回访结果", "Record the outcome"),
+        "revisit_fix": ("请修改{fields}", "Please correct {fields}"),
+        "revisit_choose_outcome": ("请选择未反弹或反弹", "choose no rebound or rebound"),
+        "revisit_choose_photos": ("请先选择照片", "choose the photos first"),
+        "revisit_photos_added": (
+            "已上传 {n} 张照片，请核对拍摄时间和位置后选择结论。",
+            "{n} photos uploaded: check when and where they were taken, then choose the outcome.",
+        ),
+        "revisit_photos_again": (
+            "所选照片未上传，请重新选择。",
+            "The photos chosen were not uploaded: choose them again.",
+        ),
+        "revisit_finding_kept": ("您填写的回访情况未保存：{finding}", "Your finding was not recorded: {finding}"),
+        "revisit_reports": ("回访报告", "Revisit reports"),
+        "revisit_report_new": ("提交回访报告", "File a revisit report"),
+        "revisit_report_title": ("提交回访报告", "File a revisit report"),
+        "revisit_report_span": ("协作机制和期间", "Compact and period"),
+        "revisit_report_span_hint": (
+            "默认自本机制上次提交的回访报告之后起，至今天止。",
+            "From the day after the compact's last revisit report filed here, to today, unless you change it.",
+        ),
+        "revisit_report_show": ("查看该期间的回访", "Show the revisits of this period"),
+        "revisit_report_done": ("该期间已完成的回访（{n} 个问题）", "Revisits finished in the period ({n} issues)"),
+        "revisit_report_pick": ("勾选纳入报告的问题", "Tick the issues the report covers"),
+        "revisit_report_file_hint": (
+            "生成 PDF 回访报告并存档，存档后不可修改。",
+            "The report is made as a PDF and filed; once filed it does not change.",
+        ),
+        "revisit_report_file": ("生成并提交回访报告", "Make and file the report"),
+        "revisit_report_none": ("该期间没有已完成的回访。", "No revisit was finished in this period."),
+        "revisit_report_filed": ("回访报告已存档：{title}", "Revisit report filed: {title}"),
+        "revisit_report_to_before_from": ("早于起始日期", "the last day is before the first"),
+        "revisit_report_choose": ("请至少勾选一个问题", "tick at least one issue"),
+        "revisit_report_not_in_span": (
+            "不是该期间已完成回访的问题：{codes}",
+            "not among the revisits finished in the period: {codes}",
+        ),
+        "revisit_report_no_compact": (
+            "您不是任何协作机制的第三方回访机构，不能提交回访报告。",
+            "You audit no compact, so you cannot file a revisit report.",
+        ),
+        "revisit_report_not_yours": (
+            "您不是协作机制 {c} 的第三方回访机构，不能为其提交回访报告。",
+            "You do not audit the compact {c}, so you cannot file its revisit report.",
+        ),
+        "revisit_report_sent_before": (
+            "这份表单已经提交过。请重新打开“提交回访报告”页面再提交。",
+            "This form was sent before. Open the revisit report page again to file another.",
+        ),
+        # (end of revisits)
     }
 )
 
@@ -579,6 +719,20 @@ class Text:
     def __call__(self, key: str, **values: object) -> str:
         words = _TEXT[key][self._index]
         return words.format(**values) if values else words
+
+    def reason(self, reason: str) -> str:
+        """A refusal's reason in these words: a workflow ``Reason`` from the catalogue, any other as given."""
+        if isinstance(reason, Reason):
+            return self(f"refusal_{reason.key}", **reason.values)
+        return reason
+
+    def reasons(self, errors: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """A refusal's reasons by the field they name, in these words (two on one field joined)."""
+        out: dict[str, str] = {}
+        for field, reason in errors:
+            said = self.reason(reason)
+            out[field] = f"{out[field]}{self('list_sep')}{said}" if field in out else said
+        return out
 
     @property
     def zh(self) -> bool:

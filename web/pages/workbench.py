@@ -277,7 +277,8 @@ def router(
         try:
             await run_in_threadpool(fire)
         except WorkflowError as exc:
-            message = "；".join(f"{f}: {r}" for f, r in getattr(exc, "errors", ())) or str(exc)
+            reasons = view.t.reasons(exc.errors) if isinstance(exc, ValidationFailed) else {}
+            message = view.t("list_sep").join(reasons.values()) or str(exc)
             return render(request, "message.html", view, exc.http_status, message=message)
         return RedirectResponse(f"{back}{'&' if '?' in back else '?'}dispatched={len(codes)}", status_code=303)
 
@@ -421,7 +422,7 @@ def router(
             except ValidationFailed as exc:
                 context = await run_in_threadpool(meeting_context, view, code)
                 flash = ("bad", view.t("fix_fields"))
-                errors = dict(exc.errors)
+                errors = view.t.reasons(exc.errors)
                 return render(request, "meeting.html", view, 422, flash=flash, errors=errors, open_form=name, **context)
             except (NotPermitted, NotFound):
                 raise

@@ -63,6 +63,26 @@ class Conflict(WorkflowError):
         self.issue, self.expected, self.actual = issue, expected, actual
 
 
+class Reason(str):
+    """A refusal's reason as the API says it, carrying the catalogue key and values a page words it by.
+
+    It is the API's text wherever a string is expected (JSON, logs, the CLI); the pages look
+    up ``refusal_<key>`` with ``values`` in the reader's language instead.
+    """
+
+    key: str
+    values: dict[str, str]
+
+    def __new__(cls, text: str, key: str, **values: object) -> Reason:
+        made = super().__new__(cls, text)
+        made.key = key
+        made.values = {name: str(value) for name, value in values.items()}
+        return made
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str, str], dict[str, str]]:
+        return (str(self), self.key), self.values
+
+
 class ValidationFailed(WorkflowError):
     """Input is wrong; ``errors`` names every bad field and the reason."""
 

@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from workflow.core.actors import Actor
 from workflow.core.clock import SHANGHAI
-from workflow.core.errors import ValidationFailed
+from workflow.core.errors import Conflict, ValidationFailed
 from workflow.core.models import Attachment, table_of
 from workflow.core.payload import is_text
 from workflow.core.services import StepResult, apply_within, current_version
@@ -287,60 +287,108 @@ def add_files(
     files = [
         check(u.content, u.filename, caption=u.caption, max_bytes=max_bytes, max_pixels=max_pixels) for u in uploads
     ]
-    results: list[Stored] = []
-    placed: list[Path] = []
     with uow:
         issue_id, version = current_version(uow, issue)
-        pending: list[tuple[Checked, Path]] = []
-        for checked in files:
-            target = store_path(data_dir, checked.sha256)
-            existing = uow.connection.execute(
-                sa.select(_attachment.c.id).where(
-                    _attachment.c.issue_id == issue_id, _attachment.c.sha256 == checked.sha256
-                )
-            ).scalar()
-            if existing is not None:
-                results.append(Stored(int(existing), checked.sha256, target, checked.kind, checked.facts, None))
-                continue
-            attachment_id = uow.connection.execute(
-                _attachment.insert(),
-                {
-                    "issue_id": issue_id,
-                    "event_seq": version + 1,
-                    "sha256": checked.sha256,
-                    "filename": checked.name,
-                    "content_type": checked.kind,
-                    "size": len(checked.content),
-                    "caption": checked.caption,
-                    "taken_at": checked.facts.taken_at,
-                    "lon": checked.facts.lon,
-                    "lat": checked.facts.lat,
-                    "uploaded_by": actor.id,
-                    "created_at": uow.clock.now(),
-                },
-            ).inserted_primary_key[0]  # type: ignore[index]
-            payload = {
-                "sha256": checked.sha256,
-                "filename": checked.name,
-                **({"caption": checked.caption} if checked.caption else {}),
-            }
-            step = apply_within(uow, issue_id, "add_evidence", actor, payload, version)
-            version = step.version
-            results.append(Stored(int(attachment_id), checked.sha256, target, checked.kind, checked.facts, step))
-            pending.append((checked, target))
+        results, pending, _ = _record(uow, issue_id, version, actor, files, data_dir)
         if not pending:
             return results
-        try:
-            for checked, target in pending:
-                if _place(target, checked.content):
-                    placed.append(target)
-            uow.commit()
-        except BaseException:
-            # Only what this call put there: a file already in the store may be another issue's.
-            for target in placed:
-                target.unlink(missing_ok=True)
-            raise
+        _store_and_commit(uow, pending)
     return results
+
+
+def fire_with_files(
+    uow: UnitOfWork,
+    issue: str,
+    actor: Actor,
+    uploads: Sequence[Upload],
+    data_dir: Path,
+    trigger: str,
+    payload: Mapping[str, Any],
+    expected_version: int,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[list[Stored], StepResult]:
+    """Record files on an issue and then fire ``trigger``, in one transaction: all of it or none.
+
+    A revisit's finding comes with the photos taken on site: they enter the ledger as
+    ``add_evidence`` steps before the outcome, and a refused outcome (a stale
+    ``expected_version``, a blank finding) leaves neither them nor their files behind.
+    """
+    files = [
+        check(u.content, u.filename, caption=u.caption, max_bytes=max_bytes, max_pixels=max_pixels) for u in uploads
+    ]
+    with uow:
+        issue_id, version = current_version(uow, issue)
+        if version != expected_version:
+            raise Conflict(issue, expected_version, version)
+        results, pending, version = _record(uow, issue_id, version, actor, files, data_dir)
+        step = apply_within(uow, issue_id, trigger, actor, payload, version)
+        _store_and_commit(uow, pending)
+    return results, step
+
+
+def _record(
+    uow: UnitOfWork, issue_id: int, version: int, actor: Actor, files: Sequence[Checked], data_dir: Path
+) -> tuple[list[Stored], list[tuple[Checked, Path]], int]:
+    """Write each new file's record and ``add_evidence`` step (not its file yet), from ``version`` on.
+
+    Returns what is on the issue, the files still to put in the store, and the version the steps left.
+    """
+    results: list[Stored] = []
+    pending: list[tuple[Checked, Path]] = []
+    for checked in files:
+        target = store_path(data_dir, checked.sha256)
+        existing = uow.connection.execute(
+            sa.select(_attachment.c.id).where(
+                _attachment.c.issue_id == issue_id, _attachment.c.sha256 == checked.sha256
+            )
+        ).scalar()
+        if existing is not None:
+            results.append(Stored(int(existing), checked.sha256, target, checked.kind, checked.facts, None))
+            continue
+        attachment_id = uow.connection.execute(
+            _attachment.insert(),
+            {
+                "issue_id": issue_id,
+                "event_seq": version + 1,
+                "sha256": checked.sha256,
+                "filename": checked.name,
+                "content_type": checked.kind,
+                "size": len(checked.content),
+                "caption": checked.caption,
+                "taken_at": checked.facts.taken_at,
+                "lon": checked.facts.lon,
+                "lat": checked.facts.lat,
+                "uploaded_by": actor.id,
+                "created_at": uow.clock.now(),
+            },
+        ).inserted_primary_key[0]  # type: ignore[index]
+        payload = {
+            "sha256": checked.sha256,
+            "filename": checked.name,
+            **({"caption": checked.caption} if checked.caption else {}),
+        }
+        step = apply_within(uow, issue_id, "add_evidence", actor, payload, version)
+        version = step.version
+        results.append(Stored(int(attachment_id), checked.sha256, target, checked.kind, checked.facts, step))
+        pending.append((checked, target))
+    return results, pending, version
+
+
+def _store_and_commit(uow: UnitOfWork, pending: Sequence[tuple[Checked, Path]]) -> None:
+    """Put the recorded files in the store, then commit; should the commit fail, take out what this put there."""
+    placed: list[Path] = []
+    try:
+        for checked, target in pending:
+            if _place(target, checked.content):
+                placed.append(target)
+        uow.commit()
+    except BaseException:
+        # Only what this call put there: a file already in the store may be another issue's.
+        for target in placed:
+            target.unlink(missing_ok=True)
+        raise
 
 
 def photos(conn: sa.Connection, issue_id: int) -> list[dict[str, Any]]:

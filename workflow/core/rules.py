@@ -21,7 +21,7 @@ from states.policy import CATEGORIES, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, r
 from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
 from workflow.core.deadlines import next_check
-from workflow.core.errors import ValidationFailed
+from workflow.core.errors import Reason, ValidationFailed
 from workflow.core.models import (
     Attachment,
     ChecklistCheck,
@@ -95,11 +95,17 @@ def receiving_is_other_side(step: Step) -> None:
         )
     ).first()
     if target is None:
-        raise ValidationFailed("receiving", f"no jurisdiction with code {code!r}")
+        raise ValidationFailed("receiving", Reason(f"no jurisdiction with code {code!r}", "no_jurisdiction", code=code))
     reporting = step.issue.reporting_path
     if target.path.startswith(reporting) or reporting.startswith(target.path):
         raise ValidationFailed(
-            "receiving", f"{target.name} ({code}) is the reporting side's own jurisdiction; hand off to the other side"
+            "receiving",
+            Reason(
+                f"{target.name} ({code}) is the reporting side's own jurisdiction; hand off to the other side",
+                "own_side",
+                name=target.name,
+                code=code,
+            ),
         )
     step.found["receiving"] = target
 
@@ -113,7 +119,10 @@ def receiving_in_compact(step: Step) -> None:
         .where(col(CompactMember.compact_id) == step.issue.compact_id)
     ).scalars()
     if not any(target.path.startswith(p) for p in member_paths):
-        raise ValidationFailed("receiving", f"{target.name} is not a member of this issue's compact")
+        raise ValidationFailed(
+            "receiving",
+            Reason(f"{target.name} is not a member of this issue's compact", "not_member", name=target.name),
+        )
 
 
 def deadline_in_future(step: Step) -> None:
@@ -121,7 +130,10 @@ def deadline_in_future(step: Step) -> None:
     deadline = step.payload.get("deadline")
     today = local_today(step.now)
     if deadline is not None and date.fromisoformat(deadline) < today:
-        raise ValidationFailed("deadline", f"{deadline} is in the past (today is {today.isoformat()})")
+        raise ValidationFailed(
+            "deadline",
+            Reason(f"{deadline} is in the past (today is {today})", "deadline_past", day=deadline, today=today),
+        )
 
 
 def _signed_sides(step: Step) -> set[str]:
@@ -140,7 +152,10 @@ def side_not_signed(step: Step) -> None:
     side = side_of(step.held)
     signed = _signed_sides(step)
     if side in signed and not (signed >= _BOTH and _unconfirmed(step)):
-        raise ValidationFailed("sign_off", f"the {PARTY_LABELS[Party(side)]} has already signed this check round")
+        raise ValidationFailed(
+            "sign_off",
+            Reason(f"the {PARTY_LABELS[Party(side)]} has already signed this check round", "side_not_signed"),
+        )
 
 
 _BOTH = frozenset({Party.REPORTING.value, Party.RECEIVING.value})
@@ -165,8 +180,12 @@ def sign_off_completes_checklist(step: Step) -> None:
     if missing:
         raise ValidationFailed(
             "checklist",
-            f"双方签认后本轮核查清单须全部确认，尚缺：{'、'.join(missing)} "
-            f"(with both sides signed, every checklist item must be confirmed; missing: {', '.join(missing)})",
+            Reason(
+                f"双方签认后本轮核查清单须全部确认，尚缺：{'、'.join(missing)} "
+                f"(with both sides signed, every checklist item must be confirmed; missing: {', '.join(missing)})",
+                "checklist_to_complete",
+                items="、".join(missing),
+            ),
         )
 
 
@@ -176,28 +195,45 @@ def checklist_items_known(step: Step) -> None:
     unknown = [i for i in step.payload.get("checklist", []) if i not in known]
     if unknown:
         raise ValidationFailed(
-            "checklist", f"unknown item(s) {', '.join(unknown)}; this category's items are {', '.join(sorted(known))}"
+            "checklist",
+            Reason(
+                f"unknown item(s) {', '.join(unknown)}; this category's items are {', '.join(sorted(known))}",
+                "checklist_unknown",
+                items="、".join(unknown),
+            ),
         )
 
 
 def both_sides_signed(step: Step) -> None:
     """Closure needs the sign-off of both sides in the current round."""
-    missing = [PARTY_LABELS[p] for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
-    if missing:
-        raise ValidationFailed("sign_off", f"closure needs both sides' sign-off; missing: {', '.join(missing)}")
+    missing = [p for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
+    if not missing:
+        return
+    text = f"closure needs both sides' sign-off; missing: {', '.join(PARTY_LABELS[p] for p in missing)}"
+    # Worded by which side is missing: both, the reporting side's or the receiving side's.
+    if len(missing) == 2:
+        raise ValidationFailed("sign_off", Reason(text, "unsigned_both"))
+    if missing[0] is Party.REPORTING:
+        raise ValidationFailed("sign_off", Reason(text, "unsigned_reporting"))
+    raise ValidationFailed("sign_off", Reason(text, "unsigned_receiving"))
 
 
 def checklist_complete(step: Step) -> None:
     """Closure needs every checklist item of the issue's category confirmed this round."""
     missing = _unconfirmed(step)
     if missing:
-        raise ValidationFailed("checklist", f"items not yet confirmed: {', '.join(missing)}")
+        raise ValidationFailed(
+            "checklist",
+            Reason(f"items not yet confirmed: {', '.join(missing)}", "checklist_missing", items="、".join(missing)),
+        )
 
 
 def last_revisit_clean(step: Step) -> None:
     """Archiving needs a revisit that found no rebound."""
     if step.issue.last_revisit_clean is not True:
-        raise ValidationFailed("revisit", "archiving needs a revisit (回头看) that found no rebound")
+        raise ValidationFailed(
+            "revisit", Reason("archiving needs a revisit (回头看) that found no rebound", "last_revisit_clean")
+        )
 
 
 def report_on_file(step: Step) -> None:
@@ -206,7 +242,10 @@ def report_on_file(step: Step) -> None:
         sa.select(_report_file.c.id).where(_report_file.c.sha256 == step.payload["sha256"])
     ).first()
     if found is None:
-        raise ValidationFailed("sha256", "no filed report has this SHA-256; reports are filed by `riverchief report`")
+        raise ValidationFailed(
+            "sha256",
+            Reason("no filed report has this SHA-256; reports are filed by `riverchief report`", "report_not_filed"),
+        )
 
 
 def evidence_on_file(step: Step) -> None:
@@ -220,7 +259,11 @@ def evidence_on_file(step: Step) -> None:
     ).first()
     if found is None:
         raise ValidationFailed(
-            "sha256", "no stored evidence with this SHA-256 for this step; upload it with `riverchief issue attach`"
+            "sha256",
+            Reason(
+                "no stored evidence with this SHA-256 for this step; upload it with `riverchief issue attach`",
+                "evidence_not_stored",
+            ),
         )
 
 
@@ -239,14 +282,22 @@ def original_open(step: Step) -> None:
     ).first()
     # Another compact's issue is not there for this one: the same answer as for a code nobody issued.
     if original is None or original.compact_id != step.issue.compact_id:
-        raise ValidationFailed("of", f"no issue {code!r} in this issue's compact")
+        raise ValidationFailed("of", Reason(f"no issue {code!r} in this issue's compact", "no_original", code=code))
     if original.id == step.issue.id:
-        raise ValidationFailed("of", f"{code} is this issue itself; name the issue it repeats")
+        raise ValidationFailed(
+            "of", Reason(f"{code} is this issue itself; name the issue it repeats", "original_itself", code=code)
+        )
     if original.duplicate_of_id is not None:
-        raise ValidationFailed("of", f"{code} is itself a duplicate; name the issue it was merged into")
+        raise ValidationFailed(
+            "of",
+            Reason(f"{code} is itself a duplicate; name the issue it was merged into", "original_duplicate", code=code),
+        )
     if CHART.state(original.state).terminal or original.closed_at is not None:
-        label = CHART.state(original.state).label_zh
-        raise ValidationFailed("of", f"{code} is no longer open ({label}); only an open issue takes a duplicate")
+        state = CHART.state(original.state)
+        text = f"{code} is no longer open ({state.label_zh}); only an open issue takes a duplicate"
+        raise ValidationFailed(
+            "of", Reason(text, "original_closed", code=code, state_zh=state.label_zh, state_en=state.label_en)
+        )
     step.found["original"] = original
 
 
@@ -258,13 +309,20 @@ def duplicate_points_here(step: Step) -> None:
     ).first()
     if duplicate is None or duplicate.duplicate_of_id != step.issue.id:
         raise ValidationFailed(
-            "duplicate", f"{code!r} is not marked a duplicate of this issue; mark it so with mark_duplicate"
+            "duplicate",
+            Reason(
+                f"{code!r} is not marked a duplicate of this issue; mark it so with mark_duplicate",
+                "not_duplicate_here",
+                code=code,
+            ),
         )
     linked = step.conn.execute(
         sa.select(_event.c.payload).where(_event.c.issue_id == step.issue.id, _event.c.trigger == "duplicate_linked")
     ).scalars()
     if any(payload.get("duplicate") == code for payload in linked):
-        raise ValidationFailed("duplicate", f"{code} is already linked to this issue")
+        raise ValidationFailed(
+            "duplicate", Reason(f"{code} is already linked to this issue", "duplicate_linked", code=code)
+        )
 
 
 GUARDS: dict[str, Callable[[Step], None]] = {

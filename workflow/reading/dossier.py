@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -387,38 +387,44 @@ def latest_seal(conn: sa.Connection) -> SealView | None:
 
 
 def _events_in(
-    conn: sa.Connection, compact_code: str, triggers: tuple[str, ...], start: datetime, end: datetime
+    conn: sa.Connection,
+    compact_code: str,
+    triggers: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    issues: Collection[str] | None = None,
 ) -> list[Any]:
     rj, vj = _juris.alias("rj"), _juris.alias("vj")
-    return list(
-        conn.execute(
-            sa.select(
-                _event,
-                _issue.c.code,
-                _issue.c.title,
-                _issue.c.receiving_jurisdiction_id,
-                _issue.c.reporting_jurisdiction_id,
-                rj.c.name.label("reporting"),
-                vj.c.name.label("receiving"),
-                sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
-                _person.c.organisation.label("actor_org"),
-            )
-            .select_from(
-                _event.join(_issue, _issue.c.id == _event.c.issue_id)
-                .join(_compact, _compact.c.id == _issue.c.compact_id)
-                .join(rj, rj.c.id == _issue.c.reporting_jurisdiction_id)
-                .outerjoin(vj, vj.c.id == _issue.c.receiving_jurisdiction_id)
-                .outerjoin(_person, _person.c.id == _event.c.actor_id)
-            )
-            .where(
-                _compact.c.code == compact_code,
-                _event.c.trigger.in_(triggers),
-                _event.c.occurred_at >= start,
-                _event.c.occurred_at < end,
-            )
-            .order_by(_event.c.occurred_at, _issue.c.code, _event.c.seq)
+    query = (
+        sa.select(
+            _event,
+            _issue.c.code,
+            _issue.c.title,
+            _issue.c.receiving_jurisdiction_id,
+            _issue.c.reporting_jurisdiction_id,
+            rj.c.name.label("reporting"),
+            vj.c.name.label("receiving"),
+            sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
+            _person.c.organisation.label("actor_org"),
         )
+        .select_from(
+            _event.join(_issue, _issue.c.id == _event.c.issue_id)
+            .join(_compact, _compact.c.id == _issue.c.compact_id)
+            .join(rj, rj.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(vj, vj.c.id == _issue.c.receiving_jurisdiction_id)
+            .outerjoin(_person, _person.c.id == _event.c.actor_id)
+        )
+        .where(
+            _compact.c.code == compact_code,
+            _event.c.trigger.in_(triggers),
+            _event.c.occurred_at >= start,
+            _event.c.occurred_at < end,
+        )
+        .order_by(_event.c.occurred_at, _issue.c.code, _event.c.seq)
     )
+    if issues is not None:
+        query = query.where(_issue.c.code.in_(sorted(issues)))
+    return list(conn.execute(query))
 
 
 def compact_name(conn: sa.Connection, compact_code: str) -> str:
@@ -429,12 +435,16 @@ def compact_name(conn: sa.Connection, compact_code: str) -> str:
     return str(name)
 
 
-def revisit_batch(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """The revisits (回头看) finished in [start, end): each issue, the finding, rebound or not, the auditor."""
-    done = _events_in(conn, compact_code, ("no_rebound", "rebound"), start, end)
-    items = [
+def revisits_done(
+    conn: sa.Connection, compact_code: str, start: datetime, end: datetime, issues: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """The revisits (回头看) of a compact finished in [start, end), oldest first, each with its issue, finding,
+    outcome and auditor; only those of ``issues`` (codes) when given."""
+    done = _events_in(conn, compact_code, ("no_rebound", "rebound"), start, end, issues)
+    return [
         {
             "code": e.code,
+            "issue_id": e.issue_id,
             "title": e.title,
             "reporting": e.reporting,
             "receiving": e.receiving or "—",
@@ -446,10 +456,27 @@ def revisit_batch(conn: sa.Connection, compact_code: str, start: datetime, end: 
         }
         for e in done
     ]
+
+
+def revisit_batch(
+    conn: sa.Connection, compact_code: str, start: datetime, end: datetime, issues: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The revisits (回头看) finished in [start, end): each issue, the finding, rebound or not, the auditor.
+
+    ``issues`` (codes) keeps only the revisits of those issues: the ones an auditor chose for a report
+    of their own. The scheduler's daily report takes them all.
+    """
+    items = revisits_done(conn, compact_code, start, end, issues)
     organisations = sorted({i["organisation"] for i in items if i["organisation"]})
-    revisited = {e.issue_id for e in done}
+    revisited = {i["issue_id"] for i in items}
     pictures = [
-        {"path": f"{r.sha256[:2]}/{r.sha256}", "caption": f"{r.code} {r.caption or r.filename}"}
+        {
+            "path": f"{r.sha256[:2]}/{r.sha256}",
+            "caption": f"{r.code} {r.caption or r.filename}",
+            "taken_at": r.taken_at,
+            "lon": r.lon,
+            "lat": r.lat,
+        }
         for r in conn.execute(
             sa.select(_attachment, _issue.c.code)
             .join(_issue, _issue.c.id == _attachment.c.issue_id)

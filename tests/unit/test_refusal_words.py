@@ -1,0 +1,60 @@
+"""Every refusal the workflow words by a catalogue key has its words in both languages, with the values it names:
+a page looks the key up, and a missing one would be a failure instead of a reason."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from web.pages.text import LANGUAGES, Text
+from workflow.core.errors import Reason, ValidationFailed
+
+WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
+
+
+def reasons_raised() -> list[tuple[str, str, frozenset[str]]]:
+    """(where, key, the names of its values) for each ``Reason(text, "key", name=...)`` in the workflow."""
+    found = []
+    for path in sorted(WORKFLOW.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reason":
+                key = node.args[1]
+                assert isinstance(key, ast.Constant), f"{path.name}:{node.lineno}: the key must be a literal"
+                names = frozenset(k.arg for k in node.keywords if k.arg)
+                found.append((f"{path.name}:{node.lineno}", str(key.value), names))
+    return found
+
+
+def test_the_guards_and_the_payload_checks_word_their_refusals() -> None:
+    places = {where.split(":")[0] for where, _, _ in reasons_raised()}
+    assert {"rules.py", "payload.py"} <= places
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_reason_has_words_that_take_its_values(lang: str) -> None:
+    t = Text(lang)
+    for where, key, names in reasons_raised():
+        said = t.reason(Reason("the API's words", key, **dict.fromkeys(names, "「值」")))
+        assert said != "the API's words", where
+        assert "{" not in said, (where, said)
+
+
+def test_a_page_says_a_worded_reason_in_its_language_and_any_other_as_given() -> None:
+    refused = ValidationFailed.of(
+        [
+            ("deadline", Reason("2026-01-05 is in the past", "deadline_past", day="2026-01-05", today="2026-03-02")),
+            ("deadline", "必须在 1970-01-01 与 2100-12-31 之间 (must be from 1970-01-01 to 2100-12-31)"),
+        ]
+    )
+    assert Text("zh-CN").reasons(refused.errors) == {
+        "deadline": "2026-01-05 已经过去（今天是 2026-03-02）；必须在 1970-01-01 与 2100-12-31 之间 "
+        "(must be from 1970-01-01 to 2100-12-31)"
+    }
+    assert Text("en").reason(refused.errors[0][1]) == "2026-01-05 is in the past (today is 2026-03-02)"
+    # The API's words are unchanged: a Reason is the text it was given.
+    assert str(refused) == (
+        "deadline: 2026-01-05 is in the past; deadline: 必须在 1970-01-01 与 2100-12-31 之间 "
+        "(must be from 1970-01-01 to 2100-12-31)"
+    )
