@@ -4,6 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from states.reasons import REASONS
+
+
+class Reason(str):
+    """Why something is refused, in both languages: a key of ``states.reasons.REASONS`` with its values.
+
+    As a str it is what the API and the CLI say: the English, or "中文 (English)" where they always
+    said both (``Reason.in_both``), so every interface keeps its words; a page says ``zh`` or ``en``.
+    A value given as a (zh, en) pair is said in each language's own words.
+    """
+
+    zh: str
+    en: str
+
+    def __new__(cls, key: str, **values: object) -> Reason:
+        return cls._said(key, values, both=False)
+
+    @classmethod
+    def in_both(cls, key: str, **values: object) -> Reason:
+        """A reason the API and the CLI give as "中文 (English)"."""
+        return cls._said(key, values, both=True)
+
+    @classmethod
+    def _said(cls, key: str, values: dict[str, object], *, both: bool) -> Reason:
+        zh, en = REASONS[key]
+        zh = zh.format(**{k: v[0] if isinstance(v, tuple) else v for k, v in values.items()})
+        en = en.format(**{k: v[1] if isinstance(v, tuple) else v for k, v in values.items()})
+        said = str.__new__(cls, f"{zh} ({en})" if both else en)
+        said.zh, said.en = zh, en
+        return said
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        # Copied or pickled, it is the words it says.
+        return (str, (str(self),))
+
 
 class WorkflowError(Exception):
     """Base of every refusal the workflow gives; nothing was changed when one is raised."""

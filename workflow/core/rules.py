@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from states import Party, Transition
-from states.chart import CHART, PARTY_LABELS
-from states.policy import CATEGORIES, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
+from states.chart import CHART, PARTY_LABELS, PARTY_LABELS_EN
+from states.policy import CATEGORIES, CHECKLIST_EN, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
 from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
 from workflow.core.deadlines import next_check
-from workflow.core.errors import ValidationFailed
+from workflow.core.errors import Reason, ValidationFailed
 from workflow.core.models import (
     Attachment,
     ChecklistCheck,
@@ -95,12 +95,10 @@ def receiving_is_other_side(step: Step) -> None:
         )
     ).first()
     if target is None:
-        raise ValidationFailed("receiving", f"no jurisdiction with code {code!r}")
+        raise ValidationFailed("receiving", Reason("no_jurisdiction", code=code))
     reporting = step.issue.reporting_path
     if target.path.startswith(reporting) or reporting.startswith(target.path):
-        raise ValidationFailed(
-            "receiving", f"{target.name} ({code}) is the reporting side's own jurisdiction; hand off to the other side"
-        )
+        raise ValidationFailed("receiving", Reason("own_side", name=target.name, code=code))
     step.found["receiving"] = target
 
 
@@ -113,7 +111,7 @@ def receiving_in_compact(step: Step) -> None:
         .where(col(CompactMember.compact_id) == step.issue.compact_id)
     ).scalars()
     if not any(target.path.startswith(p) for p in member_paths):
-        raise ValidationFailed("receiving", f"{target.name} is not a member of this issue's compact")
+        raise ValidationFailed("receiving", Reason("not_compact_member", name=target.name))
 
 
 def deadline_in_future(step: Step) -> None:
@@ -121,7 +119,7 @@ def deadline_in_future(step: Step) -> None:
     deadline = step.payload.get("deadline")
     today = local_today(step.now)
     if deadline is not None and date.fromisoformat(deadline) < today:
-        raise ValidationFailed("deadline", f"{deadline} is in the past (today is {today.isoformat()})")
+        raise ValidationFailed("deadline", Reason("deadline_past", deadline=deadline, today=today.isoformat()))
 
 
 def _signed_sides(step: Step) -> set[str]:
@@ -140,20 +138,30 @@ def side_not_signed(step: Step) -> None:
     side = side_of(step.held)
     signed = _signed_sides(step)
     if side in signed and not (signed >= _BOTH and _unconfirmed(step)):
-        raise ValidationFailed("sign_off", f"the {PARTY_LABELS[Party(side)]} has already signed this check round")
+        raise ValidationFailed("sign_off", Reason("already_signed", side=_party(side)))
 
 
 _BOTH = frozenset({Party.REPORTING.value, Party.RECEIVING.value})
 
 
 def _unconfirmed(step: Step, adding: Collection[str] = ()) -> list[str]:
-    """The category's checklist items not confirmed this round (counting ``adding``), as "code (label)"."""
+    """The codes of the category's checklist items not confirmed this round (counting ``adding``)."""
     done = set(
         step.conn.execute(
             sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
         ).scalars()
     ) | set(adding)
-    return [f"{code} ({label})" for code, label in CATEGORIES[step.issue.category].checklist if code not in done]
+    return [code for code, _ in CATEGORIES[step.issue.category].checklist if code not in done]
+
+
+def _items(step: Step, codes: list[str]) -> tuple[str, str]:
+    """Checklist items named in a reason: their labels in each language (the English with their codes)."""
+    labels = dict(CATEGORIES[step.issue.category].checklist)
+    return "、".join(labels[c] for c in codes), ", ".join(f"{c} ({CHECKLIST_EN[c]})" for c in codes)
+
+
+def _party(side: str) -> tuple[str, str]:
+    return PARTY_LABELS[Party(side)], PARTY_LABELS_EN[Party(side)]
 
 
 def sign_off_completes_checklist(step: Step) -> None:
@@ -163,11 +171,7 @@ def sign_off_completes_checklist(step: Step) -> None:
         return
     missing = _unconfirmed(step, step.payload.get("checklist", []))
     if missing:
-        raise ValidationFailed(
-            "checklist",
-            f"双方签认后本轮核查清单须全部确认，尚缺：{'、'.join(missing)} "
-            f"(with both sides signed, every checklist item must be confirmed; missing: {', '.join(missing)})",
-        )
+        raise ValidationFailed("checklist", Reason.in_both("checklist_when_both", missing=_items(step, missing)))
 
 
 def checklist_items_known(step: Step) -> None:
@@ -176,28 +180,29 @@ def checklist_items_known(step: Step) -> None:
     unknown = [i for i in step.payload.get("checklist", []) if i not in known]
     if unknown:
         raise ValidationFailed(
-            "checklist", f"unknown item(s) {', '.join(unknown)}; this category's items are {', '.join(sorted(known))}"
+            "checklist", Reason("unknown_items", unknown=", ".join(unknown), known=", ".join(sorted(known)))
         )
 
 
 def both_sides_signed(step: Step) -> None:
     """Closure needs the sign-off of both sides in the current round."""
-    missing = [PARTY_LABELS[p] for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
+    missing = [_party(p) for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
     if missing:
-        raise ValidationFailed("sign_off", f"closure needs both sides' sign-off; missing: {', '.join(missing)}")
+        named = ("、".join(zh for zh, _ in missing), ", ".join(en for _, en in missing))
+        raise ValidationFailed("sign_off", Reason("both_sides_sign", missing=named))
 
 
 def checklist_complete(step: Step) -> None:
     """Closure needs every checklist item of the issue's category confirmed this round."""
     missing = _unconfirmed(step)
     if missing:
-        raise ValidationFailed("checklist", f"items not yet confirmed: {', '.join(missing)}")
+        raise ValidationFailed("checklist", Reason("items_unconfirmed", missing=_items(step, missing)))
 
 
 def last_revisit_clean(step: Step) -> None:
     """Archiving needs a revisit that found no rebound."""
     if step.issue.last_revisit_clean is not True:
-        raise ValidationFailed("revisit", "archiving needs a revisit (回头看) that found no rebound")
+        raise ValidationFailed("revisit", Reason("archive_needs_clean_revisit"))
 
 
 def report_on_file(step: Step) -> None:
@@ -239,14 +244,14 @@ def original_open(step: Step) -> None:
     ).first()
     # Another compact's issue is not there for this one: the same answer as for a code nobody issued.
     if original is None or original.compact_id != step.issue.compact_id:
-        raise ValidationFailed("of", f"no issue {code!r} in this issue's compact")
+        raise ValidationFailed("of", Reason("no_issue_in_compact", code=code))
     if original.id == step.issue.id:
-        raise ValidationFailed("of", f"{code} is this issue itself; name the issue it repeats")
+        raise ValidationFailed("of", Reason("is_itself", code=code))
     if original.duplicate_of_id is not None:
-        raise ValidationFailed("of", f"{code} is itself a duplicate; name the issue it was merged into")
+        raise ValidationFailed("of", Reason("is_duplicate", code=code))
     if CHART.state(original.state).terminal or original.closed_at is not None:
-        label = CHART.state(original.state).label_zh
-        raise ValidationFailed("of", f"{code} is no longer open ({label}); only an open issue takes a duplicate")
+        state = CHART.state(original.state)
+        raise ValidationFailed("of", Reason("not_open", code=code, state=(state.label_zh, state.label_en)))
     step.found["original"] = original
 
 
