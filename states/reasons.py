@@ -67,6 +67,10 @@ REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "{code} 已不在办理中（{state}），只能合并到办理中的问题",
             "{code} is no longer open ({state}); only an open issue takes a duplicate",
         ),
+        # -- the issue list's filters (workflow.reading.issues)
+        "unknown_filter": ("“{value}”不是可选的{what}", "unknown {what} {value!r}; {kinds}: {known}"),
+        "one_of": ("不是可选项", "must be one of {choices}"),
+        "no_river": ("没有编号为 {code} 的河流", "no river with code {code!r}"),
         # -- joint meetings and action items (workflow.meetings)
         "text_length": ("共 {length} 个字，最多 {n} 个字", "is {length} characters; at most {n}"),
         "meeting_year": ("{year} 年不是可以召开会议的年份", "{year} is not a year a meeting is held in"),

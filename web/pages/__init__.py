@@ -30,7 +30,7 @@ def refusal(request: Request, exc: WorkflowError) -> HTMLResponse:
     return _templates.TemplateResponse(
         request,
         "message.html",
-        {"t": t, "view": None, "path": request.url.path, "message": str(exc), "flash": None},
+        {"t": t, "view": None, "path": request.url.path, "message": t.refusal(exc), "flash": None},
         status_code=exc.http_status,
     )
 

@@ -1,13 +1,30 @@
 """The pages' own words, in Simplified Chinese and English.
 
-States, triggers and fields take their labels from the chart; this holds the
+States, triggers and fields take their labels from the chart, categories and
+checklist items from the policy, refusals from their reasons; this holds the
 rest. A missing key is a bug, so lookups raise rather than show the key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
+
+from states.chart import CHART, CHOICE_LABELS, PARTY_LABELS, PARTY_LABELS_EN, Field, FieldKind, Party
+from states.policy import CATEGORIES, CHECKLIST_EN
+from workflow.core.errors import (
+    Conflict,
+    CsrfRefused,
+    InvalidTransition,
+    NotFound,
+    NotPermitted,
+    Reason,
+    Throttled,
+    ValidationFailed,
+    WorkflowError,
+)
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -547,6 +564,29 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "patrols under way not counted.",
         ),
         # (end of quotas)
+        # -- english
+        "item_sep": ("、", ", "),
+        "in_parens": ("（{text}）", " ({text})"),
+        "named_code": ("{name}（{code}）", "{name} ({code})"),
+        "system_actor": ("系统", "the system"),
+        "stale_form": ("表单已过期，请刷新页面后重试。", "The form is stale; reload the page and try again."),
+        "refused": ("请求未被接受，未作任何更改。", "The request was refused; nothing was changed."),
+        "main_nav": ("主导航", "Main"),
+        "length_m": ("{m} 米", "{m} m"),
+        "not_a_number": ("不是数字", "not a number"),
+        "quarter": ("{year} 年第 {q} 季度", "Q{q} {year}"),
+        "admin_pick_file": ("请选择文件", "choose a file"),
+        "admin_not_utf8": ("不是 UTF-8 文本（第 {at} 字节）", "not UTF-8 text (byte {at})"),
+        "admin_unknown_layer": ("未知图层", "unknown layer"),
+        "admin_bad_json": ("GeoJSON 格式错误（第 {line} 行）", "not valid GeoJSON (line {line}: {why})"),
+        "admin_not_collection": ("GeoJSON 应为要素集合（FeatureCollection）", "GeoJSON must be a FeatureCollection"),
+        "imported_jurisdictions": ("行政区", "jurisdictions"),
+        "imported_people": ("人员", "people"),
+        "imported_compacts": ("协作机制", "compacts"),
+        "imported_rivers": ("河流", "rivers"),
+        "imported_segments": ("河段", "segments"),
+        "imported_patrol_quotas": ("巡河考核要求", "patrol quotas"),
+        # (end of english)
     }
 )
 
@@ -566,3 +606,110 @@ class Text:
     def zh(self) -> bool:
         """Whether this is the Chinese text."""
         return self._index == 0
+
+    # -- the chart's and the policy's words -------------------------------------------------------
+
+    def state(self, name: str) -> str:
+        """A state's label."""
+        found = CHART.state(name)
+        return found.label_zh if self.zh else found.label_en
+
+    def trigger(self, name: str) -> str:
+        """A trigger's label, as a heading or a button says it."""
+        label = CHART.trigger_label(name, en=not self.zh)
+        return label if self.zh else label[:1].upper() + label[1:]
+
+    def field(self, field: Field) -> str:
+        """A form field's label (its name only if the chart gave it none)."""
+        return (field.label_zh if self.zh else field.label_en) or field.name
+
+    def fields(self, trigger: str) -> dict[str, str]:
+        """A trigger's payload fields and their labels, in declaration order."""
+        return CHART.field_labels(trigger, en=not self.zh)
+
+    def category(self, code: str) -> str:
+        """A category's label; a code the policy no longer knows is said as stored."""
+        found = CATEGORIES.get(code)
+        if found is None:
+            return code
+        return found.label_zh if self.zh else found.label_en
+
+    def item(self, code: str) -> str:
+        """A checklist item's label."""
+        return _ITEMS_ZH[code] if self.zh else CHECKLIST_EN[code]
+
+    def choice(self, code: str) -> str:
+        """The label of a choice a CHOICE field offers (a meeting level, a report kind)."""
+        return CHOICE_LABELS[code][self._index]
+
+    def period(self, text: str) -> str:
+        """A period as the figures name it (2026, 2026-03, 2026-01 – 2026-11), its quarters said in words."""
+        return _QUARTER.sub(lambda m: self("quarter", year=m.group(1), q=m.group(2)), text)
+
+    def party(self, value: str) -> str:
+        """How someone stands to an issue (reporting side, coordinator...)."""
+        return (PARTY_LABELS if self.zh else PARTY_LABELS_EN)[Party(value)]
+
+    def value(self, trigger: str, name: str, value: Any, names: Mapping[str, str]) -> str:
+        """A payload value as a reader says it: items and choices by their labels, jurisdictions by name."""
+        kind = CHART.field_kinds(trigger).get(name)
+        if kind == FieldKind.ITEMS and isinstance(value, list):
+            return self("item_sep").join(self.item(v) if v in CHECKLIST_EN else str(v) for v in value)
+        if kind == FieldKind.CHOICE and value in CHOICE_LABELS:
+            return self.choice(value)
+        if kind == FieldKind.PERCENT:
+            return f"{value}%"
+        if isinstance(value, list):
+            return self("item_sep").join(str(v) for v in value)
+        return names.get(value, str(value)) if isinstance(value, str) else str(value)
+
+    # -- refusals ----------------------------------------------------------------------------------
+
+    def reason(self, reason: str) -> str:
+        """A refusal's reason in this language (one given in a single language is said as given)."""
+        if isinstance(reason, Reason):
+            return reason.zh if self.zh else reason.en
+        return reason
+
+    def errors(self, exc: ValidationFailed) -> dict[str, str]:
+        """The refused fields and why, in this language, for the form to show beside each field."""
+        return {name: self.reason(why) for name, why in exc.errors}
+
+    def refusal(self, exc: WorkflowError) -> str:
+        """A refusal said as a sentence in this language, for a page that has no form field to show it by."""
+        if isinstance(exc, ValidationFailed):
+            return self("list_sep").join(
+                f"{label}{self('label_sep')}{self.reason(why)}"
+                if (label := self._field_label(name))
+                else self.reason(why)
+                for name, why in exc.errors
+            )
+        if isinstance(exc, Throttled):
+            return self("login_throttled", minutes=max(1, -(-exc.retry_after // 60)))
+        for kind, key in _REFUSAL_KEYS:
+            if isinstance(exc, kind):
+                return self(key)
+        return self("refused")
+
+    def field_name(self, name: str) -> str:
+        """A refused field's name: its chart label, the page's word for it, else as the form named it."""
+        return self._field_label(name) or name
+
+    def _field_label(self, name: str) -> str | None:
+        for transition in CHART.transitions:
+            for field in transition.fields:
+                if field.name == name:
+                    return self.field(field)
+        return self(name) if name in _TEXT else None
+
+
+_QUARTER = re.compile(r"\b(\d{4})-Q([1-4])\b")
+_ITEMS_ZH = {code: label for category in CATEGORIES.values() for code, label in category.checklist}
+# The words for a refusal that names no field, by its kind (the first that fits).
+_REFUSAL_KEYS: tuple[tuple[type[WorkflowError], str], ...] = (
+    (NotFound, "not_found"),
+    (NotPermitted, "forbidden"),
+    (CsrfRefused, "stale_form"),
+    (Conflict, "stale"),
+    (InvalidTransition, "stale"),
+)
