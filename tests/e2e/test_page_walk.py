@@ -184,9 +184,11 @@ def _strings(value: Any) -> Iterator[str]:
 def leaks(chunks: Iterable[str], lang: str, data: list[str]) -> list[str]:
     """The words in the wrong language left once user data is taken out."""
     found = []
-    for chunk in chunks:
-        text = " ".join(chunk.split())
-        for value in data:
+    texts = [" ".join(chunk.split()) for chunk in chunks]
+    whole = "\n".join(texts)
+    present = [value for value in data if value in whole]  # the page's few, out of the world's many
+    for text in texts:
+        for value in present:
             if value in text:
                 text = text.replace(value, " ")
         if lang == "en":
@@ -402,7 +404,8 @@ def test_every_page_speaks_the_persons_language_around_what_people_entered(
     pages = 0
     with TestClient(create_api(world.app)) as client:
         for person in PEOPLE:
-            count, leaked = walk(client, person, lang, seeds, data)
+            # The office and the admin act as the chiefs do or on none: a few pages of each kind are enough.
+            count, leaked = walk(client, person, lang, [] if person in (OFFICE, ADMIN) else seeds, data)
             pages += count
             found += leaked
     assert pages > 150  # the walk reached the pages, not only the sign-in form
