@@ -48,6 +48,7 @@ class Field:
     kind: FieldKind
     required: bool = True
     label_zh: str = ""
+    label_en: str = ""
     choices: tuple[str, ...] = ()
     max_length: int = 2000
 
@@ -176,18 +177,29 @@ _P = Party
 _SIDES = frozenset({_P.REPORTING, _P.RECEIVING})
 _SIDES_AND_COORD = _SIDES | {_P.COORDINATOR}
 
-NOTE = Field("note", FieldKind.TEXT, required=False, label_zh="说明")
-REASON = Field("reason", FieldKind.TEXT, label_zh="理由")
-PLAN = Field("plan", FieldKind.TEXT, label_zh="整改方案")
-DEADLINE = Field("deadline", FieldKind.DATE, label_zh="整改时限")
-FINDING = Field("finding", FieldKind.TEXT, label_zh="回访情况")
+NOTE = Field("note", FieldKind.TEXT, required=False, label_zh="说明", label_en="Note")
+REASON = Field("reason", FieldKind.TEXT, label_zh="理由", label_en="Reason")
+PLAN = Field("plan", FieldKind.TEXT, label_zh="整改方案", label_en="Rectification plan")
+DEADLINE = Field("deadline", FieldKind.DATE, label_zh="整改时限", label_en="Deadline")
+FINDING = Field("finding", FieldKind.TEXT, label_zh="回访情况", label_en="What the revisit found")
 MEETING_LEVELS = ("township", "district", "city", "province")
+REPORT_KINDS = ("followup", "revisit", "minutes")
+# The words for each choice a CHOICE field offers (its stored value is the code).
+CHOICE_LABELS: dict[str, tuple[str, str]] = {
+    "township": ("乡镇级", "township"),
+    "district": ("区县级", "district"),
+    "city": ("市级", "city"),
+    "province": ("省级", "province"),
+    "followup": ("问题跟踪报告", "issue follow-up report"),
+    "revisit": ("回访报告", "revisit report"),
+    "minutes": ("联席会议纪要", "joint meeting minutes"),
+}
 # The meeting record (联席会议) a convene or resolve step belongs to, when it was held as one.
-MEETING = Field("meeting", FieldKind.TEXT, required=False, label_zh="会议编号")
+MEETING = Field("meeting", FieldKind.TEXT, required=False, label_zh="会议编号", label_en="Meeting no.")
 CONVENE_FIELDS = (
-    Field("level", FieldKind.CHOICE, label_zh="会议层级", choices=MEETING_LEVELS),
-    Field("agenda", FieldKind.TEXT, label_zh="议题"),
-    Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期"),
+    Field("level", FieldKind.CHOICE, label_zh="会议层级", label_en="Meeting level", choices=MEETING_LEVELS),
+    Field("agenda", FieldKind.TEXT, label_zh="议题", label_en="Agenda"),
+    Field("meeting_date", FieldKind.DATE, required=False, label_zh="会议日期", label_en="Meeting date"),
     MEETING,
 )
 
@@ -197,8 +209,8 @@ _ban_waiting = ("ban.handed_off", "ban.accepted", "ban.negotiating", "ban.joint_
 # flagged point is a watched place, not a report, so it is never a duplicate of one.
 DUPLICATE_SOURCES = ("xun.reported", "cha.investigating", "cha.confirmed", "ban.handed_off", "ban.accepted")
 DUPLICATE_FIELDS = (
-    Field("of", FieldKind.TEXT, label_zh="原问题编号", max_length=30),
-    Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
+    Field("of", FieldKind.TEXT, label_zh="原问题编号", label_en="Original issue no.", max_length=30),
+    Field("reason", FieldKind.TEXT, label_zh="理由", label_en="Reason", max_length=500),
 )
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -214,7 +226,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("cha.investigating",),
         "cha.confirmed",
         frozenset({_P.REPORTING, _P.COORDINATOR}),
-        (Field("findings", FieldKind.TEXT, label_zh="核查结论"),),
+        (Field("findings", FieldKind.TEXT, label_zh="核查结论", label_en="Findings"),),
     ),
     Transition(
         "dismiss",
@@ -228,7 +240,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("xun.reported", "cha.confirmed"),
         "ban.handed_off",
         frozenset({_P.REPORTING}),
-        (Field("receiving", FieldKind.JURISDICTION, label_zh="接收方"), NOTE),
+        (Field("receiving", FieldKind.JURISDICTION, label_zh="接收方", label_en="Receiving side"), NOTE),
         guards=("receiving_is_other_side", "receiving_in_compact"),
         effects=("set_receiving",),
     ),
@@ -240,7 +252,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("ban.negotiating",),
         "ban.rectifying",
         _SIDES_AND_COORD,
-        (Field("resolution", FieldKind.TEXT, label_zh="商办结果"), PLAN, DEADLINE),
+        (Field("resolution", FieldKind.TEXT, label_zh="商办结果", label_en="What was agreed"), PLAN, DEADLINE),
         guards=("deadline_in_future",),
         effects=("set_plan",),
     ),
@@ -265,7 +277,12 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("ban.joint_meeting",),
         "ban.rectifying",
         frozenset({_P.COORDINATOR}),
-        (Field("resolution", FieldKind.TEXT, label_zh="会议议定事项"), PLAN, DEADLINE, MEETING),
+        (
+            Field("resolution", FieldKind.TEXT, label_zh="会议议定事项", label_en="The meeting's decision"),
+            PLAN,
+            DEADLINE,
+            MEETING,
+        ),
         guards=("deadline_in_future",),
         effects=("set_plan",),
     ),
@@ -274,7 +291,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         (*_ban_waiting, "ban.rectifying"),
         "ban.dispatched",
         frozenset({_P.COORDINATOR, _P.HIGHER_CHIEF, _P.SYSTEM}),
-        (Field("order", FieldKind.TEXT, label_zh="调度要求"),),
+        (Field("order", FieldKind.TEXT, label_zh="调度要求", label_en="Order"),),
     ),
     Transition(
         "start_rectify",
@@ -291,8 +308,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         frozenset({_P.RECEIVING}),
         (
-            Field("note", FieldKind.TEXT, label_zh="进展情况"),
-            Field("percent", FieldKind.PERCENT, required=False, label_zh="完成比例"),
+            Field("note", FieldKind.TEXT, label_zh="进展情况", label_en="Progress"),
+            Field("percent", FieldKind.PERCENT, required=False, label_zh="完成比例", label_en="Percent done"),
         ),
     ),
     Transition(
@@ -300,7 +317,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("ban.rectifying",),
         "du.rectified",
         frozenset({_P.RECEIVING}),
-        (Field("summary", FieldKind.TEXT, label_zh="整改情况"),),
+        (Field("summary", FieldKind.TEXT, label_zh="整改情况", label_en="What was rectified"),),
     ),
     Transition(
         "request_verify",
@@ -315,7 +332,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("du.verifying",),
         None,
         _SIDES,
-        (Field("checklist", FieldKind.ITEMS, required=False, label_zh="核查清单"), NOTE),
+        (Field("checklist", FieldKind.ITEMS, required=False, label_zh="核查清单", label_en="Checklist"), NOTE),
         guards=("side_not_signed", "checklist_items_known", "sign_off_completes_checklist"),
         effects=("sign_off",),
     ),
@@ -351,7 +368,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("du.revisiting",),
         "ban.rectifying",
         frozenset({_P.AUDITOR}),
-        (FINDING, Field("deadline", FieldKind.DATE, required=False, label_zh="整改时限")),
+        (FINDING, Field("deadline", FieldKind.DATE, required=False, label_zh="整改时限", label_en="Deadline")),
         guards=("deadline_in_future",),
         effects=("record_rebound",),
     ),
@@ -396,8 +413,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         _SIDES_AND_COORD | {_P.MEMBER},
         (
-            Field("duplicate", FieldKind.TEXT, label_zh="重复上报", max_length=30),
-            Field("reason", FieldKind.TEXT, label_zh="理由", max_length=500),
+            Field("duplicate", FieldKind.TEXT, label_zh="重复上报", label_en="Duplicate report", max_length=30),
+            Field("reason", FieldKind.TEXT, label_zh="理由", label_en="Reason", max_length=500),
         ),
         guards=("duplicate_points_here",),
     ),
@@ -408,9 +425,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         frozenset({_P.REPORTING, _P.RECEIVING, _P.COORDINATOR, _P.AUDITOR}),
         (
-            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", max_length=64),
-            Field("filename", FieldKind.TEXT, label_zh="文件名", max_length=200),
-            Field("caption", FieldKind.TEXT, required=False, label_zh="说明", max_length=300),
+            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", label_en="SHA-256", max_length=64),
+            Field("filename", FieldKind.TEXT, label_zh="文件名", label_en="File name", max_length=200),
+            Field("caption", FieldKind.TEXT, required=False, label_zh="说明", label_en="Caption", max_length=300),
         ),
         guards=("evidence_on_file",),
     ),
@@ -421,9 +438,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         frozenset({_P.SYSTEM, _P.COORDINATOR, _P.REPORTING, _P.RECEIVING, _P.AUDITOR}),
         (
-            Field("kind", FieldKind.CHOICE, label_zh="报告类型", choices=("followup", "revisit", "minutes")),
-            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", max_length=64),
-            Field("file", FieldKind.TEXT, label_zh="文件", max_length=300),
+            Field("kind", FieldKind.CHOICE, label_zh="报告类型", label_en="Report kind", choices=REPORT_KINDS),
+            Field("sha256", FieldKind.TEXT, label_zh="SHA-256", label_en="SHA-256", max_length=64),
+            Field("file", FieldKind.TEXT, label_zh="文件", label_en="File", max_length=300),
         ),
         guards=("report_on_file",),
     ),
@@ -434,7 +451,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         tuple(DEADLINES),
         None,
         frozenset({_P.SYSTEM}),
-        (Field("reason", FieldKind.TEXT, label_zh="调整原因", max_length=300),),
+        (Field("reason", FieldKind.TEXT, label_zh="调整原因", label_en="Why", max_length=300),),
         effects=("recompute_due",),
     ),
 )
@@ -452,6 +469,15 @@ PARTY_LABELS: dict[Party, str] = {
     Party.HIGHER_CHIEF: "上级河长",
     Party.AUDITOR: "第三方回访机构",
     Party.SYSTEM: "系统",
+}
+PARTY_LABELS_EN: dict[Party, str] = {
+    Party.MEMBER: "member chief or office",
+    Party.REPORTING: "reporting side",
+    Party.RECEIVING: "receiving side",
+    Party.COORDINATOR: "joint meeting coordinator",
+    Party.HIGHER_CHIEF: "higher-level chief",
+    Party.AUDITOR: "third-party auditor",
+    Party.SYSTEM: "system",
 }
 
 
@@ -476,17 +502,22 @@ class Chart:
         """Every trigger, in chart order."""
         return [t.name for t in self.triggers]
 
-    def trigger_label(self, name: str) -> str:
-        """The Chinese label of a trigger."""
-        return next(t.label_zh for t in self.triggers if t.name == name)
+    def trigger_label(self, name: str, *, en: bool = False) -> str:
+        """The Chinese (or English) label of a trigger."""
+        found = next(t for t in self.triggers if t.name == name)
+        return found.label_en if en else found.label_zh
 
-    def field_labels(self, trigger: str) -> dict[str, str]:
-        """A trigger's payload fields and their Chinese labels, in declaration order."""
+    def field_labels(self, trigger: str, *, en: bool = False) -> dict[str, str]:
+        """A trigger's payload fields and their Chinese (or English) labels, in declaration order."""
         labels: dict[str, str] = {}
         for t in self.transitions:
             if t.trigger == trigger:
-                labels.update({f.name: f.label_zh for f in t.fields})
+                labels.update({f.name: f.label_en if en else f.label_zh for f in t.fields})
         return labels
+
+    def field_kinds(self, trigger: str) -> dict[str, FieldKind]:
+        """A trigger's payload fields and their kinds, so a page can say a stored value in words."""
+        return {f.name: f.kind for t in self.transitions if t.trigger == trigger for f in t.fields}
 
 
 CHART = Chart()

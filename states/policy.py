@@ -58,6 +58,23 @@ class Category:
 
 _COMMON = (("photos", "整改前后影像资料齐全"), ("site_check", "现场复核确认"))
 
+# Each checklist item's English label, by code (an item code means the same in every category).
+CHECKLIST_EN: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "photos": "Photos from before and after the rectification are complete",
+        "site_check": "Confirmed on site",
+        "outfall_closed": "The outfall is sealed or brought into order",
+        "manure_handled": "The manure is collected and treated",
+        "no_discharge": "Nothing is discharged straight into the river",
+        "permit_checked": "The discharge permit is checked",
+        "water_sampled": "The water is sampled and within its standard",
+        "equipment_removed": "The sand-mining equipment is removed",
+        "gear_removed": "The fishing gear is removed",
+        "waste_cleared": "The waste is cleared away",
+        "shore_restored": "The shoreline is restored",
+    }
+)
+
 CATEGORIES: MappingProxyType[str, Category] = MappingProxyType(
     {
         c.code: c

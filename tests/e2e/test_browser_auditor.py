@@ -152,7 +152,7 @@ def test_the_revisit_form_fits_a_phone(
     revisit.locator("[name=finding]").evaluate("el => el.removeAttribute('required')")
     revisit.locator("[data-testid=record-revisit]").click()
     page.wait_for_load_state()
-    assert page.locator("[data-testid=error-finding]").inner_text() == "此项必填"
+    assert page.locator("[data-testid=error-finding]").inner_text() == "必填"
     assert int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth")) <= 0
     page.locator("[data-testid=revisit]").screenshot(path=str(SHOTS / "07-phone-form.png"))
     page.screenshot(path=str(SHOTS / "07-phone-page.png"), full_page=True)

@@ -114,7 +114,7 @@ def test_a_swap_patrol_walked_reported_from_inside_and_ended_on_a_phone(
     tick()
     context.set_geolocation({"longitude": WALK[4][0], "latitude": WALK[4][1], "accuracy": 8})
     _count(page, 5)
-    assert walk.locator("[data-testid=walked-distance]").inner_text().endswith("km")
+    assert walk.locator("[data-testid=walked-distance]").inner_text().endswith("公里")
 
     # A reload loses nothing walked.
     page.reload()

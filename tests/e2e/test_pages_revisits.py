@@ -147,10 +147,10 @@ def test_a_missing_finding_is_named_and_nothing_is_recorded_not_even_the_photos(
     counts = sqlite_world.counts()
     answer = post(client, code, {**fields, "finding": "  ", "outcome": "no_rebound"}, [("a.jpg", ON_SITE)])
     assert answer.status_code == 422
-    assert re.search(r'data-testid="error-finding">此项必填<', answer.text)
+    assert re.search(r'data-testid="error-finding">必填<', answer.text)
     flash = re.search(r'data-testid="flash">([^<]+)<', answer.text)
     assert flash is not None
-    assert "请修改回访情况：此项必填" in flash.group(1)
+    assert "请修改回访情况：必填" in flash.group(1)
     assert "所选照片未上传，请重新选择" in flash.group(1)
     assert 'id="revisit-finding" name="finding"' in answer.text
     assert 'value="no_rebound" required checked' in answer.text  # the outcome chosen is kept too
@@ -211,7 +211,7 @@ def test_a_past_deadline_is_refused_in_the_pages_language(sqlite_world: World, c
     data = {**fields, "finding": "反弹", "outcome": "rebound", "deadline": "2026-01-05"}
     answer = post(client, code, data)
     assert answer.status_code == 422
-    assert re.search(r'data-testid="error-deadline">2026-01-05 已经过去（今天是 2026-03-\d\d）<', answer.text)
+    assert re.search(r'data-testid="error-deadline">2026-01-05 已过（今天是 2026-03-\d\d）<', answer.text)
     client.get("/lang/en")
     answer = post(client, code, data)
     assert re.search(r'data-testid="error-deadline">2026-01-05 is in the past \(today is 2026-03-\d\d\)<', answer.text)
@@ -251,5 +251,5 @@ def test_an_archive_refused_by_its_guard_says_why_in_the_pages_language(
     answer = client.post(f"/issues/{code}/act", data={**data, "expected_version": version})
     flash = re.search(r'data-testid="flash">([^<]+)<', answer.text)
     assert flash is not None
-    assert "because a revisit that found no rebound comes first" in flash.group(1)
+    assert "because archiving needs a revisit that found no rebound" in flash.group(1)
     assert "回头看" not in flash.group(1)

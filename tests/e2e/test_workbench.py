@@ -69,7 +69,7 @@ def test_the_list_is_filtered_in_the_url_and_exported_as_it_is_filtered(
     assert listed(searched.text) == [stuck[1]]
     bad = client.get("/issues?state=nonsense")
     assert bad.status_code == 422
-    assert "unknown state" in bad.text
+    assert "“nonsense”不是可选的状态" in bad.text  # in the page's words, not the API's
 
     sqlite_world.clock.advance(seconds=timedelta(days=10).total_seconds())
     sign_in(client, COORDINATOR)  # a new day, a new session

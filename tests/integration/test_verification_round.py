@@ -24,7 +24,7 @@ def test_the_second_sign_off_must_confirm_what_the_first_left_out_naming_it(worl
     assert refused.value.errors[0][0] == "checklist"
     assert "site_check" in str(refused.value)
     assert "outfall_closed" in str(refused.value)
-    assert "photos" not in str(refused.value).split("尚缺")[1].split("(")[0]  # confirmed already
+    assert "整改前后影像资料齐全" not in str(refused.value).split("尚缺")[1].split("(")[0]  # photos: confirmed already
     world.fire(code, "pass_check", RECEIVER, checklist=CHECKLIST[1:])
     world.fire(code, "close", COORDINATOR)
     assert world.issue(code).state == "du.closed"

@@ -16,7 +16,7 @@ from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING
 from tests.unit.test_transitions import STANDING, assert_refused, issue_at, permitted_actor, standing, valid_payload
 from workflow.core.actors import SYSTEM, Actor, parties
 from workflow.core.clock import SHANGHAI
-from workflow.core.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from workflow.core.errors import Conflict, NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.models import Compact
 from workflow.core.reference import load, parse
 
@@ -152,6 +152,12 @@ def test_today_for_a_deadline_is_the_day_in_shanghai_not_in_utc(sqlite_world: Wo
     assert error.reason == "2026-03-02 is in the past (today is 2026-03-03)"
 
 
+def said(reason: str) -> tuple[str, str]:
+    """A guard's reason as each language says it."""
+    assert isinstance(reason, Reason)
+    return reason.zh, reason.en
+
+
 # -- pass_check: side_not_signed, checklist_items_known ------------------------------------------------------------
 
 
@@ -162,7 +168,7 @@ def test_a_side_signs_a_check_round_once_whoever_signs_for_it(sqlite_world: Worl
     for person in (REPORTER, "tn-office", "tn-chief"):  # all three stand for the reporting side
         error = assert_refused(world, issue, ValidationFailed, world.fire, issue, "pass_check", person)
         assert error.field == "sign_off"
-        assert "交办方 has already signed" in error.reason
+        assert said(error.reason) == ("交办方已签认本轮复核", "the reporting side has already signed this check round")
     # The other side still signs.
     assert world.fire(issue, "pass_check", "sn-office").state == "du.verifying"
 
@@ -191,16 +197,21 @@ def test_only_the_categorys_own_checklist_items_can_be_confirmed(sqlite_world: W
 
 def test_closing_needs_both_sides_signatures(sqlite_world: World, subtests: pytest.Subtests) -> None:
     world = sqlite_world
-    for signers, missing in (((RECEIVER,), "交办方"), ((REPORTER,), "接收方"), ((), "交办方, 接收方")):
-        with subtests.test(missing=missing):
+    for signers, zh, en in (
+        ((RECEIVER,), "交办方", "reporting side"),
+        ((REPORTER,), "接收方", "receiving side"),
+        ((), "交办方、接收方", "reporting side, receiving side"),
+    ):
+        with subtests.test(missing=en):
             issue = issue_at(world, "du.verifying")
             for person in signers:
                 world.fire(issue, "pass_check", person, checklist=CHECKLIST)
             for closer in (REPORTER, COORDINATOR):
                 error = assert_refused(world, issue, ValidationFailed, world.fire, issue, "close", closer)
-                assert (error.field, error.reason) == (
-                    "sign_off",
-                    f"closure needs both sides' sign-off; missing: {missing}",
+                assert error.field == "sign_off"
+                assert said(error.reason) == (
+                    f"销号须双方签认，尚缺：{zh}",
+                    f"closure needs both sides' sign-off; missing: {en}",
                 )
 
 
@@ -215,8 +226,10 @@ def test_closing_needs_every_checklist_item_of_the_category(sqlite_world: World)
         world, issue, ValidationFailed, world.fire, issue, "pass_check", REPORTER, checklist=["site_check"]
     )
     assert error.field == "checklist"
-    assert "outfall_closed (排污口已封堵或规范整治)" in error.reason
-    assert "site_check" not in error.reason.split("尚缺")[1].split("(with")[0]
+    zh, en = said(error.reason)
+    assert zh.endswith("尚缺：排污口已封堵或规范整治")  # site_check is confirmed by this sign-off
+    assert en.endswith("missing: outfall_closed (The outfall is sealed or brought into order)")
+    assert error.reason == f"{zh} ({en})"  # the API and the CLI say both, as they always have
 
 
 def test_checklist_items_confirmed_by_either_side_add_up_to_a_closure(sqlite_world: World) -> None:
@@ -249,7 +262,7 @@ def test_after_a_failed_check_a_new_round_needs_fresh_signatures_and_checklist(s
 
     # Round one's signature and items do not count in round two.
     error = assert_refused(world, issue, ValidationFailed, world.fire, issue, "close", REPORTER)
-    assert error.reason.endswith("missing: 交办方, 接收方")
+    assert said(error.reason)[1].endswith("missing: reporting side, receiving side")
     world.fire(issue, "pass_check", RECEIVER)  # the receiving side may sign again in the new round
     error = assert_refused(world, issue, ValidationFailed, world.fire, issue, "pass_check", REPORTER)
     assert error.field == "checklist"

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from web.pages.text import LANGUAGES, Text
-from workflow.core.errors import Reason, ValidationFailed, WorkflowError
+from workflow.core.errors import WorkflowError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -28,14 +28,10 @@ def refusal(request: Request, exc: WorkflowError) -> HTMLResponse:
     """A refusal on a page, as a page: the reason (in the reader's words where the catalogue has them), and the
     way home."""
     t = Text(language(request))
-    message = str(exc)
-    if isinstance(exc, ValidationFailed):
-        # A reason the catalogue words stands by itself; any other keeps the field it names.
-        message = t("list_sep").join(t.reason(r) if isinstance(r, Reason) else f"{f}: {r}" for f, r in exc.errors)
     return _templates.TemplateResponse(
         request,
         "message.html",
-        {"t": t, "view": None, "path": request.url.path, "message": message, "flash": None},
+        {"t": t, "view": None, "path": request.url.path, "message": t.refusal(exc), "flash": None},
         status_code=exc.http_status,
     )
 

@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from states.policy import CASE_KINDS
 from web.access import Access
 from web.pages.deps import Posted, Viewer
+from web.pages.text import Text
 from workflow.core.actors import SIDE_ROLES, Actor
 from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
@@ -65,12 +66,12 @@ def linked_to_issue(view: Viewer, code: str) -> Linked:
     return Linked(cases, leads, may_take_part(view.actor))
 
 
-def field_errors(exc: ValidationFailed) -> dict[str, str]:
+def field_errors(t: Text, exc: ValidationFailed) -> dict[str, str]:
     """The refusal's reasons by the form field they belong to (``parties[1]`` is the ``parties`` field)."""
     out: dict[str, str] = {}
-    for field, reason in exc.errors:
-        name = field.split("[", 1)[0]
-        out[name] = f"{out[name]}；{reason}" if name in out else reason
+    for field, why in exc.errors:
+        name, reason = field.split("[", 1)[0], t.reason(why)
+        out[name] = f"{out[name]}{t('list_sep')}{reason}" if name in out else reason
     return out
 
 
@@ -241,7 +242,7 @@ def router(
         try:
             code = await run_in_threadpool(make)
         except ValidationFailed as exc:
-            return case_form(request, view, 422, values, field_errors(exc), ("bad", view.t("fix_fields")))
+            return case_form(request, view, 422, values, field_errors(view.t, exc), ("bad", view.t("fix_fields")))
         except NotPermitted:
             return case_form(request, view, 403, values, {}, ("bad", view.t("forbidden")))
         return RedirectResponse(f"/cases/{quote(code)}?done=opened", status_code=303)
@@ -290,7 +291,7 @@ def router(
                 return not_found(request, view)
             except ValidationFailed as exc:
                 flash = ("bad", view.t("fix_fields"))
-                errors = field_errors(exc)
+                errors = field_errors(view.t, exc)
                 return await run_in_threadpool(
                     lambda: case_page(request, view, code, 422, flash=flash, errors=errors, values=values)
                 )
@@ -376,7 +377,7 @@ def router(
         try:
             code = await run_in_threadpool(make)
         except ValidationFailed as exc:
-            return lead_form(request, view, 422, values, field_errors(exc), ("bad", view.t("fix_fields")))
+            return lead_form(request, view, 422, values, field_errors(view.t, exc), ("bad", view.t("fix_fields")))
         except NotPermitted:
             return lead_form(request, view, 403, values, {}, ("bad", view.t("forbidden")))
         return RedirectResponse(f"/leads/{quote(code)}?done=transferred", status_code=303)
@@ -428,7 +429,7 @@ def router(
             return not_found(request, view)
         except ValidationFailed as exc:
             flash = ("bad", view.t("fix_fields"))
-            errors = field_errors(exc)
+            errors = field_errors(view.t, exc)
             return await run_in_threadpool(
                 lambda: lead_page(request, view, code, 422, flash=flash, errors=errors, values=values)
             )

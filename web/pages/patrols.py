@@ -164,7 +164,7 @@ def router(
             patrol_id = await run_in_threadpool(start_now, view, segment)
         except ValidationFailed as exc:
             # Every refusal of a start is about the segment chosen (the start's time is the server's own).
-            errors = {"segment": view.t("list_sep").join(reason for _, reason in exc.errors)}
+            errors = {"segment": view.t("list_sep").join(view.t.reason(why) for _, why in exc.errors)}
             return list_page(request, view, 422, errors, values, ("bad", view.t("fix_fields")), "start")
         return RedirectResponse(f"/patrols/{patrol_id}", status_code=303)
 
@@ -215,14 +215,14 @@ def router(
             try:
                 track = parse_track(content, file.filename or "track")
             except ValidationFailed as exc:
-                raise ValidationFailed("file", view.t("track_unreadable", why=exc.reason)) from exc
+                raise ValidationFailed("file", view.t("track_unreadable", why=view.t.reason(exc.reason))) from exc
             notes = str(values["notes"] or "")
             await run_in_threadpool(
                 lambda: record_patrol(view.uow, view.actor, segment, track=track, kind=kind, notes=notes)
             )
         except ValidationFailed as exc:
             # The track's own times are its start and end: a refusal of either is the file's.
-            errors_by = {("file" if f in ("start", "end", "track") else f): r for f, r in exc.errors}
+            errors_by = {("file" if f in ("start", "end", "track") else f): r for f, r in view.t.errors(exc).items()}
             return list_page(request, view, 422, errors_by, values, ("bad", view.t("fix_fields")), "upload")
         return RedirectResponse("/patrols?uploaded=1", status_code=303)
 

@@ -210,7 +210,7 @@ def router(
         except NotPermitted:
             return await again(403, ("bad", view.t("forbidden")))
         except ValidationFailed as exc:
-            errors = view.t.reasons(exc.errors)
+            errors = view.t.errors(exc)
             return await again(422, ("bad", view.t("revisit_fix", fields=said(view.t, errors))), errors)
         return RedirectResponse(f"/issues/{quote(code)}?done={values['outcome']}", status_code=303)
 
@@ -436,7 +436,7 @@ FIELDS = frozenset({"finding", "photos", "outcome", "deadline", "from", "to", "i
 
 
 def said(t: Text, errors: dict[str, str]) -> str:
-    """The fields refused and why, for the message above a form: 回访情况：此项必填."""
+    """The fields refused and why, for the message above a form: 回访情况：必填."""
     return t("list_sep").join(
         t("field_said", field=t(f"revisit_field_{f}"), reason=r) if f in FIELDS else r for f, r in errors.items()
     )

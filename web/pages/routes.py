@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from states import CHART, TABLE, Party
-from states.chart import MEETING_LEVELS, SERVICE_TRIGGERS, FieldKind, phase_of
+from states.chart import SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
 from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, revisits, watershed, workbench
@@ -63,8 +63,6 @@ from workflow.reading.nearby import NearbyIssue, duplicate_links, nearby_open
 from workflow.reading.records import report_rows
 from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, open_issues, queue
 
-LEVELS = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
-LEVELS["province"] = ("省级", "province")
 ADMIN_MAX_BYTES = 20 * 1024 * 1024
 STALE_FORM = "表单已过期，请刷新页面后重试 (the form's CSRF token is missing or stale; reload the page)"
 ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard", "auditor": "/revisits"}
@@ -315,10 +313,9 @@ def router(access: Access) -> APIRouter:
             with view.uow as uow:
                 around, _ = map_shapes(uow.connection, near=frame_of(focus))
             shapes = [s for s in around if s.kind != "point"] + focus
-        state = CHART.state(issue.state)
         return {
             "issue": issue,
-            "state_label": state.label_zh if view.t.zh else state.label_en,
+            "state_label": view.t.state(issue.state),
             "phase": phase_of(issue.state),
             "held": held,
             "actions": actions,
@@ -330,11 +327,10 @@ def router(access: Access) -> APIRouter:
             "due": due_text(view, issue.due_at),
             "overdue": issue.due_at is not None and issue.due_at < wired.clock.now(),
             "checklist": CATEGORIES[issue.category].checklist if issue.category in CATEGORIES else (),
-            "category_label": category_label(view, issue.category),
+            "category_label": view.t.category(issue.category),
             "jurisdictions": choices,
             "names": dict(choices),
             "proposed": proposed,
-            "levels": {k: (v[0] if view.t.zh else v[1]) for k, v in LEVELS.items() if k in MEETING_LEVELS},
             "field_kinds": FieldKind,
             "today": local_today(wired.clock.now()).isoformat(),
             "tz": SHANGHAI,
@@ -394,12 +390,6 @@ def router(access: Access) -> APIRouter:
         ).all()
         return [(r.code, r.name) for r in rows]
 
-    def category_label(view: Viewer, code: str) -> str:
-        found = CATEGORIES.get(code)
-        if found is None:
-            return code
-        return found.label_zh if view.t.zh else found.label_en
-
     @pages.get("/issues/{code}")
     def issue_page(
         request: Request,
@@ -412,7 +402,7 @@ def router(access: Access) -> APIRouter:
             context = issue_context(view, code)
         except NotFound:
             return render(request, "message.html", view, 404, message=view.t("not_found"))
-        flash = ("ok", view.t("done", what=CHART.trigger_label(done))) if done in CHART.trigger_names() else None
+        flash = ("ok", view.t("done", what=view.t.trigger(done))) if done in CHART.trigger_names() else None
         # Photos a report could not add once its issue existed, as "why:name" (see ``report``).
         for note in refused or ():
             why, _, name = note.partition(":")
@@ -465,7 +455,7 @@ def router(access: Access) -> APIRouter:
             except (Conflict, InvalidTransition):
                 refused = (409, ("warn", view.t("stale")), {})
             except ValidationFailed as exc:
-                refused = (422, refused_flash(view, trigger, issue.state, exc), view.t.reasons(exc.errors))
+                refused = (422, refused_flash(view, trigger, issue.state, exc), view.t.errors(exc))
             except NotPermitted:
                 refused = (403, ("bad", view.t("forbidden")), {})
         if refused is None:
@@ -485,9 +475,7 @@ def router(access: Access) -> APIRouter:
         if not unshown:
             return "bad", view.t("fix_fields")
         why = view.t("list_sep").join(unshown)
-        named = next(t for t in CHART.triggers if t.name == trigger)
-        action = named.label_zh if view.t.zh else named.label_en
-        return "bad", view.t("not_yet_because", action=action, why=why)
+        return "bad", view.t("not_yet_because", action=view.t.trigger(trigger), why=why)
 
     @pages.post("/issues/{code}/photos")
     async def add_photos(request: Request, form: Posted, code: str, view: Seen) -> Response:
@@ -662,7 +650,7 @@ def router(access: Access) -> APIRouter:
             try:
                 return float(raw)
             except ValueError as exc:
-                raise ValidationFailed(name, "不是数字 (not a number)") from exc
+                raise ValidationFailed(name, view.t("not_a_number")) from exc
 
         try:
             draft = IssueDraft(
@@ -682,7 +670,7 @@ def router(access: Access) -> APIRouter:
                 raise ValidationFailed("photos", view.t("list_sep").join(refused))
             result = await run_in_threadpool(report_issue, view.uow, view.actor, draft)
         except ValidationFailed as exc:
-            errors = dict(exc.errors)
+            errors = view.t.errors(exc)
             flash = ("bad", view.t("report_not_sent" if "photos" in errors else "fix_fields"))
             return render(
                 request, "report.html", view, 422, errors=errors, values=values, flash=flash, **report_context(view)
@@ -764,34 +752,36 @@ def router(access: Access) -> APIRouter:
         layer = str(form.get("layer") or "")
         try:
             if not isinstance(upload, UploadFile) or not upload.filename:
-                raise ValidationFailed("document", "请选择文件 (choose a file)")
+                raise ValidationFailed("document", view.t("admin_pick_file"))
             content = await upload.read(ADMIN_MAX_BYTES + 1)
             if len(content) > ADMIN_MAX_BYTES:
-                raise ValidationFailed("document", f"超过 {ADMIN_MAX_BYTES // 2**20} MB (over the size limit)")
+                raise ValidationFailed("document", view.t("file_too_big", mb=ADMIN_MAX_BYTES // 2**20))
             try:
                 text = content.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise ValidationFailed("document", f"不是 UTF-8 文本 (not UTF-8 text, byte {exc.start})") from exc
+                raise ValidationFailed("document", view.t("admin_not_utf8", at=exc.start)) from exc
             name = upload.filename.lower()
             if layer:
                 if layer not in MAP_LAYERS:
-                    raise ValidationFailed("layer", "未知图层 (unknown layer)")
+                    raise ValidationFailed("layer", view.t("admin_unknown_layer"))
                 try:
                     document = load_json(text, "document")
                 except json.JSONDecodeError as exc:
-                    raise ValidationFailed("document", f"GeoJSON 格式错误 (line {exc.lineno}: {exc.msg})") from exc
+                    raise ValidationFailed("document", view.t("admin_bad_json", line=exc.lineno, why=exc.msg)) from exc
                 if not isinstance(document, dict):
-                    raise ValidationFailed("document", "GeoJSON 应为 FeatureCollection (not a FeatureCollection)")
+                    raise ValidationFailed("document", view.t("admin_not_collection"))
                 count = await run_in_threadpool(import_geojson, view.uow, layer, document)
                 counts = {view.t("layer_" + layer): count}
             else:
                 fmt: Literal["json", "yaml"] = "json" if name.endswith(".json") else "yaml"
                 source = upload.filename
-                counts = await run_in_threadpool(lambda: load(view.uow, parse_text(text, fmt, source)))
+                loaded = await run_in_threadpool(lambda: load(view.uow, parse_text(text, fmt, source)))
+                counts = {view.t("imported_" + kind): n for kind, n in loaded.items()}
         except ValidationFailed as exc:
             flash = ("bad", view.t("fix_fields"))
-            return render(request, "admin.html", view, 422, flash=flash, errors=exc.errors, layers=MAP_LAYERS)
-        summary = "，".join(f"{k} {v}" for k, v in counts.items())
+            errors = [(name, view.t.reason(why)) for name, why in exc.errors]
+            return render(request, "admin.html", view, 422, flash=flash, errors=errors, layers=MAP_LAYERS)
+        summary = view.t("item_sep").join(f"{k} {v}" for k, v in counts.items())
         flash = ("ok", view.t("imported", counts=summary))
         return render(request, "admin.html", view, flash=flash, errors=(), layers=MAP_LAYERS)
 

@@ -1,15 +1,30 @@
 """The pages' own words, in Simplified Chinese and English.
 
-States, triggers and fields take their labels from the chart; this holds the
+States, triggers and fields take their labels from the chart, categories and
+checklist items from the policy, refusals from their reasons; this holds the
 rest. A missing key is a bug, so lookups raise rather than show the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
-from workflow.core.errors import Reason
+from states.chart import CHART, CHOICE_LABELS, PARTY_LABELS, PARTY_LABELS_EN, Field, FieldKind, Party
+from states.policy import CATEGORIES, CHECKLIST_EN
+from workflow.core.errors import (
+    Conflict,
+    CsrfRefused,
+    InvalidTransition,
+    NotFound,
+    NotPermitted,
+    Reason,
+    Throttled,
+    ValidationFailed,
+    WorkflowError,
+)
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -569,58 +584,6 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         # (end of map)
         # -- revisits
         "not_yet_because": ("暂不能{action}：{why}", "Not yet: {action}, because {why}"),
-        "refusal_no_jurisdiction": ("没有编码为 {code} 的行政区", "no jurisdiction has the code {code}"),
-        "refusal_own_side": (
-            "{name}（{code}）是交办方本方，请交给对方",
-            "{name} ({code}) is the reporting side's own; hand it to the other side",
-        ),
-        "refusal_not_member": ("{name} 不是本协作机制的成员单位", "{name} is not a member of this compact"),
-        "refusal_deadline_past": ("{day} 已经过去（今天是 {today}）", "{day} is in the past (today is {today})"),
-        "refusal_side_not_signed": ("本方已在本轮签字确认", "your side has already signed this round"),
-        "refusal_checklist_to_complete": (
-            "双方签认后本轮核查清单须全部确认，尚缺：{items}",
-            "with both sides signed, every checklist item must be confirmed; missing: {items}",
-        ),
-        "refusal_checklist_unknown": (
-            "不是本类问题的核查项：{items}",
-            "not items of this category's checklist: {items}",
-        ),
-        "refusal_unsigned_reporting": ("交办方尚未签字确认复核", "the reporting side has not signed the joint check"),
-        "refusal_unsigned_receiving": ("接收方尚未签字确认复核", "the receiving side has not signed the joint check"),
-        "refusal_unsigned_both": ("双方尚未签字确认复核", "neither side has signed the joint check"),
-        "refusal_checklist_missing": ("核查清单尚未确认：{items}", "checklist items not confirmed yet: {items}"),
-        "refusal_last_revisit_clean": (
-            "须先完成一次未发现反弹的回头看",
-            "a revisit that found no rebound comes first",
-        ),
-        "refusal_report_not_filed": ("没有该 SHA-256 的已归档报告", "no filed report has this SHA-256"),
-        "refusal_evidence_not_stored": ("本步骤没有该 SHA-256 的已存材料", "no stored evidence has this SHA-256"),
-        "refusal_no_original": ("本协作机制没有编号为 {code} 的问题", "there is no issue {code} in this compact"),
-        "refusal_original_itself": (
-            "{code} 就是本问题，请填写它所重复的问题",
-            "{code} is this issue itself; give the issue it repeats",
-        ),
-        "refusal_original_duplicate": (
-            "{code} 本身是重复上报，请填写它并入的问题",
-            "{code} is itself a duplicate; give the issue it was merged into",
-        ),
-        "refusal_original_closed": (
-            "{code} 已不在办理中（{state_zh}），只能并入办理中的问题",
-            "{code} is no longer open ({state_en}); only an open issue takes a duplicate",
-        ),
-        "refusal_not_duplicate_here": (
-            "{code} 未被标记为本问题的重复上报",
-            "{code} is not marked a duplicate of this issue",
-        ),
-        "refusal_duplicate_linked": ("{code} 已关联到本问题", "{code} is already linked to this issue"),
-        "refusal_not_text": ("须为文本", "must be text"),
-        "refusal_required": ("此项必填", "required"),
-        "refusal_too_long": ("不能超过 {n} 个字", "at most {n} characters"),
-        "refusal_not_date": ("“{value}”不是日期（年-月-日）", "“{value}” is not a date (YYYY-MM-DD)"),
-        "refusal_not_choice": ("“{value}”不是可选项", "“{value}” is not one of the choices"),
-        "refusal_not_items": ("须为核查项列表", "must be a list of checklist items"),
-        "refusal_not_whole": ("“{value}”不是整数", "“{value}” is not a whole number"),
-        "refusal_percent_range": ("须在 0 到 100 之间", "must be from 0 to 100"),
         "field_said": ("{field}：{reason}", "{field}: {reason}"),
         "photo_taken": ("拍摄于 {when}", "Taken {when}"),
         "photo_no_time": ("无拍摄时间", "No time taken"),
@@ -705,6 +668,29 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
             "This form was sent before. Open the revisit report page again to file another.",
         ),
         # (end of revisits)
+        # -- english
+        "item_sep": ("、", ", "),
+        "in_parens": ("（{text}）", " ({text})"),
+        "named_code": ("{name}（{code}）", "{name} ({code})"),
+        "system_actor": ("系统", "the system"),
+        "stale_form": ("表单已过期，请刷新页面后重试。", "The form is stale; reload the page and try again."),
+        "refused": ("请求未被接受，未作任何更改。", "The request was refused; nothing was changed."),
+        "main_nav": ("主导航", "Main"),
+        "length_m": ("{m} 米", "{m} m"),
+        "not_a_number": ("不是数字", "not a number"),
+        "quarter": ("{year} 年第 {q} 季度", "Q{q} {year}"),
+        "admin_pick_file": ("请选择文件", "choose a file"),
+        "admin_not_utf8": ("不是 UTF-8 文本（第 {at} 字节）", "not UTF-8 text (byte {at})"),
+        "admin_unknown_layer": ("未知图层", "unknown layer"),
+        "admin_bad_json": ("GeoJSON 格式错误（第 {line} 行）", "not valid GeoJSON (line {line}: {why})"),
+        "admin_not_collection": ("GeoJSON 应为要素集合（FeatureCollection）", "GeoJSON must be a FeatureCollection"),
+        "imported_jurisdictions": ("行政区", "jurisdictions"),
+        "imported_people": ("人员", "people"),
+        "imported_compacts": ("协作机制", "compacts"),
+        "imported_rivers": ("河流", "rivers"),
+        "imported_segments": ("河段", "segments"),
+        "imported_patrol_quotas": ("巡河考核要求", "patrol quotas"),
+        # (end of english)
     }
 )
 
@@ -720,21 +706,119 @@ class Text:
         words = _TEXT[key][self._index]
         return words.format(**values) if values else words
 
-    def reason(self, reason: str) -> str:
-        """A refusal's reason in these words: a workflow ``Reason`` from the catalogue, any other as given."""
-        if isinstance(reason, Reason):
-            return self(f"refusal_{reason.key}", **reason.values)
-        return reason
-
-    def reasons(self, errors: Iterable[tuple[str, str]]) -> dict[str, str]:
-        """A refusal's reasons by the field they name, in these words (two on one field joined)."""
-        out: dict[str, str] = {}
-        for field, reason in errors:
-            said = self.reason(reason)
-            out[field] = f"{out[field]}{self('list_sep')}{said}" if field in out else said
-        return out
-
     @property
     def zh(self) -> bool:
         """Whether this is the Chinese text."""
         return self._index == 0
+
+    # -- the chart's and the policy's words -------------------------------------------------------
+
+    def state(self, name: str) -> str:
+        """A state's label."""
+        found = CHART.state(name)
+        return found.label_zh if self.zh else found.label_en
+
+    def trigger(self, name: str) -> str:
+        """A trigger's label, as a heading or a button says it."""
+        label = CHART.trigger_label(name, en=not self.zh)
+        return label if self.zh else label[:1].upper() + label[1:]
+
+    def field(self, field: Field) -> str:
+        """A form field's label (its name only if the chart gave it none)."""
+        return (field.label_zh if self.zh else field.label_en) or field.name
+
+    def fields(self, trigger: str) -> dict[str, str]:
+        """A trigger's payload fields and their labels, in declaration order."""
+        return CHART.field_labels(trigger, en=not self.zh)
+
+    def category(self, code: str) -> str:
+        """A category's label; a code the policy no longer knows is said as stored."""
+        found = CATEGORIES.get(code)
+        if found is None:
+            return code
+        return found.label_zh if self.zh else found.label_en
+
+    def item(self, code: str) -> str:
+        """A checklist item's label."""
+        return _ITEMS_ZH[code] if self.zh else CHECKLIST_EN[code]
+
+    def choice(self, code: str) -> str:
+        """The label of a choice a CHOICE field offers (a meeting level, a report kind)."""
+        return CHOICE_LABELS[code][self._index]
+
+    def period(self, text: str) -> str:
+        """A period as the figures name it (2026, 2026-03, 2026-01 – 2026-11), its quarters said in words."""
+        return _QUARTER.sub(lambda m: self("quarter", year=m.group(1), q=m.group(2)), text)
+
+    def party(self, value: str) -> str:
+        """How someone stands to an issue (reporting side, coordinator...)."""
+        return (PARTY_LABELS if self.zh else PARTY_LABELS_EN)[Party(value)]
+
+    def value(self, trigger: str, name: str, value: Any, names: Mapping[str, str]) -> str:
+        """A payload value as a reader says it: items and choices by their labels, jurisdictions by name."""
+        kind = CHART.field_kinds(trigger).get(name)
+        if kind == FieldKind.ITEMS and isinstance(value, list):
+            return self("item_sep").join(self.item(v) if v in CHECKLIST_EN else str(v) for v in value)
+        if kind == FieldKind.CHOICE and value in CHOICE_LABELS:
+            return self.choice(value)
+        if kind == FieldKind.PERCENT:
+            return f"{value}%"
+        if isinstance(value, list):
+            return self("item_sep").join(str(v) for v in value)
+        return names.get(value, str(value)) if isinstance(value, str) else str(value)
+
+    # -- refusals ----------------------------------------------------------------------------------
+
+    def reason(self, reason: str) -> str:
+        """A refusal's reason in this language (one given in a single language is said as given)."""
+        if isinstance(reason, Reason):
+            return reason.zh if self.zh else reason.en
+        return reason
+
+    def errors(self, exc: ValidationFailed) -> dict[str, str]:
+        """The refused fields and why, in this language, for the form to show beside each field."""
+        out: dict[str, str] = {}
+        for name, why in exc.errors:
+            said = self.reason(why)
+            # Two reasons on one field are both said.
+            out[name] = f"{out[name]}{self('list_sep')}{said}" if name in out else said
+        return out
+
+    def refusal(self, exc: WorkflowError) -> str:
+        """A refusal said as a sentence in this language, for a page that has no form field to show it by."""
+        if isinstance(exc, ValidationFailed):
+            return self("list_sep").join(
+                f"{label}{self('label_sep')}{self.reason(why)}"
+                if (label := self._field_label(name))
+                else self.reason(why)
+                for name, why in exc.errors
+            )
+        if isinstance(exc, Throttled):
+            return self("login_throttled", minutes=max(1, -(-exc.retry_after // 60)))
+        for kind, key in _REFUSAL_KEYS:
+            if isinstance(exc, kind):
+                return self(key)
+        return self("refused")
+
+    def field_name(self, name: str) -> str:
+        """A refused field's name: its chart label, the page's word for it, else as the form named it."""
+        return self._field_label(name) or name
+
+    def _field_label(self, name: str) -> str | None:
+        for transition in CHART.transitions:
+            for field in transition.fields:
+                if field.name == name:
+                    return self.field(field)
+        return self(name) if name in _TEXT else None
+
+
+_QUARTER = re.compile(r"\b(\d{4})-Q([1-4])\b")
+_ITEMS_ZH = {code: label for category in CATEGORIES.values() for code, label in category.checklist}
+# The words for a refusal that names no field, by its kind (the first that fits).
+_REFUSAL_KEYS: tuple[tuple[type[WorkflowError], str], ...] = (
+    (NotFound, "not_found"),
+    (NotPermitted, "forbidden"),
+    (CsrfRefused, "stale_form"),
+    (Conflict, "stale"),
+    (InvalidTransition, "stale"),
+)

@@ -45,8 +45,6 @@ from workflow.reading.meetings import action_items, list_meetings, meeting_view
 
 PAGE_SIZE = 50
 EXPORT_MAX = 50_000  # rows in one export: a compact's whole ledger, not a province's
-LEVEL_NAMES = {"township": ("乡镇级", "township"), "district": ("区县级", "district"), "city": ("市级", "city")}
-LEVEL_NAMES["province"] = ("省级", "province")
 DIFFICULTY_EN = {"easy": "easy", "normal": "normal", "hard": "hard"}
 EXPORT_COLUMNS = ("code", "title", "category", "state", "reporting", "receiving", "deadline", "overdue", "created")
 
@@ -188,7 +186,7 @@ def router(
             rows = _rows(view.uow, view.actor, f, now, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
             errors: dict[str, str] = {}
         except ValidationFailed as exc:
-            rows, errors = [], dict(exc.errors)
+            rows, errors = [], view.t.errors(exc)
         more = len(rows) > PAGE_SIZE
         return render(
             request,
@@ -277,16 +275,14 @@ def router(
         try:
             await run_in_threadpool(fire)
         except WorkflowError as exc:
-            reasons = view.t.reasons(exc.errors) if isinstance(exc, ValidationFailed) else {}
-            message = view.t("list_sep").join(reasons.values()) or str(exc)
+            message = view.t.refusal(exc)
             return render(request, "message.html", view, exc.http_status, message=message)
         return RedirectResponse(f"{back}{'&' if '?' in back else '?'}dispatched={len(codes)}", status_code=303)
 
     # -- meetings -------------------------------------------------------------------------------
 
     def level_label(view: Any, level: str) -> str:
-        zh, en = LEVEL_NAMES.get(level, (level, level))
-        return zh if view.t.zh else en
+        return str(view.t.choice(level))
 
     @pages.get("/meetings")
     def meetings_page(request: Request, view: Seen) -> HTMLResponse:
@@ -378,10 +374,10 @@ def router(
         except ValidationFailed as exc:
             context = await run_in_threadpool(new_context, view, agenda, values)
             flash = ("bad", view.t("fix_fields"))
-            return render(request, "meeting_new.html", view, 422, errors=dict(exc.errors), flash=flash, **context)
+            return render(request, "meeting_new.html", view, 422, errors=view.t.errors(exc), flash=flash, **context)
         except WorkflowError as exc:
             context = await run_in_threadpool(new_context, view, agenda, values)
-            flash = ("bad", str(exc))
+            flash = ("bad", view.t.refusal(exc))
             return render(request, "meeting_new.html", view, exc.http_status, errors={}, flash=flash, **context)
         return RedirectResponse(f"/meetings/{quote(code)}?done=convened", status_code=303)
 
@@ -422,14 +418,20 @@ def router(
             except ValidationFailed as exc:
                 context = await run_in_threadpool(meeting_context, view, code)
                 flash = ("bad", view.t("fix_fields"))
-                errors = view.t.reasons(exc.errors)
+                errors = view.t.errors(exc)
                 return render(request, "meeting.html", view, 422, flash=flash, errors=errors, open_form=name, **context)
             except (NotPermitted, NotFound):
                 raise
             except WorkflowError as exc:
                 context = await run_in_threadpool(meeting_context, view, code)
                 return render(
-                    request, "meeting.html", view, exc.http_status, flash=("bad", str(exc)), errors={}, **context
+                    request,
+                    "meeting.html",
+                    view,
+                    exc.http_status,
+                    flash=("bad", view.t.refusal(exc)),
+                    errors={},
+                    **context,
                 )
             return RedirectResponse(f"/meetings/{quote(code)}?done={name}", status_code=303)
 
@@ -521,7 +523,11 @@ def router(
         try:
             number = await run_in_threadpool(issue)
         except ValidationFailed as exc:
-            message = "；".join(f"{view.t('bulletin_' + f) if f in ('from', 'to') else f}：{r}" for f, r in exc.errors)
+            message = view.t("list_sep").join(
+                f"{view.t('bulletin_' + f) if f in ('from', 'to') else view.t.field_name(f)}"
+                f"{view.t('label_sep')}{view.t.reason(r)}"
+                for f, r in exc.errors
+            )
             return render(request, "message.html", view, 422, message=message)
         return RedirectResponse(f"/reports?issued={quote(number)}", status_code=303)
 
@@ -545,7 +551,7 @@ def router(
                 rows = action_items(uow.connection, compacts_of(view.actor), wired.clock.now())
             flash = ("bad", view.t("fix_fields"))
             return render(
-                request, "actions.html", view, 422, rows=rows, flash=flash, errors=dict(exc.errors), code=code
+                request, "actions.html", view, 422, rows=rows, flash=flash, errors=view.t.errors(exc), code=code
             )
         return RedirectResponse("/actions?done=1", status_code=303)
 

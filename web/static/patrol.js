@@ -195,7 +195,7 @@ document.addEventListener("DOMContentLoaded", () => {
       ? fill(t.tHm, { h: Math.floor(minutes / 60), m: minutes % 60 })
       : fill(t.tM, { m: minutes });
     const d = draft.distance();
-    el("distance").textContent = d >= 1000 ? (d / 1000).toFixed(2) + " km" : Math.round(d) + " m";
+    el("distance").textContent = d >= 1000 ? fill(t.tKm, { km: (d / 1000).toFixed(2) }) : fill(t.tMetres, { m: Math.round(d) });
     el("points").textContent = String(draft.points);
     el("pause").hidden = !draft.state.recording;
     el("resume").hidden = draft.state.recording;

@@ -4,6 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from states.reasons import REASONS
+
+
+class Reason(str):
+    """Why something is refused, in both languages: a key of ``states.reasons.REASONS`` with its values.
+
+    As a str it is what the API and the CLI say: the English, or "中文 (English)" where they always
+    said both (``Reason.in_both``), so every interface keeps its words; a page says ``zh`` or ``en``.
+    A value given as a (zh, en) pair is said in each language's own words.
+    """
+
+    zh: str
+    en: str
+
+    def __new__(cls, key: str, **values: object) -> Reason:
+        return cls._said(key, values, both=False)
+
+    @classmethod
+    def in_both(cls, key: str, **values: object) -> Reason:
+        """A reason the API and the CLI give as "中文 (English)"."""
+        return cls._said(key, values, both=True)
+
+    @classmethod
+    def _said(cls, key: str, values: dict[str, object], *, both: bool) -> Reason:
+        zh, en = REASONS[key]
+        zh = zh.format(**{k: v[0] if isinstance(v, tuple) else v for k, v in values.items()})
+        en = en.format(**{k: v[1] if isinstance(v, tuple) else v for k, v in values.items()})
+        said = str.__new__(cls, f"{zh} ({en})" if both else en)
+        said.zh, said.en = zh, en
+        return said
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        # Copied or pickled, it is the words it says.
+        return (str, (str(self),))
+
 
 class WorkflowError(Exception):
     """Base of every refusal the workflow gives; nothing was changed when one is raised."""
@@ -61,26 +96,6 @@ class Conflict(WorkflowError):
         now = "unknown" if actual is None else str(actual)
         super().__init__(f"{issue} was changed by someone else: expected version {expected}, it is now {now}")
         self.issue, self.expected, self.actual = issue, expected, actual
-
-
-class Reason(str):
-    """A refusal's reason as the API says it, carrying the catalogue key and values a page words it by.
-
-    It is the API's text wherever a string is expected (JSON, logs, the CLI); the pages look
-    up ``refusal_<key>`` with ``values`` in the reader's language instead.
-    """
-
-    key: str
-    values: dict[str, str]
-
-    def __new__(cls, text: str, key: str, **values: object) -> Reason:
-        made = super().__new__(cls, text)
-        made.key = key
-        made.values = {name: str(value) for name, value in values.items()}
-        return made
-
-    def __getnewargs_ex__(self) -> tuple[tuple[str, str], dict[str, str]]:
-        return (str(self), self.key), self.values
 
 
 class ValidationFailed(WorkflowError):

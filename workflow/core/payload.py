@@ -197,14 +197,14 @@ def _check(field: Field, value: Any) -> tuple[Any, str | None]:
     match field.kind:
         case FieldKind.TEXT | FieldKind.JURISDICTION:
             if not isinstance(value, str):
-                return None, Reason("must be text", "not_text")
+                return None, Reason("not_text")
             value = value.strip()
             if not value:
-                return None, Reason("must not be blank", "required")
+                return None, Reason("blank")
             if reason := text_problem(value):
                 return None, reason
             if len(value) > field.max_length:
-                return None, Reason(f"is longer than {field.max_length} characters", "too_long", n=field.max_length)
+                return None, Reason("too_long", n=field.max_length)
             return value, None
         case FieldKind.DATE:
             if isinstance(value, datetime):
@@ -214,17 +214,17 @@ def _check(field: Field, value: Any) -> tuple[Any, str | None]:
                 try:
                     value = date.fromisoformat(str(value).strip())
                 except ValueError:
-                    return None, Reason(f"{value!r} is not a date (YYYY-MM-DD)", "not_date", value=value)
+                    return None, Reason("not_a_date", value=value)
             reason = day_problem(value)
             return (None, reason) if reason else (value.isoformat(), None)
         case FieldKind.CHOICE:
             if value not in field.choices:
-                return None, Reason(f"{value!r} is not one of {', '.join(field.choices)}", "not_choice", value=value)
+                return None, Reason("not_a_choice", value=value, choices=", ".join(field.choices))
             return value, None
         case FieldKind.ITEMS:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-                return None, Reason("must be a list of item codes", "not_items")
+                return None, Reason("not_items")
             if reason := next((r for i in items if (r := text_problem(i))), None):
                 return None, reason
             cleaned = sorted({i.strip() for i in items if i.strip()})
@@ -233,9 +233,9 @@ def _check(field: Field, value: Any) -> tuple[Any, str | None]:
             try:
                 number = int(str(value).strip().rstrip("%"))
             except ValueError:
-                return None, Reason(f"{value!r} is not a whole number", "not_whole", value=value)
+                return None, Reason("not_whole", value=value)
             if not 0 <= number <= 100:
-                return None, Reason("must be between 0 and 100", "percent_range")
+                return None, Reason("between", low=0, high=100)
             return number, None
     raise AssertionError(field.kind)  # pragma: no cover
 
@@ -257,7 +257,7 @@ def validate(transition: Transition, payload: Mapping[str, Any]) -> dict[str, An
         value = payload.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if field.required:
-                errors.append((name, Reason("is required", "required")))
+                errors.append((name, Reason("required")))
             continue
         normalised, reason = _check(field, value)
         if reason is not None:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from states import Party, Transition
-from states.chart import CHART, PARTY_LABELS
-from states.policy import CATEGORIES, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
+from states.chart import CHART, PARTY_LABELS, PARTY_LABELS_EN
+from states.policy import CATEGORIES, CHECKLIST_EN, DEADLINES, REBOUND_RECTIFY_WORKING_DAYS, revisit_offsets
 from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
 from workflow.core.deadlines import next_check
@@ -95,18 +95,10 @@ def receiving_is_other_side(step: Step) -> None:
         )
     ).first()
     if target is None:
-        raise ValidationFailed("receiving", Reason(f"no jurisdiction with code {code!r}", "no_jurisdiction", code=code))
+        raise ValidationFailed("receiving", Reason("no_jurisdiction", code=code))
     reporting = step.issue.reporting_path
     if target.path.startswith(reporting) or reporting.startswith(target.path):
-        raise ValidationFailed(
-            "receiving",
-            Reason(
-                f"{target.name} ({code}) is the reporting side's own jurisdiction; hand off to the other side",
-                "own_side",
-                name=target.name,
-                code=code,
-            ),
-        )
+        raise ValidationFailed("receiving", Reason("own_side", name=target.name, code=code))
     step.found["receiving"] = target
 
 
@@ -119,10 +111,7 @@ def receiving_in_compact(step: Step) -> None:
         .where(col(CompactMember.compact_id) == step.issue.compact_id)
     ).scalars()
     if not any(target.path.startswith(p) for p in member_paths):
-        raise ValidationFailed(
-            "receiving",
-            Reason(f"{target.name} is not a member of this issue's compact", "not_member", name=target.name),
-        )
+        raise ValidationFailed("receiving", Reason("not_compact_member", name=target.name))
 
 
 def deadline_in_future(step: Step) -> None:
@@ -130,10 +119,7 @@ def deadline_in_future(step: Step) -> None:
     deadline = step.payload.get("deadline")
     today = local_today(step.now)
     if deadline is not None and date.fromisoformat(deadline) < today:
-        raise ValidationFailed(
-            "deadline",
-            Reason(f"{deadline} is in the past (today is {today})", "deadline_past", day=deadline, today=today),
-        )
+        raise ValidationFailed("deadline", Reason("deadline_past", deadline=deadline, today=today.isoformat()))
 
 
 def _signed_sides(step: Step) -> set[str]:
@@ -152,23 +138,30 @@ def side_not_signed(step: Step) -> None:
     side = side_of(step.held)
     signed = _signed_sides(step)
     if side in signed and not (signed >= _BOTH and _unconfirmed(step)):
-        raise ValidationFailed(
-            "sign_off",
-            Reason(f"the {PARTY_LABELS[Party(side)]} has already signed this check round", "side_not_signed"),
-        )
+        raise ValidationFailed("sign_off", Reason("already_signed", side=_party(side)))
 
 
 _BOTH = frozenset({Party.REPORTING.value, Party.RECEIVING.value})
 
 
 def _unconfirmed(step: Step, adding: Collection[str] = ()) -> list[str]:
-    """The category's checklist items not confirmed this round (counting ``adding``), as "code (label)"."""
+    """The codes of the category's checklist items not confirmed this round (counting ``adding``)."""
     done = set(
         step.conn.execute(
             sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
         ).scalars()
     ) | set(adding)
-    return [f"{code} ({label})" for code, label in CATEGORIES[step.issue.category].checklist if code not in done]
+    return [code for code, _ in CATEGORIES[step.issue.category].checklist if code not in done]
+
+
+def _items(step: Step, codes: list[str]) -> tuple[str, str]:
+    """Checklist items named in a reason: their labels in each language (the English with their codes)."""
+    labels = dict(CATEGORIES[step.issue.category].checklist)
+    return "、".join(labels[c] for c in codes), ", ".join(f"{c} ({CHECKLIST_EN[c]})" for c in codes)
+
+
+def _party(side: str) -> tuple[str, str]:
+    return PARTY_LABELS[Party(side)], PARTY_LABELS_EN[Party(side)]
 
 
 def sign_off_completes_checklist(step: Step) -> None:
@@ -178,15 +171,7 @@ def sign_off_completes_checklist(step: Step) -> None:
         return
     missing = _unconfirmed(step, step.payload.get("checklist", []))
     if missing:
-        raise ValidationFailed(
-            "checklist",
-            Reason(
-                f"双方签认后本轮核查清单须全部确认，尚缺：{'、'.join(missing)} "
-                f"(with both sides signed, every checklist item must be confirmed; missing: {', '.join(missing)})",
-                "checklist_to_complete",
-                items="、".join(missing),
-            ),
-        )
+        raise ValidationFailed("checklist", Reason.in_both("checklist_when_both", missing=_items(step, missing)))
 
 
 def checklist_items_known(step: Step) -> None:
@@ -195,45 +180,29 @@ def checklist_items_known(step: Step) -> None:
     unknown = [i for i in step.payload.get("checklist", []) if i not in known]
     if unknown:
         raise ValidationFailed(
-            "checklist",
-            Reason(
-                f"unknown item(s) {', '.join(unknown)}; this category's items are {', '.join(sorted(known))}",
-                "checklist_unknown",
-                items="、".join(unknown),
-            ),
+            "checklist", Reason("unknown_items", unknown=", ".join(unknown), known=", ".join(sorted(known)))
         )
 
 
 def both_sides_signed(step: Step) -> None:
     """Closure needs the sign-off of both sides in the current round."""
-    missing = [p for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
-    if not missing:
-        return
-    text = f"closure needs both sides' sign-off; missing: {', '.join(PARTY_LABELS[p] for p in missing)}"
-    # Worded by which side is missing: both, the reporting side's or the receiving side's.
-    if len(missing) == 2:
-        raise ValidationFailed("sign_off", Reason(text, "unsigned_both"))
-    if missing[0] is Party.REPORTING:
-        raise ValidationFailed("sign_off", Reason(text, "unsigned_reporting"))
-    raise ValidationFailed("sign_off", Reason(text, "unsigned_receiving"))
+    missing = [_party(p) for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
+    if missing:
+        named = ("、".join(zh for zh, _ in missing), ", ".join(en for _, en in missing))
+        raise ValidationFailed("sign_off", Reason("both_sides_sign", missing=named))
 
 
 def checklist_complete(step: Step) -> None:
     """Closure needs every checklist item of the issue's category confirmed this round."""
     missing = _unconfirmed(step)
     if missing:
-        raise ValidationFailed(
-            "checklist",
-            Reason(f"items not yet confirmed: {', '.join(missing)}", "checklist_missing", items="、".join(missing)),
-        )
+        raise ValidationFailed("checklist", Reason("items_unconfirmed", missing=_items(step, missing)))
 
 
 def last_revisit_clean(step: Step) -> None:
     """Archiving needs a revisit that found no rebound."""
     if step.issue.last_revisit_clean is not True:
-        raise ValidationFailed(
-            "revisit", Reason("archiving needs a revisit (回头看) that found no rebound", "last_revisit_clean")
-        )
+        raise ValidationFailed("revisit", Reason("archive_needs_clean_revisit"))
 
 
 def report_on_file(step: Step) -> None:
@@ -244,7 +213,7 @@ def report_on_file(step: Step) -> None:
     if found is None:
         raise ValidationFailed(
             "sha256",
-            Reason("no filed report has this SHA-256; reports are filed by `riverchief report`", "report_not_filed"),
+            Reason("report_not_filed"),
         )
 
 
@@ -260,10 +229,7 @@ def evidence_on_file(step: Step) -> None:
     if found is None:
         raise ValidationFailed(
             "sha256",
-            Reason(
-                "no stored evidence with this SHA-256 for this step; upload it with `riverchief issue attach`",
-                "evidence_not_stored",
-            ),
+            Reason("evidence_not_stored"),
         )
 
 
@@ -282,22 +248,14 @@ def original_open(step: Step) -> None:
     ).first()
     # Another compact's issue is not there for this one: the same answer as for a code nobody issued.
     if original is None or original.compact_id != step.issue.compact_id:
-        raise ValidationFailed("of", Reason(f"no issue {code!r} in this issue's compact", "no_original", code=code))
+        raise ValidationFailed("of", Reason("no_issue_in_compact", code=code))
     if original.id == step.issue.id:
-        raise ValidationFailed(
-            "of", Reason(f"{code} is this issue itself; name the issue it repeats", "original_itself", code=code)
-        )
+        raise ValidationFailed("of", Reason("is_itself", code=code))
     if original.duplicate_of_id is not None:
-        raise ValidationFailed(
-            "of",
-            Reason(f"{code} is itself a duplicate; name the issue it was merged into", "original_duplicate", code=code),
-        )
+        raise ValidationFailed("of", Reason("is_duplicate", code=code))
     if CHART.state(original.state).terminal or original.closed_at is not None:
         state = CHART.state(original.state)
-        text = f"{code} is no longer open ({state.label_zh}); only an open issue takes a duplicate"
-        raise ValidationFailed(
-            "of", Reason(text, "original_closed", code=code, state_zh=state.label_zh, state_en=state.label_en)
-        )
+        raise ValidationFailed("of", Reason("not_open", code=code, state=(state.label_zh, state.label_en)))
     step.found["original"] = original
 
 
@@ -310,19 +268,13 @@ def duplicate_points_here(step: Step) -> None:
     if duplicate is None or duplicate.duplicate_of_id != step.issue.id:
         raise ValidationFailed(
             "duplicate",
-            Reason(
-                f"{code!r} is not marked a duplicate of this issue; mark it so with mark_duplicate",
-                "not_duplicate_here",
-                code=code,
-            ),
+            Reason("not_duplicate_here", code=code),
         )
     linked = step.conn.execute(
         sa.select(_event.c.payload).where(_event.c.issue_id == step.issue.id, _event.c.trigger == "duplicate_linked")
     ).scalars()
     if any(payload.get("duplicate") == code for payload in linked):
-        raise ValidationFailed(
-            "duplicate", Reason(f"{code} is already linked to this issue", "duplicate_linked", code=code)
-        )
+        raise ValidationFailed("duplicate", Reason("duplicate_already_linked", code=code))
 
 
 GUARDS: dict[str, Callable[[Step], None]] = {

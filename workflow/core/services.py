@@ -32,7 +32,7 @@ from states.policy import (
 from workflow.core.actors import Actor, parties
 from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
-from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
+from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.ledger import GENESIS, event_hash
 from workflow.core.lookups import member_paths
 from workflow.core.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
@@ -467,28 +467,28 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple
         sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
     ).first()
     if compact is None:
-        errors.append(("compact", f"no compact with code {draft.compact!r}"))
+        errors.append(("compact", Reason("no_compact", code=draft.compact)))
     if not draft.title.strip():
-        errors.append(("title", "is required"))
+        errors.append(("title", Reason("required")))
     elif len(draft.title) > 200:
-        errors.append(("title", "is longer than 200 characters"))
+        errors.append(("title", Reason("too_long", n=200)))
     if len(draft.description) > 5000:
-        errors.append(("description", "is longer than 5000 characters"))
+        errors.append(("description", Reason("too_long", n=5000)))
     if len(draft.place) > 300:
-        errors.append(("place", "is longer than 300 characters"))
+        errors.append(("place", Reason("too_long", n=300)))
     for name in ("title", "description", "place"):
         if not is_text(getattr(draft, name)):
-            errors.append((name, "contains characters that are not valid text (lone surrogates)"))
+            errors.append((name, Reason("not_valid_text")))
     if draft.category not in CATEGORIES:
-        errors.append(("category", f"{draft.category!r} is not one of {', '.join(CATEGORIES)}"))
+        errors.append(("category", Reason("not_a_choice", value=draft.category, choices=", ".join(CATEGORIES))))
     if draft.difficulty not in DIFFICULTIES:
-        errors.append(("difficulty", f"{draft.difficulty!r} is not one of {', '.join(DIFFICULTIES)}"))
+        errors.append(("difficulty", Reason("not_a_choice", value=draft.difficulty, choices=", ".join(DIFFICULTIES))))
     if draft.lon is not None and not -180 <= draft.lon <= 180:
-        errors.append(("lon", "must be between -180 and 180"))
+        errors.append(("lon", Reason("between", low=-180, high=180)))
     if draft.lat is not None and not -90 <= draft.lat <= 90:
-        errors.append(("lat", "must be between -90 and 90"))
+        errors.append(("lat", Reason("between", low=-90, high=90)))
     if (draft.lon is None) != (draft.lat is None):
-        errors.append(("lon" if draft.lon is None else "lat", "a position needs both lon and lat"))
+        errors.append(("lon" if draft.lon is None else "lat", Reason("position_needs_both")))
     if draft.observed_at is not None and (why := _check_observed(draft.observed_at, now)) is not None:
         errors.append(("observed_at", why))
     segment_id = None
@@ -499,10 +499,10 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple
             .where(col(Segment.code) == draft.segment)
         ).first()
         if segment is None:
-            errors.append(("segment", f"no segment with code {draft.segment!r}"))
+            errors.append(("segment", Reason("no_segment", code=draft.segment)))
         elif compact is not None and not any(segment.path.startswith(p) for p in member_paths(conn, compact.id)):
             # A segment lies in a compact when its jurisdiction is a member or under one.
-            errors.append(("segment", f"{draft.segment!r} is not a segment of compact {compact.code}"))
+            errors.append(("segment", Reason("segment_not_in_compact", code=draft.segment, compact=compact.code)))
         else:
             segment_id = segment.id
     if errors:

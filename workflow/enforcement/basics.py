@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from states.policy import CASE_KINDS
 from workflow.core.actors import SIDE_ROLES, Actor
-from workflow.core.errors import ValidationFailed
+from workflow.core.errors import Reason, ValidationFailed
 from workflow.core.lookups import compact_row
 from workflow.core.models import (
     Compact,
@@ -31,7 +31,7 @@ def check_kind(kind: str) -> list[tuple[str, str]]:
     """A case kind of the policy's list (``states.policy.CASE_KINDS``)."""
     if kind in CASE_KINDS:
         return []
-    return [("kind", f"不是可选的案件类型 ({kind!r} is not one of {', '.join(CASE_KINDS)})")]
+    return [("kind", Reason.in_both("case_kind", kind=kind, kinds=", ".join(CASE_KINDS)))]
 
 
 def check_day(value: date, today: date, field: str, after: tuple[str, date] | None = None) -> list[tuple[str, str]]:
@@ -39,11 +39,11 @@ def check_day(value: date, today: date, field: str, after: tuple[str, date] | No
     problem = day_problem(value)
     if problem is not None:
         return [(field, problem)]
-    errors = []
+    errors: list[tuple[str, str]] = []
     if value > today:
-        errors.append((field, f"不能晚于今天 {today} ({value} is in the future)"))
+        errors.append((field, Reason.in_both("not_after_today", today=today, value=value)))
     if after is not None and value < after[1]:
-        errors.append((field, f"不能早于 {after[1]} ({value} is before {after[0]} {after[1]})"))
+        errors.append((field, Reason.in_both("not_before", day=after[1], value=value, what=after[0])))
     return errors
 
 
@@ -53,9 +53,9 @@ def check_text(value: str, field: str, limit: int, *, required: bool = True) -> 
     if problem is not None:
         return [(field, problem)]
     if required and not value.strip():
-        return [(field, "必填 (is required)")]
+        return [(field, Reason.in_both("required"))]
     if len(value) > limit:
-        return [(field, f"不能超过 {limit} 个字 (is longer than {limit} characters)")]
+        return [(field, Reason.in_both("enf_too_long", n=limit))]
     return []
 
 
@@ -63,7 +63,7 @@ def compact_of(conn: sa.Connection, actor: Actor, code: str) -> Any:
     """The compact by code; one the actor has no part in is as unknown as one that does not exist."""
     row = compact_row(conn, code)
     if row.id not in actor.member_of | actor.coordinates | actor.audits:
-        raise ValidationFailed("compact", f"没有这个协作机制 (no compact with code {code!r})")
+        raise ValidationFailed("compact", Reason.in_both("no_compact_known", code=code))
     return row
 
 
@@ -86,9 +86,9 @@ def jurisdiction_ids(
             sa.select(_juris.c.id, _juris.c.code, _juris.c.name, _juris.c.path).where(_juris.c.code == code)
         ).first()
         if row is None:
-            errors.append((where, f"没有这个行政区 (no jurisdiction with code {code!r})"))
+            errors.append((where, Reason.in_both("no_jurisdiction_known", code=code)))
         elif not any(row.path.startswith(p) for p in members):
-            errors.append((where, f"{row.name} 不在本协作机制内 ({code} is not within the compact's members)"))
+            errors.append((where, Reason.in_both("not_within_members", name=row.name, code=code)))
         else:
             found.append(row)
     return found
@@ -103,6 +103,6 @@ def issue_id_of(
     """
     row = conn.execute(sa.select(_issue.c.id).where(_issue.c.code == code, _issue.c.compact_id == compact_id)).first()
     if row is None:
-        errors.append((field, f"本协作机制没有这个问题 (no issue with code {code!r} in this compact)"))
+        errors.append((field, Reason.in_both("no_issue_with_code", code=code)))
         return None
     return int(row.id)

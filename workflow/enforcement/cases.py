@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
-from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
+from workflow.core.errors import NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.lookups import insert_with_code, member_paths
 from workflow.core.models import (
     Compact,
@@ -95,7 +95,7 @@ def open_case(
         members = member_paths(conn, row.id)
         found = jurisdiction_ids(conn, parties, "parties", members, errors)
         if len({p.id for p in found}) < 2 and len(found) == len(parties):
-            errors.append(("parties", "联合执法须有两个以上不同的行政区 (a joint case has two or more jurisdictions)"))
+            errors.append(("parties", Reason.in_both("two_parties")))
         issue_ids = [issue_id_of(conn, code, row.id, f"issues[{i}]", errors) for i, code in enumerate(issues)]
         if errors:
             raise ValidationFailed.of(errors)
@@ -158,7 +158,7 @@ def close_case(uow: UnitOfWork, actor: Actor, code: str, closed_on: date, outcom
         errors = check_text(outcome, "outcome", 2000)
         errors += check_day(closed_on, local_today(uow.clock.now()), "closed_on", ("opened_on", row.opened_on))
         if row.closed_on is not None:
-            errors.append(("closed_on", f"已于 {row.closed_on} 结案 ({code} was closed on {row.closed_on})"))
+            errors.append(("closed_on", Reason.in_both("case_closed_on", day=row.closed_on, code=code)))
         if errors:
             raise ValidationFailed.of(errors)
         conn.execute(_case.update().where(_case.c.id == row.id).values(closed_on=closed_on, outcome=outcome.strip()))
@@ -173,7 +173,7 @@ def link_issue(uow: UnitOfWork, actor: Actor, code: str, issue: str) -> None:
         errors: list[tuple[str, str]] = []
         issue_id = issue_id_of(conn, issue, row.compact_id, "issue", errors)
         if row.closed_on is not None:
-            errors.append(("issue", f"案件已于 {row.closed_on} 结案 ({code} was closed on {row.closed_on})"))
+            errors.append(("issue", Reason.in_both("case_closed_already", day=row.closed_on, code=code)))
         if errors:
             raise ValidationFailed.of(errors)
         linked = conn.execute(

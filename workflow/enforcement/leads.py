@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
-from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
+from workflow.core.errors import NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.lookups import insert_with_code, member_paths
 from workflow.core.models import (
     Compact,
@@ -80,11 +80,9 @@ def transfer_lead(
             found = conn.execute(sa.select(_case.c.id, _case.c.compact_id).where(_case.c.code == case)).first()
             paths = party_paths(conn, [found.id]).get(found.id, []) if found is not None else []
             if found is None or not can_see(actor, found.compact_id, paths):
-                errors.append(
-                    ("case", f"没有这个联合执法案件 (no enforcement case {case!r} that {actor.code} may see)")
-                )
+                errors.append(("case", Reason.in_both("no_case_seen", code=case, actor=actor.code)))
             elif found.compact_id != row.id:
-                errors.append(("case", f"没有这个联合执法案件 (no enforcement case {case!r} in this compact)"))
+                errors.append(("case", Reason.in_both("no_case_here", code=case)))
             else:
                 case_id = found.id
         if errors:
@@ -140,9 +138,9 @@ def record_receipt(
             errors += check_text(outcome, "outcome", 2000)
         if row.receipt_no is not None and (receipt_no.strip(), received_on) != (row.receipt_no, row.received_on):
             recorded = f"{row.receipt_no}（{row.received_on}）"
-            errors.append(("receipt_no", f"已登记回执 {recorded} (a receipt was recorded: {row.receipt_no})"))
+            errors.append(("receipt_no", Reason.in_both("receipt_recorded", receipt=(recorded, row.receipt_no))))
         if row.outcome is not None and outcome is not None and outcome.strip() != row.outcome:
-            errors.append(("outcome", f"已登记处理结果 (an outcome was recorded: {row.outcome})"))
+            errors.append(("outcome", Reason.in_both("outcome_recorded", outcome=row.outcome)))
         if errors:
             raise ValidationFailed.of(errors)
         values: dict[str, Any] = {"receipt_no": receipt_no.strip(), "received_on": received_on}

@@ -10,7 +10,7 @@ from states.policy import ACTION_REMIND_WORKING_DAYS
 from workflow.core.actors import Actor
 from workflow.core.calendar import WorkCalendar, local_today
 from workflow.core.clock import SHANGHAI
-from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
+from workflow.core.errors import NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.lookups import compact_row, insert_with_code, member_paths
 from workflow.core.uow import UnitOfWork
 from workflow.meetings.basics import at_or_above, check_text, only_coordinator, owners_of, queue_to_people
@@ -53,18 +53,18 @@ def add_action_item(
         only_coordinator(actor, row.id, "add an action item", ("compact", compact))
         errors = check_text(title, "title", 300)
         if due_on < local_today(now):
-            errors.append(("due_on", f"{due_on.isoformat()} is in the past"))
+            errors.append(("due_on", Reason("day_past", day=due_on.isoformat())))
         elif due_on > local_today(now) + timedelta(days=3 * 366):
-            errors.append(("due_on", f"{due_on.isoformat()} is more than three years ahead"))
+            errors.append(("due_on", Reason("over_three_years", day=due_on.isoformat())))
         target = conn.execute(
             sa.select(jurisdiction_table.c.id, jurisdiction_table.c.name, jurisdiction_table.c.path).where(
                 jurisdiction_table.c.code == owner
             )
         ).first()
         if target is None:
-            errors.append(("owner", f"no jurisdiction with code {owner!r}"))
+            errors.append(("owner", Reason("no_jurisdiction", code=owner)))
         elif not any(target.path.startswith(p) for p in member_paths(conn, row.id)):
-            errors.append(("owner", f"{target.name} is not a member of this compact"))
+            errors.append(("owner", Reason("not_member_here", name=target.name)))
         meeting_id = None
         if meeting is not None:
             found = conn.execute(
@@ -73,9 +73,9 @@ def add_action_item(
                 )
             ).first()
             if found is None or found.compact_id != row.id:
-                errors.append(("meeting", f"no meeting {meeting!r} in this compact"))
+                errors.append(("meeting", Reason("no_meeting_here", code=meeting)))
             elif found.status == "cancelled":
-                errors.append(("meeting", "the meeting was cancelled"))
+                errors.append(("meeting", Reason("meeting_cancelled")))
             else:
                 meeting_id = found.id
         if errors or target is None:
@@ -127,7 +127,7 @@ def complete_action_item(uow: UnitOfWork, actor: Actor, code: str, outcome: str)
             )
         errors = check_text(outcome, "outcome", 2000)
         if row.status != "open":
-            errors.append(("status", f"the action item is {row.status} already"))
+            errors.append(("status", Reason("action_settled", status=row.status)))
         if errors:
             raise ValidationFailed.of(errors)
         conn.execute(

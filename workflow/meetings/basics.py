@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from workflow.core.actors import SIDE_ROLES, Actor
-from workflow.core.errors import NotFound, NotPermitted
+from workflow.core.errors import NotFound, NotPermitted, Reason
 from workflow.core.models import Outbox, table_of
 from workflow.reading.meetings import person_table
 
@@ -22,9 +22,9 @@ STATUSES = ("planned", "held", "cancelled")
 def check_text(value: str | None, field: str, limit: int, *, required: bool = True) -> list[tuple[str, str]]:
     """The errors of a free-text field: required and not blank, at most ``limit`` characters."""
     if value is None or not value.strip():
-        return [(field, "is required")] if required else []
+        return [(field, Reason("required"))] if required else []
     if len(value) > limit:
-        return [(field, f"is {len(value)} characters; at most {limit}")]
+        return [(field, Reason("text_length", length=len(value), n=limit))]
     return []
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from states.chart import MEETING_LEVELS
+from states.chart import CHOICE_LABELS, MEETING_LEVELS
 from states.policy import suggested_meeting_level
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
-from workflow.core.errors import Conflict, NotFound, ValidationFailed
+from workflow.core.errors import Conflict, NotFound, Reason, ValidationFailed
 from workflow.core.lookups import compact_row, insert_with_code, member_paths
 from workflow.core.models import CompactStaff, table_of
 from workflow.core.services import apply_within
@@ -67,11 +67,11 @@ def check_start(starts_at: datetime, now: datetime) -> list[tuple[str, str]]:
     if starts_at.tzinfo is None:
         return [("starts_at", "needs a time zone, e.g. 2026-12-10T09:30:00+08:00")]
     if starts_at.year < 2000 or starts_at.year > 2100:
-        return [("starts_at", f"{starts_at.year} is not a year a meeting is held in")]
+        return [("starts_at", Reason("meeting_year", year=starts_at.year))]
     if starts_at > now + MAX_AHEAD:
-        return [("starts_at", "is more than a year ahead")]
+        return [("starts_at", Reason("over_a_year_ahead"))]
     if starts_at < now - 10 * MAX_AHEAD:
-        return [("starts_at", "is more than ten years ago")]
+        return [("starts_at", Reason("over_ten_years_ago"))]
     return []
 
 
@@ -102,7 +102,7 @@ def _issues(
     for i, code in enumerate(codes):
         row = rows.get(code)
         if row is None or row.compact_id != compact_id:
-            errors.append((f"{name}[{i}]", f"no issue {code!r} in this compact"))
+            errors.append((f"{name}[{i}]", Reason("no_issue_here", code=code)))
         else:
             found.append(row)
     return found
@@ -174,7 +174,7 @@ def _named_invitees(
             row.id in coordinators or any((row.path or "").startswith(p) for p in members)
         )
         if row is None or not in_compact:
-            errors.append((f"invitees[{i}]", f"{code!r} is not a person of this compact"))
+            errors.append((f"invitees[{i}]", Reason("not_a_person_here", code=code)))
         else:
             found.append((row.id, row.jurisdiction_id))
     return found
@@ -193,19 +193,20 @@ def convene_meeting(uow: UnitOfWork, actor: Actor, draft: MeetingDraft) -> Conve
         errors = check_text(draft.title, "title", 200) + check_text(draft.place, "place", 300)
         errors += check_start(draft.starts_at, now)
         if draft.level is not None and draft.level not in MEETING_LEVELS:
-            errors.append(("level", f"{draft.level!r} is not one of {', '.join(MEETING_LEVELS)}"))
+            errors.append(("level", Reason("not_a_choice", value=draft.level, choices=", ".join(MEETING_LEVELS))))
         errors += check_text(draft.level_reason, "level_reason", 500, required=False)
         twice = sorted(set(draft.agenda) & set(draft.review)) + sorted(
             c for c in set(draft.agenda) | set(draft.review) if [*draft.agenda, *draft.review].count(c) > 1
         )
         if twice:
-            errors.append(("agenda", f"{', '.join(sorted(set(twice)))} is on the agenda twice"))
+            errors.append(("agenda", Reason("agenda_twice", codes=", ".join(sorted(set(twice))))))
         agenda = _issues(conn, draft.agenda, compact.id, "agenda", errors)
         review = _issues(conn, draft.review, compact.id, "review", errors)
         suggested = suggest_level(conn, agenda)
         level = draft.level or suggested
         if level != suggested and not (draft.level_reason or "").strip():
-            errors.append(("level_reason", f"say why the meeting is not at the suggested level ({suggested})"))
+            level_words = (CHOICE_LABELS[suggested][0], suggested)
+            errors.append(("level_reason", Reason("say_level_reason", suggested=level_words)))
         if draft.invitees is None:
             invitees = _default_invitees(conn, compact.id, agenda + review)
         else:
@@ -327,9 +328,9 @@ def change_meeting(
             raise Conflict(code, expected_version, row.version)
         errors: list[tuple[str, str]] = []
         if row.status == "cancelled":
-            errors.append(("status", "the meeting was cancelled; convene a new one"))
+            errors.append(("status", Reason("meeting_cancelled_new")))
         if status is not None and status not in ("held", "cancelled"):
-            errors.append(("status", f"{status!r} is not one of held, cancelled"))
+            errors.append(("status", Reason("not_a_choice", value=status, choices="held, cancelled")))
         if status == "cancelled":
             errors += check_text(note, "note", 2000)
         else:
@@ -390,17 +391,19 @@ def record_attendance(
         )
         errors: list[tuple[str, str]] = []
         if row.status == "cancelled":
-            errors.append(("meeting", "the meeting was cancelled"))
+            errors.append(("meeting", Reason("meeting_cancelled")))
         elif not _begun(row, uow.clock.now()):
-            errors.append(("meeting", f"the meeting is on {_day(row)}; record who came from that day on"))
+            errors.append(("meeting", Reason("attendance_from_day", day=_day(row))))
         for person, value in attendance.items():
             if person not in invited:
-                errors.append((f"attendance.{person}", "was not invited to this meeting"))
+                errors.append((f"attendance.{person}", Reason("not_invited")))
             elif value not in ATTENDANCE:
-                errors.append((f"attendance.{person}", f"{value!r} is not one of {', '.join(ATTENDANCE)}"))
+                errors.append(
+                    (f"attendance.{person}", Reason("not_a_choice", value=value, choices=", ".join(ATTENDANCE)))
+                )
         for person, name in stand_ins.items():
             if person not in invited:
-                errors.append((f"stand_ins.{person}", "was not invited to this meeting"))
+                errors.append((f"stand_ins.{person}", Reason("not_invited")))
             errors += check_text(name, f"stand_ins.{person}", 100, required=False)
         if errors:
             raise ValidationFailed.of(errors)
@@ -440,13 +443,13 @@ def decide(uow: UnitOfWork, actor: Actor, code: str, issue: str, resolution: str
             .where(agenda_table.c.meeting_id == row.id, issue_table.c.code == issue)
         ).first()
         if item is None or item.role != "decide":
-            raise ValidationFailed("issue", f"{issue} is not on this meeting's agenda to decide")
+            raise ValidationFailed("issue", Reason("not_on_agenda", issue=issue))
         if row.status == "cancelled":
-            raise ValidationFailed("meeting", "the meeting was cancelled")
+            raise ValidationFailed("meeting", Reason("meeting_cancelled"))
         if not _begun(row, uow.clock.now()):
-            raise ValidationFailed("meeting", f"the meeting is on {_day(row)}; record its decisions from that day on")
+            raise ValidationFailed("meeting", Reason("decisions_from_day", day=_day(row)))
         if item.decision_seq is not None:
-            raise ValidationFailed("issue", f"{issue} was decided at this meeting already")
+            raise ValidationFailed("issue", Reason("decided_already", issue=issue))
         payload = {"resolution": resolution, "plan": plan, "deadline": deadline.isoformat(), "meeting": code}
         step = apply_within(uow, item.issue_id, "resolve", actor, payload)
         conn.execute(

@@ -18,7 +18,7 @@ from states import CHART, Party, allowed_triggers
 from states.chart import PARTY_LABELS, PHASES, SEPARATOR
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
 from workflow.core.calendar import WorkCalendar
-from workflow.core.errors import NotFound, ValidationFailed
+from workflow.core.errors import NotFound, Reason, ValidationFailed
 from workflow.core.models import (
     Compact,
     Event,
@@ -208,13 +208,24 @@ def _filter_errors(
     known = {s.name for s in CHART.states}
     unknown = [s for s in states if s not in known]
     if unknown:
-        errors.append(("state", f"unknown state {unknown[0]!r}; states: {', '.join(sorted(known))}"))
+        states_known = ", ".join(sorted(known))
+        what = ("状态", "state")
+        errors.append(
+            ("state", Reason("unknown_filter", what=what, value=unknown[0], kinds="states", known=states_known))
+        )
     if phase is not None and phase not in {p.name for p in PHASES}:
-        errors.append(("phase", f"unknown phase {phase!r}; phases: {', '.join(p.name for p in PHASES)}"))
+        phases = ", ".join(p.name for p in PHASES)
+        errors.append(
+            ("phase", Reason("unknown_filter", what=("环节", "phase"), value=phase, kinds="phases", known=phases))
+        )
     if category is not None and category not in CATEGORIES:
-        errors.append(("category", f"unknown category {category!r}; categories: {', '.join(CATEGORIES)}"))
+        categories = ", ".join(CATEGORIES)
+        what = ("问题类别", "category")
+        errors.append(
+            ("category", Reason("unknown_filter", what=what, value=category, kinds="categories", known=categories))
+        )
     if side is not None and side not in SIDES:
-        errors.append(("side", f"must be one of {', '.join(SIDES)}"))
+        errors.append(("side", Reason("one_of", choices=", ".join(SIDES))))
     elif side is not None and party is None:
         errors.append(("side", "needs party: the jurisdiction whose side it is"))
     return errors
@@ -274,15 +285,15 @@ def list_issues(
         jurisdictions = table_of(Jurisdiction)
         party_path = session.execute(sa.select(jurisdictions.c.path).where(jurisdictions.c.code == party)).scalar()
         if party_path is None:
-            errors.append(("party", f"no jurisdiction with code {party!r}"))
+            errors.append(("party", Reason("no_jurisdiction", code=party)))
     if created_from is not None and created_to is not None and created_to <= created_from:
         errors.append(("to", "must be after from"))
     if difficulty is not None and difficulty not in DIFFICULTIES:
-        errors.append(("difficulty", f"must be one of {', '.join(DIFFICULTIES)}"))
+        errors.append(("difficulty", Reason("one_of", choices=", ".join(DIFFICULTIES))))
     if waiting_on is not None and waiting_on not in WAITS:
-        errors.append(("waiting_on", f"must be one of {', '.join(WAITS)}"))
+        errors.append(("waiting_on", Reason("one_of", choices=", ".join(WAITS))))
     if order not in ORDERS:
-        errors.append(("order", f"must be one of {', '.join(ORDERS)}"))
+        errors.append(("order", Reason("one_of", choices=", ".join(ORDERS))))
     if order != "newest" and after is not None:
         errors.append(("cursor", "pages by cursor only newest first; use the page number"))
     river_id = None
@@ -290,7 +301,7 @@ def list_issues(
         rivers = table_of(River)
         river_id = session.execute(sa.select(rivers.c.id).where(rivers.c.code == river)).scalar()
         if river_id is None:
-            errors.append(("river", f"no river with code {river!r}"))
+            errors.append(("river", Reason("no_river", code=river)))
     if errors:
         raise ValidationFailed.of(errors)
     query = (
