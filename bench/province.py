@@ -266,6 +266,7 @@ def load(scale: float, seed: int, name: str, console: Console) -> dict[str, Any]
     engine.dispose()
     return {
         "scale": scale,
+        "effective scale": data.effective_scale(scale),
         "seed": seed,
         "seconds": time.perf_counter() - started,
         "timings": timings,

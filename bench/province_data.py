@@ -60,6 +60,20 @@ def scaled_districts(scale: float) -> int:
     return max(2, round(DISTRICTS * scale))
 
 
+def density(scale: float) -> float:
+    """How full each district is: 1 down to two districts (scale 0.05), less below, for tests."""
+    return min(1.0, scale * DISTRICTS / 2)
+
+
+def effective_scale(scale: float) -> float:
+    """The share of the province the data set holds: its districts times their density, over 40."""
+    return scaled_districts(scale) * density(scale) / DISTRICTS
+
+
+def _dense(count: int, scale: float, least: int = 2) -> int:
+    return max(least, round(count * density(scale)))
+
+
 def _name(rng: random.Random, suffix: str) -> str:
     return rng.choice(PLACE) + rng.choice(PLACE) + suffix
 
@@ -241,14 +255,16 @@ def build(scale: float, seed: int) -> Province:
     districts = scaled_districts(scale)
     border = min(districts, max(1, round(BORDER_COMPACTS * scale)))
     province.districts = [
-        _district(rng, province, cq, f"5001{d + 1:02d}", TOWNSHIPS, VILLAGES) for d in range(districts)
+        _district(rng, province, cq, f"5001{d + 1:02d}", _dense(TOWNSHIPS, scale), VILLAGES) for d in range(districts)
     ]
     province.add_person(rng, "province-office", "office", cq, "重庆市河长办")
     province.add_person(rng, "admin", "admin", cq, "系统管理员")
     for k in range(border):
         side, top, index = ("gz", gz, k // 3) if k % 3 == 2 else ("sc", sc, k - k // 3)
         city = province.add_place(f"{top.code[:2]}{k + 1:02d}00", _name(rng, "市"), "city", top)
-        theirs = _district(rng, province, city, f"{city.code[:4]}21", NEIGHBOUR_TOWNSHIPS, NEIGHBOUR_VILLAGES)
+        theirs = _district(
+            rng, province, city, f"{city.code[:4]}21", _dense(NEIGHBOUR_TOWNSHIPS, scale), NEIGHBOUR_VILLAGES
+        )
         province.compacts.append(CompactPlan(k + 1, f"B{k + 1:02d}", province.districts[k], theirs, True))
         for r in range(10):  # rivers that cross the border, a pair of boundary segments each
             ours_t = rng.choice(province.townships[province.districts[k].id])
@@ -264,7 +280,7 @@ def build(scale: float, seed: int) -> Province:
         c.auditor = (province.add_person(rng, f"audit-{c.code}", "auditor", None, "回访专员"), f"audit-{c.code}")
     for d, district in enumerate(province.districts):
         villages = [p for p in province.places if p.level == "village" and p.path.startswith(district.path)]
-        for r in range(RIVERS_PER_DISTRICT):
+        for r in range(_dense(RIVERS_PER_DISTRICT, scale)):
             start = (r * SEGMENTS_PER_RIVER) % len(villages)
             course = [villages[(start + n) % len(villages)] for n in range(SEGMENTS_PER_RIVER)]
             _river(rng, province, f"r{district.code}{r:03d}", course, _centre(d, "cq"))
@@ -730,6 +746,7 @@ def issue_plan(province: Province) -> Iterator[tuple[random.Random, Sides, datet
     """Every issue to make, oldest first: its own random stream, its sides, when it was reported."""
     rng = random.Random(province.seed * 7919 + 18)
     plans: list[tuple[datetime, int, CompactPlan, Place, Place]] = []
+    dense = density(province.scale)
     for compact in province.compacts:
         ours = province.townships[compact.ours.id]
         theirs = province.townships[compact.theirs.id]
@@ -737,10 +754,8 @@ def issue_plan(province: Province) -> Iterator[tuple[random.Random, Sides, datet
             year_start = datetime(year, 1, 1, tzinfo=SHANGHAI)
             span = (min(NOW, datetime(year + 1, 1, 1, tzinfo=SHANGHAI)) - year_start).total_seconds()
             weight = _year_weight(year)
-            within = round(ISSUES_PER_DISTRICT_YEAR * weight) - (
-                round(CROSS_BORDER_PER_COMPACT_YEAR * weight) if compact.border else 0
-            )
-            across = round(CROSS_BORDER_PER_COMPACT_YEAR * weight) if compact.border else 0
+            across = round(CROSS_BORDER_PER_COMPACT_YEAR * dense * weight) if compact.border else 0
+            within = round(ISSUES_PER_DISTRICT_YEAR * dense * weight) - across
             for n in range(within + across):
                 at = year_start + timedelta(seconds=rng.uniform(0, span))
                 if n < within:
@@ -756,7 +771,8 @@ def issue_plan(province: Province) -> Iterator[tuple[random.Random, Sides, datet
 
 def issue_total(province: Province) -> int:
     """How many issues ``issue_plan`` makes."""
-    per = sum(round(ISSUES_PER_DISTRICT_YEAR * _year_weight(y)) for y in range(FIRST_YEAR, NOW.year + 1))
+    dense = density(province.scale)
+    per = sum(round(ISSUES_PER_DISTRICT_YEAR * dense * _year_weight(y)) for y in range(FIRST_YEAR, NOW.year + 1))
     return per * len(province.compacts)
 
 
