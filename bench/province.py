@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -257,11 +258,11 @@ def load(scale: float, seed: int, name: str, console: Console) -> dict[str, Any]
         timings["outbox and sequences"] = time.perf_counter() - t0
     finally:
         raw.close()
+        shutil.rmtree(folder, ignore_errors=True)  # the month files, on success already read and removed
     t0 = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     timings["vacuum analyze"] = time.perf_counter() - t0
-    folder.rmdir()
     counts = table_counts(engine)
     engine.dispose()
     return {
@@ -524,6 +525,7 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         jobs = batches(app, console)
     finally:
         app.engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
     engine = sa.create_engine(database_url(args.database))
     counts = table_counts(engine)
     engine.dispose()
