@@ -73,6 +73,20 @@ def _fresh_work(app: App) -> str:
     return waiting.issue_code
 
 
+def _revisiting(app: App) -> str | None:
+    """An issue the auditor may revisit now, its revisit started, so the revisit form shows; None if none is closed."""
+    with app.reader() as uow:
+        auditor = load_actor(uow.session, "ngo-auditor")
+        row = uow.connection.execute(
+            sa.text("SELECT code, version, state FROM issue WHERE state IN ('du.revisiting', 'du.closed') ORDER BY id")
+        ).first()
+    if row is None:
+        return None
+    if row.state == "du.closed":
+        apply(app.uow(), row.code, "start_revisit", auditor, {}, row.version)
+    return str(row.code)
+
+
 def main() -> None:
     """Serve the demo and photograph the pages each role starts from."""
     if not DATABASE.exists():
@@ -97,22 +111,30 @@ def main() -> None:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     OUT.mkdir(parents=True, exist_ok=True)
+    revisiting = _revisiting(app)
     shots = [
-        ("sn-baima", 360, "/queue", "queue-phone"),
-        ("tn-taian", 360, "/report", "report-phone"),
-        ("sn-baima", 1200, f"/issues/{fresh}", "issue-desk"),
-        ("qj-coord", 1200, "/dashboard", "dashboard-desk"),
-        ("ngo-auditor", 1200, "/revisits", "revisits-desk"),
-        ("qj-coord", 1200, "/map", "map-desk"),
-        ("qj-coord", 1200, "/issues?phase=ban&order=due", "issues-desk"),
-        ("qj-coord", 1200, "/meetings/QJ-HY-2026-003", "meeting-desk"),
+        ("sn-baima", 360, "/queue", "queue-phone", "zh-CN"),
+        ("tn-taian", 360, "/report", "report-phone", "zh-CN"),
+        ("tn-taian", 360, "/patrols", "patrols-phone", "zh-CN"),
+        ("sn-baima", 1200, f"/issues/{fresh}", "issue-desk", "zh-CN"),
+        ("sn-baima", 1200, f"/issues/{fresh}", "issue-desk-en", "en"),
+        ("qj-coord", 1200, "/dashboard", "dashboard-desk", "zh-CN"),
+        ("ngo-auditor", 1200, "/revisits", "revisits-desk", "zh-CN"),
+        ("ngo-auditor", 1200, "/revisits/report", "revisit-report-desk", "zh-CN"),
+        ("qj-coord", 1200, "/map", "map-desk", "zh-CN"),
+        ("qj-coord", 360, "/map", "map-phone", "zh-CN"),
+        ("qj-coord", 1200, "/issues?phase=ban&order=due", "issues-desk", "zh-CN"),
+        ("qj-coord", 1200, "/meetings/QJ-HY-2026-003", "meeting-desk", "zh-CN"),
     ]
+    if revisiting:
+        shots.append(("ngo-auditor", 1200, f"/issues/{revisiting}", "revisit-form-desk", "zh-CN"))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
-        for person, width, path, name in shots:
-            context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+        for person, width, path, name, lang in shots:
+            context = browser.new_context(viewport={"width": width, "height": 900}, locale=lang)
             page = context.new_page()
-            page.goto(f"{base}/login?next={quote(path, safe='/')}")
+            after = f"/lang/{lang}?next={quote(path, safe='')}" if lang != "zh-CN" else path
+            page.goto(f"{base}/login?next={quote(after, safe='/')}")
             page.fill("#person", person)
             page.fill("#password", DEMO_PASSWORD)
             page.click("form[action='/login'] button[type=submit]")

@@ -58,6 +58,11 @@ def test_an_overdue_revisit_is_in_the_auditors_queue_said_late_and_started_from_
     again = client.get("/revisits").text
     assert f'data-testid="start-{code}"' not in again
     assert "回访中" in again
+    # Under way, it is listed once: as under way, no longer as due.
+    assert f'data-code="{code}"' not in again
+    under_way = re.search(r'data-testid="list-revisiting">(.*?)</ul>', again, re.S)
+    assert under_way is not None
+    assert code in under_way.group(1)
 
 
 def test_an_issue_with_two_revisits_come_due_has_one_start_button_saying_it_covers_both(

@@ -134,8 +134,11 @@ def router(
         # Due and overdue revisits are the auditor's to do now, each said late by working days and startable here.
         # One visit starts an issue's revisit, so an issue with several revisits come due is one entry (the
         # earliest), saying how many more it covers, with one start button.
+        # An issue whose revisit is under way is listed once, as under way, not again as due.
+        under_way = {i.code for i in items}
         by_issue: dict[str, list[Any]] = {}
-        for p in sorted((p for p in planned if p.due_on <= today), key=lambda p: (p.due_on, p.issue_code)):
+        due_now = (p for p in planned if p.due_on <= today and p.issue_code not in under_way)
+        for p in sorted(due_now, key=lambda p: (p.due_on, p.issue_code)):
             if p.issue_code in by_issue:
                 by_issue[p.issue_code][3] += 1
             else:

@@ -358,7 +358,7 @@ document.addEventListener("DOMContentLoaded", () => {
       } else {
         actions.append(button(words.sendNow, "", () => RiverDrafts.flush(true)));
       }
-      actions.append(button(words.discard, "secondary", () => RiverDrafts.discard(draft.key)));
+      actions.append(button(words.discard, "danger", () => RiverDrafts.discard(draft.key)));
       item.append(actions);
       return item;
     }));
