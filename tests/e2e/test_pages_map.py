@@ -24,7 +24,7 @@ from web.pages.watershed import TIANDITU_HOSTS
 from workflow.accounts.signin import set_password
 from workflow.core.models import MapFeature, table_of
 from workflow.maps.layers import import_layers, read_layers
-from workflow.maps.shared import label_places
+from workflow.maps.shared import label_places, stored_features
 
 DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
@@ -241,3 +241,17 @@ def test_the_service_worker_keeps_the_map_and_its_vendored_library_in_the_shell(
     before = shell_version(tmp_path)
     (tmp_path / "vendor" / "lib.js").write_text("b")
     assert shell_version(tmp_path) != before
+
+
+def test_a_map_near_a_place_draws_only_the_segments_that_come_near_it(sqlite_world: World) -> None:
+    """An issue's small map reads what lies near it, segments known only from the reference data included,
+    not every segment there is (a province has tens of thousands)."""
+    with sqlite_world.app.reader() as uow:
+        everything = {f.code for f in stored_features(uow.connection) if f.layer == "segment"}
+        lines = dict(uow.connection.execute(sa.text("SELECT code, geometry FROM segment")).all())
+        code, line = next((c, json.loads(g) if isinstance(g, str) else g) for c, g in lines.items() if g)
+        lon, lat = line[0]
+        near = {f.code for f in stored_features(uow.connection, (lon - 1e-4, lat - 1e-4, lon + 1e-4, lat + 1e-4))}
+    assert len(everything) > 1
+    assert code in near
+    assert near < everything

@@ -11,6 +11,7 @@ so that whoever draws the map can move a name out of another's way. Issues fall 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,14 @@ def _sides_of(line: BaseGeometry, distance: float) -> tuple[str, str]:
     return ("above", "below") if across >= abs(after.y - before.y) else ("right", "left")
 
 
+def _meets(points: Sequence[Sequence[float]], box: Box) -> bool:
+    """Whether the bounding box of ``points`` (lon, lat) meets ``box`` (west, south, east, north)."""
+    west, south, east, north = box
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    return max(lons) >= west and min(lons) <= east and max(lats) >= south and min(lats) <= north
+
+
 def stored_features(conn: sa.Connection, near: Box | None = None) -> list[Feature]:
     """The stored layers in drawing order; ``near`` keeps only the features whose bounding box meets it.
 
@@ -133,7 +142,7 @@ def stored_features(conn: sa.Connection, near: Box | None = None) -> list[Featur
     for s in conn.execute(
         sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
     ):
-        if s.code not in drawn and s.geometry:
+        if s.code not in drawn and s.geometry and (near is None or _meets(s.geometry, near)):
             line = {"type": "LineString", "coordinates": [[p[0], p[1]] for p in s.geometry]}
             found.append(Feature("segment", s.code, s.name, line, label_places(line)))
     rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
