@@ -33,8 +33,8 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -267,6 +267,7 @@ class Bench:
     recipients: list[int]  # distinct people the floor writes outbox rows for
     draft: dict[str, Any]  # the floor's report: the issue's columns that do not change
     rows: dict[str, int] = field(default_factory=dict)  # outbox rows apply writes per step name
+    server: Callable[[], float] = lambda: 0.0  # CPU seconds the database's server has spent for us so far
 
     @property
     def engine(self) -> Engine:
@@ -578,59 +579,64 @@ class Lane:
             return floor_step(conn, self.bench, slot, move)
 
 
+CLOCKS = ("wall", "cpu", "server")
+
+
 @dataclass(slots=True)
 class Rounds:
-    """Wall-clock and process CPU seconds of each lane, one entry per round.
+    """Seconds each lane spent per round, on three clocks: wall, this process's CPU, the server's CPU.
 
     CPU time leaves out waiting (for the CPU under load from elsewhere, for the database server), so on
-    SQLite, where all the work is in this process, its ratio is the steadier one on a busy machine.
+    SQLite, where all the work is in this process, its ratio is the steadier one on a busy machine. The
+    server's CPU is that of the PostgreSQL backends serving the bench's database (0 on SQLite).
     """
 
-    wall: dict[str, list[float]]
-    cpu: dict[str, list[float]]
+    seconds: dict[str, dict[str, list[float]]]
 
     @classmethod
     def of(cls, names: Iterable[str]) -> Rounds:
         """No rounds yet for the named lanes."""
         names = list(names)
-        return cls({n: [] for n in names}, {n: [] for n in names})
+        return cls({clock: {n: [] for n in names} for clock in CLOCKS})
 
-    def add(self, spent: Mapping[str, tuple[float, float]]) -> None:
-        """Record one round's (wall, cpu) seconds per lane."""
-        for name, (wall, cpu) in spent.items():
-            self.wall[name].append(wall)
-            self.cpu[name].append(cpu)
+    def add(self, spent: Mapping[str, Mapping[str, float]]) -> None:
+        """Record one round's seconds per clock and lane."""
+        for clock, lanes in spent.items():
+            for name, seconds in lanes.items():
+                self.seconds[clock][name].append(seconds)
 
     def median(self, name: str, clock: str = "wall") -> float:
         """The median seconds of a lane's rounds."""
-        return statistics.median((self.wall if clock == "wall" else self.cpu)[name])
+        return statistics.median(self.seconds[clock][name])
 
     def ratio(self, a: str, b: str, clock: str = "wall") -> float:
-        """Median seconds of ``a`` over median seconds of ``b``."""
-        return self.median(a, clock) / self.median(b, clock)
+        """Median seconds of ``a`` over median seconds of ``b`` (0 when ``b`` spent none on that clock)."""
+        below = self.median(b, clock)
+        return self.median(a, clock) / below if below else 0.0
 
     def per_round(self, a: str, b: str) -> list[float]:
         """The wall-clock ratio of each round."""
-        return [x / y for x, y in zip(self.wall[a], self.wall[b], strict=True)]
+        return [x / y for x, y in zip(self.seconds["wall"][a], self.seconds["wall"][b], strict=True)]
 
 
-def race(lanes: Mapping[str, Lane], steps: int, block: int) -> dict[str, tuple[float, float]]:
+def race(lanes: Mapping[str, Lane], steps: int, block: int, server: Callable[[], float]) -> dict[str, dict[str, float]]:
     """One round: ``steps`` steps of each lane in interleaved blocks, alternating which goes first.
 
     Interleaving bills a burst of load from elsewhere on the machine to both lanes alike. Returns the
-    (wall, cpu) seconds each lane spent.
+    seconds each lane spent on each clock.
     """
     gc.collect()
-    wall, cpu = dict.fromkeys(lanes, 0.0), dict.fromkeys(lanes, 0.0)
+    spent = {clock: dict.fromkeys(lanes, 0.0) for clock in CLOCKS}
     names = list(lanes)
     for number, start in enumerate(range(0, steps, block)):
         count = min(block, steps - start)
         for name in names if number % 2 == 0 else names[::-1]:
-            began, began_cpu = time.perf_counter(), time.process_time()
+            began, began_cpu, began_server = time.perf_counter(), time.process_time(), server()
             lanes[name].run(count)
-            wall[name] += time.perf_counter() - began
-            cpu[name] += time.process_time() - began_cpu
-    return {name: (wall[name], cpu[name]) for name in names}
+            spent["wall"][name] += time.perf_counter() - began
+            spent["cpu"][name] += time.process_time() - began_cpu
+            spent["server"][name] += server() - began_server
+    return spent
 
 
 # -- the measurements ------------------------------------------------------------------------------
@@ -697,7 +703,7 @@ def measure_cycle(bench: Bench, name: str, pools: Mapping[str, list[int]], args:
     written = warm_up(bench, lanes, max(args.steps, turn))  # every step seen
     rounds = Rounds.of(lanes)
     for _ in range(args.rounds):
-        rounds.add(race(lanes, args.steps, args.block))
+        rounds.add(race(lanes, args.steps, args.block, bench.server))
     steps = by_step(lanes, written)
     for lane in lanes.values():
         lane.settle()
@@ -709,16 +715,18 @@ def measure_cycle(bench: Bench, name: str, pools: Mapping[str, list[int]], args:
         "steps_per_round": args.steps,
         "block": args.block,
         "rounds": args.rounds,
-        "seconds": rounds.wall,
-        "cpu_seconds": rounds.cpu,
+        "seconds": rounds.seconds,
         "apply_steps_per_s": args.steps / apply_s,
         "floor_steps_per_s": args.steps / floor_s,
         "apply_us_per_step": apply_s / args.steps * 1e6,
         "floor_us_per_step": floor_s / args.steps * 1e6,
         "apply_cpu_us_per_step": rounds.median("apply", "cpu") / args.steps * 1e6,
         "floor_cpu_us_per_step": rounds.median("floor", "cpu") / args.steps * 1e6,
+        "apply_server_us_per_step": rounds.median("apply", "server") / args.steps * 1e6,
+        "floor_server_us_per_step": rounds.median("floor", "server") / args.steps * 1e6,
         "ratio": ratio,
         "cpu_ratio": rounds.ratio("apply", "floor", "cpu"),
+        "server_cpu_ratio": rounds.ratio("apply", "floor", "server"),
         "ratio_per_round": rounds.per_round("apply", "floor"),
         "target": target,
         "meets_target": ratio <= target,
@@ -746,7 +754,8 @@ def measure_history(bench: Bench, setup: Bench, args: argparse.Namespace) -> dic
     rounds = Rounds.of(("old", "fresh"))
     for number in range(args.rounds):
         pools = {"old": old, "fresh": fresh[number]}
-        rounds.add(race({kind: Lane(bench, "apply", cycle, ids) for kind, ids in pools.items()}, steps, turn))
+        lanes = {kind: Lane(bench, "apply", cycle, ids) for kind, ids in pools.items()}
+        rounds.add(race(lanes, steps, turn, bench.server))
     statements = {}
     for kind, ids in {"old": old, "fresh": fresh[-1]}.items():
         lane = Lane(bench, "apply", cycle, ids)
@@ -759,8 +768,7 @@ def measure_history(bench: Bench, setup: Bench, args: argparse.Namespace) -> dic
         "steps_per_round": steps,
         "rounds": args.rounds,
         "history": histories,
-        "seconds": rounds.wall,
-        "cpu_seconds": rounds.cpu,
+        "seconds": rounds.seconds,
         "statements_per_step": statements,
         "old_us_per_step": rounds.median("old") / steps * 1e6,
         "fresh_us_per_step": rounds.median("fresh") / steps * 1e6,
@@ -910,6 +918,37 @@ def async_commit(bench: Bench) -> Iterator[Bench]:
         engine.dispose()
 
 
+_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
+
+
+@contextmanager
+def server_clock(url: str) -> Iterator[Callable[[], float]]:
+    """The CPU seconds spent so far by the PostgreSQL backends serving ``url``'s database.
+
+    Read from /proc/<pid>/schedstat, so only when the server runs on this machine (0 otherwise), through a
+    connection to another database whose backend is not counted.
+    """
+    parsed = make_url(url)
+    admin = psycopg.connect(
+        parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False),
+        autocommit=True,
+    )
+
+    def spent() -> float:
+        total = 0
+        for (pid,) in admin.execute(_BACKENDS, (parsed.database,)).fetchall():
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # gone, or not on this machine
+        return total / 1e9
+
+    try:
+        yield spent
+    finally:
+        admin.close()
+
+
 def server_info(engine: Engine) -> dict[str, str]:
     """The database's version and the settings that decide what a commit costs."""
     with engine.connect() as conn:
@@ -952,8 +991,12 @@ def run_dialect(dialect: str, args: argparse.Namespace, console: Console) -> dic
         open_world(url, Path(tmp), args.sqlite_synchronous) as world,
     ):
         bench = make_bench(world)
-        with async_commit(bench) if bench.dialect == "postgresql" else nullcontext(bench) as fast:
-            return measure_all(bench, fast, args, console)
+        if bench.dialect != "postgresql":
+            return measure_all(bench, bench, args, console)
+        with server_clock(url) as clock:
+            bench.server = clock
+            with async_commit(bench) as fast:
+                return measure_all(bench, fast, args, console)
 
 
 def measure_all(bench: Bench, fast: Bench, args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -1002,6 +1045,7 @@ CYCLE_COLUMNS = (
     "floor µs",
     "ratio",
     "CPU ratio",
+    "server CPU ratio",
 )
 
 
@@ -1031,6 +1075,7 @@ def cycle_cells(c: dict[str, Any]) -> list[str]:
         f"{c['floor_us_per_step']:.0f}",
         f"[{colour}]{c['ratio']:.2f}[/]",
         f"{c['cpu_ratio']:.2f}",
+        f"{c['server_cpu_ratio']:.2f}" if c["server_cpu_ratio"] else "—",
         f"≤ {c['target']}",
         f"{written['apply']['outbox_rows_per_step']:.2f} / {written['floor']['outbox_rows_per_step']:.2f}",
         f"{written['apply']['statements_per_step']:.1f} / {written['floor']['statements_per_step']:.1f}",
