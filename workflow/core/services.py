@@ -123,17 +123,21 @@ _BUMP = (
 
 # One statement resolves the audience and writes its outbox rows, so who is
 # told is decided from the same snapshot as the step, in the same transaction.
-_AUDIENCE_WHERE = """
-    p.active AND p.id <> :actor_ref AND (
-        (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
-        OR p.id IN (SELECT s.person_id FROM compact_staff s
-                    WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
-    )"""
+# The chiefs and offices of the sides, and the compact's staff, each found through
+# an index (person's jurisdiction, the staff's compact), not by reading every person.
+_AUDIENCE = """
+    SELECT p.id FROM person p
+    WHERE p.jurisdiction_id IN (:side_a, :side_b) AND p.role IN ('chief', 'office')
+          AND p.active AND p.id <> :actor_ref
+    UNION
+    SELECT p.id FROM compact_staff s JOIN person p ON p.id = s.person_id
+    WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b) AND p.active AND p.id <> :actor_ref
+    ORDER BY 1"""
 _OUTBOX = sa.text(
     f"""
     INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
-    SELECT :event_id, :b_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
-    FROM person p WHERE {_AUDIENCE_WHERE}
+    SELECT :event_id, :b_id, a.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
+    FROM ({_AUDIENCE}) a
     """
 ).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
 
@@ -185,9 +189,9 @@ def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
         ), ob AS (
             INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at,
                                 created_at)
-            SELECT ev.id, ev.issue_id, p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
+            SELECT ev.id, ev.issue_id, a.id, CAST(:trigger AS VARCHAR), 'pending', 0,
                    CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
-            FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
+            FROM ev CROSS JOIN ({_AUDIENCE}) a
             RETURNING 1
         )
         SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
