@@ -131,7 +131,10 @@ def populate(app: App, issues: int, compacts: int) -> None:
         )
         for n in range(1, compacts):
             conn.execute(
-                sa.text("INSERT INTO compact (code, name) SELECT CAST(:code AS VARCHAR), name || :n FROM compact"),
+                sa.text(
+                    "INSERT INTO compact (code, name) SELECT CAST(:code AS VARCHAR), name || :n FROM compact"
+                    " WHERE code = 'QJ'"
+                ),
                 {"code": f"C{n}", "n": str(n)},
             )
         if compacts > 1:
