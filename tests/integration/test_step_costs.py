@@ -2,7 +2,7 @@
 
 The life is bench.apply's (report to archive, with the real audience and outbox rows, both sign-offs and a
 revisit), stepped through ``apply`` as the bench steps it; a change that adds a round trip to a step fails
-here. Lower a bound when a step gets cheaper (bench/README.md, "The whole life of an issue").
+here. Lower a bound when a step gets cheaper (bench/README.md, "The whole path of a step").
 """
 
 from __future__ import annotations
