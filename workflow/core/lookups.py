@@ -34,6 +34,17 @@ def member_paths(conn: sa.Connection, compact_id: int) -> list[str]:
     )
 
 
+def in_compact(path: sa.ColumnElement[str], compact_id: sa.ColumnElement[int]) -> sa.Exists:
+    """True when the jurisdiction at ``path`` is a member of the compact or lies under one: for a guard to
+    ask in the statement that finds the jurisdiction, instead of reading the members' paths in another."""
+    member = _juris.alias("member_place")
+    return sa.exists().where(
+        _member.c.compact_id == compact_id,
+        member.c.id == _member.c.jurisdiction_id,
+        sa.func.substr(path, 1, sa.func.length(member.c.path)) == member.c.path,
+    )
+
+
 def next_code(conn: sa.Connection, table: sa.Table, prefix: str) -> str:
     """The next code after the highest with the prefix, e.g. QJ-ZF-2026-007 after QJ-ZF-2026-006."""
     codes = conn.execute(sa.select(table.c.code).where(table.c.code.startswith(prefix))).scalars()

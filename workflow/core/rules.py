@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
 
 from states import Party, Transition
 from states.chart import CHART, PARTY_LABELS, PARTY_LABELS_EN
@@ -22,10 +21,10 @@ from workflow.core.actors import Actor, side_of
 from workflow.core.calendar import WorkCalendar, local_today
 from workflow.core.deadlines import next_check
 from workflow.core.errors import Reason, ValidationFailed
+from workflow.core.lookups import in_compact
 from workflow.core.models import (
     Attachment,
     ChecklistCheck,
-    CompactMember,
     Event,
     Issue,
     Jurisdiction,
@@ -42,6 +41,57 @@ _report_file = table_of(ReportFile)
 _attachment = table_of(Attachment)
 _issue = table_of(Issue)
 _event = table_of(Event)
+_juris = table_of(Jurisdiction)
+
+# Every statement a guard or an effect sends is built once, here, with bound parameters: a step pays for
+# running it, not for building and cache-keying it again.
+_RECEIVING = sa.select(
+    _juris.c.id,
+    _juris.c.path,
+    _juris.c.name,
+    in_compact(_juris.c.path, sa.bindparam("b_compact")).label("in_compact"),
+).where(_juris.c.code == sa.bindparam("b_code"))
+_REPORT_FILED = sa.select(_report_file.c.id).where(_report_file.c.sha256 == sa.bindparam("b_sha256")).limit(1)
+_EVIDENCE_STORED = sa.select(_attachment.c.id).where(
+    _attachment.c.issue_id == sa.bindparam("b_issue"),
+    _attachment.c.sha256 == sa.bindparam("b_sha256"),
+    _attachment.c.event_seq == sa.bindparam("b_seq"),
+)
+_ORIGINAL = sa.select(
+    _issue.c.id,
+    _issue.c.code,
+    _issue.c.compact_id,
+    _issue.c.state,
+    _issue.c.closed_at,
+    _issue.c.duplicate_of_id,
+).where(_issue.c.code == sa.bindparam("b_code"))
+_DUPLICATE = sa.select(_issue.c.duplicate_of_id).where(
+    _issue.c.code == sa.bindparam("b_code"), _issue.c.compact_id == sa.bindparam("b_compact")
+)
+_LINKED = sa.select(_event.c.payload).where(
+    _event.c.issue_id == sa.bindparam("b_issue"), _event.c.trigger == "duplicate_linked"
+)
+_INSERT_SIGN_OFF = _sign_off.insert()
+_INSERT_CHECKS = _check.insert()
+_INSERT_REVISITS = _revisit.insert()
+_CANCEL_REVISITS = (
+    _revisit.update()
+    .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
+    .values(status="cancelled")
+)
+
+# The current check round as the issue's load reads it, in the same statement (see ROUND_READERS): the
+# sides that signed it and the checklist items confirmed in it, each joined by commas.
+ROUND_COLUMNS = (
+    sa.select(sa.func.aggregate_strings(_sign_off.c.side, ","))
+    .where(_sign_off.c.issue_id == _issue.c.id, _sign_off.c.round == _issue.c.check_round)
+    .scalar_subquery()
+    .label("signed"),
+    sa.select(sa.func.aggregate_strings(_check.c.item, ","))
+    .where(_check.c.issue_id == _issue.c.id, _check.c.round == _issue.c.check_round)
+    .scalar_subquery()
+    .label("confirmed"),
+)
 _open_revisit = (
     sa.select(_revisit.c.id)
     .where(
@@ -76,11 +126,26 @@ class Step:
     calendar: WorkCalendar
     seq: int
     changes: dict[str, Any] = field(default_factory=dict)
-    writes: list[tuple[sa.Executable, dict[str, Any]]] = field(default_factory=list)
+    # Rows to write after the issue's own: (statement, parameters), a list of them for several rows at once.
+    writes: list[tuple[sa.Executable, dict[str, Any] | list[dict[str, Any]]]] = field(default_factory=list)
     found: dict[str, Any] = field(default_factory=dict)
     # Steps the service fires on other issues in the same transaction, after this one: (issue id, trigger,
     # payload). The merge of a duplicate records itself in the original's ledger this way.
     follow: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def signed(self) -> set[str]:
+        """The sides that signed the current check round (read with the issue)."""
+        return _split(self.issue.signed)
+
+    @property
+    def confirmed(self) -> set[str]:
+        """The checklist items confirmed in the current check round (read with the issue)."""
+        return _split(self.issue.confirmed)
+
+
+def _split(joined: str | None) -> set[str]:
+    return set(joined.split(",")) if joined else set()
 
 
 # -- guards --------------------------------------------------------------------
@@ -89,11 +154,7 @@ class Step:
 def receiving_is_other_side(step: Step) -> None:
     """A hand-off goes to a jurisdiction that is not the reporter's own side."""
     code = step.payload["receiving"]
-    target = step.conn.execute(
-        sa.select(col(Jurisdiction.id), col(Jurisdiction.path), col(Jurisdiction.name)).where(
-            col(Jurisdiction.code) == code
-        )
-    ).first()
+    target = step.conn.execute(_RECEIVING, {"b_code": code, "b_compact": step.issue.compact_id}).first()
     if target is None:
         raise ValidationFailed("receiving", Reason("no_jurisdiction", code=code))
     reporting = step.issue.reporting_path
@@ -103,14 +164,9 @@ def receiving_is_other_side(step: Step) -> None:
 
 
 def receiving_in_compact(step: Step) -> None:
-    """A hand-off stays within the compact's member jurisdictions."""
+    """A hand-off stays within the compact's member jurisdictions (asked when the target was found)."""
     target = step.found["receiving"]
-    member_paths = step.conn.execute(
-        sa.select(col(Jurisdiction.path))
-        .join(CompactMember, col(CompactMember.jurisdiction_id) == col(Jurisdiction.id))
-        .where(col(CompactMember.compact_id) == step.issue.compact_id)
-    ).scalars()
-    if not any(target.path.startswith(p) for p in member_paths):
+    if not target.in_compact:
         raise ValidationFailed("receiving", Reason("not_compact_member", name=target.name))
 
 
@@ -122,21 +178,12 @@ def deadline_in_future(step: Step) -> None:
         raise ValidationFailed("deadline", Reason("deadline_past", deadline=deadline, today=today.isoformat()))
 
 
-def _signed_sides(step: Step) -> set[str]:
-    rows = step.conn.execute(
-        sa.select(_sign_off.c.side).where(
-            _sign_off.c.issue_id == step.issue.id, _sign_off.c.round == step.issue.check_round
-        )
-    ).scalars()
-    return set(rows)
-
-
 def side_not_signed(step: Step) -> None:
     """Each side signs a verification round once, unless both have and the round still misses checklist
     items (a round signed before every sign-off had to complete it): then a side may amend its sign-off
     with them, instead of failing a good rectification to get out."""
     side = side_of(step.held)
-    signed = _signed_sides(step)
+    signed = step.signed
     if side in signed and not (signed >= _BOTH and _unconfirmed(step)):
         raise ValidationFailed("sign_off", Reason("already_signed", side=_party(side)))
 
@@ -146,11 +193,7 @@ _BOTH = frozenset({Party.REPORTING.value, Party.RECEIVING.value})
 
 def _unconfirmed(step: Step, adding: Collection[str] = ()) -> list[str]:
     """The codes of the category's checklist items not confirmed this round (counting ``adding``)."""
-    done = set(
-        step.conn.execute(
-            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == step.issue.check_round)
-        ).scalars()
-    ) | set(adding)
+    done = step.confirmed | set(adding)
     return [code for code, _ in CATEGORIES[step.issue.category].checklist if code not in done]
 
 
@@ -167,7 +210,7 @@ def _party(side: str) -> tuple[str, str]:
 def sign_off_completes_checklist(step: Step) -> None:
     """The sign-off that makes both sides' must leave every checklist item confirmed, so the round can close:
     the first side may confirm part of the list, the second confirms the rest or is refused, naming them."""
-    if not (_signed_sides(step) | {side_of(step.held)}) >= _BOTH:
+    if not (step.signed | {side_of(step.held)}) >= _BOTH:
         return
     missing = _unconfirmed(step, step.payload.get("checklist", []))
     if missing:
@@ -186,7 +229,7 @@ def checklist_items_known(step: Step) -> None:
 
 def both_sides_signed(step: Step) -> None:
     """Closure needs the sign-off of both sides in the current round."""
-    missing = [_party(p) for p in (Party.REPORTING, Party.RECEIVING) if p.value not in _signed_sides(step)]
+    missing = [_party(p) for p in (Party.REPORTING, Party.RECEIVING) if p.value not in step.signed]
     if missing:
         named = ("、".join(zh for zh, _ in missing), ", ".join(en for _, en in missing))
         raise ValidationFailed("sign_off", Reason("both_sides_sign", missing=named))
@@ -207,9 +250,7 @@ def last_revisit_clean(step: Step) -> None:
 
 def report_on_file(step: Step) -> None:
     """A report enters the ledger only once it is filed (``riverchief report``), never by hand."""
-    found = step.conn.execute(
-        sa.select(_report_file.c.id).where(_report_file.c.sha256 == step.payload["sha256"])
-    ).first()
+    found = step.conn.execute(_REPORT_FILED, {"b_sha256": step.payload["sha256"]}).first()
     if found is None:
         raise ValidationFailed(
             "sha256",
@@ -219,13 +260,8 @@ def report_on_file(step: Step) -> None:
 
 def evidence_on_file(step: Step) -> None:
     """Evidence enters the ledger together with its stored file (``riverchief issue attach``), never by hand."""
-    found = step.conn.execute(
-        sa.select(_attachment.c.id).where(
-            _attachment.c.issue_id == step.issue.id,
-            _attachment.c.sha256 == step.payload["sha256"],
-            _attachment.c.event_seq == step.seq,
-        )
-    ).first()
+    stored = {"b_issue": step.issue.id, "b_sha256": step.payload["sha256"], "b_seq": step.seq}
+    found = step.conn.execute(_EVIDENCE_STORED, stored).first()
     if found is None:
         raise ValidationFailed(
             "sha256",
@@ -236,16 +272,7 @@ def evidence_on_file(step: Step) -> None:
 def original_open(step: Step) -> None:
     """A duplicate names another open issue of its compact (not closed, not itself a duplicate) as its original."""
     code = step.payload["of"]
-    original = step.conn.execute(
-        sa.select(
-            _issue.c.id,
-            _issue.c.code,
-            _issue.c.compact_id,
-            _issue.c.state,
-            _issue.c.closed_at,
-            _issue.c.duplicate_of_id,
-        ).where(_issue.c.code == code)
-    ).first()
+    original = step.conn.execute(_ORIGINAL, {"b_code": code}).first()
     # Another compact's issue is not there for this one: the same answer as for a code nobody issued.
     if original is None or original.compact_id != step.issue.compact_id:
         raise ValidationFailed("of", Reason("no_issue_in_compact", code=code))
@@ -262,17 +289,13 @@ def original_open(step: Step) -> None:
 def duplicate_points_here(step: Step) -> None:
     """The original records a duplicate once, and only one already merged into it (by ``mark_duplicate``)."""
     code = step.payload["duplicate"]
-    duplicate = step.conn.execute(
-        sa.select(_issue.c.duplicate_of_id).where(_issue.c.code == code, _issue.c.compact_id == step.issue.compact_id)
-    ).first()
+    duplicate = step.conn.execute(_DUPLICATE, {"b_code": code, "b_compact": step.issue.compact_id}).first()
     if duplicate is None or duplicate.duplicate_of_id != step.issue.id:
         raise ValidationFailed(
             "duplicate",
             Reason("not_duplicate_here", code=code),
         )
-    linked = step.conn.execute(
-        sa.select(_event.c.payload).where(_event.c.issue_id == step.issue.id, _event.c.trigger == "duplicate_linked")
-    ).scalars()
+    linked = step.conn.execute(_LINKED, {"b_issue": step.issue.id}).scalars()
     if any(payload.get("duplicate") == code for payload in linked):
         raise ValidationFailed("duplicate", Reason("duplicate_already_linked", code=code))
 
@@ -324,41 +347,18 @@ def open_check_round(step: Step) -> None:
 def sign_off(step: Step) -> None:
     """Record the actor's side's sign-off and the checklist items it confirms."""
     side = side_of(step.held)
-    round_ = step.issue.check_round
-    if side not in _signed_sides(step):  # an amendment (see side_not_signed) adds items to the side's sign-off
-        step.writes.append(
-            (
-                _sign_off.insert(),
-                {
-                    "issue_id": step.issue.id,
-                    "round": round_,
-                    "side": side,
-                    "person_id": step.actor.id,
-                    "event_seq": step.seq,
-                    "signed_at": step.now,
-                },
-            )
-        )
-    done = set(
-        step.conn.execute(
-            sa.select(_check.c.item).where(_check.c.issue_id == step.issue.id, _check.c.round == round_)
-        ).scalars()
-    )
-    for item in step.payload.get("checklist", []):
-        if item not in done:
-            step.writes.append(
-                (
-                    _check.insert(),
-                    {
-                        "issue_id": step.issue.id,
-                        "round": round_,
-                        "item": item,
-                        "person_id": step.actor.id,
-                        "event_seq": step.seq,
-                        "checked_at": step.now,
-                    },
-                )
-            )
+    mine = {
+        "issue_id": step.issue.id,
+        "round": step.issue.check_round,
+        "person_id": step.actor.id,
+        "event_seq": step.seq,
+    }
+    if side not in step.signed:  # an amendment (see side_not_signed) adds items to the side's sign-off
+        step.writes.append((_INSERT_SIGN_OFF, {**mine, "side": side, "signed_at": step.now}))
+    done = step.confirmed
+    items = [item for item in step.payload.get("checklist", []) if item not in done]
+    if items:
+        step.writes.append((_INSERT_CHECKS, [{**mine, "item": item, "checked_at": step.now} for item in items]))
 
 
 def mark_closed(step: Step) -> None:
@@ -368,20 +368,13 @@ def mark_closed(step: Step) -> None:
     # Only a rebound reopens a closed issue, so closures = rebounds + 1.
     cycle = step.issue.rebound_count + 1
     closed_on = local_today(step.now)
-    for seq, days in enumerate(revisit_offsets(step.issue.category), start=1):
-        step.writes.append(
-            (
-                _revisit.insert(),
-                {
-                    "issue_id": step.issue.id,
-                    "cycle": cycle,
-                    "seq": seq,
-                    "offset_days": days,
-                    "due_on": closed_on + timedelta(days=days),
-                    "status": "planned",
-                },
-            )
-        )
+    planned = {"issue_id": step.issue.id, "cycle": cycle, "status": "planned"}
+    revisits = [
+        {**planned, "seq": seq, "offset_days": days, "due_on": closed_on + timedelta(days=days)}
+        for seq, days in enumerate(revisit_offsets(step.issue.category), start=1)
+    ]
+    if revisits:
+        step.writes.append((_INSERT_REVISITS, revisits))
 
 
 def _finish_revisit(step: Step, outcome: str) -> None:
@@ -424,14 +417,7 @@ def record_rebound(step: Step) -> None:
 
 def cancel_revisits(step: Step) -> None:
     """An archived issue is not revisited again: what is still planned is cancelled."""
-    step.writes.append(
-        (
-            _revisit.update()
-            .where(_revisit.c.issue_id == sa.bindparam("b_issue"), _revisit.c.status == "planned")
-            .values(status="cancelled"),
-            {"b_issue": step.issue.id},
-        )
-    )
+    step.writes.append((_CANCEL_REVISITS, {"b_issue": step.issue.id}))
 
 
 def recompute_due(step: Step) -> None:
@@ -469,3 +455,9 @@ EFFECTS: dict[str, Callable[[Step], None]] = {
         link_duplicate,
     )
 }
+
+# The guards and effects that read the current check round (Step.signed, Step.confirmed): a step whose
+# transition names one loads its issue with ROUND_COLUMNS.
+ROUND_READERS = frozenset(
+    {"side_not_signed", "sign_off_completes_checklist", "both_sides_signed", "checklist_complete", "sign_off"}
+)

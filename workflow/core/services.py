@@ -12,11 +12,11 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
 
 from states import CHART, INITIAL, TABLE, Party, allowed_triggers
 from states.audience import AUDIENCE
@@ -34,10 +34,10 @@ from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.ledger import GENESIS, event_hash
-from workflow.core.lookups import member_paths
+from workflow.core.lookups import in_compact
 from workflow.core.models import Compact, Event, Issue, IssueCounter, Jurisdiction, Segment, table_of
 from workflow.core.payload import is_text, validate
-from workflow.core.rules import EFFECTS, GUARDS, Step
+from workflow.core.rules import EFFECTS, GUARDS, ROUND_COLUMNS, ROUND_READERS, Step
 from workflow.core.uow import UnitOfWork
 
 _issue = table_of(Issue)
@@ -49,7 +49,7 @@ _receiving = table_of(Jurisdiction).alias("receiving")
 # The hot path's statements are built once with bound parameters, so each
 # step pays for execution only, not for building and cache-keying a statement.
 # The load reads only what the checks and the ledger need.
-_LOAD = sa.select(
+_LOAD_COLUMNS = (
     *(
         _issue.c[name]
         for name in (
@@ -74,35 +74,70 @@ _LOAD = sa.select(
     ),
     _reporting.c.path.label("reporting_path"),
     _receiving.c.path.label("receiving_path"),
-).select_from(
-    _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
-        _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
-    )
 )
-_LOAD_BY_ID = _LOAD.where(_issue.c.id == sa.bindparam("key"))
-_LOAD_BY_CODE = _LOAD.where(_issue.c.code == sa.bindparam("key"))
-# The same reads holding the issue row until the transaction ends (a no-op on SQLite, whose writer
-# already holds the database's one write lock); only the issue, not the jurisdictions it joins.
-_LOCK_BY_ID = _LOAD_BY_ID.with_for_update(of=_issue)
-_LOCK_BY_CODE = _LOAD_BY_CODE.with_for_update(of=_issue)
+_SIDES = _issue.join(_reporting, _reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+    _receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id
+)
+# Triggers whose guards or effects read the current check round: their load reads it too, in the same
+# statement, rather than each guard reading it again.
+_ROUND_TRIGGERS = frozenset(t.trigger for t in TABLE.values() if ROUND_READERS & {*t.guards, *t.effects})
+
+
+def _load_statement(by_code: bool, lock: bool, check_round: bool) -> sa.Select[Any]:
+    """The issue by id or code; with the check round's sign-offs and items; holding the row until the
+    transaction ends (a no-op on SQLite, whose writer already holds the database's one write lock), only
+    the issue's row, not the jurisdictions it joins."""
+    key = _issue.c.code if by_code else _issue.c.id
+    query = (
+        sa.select(*_LOAD_COLUMNS, *(ROUND_COLUMNS if check_round else ()))
+        .select_from(_SIDES)
+        .where(key == sa.bindparam("key"))
+    )
+    return query.with_for_update(of=_issue) if lock else query
+
+
+_LOADS = {
+    (by_code, lock, check_round): _load_statement(by_code, lock, check_round)
+    for by_code in (False, True)
+    for lock in (False, True)
+    for check_round in (False, True)
+}
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
 _INSERT_EVENT = _event.insert()
 
-_DATETIME_COLUMNS = frozenset({"due_at", "updated_at", "waiting_since", "next_check_at", "closed_at"})
+_COMPACT = sa.select(table_of(Compact).c.id, table_of(Compact).c.code).where(
+    table_of(Compact).c.code == sa.bindparam("b_code")
+)
+_place = table_of(Jurisdiction)
+_SEGMENT = (
+    sa.select(table_of(Segment).c.id, in_compact(_place.c.path, sa.bindparam("b_compact")).label("in_compact"))
+    .join(_place, _place.c.id == table_of(Segment).c.jurisdiction_id)
+    .where(table_of(Segment).c.code == sa.bindparam("b_code"))
+)
+_BUMP = (
+    _counter.update()
+    .where(_counter.c.compact_id == sa.bindparam("b_compact"), _counter.c.year == sa.bindparam("b_year"))
+    .values(last=_counter.c.last + 1)
+    .returning(_counter.c.last)
+)
 
 # One statement resolves the audience and writes its outbox rows, so who is
 # told is decided from the same snapshot as the step, in the same transaction.
-_AUDIENCE_WHERE = """
-    p.active AND p.id <> :actor_ref AND (
-        (p.role IN ('chief', 'office') AND p.jurisdiction_id IN (:side_a, :side_b))
-        OR p.id IN (SELECT s.person_id FROM compact_staff s
-                    WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b))
-    )"""
+# The chiefs and offices of the sides, and the compact's staff, each found through
+# an index (person's jurisdiction, the staff's compact), not by reading every person.
+_AUDIENCE = """
+    SELECT p.id FROM person p
+    WHERE p.jurisdiction_id IN (:side_a, :side_b) AND p.role IN ('chief', 'office')
+          AND p.active AND p.id <> :actor_ref
+    UNION
+    SELECT p.id FROM compact_staff s JOIN person p ON p.id = s.person_id
+    WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b) AND p.active AND p.id <> :actor_ref
+    ORDER BY 1"""
 _OUTBOX = sa.text(
     f"""
     INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
-    SELECT :event_id, :b_id, p.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
-    FROM person p WHERE {_AUDIENCE_WHERE}
+    SELECT :event_id, :b_id, a.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
+    FROM ({_AUDIENCE}) a
     """
 ).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
 
@@ -118,20 +153,30 @@ def _update(columns: tuple[str, ...]) -> sa.Update:
 
 
 @functools.cache
-def _step_postgres(columns: tuple[str, ...]) -> sa.TextClause:
+def _create(columns: tuple[str, ...]) -> sa.Insert:
+    """The INSERT of a reported issue with exactly these columns, as its first step leaves it."""
+    return _issue.insert().values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
+
+
+@functools.cache
+def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
     """On PostgreSQL the three writes of a step travel as one statement.
 
     The UPDATE's version check gates the event, and the event gates its outbox
-    rows, so a stale version writes nothing and returns no row.
+    rows, so a stale version writes nothing and returns no row. A report
+    INSERTs the issue instead, in the state its step leaves it.
     """
-    assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
-    types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns if name in _DATETIME_COLUMNS]
+    if create:
+        values = ", ".join(f":set_{name}" for name in columns)
+        issue = f"INSERT INTO issue ({', '.join(columns)}) VALUES ({values}) RETURNING id"
+    else:
+        assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
+        issue = f"UPDATE issue SET {assignments} WHERE id = :b_id AND version = :b_version RETURNING id"
+    types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns]
     return sa.text(
         f"""
         WITH up AS (
-            UPDATE issue SET {assignments}
-            WHERE id = :b_id AND version = :b_version
-            RETURNING id
+            {issue}
         ), ev AS (
             INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties,
                                payload, due_at, occurred_at, prev_hash, hash)
@@ -140,13 +185,13 @@ def _step_postgres(columns: tuple[str, ...]) -> sa.TextClause:
                    CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
                    CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
             FROM up
-            RETURNING id
+            RETURNING id, issue_id
         ), ob AS (
             INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at,
                                 created_at)
-            SELECT ev.id, CAST(:b_id AS INTEGER), p.id, CAST(:trigger AS VARCHAR), 'pending', 0,
+            SELECT ev.id, ev.issue_id, a.id, CAST(:trigger AS VARCHAR), 'pending', 0,
                    CAST(:occurred_at AS TIMESTAMPTZ), CAST(:occurred_at AS TIMESTAMPTZ)
-            FROM ev CROSS JOIN person p WHERE {_AUDIENCE_WHERE}
+            FROM ev CROSS JOIN ({_AUDIENCE}) a
             RETURNING 1
         )
         SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
@@ -206,12 +251,15 @@ def apply_within(
     if another step got in between the read and the write, it waits for the row and fires again on
     what that step left. With one, a version that is no longer current is a Conflict.
     """
+    check_round = trigger in _ROUND_TRIGGERS
     try:
-        return _fire(uow, _load(uow.connection, issue), trigger, actor, payload or {}, expected_version)
+        row = _load(uow.connection, issue, check_round=check_round)
+        return _fire(uow, row, trigger, actor, payload or {}, expected_version)
     except _Collided:
         # Only PostgreSQL gets here: SQLite's writer took the write lock at BEGIN IMMEDIATE. The first
         # try reads without a lock, so the usual uncontended step costs no more than before.
-        return _fire(uow, _load(uow.connection, issue, lock=True), trigger, actor, payload or {}, None, last=True)
+        row = _load(uow.connection, issue, lock=True, check_round=check_round)
+        return _fire(uow, row, trigger, actor, payload or {}, None, last=True)
 
 
 def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
@@ -234,7 +282,7 @@ def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -
     """
     reasons: dict[str, str] = {}
     with uow:
-        row = _load(uow.connection, code)
+        row = _load(uow.connection, code, check_round=True)
         held = parties(actor, row.compact_id, row.reporting_path, row.receiving_path)
         for trigger in triggers:
             transition = TABLE.get((row.state, trigger))
@@ -254,12 +302,8 @@ def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -
     return reasons
 
 
-def _load(conn: sa.Connection, issue: int | str, *, lock: bool = False) -> Any:
-    if lock:
-        statement = _LOCK_BY_ID if isinstance(issue, int) else _LOCK_BY_CODE
-    else:
-        statement = _LOAD_BY_ID if isinstance(issue, int) else _LOAD_BY_CODE
-    row = conn.execute(statement, {"key": issue}).first()
+def _load(conn: sa.Connection, issue: int | str, *, lock: bool = False, check_round: bool = False) -> Any:
+    row = conn.execute(_LOADS[isinstance(issue, str), lock, check_round], {"key": issue}).first()
     if row is None:
         raise NotFound("issue", issue)
     return row
@@ -274,9 +318,12 @@ def _fire(
     expected_version: int | None,
     *,
     snapshot: dict[str, Any] | None = None,
+    create: Mapping[str, Any] | None = None,
     last: bool = False,
     follow: bool = False,
 ) -> StepResult:
+    """Check and write one step. ``create``: the columns of a new issue (``row`` is then made, not read),
+    INSERTed as the step leaves it instead of UPDATEd."""
     if expected_version is not None and expected_version != row.version:
         raise Conflict(row.code, expected_version, row.version)
     transition = TABLE.get((row.state, trigger))
@@ -336,8 +383,9 @@ def _fire(
         "next_check_at": check_at,
         **step.changes,
     }
-    columns = tuple(sorted(changes))
-    update = {"b_id": row.id, "b_version": row.version, **{f"set_{name}": v for name, v in changes.items()}}
+    written_columns = {**(create or {}), **changes}
+    columns = tuple(sorted(written_columns))
+    update = {"b_id": row.id, "b_version": row.version, **{f"set_{name}": v for name, v in written_columns.items()}}
     event = {
         "issue_id": row.id,
         "seq": step.seq,
@@ -354,10 +402,11 @@ def _fire(
         "hash": digest,
     }
     audience = _audience(row, step, trigger, actor)
+    creating = create is not None
     if conn.dialect.name == "postgresql":
-        written = _write_postgres(conn, columns, {**update, **event, **audience})
+        written = _write_postgres(conn, columns, creating, {**update, **event, **audience})
     else:
-        written = _write_generic(conn, columns, update, event, audience)
+        written = _write_generic(conn, columns, creating, update, event, audience)
     if written is None:
         if expected_version is None and not last:
             raise _Collided
@@ -368,19 +417,23 @@ def _fire(
     for other, follow_trigger, follow_payload in step.follow:
         # Recorded by the service for a step already permitted here, on the other issue's row held
         # until the transaction ends: a refusal there undoes this step too.
-        _fire(uow, _load(conn, other, lock=True), follow_trigger, actor, follow_payload, None, last=True, follow=True)
+        other_row = _load(conn, other, lock=True, check_round=follow_trigger in _ROUND_TRIGGERS)
+        _fire(uow, other_row, follow_trigger, actor, follow_payload, None, last=True, follow=True)
     return StepResult(row.code, trigger, row.state, to_state, step.seq, due_at, event_id, notified)
 
 
 def _write_generic(
     conn: sa.Connection,
     columns: tuple[str, ...],
+    create: bool,
     update: dict[str, Any],
     event: dict[str, Any],
     audience: dict[str, Any],
 ) -> tuple[int, int] | None:
-    """UPDATE the issue, INSERT its event and outbox rows; None when the version check failed."""
-    if conn.execute(_update(columns), update).rowcount != 1:
+    """UPDATE (or INSERT) the issue, INSERT its event and outbox rows; None when the version check failed."""
+    if create:
+        event = {**event, "issue_id": _insert(conn, _create(columns), update)}
+    elif conn.execute(_update(columns), update).rowcount != 1:
         return None
     event_id = _insert(conn, _INSERT_EVENT, event)
     notified = 0
@@ -396,9 +449,11 @@ def _write_generic(
     return event_id, notified
 
 
-def _write_postgres(conn: sa.Connection, columns: tuple[str, ...], params: dict[str, Any]) -> tuple[int, int] | None:
+def _write_postgres(
+    conn: sa.Connection, columns: tuple[str, ...], create: bool, params: dict[str, Any]
+) -> tuple[int, int] | None:
     """The same three writes in one round trip."""
-    row = conn.execute(_step_postgres(columns), params).first()
+    row = conn.execute(_step_postgres(columns, create), params).first()
     return None if row is None else (row.id, row.notified)
 
 
@@ -463,9 +518,7 @@ def _check_observed(observed_at: datetime, now: datetime) -> str | None:
 
 def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple[int, str, int | None]:
     errors: list[tuple[str, str]] = []
-    compact = conn.execute(
-        sa.select(col(Compact.id), col(Compact.code)).where(col(Compact.code) == draft.compact)
-    ).first()
+    compact = conn.execute(_COMPACT, {"b_code": draft.compact}).first()
     if compact is None:
         errors.append(("compact", Reason("no_compact", code=draft.compact)))
     if not draft.title.strip():
@@ -493,14 +546,11 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple
         errors.append(("observed_at", why))
     segment_id = None
     if draft.segment:
-        segment = conn.execute(
-            sa.select(col(Segment.id), col(Jurisdiction.path))
-            .join(Jurisdiction, col(Jurisdiction.id) == col(Segment.jurisdiction_id))
-            .where(col(Segment.code) == draft.segment)
-        ).first()
+        in_compact = {"b_code": draft.segment, "b_compact": compact.id if compact is not None else None}
+        segment = conn.execute(_SEGMENT, in_compact).first()
         if segment is None:
             errors.append(("segment", Reason("no_segment", code=draft.segment)))
-        elif compact is not None and not any(segment.path.startswith(p) for p in member_paths(conn, compact.id)):
+        elif compact is not None and not segment.in_compact:
             # A segment lies in a compact when its jurisdiction is a member or under one.
             errors.append(("segment", Reason("segment_not_in_compact", code=draft.segment, compact=compact.code)))
         else:
@@ -513,20 +563,15 @@ def _check_draft(conn: sa.Connection, draft: IssueDraft, now: datetime) -> tuple
 
 def _next_code(conn: sa.Connection, compact_id: int, compact_code: str, year: int) -> str:
     """The next human code for the compact and year, e.g. QJ-2026-0018; safe under concurrency."""
-    bump = (
-        _counter.update()
-        .where(_counter.c.compact_id == compact_id, _counter.c.year == year)
-        .values(last=_counter.c.last + 1)
-        .returning(_counter.c.last)
-    )
-    number = conn.execute(bump).scalar()
+    bump = {"b_compact": compact_id, "b_year": year}
+    number = conn.execute(_BUMP, bump).scalar()
     if number is None:
         values = {"compact_id": compact_id, "year": year, "last": 0}
         if conn.dialect.name == "postgresql":
             conn.execute(postgresql.insert(_counter).values(values).on_conflict_do_nothing())
         else:
             conn.execute(sqlite.insert(_counter).values(values).on_conflict_do_nothing())
-        number = conn.execute(bump).scalar_one()
+        number = conn.execute(_BUMP, bump).scalar_one()
     return f"{compact_code}-{year}-{number:04d}"
 
 
@@ -541,30 +586,26 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
             transition = TABLE[(INITIAL, trigger)]
             raise NotPermitted(actor.code, trigger, sorted(transition.parties), [])
         code = _next_code(conn, compact_id, compact_code, local_today(now).year)
-        issue_id = _insert(
-            conn,
-            _issue.insert(),
-            {
-                "code": code,
-                "compact_id": compact_id,
-                "title": draft.title.strip(),
-                "description": draft.description.strip(),
-                "category": draft.category,
-                "difficulty": draft.difficulty,
-                "place": draft.place.strip(),
-                "lon": draft.lon,
-                "lat": draft.lat,
-                "segment_id": segment_id,
-                "reporter_id": actor.id,
-                "reporting_jurisdiction_id": actor.jurisdiction_id,
-                "state": INITIAL,
-                "version": 0,
-                "ledger_head": GENESIS,
-                "created_at": now,
-                "updated_at": now,
-                "observed_at": draft.observed_at,
-            },
-        )
+        columns = {
+            "code": code,
+            "compact_id": compact_id,
+            "title": draft.title.strip(),
+            "description": draft.description.strip(),
+            "category": draft.category,
+            "difficulty": draft.difficulty,
+            "place": draft.place.strip(),
+            "lon": draft.lon,
+            "lat": draft.lat,
+            "segment_id": segment_id,
+            "reporter_id": actor.id,
+            "reporting_jurisdiction_id": actor.jurisdiction_id,
+            "created_at": now,
+            "observed_at": draft.observed_at,
+            # Spelt out: PostgreSQL's single statement is plain SQL, which knows no column defaults.
+            "check_round": 0,
+            "rebound_count": 0,
+            "revisit_count": 0,
+        }
         snapshot = {
             "title": draft.title.strip(),
             "description": draft.description.strip(),
@@ -576,7 +617,34 @@ def report_issue(uow: UnitOfWork, actor: Actor, draft: IssueDraft, *, flag: bool
             "segment": draft.segment,
             **({"observed_at": draft.observed_at.isoformat()} if draft.observed_at is not None else {}),
         }
-        row = _load(conn, issue_id)
-        result = _fire(uow, row, trigger, actor, {}, None, snapshot=snapshot)
+        result = _fire(uow, _unborn(columns, actor), trigger, actor, {}, None, snapshot=snapshot, create=columns)
         uow.commit()
     return result
+
+
+def _unborn(columns: Mapping[str, Any], actor: Actor) -> Any:
+    """What ``_load`` would read of a new issue before its first step: nothing to read it back for.
+
+    Its reporting side is the reporter's jurisdiction, so its path is the reporter's.
+    """
+    return SimpleNamespace(
+        id=None,
+        code=columns["code"],
+        compact_id=columns["compact_id"],
+        state=INITIAL,
+        version=0,
+        due_at=None,
+        ledger_head=GENESIS,
+        category=columns["category"],
+        reporting_jurisdiction_id=columns["reporting_jurisdiction_id"],
+        receiving_jurisdiction_id=None,
+        rectify_deadline=None,
+        check_round=columns["check_round"],
+        rebound_count=columns["rebound_count"],
+        revisit_count=columns["revisit_count"],
+        last_revisit_clean=None,
+        waiting_since=None,
+        next_check_at=None,
+        reporting_path=actor.jurisdiction_path,
+        receiving_path=None,
+    )
