@@ -7,22 +7,25 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 from typer._click.core import Context as ClickContext
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from riverchief.bootstrap import App, bootstrap
 from riverchief.patrol_cli import case_app, lead_app, patrol_app
-from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label, terminal
-from workflow.core.actors import load_actor
+from riverchief.present import terminal
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.core.payload import check_day, check_int, text_problem
+from workflow.core.text import text_problem
+
+if TYPE_CHECKING:
+    from riverchief.bootstrap import App
+
+# Each command imports what it needs when it runs: `--help`, and every command, starts without the database
+# layer, the web stack, the report renderer or the scheduler unless it uses them (tests/e2e/test_cli_startup.py).
 
 app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river issues from hand-off to revisit.")
 issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
@@ -78,6 +81,8 @@ def _finite(field: str, value: float, bound: float) -> None:
 
 
 def _app() -> App:
+    from riverchief.bootstrap import bootstrap
+
     return bootstrap()
 
 
@@ -130,6 +135,8 @@ def issue_new(
     flag: Annotated[bool, typer.Option("--flag", help="watch a sensitive point (看) instead of reporting")] = False,
 ) -> None:
     """Report a new problem (or flag a sensitive point)."""
+    from riverchief.present import state_label
+    from workflow.core.actors import load_actor
     from workflow.core.services import IssueDraft, report_issue
 
     wired = _app()
@@ -161,6 +168,9 @@ def issue_fire(
     expected_version: Annotated[int | None, typer.Option(help="refuse if the issue moved past this version")] = None,
 ) -> None:
     """Fire a trigger on an issue."""
+    from riverchief.present import state_label
+    from workflow.core.actors import load_actor
+    from workflow.core.payload import check_int
     from workflow.core.services import apply
 
     check_int("--expected-version", expected_version)
@@ -182,6 +192,8 @@ def issue_attach(
     caption: Annotated[str | None, typer.Option(help="what it shows")] = None,
 ) -> None:
     """Add a photo or document to an issue as evidence (recorded in its ledger)."""
+    from riverchief.present import local
+    from workflow.core.actors import load_actor
     from workflow.core.evidence import add_evidence
 
     wired = _app()
@@ -211,6 +223,7 @@ def issue_attach(
 @issue_app.command("show")
 def issue_show(issues: Annotated[list[str], typer.Argument(help="issue codes", show_default=False)]) -> None:
     """Issues and their timelines from the ledger, one after another."""
+    from riverchief.present import print_issue
     from workflow.reading.issues import issue_view
 
     with _app().reader() as uow:
@@ -228,6 +241,7 @@ def issue_list(
     overdue: Annotated[bool, typer.Option("--overdue")] = False,
 ) -> None:
     """Issues, newest first."""
+    from riverchief.present import print_issue_list
     from states.chart import PHASES
     from workflow.reading.issues import list_issues
 
@@ -249,7 +263,9 @@ def issue_list(
 def ledger_verify() -> None:
     """Check every issue's hash chain, replay, and seal; name the first broken event of each bad issue."""
     import sqlalchemy as sa
+    from rich.progress import Progress
 
+    from riverchief.present import print_verify
     from workflow.core.filing import verify_reports
     from workflow.core.ledger import verify
     from workflow.core.models import Issue
@@ -277,6 +293,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
 
     from workflow.core.calendar import local_today
     from workflow.core.ledger import is_void, seal_day
+    from workflow.core.payload import check_day
 
     wired = _app()
     try:
@@ -409,11 +426,10 @@ def jobs_run(
 
 
 def _check_period(example: str, period: str, *, latest: bool = True) -> None:
-    import re
+    from riverchief.scheduler import valid_period
+    from workflow.core.payload import check_day
 
     shape = re.sub(r"\d", r"\\d", example)
-    from riverchief.scheduler import valid_period
-
     if not re.fullmatch(shape, period) or not valid_period(period):
         raise ValidationFailed("--period", f"{period!r} is not a period like {example!r}")
     check_day("--period", date(int(period[:4]), 1, 1))
@@ -428,6 +444,7 @@ def due(
 ) -> None:
     """What is due or overdue, by the party it waits on."""
     from riverchief.present import print_due
+    from workflow.core.payload import check_int
     from workflow.reading.issues import due_by_party
 
     check_int("--days", days, 0, 366)
@@ -471,6 +488,7 @@ def outbox_list(
     """Outbox rows, newest first."""
     from rich.table import Table
 
+    from riverchief.present import local
     from workflow.core.outbox import list_rows
 
     if status not in (None, "pending", "sent", "dead"):
@@ -501,6 +519,7 @@ def outbox_retry(
 ) -> None:
     """Put dead-lettered rows back in the queue."""
     from workflow.core.outbox import requeue
+    from workflow.core.payload import check_int
 
     if not ids and not all_dead:
         raise ValidationFailed("ids", "name the rows to retry, or pass --all")
@@ -520,6 +539,8 @@ def inbox(
     mark_read: Annotated[bool, typer.Option("--mark-read", help="mark what is shown as read")] = False,
 ) -> None:
     """A person's in-app inbox."""
+    from riverchief.present import local
+    from workflow.core.actors import load_actor
     from workflow.core.outbox import inbox as read_inbox
     from workflow.core.outbox import mark_read as mark
 
@@ -633,6 +654,7 @@ def token_create(
 def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's number")]) -> None:
     """Revoke a token."""
     from workflow.accounts.tokens import revoke_token
+    from workflow.core.payload import check_int
 
     check_int("token_id", token_id, 1)
     revoke_token(_app().uow(), token_id)
@@ -689,6 +711,7 @@ def serve(
 
     from riverchief.scheduler import SchedulerService
     from web.api import create_api
+    from workflow.core.payload import check_int
 
     if workers < 1:
         raise ValidationFailed("--workers", "must be at least 1")
@@ -740,6 +763,8 @@ def map_import(
     file: Annotated[Path, typer.Argument(help="a GeoJSON FeatureCollection in WGS 84 lon/lat")],
 ) -> None:
     """Import a map layer (an upsert by code); a bad feature refuses the whole file."""
+    from rich.progress import Progress
+
     from workflow.maps.layers import import_geojson, read_geojson
 
     document = read_geojson(file)
@@ -865,8 +890,6 @@ def _usage_line(exc: ClickException) -> str:
 
 def main() -> None:
     """Entry point: run the CLI, turning workflow refusals and parse errors into one clear line and an exit code."""
-    import sqlalchemy as sa
-
     try:
         check_arguments(sys.argv[1:])
         code = app(standalone_mode=False)
@@ -887,11 +910,20 @@ def main() -> None:
         line = " ".join(str(exc).encode("utf-8", "backslashreplace").decode("utf-8").split())
         err_console.print(f"[red]error:[/red] {escape(line)}")
         sys.exit(exit_code(exc))
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        text = str(exc.orig)
-        if "no such table" in text or "does not exist" in text or "no such column" in text:
-            err_console.print(
-                "[red]error:[/red] the database is not set up, or is behind this version: run `riverchief init`"
-            )
-            sys.exit(8)
-        raise
+    except Exception as exc:
+        if not _schema_missing(exc):
+            raise
+        err_console.print(
+            "[red]error:[/red] the database is not set up, or is behind this version: run `riverchief init`"
+        )
+        sys.exit(8)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """Whether the database refused a statement for a table or column it lacks (not set up, or not upgraded)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if not isinstance(exc, OperationalError | ProgrammingError):
+        return False
+    text = str(exc.orig)
+    return "no such table" in text or "does not exist" in text or "no such column" in text

@@ -14,20 +14,22 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
-from riverchief.bootstrap import App, bootstrap
 from riverchief.present import terminal
-from workflow.core.actors import load_actor
-from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from riverchief.bootstrap import App
+    from workflow.core.actors import Actor
+
+# As in riverchief.cli, each command imports what it needs when it runs (the tables, the services, the bars).
 
 patrol_app = typer.Typer(no_args_is_help=True, help="Patrols (巡): records, swap pairings, completion, funding.")
 pairings_app = typer.Typer(no_args_is_help=True, help="Swap-patrol pairings (交叉互巡) between boundary chiefs.")
@@ -42,7 +44,16 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _app() -> App:
+    from riverchief.bootstrap import bootstrap
+
     return bootstrap()
+
+
+def _actor(wired: App, code: str) -> Actor:
+    from workflow.core.actors import load_actor
+
+    with wired.reader() as uow:
+        return load_actor(uow.session, code)
 
 
 def _day(text: str, field: str) -> date:
@@ -54,6 +65,8 @@ def _day(text: str, field: str) -> date:
 
 def _when(text: str | None, field: str) -> datetime | None:
     """A time as typed: ISO 8601; without an offset it is Asia/Shanghai's."""
+    from workflow.core.clock import SHANGHAI
+
     if text is None:
         return None
     try:
@@ -64,6 +77,8 @@ def _when(text: str | None, field: str) -> datetime | None:
 
 
 def _local(value: datetime | None) -> str:
+    from workflow.core.clock import SHANGHAI
+
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
@@ -109,8 +124,7 @@ def patrol_record(
         raise ValidationFailed("--swap", "a patrol is a swap patrol or a covert inspection, not both")
     wired = _app()
     parsed = parse_track(_read(track), track.name) if track is not None else None
-    with wired.reader() as uow:
-        who = load_actor(uow.session, patroller)
+    who = _actor(wired, patroller)
     done = record_patrol(
         wired.uow(),
         who,
@@ -150,12 +164,13 @@ def patrol_import(
     swap: Annotated[bool, typer.Option("--swap", help="swap patrols on the neighbour's segment")] = False,
 ) -> None:
     """Record one patrol per timed track file; each file stands or falls alone, and the refusals are listed."""
+    from rich.progress import Progress
+
     from workflow.patrols.records import record_patrol
     from workflow.patrols.tracks import parse_track
 
     wired = _app()
-    with wired.reader() as uow:
-        who = load_actor(uow.session, patroller)
+    who = _actor(wired, patroller)
     refused: list[tuple[Path, str]] = []
     recorded = 0
     with Progress(console=err_console, transient=True) as progress:
@@ -195,8 +210,7 @@ def patrol_report(
     from workflow.patrols.records import report_from_patrol
 
     wired = _app()
-    with wired.reader() as uow:
-        who = load_actor(uow.session, actor)
+    who = _actor(wired, actor)
     draft = IssueDraft(
         compact=compact,
         title=title,
@@ -329,6 +343,8 @@ def patrol_completion(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Patrol completion per district and per chief over a year, a quarter or a month (it may exceed 100%)."""
+    from rich.progress import Progress
+
     from workflow.patrols.completion import completion
     from workflow.patrols.quotas import period_months
 
@@ -631,11 +647,6 @@ def pairings_list(
 
 
 # -- 查: joint enforcement and litigation leads -------------------------------------------------
-
-
-def _actor(wired: App, code: str) -> Any:
-    with wired.reader() as uow:
-        return load_actor(uow.session, code)
 
 
 @case_app.command("add")
