@@ -639,15 +639,100 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    person: Annotated[str, typer.Argument(help="the person's code")],
-    name: Annotated[str, typer.Option(help="what the token is for")] = "api",
+    people: Annotated[list[str] | None, typer.Argument(help="the people's codes", show_default=False)] = None,
+    compact: Annotated[str | None, typer.Option(help="and every active person of this compact")] = None,
+    name: Annotated[str, typer.Option(help="what the tokens are for")] = "api",
+    out: Annotated[
+        Path | None, typer.Option(help="write the tokens to this file, readable by its owner only, not the terminal")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the --out file if it exists")] = False,
 ) -> None:
-    """Create a token for a person; it is shown once and kept only as a hash."""
-    from workflow.accounts.tokens import create_token
+    """Create a token for each person, all in one transaction; each is shown once and kept only as a hash."""
+    from rich.progress import Progress
 
-    token_id, token = create_token(_app().uow(), person, name)
-    console.print(f"token #{token_id} for {person}: {token}")
-    console.print("keep it now: it cannot be shown again (revoke with `riverchief token revoke ID`)")
+    from workflow.accounts.tokens import create_tokens
+
+    if out is not None:
+        _check_out(out, force)
+    codes = list(people or [])
+    if not codes and compact is None:
+        raise ValidationFailed("people", "name one or more people, or --compact CODE")
+    wired = _app()
+    if compact is not None:
+        codes += _compact_people(wired, compact)
+    codes = list(dict.fromkeys(codes))
+    uow = wired.uow()
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("creating tokens", total=len(codes))
+        # The file is written inside the transaction: when it cannot be, no token is stored; and when the
+        # commit fails after it was written, it goes again.
+        written = False
+        try:
+            with uow.held():
+                made = create_tokens(uow, codes, name, progress=lambda: bar.advance(task))
+                if out is not None:
+                    lines = ["person\ttoken_id\ttoken", *(f"{t.person}\t{t.id}\t{t.token}" for t in made)]
+                    _write_private(out, "\n".join(lines) + "\n", replace=force)
+                    written = True
+        except BaseException:
+            if written and out is not None:
+                out.unlink(missing_ok=True)
+            raise
+    if out is None:
+        for t in made:
+            console.print(f"token #{t.id} for {t.person}: {t.token}")
+        console.print("keep it now: it cannot be shown again (revoke with `riverchief token revoke ID`)")
+        return
+    console.print(f"wrote {len(made)} token(s), one per person, to {escape(str(out))} (readable by its owner only)")
+    console.print("keep the file safe: the tokens cannot be shown again (revoke with `riverchief token revoke ID`)")
+
+
+def _compact_people(wired: App, compact: str) -> list[str]:
+    """The codes of every active person of a compact: of its member jurisdictions or below, and its staff."""
+    from workflow.reading.directory import person_rows
+    from workflow.reading.issues import compact_id_of
+
+    with wired.reader() as uow:
+        compact_id = compact_id_of(uow.connection, compact)
+        rows = person_rows(uow.connection, within={compact_id}, limit=1_000_000)
+    codes = [row.code for row in rows if row.active]
+    if not codes:
+        raise ValidationFailed("--compact", f"{compact} has no active person")
+    return codes
+
+
+def _check_out(path: Path, force: bool) -> None:
+    """Refuse an output file that cannot be written, or that exists without --force, before anything is made."""
+    if path.is_dir():
+        raise ValidationFailed("--out", f"{path} is a folder")
+    if not path.parent.is_dir():
+        raise ValidationFailed("--out", f"{path.parent} is not a folder")
+    if path.exists() and not force:
+        raise ValidationFailed("--out", f"{path} exists; pass --force to replace it")
+
+
+def _write_private(path: Path, text: str, *, replace: bool) -> None:
+    """Write a file only its owner can read (0600), never through a wider one: a temporary file made 0600 in the
+    same folder is filled, then linked into place (or, with ``replace``, renamed over what is there)."""
+    import os
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # fails if the file appeared since _check_out: it is never overwritten
+    except FileExistsError:
+        raise ValidationFailed("--out", f"{path} exists; pass --force to replace it") from None
+    except OSError as exc:
+        raise ValidationFailed("--out", f"{path} cannot be written: {exc.strerror}") from exc
+    finally:
+        Path(temp).unlink(missing_ok=True)
 
 
 @token_app.command("revoke")
