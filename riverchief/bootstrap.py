@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-
-from notifications.channels import (
-    Channel,
-    DingTalkChannel,
-    EmlChannel,
-    SmtpChannel,
-    SmtpSettings,
-    WebhookChannel,
-    WeComChannel,
-)
-from notifications.dispatcher import Dispatcher, DispatchPolicy
-from notifications.render import Renderer
 from riverchief.settings import Settings
 from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar
 from workflow.core.clock import Clock, SystemClock
 from workflow.core.db import make_engine
-from workflow.core.filing import Document, Filed
 from workflow.core.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from notifications.channels import Channel
+    from notifications.dispatcher import Dispatcher
+    from workflow.core.filing import Document, Filed
+
+# The notification channels and the dispatcher are imported when a dispatcher is made: a command that reads
+# or moves an issue starts without the mail, HTTP and calendar-file libraries (riverchief.cli).
 
 
 @dataclass(slots=True)
@@ -71,6 +67,9 @@ class App:
 
     def dispatcher(self, channels: Sequence[Channel] | None = None) -> Dispatcher:
         """An outbox dispatcher with the configured channels (or the given ones, for tests)."""
+        from notifications.dispatcher import Dispatcher, DispatchPolicy
+        from notifications.render import Renderer
+
         return Dispatcher(
             self.uow,
             channels if channels is not None else configured_channels(self.settings),
@@ -85,6 +84,15 @@ class App:
 
 def configured_channels(settings: Settings) -> list[Channel]:
     """Email (SMTP, or .eml files when no server is set), the generic webhook and the group robots."""
+    from notifications.channels import (
+        DingTalkChannel,
+        EmlChannel,
+        SmtpChannel,
+        SmtpSettings,
+        WebhookChannel,
+        WeComChannel,
+    )
+
     email: Channel
     if settings.smtp_host:
         email = SmtpChannel(
@@ -118,6 +126,3 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, e
         calendar=WorkCalendar.from_files(files),
         read_engine=make_engine(settings.read_database_url) if settings.read_database_url else None,
     )
-
-
-UowFactory = Callable[[], UnitOfWork]

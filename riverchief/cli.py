@@ -7,22 +7,25 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 from typer._click.core import Context as ClickContext
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from riverchief.bootstrap import App, bootstrap
 from riverchief.patrol_cli import case_app, lead_app, patrol_app
-from riverchief.present import local, print_issue, print_issue_list, print_verify, state_label, terminal
-from workflow.core.actors import load_actor
+from riverchief.present import terminal
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed, WorkflowError
-from workflow.core.payload import check_day, check_int, text_problem
+from workflow.core.text import text_problem
+
+if TYPE_CHECKING:
+    from riverchief.bootstrap import App
+
+# Each command imports what it needs when it runs: `--help`, and every command, starts without the database
+# layer, the web stack, the report renderer or the scheduler unless it uses them (tests/e2e/test_cli_startup.py).
 
 app = typer.Typer(no_args_is_help=True, help="riverchief: cross-border river issues from hand-off to revisit.")
 issue_app = typer.Typer(no_args_is_help=True, help="Report, move and look at issues.")
@@ -78,6 +81,8 @@ def _finite(field: str, value: float, bound: float) -> None:
 
 
 def _app() -> App:
+    from riverchief.bootstrap import bootstrap
+
     return bootstrap()
 
 
@@ -130,6 +135,8 @@ def issue_new(
     flag: Annotated[bool, typer.Option("--flag", help="watch a sensitive point (看) instead of reporting")] = False,
 ) -> None:
     """Report a new problem (or flag a sensitive point)."""
+    from riverchief.present import state_label
+    from workflow.core.actors import load_actor
     from workflow.core.services import IssueDraft, report_issue
 
     wired = _app()
@@ -161,6 +168,9 @@ def issue_fire(
     expected_version: Annotated[int | None, typer.Option(help="refuse if the issue moved past this version")] = None,
 ) -> None:
     """Fire a trigger on an issue."""
+    from riverchief.present import state_label
+    from workflow.core.actors import load_actor
+    from workflow.core.payload import check_int
     from workflow.core.services import apply
 
     check_int("--expected-version", expected_version)
@@ -182,6 +192,8 @@ def issue_attach(
     caption: Annotated[str | None, typer.Option(help="what it shows")] = None,
 ) -> None:
     """Add a photo or document to an issue as evidence (recorded in its ledger)."""
+    from riverchief.present import local
+    from workflow.core.actors import load_actor
     from workflow.core.evidence import add_evidence
 
     wired = _app()
@@ -211,6 +223,7 @@ def issue_attach(
 @issue_app.command("show")
 def issue_show(issues: Annotated[list[str], typer.Argument(help="issue codes", show_default=False)]) -> None:
     """Issues and their timelines from the ledger, one after another."""
+    from riverchief.present import print_issue
     from workflow.reading.issues import issue_view
 
     with _app().reader() as uow:
@@ -228,6 +241,7 @@ def issue_list(
     overdue: Annotated[bool, typer.Option("--overdue")] = False,
 ) -> None:
     """Issues, newest first."""
+    from riverchief.present import print_issue_list
     from states.chart import PHASES
     from workflow.reading.issues import list_issues
 
@@ -249,7 +263,9 @@ def issue_list(
 def ledger_verify() -> None:
     """Check every issue's hash chain, replay, and seal; name the first broken event of each bad issue."""
     import sqlalchemy as sa
+    from rich.progress import Progress
 
+    from riverchief.present import print_verify
     from workflow.core.filing import verify_reports
     from workflow.core.ledger import verify
     from workflow.core.models import Issue
@@ -277,6 +293,7 @@ def ledger_seal(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, defaul
 
     from workflow.core.calendar import local_today
     from workflow.core.ledger import is_void, seal_day
+    from workflow.core.payload import check_day
 
     wired = _app()
     try:
@@ -409,11 +426,10 @@ def jobs_run(
 
 
 def _check_period(example: str, period: str, *, latest: bool = True) -> None:
-    import re
+    from riverchief.scheduler import valid_period
+    from workflow.core.payload import check_day
 
     shape = re.sub(r"\d", r"\\d", example)
-    from riverchief.scheduler import valid_period
-
     if not re.fullmatch(shape, period) or not valid_period(period):
         raise ValidationFailed("--period", f"{period!r} is not a period like {example!r}")
     check_day("--period", date(int(period[:4]), 1, 1))
@@ -428,6 +444,7 @@ def due(
 ) -> None:
     """What is due or overdue, by the party it waits on."""
     from riverchief.present import print_due
+    from workflow.core.payload import check_int
     from workflow.reading.issues import due_by_party
 
     check_int("--days", days, 0, 366)
@@ -471,6 +488,7 @@ def outbox_list(
     """Outbox rows, newest first."""
     from rich.table import Table
 
+    from riverchief.present import local
     from workflow.core.outbox import list_rows
 
     if status not in (None, "pending", "sent", "dead"):
@@ -501,6 +519,7 @@ def outbox_retry(
 ) -> None:
     """Put dead-lettered rows back in the queue."""
     from workflow.core.outbox import requeue
+    from workflow.core.payload import check_int
 
     if not ids and not all_dead:
         raise ValidationFailed("ids", "name the rows to retry, or pass --all")
@@ -520,6 +539,8 @@ def inbox(
     mark_read: Annotated[bool, typer.Option("--mark-read", help="mark what is shown as read")] = False,
 ) -> None:
     """A person's in-app inbox."""
+    from riverchief.present import local
+    from workflow.core.actors import load_actor
     from workflow.core.outbox import inbox as read_inbox
     from workflow.core.outbox import mark_read as mark
 
@@ -618,21 +639,107 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    person: Annotated[str, typer.Argument(help="the person's code")],
-    name: Annotated[str, typer.Option(help="what the token is for")] = "api",
+    people: Annotated[list[str] | None, typer.Argument(help="the people's codes", show_default=False)] = None,
+    compact: Annotated[str | None, typer.Option(help="and every active person of this compact")] = None,
+    name: Annotated[str, typer.Option(help="what the tokens are for")] = "api",
+    out: Annotated[
+        Path | None, typer.Option(help="write the tokens to this file, readable by its owner only, not the terminal")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the --out file if it exists")] = False,
 ) -> None:
-    """Create a token for a person; it is shown once and kept only as a hash."""
-    from workflow.accounts.tokens import create_token
+    """Create a token for each person, all in one transaction; each is shown once and kept only as a hash."""
+    from rich.progress import Progress
 
-    token_id, token = create_token(_app().uow(), person, name)
-    console.print(f"token #{token_id} for {person}: {token}")
-    console.print("keep it now: it cannot be shown again (revoke with `riverchief token revoke ID`)")
+    from workflow.accounts.tokens import create_tokens
+
+    if out is not None:
+        _check_out(out, force)
+    codes = list(people or [])
+    if not codes and compact is None:
+        raise ValidationFailed("people", "name one or more people, or --compact CODE")
+    wired = _app()
+    if compact is not None:
+        codes += _compact_people(wired, compact)
+    codes = list(dict.fromkeys(codes))
+    uow = wired.uow()
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("creating tokens", total=len(codes))
+        # The file is written inside the transaction: when it cannot be, no token is stored; and when the
+        # commit fails after it was written, it goes again.
+        written = False
+        try:
+            with uow.held():
+                made = create_tokens(uow, codes, name, progress=lambda: bar.advance(task))
+                if out is not None:
+                    lines = ["person\ttoken_id\ttoken", *(f"{t.person}\t{t.id}\t{t.token}" for t in made)]
+                    _write_private(out, "\n".join(lines) + "\n", replace=force)
+                    written = True
+        except BaseException:
+            if written and out is not None:
+                out.unlink(missing_ok=True)
+            raise
+    if out is None:
+        for t in made:
+            console.print(f"token #{t.id} for {t.person}: {t.token}")
+        console.print("keep it now: it cannot be shown again (revoke with `riverchief token revoke ID`)")
+        return
+    console.print(f"wrote {len(made)} token(s), one per person, to {escape(str(out))} (readable by its owner only)")
+    console.print("keep the file safe: the tokens cannot be shown again (revoke with `riverchief token revoke ID`)")
+
+
+def _compact_people(wired: App, compact: str) -> list[str]:
+    """The codes of every active person of a compact: of its member jurisdictions or below, and its staff."""
+    from workflow.reading.directory import person_rows
+    from workflow.reading.issues import compact_id_of
+
+    with wired.reader() as uow:
+        compact_id = compact_id_of(uow.connection, compact)
+        rows = person_rows(uow.connection, within={compact_id}, limit=1_000_000)
+    codes = [row.code for row in rows if row.active]
+    if not codes:
+        raise ValidationFailed("--compact", f"{compact} has no active person")
+    return codes
+
+
+def _check_out(path: Path, force: bool) -> None:
+    """Refuse an output file that cannot be written, or that exists without --force, before anything is made."""
+    if path.is_dir():
+        raise ValidationFailed("--out", f"{path} is a folder")
+    if not path.parent.is_dir():
+        raise ValidationFailed("--out", f"{path.parent} is not a folder")
+    if path.exists() and not force:
+        raise ValidationFailed("--out", f"{path} exists; pass --force to replace it")
+
+
+def _write_private(path: Path, text: str, *, replace: bool) -> None:
+    """Write a file only its owner can read (0600), never through a wider one: a temporary file made 0600 in the
+    same folder is filled, then linked into place (or, with ``replace``, renamed over what is there)."""
+    import os
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # fails if the file appeared since _check_out: it is never overwritten
+    except FileExistsError:
+        raise ValidationFailed("--out", f"{path} exists; pass --force to replace it") from None
+    except OSError as exc:
+        raise ValidationFailed("--out", f"{path} cannot be written: {exc.strerror}") from exc
+    finally:
+        Path(temp).unlink(missing_ok=True)
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's number")]) -> None:
     """Revoke a token."""
     from workflow.accounts.tokens import revoke_token
+    from workflow.core.payload import check_int
 
     check_int("token_id", token_id, 1)
     revoke_token(_app().uow(), token_id)
@@ -689,6 +796,7 @@ def serve(
 
     from riverchief.scheduler import SchedulerService
     from web.api import create_api
+    from workflow.core.payload import check_int
 
     if workers < 1:
         raise ValidationFailed("--workers", "must be at least 1")
@@ -740,6 +848,8 @@ def map_import(
     file: Annotated[Path, typer.Argument(help="a GeoJSON FeatureCollection in WGS 84 lon/lat")],
 ) -> None:
     """Import a map layer (an upsert by code); a bad feature refuses the whole file."""
+    from rich.progress import Progress
+
     from workflow.maps.layers import import_geojson, read_geojson
 
     document = read_geojson(file)
@@ -865,8 +975,6 @@ def _usage_line(exc: ClickException) -> str:
 
 def main() -> None:
     """Entry point: run the CLI, turning workflow refusals and parse errors into one clear line and an exit code."""
-    import sqlalchemy as sa
-
     try:
         check_arguments(sys.argv[1:])
         code = app(standalone_mode=False)
@@ -887,11 +995,20 @@ def main() -> None:
         line = " ".join(str(exc).encode("utf-8", "backslashreplace").decode("utf-8").split())
         err_console.print(f"[red]error:[/red] {escape(line)}")
         sys.exit(exit_code(exc))
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        text = str(exc.orig)
-        if "no such table" in text or "does not exist" in text or "no such column" in text:
-            err_console.print(
-                "[red]error:[/red] the database is not set up, or is behind this version: run `riverchief init`"
-            )
-            sys.exit(8)
-        raise
+    except Exception as exc:
+        if not _schema_missing(exc):
+            raise
+        err_console.print(
+            "[red]error:[/red] the database is not set up, or is behind this version: run `riverchief init`"
+        )
+        sys.exit(8)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """Whether the database refused a statement for a table or column it lacks (not set up, or not upgraded)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if not isinstance(exc, OperationalError | ProgrammingError):
+        return False
+    text = str(exc.orig)
+    return "no such table" in text or "does not exist" in text or "no such column" in text

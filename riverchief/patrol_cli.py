@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
-from riverchief.bootstrap import App, bootstrap
 from riverchief.present import terminal
-from workflow.core.actors import load_actor
-from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from riverchief.bootstrap import App
+    from workflow.core.actors import Actor
+    from workflow.patrols.batches import PatrolItem
+
+# As in riverchief.cli, each command imports what it needs when it runs (the tables, the services, the bars).
 
 patrol_app = typer.Typer(no_args_is_help=True, help="Patrols (巡): records, swap pairings, completion, funding.")
 pairings_app = typer.Typer(no_args_is_help=True, help="Swap-patrol pairings (交叉互巡) between boundary chiefs.")
@@ -42,7 +46,16 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _app() -> App:
+    from riverchief.bootstrap import bootstrap
+
     return bootstrap()
+
+
+def _actor(wired: App, code: str) -> Actor:
+    from workflow.core.actors import load_actor
+
+    with wired.reader() as uow:
+        return load_actor(uow.session, code)
 
 
 def _day(text: str, field: str) -> date:
@@ -54,6 +67,8 @@ def _day(text: str, field: str) -> date:
 
 def _when(text: str | None, field: str) -> datetime | None:
     """A time as typed: ISO 8601; without an offset it is Asia/Shanghai's."""
+    from workflow.core.clock import SHANGHAI
+
     if text is None:
         return None
     try:
@@ -64,6 +79,8 @@ def _when(text: str | None, field: str) -> datetime | None:
 
 
 def _local(value: datetime | None) -> str:
+    from workflow.core.clock import SHANGHAI
+
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
@@ -109,8 +126,7 @@ def patrol_record(
         raise ValidationFailed("--swap", "a patrol is a swap patrol or a covert inspection, not both")
     wired = _app()
     parsed = parse_track(_read(track), track.name) if track is not None else None
-    with wired.reader() as uow:
-        who = load_actor(uow.session, patroller)
+    who = _actor(wired, patroller)
     done = record_patrol(
         wired.uow(),
         who,
@@ -146,34 +162,125 @@ def _print_recorded(done: Any, patroller: str, segment: str) -> None:
 def patrol_import(
     patroller: Annotated[str, typer.Argument(help="the patrolling chief's code")],
     segment: Annotated[str, typer.Argument(help="the segment's code")],
-    tracks: Annotated[list[Path], typer.Argument(help=".gpx or .geojson tracks, one patrol each, timed")],
+    tracks: Annotated[
+        list[Path], typer.Argument(help="timed .gpx or .geojson tracks, one patrol each, or folders of them")
+    ],
     swap: Annotated[bool, typer.Option("--swap", help="swap patrols on the neighbour's segment")] = False,
 ) -> None:
-    """Record one patrol per timed track file; each file stands or falls alone, and the refusals are listed."""
-    from workflow.patrols.records import record_patrol
+    """Record one patrol per track file (of a folder: its .gpx, .geojson and .json files), all of them or none.
+
+    The refusals are listed by file and field: first every file that cannot be read; once all of them read,
+    every patrol the rules refuse. Nothing is recorded until none is refused, so the same command can simply
+    be run again once the files are mended.
+    """
+    from rich.progress import Progress
+
+    from workflow.patrols.batches import record_all
+
+    files = track_files(tracks)
+    wired = _app()
+    who = _actor(wired, patroller)
+    refused: list[tuple[str, str, str]] = []
+    items: list[PatrolItem] = []
+    with Progress(console=err_console, transient=True) as progress:
+        reading = progress.add_task("reading tracks", total=len(files))
+        for path in files:
+            try:
+                items.append(_track_item(path, segment, swap))
+            except ValidationFailed as exc:
+                refused += [(_shown(path), field, reason) for field, reason in exc.errors]
+            progress.advance(reading)
+        if not refused:
+            storing = progress.add_task("recording patrols", total=len(items))
+            try:
+                done = record_all(wired.uow(), who, items, progress=lambda n: progress.advance(storing, n))
+            except ValidationFailed as exc:
+                refused = [_by_file(files, field, reason) for field, reason in exc.errors]
+    if refused:
+        print_refused(console, refused)
+        raise ValidationFailed(
+            "tracks", f"nothing recorded: {len(refused)} problem(s) in {len(files)} file(s); mend them and run again"
+        )
+    print_imported(console, files, done)
+    console.print(f"recorded {len(done)} patrol(s) of {segment} by {patroller} from {len(files)} file(s)")
+
+
+TRACK_SUFFIXES = (".gpx", ".geojson", ".json")
+
+
+def track_files(paths: Sequence[Path]) -> list[Path]:
+    """The files named, and the track files (by suffix, by name) of each folder named; each once."""
+    files: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TRACK_SUFFIXES)
+            if not found:
+                raise ValidationFailed("tracks", f"{path} holds no {', '.join(TRACK_SUFFIXES)} file")
+            files.update(dict.fromkeys(found))
+        elif path.exists():
+            files[path] = None
+        else:
+            raise ValidationFailed("tracks", f"{path} does not exist")
+    return list(files)
+
+
+def _shown(path: Path) -> str:
+    """A file as a person finds it: from the current folder when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _track_item(path: Path, segment: str, swap: bool) -> PatrolItem:
+    from workflow.patrols.batches import PatrolItem
     from workflow.patrols.tracks import parse_track
 
-    wired = _app()
-    with wired.reader() as uow:
-        who = load_actor(uow.session, patroller)
-    refused: list[tuple[Path, str]] = []
-    recorded = 0
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("importing tracks", total=len(tracks))
-        for path in tracks:
-            try:
-                record_patrol(
-                    wired.uow(), who, segment, track=parse_track(_read(path), path.name), kind="swap" if swap else None
-                )
-                recorded += 1
-            except ValidationFailed as exc:
-                refused.append((path, str(exc)))
-            progress.advance(task)
-    console.print(f"recorded {recorded} patrol(s) of {segment} by {patroller}; refused {len(refused)}")
-    for path, reason in refused:
-        console.print(f"  [red]✗[/red] {escape(str(path))}: {escape(reason)}")
-    if refused:
-        raise typer.Exit(3)
+    track = parse_track(_read(path), path.name)
+    return PatrolItem(segment, None, None, track, "swap" if swap else None)
+
+
+def _by_file(files: Sequence[Path], field: str, reason: str) -> tuple[str, str, str]:
+    """A batch's refusal (``[3].ended_at``, "overlaps patrol [1] of this batch") as (the file, its field, the
+    reason), each patrol named by its file; "—" for a refusal of the whole import."""
+
+    def name(index: str) -> str | None:
+        return _shown(files[int(index)]) if int(index) < len(files) else None
+
+    reason = re.sub(r"\[(\d+)\]", lambda m: name(m[1]) or m[0], reason)
+    index, sep, rest = field.partition("].")
+    if field.startswith("[") and sep and index[1:].isdigit() and (path := name(index[1:])) is not None:
+        return path, rest, reason
+    return "—", field, reason
+
+
+def print_refused(out: Console, refused: Sequence[tuple[str, str, str]]) -> None:
+    """Each refusal of an import: the file, the field and why."""
+    table = Table(title="未导入 refused")
+    for column in ("文件 file", "字段 field", "原因 reason"):
+        table.add_column(column, overflow="fold")
+    for path, field, reason in refused:
+        table.add_row(escape(path), escape(field), escape(reason))
+    out.print(table)
+
+
+def print_imported(out: Console, files: Sequence[Path], done: Sequence[Any]) -> None:
+    """Each imported file with the patrol it became."""
+    from workflow.patrols.basics import KIND_LABELS
+
+    table = Table(title="已导入 imported")
+    for column in ("文件 file", "#", "类型", "开始", "时长", "里程"):
+        table.add_column(column, overflow="fold")
+    for path, patrol in zip(files, done, strict=True):
+        table.add_row(
+            escape(_shown(path)),
+            str(patrol.id),
+            KIND_LABELS[patrol.kind],
+            _local(patrol.started_at),
+            _duration(patrol.duration_s),
+            _km(patrol.length_m),
+        )
+    out.print(table)
 
 
 @patrol_app.command("report")
@@ -195,8 +302,7 @@ def patrol_report(
     from workflow.patrols.records import report_from_patrol
 
     wired = _app()
-    with wired.reader() as uow:
-        who = load_actor(uow.session, actor)
+    who = _actor(wired, actor)
     draft = IssueDraft(
         compact=compact,
         title=title,
@@ -329,6 +435,8 @@ def patrol_completion(
     compact: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Patrol completion per district and per chief over a year, a quarter or a month (it may exceed 100%)."""
+    from rich.progress import Progress
+
     from workflow.patrols.completion import completion
     from workflow.patrols.quotas import period_months
 
@@ -631,11 +739,6 @@ def pairings_list(
 
 
 # -- 查: joint enforcement and litigation leads -------------------------------------------------
-
-
-def _actor(wired: App, code: str) -> Any:
-    with wired.reader() as uow:
-        return load_actor(uow.session, code)
 
 
 @case_app.command("add")

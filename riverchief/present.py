@@ -6,19 +6,19 @@ import os
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from states import CHART
-from states.chart import SERVICE_TRIGGERS
-from states.policy import CATEGORIES
-from workflow.core.clock import SHANGHAI
-from workflow.core.ledger import VerifyReport
-from workflow.core.models import Bulletin
-from workflow.reading.issues import DueItem, IssueSummary, IssueView
+if TYPE_CHECKING:
+    from workflow.core.ledger import VerifyReport
+    from workflow.core.models import Bulletin
+    from workflow.reading.issues import DueItem, IssueSummary, IssueView
+
+# The statechart, the tables and the time zone are imported where an issue is shown, not by every command
+# that only needs ``terminal`` (riverchief.cli's ``--help`` among them).
 
 
 def terminal() -> Console:
@@ -29,11 +29,15 @@ def terminal() -> Console:
 
 def local(value: datetime | None) -> str:
     """A time as people here read it: Asia/Shanghai, to the minute."""
+    from workflow.core.clock import SHANGHAI
+
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def state_label(state: str) -> str:
     """A state's Chinese label with its code name."""
+    from states import CHART
+
     return f"{CHART.state(state).label_zh} ({state})"
 
 
@@ -55,6 +59,10 @@ def _payload_text(trigger: str, payload: dict[str, Any]) -> str:
 
 def print_issue(console: Console, view: IssueView) -> None:
     """The issue's header and its timeline from the ledger."""
+    from states import CHART
+    from states.chart import SERVICE_TRIGGERS
+    from states.policy import CATEGORIES
+
     category = CATEGORIES[view.category].label_zh if view.category in CATEGORIES else view.category
     console.print(f"[bold]{escape(view.code)}[/bold]  {escape(view.title)}")
     sides = f"交办方 {escape(view.reporting)} → 接收方 {escape(view.receiving or '—')}"

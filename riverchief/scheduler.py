@@ -19,22 +19,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.engine import Engine
 
-from riverchief import reporting
-from riverchief.bootstrap import App
-from workflow.accounts import signin as accounts
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.jobs import bulletins, calendars, meetings, prunes, runs, sweeps
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+    from apscheduler.triggers.base import BaseTrigger
+    from sqlalchemy.engine import Engine
+
+    from riverchief.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +118,51 @@ def _quarter_hour(now: datetime) -> str:
     return local.replace(minute=local.minute // 15 * 15).strftime("%Y-%m-%dT%H:%M")
 
 
+# APScheduler is imported when the scheduler runs, and the report renderer (WeasyPrint) when a report job runs:
+# ``riverchief jobs list`` and ``jobs run`` of another job read this table without them.
+
+
+def _every(minutes: int) -> BaseTrigger:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    return IntervalTrigger(minutes=minutes)
+
+
+def _cron(**fields: str | int) -> BaseTrigger:
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(timezone=SHANGHAI, **fields)
+
+
+def _daily_reports(app: App, _now: datetime, period: str) -> dict[str, Any]:
+    from riverchief import reporting
+
+    return reporting.daily_reports(app, period)
+
+
+def _monthly_reports(app: App, _now: datetime, period: str) -> dict[str, Any]:
+    from riverchief import reporting
+
+    return reporting.monthly_reports(app, period)
+
+
+def _quarterly_reports(app: App, _now: datetime, period: str) -> dict[str, Any]:
+    from riverchief import reporting
+
+    return reporting.quarterly_reports(app, period)
+
+
+def _account_prune(app: App, now: datetime, _period: str) -> dict[str, Any]:
+    from workflow.accounts.signin import prune
+
+    return {**prune(app.uow(), now), **prunes.prune_idempotency_keys(app.uow(), now)}
+
+
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "deadline_sweep",
         "reminders, escalations and overdue notices (every minute)",
-        lambda: IntervalTrigger(minutes=1),
+        partial(_every, 1),
         _minute,
         None,
         lambda app, now, _period: sweeps.deadline_sweep(app.uow, now),
@@ -132,7 +170,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "revisit_sweep",
         "due and overdue revisits, archiving after clean revisits (every 15 minutes)",
-        lambda: IntervalTrigger(minutes=15),
+        partial(_every, 15),
         _quarter_hour,
         None,
         lambda app, now, _period: sweeps.revisit_sweep(app.uow, now),
@@ -140,7 +178,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "meeting_sweep",
         "joint meetings the day before, action items coming due or overdue (every 15 minutes)",
-        lambda: IntervalTrigger(minutes=15),
+        partial(_every, 15),
         _quarter_hour,
         None,
         lambda app, now, _period: meetings.meeting_sweep(app.uow, now),
@@ -148,7 +186,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "daily_seal",
         "seal yesterday's ledger (00:10 daily)",
-        lambda: CronTrigger(hour=0, minute=10, timezone=SHANGHAI),
+        partial(_cron, hour=0, minute=10),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         _days_after,
         lambda app, now, period: runs.daily_seal(app.uow, now, period),
@@ -156,7 +194,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "monthly_bulletin",
         "月通报 of last month per compact (1st of the month, 00:30)",
-        lambda: CronTrigger(day=1, hour=0, minute=30, timezone=SHANGHAI),
+        partial(_cron, day=1, hour=0, minute=30),
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
         lambda app, now, period: bulletins.monthly_bulletin(app.uow, now, period),
@@ -164,7 +202,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "quarterly_interviews",
         "季约谈 list of last quarter per compact (first day of a quarter, 01:00)",
-        lambda: CronTrigger(month="1,4,7,10", day=1, hour=1, minute=0, timezone=SHANGHAI),
+        partial(_cron, month="1,4,7,10", day=1, hour=1, minute=0),
         lambda now: _quarter(_previous_quarter_end(local_today(now))),
         _quarters_after,
         lambda app, now, period: bulletins.quarterly_interviews(app.uow, now, period),
@@ -172,23 +210,23 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "daily_reports",
         "follow-up reports of issues closed, revisit reports of revisits done (02:30 daily)",
-        lambda: CronTrigger(hour=2, minute=30, timezone=SHANGHAI),
+        partial(_cron, hour=2, minute=30),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         _days_after,
-        lambda app, _now, period: reporting.daily_reports(app, period),
+        _daily_reports,
     ),
     PeriodicJob(
         "monthly_reports",
         "月通报 PDF and joint-meeting minutes of last month (1st of the month, 02:00)",
-        lambda: CronTrigger(day=1, hour=2, minute=0, timezone=SHANGHAI),
+        partial(_cron, day=1, hour=2, minute=0),
         lambda now: _month(_previous_month(local_today(now))),
         _months_after,
-        lambda app, _now, period: reporting.monthly_reports(app, period),
+        _monthly_reports,
     ),
     PeriodicJob(
         "calendar_check",
         "working-day calendar: re-read, recompute deadlines, warn of years it does not know (00:20 daily)",
-        lambda: CronTrigger(hour=0, minute=20, timezone=SHANGHAI),
+        partial(_cron, hour=0, minute=20),
         lambda now: local_today(now).isoformat(),
         None,
         lambda app, now, period: calendars.calendar_check(app.uow, now, period),
@@ -196,18 +234,18 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "quarterly_reports",
         "季约谈 list of last quarter per compact, filed as a PDF (first day of a quarter, 02:15)",
-        lambda: CronTrigger(month="1,4,7,10", day=1, hour=2, minute=15, timezone=SHANGHAI),
+        partial(_cron, month="1,4,7,10", day=1, hour=2, minute=15),
         lambda now: _quarter(_previous_quarter_end(local_today(now))),
         _quarters_after,
-        lambda app, _now, period: reporting.quarterly_reports(app, period),
+        _quarterly_reports,
     ),
     PeriodicJob(
         "account_prune",
         "sign-in attempts, ended sessions and idempotency keys older than 30 days (03:00 daily)",
-        lambda: CronTrigger(hour=3, minute=0, timezone=SHANGHAI),
+        partial(_cron, hour=3, minute=0),
         lambda now: (local_today(now) - timedelta(days=1)).isoformat(),
         None,
-        lambda app, now, _period: {**accounts.prune(app.uow(), now), **prunes.prune_idempotency_keys(app.uow(), now)},
+        _account_prune,
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}
@@ -378,6 +416,9 @@ class SchedulerService:
         self.poll_seconds = poll_seconds
         self.stop_event = threading.Event()
         self.leadership = leadership_for(app)
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
         scheduler_cls: type[BaseScheduler] = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = scheduler_cls(
             timezone=SHANGHAI,

@@ -836,10 +836,12 @@ def test_the_patrol_commands_record_report_rate_and_export(tmp_path: Path) -> No
     good, bad = tmp_path / "taian-0306.gpx", tmp_path / "cut.gpx"
     good.write_bytes(TRACK.replace(b"2026-03-05", b"2026-03-06"))
     bad.write_bytes(b"<gpx><trk>")
-    imported = cli("patrol", "import", "tn-taian", "qj-taian", str(good), str(bad))
-    assert imported.returncode == 3
-    assert "recorded 1 patrol(s) of qj-taian by tn-taian; refused 1" in imported.stdout
-    assert "cut.gpx" in imported.stdout
+    refused = cli("patrol", "import", "tn-taian", "qj-taian", str(good), str(bad))
+    assert refused.returncode == 3
+    assert "cut.gpx" in refused.stdout
+    assert "nothing recorded" in refused.stderr  # all the files or none
+    imported = cli.ok("patrol", "import", "tn-taian", "qj-taian", str(good))
+    assert "recorded 1 patrol(s) of qj-taian by tn-taian from 1 file(s)" in imported
     refused = cli("patrol", "record", "tn-yuxi", "qj-baima", "--start", "2026-03-10T09:00", "--end", "2026-03-10T11:00")
     assert refused.returncode == 3
     assert "segment" in refused.stderr

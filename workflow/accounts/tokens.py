@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from workflow.core.actors import Actor, load_actor
-from workflow.core.errors import NotFound, Unauthenticated
+from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Person, table_of
 from workflow.core.uow import UnitOfWork, write_now
 
@@ -27,21 +28,55 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token just made: whose, its number, and the token itself (shown once, never stored)."""
+
+    person: str
+    id: int
+    token: str
+
+
 def create_token(uow: UnitOfWork, person_code: str, name: str) -> tuple[int, str]:
     """A new token for a person; returns (id, token). The token itself is not stored anywhere."""
-    token = PREFIX + secrets.token_urlsafe(32)
+    made = create_tokens(uow, [person_code], name)[0]
+    return made.id, made.token
+
+
+def create_tokens(
+    uow: UnitOfWork, person_codes: Sequence[str], name: str, *, progress: Callable[[], None] | None = None
+) -> list[NewToken]:
+    """A new token for each person, in the order given (each person once), in one transaction: all or none.
+
+    NotFound names every unknown or inactive person, and then no token is made. ``progress`` is called once
+    per token made.
+    """
+    codes = list(dict.fromkeys(person_codes))
+    if not codes:
+        raise ValidationFailed("people", "name at least one person")
     with uow:
-        person_id = uow.connection.execute(
-            sa.select(_person.c.id).where(_person.c.code == person_code, _person.c.active.is_(True))
-        ).scalar()
-        if person_id is None:
-            raise NotFound("person", person_code)
-        token_id = uow.connection.execute(
-            _token.insert(),
-            {"person_id": person_id, "name": name[:100], "token_hash": _hash(token), "created_at": uow.clock.now()},
-        ).inserted_primary_key[0]  # type: ignore[index]
+        conn = uow.connection
+        ids = dict(
+            conn.execute(
+                sa.select(_person.c.code, _person.c.id).where(_person.c.code.in_(codes), _person.c.active.is_(True))
+            ).all()
+        )
+        if missing := [code for code in codes if code not in ids]:
+            raise NotFound("person", ", ".join(missing))
+        now = uow.clock.now()
+        tokens = []
+        for _ in codes:
+            tokens.append(PREFIX + secrets.token_urlsafe(32))
+            if progress is not None:
+                progress()
+        rows = [
+            {"person_id": ids[code], "name": name[:100], "token_hash": _hash(token), "created_at": now}
+            for code, token in zip(codes, tokens, strict=True)
+        ]
+        inserted = conn.execute(_token.insert().returning(_token.c.id, sort_by_parameter_order=True), rows)
+        made = [NewToken(code, int(row.id), token) for code, token, row in zip(codes, tokens, inserted, strict=True)]
         uow.commit()
-    return int(token_id), token
+    return made
 
 
 def revoke_token(uow: UnitOfWork, token_id: int) -> None:

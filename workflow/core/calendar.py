@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import chinese_calendar
 import yaml
-from holidays.countries.china import China as _HolidaysChina
-from holidays.countries.china import ChinaStaticHolidays as _HolidaysChinaNotices
 
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
@@ -34,23 +33,27 @@ _PACKAGE_YEARS = range(min(chinese_calendar.constants.holidays).year, max(chines
 _HOLIDAYS_FIRST_YEAR = 2001
 
 
+@cache
 def _holidays_years() -> frozenset[int]:
-    notices = getattr(_HolidaysChinaNotices, "special_public_holidays", None)
+    """The years the holidays package knows; it is imported here, the first time a year beyond chinese_calendar's
+    is asked about (most processes never do, and the package takes longer to import than the rest of this)."""
+    from holidays.countries.china import ChinaStaticHolidays
+
+    notices = getattr(ChinaStaticHolidays, "special_public_holidays", None)
     if not isinstance(notices, dict):  # a release that stores them otherwise: use none rather than guess
         log.warning("the holidays package's China notices were not found: not using it")
         return frozenset()
     return frozenset(y for y in notices if isinstance(y, int) and y >= _HOLIDAYS_FIRST_YEAR)
 
 
-_HOLIDAYS_YEARS = _holidays_years()
-
-
 def _holidays_year(year: int) -> dict[date, bool]:
     """One year from the holidays package: its days off, and its make-up workdays (调休上班) as working days."""
-    china: Any = _HolidaysChina
+    from holidays.countries.china import China, ChinaStaticHolidays
+
+    china: Any = China
     days: dict[date, bool] = dict.fromkeys(china(years=year, categories=("public",)), False)
     for y in (year, year + 1):  # a make-up day late in December can belong to the next year's notice
-        entries: Any = _HolidaysChinaNotices.special_public_holidays.get(y, ())
+        entries: Any = ChinaStaticHolidays.special_public_holidays.get(y, ())
         for entry in entries if entries and isinstance(entries[0], tuple) else (entries,):
             values: tuple[Any, ...] = tuple(entry)
             # (month, day, from month, from day[, from year]): the "from" day is worked instead.
@@ -63,7 +66,7 @@ def _holidays_year(year: int) -> dict[date, bool]:
 
 def package_years() -> dict[str, list[int]]:
     """The years each maintained source knows: {"chinese_calendar": [...], "holidays": [...]}."""
-    return {"chinese_calendar": list(_PACKAGE_YEARS), "holidays": sorted(_HOLIDAYS_YEARS)}
+    return {"chinese_calendar": list(_PACKAGE_YEARS), "holidays": sorted(_holidays_years())}
 
 
 def _read(path: Path) -> dict[object, object]:
@@ -189,7 +192,7 @@ class WorkCalendar:
             return "override"
         if year in _PACKAGE_YEARS:
             return "chinese_calendar"
-        if year in _HOLIDAYS_YEARS:
+        if year in _holidays_years():
             return "holidays"
         return None
 
@@ -202,7 +205,7 @@ class WorkCalendar:
             result = self._overrides[day]
         elif day.year in _PACKAGE_YEARS:
             result = chinese_calendar.is_workday(day)
-        elif day.year in _HOLIDAYS_YEARS:
+        elif day.year in _holidays_years():
             year = self._holidays.get(day.year)
             if year is None:
                 year = self._holidays[day.year] = _holidays_year(day.year)

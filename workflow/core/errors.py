@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from states.reasons import REASONS
-
 
 class Reason(str):
     """Why something is refused, in both languages: a key of ``states.reasons.REASONS`` with its values.
@@ -28,6 +26,9 @@ class Reason(str):
 
     @classmethod
     def _said(cls, key: str, values: dict[str, object], *, both: bool) -> Reason:
+        # Imported when a reason is said, not with the errors: the command line's help loads no statechart.
+        from states.reasons import REASONS
+
         zh, en = REASONS[key]
         zh = zh.format(**{k: v[0] if isinstance(v, tuple) else v for k, v in values.items()})
         en = en.format(**{k: v[1] if isinstance(v, tuple) else v for k, v in values.items()})

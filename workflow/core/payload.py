@@ -18,6 +18,8 @@ from typing import Any
 from states import Field, FieldKind, Transition
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import Reason, ValidationFailed
+from workflow.core.text import is_text as is_text  # re-exported: the edges import every input check from here
+from workflow.core.text import text_problem as text_problem
 
 # The days any input may name: the calendar, the ledger and PostgreSQL's timestamps all work in between.
 DAY_MIN = date(1970, 1, 1)
@@ -29,27 +31,6 @@ MAX_DIGITS = 30
 # How deep a document may nest its lists and mappings: reference data and GeoJSON need about ten.
 MAX_DEPTH = 64
 MAX_PROBLEMS = 20  # bad places named in one refusal of a document
-
-NUL_REASON = "含有空字符 NUL (contains a NUL character)"
-SURROGATE_REASON = "含有无效字符 (contains characters that are not valid text: lone surrogates)"
-
-
-def is_text(value: str) -> bool:
-    """True when the string can be stored and hashed as UTF-8 (no lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def text_problem(value: str) -> str | None:
-    """Why a string cannot be stored alike on every database (a NUL, a lone surrogate), or None."""
-    if "\x00" in value:
-        return NUL_REASON
-    if not is_text(value):
-        return SURROGATE_REASON
-    return None
 
 
 def check_text(field: str, value: str | None) -> None:

@@ -9,7 +9,7 @@ Every refusal is named with the patrol's index in the batch: ``[3].ended_at``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -112,6 +112,36 @@ def record_patrols(uow: UnitOfWork, actor: Actor, items: Sequence[PatrolItem]) -
         ids = [int(row.id) for row in inserted]
         uow.commit()
     return [PatrolRecorded(pid, *facts) for pid, facts in zip(ids, decided, strict=True)]
+
+
+def record_all(
+    uow: UnitOfWork, actor: Actor, items: Sequence[PatrolItem], *, progress: Callable[[int], None] | None = None
+) -> list[PatrolRecorded]:
+    """Record any number of ended patrols by ``actor`` (a folder of a year's tracks) in one transaction, or none.
+
+    They go ``BATCH_MAX`` at a time through ``record_patrols`` inside one held unit of work, so a later batch's
+    overlap check sees the earlier batches' rows; the first refused batch stops it all, its refusals named by
+    the patrols' index in ``items``. ``progress`` is told how many each batch recorded.
+    """
+    if not items:
+        raise ValidationFailed("body", "holds no patrol")
+    recorded: list[PatrolRecorded] = []
+    with uow.held():
+        for first in range(0, len(items), BATCH_MAX):
+            batch = items[first : first + BATCH_MAX]
+            try:
+                recorded += record_patrols(uow, actor, batch)
+            except ValidationFailed as exc:
+                raise ValidationFailed.of([(_shifted(field, first), reason) for field, reason in exc.errors]) from None
+            if progress is not None:
+                progress(len(batch))
+    return recorded
+
+
+def _shifted(field: str, by: int) -> str:
+    """``[3].ended_at`` of a batch starting at ``by`` as the same patrol's field in the whole list."""
+    index, sep, rest = field.partition("].")
+    return f"[{int(index[1:]) + by}].{rest}" if field.startswith("[") and sep else field
 
 
 def _overlaps(
