@@ -31,7 +31,7 @@ from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw, shapes_of_geojson
 from web.pages.text import LANGUAGES, Text
 from web.security import client_address
-from workflow.accounts.signin import SESSION_LIFETIME, login, logout, profile, session_for
+from workflow.accounts.signin import SESSION_LIFETIME, login, logout, session_for
 from workflow.core.actors import parties
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
@@ -142,10 +142,7 @@ def router(access: Access) -> APIRouter:
             signed_in = session_for(uow, cookie, wired.clock.now(), stamp=wired.uow)
         except Unauthenticated as exc:
             raise LoginRequired(target) from exc
-        who = profile(uow, signed_in.actor)
-        if not uow.readonly:
-            uow.commit()  # the form's step begins its own transaction (see web.access)
-        return Viewer(signed_in.actor, signed_in, who, Text(language(request)), uow)
+        return Viewer(signed_in.actor, signed_in, signed_in.profile, Text(language(request)), uow)
 
     Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
 
@@ -276,12 +273,8 @@ def router(access: Access) -> APIRouter:
         # What this person may do but not yet (a signature or a clean revisit is missing): said, not offered.
         blocked = not_yet(view.uow, code, view.actor, [a.trigger for a in actions])
         actions = [a for a in actions if a.trigger not in blocked]
+        row = issue  # its id, place and segment came with it
         with view.uow as uow:
-            row = uow.connection.execute(
-                sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
-                    _issue.c.code == code
-                )
-            ).one()
             original, duplicates = duplicate_links(uow.connection, row.id)
             candidates: list[NearbyIssue] = []
             if row.lon is not None and row.lat is not None and any(a.trigger == "mark_duplicate" for a in actions):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 READONLY = "riverchief_readonly"
+_HOLDS_WRITER = "riverchief_holds_writer"
+BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
+
+# A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
+# replaced after this many seconds, and a unit of work's first read is run again on a new connection
+# when the pooled one turns out dropped (``UnitOfWork.read_first``).
+RECYCLE_SECONDS = 1800
 
 
 # As many pooled connections as the web server runs request threads (anyio's 40): with SQLAlchemy's
@@ -36,14 +44,47 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
         return _sqlite_engine(url, parsed.database, sqlite_synchronous.upper(), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return sa.create_engine(url, **{"pool_pre_ping": True, **POOL, **kwargs})
+    engine = sa.create_engine(url, **{"pool_recycle": RECYCLE_SECONDS, **POOL, **kwargs})
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
+    return engine
+
+
+def reader_options(engine: Engine) -> dict[str, Any]:
+    """A read-only connection's execution options: on PostgreSQL without a transaction (no BEGIN, no ROLLBACK)."""
+    if engine.dialect.name == "postgresql":
+        return {READONLY: True, "isolation_level": "AUTOCOMMIT"}
+    return {READONLY: True}
+
+
+def writer_options(engine: Engine) -> dict[str, Any]:
+    """A writing connection's execution options, to turn a read-only one back into one that writes."""
+    if engine.dialect.name == "postgresql":
+        return {READONLY: False, "isolation_level": engine.dialect.default_isolation_level}
+    return {READONLY: False}
+
+
+def _refuse_writes_when_reading(
+    conn: sa.Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any, _executemany: bool
+) -> None:
+    # A read-only unit on PostgreSQL has no transaction: a write there would be committed at once, alone.
+    if conn._execution_options.get(READONLY) and context is not None and context.is_crud:
+        raise RuntimeError("a read-only unit of work may not write; open a writable one (wired.uow())")
 
 
 def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    options = {"connect_args": {"check_same_thread": False, "timeout": 30}, **POOL, **kwargs}
+    options = {"connect_args": {"check_same_thread": False, "timeout": BUSY_SECONDS}, **POOL, **kwargs}
     engine = sa.create_engine(url, **options)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
+    # SQLite has one writer at a time. The writers of this process queue here for it, woken as soon as it is
+    # free, rather than in SQLite's busy handler, which polls with sleeps that grow up to 100 ms (the long tail
+    # of a busy server's POSTs). Writers in other processes (the CLI) still meet in the busy handler.
+    writers = threading.Lock()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_WRITER, False):
+            writers.release()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -60,8 +101,27 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
     def _on_begin(conn: sa.Connection) -> None:
         # A writer takes the write lock at BEGIN, so a read-then-write unit of
         # work waits its turn instead of failing on upgrade (SQLITE_BUSY).
-        readonly = conn.get_execution_options().get(READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn._execution_options.get(READONLY, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # Not had in time (a thread that already writes opening a second writer, say): SQLite's own wait decides.
+        if writers.acquire(timeout=BUSY_SECONDS):
+            conn.info[_HOLDS_WRITER] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            release(conn.info)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: sa.Connection) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            release(record.info)  # a connection given back however its transaction ended
 
     return engine
 
