@@ -486,13 +486,17 @@ class IssueScope:
     receiving_path: str | None
 
 
+# Built once: a statement made anew costs more than running it (it is on every step through the API).
+_SCOPE = (
+    sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
+    .select_from(_sides())
+    .where(_issue.c.code == sa.bindparam("code"))
+)
+
+
 def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
     """The compact and the sides of an issue; NotFound for an unknown code."""
-    row = conn.execute(
-        sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
-        .select_from(_sides())
-        .where(_issue.c.code == code)
-    ).first()
+    row = conn.execute(_SCOPE, {"code": code}).first()
     if row is None:
         raise NotFound("issue", code)
     return IssueScope(row.compact_id, row.rp, row.vp)
