@@ -11,7 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 READONLY = "riverchief_readonly"
-_HOLDS_WRITER = "riverchief_holds_writer"
 BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
 
 # A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
@@ -77,14 +76,25 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
     options = {"connect_args": {"check_same_thread": False, "timeout": BUSY_SECONDS}, **POOL, **kwargs}
     engine = sa.create_engine(url, **options)
     event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
-    # SQLite has one writer at a time. The writers of this process queue here for it, woken as soon as it is
-    # free, rather than in SQLite's busy handler, which polls with sleeps that grow up to 100 ms (the long tail
-    # of a busy server's POSTs). Writers in other processes (the CLI) still meet in the busy handler.
-    writers = threading.Lock()
+    writers = _Writers()
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    def release(info: dict[str, Any]) -> None:
-        if info.pop(_HOLDS_WRITER, False):
-            writers.release()
+    # The writer's turn ends once its COMMIT or ROLLBACK has returned (the engine's events fire before them).
+    def do_commit(dbapi_conn: Any) -> None:
+        try:
+            commit(dbapi_conn)
+        finally:
+            writers.release(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        try:
+            rollback(dbapi_conn)
+        finally:
+            writers.release(dbapi_conn)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -104,26 +114,49 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
         if conn._execution_options.get(READONLY, False):
             conn.exec_driver_sql("BEGIN")
             return
-        # Not had in time (a thread that already writes opening a second writer, say): SQLite's own wait decides.
-        if writers.acquire(timeout=BUSY_SECONDS):
-            conn.info[_HOLDS_WRITER] = True
+        writers.acquire(conn.connection)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            release(conn.info)
+            writers.release(conn.connection)
             raise
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(conn: sa.Connection) -> None:
-        release(conn.info)
-
     @event.listens_for(engine.pool, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
-        if record is not None:
-            release(record.info)  # a connection given back however its transaction ended
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_gone(dbapi_conn: Any, *_args: Any) -> None:
+        writers.release(dbapi_conn)  # a connection given back or dropped however its transaction ended
 
     return engine
+
+
+class _Writers:
+    """SQLite has one writer at a time: the writing connections of this process queue here for it.
+
+    A waiting writer is woken as soon as the last one has committed or rolled back, instead of polling in
+    SQLite's busy handler, whose sleeps grow to 100 ms (the long tail of a busy server's POSTs). Writers in
+    other processes (the CLI) still meet in the busy handler. A writer not let in within BUSY_SECONDS (a thread
+    that already writes opening a second writer, say) goes on to BEGIN IMMEDIATE, where SQLite's wait decides.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None  # the DB-API connection whose turn it is
+
+    def acquire(self, conn: Any) -> None:
+        """Wait for the turn of ``conn`` (a DB-API connection, or the pool's proxy of one)."""
+        if self._lock.acquire(timeout=BUSY_SECONDS):
+            self._holder = _raw(conn)
+
+    def release(self, conn: Any) -> None:
+        """End the turn of ``conn``, if it is its turn."""
+        if conn is not None and self._holder is _raw(conn):
+            self._holder = None
+            self._lock.release()
+
+
+def _raw(conn: Any) -> Any:
+    """The DB-API connection itself: SQLAlchemy hands the dialect the pool's proxy of it."""
+    return getattr(conn, "dbapi_connection", conn)
 
 
 def is_postgres(engine: Engine) -> bool:
