@@ -8,7 +8,6 @@ session's CSRF token, which another site's page cannot read.
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workflow.accounts.signin import SignedIn, session_for
 from workflow.accounts.tokens import actor_for_token
@@ -127,7 +127,12 @@ class Authenticated:
     session: SignedIn | None
 
 
-async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
+# Where a request's dependencies leave what ``Opened`` closes once the request is answered (in ``request.state``).
+_UNIT = "riverchief_unit"
+_FORM = "riverchief_form"
+
+
+async def _form_csrf(request: Request) -> str | None:
     """The ``csrf_token`` field of an HTML form posted with the session cookie, when no header carries it."""
     wanted = (
         request.method in UNSAFE_METHODS
@@ -137,15 +142,50 @@ async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
         and request.headers.get("content-type", "").startswith(FORM_TYPES)
     )
     if not wanted:
-        yield None
-        return
+        return None
     # A route with form fields has parsed the form already and this returns the same object.
     form = await request.form()
-    try:
-        value = form.get(CSRF_FIELD)
-        yield value if isinstance(value, str) else None
-    finally:
-        await form.close()
+    setattr(request.state, _FORM, form)  # closed with its spooled uploads by ``Opened``
+    value = form.get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+class Opened:
+    """ASGI middleware: once a request is answered, close what its dependencies opened.
+
+    That is its unit of work (given back to the pool, rolling back what was not committed) and a form read
+    for its CSRF token. Plain coroutines open them: a dependency with ``yield`` costs every request a
+    context manager, an exit stack and an async generator the event loop tracks, which here was more than
+    the unit's own work on a read.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; close what it opened, whatever happened."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # shared with the copies of the scope the routes see
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            form, opened = state.pop(_FORM, None), state.pop(_UNIT, None)
+            try:
+                if form is not None:
+                    await form.close()
+            finally:
+                if opened is not None:
+                    await _give_back(opened)
+
+
+async def _give_back(opened: UnitOfWork) -> None:
+    """Leave a request's unit of work: at once when that needs no round trip, else from the thread pool."""
+    if opened.idle:
+        opened.__exit__(None, None, None)
+    else:
+        await run_in_threadpool(opened.__exit__, None, None, None)
 
 
 class Access:
@@ -159,24 +199,20 @@ class Access:
     services commit it. The one exception is the at-most-once-a-minute stamp of a session's or token's
     last use on a read-only request, written in a short unit of its own.
 
-    ``unit`` is a coroutine: opening a unit takes no connection yet, and giving it back needs no round trip
-    unless a transaction was left open on PostgreSQL, so a request takes the same trips through the thread
-    pool as a bare route with a plain ``def`` dependency: the caller's look-up, then the route.
+    ``unit`` is a coroutine: opening a unit takes no connection yet, and ``Opened`` gives it back once the
+    request is answered, with no round trip unless a transaction was left open on PostgreSQL; so a request
+    takes the same trips through the thread pool as a bare route with a plain ``def`` dependency: the
+    caller's look-up, then the route.
     """
 
     def __init__(self, wired: "Wired") -> None:
         self.wired = wired
 
-        async def unit(request: Request) -> AsyncIterator[UnitOfWork]:
+        async def unit(request: Request) -> UnitOfWork:
             opened = wired.uow() if request.method in UNSAFE_METHODS else wired.reader()
             opened.__enter__()
-            try:
-                yield opened
-            finally:
-                if opened.idle:
-                    opened.__exit__(None, None, None)
-                else:
-                    await run_in_threadpool(opened.__exit__, None, None, None)
+            setattr(request.state, _UNIT, opened)  # left by ``Opened`` once the request is answered
+            return opened
 
         Unit = Annotated[UnitOfWork, Depends(unit)]  # noqa: N806 (a type alias, named as one)
 
