@@ -209,7 +209,11 @@ class Access:
         self.wired = wired
 
         async def unit(request: Request) -> UnitOfWork:
-            opened = wired.uow() if request.method in UNSAFE_METHODS else wired.reader()
+            if request.method in UNSAFE_METHODS:
+                opened = wired.uow()
+            else:
+                opened = wired.reader()
+                opened.snapshot = False  # one BEGIN less on SQLite: a request's reads see commits as on PostgreSQL
             opened.__enter__()
             setattr(request.state, _UNIT, opened)  # left by ``Opened`` once the request is answered
             return opened

@@ -1,4 +1,4 @@
-"""SQLite's writers in one process take turns at the write lock without SQLite's busy handler, however they end."""
+"""SQLite's writers in one process take turns at the write lock, however they end; its readers' snapshots."""
 
 from __future__ import annotations
 
@@ -31,9 +31,11 @@ def engine(tmp_path: Path) -> Any:
     made.dispose()
 
 
-def _count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+def _count(source: sa.Engine | sa.Connection) -> int:
+    if isinstance(source, sa.Connection):
+        return int(source.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+    with source.connect() as conn:
+        return _count(conn)
 
 
 def test_threads_writing_at_once_all_get_their_turn(engine: sa.Engine) -> None:
@@ -80,3 +82,21 @@ def test_a_writer_that_does_not_commit_still_ends_its_turn(engine: sa.Engine, en
     threading.Thread(target=write, daemon=True).start()
     assert done.wait(timeout=10), "the next writer was kept waiting"
     assert _count(engine) == 1
+
+
+@pytest.mark.parametrize(("snapshot", "seen"), [(True, 0), (False, 1)], ids=["one snapshot", "each commit"])
+def test_a_reader_keeps_one_snapshot_unless_told_not_to(sqlite_app: Any, snapshot: bool, seen: int) -> None:
+    """The CLI's readers read in one snapshot; a web request's (``snapshot = False``) see each commit, as on
+    PostgreSQL, and spare SQLite a BEGIN."""
+    with sqlite_app.uow() as writer:
+        writer.connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        writer.commit()
+    reader = sqlite_app.reader()
+    reader.snapshot = snapshot
+    with reader:
+        before = _count(reader.connection)
+        with sqlite_app.uow() as writer:
+            writer.connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            writer.commit()
+        after = _count(reader.connection)
+    assert after - before == seen

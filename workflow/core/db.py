@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 READONLY = "riverchief_readonly"
+SNAPSHOT = "riverchief_snapshot"  # on SQLite, whether a read-only connection reads in one transaction
 BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
 
 # A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
@@ -48,11 +49,12 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
     return engine
 
 
-def reader_options(engine: Engine) -> dict[str, Any]:
-    """A read-only connection's execution options: on PostgreSQL without a transaction (no BEGIN, no ROLLBACK)."""
+def reader_options(engine: Engine, *, snapshot: bool = True) -> dict[str, Any]:
+    """A read-only connection's execution options: on PostgreSQL without a transaction (no BEGIN, no ROLLBACK);
+    on SQLite in one read transaction (one snapshot for all its statements) unless ``snapshot`` is False."""
     if engine.dialect.name == "postgresql":
         return {READONLY: True, "isolation_level": "AUTOCOMMIT"}
-    return {READONLY: True}
+    return {READONLY: True, SNAPSHOT: snapshot}
 
 
 def writer_options(engine: Engine) -> dict[str, Any]:
@@ -111,9 +113,11 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
     def _on_begin(conn: sa.Connection) -> None:
         # A writer takes the write lock at BEGIN, so a read-then-write unit of
         # work waits its turn instead of failing on upgrade (SQLITE_BUSY).
-        if conn._execution_options.get(READONLY, False):
-            conn.exec_driver_sql("BEGIN")
-            return
+        options = conn._execution_options
+        if options.get(READONLY, False):
+            if options.get(SNAPSHOT, True):
+                conn.exec_driver_sql("BEGIN")
+            return  # else each statement is its own read, as on PostgreSQL
         writers.acquire(conn.connection)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -36,7 +36,9 @@ class UnitOfWork:
     open unit that has not run anything yet costs nothing and is given back without I/O.
     A read-only unit runs on PostgreSQL without a transaction (each statement sees the
     latest commits, as it would in PostgreSQL's default READ COMMITTED transaction, and no
-    BEGIN and ROLLBACK round trips are paid); on SQLite in one read transaction.
+    BEGIN and ROLLBACK round trips are paid); on SQLite in one read transaction, one snapshot
+    for all its statements, unless ``snapshot`` was set False before its first statement
+    (a web request's reads: each then sees the latest commits, as on PostgreSQL).
     """
 
     def __init__(self, engine: Engine, clock: Clock, calendar: WorkCalendar, *, readonly: bool = False) -> None:
@@ -44,6 +46,7 @@ class UnitOfWork:
         self.clock = clock
         self.calendar = calendar
         self.readonly = readonly
+        self.snapshot = True
         self._session: Session | None = None
         self._connection: sa.Connection | None = None
         self._depth = 0
@@ -65,7 +68,7 @@ class UnitOfWork:
         return self._connection
 
     def _connect(self) -> sa.Connection:
-        options = reader_options(self.engine) if self.readonly else {}
+        options = reader_options(self.engine, snapshot=self.snapshot) if self.readonly else {}
         return self.engine.connect().execution_options(**options)
 
     def read_first(self, read: Callable[[sa.Connection], T]) -> T:
@@ -90,7 +93,7 @@ class UnitOfWork:
         conn = self.connection
         if self.readonly:
             return read(conn)
-        conn.execution_options(**reader_options(self.engine))
+        conn.execution_options(**reader_options(self.engine, snapshot=False))
         try:
             found = read(conn)
         except BaseException:
