@@ -224,6 +224,7 @@ KINDS = (
     ),
     Kind("api stats", "GET /api/v1/stats", lambda s: s.api.get("/api/v1/stats?compact=QJ")),
     Kind("page issue", "GET /issues/{code}", lambda s: s.chief.get(f"/issues/{s.read}")),
+    Kind("page issue list", "GET /issues", lambda s: s.chief.get("/issues")),
     Kind("page queue", "GET /queue", lambda s: s.chief.get("/queue")),
     Kind("page dashboard", "GET /dashboard", lambda s: s.coordinator.get("/dashboard")),
     Kind("page progress", "POST /issues/{code}/act", _page_progress, 303),

@@ -8,7 +8,7 @@ session's CSRF token, which another site's page cannot read.
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workflow.accounts.signin import SignedIn, session_for
 from workflow.accounts.tokens import actor_for_token
@@ -126,7 +128,12 @@ class Authenticated:
     session: SignedIn | None
 
 
-async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
+# Where a request's dependencies leave what ``Opened`` closes once the request is answered (in ``request.state``).
+_UNIT = "riverchief_unit"
+_FORM = "riverchief_form"
+
+
+async def _form_csrf(request: Request) -> str | None:
     """The ``csrf_token`` field of an HTML form posted with the session cookie, when no header carries it."""
     wanted = (
         request.method in UNSAFE_METHODS
@@ -136,35 +143,82 @@ async def _form_csrf(request: Request) -> AsyncIterator[str | None]:
         and request.headers.get("content-type", "").startswith(FORM_TYPES)
     )
     if not wanted:
-        yield None
-        return
+        return None
     # A route with form fields has parsed the form already and this returns the same object.
     form = await request.form()
-    try:
-        value = form.get(CSRF_FIELD)
-        yield value if isinstance(value, str) else None
-    finally:
-        await form.close()
+    setattr(request.state, _FORM, form)  # closed with its spooled uploads by ``Opened``
+    value = form.get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+class Opened:
+    """ASGI middleware: once a request is answered, close what its dependencies opened.
+
+    That is its unit of work (given back to the pool, rolling back what was not committed) and a form read
+    for its CSRF token. Plain coroutines open them: a dependency with ``yield`` costs every request a
+    context manager, an exit stack and an async generator the event loop tracks, which here was more than
+    the unit's own work on a read.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; close what it opened, whatever happened."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # shared with the copies of the scope the routes see
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            form, opened = state.pop(_FORM, None), state.pop(_UNIT, None)
+            try:
+                if form is not None:
+                    await form.close()
+            finally:
+                if opened is not None:
+                    await _give_back(opened)
+
+
+async def _give_back(opened: UnitOfWork) -> None:
+    """Leave a request's unit of work: at once when that needs no round trip, else from the thread pool."""
+    if opened.idle:
+        opened.__exit__(None, None, None)
+    else:
+        await run_in_threadpool(opened.__exit__, None, None, None)
 
 
 class Access:
     """The request's unit of work, the caller dependency and the read-scope checks, bound to one wired app.
 
     Every request that needs the database has one unit of work, opened by ``unit``: read-only for a safe
-    method (GET, HEAD), writable otherwise (on SQLite it takes the write lock at its first statement, so
-    the caller's checks and the step see one state). The caller's identity, the scope checks and the step
-    all run in it; the services commit it. The one exception is the at-most-once-a-minute stamp of a
-    session's or token's last use on a read-only request, written in a short unit of its own. Reads that
-    may lag a moment take ``replica`` besides: a read-only unit on the read replica, when one is set.
+    method (GET, HEAD), writable otherwise. Its first statement finds the caller (one statement, run before
+    the unit's transaction, so on SQLite it takes no write lock, and run again on a new connection if the
+    pooled one was dropped); the scope checks and the step follow in its transaction (on SQLite a writer
+    takes the write lock at the first of them, so the checks and the step see one state), and the
+    services commit it. The one exception is the at-most-once-a-minute stamp of a session's or token's
+    last use on a read-only request, written in a short unit of its own. Reads that may lag a moment take
+    ``replica`` besides: a read-only unit on the read replica, when one is set.
+
+    ``unit`` is a coroutine: opening a unit takes no connection yet, and ``Opened`` gives it back once the
+    request is answered, with no round trip unless a transaction was left open on PostgreSQL; so a request
+    takes the same trips through the thread pool as a bare route with a plain ``def`` dependency: the
+    caller's look-up, then the route.
     """
 
     def __init__(self, wired: "Wired") -> None:
         self.wired = wired
 
-        def unit(request: Request) -> Iterator[UnitOfWork]:
-            opened = wired.uow() if request.method in UNSAFE_METHODS else wired.reader()
-            with opened:
-                yield opened
+        async def unit(request: Request) -> UnitOfWork:
+            if request.method in UNSAFE_METHODS:
+                opened = wired.uow()
+            else:
+                opened = wired.reader()
+                opened.snapshot = False  # one BEGIN less on SQLite: a request's reads see commits as on PostgreSQL
+            opened.__enter__()
+            setattr(request.state, _UNIT, opened)  # left by ``Opened`` once the request is answered
+            return opened
 
         Unit = Annotated[UnitOfWork, Depends(unit)]  # noqa: N806 (a type alias, named as one)
 
@@ -178,19 +232,16 @@ class Access:
             with lagging:
                 yield lagging
 
-        def authenticated(
+        def caller(
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
             form_csrf: Annotated[str | None, Depends(_form_csrf)],
             uow: Unit,
-        ) -> Authenticated:
+        ) -> Actor:
             now = wired.clock.now()
             if credentials is not None:
                 # A cross-site page cannot set this header, so a token needs no CSRF token.
-                actor = actor_for_token(uow, credentials.credentials, now, stamp=wired.uow)
-                if not uow.readonly:
-                    uow.commit()  # as below: the route's first statement begins the step's transaction
-                return Authenticated(actor, None)
+                return actor_for_token(uow, credentials.credentials, now, stamp=wired.uow)
             cookie = request.cookies.get(SESSION_COOKIE)
             if not cookie:
                 raise Unauthenticated(
@@ -204,15 +255,12 @@ class Access:
                 csrf_token=request.headers.get(CSRF_HEADER) or form_csrf,
                 stamp=wired.uow,
             )
-            if not uow.readonly:
-                # End the look-up's transaction: a writer's lock is taken again by the route's first statement,
-                # not held while a slow client sends its body.
-                uow.commit()
-            return Authenticated(signed_in.actor, signed_in)
+            request.state.signed_in = signed_in  # for ``authenticated``
+            return signed_in.actor
 
-        async def caller(who: Annotated[Authenticated, Depends(authenticated)]) -> Actor:
-            # async: it only unwraps, so it need not take a trip through the thread pool.
-            return who.actor
+        async def authenticated(request: Request, actor: Annotated[Actor, Depends(caller)]) -> Authenticated:
+            # async: it only gathers what ``caller`` found, so it need not take a trip through the thread pool.
+            return Authenticated(actor, getattr(request.state, "signed_in", None))
 
         self.unit = unit
         self.replica = replica
@@ -230,9 +278,8 @@ class Access:
     def readable(
         self, uow: UnitOfWork, actor: Actor, code: str, *, timeline: bool = True
     ) -> tuple[IssueView, IssueScope]:
-        """The issue's view (with its timeline unless told otherwise) and scope, if the caller may read it."""
+        """The issue's view (with its timeline unless told otherwise) and scope, if the caller may read it: the
+        read the API's GET and the issue page share, one statement (two with the timeline)."""
         with uow:
-            scope = issue_scope(uow.connection, code)
-            if scope.compact_id not in compacts_of(actor):
-                raise NotFound("issue", code)
-            return issue_view(uow.session, code, timeline=timeline), scope
+            view = issue_view(uow.connection, code, timeline=timeline, compacts=compacts_of(actor))
+        return view, view.scope

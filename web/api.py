@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from web import pages
-from web.access import ERRORS, Access
+from web.access import ERRORS, Access, Opened
 from web.limits import Edges
 from web.pages import offline
 from web.pages import routes as page_routes
@@ -73,6 +73,7 @@ def create_api(wired: Wired) -> FastAPI:
     api.include_router(offline.router())
     api.add_exception_handler(page_routes.LoginRequired, page_routes.login_redirect)
     api.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    api.add_middleware(Opened)
     api.add_middleware(Edges, wired=wired, routes=api.router.routes)
     api.add_middleware(SecurityHeaders, docs_paths=(api.docs_url, api.swagger_ui_oauth2_redirect_url))
     return api

@@ -144,8 +144,14 @@ def test_the_stats_read_the_replica_and_a_step_goes_to_the_primary(lagging: Lagg
 
 
 def test_the_replica_role_refuses_writes(lagging: Lagging) -> None:
-    with lagging.app.replica_reader() as uow, pytest.raises(sa.exc.InternalError, match="read-only transaction"):
-        uow.connection.execute(_issue.update().where(_issue.c.code == lagging.copied).values(title="改写"))
+    rewrite = _issue.update().where(_issue.c.code == lagging.copied).values(title="改写")
+    # The app's read-only unit refuses a write before it is sent ...
+    with lagging.app.replica_reader() as uow, pytest.raises(RuntimeError, match="read-only unit"):
+        uow.connection.execute(rewrite)
+    # ... and the replica's role refuses one sent past it.
+    assert lagging.app.read_engine is not None
+    with lagging.app.read_engine.connect() as conn, pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+        conn.execute(rewrite)
 
 
 def test_without_the_setting_the_lagging_reads_are_the_primary(lagging: Lagging, tmp_path: Path) -> None:

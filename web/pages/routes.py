@@ -32,7 +32,7 @@ from web.pages.maps import Shape, draw
 from web.pages.text import LANGUAGES, Text
 from web.pages.watershed import MAP_LAYERS, map_shapes
 from web.security import client_address
-from workflow.accounts.signin import SESSION_LIFETIME, login, logout, profile, session_for
+from workflow.accounts.signin import SESSION_LIFETIME, login, logout, session_for
 from workflow.core.actors import parties
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
@@ -129,10 +129,7 @@ def router(access: Access) -> APIRouter:
             signed_in = session_for(uow, cookie, wired.clock.now(), stamp=wired.uow)
         except Unauthenticated as exc:
             raise LoginRequired(target) from exc
-        who = profile(uow, signed_in.actor)
-        if not uow.readonly:
-            uow.commit()  # the form's step begins its own transaction (see web.access)
-        return Viewer(signed_in.actor, signed_in, who, Text(language(request)), uow)
+        return Viewer(signed_in.actor, signed_in, signed_in.profile, Text(language(request)), uow)
 
     Seen = Annotated[Viewer, Depends(viewer)]  # noqa: N806 (a type alias, named as one)
     # The dashboard's and the map's reads, which may lag a moment: on the read replica when one is set.
@@ -269,12 +266,8 @@ def router(access: Access) -> APIRouter:
         # A revisit's outcome has a form of its own, with the photos taken on site (web.pages.revisits).
         outcomes = [a.trigger for a in actions if a.trigger in revisits.OUTCOMES]
         actions = [a for a in actions if a.trigger not in revisits.OUTCOMES]
+        row = issue  # its id, place and segment came with it
         with view.uow as uow:
-            row = uow.connection.execute(
-                sa.select(_issue.c.id, _issue.c.lon, _issue.c.lat, _issue.c.segment_id, _issue.c.compact_id).where(
-                    _issue.c.code == code
-                )
-            ).one()
             original, duplicates = duplicate_links(uow.connection, row.id)
             candidates: list[NearbyIssue] = []
             if row.lon is not None and row.lat is not None and any(a.trigger == "mark_duplicate" for a in actions):

@@ -158,10 +158,8 @@ def router(
     def choices(view: Any) -> dict[str, Any]:
         zh = view.t.zh
         with view.uow as uow:
-            compacts = uow.connection.execute(
-                sa_select_compacts(compacts_of(view.actor)),
-            ).all()
             rivers = uow.connection.execute(_river.select().order_by(_river.c.code)).all()
+        who = view.who  # the compacts the viewer reads, named when the session was looked up
         return {
             "states": [(s.name, s.label_zh if zh else s.label_en) for s in CHART.states if s.name != "new"],
             "phases": [(p.name, p.label_zh if zh else p.label_en) for p in PHASES],
@@ -169,7 +167,7 @@ def router(
             "difficulties": [(k, v if zh else DIFFICULTY_EN[k]) for k, v in DIFFICULTIES.items()],
             "waits": [(w, view.t("wait_" + w)) for w in WAITS],
             "orders": [(o, view.t("order_" + o)) for o in ORDERS],
-            "compacts": [(c.code, c.name) for c in compacts],
+            "compacts": sorted({*who.coordinates, *who.audits, *who.member_of}),
             "rivers": [(r.code, r.name) for r in rivers],
         }
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workflow.core.actors import Actor, load_actor
+from workflow.core.actors import Actor, KnownActor, actor_statement, known_actor, load_actor
 from workflow.core.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
 from workflow.core.models import Compact, Credential, Jurisdiction, LoginAttempt, Person, WebSession, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -51,16 +51,6 @@ SESSION_GONE = "登录已过期或已退出，请重新登录 (the session has e
 
 
 @dataclass(frozen=True, slots=True)
-class SignedIn:
-    """A live browser session: who it is and the CSRF token its unsafe requests must carry."""
-
-    session_id: int
-    actor: Actor
-    csrf_token: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Profile:
     """Who a person is, by name: their jurisdiction and the compacts they serve or belong to (code, name)."""
 
@@ -71,6 +61,32 @@ class Profile:
     coordinates: tuple[tuple[str, str], ...]
     audits: tuple[tuple[str, str], ...]
     member_of: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A live browser session: who it is (with the names a page shows) and the CSRF token its unsafe requests
+    must carry."""
+
+    session_id: int
+    actor: Actor
+    csrf_token: str
+    expires_at: datetime
+    profile: Profile
+
+
+# Who a session stands for, with the session's own columns: one statement (see ``actor_statement``).
+_BY_SESSION = actor_statement(
+    sa.select(
+        _session.c.person_id,
+        _session.c.id.label("session_id"),
+        _session.c.csrf_token,
+        _session.c.last_seen_at,
+        _session.c.expires_at,
+    )
+    .where(_session.c.token_hash == sa.bindparam("digest"), _session.c.revoked_at.is_(None))
+    .cte("credential")
+)
 
 
 def _hash(token: str) -> str:
@@ -262,24 +278,26 @@ def session_for(
     else in a short unit from ``stamp``.
     """
     with uow:
-        row = uow.connection.execute(
-            sa.select(
-                _session.c.id, _session.c.csrf_token, _session.c.last_seen_at, _session.c.expires_at, _person.c.code
-            )
-            .join(_person, _person.c.id == _session.c.person_id)
-            .where(_session.c.token_hash == _hash(token), _session.c.revoked_at.is_(None), _person.c.active.is_(True))
-        ).first()
-        if row is None or now >= row.expires_at or now >= row.last_seen_at + SESSION_IDLE:
+        found = uow.read_first(lambda conn: known_actor(conn.execute(_BY_SESSION, {"digest": _hash(token)})))
+        if found is None:
+            raise Unauthenticated(SESSION_GONE)
+        row = found.credential
+        if now >= row.expires_at or now >= row.last_seen_at + SESSION_IDLE:
             raise Unauthenticated(SESSION_GONE)
         if unsafe and not (csrf_token and hmac.compare_digest(csrf_token.encode(), row.csrf_token.encode())):
             raise CsrfRefused(
                 "缺少或不符的 CSRF 令牌 (send the session's csrf_token in the X-CSRF-Token header, "
                 "or as a csrf_token form field, with every POST, PUT, PATCH or DELETE)"
             )
-        actor = load_actor(uow.session, row.code)
         if now - row.last_seen_at >= TOUCH_EVERY:
-            write_now(uow, _session.update().where(_session.c.id == row.id).values(last_seen_at=now), stamp)
-    return SignedIn(session_id=row.id, actor=actor, csrf_token=row.csrf_token, expires_at=row.expires_at)
+            write_now(uow, _session.update().where(_session.c.id == row.session_id).values(last_seen_at=now), stamp)
+    return SignedIn(
+        session_id=row.session_id,
+        actor=found.actor,
+        csrf_token=row.csrf_token,
+        expires_at=row.expires_at,
+        profile=profile_of(found),
+    )
 
 
 def actor_for_session(uow: UnitOfWork, token: str, now: datetime) -> Actor:
@@ -297,6 +315,24 @@ def logout(uow: UnitOfWork, token: str, now: datetime) -> bool:
         )
         uow.commit()
     return revoked.rowcount == 1
+
+
+def profile_of(known: KnownActor) -> Profile:
+    """The profile of an actor found with the names of their jurisdiction and compacts."""
+    actor, names = known.actor, known.compacts
+
+    def named(compact_ids: frozenset[int]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(names[c] for c in compact_ids if c in names))
+
+    return Profile(
+        code=actor.code,
+        name=actor.name,
+        role=actor.role,
+        jurisdiction=known.jurisdiction,
+        coordinates=named(actor.coordinates),
+        audits=named(actor.audits),
+        member_of=named(actor.member_of),
+    )
 
 
 def profile(uow: UnitOfWork, actor: Actor) -> Profile:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from workflow.core.actors import Actor, load_actor
+from workflow.core.actors import Actor, actor_statement, known_actor
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Person, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -22,6 +22,14 @@ PREFIX = "rc_"
 
 # last_used_at is written at most this often: it tells which tokens are in use, not each request.
 TOUCH_EVERY = timedelta(minutes=1)
+
+
+# Who a token stands for, with the token's id and last use: one statement (see ``actor_statement``).
+_BY_TOKEN = actor_statement(
+    sa.select(_token.c.person_id, _token.c.id.label("token_id"), _token.c.last_used_at)
+    .where(_token.c.token_hash == sa.bindparam("digest"), _token.c.revoked_at.is_(None))
+    .cte("credential")
+)
 
 
 def _hash(token: str) -> str:
@@ -102,15 +110,11 @@ def actor_for_token(
     in a short unit from ``stamp`` (without one, a later writable request stamps it).
     """
     with uow:
-        row = uow.connection.execute(
-            sa.select(_token.c.id, _token.c.last_used_at, _person.c.code)
-            .join(_person, _person.c.id == _token.c.person_id)
-            .where(_token.c.token_hash == _hash(token), _token.c.revoked_at.is_(None), _person.c.active.is_(True))
-        ).first()
-        if row is None:
+        found = uow.read_first(lambda conn: known_actor(conn.execute(_BY_TOKEN, {"digest": _hash(token)})))
+        if found is None:
             raise Unauthenticated("the token is unknown or revoked")
-        actor = load_actor(uow.session, row.code)
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            touch = _token.update().where(_token.c.id == row.id).values(last_used_at=now)
+        used = found.credential.last_used_at
+        if used is None or now - used >= TOUCH_EVERY:
+            touch = _token.update().where(_token.c.id == found.credential.token_id).values(last_used_at=now)
             write_now(uow, touch, stamp)
-    return actor
+    return found.actor

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from states import Party
 from workflow.core.errors import NotFound
-from workflow.core.models import CompactMember, CompactStaff, Jurisdiction, Person, table_of
+from workflow.core.models import Compact, CompactMember, CompactStaff, Jurisdiction, Person, table_of
 
 SIDE_ROLES = frozenset({"chief", "office"})
 
@@ -36,44 +38,123 @@ _person = table_of(Person)
 _place = table_of(Jurisdiction)
 _staff = table_of(CompactStaff)
 _member = table_of(CompactMember)
+_compact = table_of(Compact)
+_member_place = _place.alias("member_place")
+
+PERSON_ROW = "person"  # the kind of the person's own row in ``actor_statement``; the others are their compacts
+MEMBER = "member"  # a compact one of whose members holds the person's jurisdiction
 
 
-def load_actor(session: Session, code: str) -> Actor:
-    """The actor for a person's code; raises NotFound for an unknown or inactive person.
+@dataclass(frozen=True, slots=True)
+class KnownActor:
+    """An actor as one statement found them, with what a page shows of them: names, not ids."""
 
-    Three Core statements, no ORM objects: this runs on every API request.
+    actor: Actor
+    jurisdiction: tuple[str, str] | None  # (code, name)
+    compacts: dict[int, tuple[str, str]]  # every compact the actor serves or belongs to: id -> (code, name)
+    credential: Any  # the person's row, with the credential's own columns (see ``actor_statement``)
+
+
+def actor_statement(credential: sa.CTE) -> sa.CompoundSelect[Any]:
+    """One statement for who a credential stands for: the person and every compact they serve or belong to.
+
+    ``credential`` has a ``person_id`` column and any columns of its own (a token's id, a session's expiry);
+    those come back on the person's row (kind ``PERSON_ROW``). Each further row is a compact: its id, code
+    and name, of kind ``coordinator`` or ``auditor`` (its staff) or ``MEMBER`` (the person's jurisdiction is
+    one of its members or lies under one). An inactive person gives no rows. Built once per credential by
+    its caller, so a request pays one round trip and no statement building for knowing its caller.
     """
+    carried = [c for c in credential.c if c.name != "person_id"]
+    columns = ("kind", "id", "code", "name", "role", "jurisdiction_id", "path", "place_code", "place_name")
+
+    def compact_rows(kind: Any, source: Any) -> sa.Select[Any]:
+        values = (kind, _compact.c.id, _compact.c.code, _compact.c.name, *(sa.null() for _ in columns[4:]))
+        nulls = (sa.null().label(c.name) for c in carried)
+        return sa.select(*(v.label(n) for v, n in zip(values, columns, strict=True)), *nulls).select_from(source)
+
+    person = (
+        sa.select(
+            sa.literal_column(f"'{PERSON_ROW}'", sa.String).label("kind"),
+            _person.c.id,
+            _person.c.code,
+            _person.c.name,
+            _person.c.role,
+            _person.c.jurisdiction_id,
+            _place.c.path,
+            _place.c.code.label("place_code"),
+            _place.c.name.label("place_name"),
+            *carried,
+        )
+        .select_from(
+            credential.join(_person, _person.c.id == credential.c.person_id).outerjoin(
+                _place, _place.c.id == _person.c.jurisdiction_id
+            )
+        )
+        .where(_person.c.active.is_(True))
+    )
+    staff = compact_rows(
+        _staff.c.role,
+        credential.join(_staff, _staff.c.person_id == credential.c.person_id).join(
+            _compact, _compact.c.id == _staff.c.compact_id
+        ),
+    )
+    # Member of a compact: the person's jurisdiction is one of its members or lies under one (by path).
+    member = compact_rows(
+        sa.literal_column(f"'{MEMBER}'", sa.String),
+        credential.join(_person, _person.c.id == credential.c.person_id)
+        .join(_place, _place.c.id == _person.c.jurisdiction_id)
+        .join(
+            _member_place,
+            sa.func.substr(_place.c.path, 1, sa.func.length(_member_place.c.path)) == _member_place.c.path,
+        )
+        .join(_member, _member.c.jurisdiction_id == _member_place.c.id)
+        .join(_compact, _compact.c.id == _member.c.compact_id),
+    )
+    return sa.union_all(person, staff, member)
+
+
+def known_actor(rows: Iterable[Any]) -> KnownActor | None:
+    """The actor in the rows of an ``actor_statement``; None when there are none (unknown or inactive)."""
+    head = None
+    compacts: dict[int, tuple[str, str]] = {}
+    held: dict[str, set[int]] = {"coordinator": set(), "auditor": set(), MEMBER: set()}
+    for row in rows:
+        if row.kind == PERSON_ROW:
+            head = row
+            continue
+        compacts[row.id] = (row.code, row.name)
+        held.setdefault(row.kind, set()).add(row.id)
+    if head is None:
+        return None
+    actor = Actor(
+        id=head.id,
+        code=head.code,
+        name=head.name,
+        role=head.role,
+        jurisdiction_id=head.jurisdiction_id,
+        jurisdiction_path=head.path,
+        coordinates=frozenset(held["coordinator"]),
+        audits=frozenset(held["auditor"]),
+        member_of=frozenset(held[MEMBER]),
+    )
+    place = (head.place_code, head.place_name) if head.place_code is not None else None
+    return KnownActor(actor, place, compacts, head)
+
+
+_BY_CODE = actor_statement(
+    sa.select(_person.c.id.label("person_id")).where(_person.c.code == sa.bindparam("code")).cte("credential")
+)
+
+
+def load_actor(session: Session | sa.Connection, code: str) -> Actor:
+    """The actor for a person's code; raises NotFound for an unknown or inactive person (one statement)."""
     if code == SYSTEM.code:
         return SYSTEM
-    conn = session.connection()
-    row = conn.execute(
-        sa.select(
-            _person.c.id, _person.c.code, _person.c.name, _person.c.role, _person.c.jurisdiction_id, _place.c.path
-        )
-        .select_from(_person.outerjoin(_place, _place.c.id == _person.c.jurisdiction_id))
-        .where(_person.c.code == code, _person.c.active == sa.true())
-    ).first()
-    if row is None:
+    conn = session if isinstance(session, sa.Connection) else session.connection()
+    found = known_actor(conn.execute(_BY_CODE, {"code": code}))
+    if found is None:
         raise NotFound("person", code)
-    staff = conn.execute(sa.select(_staff.c.compact_id, _staff.c.role).where(_staff.c.person_id == row.id)).all()
-    member_of: frozenset[int] = frozenset()
-    path = row.path
-    if path:
-        member_paths = conn.execute(
-            sa.select(_member.c.compact_id, _place.c.path).join(_place, _place.c.id == _member.c.jurisdiction_id)
-        ).all()
-        member_of = frozenset(c for c, p in member_paths if path.startswith(p))
-    return Actor(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        role=row.role,
-        jurisdiction_id=row.jurisdiction_id,
-        jurisdiction_path=path,
-        coordinates=frozenset(c for c, r in staff if r == "coordinator"),
-        audits=frozenset(c for c, r in staff if r == "auditor"),
-        member_of=member_of,
-    )
+    return found.actor
 
 
 def parties(actor: Actor, compact_id: int, reporting_path: str | None, receiving_path: str | None) -> frozenset[Party]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 READONLY = "riverchief_readonly"
+SNAPSHOT = "riverchief_snapshot"  # on SQLite, whether a read-only connection reads in one transaction
+BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
+
+# A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
+# replaced after this many seconds, and a unit of work's first read is run again on a new connection
+# when the pooled one turns out dropped (``UnitOfWork.read_first``).
+RECYCLE_SECONDS = 1800
 
 
 # As many pooled connections as the web server runs request threads (anyio's 40): with SQLAlchemy's
@@ -36,14 +44,59 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
         return _sqlite_engine(url, parsed.database, sqlite_synchronous.upper(), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return sa.create_engine(url, **{"pool_pre_ping": True, **POOL, **kwargs})
+    engine = sa.create_engine(url, **{"pool_recycle": RECYCLE_SECONDS, **POOL, **kwargs})
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
+    return engine
+
+
+def reader_options(engine: Engine, *, snapshot: bool = True) -> dict[str, Any]:
+    """A read-only connection's execution options: on PostgreSQL without a transaction (no BEGIN, no ROLLBACK);
+    on SQLite in one read transaction (one snapshot for all its statements) unless ``snapshot`` is False."""
+    if engine.dialect.name == "postgresql":
+        return {READONLY: True, "isolation_level": "AUTOCOMMIT"}
+    return {READONLY: True, SNAPSHOT: snapshot}
+
+
+def writer_options(engine: Engine) -> dict[str, Any]:
+    """A writing connection's execution options, to turn a read-only one back into one that writes."""
+    if engine.dialect.name == "postgresql":
+        return {READONLY: False, "isolation_level": engine.dialect.default_isolation_level}
+    return {READONLY: False}
+
+
+def _refuse_writes_when_reading(
+    conn: sa.Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any, _executemany: bool
+) -> None:
+    # A read-only unit on PostgreSQL has no transaction: a write there would be committed at once, alone.
+    if conn._execution_options.get(READONLY) and context is not None and context.is_crud:
+        raise RuntimeError("a read-only unit of work may not write; open a writable one (wired.uow())")
 
 
 def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    options = {"connect_args": {"check_same_thread": False, "timeout": 30}, **POOL, **kwargs}
+    options = {"connect_args": {"check_same_thread": False, "timeout": BUSY_SECONDS}, **POOL, **kwargs}
     engine = sa.create_engine(url, **options)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
+    writers = _Writers()
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    # The writer's turn ends once its COMMIT or ROLLBACK has returned (the engine's events fire before them).
+    def do_commit(dbapi_conn: Any) -> None:
+        try:
+            commit(dbapi_conn)
+        finally:
+            writers.release(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        try:
+            rollback(dbapi_conn)
+        finally:
+            writers.release(dbapi_conn)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -60,10 +113,54 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
     def _on_begin(conn: sa.Connection) -> None:
         # A writer takes the write lock at BEGIN, so a read-then-write unit of
         # work waits its turn instead of failing on upgrade (SQLITE_BUSY).
-        readonly = conn.get_execution_options().get(READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        options = conn._execution_options
+        if options.get(READONLY, False):
+            if options.get(SNAPSHOT, True):
+                conn.exec_driver_sql("BEGIN")
+            return  # else each statement is its own read, as on PostgreSQL
+        writers.acquire(conn.connection)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.release(conn.connection)
+            raise
+
+    @event.listens_for(engine.pool, "checkin")
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_gone(dbapi_conn: Any, *_args: Any) -> None:
+        writers.release(dbapi_conn)  # a connection given back or dropped however its transaction ended
 
     return engine
+
+
+class _Writers:
+    """SQLite has one writer at a time: the writing connections of this process queue here for it.
+
+    A waiting writer is woken as soon as the last one has committed or rolled back, instead of polling in
+    SQLite's busy handler, whose sleeps grow to 100 ms (the long tail of a busy server's POSTs). Writers in
+    other processes (the CLI) still meet in the busy handler. A writer not let in within BUSY_SECONDS (a thread
+    that already writes opening a second writer, say) goes on to BEGIN IMMEDIATE, where SQLite's wait decides.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None  # the DB-API connection whose turn it is
+
+    def acquire(self, conn: Any) -> None:
+        """Wait for the turn of ``conn`` (a DB-API connection, or the pool's proxy of one)."""
+        if self._lock.acquire(timeout=BUSY_SECONDS):
+            self._holder = _raw(conn)
+
+    def release(self, conn: Any) -> None:
+        """End the turn of ``conn``, if it is its turn."""
+        if conn is not None and self._holder is _raw(conn):
+            self._holder = None
+            self._lock.release()
+
+
+def _raw(conn: Any) -> Any:
+    """The DB-API connection itself: SQLAlchemy hands the dialect the pool's proxy of it."""
+    return getattr(conn, "dbapi_connection", conn)
 
 
 def is_postgres(engine: Engine) -> bool:

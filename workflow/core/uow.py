@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
-from workflow.core.db import READONLY
+from workflow.core.db import reader_options, writer_options
+
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -27,27 +31,95 @@ class UnitOfWork:
     connection; leaving it on an exception rolls back what was not committed,
     so the caller can go on reading (a failed step leaves nothing behind).
     After a commit the next statement begins a new transaction.
-    """
 
-    connection: sa.Connection
+    The connection is taken from the pool at the first statement, not on entering, so an
+    open unit that has not run anything yet costs nothing and is given back without I/O.
+    A read-only unit runs on PostgreSQL without a transaction (each statement sees the
+    latest commits, as it would in PostgreSQL's default READ COMMITTED transaction, and no
+    BEGIN and ROLLBACK round trips are paid); on SQLite in one read transaction, one snapshot
+    for all its statements, unless ``snapshot`` was set False before its first statement
+    (a web request's reads: each then sees the latest commits, as on PostgreSQL).
+    """
 
     def __init__(self, engine: Engine, clock: Clock, calendar: WorkCalendar, *, readonly: bool = False) -> None:
         self.engine = engine
         self.clock = clock
         self.calendar = calendar
         self.readonly = readonly
+        self.snapshot = True
         self._session: Session | None = None
+        self._connection: sa.Connection | None = None
         self._depth = 0
         self._held = 0
         self._broken = False  # rolled back while held: the held block must not commit a part
 
     def __enter__(self) -> UnitOfWork:
         self._depth += 1
-        if self._depth == 1:
-            options = {READONLY: True} if self.readonly else {}
-            # The transaction begins with the first statement (on SQLite a writer takes the lock then).
-            self.connection = self.engine.connect().execution_options(**options)
         return self
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The unit's connection, taken from the pool at first use; its transaction begins with the first statement
+        (on SQLite a writer takes the write lock then)."""
+        if self._connection is None:
+            if not self._depth:
+                raise RuntimeError("a unit of work's connection is used inside ``with uow:`` only")
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> sa.Connection:
+        options = reader_options(self.engine, snapshot=self.snapshot) if self.readonly else {}
+        return self.engine.connect().execution_options(**options)
+
+    def read_first(self, read: Callable[[sa.Connection], T]) -> T:
+        """Run ``read``, the unit's first statement, before its transaction, and again once on a new connection
+        when the pooled one turns out to have been dropped (a restarted server, a connection killed while idle).
+
+        Nothing has been done in the unit yet, so running the read again repeats nothing; this is what spares
+        every checkout a ping. In a writable unit the read takes no write lock (on SQLite) and the unit's
+        transaction begins with the next statement. Where the unit has begun already, ``read`` simply runs in it.
+        """
+        if self._connection is not None and self._connection.in_transaction():
+            return read(self._connection)
+        try:
+            return self._read_outside(read)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self._drop_connection()
+            return self._read_outside(read)
+
+    def _read_outside(self, read: Callable[[sa.Connection], T]) -> T:
+        conn = self.connection
+        if self.readonly:
+            return read(conn)
+        conn.execution_options(**reader_options(self.engine, snapshot=False))
+        try:
+            found = read(conn)
+        except BaseException:
+            if not conn.invalidated and conn.in_transaction():
+                conn.rollback()
+            raise
+        else:
+            if conn.in_transaction():
+                conn.commit()  # ends the read (on SQLite a read transaction; on PostgreSQL nothing was begun)
+        finally:
+            if not conn.invalidated:
+                conn.execution_options(**writer_options(self.engine))
+        return found
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._close_session()
+            self._connection.close()
+            self._connection = None
+
+    @property
+    def idle(self) -> bool:
+        """True when leaving the unit needs no round trip to the server: no connection taken, no transaction
+        open, or one on SQLite (in this process)."""
+        conn = self._connection
+        return conn is None or not conn.in_transaction() or self.engine.dialect.name == "sqlite"
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -59,8 +131,7 @@ class UnitOfWork:
             return
         # Closing rolls back whatever was not committed; the session's objects
         # are detached without being expired, so callers can still read them.
-        self._close_session()
-        self.connection.close()
+        self._drop_connection()
 
     @property
     def session(self) -> Session:
@@ -98,7 +169,8 @@ class UnitOfWork:
             self._session.flush()
         if self._held:
             return
-        self.connection.commit()
+        if self._connection is not None:
+            self._connection.commit()
         # The ORM session belonged to the transaction just ended; a later one gets its own.
         self._close_session()
 
@@ -106,8 +178,8 @@ class UnitOfWork:
         """Undo what was not committed, keeping the connection for what comes next."""
         self._broken = bool(self._held)
         self._close_session()
-        if self.connection.in_transaction():
-            self.connection.rollback()
+        if self._connection is not None and self._connection.in_transaction():
+            self._connection.rollback()
 
     def _close_session(self) -> None:
         if self._session is not None:

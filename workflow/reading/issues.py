@@ -75,7 +75,19 @@ class IssueView:
     created_at: datetime
     allowed: list[str]
     timeline: list[TimelineEntry]
+    id: int
+    compact_id: int
+    reporting_path: str
+    receiving_path: str | None
+    lon: float | None
+    lat: float | None
+    segment_id: int | None
     observed_at: datetime | None = None  # when the reporter saw it, if told (a draft sent later)
+
+    @property
+    def scope(self) -> IssueScope:
+        """Its compact and sides: what reading and acting rights turn on."""
+        return IssueScope(self.compact_id, self.reporting_path, self.receiving_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,30 +116,65 @@ def _sides() -> Any:
     )
 
 
-def issue_view(session: Session, code: str, *, timeline: bool = True) -> IssueView:
-    """An issue and its full timeline (or none, when not asked for); NotFound for an unknown code."""
-    row = session.execute(
-        sa.select(
-            _issue,
-            _reporting.c.name.label("reporting"),
-            _receiving.c.name.label("receiving"),
-            table_of(Compact).c.name.label("compact"),
-        )
-        .select_from(_sides().join(table_of(Compact), table_of(Compact).c.id == _issue.c.compact_id))
-        .where(_issue.c.code == code)
-    ).first()
-    if row is None:
-        raise NotFound("issue", code)
-    events = (
-        session.execute(
-            sa.select(_event, sa.func.coalesce(_person.c.name, "系统").label("actor_name"))
-            .select_from(_event.outerjoin(_person, _person.c.id == _event.c.actor_id))
-            .where(_event.c.issue_id == row.id)
-            .order_by(_event.c.seq)
-        ).all()
-        if timeline
-        else []
+_compact = table_of(Compact)
+# One issue with its sides and compact: what the API's GET and the issue page both read, built once.
+_VIEW = (
+    sa.select(
+        *(
+            _issue.c[name]
+            for name in (
+                "id",
+                "code",
+                "compact_id",
+                "title",
+                "description",
+                "category",
+                "difficulty",
+                "place",
+                "lon",
+                "lat",
+                "segment_id",
+                "state",
+                "version",
+                "due_at",
+                "rebound_count",
+                "ledger_head",
+                "created_at",
+                "observed_at",
+            )
+        ),
+        _reporting.c.name.label("reporting"),
+        _reporting.c.path.label("reporting_path"),
+        _receiving.c.name.label("receiving"),
+        _receiving.c.path.label("receiving_path"),
+        _compact.c.name.label("compact"),
     )
+    .select_from(_sides().join(_compact, _compact.c.id == _issue.c.compact_id))
+    .where(_issue.c.code == sa.bindparam("code"))
+)
+_TIMELINE = (
+    sa.select(_event, sa.func.coalesce(_person.c.name, "系统").label("actor_name"))
+    .select_from(_event.outerjoin(_person, _person.c.id == _event.c.actor_id))
+    .where(_event.c.issue_id == sa.bindparam("issue_id"))
+    .order_by(_event.c.seq)
+)
+
+
+def issue_view(
+    session: Session | sa.Connection,
+    code: str,
+    *,
+    timeline: bool = True,
+    compacts: Collection[int] | None = None,
+) -> IssueView:
+    """An issue with its sides, compact and scope in one statement, and its full timeline in a second (or none,
+    when not asked for); NotFound for an unknown code, or for an issue outside ``compacts`` when given (it does
+    not exist for a reader of other compacts)."""
+    conn = session if isinstance(session, sa.Connection) else session.connection()
+    row = conn.execute(_VIEW, {"code": code}).first()
+    if row is None or (compacts is not None and row.compact_id not in compacts):
+        raise NotFound("issue", code)
+    events = conn.execute(_TIMELINE, {"issue_id": row.id}).all() if timeline else []
     return IssueView(
         code=row.code,
         title=row.title,
@@ -161,6 +208,13 @@ def issue_view(session: Session, code: str, *, timeline: bool = True) -> IssueVi
             )
             for e in events
         ],
+        id=row.id,
+        compact_id=row.compact_id,
+        reporting_path=row.reporting_path,
+        receiving_path=row.receiving_path,
+        lon=row.lon,
+        lat=row.lat,
+        segment_id=row.segment_id,
     )
 
 
@@ -443,13 +497,17 @@ class IssueScope:
     receiving_path: str | None
 
 
+# Built once: a statement made anew costs more than running it (it is on every step through the API).
+_SCOPE = (
+    sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
+    .select_from(_sides())
+    .where(_issue.c.code == sa.bindparam("code"))
+)
+
+
 def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
     """The compact and the sides of an issue; NotFound for an unknown code."""
-    row = conn.execute(
-        sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
-        .select_from(_sides())
-        .where(_issue.c.code == code)
-    ).first()
+    row = conn.execute(_SCOPE, {"code": code}).first()
     if row is None:
         raise NotFound("issue", code)
     return IssueScope(row.compact_id, row.rp, row.vp)
