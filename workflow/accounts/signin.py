@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -319,7 +319,11 @@ def logout(uow: UnitOfWork, token: str, now: datetime) -> bool:
 
 def profile_of(known: KnownActor) -> Profile:
     """The profile of an actor found with the names of their jurisdiction and compacts."""
-    actor, names = known.actor, known.compacts
+    return _profile(known.actor, known.jurisdiction, known.compacts)
+
+
+def _profile(actor: Actor, jurisdiction: tuple[str, str] | None, names: Mapping[int, tuple[str, str]]) -> Profile:
+    """The actor with their jurisdiction and each of their compacts named (code, name)."""
 
     def named(compact_ids: frozenset[int]) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(names[c] for c in compact_ids if c in names))
@@ -328,7 +332,7 @@ def profile_of(known: KnownActor) -> Profile:
         code=actor.code,
         name=actor.name,
         role=actor.role,
-        jurisdiction=known.jurisdiction,
+        jurisdiction=jurisdiction,
         coordinates=named(actor.coordinates),
         audits=named(actor.audits),
         member_of=named(actor.member_of),
@@ -352,19 +356,7 @@ def profile(uow: UnitOfWork, actor: Actor) -> Profile:
                 sa.select(_compact.c.id, _compact.c.code, _compact.c.name).where(_compact.c.id.in_(ids))
             )
         }
-
-    def named(compact_ids: frozenset[int]) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(names[c] for c in compact_ids if c in names))
-
-    return Profile(
-        code=actor.code,
-        name=actor.name,
-        role=actor.role,
-        jurisdiction=jurisdiction,
-        coordinates=named(actor.coordinates),
-        audits=named(actor.audits),
-        member_of=named(actor.member_of),
-    )
+    return _profile(actor, jurisdiction, names)
 
 
 # Sign-in attempts and ended sessions are kept this long, for looking into abuse, then removed.
