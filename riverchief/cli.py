@@ -260,7 +260,11 @@ def issue_list(
 
 
 @ledger_app.command("verify")
-def ledger_verify() -> None:
+def ledger_verify(
+    jobs: Annotated[
+        int, typer.Option(min=1, max=64, help="processes checking the chains by issue (the seals are checked once)")
+    ] = 1,
+) -> None:
     """Check every issue's hash chain, replay, and seal; name the first broken event of each bad issue."""
     import sqlalchemy as sa
     from rich.progress import Progress
@@ -268,14 +272,20 @@ def ledger_verify() -> None:
     from riverchief.present import print_verify
     from workflow.core.filing import verify_reports
     from workflow.core.ledger import verify
-    from workflow.core.models import Issue
+    from workflow.core.models import Issue, table_of
 
+    issue = table_of(Issue)
     wired = _app()
     with wired.reader() as uow:
-        total = uow.session.execute(sa.select(sa.func.count()).select_from(Issue)).scalar_one()
+        ids: list[int] = list(uow.connection.execute(sa.select(issue.c.id).order_by(issue.c.id)).scalars())
         with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("verifying", total=total)
-            report = verify(uow.session, progress=lambda: progress.advance(task))
+            task = progress.add_task("verifying", total=len(ids))
+            if jobs > 1:
+                from riverchief.verifying import verify_in_parallel
+
+                report = verify_in_parallel(wired, ids, jobs, lambda n: progress.advance(task, n))
+            else:
+                report = verify(uow.session, progress=lambda: progress.advance(task))
         archive_problems = verify_reports(uow.connection, wired.settings.data_dir)
     print_verify(console, report)
     for note in report.notes:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from riverchief.bootstrap import App
+from riverchief.verifying import verify_in_parallel
 from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from workflow.core.calendar import local_today
 from workflow.core.errors import ValidationFailed
@@ -405,6 +406,23 @@ def test_only_the_tampered_issues_are_reported_each_at_its_own_first_break(ledge
     }
     assert ledger.bystanders[1] not in {f.issue_code for f in report.findings}
     assert report.issues == 3
+
+
+def test_verifying_by_issue_in_other_processes_finds_what_one_process_finds(ledger: Ledger) -> None:
+    """``ledger verify --jobs``: one issue per task, two processes; the same counts and breaks, in issue order."""
+    world = ledger.world
+    set_event_column(world.app, ledger.events[2].id, "actor_code", AUDITOR)
+    set_event_column(world.app, world.events(ledger.bystanders[1])[0].id, "actor_code", AUDITOR)
+    ids = sorted(world.issue(c).id for c in (ledger.code, *ledger.bystanders))
+    advanced: list[int] = []
+
+    parallel = verify_in_parallel(world.app, ids, 2, advanced.append, chunk=1)
+
+    serial = verify_all(world)
+    assert (parallel.issues, parallel.events, parallel.seals) == (serial.issues, serial.events, serial.seals)
+    assert [str(f) for f in parallel.findings] == [str(f) for f in serial.findings]
+    assert len(parallel.findings) == 2
+    assert sorted(advanced) == [1, 1, 1]
 
 
 def test_verifying_only_some_issues_ignores_tampering_elsewhere(ledger: Ledger) -> None:

@@ -226,9 +226,14 @@ def verify(session: Session, *, issue_ids: list[int] | None = None, progress: An
         if progress is not None:
             progress()
     if issue_ids is None:
-        report.seals, seal_findings, report.notes = _verify_seals(session)
-        report.findings.extend(seal_findings)
+        add_seals(session, report)
     return report
+
+
+def add_seals(session: Session, report: VerifyReport) -> None:
+    """Check every daily seal into ``report`` (the chains checked elsewhere, e.g. by issue in parallel)."""
+    report.seals, seal_findings, report.notes = _verify_seals(session)
+    report.findings.extend(seal_findings)
 
 
 # -- daily seals -------------------------------------------------------------
