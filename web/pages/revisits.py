@@ -30,7 +30,7 @@ from web.pages.text import Text
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
-from workflow.core.evidence import Upload, add_files, fire_with_files, photos
+from workflow.core.evidence import Stored, Upload, fire_with_files, photos
 from workflow.core.filing import file_report
 from workflow.core.models import Compact, Event, Issue, ReportFile, table_of
 from workflow.core.payload import validate
@@ -93,6 +93,7 @@ class IssueForms:
     redraw: Callable[..., HTMLResponse]
     posted_photos: Callable[[FormData, str | None], Awaitable[list[Upload]]]
     refused_photos: Callable[[Viewer, list[Upload]], list[str]]
+    store_photos: Callable[[Viewer, str, list[Upload]], list[Stored]]
 
 
 def _day(value: str) -> date | None:
@@ -229,15 +230,7 @@ def router(
             errors = {"photos": view.t("revisit_choose_photos")}
             return await again(422, ("bad", view.t("revisit_fix", fields=said(view.t, errors))), errors)
         try:
-            stored = await run_in_threadpool(
-                add_files,
-                view.uow,
-                code,
-                view.actor,
-                uploads,
-                wired.settings.data_dir,
-                max_bytes=wired.settings.upload_max_bytes,
-            )
+            stored = await run_in_threadpool(forms.store_photos, view, code, uploads)
         except (Conflict, InvalidTransition):
             return await again(409, ("warn", view.t("stale")))
         added = sum(1 for s in stored if s.step is not None)

@@ -48,8 +48,8 @@ from workflow.core.errors import (
     ValidationFailed,
     WorkflowError,
 )
-from workflow.core.evidence import Upload, add_files, bare_name, examine, photos
-from workflow.core.models import Compact, CompactMember, Issue, Jurisdiction, ReportFile, Segment, table_of
+from workflow.core.evidence import Stored, Upload, add_files, bare_name, examine, photos
+from workflow.core.models import Compact, CompactMember, Jurisdiction, Segment, table_of
 from workflow.core.payload import load_json
 from workflow.core.reference import load, parse_text
 from workflow.core.services import IssueDraft, apply, not_yet, report_issue
@@ -71,12 +71,10 @@ WHY_NOT_ADDED = ("stale", "forbidden", "refused", "not_stored")
 
 log = logging.getLogger(__name__)
 
-_issue = table_of(Issue)
 _jurisdiction = table_of(Jurisdiction)
 _segment = table_of(Segment)
 _member = table_of(CompactMember)
 _compact = table_of(Compact)
-_report = table_of(ReportFile)
 
 
 class LoginRequired(Exception):
@@ -515,8 +513,9 @@ def router(access: Access) -> APIRouter:
                 refused.append(view.t("photo_refused", name=bare_name(upload.filename) or upload.filename, why=why))
         return refused
 
-    def store_photos(view: Viewer, code: str, uploads: list[Upload]) -> None:
-        add_files(
+    def store_photos(view: Viewer, code: str, uploads: list[Upload]) -> list[Stored]:
+        """Photos checked as fit, added to the issue as evidence (one already on it is not added again)."""
+        return add_files(
             view.uow,
             code,
             view.actor,
@@ -548,7 +547,11 @@ def router(access: Access) -> APIRouter:
 
     pages.include_router(
         revisits.router(
-            access, viewer, render, check_csrf, revisits.IssueForms(redraw_issue, posted_photos, refused_photos)
+            access,
+            viewer,
+            render,
+            check_csrf,
+            revisits.IssueForms(redraw_issue, posted_photos, refused_photos, store_photos),
         )
     )
 
