@@ -99,6 +99,8 @@ document.addEventListener("DOMContentLoaded", () => {
   // The open problems of this kind already reported near the point: shown first, at the top of the form.
   let nearbyAsked = 0;
   let shownFor = "";
+  // Scrolling glides unless the reader asked for less motion.
+  const glide = () => (window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth");
   async function findNearby() {
     const mine = ++nearbyAsked;
     if (!nearby) return;
@@ -133,19 +135,20 @@ document.addEventListener("DOMContentLoaded", () => {
     const key = query.toString();
     if (key !== shownFor) {
       shownFor = key;
-      nearby.scrollIntoView({ block: "start", behavior: "smooth" });
+      nearby.scrollIntoView({ block: "start", behavior: glide() });
     }
   }
   function clearNearby() {
     if (!nearby) return;
     nearby.hidden = true;
     nearby.querySelector("[data-nearby-list]").replaceChildren();
+    shownFor = ""; // a list that went away and comes back is new to the reader: it is brought into view again
   }
   if (nearby) {
     // The chief's problem is a different one: back to where they were, the list kept for reference.
     nearby.querySelector("[data-nearby-go-on]").addEventListener("click", () => {
       const where = svg || lon;
-      where.scrollIntoView({ block: "center", behavior: "smooth" });
+      where.scrollIntoView({ block: "center", behavior: glide() });
     });
   }
 
