@@ -152,6 +152,10 @@ def _reference(raw: Any, province: data.Province) -> None:
             "relation",
             "length_km",
             "geometry",
+            "min_lon",
+            "min_lat",
+            "max_lon",
+            "max_lat",
         ),
         province.segments,
     )

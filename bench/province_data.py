@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from states.machine import TABLE
 from workflow.core.clock import SHANGHAI
 from workflow.core.ledger import GENESIS, event_hash
+from workflow.core.models import line_box
 from workflow.core.payload import validate
 
 # The moment the data set stands at: the end of November's last day has passed.
@@ -230,8 +231,22 @@ def _river(
         line = _line(rng, lon, lat, km)
         lon, lat = line[-1]
         chief = place.chiefs[0] if place.chiefs else None
+        box = line_box(line)  # written with the line, as the app writes it
+        corners = [box["min_lon"], box["min_lat"], box["max_lon"], box["max_lat"]]
         province.segments.append(
-            [sid, f"{code}-{n + 1}", f"{place.name}段", rid, place.id, chief, None, None, km, json.dumps(line)]
+            [
+                sid,
+                f"{code}-{n + 1}",
+                f"{place.name}段",
+                rid,
+                place.id,
+                chief,
+                None,
+                None,
+                km,
+                json.dumps(line),
+                *corners,
+            ]
         )
         province.starts[sid] = (line[0][0], line[0][1])
         place.segments.append(sid)

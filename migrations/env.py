@@ -13,16 +13,28 @@ target_metadata = SQLModel.metadata
 
 
 def run_migrations() -> None:
-    """Run against the connection handed in by ``riverchief init``, or the configured URL."""
+    """Run against the connection handed in by ``riverchief init``, or the configured URL.
+
+    One transaction a migration: a migration may leave its transaction for an autocommit block (an index
+    built CONCURRENTLY on PostgreSQL) and the ones before it stay committed. A connection handed in already
+    inside a transaction keeps every migration in that one (and cannot run such a block).
+    """
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            transaction_per_migration=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn, target_metadata=target_metadata, render_as_batch=True, transaction_per_migration=True
+        )
         with context.begin_transaction():
             context.run_migrations()
 

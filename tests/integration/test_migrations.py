@@ -1,5 +1,7 @@
 """The migrations build exactly the schema the models describe, on each dialect."""
 
+import json
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -8,6 +10,8 @@ from sqlmodel import SQLModel
 
 from riverchief.bootstrap import App
 from riverchief.migrate import alembic_config, current, upgrade
+from tests.factories import World
+from workflow.core.models import line_box
 
 
 def test_migrations_match_the_models(app: App) -> None:
@@ -39,3 +43,25 @@ def test_the_step_indexes_migration_goes_down_and_up_again(app: App) -> None:
         if conn.dialect.name == "postgresql":  # room on each page for a step's heap-only update
             options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'issue'")).scalar()
             assert options == ["fillfactor=90"]
+
+
+def test_the_segment_box_migration_fills_the_box_of_every_segment_written_before_it(world: World) -> None:
+    engine = world.app.engine
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0014")
+    with engine.connect() as conn:
+        assert "min_lon" not in {c["name"] for c in sa.inspect(conn).get_columns("segment")}
+        lines = dict(conn.execute(sa.text("SELECT code, geometry FROM segment")).all())
+    upgrade(engine)  # on PostgreSQL, the batches and CREATE INDEX CONCURRENTLY outside a transaction
+    with engine.connect() as conn:
+        boxes = {
+            row.code: {"min_lon": row.min_lon, "min_lat": row.min_lat, "max_lon": row.max_lon, "max_lat": row.max_lat}
+            for row in conn.execute(sa.text("SELECT code, min_lon, min_lat, max_lon, max_lat FROM segment"))
+        }
+        assert "ix_segment_box" in {ix["name"] for ix in sa.inspect(conn).get_indexes("segment")}
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    parsed = {code: json.loads(line) if isinstance(line, str) else line for code, line in lines.items()}
+    assert any(parsed.values())
+    assert boxes == {code: line_box(line) for code, line in parsed.items()}

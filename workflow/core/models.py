@@ -83,7 +83,13 @@ class River(SQLModel, table=True):
 
 
 class Segment(SQLModel, table=True):
-    """A river segment (河段) with one responsible jurisdiction and chief."""
+    """A river segment (河段) with one responsible jurisdiction and chief.
+
+    The bounding box of its line is written with the line (``line_box``), so that a map reads only the
+    segments in its frame; the index on it serves ``max_lon >= west AND min_lon <= east AND ...``.
+    """
+
+    __table_args__ = (sa.Index("ix_segment_box", "min_lon", "max_lon", "min_lat", "max_lat"),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=60)
@@ -97,6 +103,19 @@ class Segment(SQLModel, table=True):
     length_km: float | None = None
     # The segment's course as [[lon, lat], ...] (WGS 84), drawn on report maps.
     geometry: list[list[float]] | None = Field(default=None, sa_type=sa.JSON)
+    min_lon: float | None = None
+    min_lat: float | None = None
+    max_lon: float | None = None
+    max_lat: float | None = None
+
+
+def line_box(points: list[list[float]] | None) -> dict[str, float | None]:
+    """A segment's bounding box columns for its line ([[lon, lat], ...]); all None without a line."""
+    if not points:
+        return dict.fromkeys(("min_lon", "min_lat", "max_lon", "max_lat"))
+    lons = [float(p[0]) for p in points]
+    lats = [float(p[1]) for p in points]
+    return {"min_lon": min(lons), "min_lat": min(lats), "max_lon": max(lons), "max_lat": max(lats)}
 
 
 class Person(SQLModel, table=True):

@@ -19,7 +19,17 @@ from sqlmodel import col
 
 from workflow.core.actors import SYSTEM
 from workflow.core.errors import NotFound, ValidationFailed
-from workflow.core.models import Compact, CompactMember, CompactStaff, Jurisdiction, PatrolQuota, Person, River, Segment
+from workflow.core.models import (
+    Compact,
+    CompactMember,
+    CompactStaff,
+    Jurisdiction,
+    PatrolQuota,
+    Person,
+    River,
+    Segment,
+    line_box,
+)
 from workflow.core.payload import MAX_DEPTH, MAX_DIGITS, TooManyDigits, check_parsed, load_json
 from workflow.core.uow import UnitOfWork
 
@@ -439,6 +449,7 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                 chief_id = resolve.id_of(Person, s.chief, f"{where}.chief")
                 if jid is None:
                     continue
+                line = [list(point) for point in s.geometry] if s.geometry else None
                 segment = _upsert(
                     session,
                     Segment,
@@ -450,7 +461,8 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                         "chief_id": chief_id,
                         "relation": s.relation,
                         "length_km": s.length_km,
-                        "geometry": [list(point) for point in s.geometry] if s.geometry else None,
+                        "geometry": line,
+                        **line_box(line),
                     },
                 )
                 if s.counterpart:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 
 from workflow.core.errors import ValidationFailed
-from workflow.core.models import Jurisdiction, MapFeature, River, Segment, table_of
+from workflow.core.models import Jurisdiction, MapFeature, River, Segment, line_box, table_of
 from workflow.core.payload import check_parsed, load_json
 from workflow.core.uow import UnitOfWork
 
@@ -182,9 +182,10 @@ def _write(
         conn.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), old)
     if layer == "segment":
         s = table_of(Segment)
+        lines = [(ids[f.index]["segment_id"], _line(f.geometry)) for f in batch]
         conn.execute(
             sa.update(s).where(s.c.id == sa.bindparam("_id")),
-            [{"_id": ids[f.index]["segment_id"], "geometry": _line(f.geometry)} for f in batch],
+            [{"_id": segment_id, "geometry": line, **line_box(line)} for segment_id, line in lines],
         )
 
 
