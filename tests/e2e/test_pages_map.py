@@ -10,19 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from shapely.geometry import Point, shape
+from shapely.geometry import Point, box, shape
 
 from states.chart import OPEN_STATES
 from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
 from web.pages.offline import shell_version, worker_script
-from web.pages.watershed import TIANDITU_HOSTS
+from web.pages.watershed import MAP_WIDTH, TIANDITU_HOSTS, resolution
 from workflow.accounts.signin import set_password
-from workflow.core.models import MapFeature, table_of
+from workflow.core.models import MapFeature, Segment, table_of
+from workflow.core.reference import load, parse_text
 from workflow.maps.layers import import_layers, read_layers
 from workflow.maps.shared import label_places, stored_features
 
@@ -255,3 +257,81 @@ def test_a_map_near_a_place_draws_only_the_segments_that_come_near_it(sqlite_wor
     assert len(everything) > 1
     assert code in near
     assert near < everything
+
+
+# Another compact's river far from the 琼江 (in 湖北), with its course: on no map of the 琼江 compact.
+HANJIANG = """
+jurisdictions:
+  - code: "420000"
+    name: 湖北省
+    level: province
+    children:
+      - {code: "420100", name: 武汉市, level: city}
+      - {code: "420900", name: 孝感市, level: city}
+people:
+  - {code: hj-coord, name: 汉江协调人, role: coordinator}
+compacts:
+  - {code: HJ, name: 汉江协作, members: ["420100", "420900"], coordinators: [hj-coord]}
+rivers:
+  - code: hanjiang
+    name: 汉江
+    segments:
+      - code: hj-wuhan
+        name: 汉江武汉段
+        jurisdiction: "420100"
+        geometry: [[114.20, 30.55], [114.25, 30.58], [114.30, 30.60]]
+"""
+
+
+def test_the_map_frames_the_viewers_compact_and_leaves_out_a_segment_far_from_it(layers: World) -> None:
+    load(layers.app.uow(), parse_text(HANJIANG, "yaml"))
+    with signed_in(layers) as client:
+        page = client.get("/map").text
+    data = map_data(page)
+    drawn = {f["properties"]["name"]: f["geometry"] for f in layer(data, "segment")}
+    assert {"琼江白马镇段", "琼江太安镇段", "磨溪河别口镇段"} <= set(drawn)
+    assert "汉江武汉段" not in drawn
+    assert "汉江武汉段" not in page  # nor in the SVG drawn for a page without script
+    # The frame Leaflet first shows holds every line of the compact, and nothing near 湖北.
+    (south, west), (north, east) = data["frame"]
+    with layers.app.reader() as uow:
+        lines = dict(uow.connection.execute(sa.select(table_of(Segment).c.name, table_of(Segment).c.geometry)).all())
+    for name, geometry in drawn.items():
+        stored = shape({"type": "LineString", "coordinates": lines[name]})
+        assert box(west, south, east, north).covers(stored), name
+        # Simplified to half a pixel of the 720-wide drawing: never farther than that from the stored course.
+        assert shape(geometry).hausdorff_distance(stored) <= resolution((west, south, east, north), MAP_WIDTH) + 1e-9
+        assert len(geometry["coordinates"]) <= len(lines[name])
+    assert east < 110
+
+
+def test_a_map_near_a_place_reads_only_the_segments_whose_box_meets_it(sqlite_world: World) -> None:
+    """The frame is in the statement (the segment's box against it), not a filter over every line read."""
+    load(sqlite_world.app.uow(), parse_text(HANJIANG, "yaml"))
+    frame = (105.65, 30.15, 105.75, 30.28)  # around the 白马 segment
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if re.search(r"\bFROM segment\b", statement):
+            sent.append((statement, parameters))
+
+    engine = sqlite_world.app.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with sqlite_world.app.reader() as uow:
+            features = stored_features(uow.connection, frame)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    [(statement, parameters)] = sent
+    with engine.connect() as conn:
+        read = {row.code for row in conn.exec_driver_sql(statement, parameters)}
+        everything = dict(conn.execute(sa.select(table_of(Segment).c.code, table_of(Segment).c.geometry)).all())
+    west, south, east, north = frame
+    meeting = {
+        code
+        for code, line in everything.items()
+        if line and shape({"type": "LineString", "coordinates": line}).intersects(box(west, south, east, north))
+    }
+    assert meeting <= read < {code for code, line in everything.items() if line}
+    assert "hj-wuhan" not in read
+    assert {f.code for f in features if f.layer == "segment"} == read  # no map layer imported: all from the rows

@@ -10,7 +10,7 @@ cover a name already placed, or stand partly outside the frame, is left out.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 Point = tuple[float, float]
@@ -155,6 +155,35 @@ def text_width(text: str, size: float) -> float:
     return sum(size if ord(ch) > 0x2E80 else size * 0.55 for ch in text)
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom, in the drawing's units
+
+
+class _Taken:
+    """The boxes names and markers already cover, by the cells of a grid they fall in, so that a new name is
+    checked against its neighbours only (a compact's map has thousands of issue markers)."""
+
+    CELL = 48.0
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[int, int], list[Box]] = {}
+
+    def _under(self, box: Box) -> Iterator[tuple[int, int]]:
+        left, top, right, bottom = (math.floor(v / self.CELL) for v in box)
+        return ((i, j) for i in range(left, right + 1) for j in range(top, bottom + 1))
+
+    def add(self, box: Box) -> None:
+        for cell in self._under(box):
+            self._cells.setdefault(cell, []).append(box)
+
+    def meets(self, box: Box) -> bool:
+        """Whether ``box`` overlaps a box already taken."""
+        return any(
+            box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3]
+            for cell in self._under(box)
+            for t in self._cells.get(cell, ())
+        )
+
+
 def _placed(
     labels: Sequence[Label],
     project: Callable[[Point], tuple[float, float]],
@@ -162,7 +191,9 @@ def _placed(
     marks: Sequence[tuple[float, float]],
 ) -> list[dict[str, object]]:
     # The markers are what the map is for: no name covers one (an issue's pin stands above its point).
-    taken = [(x - 8, y - 20, x + 8, y + 8) for x, y in marks]
+    taken = _Taken()
+    for x, y in marks:
+        taken.add((x - 8, y - 20, x + 8, y + 8))
     placed: list[dict[str, object]] = []
     for label in sorted(labels, key=lambda lb: lb.rank):
         for at, side in label.places:
@@ -170,9 +201,9 @@ def _placed(
             box = spot[3]
             if box[0] < 0 or box[1] < 0 or box[2] > drawing.width or box[3] > drawing.height:
                 continue
-            if any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+            if taken.meets(box):
                 continue
-            taken.append(box)
+            taken.add(box)
             x, y, anchor, _ = spot
             words = {"text": label.text, "css": label.css, "size": label.size}
             placed.append({"x": x, "y": y, "anchor": anchor, **words})

@@ -68,6 +68,7 @@ STALE_FORM = "表单已过期，请刷新页面后重试 (the form's CSRF token 
 ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard", "auditor": "/revisits"}
 # Why a photo checked as fit still failed to be added: each a catalogue key ``why_<code>``.
 WHY_NOT_ADDED = ("stale", "forbidden", "refused", "not_stored")
+ISSUE_MAP_WIDTH = 360  # the issue page's small map, in the SVG's units
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def router(access: Access) -> APIRouter:
         if focus:
             # The neighbourhood: the areas and lines around the issue, drawn under it and clipped to its frame.
             with view.uow as uow:
-                around, _ = map_shapes(uow.connection, near=frame_of(focus))
+                around, _ = map_shapes(uow.connection, near=frame_of(focus), pixels=ISSUE_MAP_WIDTH)
             shapes = [s for s in around if s.kind != "point"] + focus
         return {
             "issue": issue,
@@ -314,7 +315,7 @@ def router(access: Access) -> APIRouter:
             "blocked": blocked,
             "files": files,
             "segment_name": segment.name if segment else None,
-            "drawing": draw(shapes, width=360, frame=focus, margin=0.25) if focus else None,
+            "drawing": draw(shapes, width=ISSUE_MAP_WIDTH, frame=focus, margin=0.25) if focus else None,
             "due": due_text(view, issue.due_at),
             "overdue": issue.due_at is not None and issue.due_at < wired.clock.now(),
             "checklist": CATEGORIES[issue.category].checklist if issue.category in CATEGORIES else (),

@@ -10,6 +10,7 @@ policy admits the tile servers' images, nothing more.
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,9 +26,19 @@ from web.pages.maps import Label, MapDrawing, Shape, draw, shapes_of_geojson
 from web.pages.text import Text
 from web.security import page_policy
 from workflow.core.uow import UnitOfWork
-from workflow.maps.shared import ISSUE_GROUPS, LAYER_ORDER, Box, Feature, MarkedIssue, marked_issues, stored_features
+from workflow.maps.shared import (
+    ISSUE_GROUPS,
+    LAYER_ORDER,
+    Box,
+    Feature,
+    MarkedIssue,
+    frame_of_compacts,
+    marked_issues,
+    stored_features,
+)
 
 MAP_LAYERS = LAYER_ORDER
+MAP_WIDTH = 720  # the SVG's width, in its units (pixels at 100%)
 # How each layer is drawn: CSS classes shared by the SVG and the Leaflet paths (web/static/app.css).
 MAP_CSS = {
     "jurisdiction": "jurisdiction",
@@ -60,11 +71,27 @@ def label_rank(feature: Feature) -> int | None:
     return _LABEL_RANK.get(feature.layer)
 
 
-def map_shapes(conn: sa.Connection, near: Box | None = None) -> tuple[list[Shape], dict[str, int]]:
-    """The stored layers as shapes to draw, bottom to top, and how many features each layer has."""
+def resolution(frame: Box, pixels: int) -> float:
+    """Half a pixel, in degrees, of a drawing of ``frame`` ``pixels`` wide: the tolerance its lines are
+    simplified to (a finer course would not show)."""
+    west, south, east, north = frame
+    across = (east - west) * math.cos(math.radians((south + north) / 2))
+    return max(across, north - south) / pixels / 2
+
+
+def frame_shape(frame: Box) -> Shape:
+    """A frame as a shape for ``draw``'s ``frame``: what the drawing fits, the rest clipped around it."""
+    west, south, east, north = frame
+    return Shape("polygon", [[(west, south), (east, south), (east, north), (west, north)]], "frame")
+
+
+def map_shapes(conn: sa.Connection, near: Box | None = None, pixels: int = 0) -> tuple[list[Shape], dict[str, int]]:
+    """The stored layers as shapes to draw, bottom to top, and how many features each layer has; with a frame
+    (``near``) and the drawing's width (``pixels``), only what meets the frame, simplified to half a pixel."""
     shapes: list[Shape] = []
     counts: dict[str, int] = {}
-    for f in stored_features(conn, near):
+    tolerance = resolution(near, pixels) if near is not None and pixels else 0.0
+    for f in stored_features(conn, near, tolerance):
         shapes += shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
         counts[f.layer] = counts.get(f.layer, 0) + 1
     return shapes, counts
@@ -92,9 +119,14 @@ def _issue_text(t: Text, issue: MarkedIssue) -> str:
 
 
 def map_data(
-    features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text, tiles: dict[str, Any] | None
+    features: Sequence[Feature],
+    issues: Sequence[MarkedIssue],
+    t: Text,
+    tiles: dict[str, Any] | None,
+    frame: Box | None = None,
 ) -> dict[str, Any]:
-    """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues, the words."""
+    """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues, the words, and
+    the frame it first shows ([[south, west], [north, east]], as the SVG's; None: all it draws)."""
     layers = []
     for layer in MAP_LAYERS:
         members = [f for f in features if f.layer == layer]
@@ -135,12 +167,16 @@ def map_data(
             "features": {"type": "FeatureCollection", "features": marks},
         },
         "tiles": tiles,
+        "frame": [[frame[1], frame[0]], [frame[3], frame[2]]] if frame is not None else None,
         "words": {"zoom_in": t("map_zoom_in"), "zoom_out": t("map_zoom_out"), "plain": t("map_base_plain")},
     }
 
 
-def svg_drawing(features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text) -> MapDrawing | None:
-    """The map as an SVG: every layer, the names that fit without covering each other, issues as links."""
+def svg_drawing(
+    features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text, frame: Box | None = None
+) -> MapDrawing | None:
+    """The map as an SVG: every layer, the names that fit without covering each other, issues as links; fitted
+    to ``frame`` when given (what reaches beyond it is clipped), else to everything drawn."""
     shapes: list[Shape] = []
     labels: list[Label] = []
     for f in features:
@@ -152,7 +188,7 @@ def svg_drawing(features: Sequence[Feature], issues: Sequence[MarkedIssue], t: T
         Shape("point", [[(i.lon, i.lat)]], f"issue {i.group}", _issue_text(t, i), f"/issues/{quote(i.code)}")
         for i in issues
     ]
-    return draw(shapes, width=720, labels=labels)
+    return draw(shapes, width=MAP_WIDTH, labels=labels, frame=[frame_shape(frame)] if frame is not None else None)
 
 
 def legend(counts: dict[str, int], issues: Sequence[MarkedIssue], t: Text) -> list[tuple[str, str, str, int]]:
@@ -176,9 +212,13 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
 
     @pages.get("/map")
     def watershed(request: Request, view: Seen, lagging: Replica) -> HTMLResponse:
+        compacts = compacts_of(view.actor)
         with lagging as uow:
-            features = stored_features(uow.connection)
-            issues = marked_issues(uow.connection, compacts_of(view.actor), wired.clock.now())
+            # The viewer's compacts, not the province: what lies in their frame, as fine as the map can show.
+            frame = frame_of_compacts(uow.connection, compacts)
+            tolerance = resolution(frame, MAP_WIDTH) if frame is not None else 0.0
+            features = stored_features(uow.connection, frame, tolerance)
+            issues = marked_issues(uow.connection, compacts, wired.clock.now())
         counts: dict[str, int] = {}
         for f in features:
             counts[f.layer] = counts.get(f.layer, 0) + 1
@@ -187,9 +227,9 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
             request,
             "map.html",
             view,
-            drawing=svg_drawing(features, issues, view.t),
+            drawing=svg_drawing(features, issues, view.t, frame),
             legend=legend(counts, issues, view.t),
-            data=map_data(features, issues, view.t, tiles),
+            data=map_data(features, issues, view.t, tiles, frame),
         )
         if tiles:
             page.headers["Content-Security-Policy"] = page_policy(image_hosts=TIANDITU_HOSTS)

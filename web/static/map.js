@@ -164,6 +164,8 @@
     if (closed.getLayers().length) overlays[data.issues.groups.closed] = closed;
     labels.sort((a, b) => a.rank - b.rank);
 
+    // The frame the server drew the page for (the viewer's compacts), else all that is drawn.
+    if (data.frame) bounds = L.latLngBounds(data.frame);
     if (!bounds.isValid()) bounds = L.latLngBounds([[30, 105], [31, 106]]);
     map.fitBounds(bounds.pad(0.02), { animate: false });
     map.setMinZoom(Math.max(map.getZoom() - 3, 3));

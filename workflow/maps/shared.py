@@ -10,12 +10,13 @@ so that whoever draws the map can move a name out of another's way. Issues fall 
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import shapely
 import sqlalchemy as sa
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import shape
@@ -23,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
 from states.chart import CLOSED_STATES, OPEN_STATES
-from workflow.core.models import Issue, Jurisdiction, MapFeature, Segment, table_of
+from workflow.core.models import CompactMember, Issue, Jurisdiction, MapFeature, Segment, table_of
 
 # The layers bottom to top: areas first, then lines, then points, so nothing small hides under something large.
 LAYER_ORDER = ("jurisdiction", "catchment", "sensitive", "river", "segment", "sewage_plant", "outfall")
@@ -42,6 +43,7 @@ _feature = table_of(MapFeature)
 _segment = table_of(Segment)
 _jurisdiction = table_of(Jurisdiction)
 _issue = table_of(Issue)
+_member = table_of(CompactMember)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +78,22 @@ def label_places(geometry: dict[str, Any]) -> tuple[Place, ...]:
     crowded); above or below the line where it runs more across than up and down, else right or left of it,
     so that the name does not cover the line. Nothing for an empty or broken geometry.
     """
+    found = _shape(geometry)
+    return _places(found) if found is not None else ()
+
+
+def _shape(geometry: dict[str, Any]) -> BaseGeometry | None:
     try:
-        found: BaseGeometry = shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError):
-        return ()
-    if found.is_empty:
-        return ()
+        if geometry.get("type") == "LineString":  # a segment's: made in one call, not point by point
+            found: BaseGeometry = shapely.linestrings(geometry["coordinates"])
+        else:
+            found = shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException):
+        return None
+    return None if found.is_empty else found
+
+
+def _places(found: BaseGeometry) -> tuple[Place, ...]:
     parts = list(getattr(found, "geoms", [found]))
     if found.geom_type in ("MultiLineString", "LineString"):
         line = max(parts, key=lambda p: p.length)
@@ -109,44 +121,90 @@ def _sides_of(line: BaseGeometry, distance: float) -> tuple[str, str]:
     return ("above", "below") if across >= abs(after.y - before.y) else ("right", "left")
 
 
-def _meets(points: Sequence[Sequence[float]], box: Box) -> bool:
-    """Whether the bounding box of ``points`` (lon, lat) meets ``box`` (west, south, east, north)."""
-    west, south, east, north = box
-    lons = [p[0] for p in points]
-    lats = [p[1] for p in points]
-    return max(lons) >= west and min(lons) <= east and max(lats) >= south and min(lats) <= north
-
-
-def stored_features(conn: sa.Connection, near: Box | None = None) -> list[Feature]:
+def stored_features(conn: sa.Connection, near: Box | None = None, tolerance: float = 0.0) -> list[Feature]:
     """The stored layers in drawing order; ``near`` keeps only the features whose bounding box meets it.
 
     A segment known only from the reference data (its line in ``segment.geometry``, no feature imported for
-    it) is drawn all the same.
+    it) is drawn all the same; its box (``segment.min_lon`` ...) picks it as ``map_feature``'s picks a
+    feature, in SQL. With a ``tolerance`` (degrees) lines and areas are simplified to what a drawing of that
+    resolution can show, and their names placed on what is drawn.
     """
     query = (
         sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry, _jurisdiction.c.level)
         .outerjoin(_jurisdiction, sa.and_(_feature.c.layer == "jurisdiction", _jurisdiction.c.code == _feature.c.code))
         .order_by(_feature.c.id)
     )
+    segments = sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
     if near is not None:
-        west, south, east, north = near
-        query = query.where(
-            _feature.c.max_lon >= west,
-            _feature.c.min_lon <= east,
-            _feature.c.max_lat >= south,
-            _feature.c.min_lat <= north,
-        )
+        query = query.where(*_meets(_feature, near))
+        segments = segments.where(*_meets(_segment, near))
     rows = conn.execute(query).all()
-    found = [Feature(r.layer, r.code, r.name, r.geometry, label_places(r.geometry), r.level) for r in rows]
+    found = [_read(r.layer, r.code, r.name, r.geometry, tolerance, r.level) for r in rows]
     drawn = {f.code for f in found if f.layer == "segment"}
-    for s in conn.execute(
-        sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
-    ):
-        if s.code not in drawn and s.geometry and (near is None or _meets(s.geometry, near)):
+    for s in conn.execute(segments.order_by(_segment.c.id)):
+        if s.code not in drawn and s.geometry:
             line = {"type": "LineString", "coordinates": [[p[0], p[1]] for p in s.geometry]}
-            found.append(Feature("segment", s.code, s.name, line, label_places(line)))
+            found.append(_read("segment", s.code, s.name, line, tolerance))
     rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
     return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
+
+
+def _meets(table: sa.Table, box: Box) -> tuple[sa.ColumnElement[bool], ...]:
+    """Whether a row's bounding box meets ``box`` (west, south, east, north): what ``ix_segment_box`` serves."""
+    west, south, east, north = box
+    return (table.c.min_lon <= east, table.c.max_lon >= west, table.c.min_lat <= north, table.c.max_lat >= south)
+
+
+def _read(
+    layer: str, code: str, name: str, geometry: dict[str, Any], tolerance: float, level: str | None = None
+) -> Feature:
+    """A stored feature, its geometry simplified to ``tolerance`` degrees (none: as stored)."""
+    found = _shape(geometry)
+    if found is None:
+        return Feature(layer, code, name, geometry, (), level)
+    if tolerance > 0 and found.geom_type not in ("Point", "MultiPoint"):
+        # An area keeps its rings valid; a line needs no such care (and is simplified several times faster).
+        simpler = found.simplify(tolerance, preserve_topology=found.geom_type in ("Polygon", "MultiPolygon"))
+        if not simpler.is_empty:
+            found, geometry = simpler, json.loads(shapely.to_geojson(simpler))
+    return Feature(layer, code, name, geometry, _places(found), level)
+
+
+def frame_of_compacts(conn: sa.Connection, compact_ids: frozenset[int]) -> Box | None:
+    """What a map of these compacts shows (west, south, east, north): the areas and segments of their member
+    jurisdictions and of every place under them, and their issues' positions; None when none has a place."""
+    if not compact_ids:
+        return None
+    member = _jurisdiction.alias("member")
+    under = (
+        sa.select(_jurisdiction.c.id, _jurisdiction.c.code)
+        .join(member, _jurisdiction.c.path.startswith(member.c.path))
+        .join(_member, _member.c.jurisdiction_id == member.c.id)
+        .where(_member.c.compact_id.in_(sorted(compact_ids)))
+        .cte("under")
+    )
+    boxes = sa.union_all(
+        sa.select(_segment.c.min_lon, _segment.c.min_lat, _segment.c.max_lon, _segment.c.max_lat).where(
+            _segment.c.jurisdiction_id.in_(sa.select(under.c.id))
+        ),
+        sa.select(_feature.c.min_lon, _feature.c.min_lat, _feature.c.max_lon, _feature.c.max_lat).where(
+            _feature.c.layer == "jurisdiction", _feature.c.code.in_(sa.select(under.c.code))
+        ),
+        sa.select(_issue.c.lon, _issue.c.lat, _issue.c.lon, _issue.c.lat).where(
+            _issue.c.compact_id.in_(sorted(compact_ids)), _issue.c.lon.is_not(None), _issue.c.lat.is_not(None)
+        ),
+    ).subquery()
+    row = conn.execute(
+        sa.select(
+            sa.func.min(boxes.c.min_lon),
+            sa.func.min(boxes.c.min_lat),
+            sa.func.max(boxes.c.max_lon),
+            sa.func.max(boxes.c.max_lat),
+        )
+    ).one()
+    if any(v is None for v in row):
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
 
 
 def group_of(state: str, due_at: datetime | None, now: datetime) -> str | None:
