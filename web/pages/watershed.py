@@ -214,11 +214,11 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
     def watershed(request: Request, view: Seen, lagging: Replica) -> HTMLResponse:
         compacts = compacts_of(view.actor)
         with lagging as uow:
+            issues = marked_issues(uow.connection, compacts, wired.clock.now())
             # The viewer's compacts, not the province: what lies in their frame, as fine as the map can show.
-            frame = frame_of_compacts(uow.connection, compacts)
+            frame = frame_of_compacts(uow.connection, compacts, issues)
             tolerance = resolution(frame, MAP_WIDTH) if frame is not None else 0.0
             features = stored_features(uow.connection, frame, tolerance)
-            issues = marked_issues(uow.connection, compacts, wired.clock.now())
         counts: dict[str, int] = {}
         for f in features:
             counts[f.layer] = counts.get(f.layer, 0) + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,41 +171,48 @@ def _read(
     return Feature(layer, code, name, geometry, _places(found), level)
 
 
-def frame_of_compacts(conn: sa.Connection, compact_ids: frozenset[int]) -> Box | None:
+def frame_of_compacts(
+    conn: sa.Connection, compact_ids: frozenset[int], issues: Sequence[MarkedIssue] = ()
+) -> Box | None:
     """What a map of these compacts shows (west, south, east, north): the areas and segments of their member
-    jurisdictions and of every place under them, and their issues' positions; None when none has a place."""
-    if not compact_ids:
-        return None
-    member = _jurisdiction.alias("member")
-    under = (
-        sa.select(_jurisdiction.c.id, _jurisdiction.c.code)
-        .join(member, _jurisdiction.c.path.startswith(member.c.path))
-        .join(_member, _member.c.jurisdiction_id == member.c.id)
-        .where(_member.c.compact_id.in_(sorted(compact_ids)))
-        .cte("under")
-    )
-    boxes = sa.union_all(
-        sa.select(_segment.c.min_lon, _segment.c.min_lat, _segment.c.max_lon, _segment.c.max_lat).where(
-            _segment.c.jurisdiction_id.in_(sa.select(under.c.id))
-        ),
-        sa.select(_feature.c.min_lon, _feature.c.min_lat, _feature.c.max_lon, _feature.c.max_lat).where(
-            _feature.c.layer == "jurisdiction", _feature.c.code.in_(sa.select(under.c.code))
-        ),
-        sa.select(_issue.c.lon, _issue.c.lat, _issue.c.lon, _issue.c.lat).where(
-            _issue.c.compact_id.in_(sorted(compact_ids)), _issue.c.lon.is_not(None), _issue.c.lat.is_not(None)
-        ),
-    ).subquery()
-    row = conn.execute(
-        sa.select(
-            sa.func.min(boxes.c.min_lon),
-            sa.func.min(boxes.c.min_lat),
-            sa.func.max(boxes.c.max_lon),
-            sa.func.max(boxes.c.max_lat),
+    jurisdictions and of every place under them, and the ``issues`` marked on it (read already, so not read
+    again); None when none of them has a place."""
+    west, south, east, north = math.inf, math.inf, -math.inf, -math.inf
+    if compact_ids:
+        member = _jurisdiction.alias("member")
+        under = (
+            sa.select(_jurisdiction.c.id, _jurisdiction.c.code)
+            .join(member, _jurisdiction.c.path.startswith(member.c.path))
+            .join(_member, _member.c.jurisdiction_id == member.c.id)
+            .where(_member.c.compact_id.in_(sorted(compact_ids)))
+            .cte("under")
         )
-    ).one()
-    if any(v is None for v in row):
-        return None
-    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+        boxes = sa.union_all(
+            sa.select(_segment.c.min_lon, _segment.c.min_lat, _segment.c.max_lon, _segment.c.max_lat).where(
+                _segment.c.jurisdiction_id.in_(sa.select(under.c.id))
+            ),
+            sa.select(_feature.c.min_lon, _feature.c.min_lat, _feature.c.max_lon, _feature.c.max_lat).where(
+                _feature.c.layer == "jurisdiction", _feature.c.code.in_(sa.select(under.c.code))
+            ),
+        ).subquery()
+        found = conn.execute(
+            sa.select(
+                sa.func.min(boxes.c.min_lon),
+                sa.func.min(boxes.c.min_lat),
+                sa.func.max(boxes.c.max_lon),
+                sa.func.max(boxes.c.max_lat),
+            )
+        ).one()
+        if found[0] is not None:
+            west, south, east, north = (float(v) for v in found)
+    for issue in issues:
+        west, south, east, north = (
+            min(west, issue.lon),
+            min(south, issue.lat),
+            max(east, issue.lon),
+            max(north, issue.lat),
+        )
+    return (west, south, east, north) if west <= east else None
 
 
 def group_of(state: str, due_at: datetime | None, now: datetime) -> str | None:
