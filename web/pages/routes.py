@@ -30,7 +30,7 @@ from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, re
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw
 from web.pages.text import LANGUAGES, Text
-from web.pages.watershed import MAP_LAYERS, map_shapes
+from web.pages.watershed import MAP_LAYERS, frame_shape, map_shapes
 from web.security import client_address
 from workflow.accounts.signin import SESSION_LIFETIME, login, logout, session_for
 from workflow.core.actors import parties
@@ -56,6 +56,7 @@ from workflow.core.services import IssueDraft, apply, not_yet, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.maps.layers import import_geojson
 from workflow.maps.router import CachedRouter
+from workflow.maps.shared import frame_of_compacts
 from workflow.patrols.completion import district_figures
 from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
@@ -69,6 +70,7 @@ ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard",
 # Why a photo checked as fit still failed to be added: each a catalogue key ``why_<code>``.
 WHY_NOT_ADDED = ("stale", "forbidden", "refused", "not_stored")
 ISSUE_MAP_WIDTH = 360  # the issue page's small map, in the SVG's units
+REPORT_MAP_WIDTH = 480  # the report form's map to tap a place on
 
 log = logging.getLogger(__name__)
 
@@ -620,9 +622,11 @@ def router(access: Access) -> APIRouter:
             compacts = uow.connection.execute(
                 sa.select(_compact.c.code, _compact.c.name).where(_compact.c.id.in_(compacts_of(view.actor)))
             ).all()
-            shapes, _ = map_shapes(uow.connection)
+            # The map to tap a place on: the compacts the viewer reports to, not the province.
+            frame = frame_of_compacts(uow.connection, compacts_of(view.actor))
+            shapes, _ = map_shapes(uow.connection, near=frame, pixels=REPORT_MAP_WIDTH)
         return {
-            "drawing": draw(shapes, width=480),
+            "drawing": draw(shapes, width=REPORT_MAP_WIDTH, frame=[frame_shape(frame)] if frame is not None else None),
             "categories": [(c.code, c.label_zh if view.t.zh else c.label_en) for c in CATEGORIES.values()],
             "segments": [(s.code, s.name) for s in segments],
             "swaps": swaps,

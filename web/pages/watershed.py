@@ -91,7 +91,7 @@ def map_shapes(conn: sa.Connection, near: Box | None = None, pixels: int = 0) ->
     shapes: list[Shape] = []
     counts: dict[str, int] = {}
     tolerance = resolution(near, pixels) if near is not None and pixels else 0.0
-    for f in stored_features(conn, near, tolerance):
+    for f in stored_features(conn, near, tolerance, named=False):  # these small maps write no names
         shapes += shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
         counts[f.layer] = counts.get(f.layer, 0) + 1
     return shapes, counts

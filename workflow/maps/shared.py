@@ -122,13 +122,16 @@ def _sides_of(line: BaseGeometry, distance: float) -> tuple[str, str]:
     return ("above", "below") if across >= abs(after.y - before.y) else ("right", "left")
 
 
-def stored_features(conn: sa.Connection, near: Box | None = None, tolerance: float = 0.0) -> list[Feature]:
+def stored_features(
+    conn: sa.Connection, near: Box | None = None, tolerance: float = 0.0, *, named: bool = True
+) -> list[Feature]:
     """The stored layers in drawing order; ``near`` keeps only the features whose bounding box meets it.
 
     A segment known only from the reference data (its line in ``segment.geometry``, no feature imported for
     it) is drawn all the same; its box (``segment.min_lon`` ...) picks it as ``map_feature``'s picks a
     feature, in SQL. With a ``tolerance`` (degrees) lines and areas are simplified to what a drawing of that
-    resolution can show, and their names placed on what is drawn.
+    resolution can show, and their names placed on what is drawn; a map that writes no names (``named``
+    False) is spared finding their places.
     """
     query = (
         sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry, _jurisdiction.c.level)
@@ -140,12 +143,12 @@ def stored_features(conn: sa.Connection, near: Box | None = None, tolerance: flo
         query = query.where(*_meets(_feature, near))
         segments = segments.where(*_meets(_segment, near))
     rows = conn.execute(query).all()
-    found = [_read(r.layer, r.code, r.name, r.geometry, tolerance, r.level) for r in rows]
+    found = [_read(r.layer, r.code, r.name, r.geometry, tolerance, named, r.level) for r in rows]
     drawn = {f.code for f in found if f.layer == "segment"}
     for s in conn.execute(segments.order_by(_segment.c.id)):
         if s.code not in drawn and s.geometry:
             line = {"type": "LineString", "coordinates": [[p[0], p[1]] for p in s.geometry]}
-            found.append(_read("segment", s.code, s.name, line, tolerance))
+            found.append(_read("segment", s.code, s.name, line, tolerance, named))
     rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
     return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
 
@@ -157,10 +160,11 @@ def _meets(table: sa.Table, box: Box) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 def _read(
-    layer: str, code: str, name: str, geometry: dict[str, Any], tolerance: float, level: str | None = None
+    layer: str, code: str, name: str, geometry: dict[str, Any], tolerance: float, named: bool, level: str | None = None
 ) -> Feature:
-    """A stored feature, its geometry simplified to ``tolerance`` degrees (none: as stored)."""
-    found = _shape(geometry)
+    """A stored feature, its geometry simplified to ``tolerance`` degrees (none: as stored), with the places
+    of its name when ``named``."""
+    found = _shape(geometry) if named or tolerance > 0 else None
     if found is None:
         return Feature(layer, code, name, geometry, (), level)
     if tolerance > 0 and found.geom_type not in ("Point", "MultiPoint"):
@@ -168,7 +172,7 @@ def _read(
         simpler = found.simplify(tolerance, preserve_topology=found.geom_type in ("Polygon", "MultiPolygon"))
         if not simpler.is_empty:
             found, geometry = simpler, json.loads(shapely.to_geojson(simpler))
-    return Feature(layer, code, name, geometry, _places(found), level)
+    return Feature(layer, code, name, geometry, _places(found) if named else (), level)
 
 
 def frame_of_compacts(
