@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bench import province, province_data
 from workflow.core.ledger import verify
+from workflow.core.models import line_box
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two loads: about 30 s on a busy machine
 
@@ -82,6 +83,10 @@ def test_the_shape_the_issue_asks_for(loaded: Loaded) -> None:
         assert one("SELECT count(*) FROM issue WHERE next_check_at > now() - interval '100 years'") > 0
         assert one("SELECT count(*) FROM patrol p JOIN person c ON c.id = p.patroller_id WHERE c.role <> 'chief'") == 0
         assert one("SELECT count(*) FROM patrol WHERE track IS NULL") == 0
+        # Every segment's box is written with its line, as the app writes it (the maps read segments by it).
+        segments = conn.execute(sa.text("SELECT geometry, min_lon, min_lat, max_lon, max_lat FROM segment")).all()
+        assert segments
+        assert all(tuple(line_box(s.geometry).values()) == tuple(s)[1:] for s in segments)
         assert one("SELECT count(*) FROM patrol") > one("SELECT count(*) FROM person WHERE role = 'chief'") * 20
         # The issue counters hold the last number given out per compact and year.
         assert (
