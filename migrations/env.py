@@ -16,7 +16,11 @@ def run_migrations() -> None:
     """Run against the connection handed in by ``riverchief init``, or the configured URL."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        # One transaction for the whole upgrade on SQLite too (the engine sends BEGIN itself, so its DDL
+        # is transactional), unless the caller already holds one.
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, transactional_ddl=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

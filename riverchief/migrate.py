@@ -28,7 +28,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config(engine)
     with engine.connect() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        # Alembic holds the transaction (migrations/env.py), so a migration can step out of it where
+        # PostgreSQL builds an index without blocking writes (CREATE INDEX CONCURRENTLY, see 0016).
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     head = ScriptDirectory.from_config(config).get_current_head()
