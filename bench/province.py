@@ -462,8 +462,8 @@ def reads(app: App, s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
-def batches(app: App, console: Console) -> dict[str, dict[str, Any]]:
-    """Each batch job once: ledger verify (with its progress), the sweep, the month's bulletins, the interviews."""
+def batches(app: App, console: Console, wanted: Callable[[str], bool]) -> dict[str, dict[str, Any]]:
+    """Each batch job ``wanted`` once: ledger verify (with its progress), the sweep, the bulletins, the interviews."""
     found: dict[str, dict[str, Any]] = {}
     with app.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM bulletin"))
@@ -471,29 +471,34 @@ def batches(app: App, console: Console) -> dict[str, dict[str, Any]]:
         due = conn.execute(
             sa.text("SELECT count(*) FROM issue WHERE next_check_at <= :now"), {"now": data.NOW}
         ).scalar_one()
-    with _progress(console) as bar:
-        task = bar.add_task("ledger verify", total=issues)
+    if wanted("ledger verify"):
+        with _progress(console) as bar:
+            task = bar.add_task("ledger verify", total=issues)
+            t0 = time.perf_counter()
+            with app.reader() as uow:
+                report = verify(uow.session, progress=lambda: bar.advance(task))
+            found["ledger verify"] = {
+                "s": time.perf_counter() - t0,
+                "ok": report.ok,
+                "events": report.events,
+                "issues": report.issues,
+            }
+        if not report.ok:
+            console.print(report.findings[:5])
+    if wanted("deadline sweep"):
         t0 = time.perf_counter()
-        with app.reader() as uow:
-            report = verify(uow.session, progress=lambda: bar.advance(task))
-        found["ledger verify"] = {
-            "s": time.perf_counter() - t0,
-            "ok": report.ok,
-            "events": report.events,
-            "issues": report.issues,
-        }
-    if not report.ok:
-        console.print(report.findings[:5])
-    t0 = time.perf_counter()
-    swept = deadline_sweep(app.uow, data.NOW)
-    found["deadline sweep"] = {"s": time.perf_counter() - t0, "due": due, **swept}
-    compacts = len(app.engine.connect().execute(sa.text("SELECT id FROM compact")).all())
-    t0 = time.perf_counter()
-    made = monthly_bulletin(app.uow, data.NOW, MONTH)
-    found["monthly bulletin, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
-    t0 = time.perf_counter()
-    made = quarterly_interviews(app.uow, data.NOW, QUARTER)
-    found["interview list, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
+        swept = deadline_sweep(app.uow, data.NOW)
+        found["deadline sweep"] = {"s": time.perf_counter() - t0, "due": due, **swept}
+    with app.engine.connect() as conn:
+        compacts = len(conn.execute(sa.text("SELECT id FROM compact")).all())
+    if wanted("monthly bulletin, every compact"):
+        t0 = time.perf_counter()
+        made = monthly_bulletin(app.uow, data.NOW, MONTH)
+        found["monthly bulletin, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
+    if wanted("interview list, every compact"):
+        t0 = time.perf_counter()
+        made = quarterly_interviews(app.uow, data.NOW, QUARTER)
+        found["interview list, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
     return found
 
 
@@ -504,9 +509,15 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     app = bootstrap(Settings(database_url=database_url(args.database), data_dir=folder), clock=clock)
     one: dict[str, Any] = {}
     many: dict[str, Any] = {}
+
+    def wanted(label: str) -> bool:
+        return not args.only or any(part in label for part in args.only)
+
     try:
         with ExitStack() as stack, scene(app, stack) as s:
             for label, run in reads(app, s).items():
+                if not wanted(label):
+                    continue
                 one[label] = timed(run, args.requests)
                 console.print(
                     f"{label:<40} p50 {one[label]['p50']:8.1f} ms  p95 {one[label]['p95']:8.1f} ms  n={one[label]['n']}"
@@ -522,11 +533,14 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 return make
 
             for label, path in (("issue list page", "/issues"), ("issue page", f"/issues/{s['issue']}")):
-                slow = one["issue page" if label == "issue page" else "issue list page (coordinator)"]["p50"] > 1000
+                if not wanted(f"{label}, {args.clients} clients"):
+                    continue
+                alone = one.get("issue page" if label == "issue page" else "issue list page (coordinator)")
+                slow = alone is None or alone["p50"] > 1000
                 many[label] = concurrent(client_for(path), args.clients, 2 if slow else 5)  # a slow page: fewer rounds
                 r = many[label]
                 console.print(f"{label:<40} {args.clients} clients: p50 {r['p50']:8.1f} ms  p95 {r['p95']:8.1f} ms")
-        jobs = batches(app, console)
+        jobs = batches(app, console, wanted)
     finally:
         app.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
@@ -566,6 +580,12 @@ def main() -> None:
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--requests", type=int, default=20, help="timed requests of each read, one client")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients for the issue list and page")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the reads and batch jobs whose label contains TEXT (repeatable), e.g. --only dashboard",
+    )
     args = parser.parse_args()
     console = Console()
     out = Path(__file__).with_name("province.json")

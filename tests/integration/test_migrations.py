@@ -65,3 +65,29 @@ def test_the_segment_box_migration_fills_the_box_of_every_segment_written_before
     parsed = {code: json.loads(line) if isinstance(line, str) else line for code, line in lines.items()}
     assert any(parsed.values())
     assert boxes == {code: line_box(line) for code, line in parsed.items()}
+
+
+def test_the_event_waits_index_goes_down_and_up_again_built_concurrently_on_postgresql(app: App) -> None:
+    config = alembic_config(app.engine)
+    with app.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0014")
+    with app.engine.connect() as conn:
+        assert "ix_event_waits" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("event")}
+    assert upgrade(app.engine)[0] == "0014"  # on PostgreSQL outside the upgrade's transaction
+    with app.engine.connect() as conn:
+        (index,) = [ix for ix in sa.inspect(conn).get_indexes("event") if ix["name"] == "ix_event_waits"]
+        assert index["column_names"] == ["issue_id", "seq", "to_state", "due_at", "occurred_at"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        if conn.dialect.name == "postgresql":  # whole and partial: only the state changes
+            valid, predicate = conn.execute(
+                sa.text(
+                    "SELECT indisvalid, pg_get_expr(indpred, indrelid) FROM pg_index "
+                    "WHERE indexrelid = 'ix_event_waits'::regclass"
+                )
+            ).one()
+            assert valid
+            assert predicate == "((from_state)::text <> (to_state)::text)"
+        else:
+            sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_event_waits'")).scalar_one()
+            assert sql.endswith("WHERE from_state <> to_state")

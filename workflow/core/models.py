@@ -199,7 +199,22 @@ class Issue(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """One entry of the ledger (台账): append-only, hash-chained per issue."""
 
-    __table_args__ = (sa.UniqueConstraint("issue_id", "seq"),)
+    # ix_event_waits: the state changes alone, in each issue's order, with what a wait needs (its state,
+    # deadline and start), so the overdue waits of a period are read from the index without the rows
+    # (workflow/reading/overdue.py, migration 0016).
+    __table_args__ = (
+        sa.UniqueConstraint("issue_id", "seq"),
+        sa.Index(
+            "ix_event_waits",
+            "issue_id",
+            "seq",
+            "to_state",
+            "due_at",
+            "occurred_at",
+            postgresql_where=sa.text("from_state <> to_state"),
+            sqlite_where=sa.text("from_state <> to_state"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id")
