@@ -28,9 +28,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config(engine)
     with engine.connect() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        # Alembic begins and commits the transaction itself, so a migration can step out of it for what
+        # PostgreSQL runs only outside one (CREATE INDEX CONCURRENTLY, in an autocommit block).
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+        conn.commit()  # what SQLite ran: Alembic opens no transaction of its own there
     head = ScriptDirectory.from_config(config).get_current_head()
     return before, head or ""
 
