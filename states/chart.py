@@ -140,6 +140,8 @@ STATES: tuple[State, ...] = (
 # 未办结 (open): neither closed (销号) nor ended without a closure (dismissed, merged as a duplicate).
 OPEN_STATES = frozenset(s.name for s in STATES if not (s.closed or s.terminal))
 CLOSED_STATES = frozenset(s.name for s in STATES if s.closed)
+# Ended for good (archived, dismissed, merged as a duplicate): every other issue is live, on someone's list.
+TERMINAL_STATES = frozenset(s.name for s in STATES if s.terminal)
 
 TRIGGERS: tuple[Trigger, ...] = (
     Trigger("flag", "标注重点", "flag"),

@@ -6,12 +6,22 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from riverchief.bootstrap import App
 from riverchief.migrate import alembic_config, current, upgrade
 from tests.factories import World
 from workflow.core.models import line_box
+
+
+def down_to(engine: Engine, revision: str) -> None:
+    """Downgrade to ``revision`` as ``upgrade`` goes up: on a connection not begun, each migration in its own
+    transaction, so that one may step out of it (PostgreSQL's DROP/CREATE INDEX CONCURRENTLY)."""
+    config = alembic_config(engine)
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
 
 
 def test_migrations_match_the_models(app: App) -> None:
@@ -26,10 +36,7 @@ def test_upgrading_an_up_to_date_database_changes_nothing(app: App) -> None:
 
 
 def test_the_step_indexes_migration_goes_down_and_up_again(app: App) -> None:
-    config = alembic_config(app.engine)
-    with app.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0013")
+    down_to(app.engine, "0013")
     with app.engine.connect() as conn:
         names = {ix["name"] for ix in sa.inspect(conn).get_indexes("issue")}
     assert {"ix_issue_reporting_jurisdiction_id", "ix_issue_receiving_jurisdiction_id"} <= names
@@ -47,10 +54,7 @@ def test_the_step_indexes_migration_goes_down_and_up_again(app: App) -> None:
 
 def test_the_segment_box_migration_fills_the_box_of_every_segment_written_before_it(world: World) -> None:
     engine = world.app.engine
-    config = alembic_config(engine)
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0014")
+    down_to(engine, "0014")
     with engine.connect() as conn:
         assert "min_lon" not in {c["name"] for c in sa.inspect(conn).get_columns("segment")}
         lines = dict(conn.execute(sa.text("SELECT code, geometry FROM segment")).all())
@@ -68,10 +72,7 @@ def test_the_segment_box_migration_fills_the_box_of_every_segment_written_before
 
 
 def test_the_event_waits_index_goes_down_and_up_again_built_concurrently_on_postgresql(app: App) -> None:
-    config = alembic_config(app.engine)
-    with app.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0014")
+    down_to(app.engine, "0014")
     with app.engine.connect() as conn:
         assert "ix_event_waits" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("event")}
     assert upgrade(app.engine)[0] == "0014"  # on PostgreSQL outside the upgrade's transaction

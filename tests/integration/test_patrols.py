@@ -25,7 +25,18 @@ from riverchief.present import print_bulletin
 from tests.factories import RECEIVING_CODE, Cli, World, happy_path
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed
-from workflow.core.models import Bulletin, Jurisdiction, Outbox, PatrolIssue, PatrolQuota, ReportFile, Segment
+from workflow.core.models import (
+    Bulletin,
+    Jurisdiction,
+    Outbox,
+    Patrol,
+    PatrolIssue,
+    PatrolQuota,
+    Person,
+    ReportFile,
+    Segment,
+    table_of,
+)
 from workflow.core.reference import PatrolQuotaIn, ReferenceData, load
 from workflow.core.services import IssueDraft
 from workflow.enforcement.cases import case_view, close_case, link_issue, list_cases, open_case
@@ -554,6 +565,66 @@ def test_funding_per_township_by_class_in_exact_fen(world: World) -> None:
     assert sheet[0][1] == "乡镇（街道）"
     assert [str(v) for v in sheet[2][6:]] == ["15.00", "60.00", "7.50", "67.50", "80%", "54.00", "13.50"]
     assert [str(v) for v in sheet[-1][7:]] == ["75.00", "30.00", "105.00", "", "86.63", "18.37"]
+
+
+def test_funding_counts_the_patrollers_and_patrols_at_and_under_each_township(world: World) -> None:
+    world.clock.set(at("2026-04-10"))
+    set_funding_standard(world.app.uow(), "500152", 1500, 12000, date(2026, 1, 1))  # 15 yuan a patrol, 120 a year
+    for township in ("500152101", "500152102", "500152103", "500152104"):
+        set_township_class(world.app.uow(), township, "I")
+    juris, person, patrols = table_of(Jurisdiction), table_of(Person), table_of(Patrol)
+    with world.app.uow() as uow:
+        conn = uow.connection
+        taian = conn.execute(sa.select(juris.c.id, juris.c.path).where(juris.c.code == "500152102")).one()
+        segment = conn.execute(sa.select(table_of(Segment).c.id).where(table_of(Segment).c.code == "qj-taian")).scalar()
+        village = conn.execute(
+            juris.insert().values(
+                code="500152102201",
+                name="太安村",
+                level="village",
+                parent_id=taian.id,
+                path=f"{taian.path}500152102201/",
+            )
+        ).inserted_primary_key[0]
+        people = {}
+        for code, role, where, active in (
+            ("ta-v1", "chief", village, True),
+            ("ta-v2", "chief", village, True),  # two patrollers at one place
+            ("ta-gone", "chief", village, False),  # no longer a patroller, but a patrol made is paid for
+            ("ta-clerk", "office", taian.id, True),  # no patroller
+        ):
+            people[code] = conn.execute(
+                person.insert().values(code=code, name=code, role=role, jurisdiction_id=where, active=active)
+            ).inserted_primary_key[0]
+        for who, kind, day, done in (
+            ("ta-v1", "routine", "2026-03-02", True),
+            ("ta-v1", "routine", "2026-03-12", True),
+            ("ta-v1", "routine", "2026-03-31", False),  # still under way
+            ("ta-v2", "swap", "2026-03-04", True),
+            ("ta-v2", "covert", "2026-03-05", True),  # not a subsidised kind
+            ("ta-gone", "routine", "2026-03-06", True),
+            ("ta-v2", "routine", "2026-02-27", True),  # February's
+        ):
+            start = at(day)
+            conn.execute(
+                patrols.insert().values(
+                    patroller_id=people[who],
+                    segment_id=segment,
+                    kind=kind,
+                    started_at=start,
+                    ended_at=start + timedelta(hours=2) if done else None,
+                    notes="",
+                    created_at=start,
+                )
+            )
+        uow.commit()
+    patrol(world, "tn-taian", "qj-taian", "2026-03-20")
+    with world.app.reader() as uow:
+        rows = {r.name: r for r in funding(uow.connection, "2026-03")}
+    # 太安镇: its chief and the village's two active chiefs; the chief's patrol and the village's four paid ones
+    assert (rows["太安镇"].patrols, rows["太安镇"].patrollers) == (5, 3)
+    assert (rows["太安镇"].subsidy_fen, rows["太安镇"].insurance_fen) == (7500, 3000)  # 12000 x 3 / 12
+    assert [(r.patrols, r.patrollers) for name, r in rows.items() if name != "太安镇"] == [(0, 1)] * 3
 
 
 def test_funding_refuses_a_month_with_an_unclassed_township_and_naming_each(world: World) -> None:

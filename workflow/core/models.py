@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from states.chart import TERMINAL_STATES
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp stored as UTC and read back as an aware UTC datetime on every dialect."""
@@ -31,6 +33,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The live issues (in no terminal state), as the partial index ix_issue_live_created and the queries it serves
+# say it, word for word: the planner uses a partial index only for a query whose conditions imply its own.
+LIVE_STATES_SQL = "state NOT IN (" + ", ".join(f"'{name}'" for name in sorted(TERMINAL_STATES)) + ")"
+
+
+def live(state: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """``state`` is in no terminal state, said as ``LIVE_STATES_SQL`` says it: the names inline, in its order
+    (bound parameters would hide them from a prepared statement's generic plan, and from SQLite's planner)."""
+    return state.not_in(sa.bindparam(None, sorted(TERMINAL_STATES), expanding=True, literal_execute=True))
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
@@ -149,12 +162,22 @@ class IssueCounter(SQLModel, table=True):
 class Issue(SQLModel, table=True):
     """A cross-border problem; its state lives here and its history in the ledger."""
 
-    # ix_issue_created: the lists page newest first by (created_at, id) with keyset cursors. Only the
-    # indexes a query uses (migration 0014): every step's UPDATE keeps each of them up. On PostgreSQL the
-    # pages keep a tenth free, so a step that changes no indexed column is a heap-only (HOT) update.
+    # ix_issue_created: the lists page newest first by (created_at, id) with keyset cursors;
+    # ix_issue_live_created the same for a compact's live issues only (a twentieth of them at province
+    # scale: the queue, and a list filtered by a live state or by whom it waits on). Only the indexes a
+    # query uses (migration 0014): every step's UPDATE keeps each of them up. On PostgreSQL the pages
+    # keep a tenth free, so a step that changes no indexed column is a heap-only (HOT) update.
     __table_args__ = (
         sa.Index("ix_issue_open_due", "due_at", "state"),
         sa.Index("ix_issue_created", "created_at", "id"),
+        sa.Index(
+            "ix_issue_live_created",
+            "compact_id",
+            "created_at",
+            "id",
+            postgresql_where=sa.text(LIVE_STATES_SQL),
+            sqlite_where=sa.text(LIVE_STATES_SQL),
+        ),
         {"postgresql_with": {"fillfactor": 90}},
     )
 
@@ -494,7 +517,19 @@ class SwapPairing(SQLModel, table=True):
 class Patrol(SQLModel, table=True):
     """One patrol (巡河) of a segment: who, when, for how long and along which track."""
 
-    __table_args__ = (sa.Index("ix_patrol_patroller_started", "patroller_id", "started_at"),)
+    # ix_patrol_done_started: a month's finished patrols with who made them and their kind, read from the
+    # index alone (the funding and completion counts), not from the table's pages with their tracks.
+    __table_args__ = (
+        sa.Index("ix_patrol_patroller_started", "patroller_id", "started_at"),
+        sa.Index(
+            "ix_patrol_done_started",
+            "started_at",
+            "patroller_id",
+            "kind",
+            postgresql_where=sa.text("ended_at IS NOT NULL"),
+            sqlite_where=sa.text("ended_at IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     patroller_id: int = Field(foreign_key="person.id")

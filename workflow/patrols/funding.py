@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -175,9 +176,10 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
     if missing:
         raise ValidationFailed.of(missing)
     people = conn.execute(
-        sa.select(_person.c.id, _juris.c.path)
-        .join(_juris, _juris.c.id == _person.c.jurisdiction_id)
+        sa.select(_juris.c.path, sa.func.count())
+        .select_from(_person.join(_juris, _juris.c.id == _person.c.jurisdiction_id))
         .where(_person.c.role == "chief", _person.c.active.is_(True))
+        .group_by(_juris.c.path)
     ).all()
     patrols = conn.execute(
         sa.select(_juris.c.path, sa.func.count())
@@ -191,11 +193,12 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
         )
         .group_by(_juris.c.path)
     ).all()
+    done_by = _by_township(townships, patrols)
+    patrollers_by = _by_township(townships, people)
     rows = []
     for t in townships:
         standard = standards[max((p for p in standards if t.path.startswith(p)), key=len)]
-        done = sum(n for path, n in patrols if path.startswith(t.path))
-        patrollers = sum(1 for p in people if p.path.startswith(t.path))
+        done, patrollers = done_by[t.path], patrollers_by[t.path]
         subsidy = done * standard.per_patrol_fen
         insurance = round_half_up(Fraction(standard.insurance_fen_per_patroller_year * patrollers, 12))
         share = DISTRICT_SHARE[t.grade]
@@ -217,6 +220,19 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
             )
         )
     return rows
+
+
+def _by_township(townships: Sequence[Any], counts: Sequence[Any]) -> Counter[str]:
+    """The counts per jurisdiction path summed per township path, for every path at or under the township:
+    each path looked up by its prefixes of a township path's length, not tested against every township."""
+    paths = {t.path for t in townships}
+    lengths = sorted({len(p) for p in paths})
+    summed: Counter[str] = Counter()
+    for path, n in counts:
+        for length in lengths:
+            if path[:length] in paths:
+                summed[path[:length]] += n
+    return summed
 
 
 FUNDING_COLUMNS = (

@@ -10,17 +10,16 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from states import CHART, Party
+from states import Party
 from states.policy import DEADLINES, PLANNED_STATES
 from workflow.core.actors import Actor, parties
-from workflow.core.models import Compact, Issue, Jurisdiction, table_of
+from workflow.core.models import Compact, Issue, Jurisdiction, live, table_of
 
 _issue = table_of(Issue)
 _reporting = table_of(Jurisdiction).alias("rj")
 _receiving = table_of(Jurisdiction).alias("vj")
 _compact = table_of(Compact)
 
-TERMINAL = frozenset(s.name for s in CHART.states if s.terminal)
 # A wait that ends within this many working days counts as "due soon".
 DUE_SOON_WORKING_DAYS = 3
 
@@ -86,7 +85,7 @@ def open_issues(conn: sa.Connection, actor: Actor) -> list[WorkItem]:
             .outerjoin(_receiving, _receiving.c.id == _issue.c.receiving_jurisdiction_id)
             .join(_compact, _compact.c.id == _issue.c.compact_id)
         )
-        .where(_issue.c.compact_id.in_(compacts), _issue.c.state.not_in(TERMINAL))
+        .where(_issue.c.compact_id.in_(compacts), live(_issue.c.state))  # through ix_issue_live_created
     )
     staff = actor.coordinates | actor.audits
     if actor.jurisdiction_path and not staff:
