@@ -458,7 +458,12 @@ def reads(app: App, s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
-def batches(app: App, console: Console) -> dict[str, dict[str, Any]]:
+def _chosen(label: str, only: list[str] | None) -> bool:
+    """Whether ``--only`` leaves this read or job in: every one without it, else those naming one of its words."""
+    return not only or any(word in label for word in only)
+
+
+def batches(app: App, console: Console, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Each batch job once: ledger verify (with its progress), the sweep, the month's bulletins, the interviews."""
     found: dict[str, dict[str, Any]] = {}
     with app.engine.begin() as conn:
@@ -467,29 +472,33 @@ def batches(app: App, console: Console) -> dict[str, dict[str, Any]]:
         due = conn.execute(
             sa.text("SELECT count(*) FROM issue WHERE next_check_at <= :now"), {"now": data.NOW}
         ).scalar_one()
-    with _progress(console) as bar:
-        task = bar.add_task("ledger verify", total=issues)
+    if _chosen("ledger verify", only):
+        with _progress(console) as bar:
+            task = bar.add_task("ledger verify", total=issues)
+            t0 = time.perf_counter()
+            with app.reader() as uow:
+                report = verify(uow.session, progress=lambda: bar.advance(task))
+            found["ledger verify"] = {
+                "s": time.perf_counter() - t0,
+                "ok": report.ok,
+                "events": report.events,
+                "issues": report.issues,
+            }
+        if not report.ok:
+            console.print(report.findings[:5])
+    if _chosen("deadline sweep", only):
         t0 = time.perf_counter()
-        with app.reader() as uow:
-            report = verify(uow.session, progress=lambda: bar.advance(task))
-        found["ledger verify"] = {
-            "s": time.perf_counter() - t0,
-            "ok": report.ok,
-            "events": report.events,
-            "issues": report.issues,
-        }
-    if not report.ok:
-        console.print(report.findings[:5])
-    t0 = time.perf_counter()
-    swept = deadline_sweep(app.uow, data.NOW)
-    found["deadline sweep"] = {"s": time.perf_counter() - t0, "due": due, **swept}
+        swept = deadline_sweep(app.uow, data.NOW)
+        found["deadline sweep"] = {"s": time.perf_counter() - t0, "due": due, **swept}
     compacts = len(app.engine.connect().execute(sa.text("SELECT id FROM compact")).all())
-    t0 = time.perf_counter()
-    made = monthly_bulletin(app.uow, data.NOW, MONTH)
-    found["monthly bulletin, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
-    t0 = time.perf_counter()
-    made = quarterly_interviews(app.uow, data.NOW, QUARTER)
-    found["interview list, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
+    if _chosen("monthly bulletin, every compact", only):
+        t0 = time.perf_counter()
+        made = monthly_bulletin(app.uow, data.NOW, MONTH)
+        found["monthly bulletin, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
+    if _chosen("interview list, every compact", only):
+        t0 = time.perf_counter()
+        made = quarterly_interviews(app.uow, data.NOW, QUARTER)
+        found["interview list, every compact"] = {"s": time.perf_counter() - t0, "compacts": compacts, **made}
     return found
 
 
@@ -503,6 +512,8 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     try:
         with ExitStack() as stack, scene(app, stack) as s:
             for label, run in reads(app, s).items():
+                if not _chosen(label, args.only):
+                    continue
                 one[label] = timed(run, args.requests)
                 console.print(
                     f"{label:<40} p50 {one[label]['p50']:8.1f} ms  p95 {one[label]['p95']:8.1f} ms  n={one[label]['n']}"
@@ -518,11 +529,14 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 return make
 
             for label, path in (("issue list page", "/issues"), ("issue page", f"/issues/{s['issue']}")):
-                slow = one["issue page" if label == "issue page" else "issue list page (coordinator)"]["p50"] > 1000
+                if not _chosen(f"{label}, {args.clients} clients", args.only):
+                    continue
+                alone = one.get("issue page" if label == "issue page" else "issue list page (coordinator)")
+                slow = alone is None or alone["p50"] > 1000
                 many[label] = concurrent(client_for(path), args.clients, 2 if slow else 5)  # a slow page: fewer rounds
                 r = many[label]
                 console.print(f"{label:<40} {args.clients} clients: p50 {r['p50']:8.1f} ms  p95 {r['p95']:8.1f} ms")
-        jobs = batches(app, console)
+        jobs = batches(app, console, args.only)
     finally:
         app.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
@@ -562,6 +576,12 @@ def main() -> None:
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--requests", type=int, default=20, help="timed requests of each read, one client")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients for the issue list and page")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="WORDS",
+        help="time only the reads and batch jobs whose label contains one of these (e.g. 'stats' 'bulletin')",
+    )
     args = parser.parse_args()
     console = Console()
     out = Path(__file__).with_name("province.json")
