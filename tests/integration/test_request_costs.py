@@ -37,8 +37,8 @@ BOUNDS = {
     # the caller (outside the step's transaction); BEGIN IMMEDIATE (SQLite), the scope, then apply: on SQLite
     # the issue, UPDATE, the event, the outbox rows; on PostgreSQL the issue and one CTE
     "api progress": Bound(sqlite=7, postgres=4),
-    # the practice per member: issue 17; +6 districts; the cohort's counts and the period's steps one statement each
-    "api stats": Bound(sqlite=106, postgres=106, exact=False),
+    # the practice per member: issue 17; +6 districts; the cohort, the period's steps and the meetings held read once
+    "api stats": Bound(sqlite=104, postgres=104, exact=False),
     # the issue page's panels (enforcement 5, duplicates 2, the map, photos, what is not yet allowed)
     "page issue": Bound(sqlite=17, postgres=17, exact=False),
     # the session, the rivers for the filters, the page of issues

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,10 +205,19 @@ def stats(
     member_rows = _members(conn, compact_id)
     steps = _steps(conn, compact_id, start, end, [m.path for m in member_rows])
     members = _member_figures(conn, compact_id, start, end, member_rows, steps)
+    whole: dict[str, Any] | None = None
     if practice:
         # The practice's figures take a dozen statements for the compact and each member: only where asked for.
         for member in members:
             member["practice"] = period_figures(conn, compact_code, first, last, side=member["code"])
+        whole = period_figures(conn, compact_code, first, last)
+    # Meetings, not the issues put to them: what the dashboard shows beside the step counts. The practice's
+    # figures count the same meetings when the period runs midnight to midnight, as the pages' periods do.
+    days = tuple(datetime.combine(d, time(0), tzinfo=SHANGHAI) for d in (first, last))
+    if whole is not None and days == (start, end):
+        held = whole["joint_meetings"]
+    else:
+        held = meeting_figures(conn, compact_id, start, end)["joint_meetings"]
     return {
         "compact": compact_code,
         "from": start.isoformat(),
@@ -216,8 +225,7 @@ def stats(
         **_by_figure(steps),
         "overdue": sum(len(p["issues"]) for p in parties),
         "overdue_parties": parties,
-        # Meetings, not the issues put to them: what the dashboard shows beside the step counts.
-        "meetings_held": meeting_figures(conn, compact_id, start, end)["joint_meetings"],
-        **({"practice": period_figures(conn, compact_code, first, last)} if practice else {}),
+        "meetings_held": held,
+        **({"practice": whole} if whole is not None else {}),
         "parties": members,
     }
