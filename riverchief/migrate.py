@@ -28,7 +28,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config(engine)
     with engine.connect() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
-    with engine.begin() as conn:
+    # Each migration commits on its own (env.py), so one may build an index CONCURRENTLY outside any.
+    with engine.connect() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     head = ScriptDirectory.from_config(config).get_current_head()

@@ -180,7 +180,12 @@ class Issue(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """One entry of the ledger (台账): append-only, hash-chained per issue."""
 
-    __table_args__ = (sa.UniqueConstraint("issue_id", "seq"),)
+    # ix_event_issue_occurred: a period's steps of a compact's issues (the bulletins' and the practice's
+    # figures) as one index range per issue, without reading the rows (migration 0017).
+    __table_args__ = (
+        sa.UniqueConstraint("issue_id", "seq"),
+        sa.Index("ix_event_issue_occurred", "issue_id", "occurred_at", postgresql_include=["trigger"]),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id")
