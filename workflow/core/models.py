@@ -180,11 +180,13 @@ class Issue(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """One entry of the ledger (台账): append-only, hash-chained per issue."""
 
-    # ix_event_issue_occurred: a period's steps of a compact's issues (the bulletins' and the practice's
-    # figures) as one index range per issue, without reading the rows (migration 0017).
+    # The figures of a period (bulletins, dashboard, practice) read the ledger through two indexes, without
+    # reading its rows (migration 0017): ix_event_trigger_occurred, the steps of some kinds in a period, the
+    # compact's found by their issue; ix_event_issue_occurred, the steps of given issues up to a day.
     __table_args__ = (
         sa.UniqueConstraint("issue_id", "seq"),
         sa.Index("ix_event_issue_occurred", "issue_id", "occurred_at", postgresql_include=["trigger"]),
+        sa.Index("ix_event_trigger_occurred", "trigger", "occurred_at", postgresql_include=["issue_id"]),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -62,8 +62,8 @@ def _steps(
     ``paths`` (the k-th), whether the issue's reporting side (``reporting_k``) and receiving side
     (``receiving_k``) are at or under it.
 
-    One grouped statement however many paths: the period's events of the compact are read once, through
-    ``ix_event_issue_occurred`` (an index range per issue of the compact), and each comes out of the
+    One grouped statement however many paths: the period's steps of the counted kinds are read once from
+    ``ix_event_trigger_occurred`` (a range per kind, joined to the compact's issues), and come out of the
     grouping as a handful of rows. A report merged into another (a duplicate) is the same problem: its
     steps before the merge (a hand-off, an acceptance) are not counted again beside the original's.
     """

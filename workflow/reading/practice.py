@@ -362,9 +362,9 @@ _REACHED: tuple[tuple[str, tuple[str, ...]], ...] = (
 def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: datetime, path: str | None) -> dict[str, int]:
     """The issues first handed over in the period (by the side), and how far they got by its end.
 
-    One statement: the cohort found once (the compact's hand-offs in the period), then each issue of it
-    counted once for every figure one of whose steps it reached by ``until``, its steps read through
-    ``ix_event_issue_occurred``.
+    One statement: the cohort found once (the compact's hand-offs in the period, from
+    ``ix_event_trigger_occurred``), then each issue of it counted once for every figure one of whose steps
+    it reached by ``until`` (its steps from ``ix_event_issue_occurred``).
     """
     reporting = _juris.alias("reporting")
     cohort = (
