@@ -15,7 +15,7 @@ On PostgreSQL both are built CONCURRENTLY, outside the migration's transaction, 
 steps go on while they are built.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 
 
 revision: str = '0018'
-down_revision: str | None = '0016'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -92,3 +92,27 @@ def test_the_event_waits_index_goes_down_and_up_again_built_concurrently_on_post
         else:
             sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_event_waits'")).scalar_one()
             assert sql.endswith("WHERE from_state <> to_state")
+
+
+def test_the_event_period_indexes_migration_goes_down_and_up_again(app: App) -> None:
+    names = {"ix_event_issue_occurred", "ix_event_trigger_occurred"}
+    down_to(app.engine, "0014")
+    with app.engine.connect() as conn:
+        assert not names & {ix["name"] for ix in sa.inspect(conn).get_indexes("event")}
+    upgrade(app.engine)  # on PostgreSQL CONCURRENTLY, which refuses to run inside a transaction
+    with app.engine.connect() as conn:
+        columns = {ix["name"]: ix["column_names"][:2] for ix in sa.inspect(conn).get_indexes("event")}
+        assert columns["ix_event_issue_occurred"] == ["issue_id", "occurred_at"]
+        assert columns["ix_event_trigger_occurred"] == ["trigger", "occurred_at"]
+        if conn.dialect.name == "postgresql":  # whole, and carrying the other column for index-only scans
+            built = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                        " JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'ix_event_%_occurred'"
+                        " AND i.indisvalid"
+                    )
+                ).all()
+            )
+            assert built["ix_event_issue_occurred"].endswith("(issue_id, occurred_at) INCLUDE (trigger)")
+            assert built["ix_event_trigger_occurred"].endswith("(trigger, occurred_at) INCLUDE (issue_id)")

@@ -222,9 +222,12 @@ class Issue(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """One entry of the ledger (台账): append-only, hash-chained per issue."""
 
+    # The ledger's read paths, each read from its index without the rows:
     # ix_event_waits: the state changes alone, in each issue's order, with what a wait needs (its state,
     # deadline and start), so the overdue waits of a period are read from the index without the rows
-    # (workflow/reading/overdue.py, migration 0016).
+    # (workflow/reading/overdue.py, migration 0016). The figures of a period (bulletins, dashboard,
+    # practice; migration 0017): ix_event_trigger_occurred, the steps of some kinds in a period, the
+    # compact's found by their issue; ix_event_issue_occurred, the steps of given issues up to a day.
     __table_args__ = (
         sa.UniqueConstraint("issue_id", "seq"),
         sa.Index(
@@ -237,6 +240,8 @@ class Event(SQLModel, table=True):
             postgresql_where=sa.text("from_state <> to_state"),
             sqlite_where=sa.text("from_state <> to_state"),
         ),
+        sa.Index("ix_event_issue_occurred", "issue_id", "occurred_at", postgresql_include=["trigger"]),
+        sa.Index("ix_event_trigger_occurred", "trigger", "occurred_at", postgresql_include=["issue_id"]),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import calendar as month_calendar
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,7 @@ FIGURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("rebounds", "反弹", ("rebound",)),
     ("archived", "归档", ("archive",)),
 )
+_COUNTED = sorted({t for _, _, triggers in FIGURES for t in triggers})
 
 
 def month_bounds(period: str) -> tuple[datetime, datetime]:
@@ -53,26 +55,55 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=days)
 
 
-def step_counts(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> dict[str, int]:
-    """The steps of the compact's issues in [start, end), by figure.
+def _steps(
+    conn: sa.Connection, compact_id: int, start: datetime, end: datetime, paths: Sequence[str] = ()
+) -> list[Any]:
+    """The figures' steps of the compact's issues in [start, end), counted by trigger and, for each of
+    ``paths`` (the k-th), whether the issue's reporting side (``reporting_k``) and receiving side
+    (``receiving_k``) are at or under it.
 
-    A report merged into another (a duplicate) is the same problem: its steps before the merge (a
-    hand-off, an acceptance) are not counted again beside the original's.
+    One grouped statement however many paths: the period's steps of the counted kinds are read once from
+    ``ix_event_trigger_occurred`` (a range per kind, joined to the compact's issues), and come out of the
+    grouping as a handful of rows. A report merged into another (a duplicate) is the same problem: its
+    steps before the merge (a hand-off, an acceptance) are not counted again beside the original's.
     """
-    by_trigger: dict[str, int] = dict(
+    reporting = table_of(Jurisdiction).alias("reporting_side")
+    receiving = table_of(Jurisdiction).alias("receiving_side")
+    flags: list[sa.Label[int]] = []
+    for k, path in enumerate(paths):
+        flags.append(sa.case((reporting.c.path.startswith(path), 1), else_=0).label(f"reporting_{k}"))
+        flags.append(sa.case((receiving.c.path.startswith(path), 1), else_=0).label(f"receiving_{k}"))
+    source = _event.join(_issue, _issue.c.id == _event.c.issue_id)
+    if paths:
+        source = source.join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id).outerjoin(
+            receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id
+        )
+    return list(
         conn.execute(
-            sa.select(_event.c.trigger, sa.func.count())
-            .join(_issue, _issue.c.id == _event.c.issue_id)
+            sa.select(_event.c.trigger, *flags, sa.func.count().label("n"))
+            .select_from(source)
             .where(
                 _issue.c.compact_id == compact_id,
+                _issue.c.duplicate_of_id.is_(None),
                 _event.c.occurred_at >= start,
                 _event.c.occurred_at < end,
-                _issue.c.duplicate_of_id.is_(None),
+                _event.c.trigger.in_(_COUNTED),
             )
-            .group_by(_event.c.trigger)
+            .group_by(_event.c.trigger, *flags)
         ).all()
     )
-    return {key: sum(by_trigger.get(t, 0) for t in triggers) for key, _, triggers in FIGURES}
+
+
+def _by_figure(steps: Iterable[Any]) -> dict[str, int]:
+    by_trigger: Counter[str] = Counter()
+    for r in steps:
+        by_trigger[r.trigger] += r.n
+    return {key: sum(by_trigger[t] for t in triggers) for key, _, triggers in FIGURES}
+
+
+def step_counts(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """The steps of the compact's issues in [start, end), by figure (a duplicate's steps not counted)."""
+    return _by_figure(_steps(conn, compact_id, start, end))
 
 
 _REPORTING_SIDE = frozenset({"reporting"})
@@ -96,67 +127,52 @@ FIGURE_SIDES: dict[str, frozenset[str]] = {
 }
 
 
-def _member_figures(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _members(conn: sa.Connection, compact_id: int) -> list[Any]:
+    """The compact's member jurisdictions, in code order."""
+    jurisdictions, members = table_of(Jurisdiction), table_of(CompactMember)
+    return list(
+        conn.execute(
+            sa.select(jurisdictions.c.id, jurisdictions.c.code, jurisdictions.c.name, jurisdictions.c.path)
+            .join(members, members.c.jurisdiction_id == jurisdictions.c.id)
+            .where(members.c.compact_id == compact_id)
+            .order_by(jurisdictions.c.code)
+        ).all()
+    )
+
+
+def _member_figures(
+    conn: sa.Connection,
+    compact_id: int,
+    start: datetime,
+    end: datetime,
+    members: Sequence[Any],
+    steps: Iterable[Any],
+) -> list[dict[str, Any]]:
     """Each member jurisdiction of the compact (its descendants rolled up) with the figures of its issues.
 
-    One grouped query over (member, trigger, which sides the member is on):
-    an event counts once for a member even where both sides are under it.
+    ``steps`` are ``_steps`` with the members' paths, in the same order: an event counts once for a member
+    even where both sides are under it.
     """
-    jurisdictions = table_of(Jurisdiction)
-    member = jurisdictions.alias("member")
-    reporting = jurisdictions.alias("reporting_side")
-    receiving = jurisdictions.alias("receiving_side")
-    members = conn.execute(
-        sa.select(member.c.id, member.c.code, member.c.name, member.c.path)
-        .join(table_of(CompactMember), table_of(CompactMember).c.jurisdiction_id == member.c.id)
-        .where(table_of(CompactMember).c.compact_id == compact_id)
-        .order_by(member.c.code)
-    ).all()
-    on_reporting = reporting.c.path.startswith(member.c.path)
-    on_receiving = receiving.c.path.startswith(member.c.path)
-    per_event = (
-        sa.select(
-            member.c.id.label("member_id"),
-            _event.c.trigger,
-            sa.case((on_reporting, 1), else_=0).label("on_reporting"),
-            sa.case((on_receiving, 1), else_=0).label("on_receiving"),
-        )
-        .select_from(
-            _event.join(_issue, _issue.c.id == _event.c.issue_id)
-            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
-            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
-            .join(table_of(CompactMember), table_of(CompactMember).c.compact_id == _issue.c.compact_id)
-            .join(member, member.c.id == table_of(CompactMember).c.jurisdiction_id)
-        )
-        .where(
-            _issue.c.compact_id == compact_id,
-            _issue.c.duplicate_of_id.is_(None),
-            _event.c.occurred_at >= start,
-            _event.c.occurred_at < end,
-            _event.c.trigger.in_(sorted({t for _, _, triggers in FIGURES for t in triggers})),
-            sa.or_(on_reporting, on_receiving),
-        )
-        .subquery()
-    )
-    counted = conn.execute(sa.select(per_event, sa.func.count().label("n")).group_by(*per_event.c)).all()
-    figures = {m.id: dict.fromkeys(FIGURE_SIDES, 0) for m in members}
-    for r in counted:
-        sides = {side for side, on in (("reporting", r.on_reporting), ("receiving", r.on_receiving)) if on}
-        for key, _, triggers in FIGURES:
-            if r.trigger in triggers and sides & FIGURE_SIDES[key]:
-                figures[r.member_id][key] += r.n
+    figures = [dict.fromkeys(FIGURE_SIDES, 0) for _ in members]
+    for r in steps:
+        for k, counted in enumerate(figures):
+            sides = {side for side in ("reporting", "receiving") if r._mapping[f"{side}_{k}"]}
+            for key, _, triggers in FIGURES:
+                if r.trigger in triggers and sides & FIGURE_SIDES[key]:
+                    counted[key] += r.n
     waits = list(overdue_waits(conn, compact_id, start, end))
     waited_on = {o.jurisdiction_id for o in waits if o.jurisdiction_id is not None}
+    jurisdictions = table_of(Jurisdiction)
     lookup = sa.select(jurisdictions.c.id, jurisdictions.c.path).where(jurisdictions.c.id.in_(waited_on))
     paths: dict[int, str] = dict(conn.execute(lookup).all())
     return [
         {
             "code": m.code,
             "name": m.name,
-            **figures[m.id],
+            **counted,
             "overdue": len({o.issue_code for o in waits if paths.get(o.jurisdiction_id or 0, "").startswith(m.path)}),
         }
-        for m in members
+        for m, counted in zip(members, figures, strict=True)
     ]
 
 
@@ -186,20 +202,30 @@ def stats(
     compact_id = compact_id_of(conn, compact_code)
     parties = overdue_parties(conn, compact_id, start, end)
     first, last = start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date()
-    members = _member_figures(conn, compact_id, start, end)
+    member_rows = _members(conn, compact_id)
+    steps = _steps(conn, compact_id, start, end, [m.path for m in member_rows])
+    members = _member_figures(conn, compact_id, start, end, member_rows, steps)
+    whole: dict[str, Any] | None = None
     if practice:
         # The practice's figures take a dozen statements for the compact and each member: only where asked for.
         for member in members:
             member["practice"] = period_figures(conn, compact_code, first, last, side=member["code"])
+        whole = period_figures(conn, compact_code, first, last)
+    # Meetings, not the issues put to them: what the dashboard shows beside the step counts. The practice's
+    # figures count the same meetings when the period runs midnight to midnight, as the pages' periods do.
+    days = tuple(datetime.combine(d, time(0), tzinfo=SHANGHAI) for d in (first, last))
+    if whole is not None and days == (start, end):
+        held = whole["joint_meetings"]
+    else:
+        held = meeting_figures(conn, compact_id, start, end)["joint_meetings"]
     return {
         "compact": compact_code,
         "from": start.isoformat(),
         "to": end.isoformat(),
-        **step_counts(conn, compact_id, start, end),
+        **_by_figure(steps),
         "overdue": sum(len(p["issues"]) for p in parties),
         "overdue_parties": parties,
-        # Meetings, not the issues put to them: what the dashboard shows beside the step counts.
-        "meetings_held": meeting_figures(conn, compact_id, start, end)["joint_meetings"],
-        **({"practice": period_figures(conn, compact_code, first, last)} if practice else {}),
+        "meetings_held": held,
+        **({"practice": whole} if whole is not None else {}),
         "parties": members,
     }

@@ -98,6 +98,7 @@ def period_figures(
     if until <= since:
         raise ValidationFailed("end", f"{end} is not after start {start}")
     members = member_paths(conn, row.id)
+    steps = _events(conn, row.id, ("rebound", "start_revisit"), since, until, path)
     in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members)) if members else sa.false()
     figures: dict[str, Any] = {
         "boundary_chiefs": _boundary_chiefs(conn, row.id, start, end, path),
@@ -127,11 +128,11 @@ def period_figures(
             ),
         ),
         **meeting_figures(conn, row.id, since, until, path),
-        "rebounds": _events(conn, row.id, "rebound", since, until, path),
+        "rebounds": steps["rebound"],
         "progress_bulletins": _progress_bulletins(conn, row.id, since, until),
         "monthly_bulletins": _bulletins(conn, row.id, start, end),
         **_action_figures(conn, row.id, until, path),
-        "revisits": _events(conn, row.id, "start_revisit", since, until, path),
+        "revisits": steps["start_revisit"],
         "revisit_reports": _count(
             conn,
             sa.select(sa.func.count()).where(
@@ -347,11 +348,28 @@ def patrols_by_district(
     ]
 
 
+# 受理: taken on by the receiving side, at once or once a dispute or a meeting settled it; and how far else.
+_REACHED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("accepted", ("accept", "agree", "resolve", "start_rectify")),
+    ("disputed", ("dispute",)),
+    ("negotiated", ("dispute", "negotiate")),
+    ("dispatched", ("dispatch",)),
+    ("rectified", ("report_done",)),
+    ("closed", ("close",)),
+)
+
+
 def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: datetime, path: str | None) -> dict[str, int]:
-    """The issues first handed over in the period (by the side), and how far they got by its end."""
+    """The issues first handed over in the period (by the side), and how far they got by its end.
+
+    One statement: the cohort found once (the compact's hand-offs in the period, from
+    ``ix_event_trigger_occurred``), then each issue of it counted once for every figure one of whose steps
+    it reached by ``until`` (its steps from ``ix_event_issue_occurred``).
+    """
     reporting = _juris.alias("reporting")
-    handed = (
+    cohort = (
         sa.select(_event.c.issue_id)
+        .distinct()
         .join(_issue, _issue.c.id == _event.c.issue_id)
         .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
         .where(
@@ -363,62 +381,67 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
             # A duplicate handed over before it was merged is the original's problem, counted once there.
             _issue.c.duplicate_of_id.is_(None),
         )
+        .cte("cohort")
     )
-    ids = set(conn.execute(handed).scalars())
-
-    def reached(*triggers: str) -> int:
-        return _count(
-            conn,
-            sa.select(sa.func.count(sa.distinct(_event.c.issue_id))).where(
-                _event.c.issue_id.in_(ids), _event.c.trigger.in_(triggers), _event.c.occurred_at < until
-            ),
-        )
-
+    in_cohort = sa.select(cohort.c.issue_id)
+    handed_over = sa.select(sa.func.count()).select_from(cohort).scalar_subquery()
     # 一次性销号: closed at the first joint check, and no rebound reopened it.
-    first_time = _count(
-        conn,
-        sa.select(sa.func.count()).where(
-            _issue.c.id.in_(ids),
+    first_time = (
+        sa.select(sa.func.count())
+        .where(
+            _issue.c.id.in_(in_cohort),
             _issue.c.closed_at.is_not(None),
             _issue.c.closed_at < until,
             _issue.c.check_round == 1,
             _issue.c.rebound_count == 0,
-        ),
+        )
+        .scalar_subquery()
     )
-    return {
-        "handed_over": len(ids),
-        # 受理: taken on by the receiving side, at once or once a dispute or a meeting settled it.
-        "accepted": reached("accept", "agree", "resolve", "start_rectify"),
-        "disputed": reached("dispute"),
-        "negotiated": reached("dispute", "negotiate"),
-        "dispatched": reached("dispatch"),
-        "rectified": reached("report_done"),
-        "closed": reached("close"),
-        "closed_without_rebound": first_time,
-    }
+    reached = [
+        sa.func.count(sa.distinct(_event.c.issue_id)).filter(_event.c.trigger.in_(triggers)).label(key)
+        for key, triggers in _REACHED
+    ]
+    row = conn.execute(
+        sa.select(handed_over.label("handed_over"), *reached, first_time.label("closed_without_rebound")).where(
+            _event.c.issue_id.in_(in_cohort),
+            _event.c.trigger.in_(sorted({t for _, triggers in _REACHED for t in triggers})),
+            _event.c.occurred_at < until,
+        )
+    ).one()
+    return {key: int(value) for key, value in row._mapping.items()}
 
 
 def _events(
-    conn: sa.Connection, compact_id: int, trigger: str, since: datetime, until: datetime, path: str | None
-) -> int:
+    conn: sa.Connection,
+    compact_id: int,
+    triggers: tuple[str, ...],
+    since: datetime,
+    until: datetime,
+    path: str | None,
+) -> dict[str, int]:
+    """The steps of these triggers on the compact's issues in [since, until) (with ``path`` as either side),
+    by trigger: one grouped statement."""
     reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
     either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
-    return _count(
-        conn,
-        sa.select(sa.func.count())
-        .select_from(
-            _event.join(_issue, _issue.c.id == _event.c.issue_id)
-            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
-            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
-        )
-        .where(
-            _issue.c.compact_id == compact_id,
-            _event.c.trigger == trigger,
-            _event.c.occurred_at >= since,
-            _event.c.occurred_at < until,
-            either,
-        ),
+    counted: dict[str, int] = dict(
+        conn.execute(
+            sa.select(_event.c.trigger, sa.func.count())
+            .select_from(
+                _event.join(_issue, _issue.c.id == _event.c.issue_id)
+                .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+                .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+            )
+            .where(
+                _issue.c.compact_id == compact_id,
+                _event.c.trigger.in_(triggers),
+                _event.c.occurred_at >= since,
+                _event.c.occurred_at < until,
+                either,
+            )
+            .group_by(_event.c.trigger)
+        ).all()
     )
+    return {trigger: counted.get(trigger, 0) for trigger in triggers}
 
 
 def _bulletins(conn: sa.Connection, compact_id: int, start: date, end: date) -> int:
