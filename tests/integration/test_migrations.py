@@ -1,6 +1,7 @@
 """The migrations build exactly the schema the models describe, on each dialect."""
 
 import json
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import command
@@ -13,6 +14,7 @@ from riverchief.bootstrap import App
 from riverchief.migrate import alembic_config, current, upgrade
 from tests.factories import World
 from workflow.core.models import line_box
+from workflow.reading.practice import _juris, _patrol_source
 
 
 def down_to(engine: Engine, revision: str) -> None:
@@ -116,3 +118,38 @@ def test_the_event_period_indexes_migration_goes_down_and_up_again(app: App) -> 
             )
             assert built["ix_event_issue_occurred"].endswith("(issue_id, occurred_at) INCLUDE (trigger)")
             assert built["ix_event_trigger_occurred"].endswith("(trigger, occurred_at) INCLUDE (issue_id)")
+
+
+def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_practice_count(app: App) -> None:
+    down_to(app.engine, "0018")
+    with app.engine.connect() as conn:
+        assert "ix_patrol_done_segment" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
+    assert upgrade(app.engine)[0] == "0018"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
+    members = ["/500000/500101/"]
+    patrol, _, source, where = _patrol_source(
+        sa.or_(*(_juris.c.path.startswith(p) for p in members)),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+        None,
+    )
+    count = sa.select(patrol.c.kind, sa.func.count()).select_from(source).where(*where).group_by(patrol.c.kind)
+    postgresql = app.engine.dialect.name == "postgresql"
+    with app.engine.connect() as conn:
+        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_segment"]
+        assert index["column_names"] == ["segment_id", "started_at", "patroller_id", "kind", "id"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        # With the other ways to the patrols gone (in a transaction rolled back), the count is planned through it:
+        # the statement's conditions imply the index's predicate.
+        for other in ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at"):
+            conn.execute(sa.text(f"DROP INDEX {other}"))
+        if postgresql:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        sql = str(count.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(
+            str(row[-1])
+            for row in conn.execute(
+                sa.text(("EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN ") + sql.replace("%%", "%"))
+            )
+        )
+        conn.rollback()
+    assert "ix_patrol_done_segment" in plan, plan
