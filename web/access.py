@@ -213,9 +213,10 @@ class Access:
     ``replica`` besides: a read-only unit on the read replica, when one is set.
 
     ``unit`` is a coroutine: opening a unit takes no connection yet, and ``Opened`` gives it back once the
-    request is answered, with no round trip unless a transaction was left open on PostgreSQL; so a request
-    takes the same trips through the thread pool as a bare route with a plain ``def`` dependency: the
-    caller's look-up, then the route.
+    request is answered, with no round trip unless a transaction was left open on PostgreSQL. A plain ``def``
+    route behind ``caller`` takes the trips through the thread pool a bare route with a plain ``def``
+    dependency takes (the caller's look-up, the route, and FastAPI's check of its answer); a route that goes
+    through ``answer`` takes one.
     """
 
     def __init__(self, wired: "Wired") -> None:
