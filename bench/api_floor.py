@@ -2,8 +2,10 @@
 
 Started by ``bench/api.py`` as ``python -m bench.api_floor --port P --body FILE [--workers N]``, the way
 ``riverchief serve`` starts the API: uvicorn with the same logging (INFO, one access-log line per request),
-a FastAPI app whose routes are plain ``def`` functions behind a plain ``def`` bearer-token dependency, so
-each request takes the same hops through the thread pool as riverchief's.
+a FastAPI app whose routes are plain ``def`` functions behind a plain ``def`` bearer-token dependency, as
+riverchief's were: each request takes three trips through the thread pool (the dependency, the route, and
+FastAPI's check of the route's answer against its return type), where riverchief's GET of an issue and POST
+of a step now take one (``web.access.Access.answer``).
 
 * ``GET /api/v1/issues/{code}`` returns a copy of a body riverchief gave for one issue, serialised by
   FastAPI as riverchief's are (FILE is read at the first GET: the bench writes it once riverchief is up,

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from web import pages
@@ -28,12 +29,20 @@ if TYPE_CHECKING:
 
 # Machine clients get JSON refusals; people on the pages get a page.
 API_PATHS = ("/api/", "/open311/")
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_api(wired: Wired) -> FastAPI:
     """The API application for the wired app."""
     api = FastAPI(
-        title="riverchief", version="1", openapi_url="/api/v1/openapi.json", docs_url="/api/docs", redoc_url=None
+        title="riverchief",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        # riverchief sets up no OpenTelemetry provider; left on, FastAPI asks OpenTelemetry on every request whether
+        # one is set, reading the environment each time: 8 % of the server's Python time under 50 clients.
+        telemetry=NO_TELEMETRY,
     )
 
     @api.exception_handler(WorkflowError)

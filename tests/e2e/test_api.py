@@ -1,14 +1,18 @@
 """The HTTP API as a client sees it: tokens, scoped reads, and each refusal with its status and fields."""
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
 from web.api import create_api
 from workflow.accounts.tokens import create_token, revoke_token
+from workflow.core.models import ApiToken, table_of
 from workflow.core.reference import load, parse
 
 OTHER_COMPACT = """
@@ -24,6 +28,7 @@ people:
 compacts:
   - {code: HJ, name: 汉江协作, members: ["420100", "420600"]}
 """
+_token = table_of(ApiToken)
 
 
 @pytest.fixture
@@ -47,6 +52,52 @@ def test_no_token_a_wrong_one_or_a_revoked_one_gets_401(sqlite_world: World, cli
     refused = client.get("/api/v1/issues", headers=headers)
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("step", [False, True], ids=["an issue's GET", "a step's POST"])
+def test_the_routes_that_find_their_caller_themselves_refuse_a_wrong_or_revoked_token_with_401(
+    sqlite_world: World, client: TestClient, step: bool
+) -> None:
+    code = sqlite_world.report()
+    token_id, token = create_token(sqlite_world.app.uow(), REPORTER, "phone")
+
+    def ask(token: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        if step:
+            body = {"trigger": "hand_off", "payload": {"receiving": RECEIVING_CODE}, "expected_version": 1}
+            return client.post(f"/api/v1/issues/{code}/transitions", json=body, headers=headers)
+        return client.get(f"/api/v1/issues/{code}", headers=headers)
+
+    before = sqlite_world.counts()
+    wrong = ask("rc_nonsense")
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "Unauthenticated")
+    assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    revoke_token(sqlite_world.app.uow(), token_id)
+    revoked = ask(token)
+    assert (revoked.status_code, revoked.headers["WWW-Authenticate"]) == (401, "Bearer")
+    assert sqlite_world.counts() == before
+    assert client.get(f"/api/v1/issues/{code}").status_code == 401
+
+
+def test_reading_an_issue_stamps_the_tokens_last_use_at_most_once_a_minute(
+    sqlite_world: World, client: TestClient
+) -> None:
+    code = sqlite_world.report()
+    token_id, token = create_token(sqlite_world.app.uow(), REPORTER, "phone")
+    start = sqlite_world.clock.now()
+
+    def read_and_stamp() -> datetime:
+        assert client.get(f"/api/v1/issues/{code}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with sqlite_world.app.reader() as uow:
+            stamped = uow.connection.execute(
+                sa.select(_token.c.last_used_at).where(_token.c.id == token_id)
+            ).scalar_one()
+        return stamped.replace(tzinfo=start.tzinfo) if stamped.tzinfo is None else stamped
+
+    assert read_and_stamp() == start
+    for seconds, stamped in ((30, 0), (29, 0), (2, 61)):
+        sqlite_world.clock.advance(seconds=seconds)
+        assert read_and_stamp() == start + timedelta(seconds=stamped)
 
 
 def test_a_chief_reports_hands_off_and_the_other_side_sees_what_it_may_do(

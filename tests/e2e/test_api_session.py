@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from riverchief.bootstrap import bootstrap
 from riverchief.demo.play import DATA
 from riverchief.settings import Settings
-from tests.factories import COORDINATOR, REPORTER, Cli, World
+from tests.factories import COORDINATOR, RECEIVING_CODE, REPORTER, Cli, World
 from web.api import create_api
 from workflow.accounts import signin as accounts
 from workflow.accounts.signin import PERSON_FAILURES, SESSION_IDLE, SESSION_LIFETIME, set_password
@@ -155,6 +155,26 @@ def test_a_cookie_post_needs_the_sessions_csrf_token(sqlite_world: World, client
     made = client.post("/api/v1/issues", json=ISSUE, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 201
     assert made.json()["state"] == "xun.reported"
+
+
+def test_an_issue_and_its_steps_know_a_session_and_a_step_needs_its_csrf_token(
+    sqlite_world: World, client: TestClient
+) -> None:
+    code = sqlite_world.report()
+    csrf = sign_in(client)
+    read = client.get(f"/api/v1/issues/{code}")  # reading needs no CSRF token
+    assert read.status_code == 200, read.text
+    assert "hand_off" in read.json()["allowed_triggers"]
+    step = {"trigger": "hand_off", "payload": {"receiving": RECEIVING_CODE}, "expected_version": 1}
+    before = sqlite_world.counts()
+    forged = client.post(f"/api/v1/issues/{code}/transitions", json=step)
+    assert (forged.status_code, forged.json()["error"]) == (403, "CsrfRefused")
+    wrong = client.post(f"/api/v1/issues/{code}/transitions", json=step, headers={"X-CSRF-Token": csrf[::-1]})
+    assert (wrong.status_code, wrong.json()["error"]) == (403, "CsrfRefused")
+    assert sqlite_world.counts() == before
+    moved = client.post(f"/api/v1/issues/{code}/transitions", json=step, headers={"X-CSRF-Token": csrf})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["state"], moved.json()["version"]) == ("ban.handed_off", 2)
 
 
 def test_a_bearer_post_needs_no_csrf_token_even_beside_a_cookie(sqlite_world: World, client: TestClient) -> None:
