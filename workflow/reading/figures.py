@@ -20,7 +20,7 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.reading.issues import compact_id_of
-from workflow.reading.overdue import overdue_parties, overdue_waits
+from workflow.reading.overdue import Overdue, overdue_parties, overdue_waits
 from workflow.reading.practice import meeting_figures, period_figures
 
 _issue = table_of(Issue)
@@ -141,17 +141,12 @@ def _members(conn: sa.Connection, compact_id: int) -> list[Any]:
 
 
 def _member_figures(
-    conn: sa.Connection,
-    compact_id: int,
-    start: datetime,
-    end: datetime,
-    members: Sequence[Any],
-    steps: Iterable[Any],
+    conn: sa.Connection, members: Sequence[Any], steps: Iterable[Any], waits: Sequence[Overdue]
 ) -> list[dict[str, Any]]:
     """Each member jurisdiction of the compact (its descendants rolled up) with the figures of its issues.
 
     ``steps`` are ``_steps`` with the members' paths, in the same order: an event counts once for a member
-    even where both sides are under it.
+    even where both sides are under it; ``waits`` the compact's overdue waits of the period.
     """
     figures = [dict.fromkeys(FIGURE_SIDES, 0) for _ in members]
     for r in steps:
@@ -160,7 +155,6 @@ def _member_figures(
             for key, _, triggers in FIGURES:
                 if r.trigger in triggers and sides & FIGURE_SIDES[key]:
                     counted[key] += r.n
-    waits = list(overdue_waits(conn, compact_id, start, end))
     waited_on = {o.jurisdiction_id for o in waits if o.jurisdiction_id is not None}
     jurisdictions = table_of(Jurisdiction)
     lookup = sa.select(jurisdictions.c.id, jurisdictions.c.path).where(jurisdictions.c.id.in_(waited_on))
@@ -200,11 +194,12 @@ def stats(
     whose missed deadline waited on that member's side.
     """
     compact_id = compact_id_of(conn, compact_code)
-    parties = overdue_parties(conn, compact_id, start, end)
+    waits = list(overdue_waits(conn, compact_id, start, end))  # read once: for the parties and each member
+    parties = overdue_parties(conn, compact_id, start, end, waits)
     first, last = start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date()
     member_rows = _members(conn, compact_id)
     steps = _steps(conn, compact_id, start, end, [m.path for m in member_rows])
-    members = _member_figures(conn, compact_id, start, end, member_rows, steps)
+    members = _member_figures(conn, member_rows, steps, waits)
     whole: dict[str, Any] | None = None
     if practice:
         # The practice's figures take a dozen statements for the compact and each member: only where asked for.

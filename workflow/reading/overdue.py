@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,10 +79,13 @@ def overdue_waits(conn: sa.Connection, compact_id: int, start: datetime, end: da
         yield Overdue(party, jurisdiction, r.code, r.to_state, r.due_at, r.until)
 
 
-def overdue_parties(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The overdue parties by name (jurisdiction and its chiefs), with the issues they are late on."""
+def overdue_parties(
+    conn: sa.Connection, compact_id: int, start: datetime, end: datetime, waits: Iterable[Overdue] | None = None
+) -> list[dict[str, Any]]:
+    """The overdue parties by name (jurisdiction and its chiefs), with the issues they are late on; ``waits``
+    when the caller has read them already (``overdue_waits`` of the same compact and period)."""
     grouped: dict[tuple[str, int | None], list[str]] = {}
-    for o in overdue_waits(conn, compact_id, start, end):
+    for o in overdue_waits(conn, compact_id, start, end) if waits is None else waits:
         grouped.setdefault((o.party, o.jurisdiction_id), []).append(o.issue_code)
     named = sorted({jid for _, jid in grouped if jid is not None})
     jurisdictions, people = table_of(Jurisdiction), table_of(Person)
