@@ -20,6 +20,7 @@ from shapely.geometry import Point, box, shape
 from states.chart import OPEN_STATES
 from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
+from web.pages import LANG_COOKIE
 from web.pages.offline import shell_version, worker_script
 from web.pages.watershed import MAP_WIDTH, TIANDITU_HOSTS, resolution
 from workflow.accounts.signin import set_password
@@ -335,3 +336,55 @@ def test_a_map_near_a_place_reads_only_the_segments_whose_box_meets_it(sqlite_wo
     assert meeting <= read < {code for code, line in everything.items() if line}
     assert "hj-wuhan" not in read
     assert {f.code for f in features if f.layer == "segment"} == read  # no map layer imported: all from the rows
+
+
+def marked(page: str) -> set[str]:
+    """The issues a page marks, in map.js's data and in the SVG alike."""
+    data = {m["properties"]["href"] for m in map_data(page)["issues"]["features"]["features"]}
+    assert data == set(re.findall(r'<a href="(/issues/[^"]+)">\s*<g class="issue ', page))
+    return data
+
+
+def test_a_closed_issue_shows_while_recent_and_then_only_in_its_year_an_open_one_always(layers: World) -> None:
+    spots = iter(ALONG)
+    old_open = layers.report(title="岸边旧排口", lon=next(spots)[0], lat=30.17)
+    old_closed = layers.report(title="太安镇段岸边垃圾堆放", lon=next(spots)[0], lat=30.19)
+    walk_to(layers, old_closed, "close")
+    with layers.app.reader() as uow:
+        closed_at = uow.connection.execute(sa.text("SELECT closed_at FROM issue WHERE code = :c"), {"c": old_closed})
+        year = str(closed_at.scalar_one())[:4]
+    with signed_in(layers) as client:
+        recent = client.get("/map").text
+    assert {f"/issues/{old_open}", f"/issues/{old_closed}"} <= marked(recent)
+    layers.clock.advance(days=800)  # more than two years on: the closure is no longer recent
+    with signed_in(layers) as client:
+        now = client.get("/map")
+        in_its_year = client.get("/map", params={"closed": year}).text
+        without = client.get("/map", params={"closed": "none"}).text
+        other_year = client.get("/map", params={"closed": str(int(year) + 1)}).text
+    assert now.status_code == 200
+    assert marked(now.text) == {f"/issues/{old_open}"}
+    assert legend(now.text)["open"] == 1
+    assert legend(now.text)["closed"] == 0
+    # The page offers the closure's year (without script: a form that sends it), the last twelve months chosen.
+    assert re.search(r'<option value="recent" selected>', now.text)
+    assert f'<option value="{year}">' in now.text
+    assert marked(in_its_year) == {f"/issues/{old_open}", f"/issues/{old_closed}"}
+    assert legend(in_its_year)["closed"] == 1
+    assert f'<option value="{year}" selected>' in in_its_year
+    assert f"{year}年销号" in map_data(in_its_year)["issues"]["groups"]["closed"]
+    assert marked(without) == marked(other_year) == {f"/issues/{old_open}"}
+
+
+def test_a_period_not_on_the_list_is_refused_by_name_and_the_recent_one_shown(layers: World) -> None:
+    scenario = map_world(layers)
+    with signed_in(layers) as client:
+        for bad in ("1899", "last-week", "2x"):
+            page = client.get("/map", params={"closed": bad})
+            assert page.status_code == 422
+            assert "显示的已销号问题" in unescape(re.search(r'data-testid="flash">([^<]*)', page.text).group(1))
+            assert len(marked(page.text)) == 2 + len(scenario.closed)
+        client.cookies.set(LANG_COOKIE, "en")
+        english = client.get("/map", params={"closed": "recent"}).text
+    assert "Closed in the last 12 months" in english
+    assert "销号" not in english

@@ -691,6 +691,18 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "imported_segments": ("河段", "segments"),
         "imported_patrol_quotas": ("巡河考核要求", "patrol quotas"),
         # (end of english)
+        # -- the map's closed issues
+        "map_closed_choose": ("显示的已销号问题", "Closed issues shown"),
+        "map_closed_recent": ("近12个月销号", "Closed in the last 12 months"),
+        "map_closed_year": ("{year}年销号", "Closed in {year}"),
+        "map_closed_none": ("不显示已销号问题", "No closed issues"),
+        "map_closed_hidden": ("已销号问题（未显示）", "Closed issues (not shown)"),
+        "map_closed_apply": ("显示", "Show"),
+        "map_closed_bad": (
+            "“显示的已销号问题”须从列表中选择；现显示近12个月销号的问题。",
+            "“Closed issues shown” must be one on the list; showing those closed in the last 12 months.",
+        ),
+        # (end of the map's closed issues)
     }
 )
 

@@ -12,11 +12,11 @@ policy admits the tile servers' images, nothing more.
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from states.chart import CHART
@@ -25,13 +25,18 @@ from web.pages.deps import Viewer
 from web.pages.maps import Label, MapDrawing, Shape, draw, shapes_of_geojson
 from web.pages.text import Text
 from web.security import page_policy
+from workflow.core.calendar import local_today
 from workflow.core.uow import UnitOfWork
 from workflow.maps.shared import (
+    CLOSED_NONE,
+    CLOSED_RECENT,
     ISSUE_GROUPS,
     LAYER_ORDER,
     Box,
     Feature,
     MarkedIssue,
+    closed_span,
+    earliest_closure,
     frame_of_compacts,
     marked_issues,
     stored_features,
@@ -109,24 +114,47 @@ def tianditu(key: str | None, t: Text) -> dict[str, Any] | None:
     }
 
 
-def _state_label(t: Text, state: str) -> str:
-    found = CHART.state(state)
-    return found.label_zh if t.zh else found.label_en
+class Mark(NamedTuple):
+    """An issue as the map marks it: where, in which group, its words and the link to its page (made once, for
+    both the SVG and map.js)."""
+
+    issue: MarkedIssue
+    text: str
+    href: str
 
 
-def _issue_text(t: Text, issue: MarkedIssue) -> str:
-    return t("map_issue", code=issue.code, title=issue.title, state=_state_label(t, issue.state))
+def marks_of(issues: Sequence[MarkedIssue], t: Text) -> list[Mark]:
+    """The issues' marks, each state's words looked up once."""
+    states: dict[str, str] = {}
+    marks = []
+    for i in issues:
+        if i.state not in states:
+            found = CHART.state(i.state)
+            states[i.state] = found.label_zh if t.zh else found.label_en
+        text = t("map_issue", code=i.code, title=i.title, state=states[i.state])
+        marks.append(Mark(i, text, f"/issues/{quote(i.code)}"))
+    return marks
+
+
+def closed_choices(t: Text, this_year: int, earliest: int | None) -> list[tuple[str, str]]:
+    """What the closed layer may show (value, words): the last twelve months, each year from this one back to
+    the first closure's, or none."""
+    first = min(earliest, this_year) if earliest is not None else this_year
+    years = [(str(y), t("map_closed_year", year=y)) for y in range(this_year, first - 1, -1)]
+    return [(CLOSED_RECENT, t("map_closed_recent")), *years, (CLOSED_NONE, t("map_closed_none"))]
 
 
 def map_data(
     features: Sequence[Feature],
-    issues: Sequence[MarkedIssue],
+    marks: Sequence[Mark],
     t: Text,
     tiles: dict[str, Any] | None,
     frame: Box | None = None,
+    closed_words: str = "",
 ) -> dict[str, Any]:
-    """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues, the words, and
-    the frame it first shows ([[south, west], [north, east]], as the SVG's; None: all it draws)."""
+    """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues (the closed group
+    named as the legend names it), the words, and the frame it first shows ([[south, west], [north, east]], as
+    the SVG's; None: all it draws)."""
     layers = []
     for layer in MAP_LAYERS:
         members = [f for f in features if f.layer == layer]
@@ -152,19 +180,19 @@ def map_data(
                 "features": {"type": "FeatureCollection", "features": collection},
             }
         )
-    marks = [
+    points = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [i.lon, i.lat]},
-            "properties": {"href": f"/issues/{quote(i.code)}", "text": _issue_text(t, i), "group": i.group},
+            "geometry": {"type": "Point", "coordinates": [m.issue.lon, m.issue.lat]},
+            "properties": {"href": m.href, "text": m.text, "group": m.issue.group},
         }
-        for i in issues
+        for m in marks
     ]
     return {
         "layers": layers,
         "issues": {
-            "groups": {"open": t("open_issues"), "closed": t("map_closed")},
-            "features": {"type": "FeatureCollection", "features": marks},
+            "groups": {"open": t("open_issues"), "closed": closed_words or t("map_closed")},
+            "features": {"type": "FeatureCollection", "features": points},
         },
         "tiles": tiles,
         "frame": [[frame[1], frame[0]], [frame[3], frame[2]]] if frame is not None else None,
@@ -172,9 +200,7 @@ def map_data(
     }
 
 
-def svg_drawing(
-    features: Sequence[Feature], issues: Sequence[MarkedIssue], t: Text, frame: Box | None = None
-) -> MapDrawing | None:
+def svg_drawing(features: Sequence[Feature], marks: Sequence[Mark], frame: Box | None = None) -> MapDrawing | None:
     """The map as an SVG: every layer, the names that fit without covering each other, issues as links; fitted
     to ``frame`` when given (what reaches beyond it is clipped), else to everything drawn."""
     shapes: list[Shape] = []
@@ -184,21 +210,20 @@ def svg_drawing(
         rank = label_rank(f)
         if rank is not None and f.places:
             labels.append(Label(f.name, f.places, f"label-{f.layer} rank-{rank}", rank, _LABEL_SIZE[rank]))
-    shapes += [
-        Shape("point", [[(i.lon, i.lat)]], f"issue {i.group}", _issue_text(t, i), f"/issues/{quote(i.code)}")
-        for i in issues
-    ]
+    shapes += [Shape("point", [[(m.issue.lon, m.issue.lat)]], f"issue {m.issue.group}", m.text, m.href) for m in marks]
     return draw(shapes, width=MAP_WIDTH, labels=labels, frame=[frame_shape(frame)] if frame is not None else None)
 
 
-def legend(counts: dict[str, int], issues: Sequence[MarkedIssue], t: Text) -> list[tuple[str, str, str, int]]:
+def legend(
+    counts: dict[str, int], issues: Sequence[MarkedIssue], t: Text, closed_words: str = ""
+) -> list[tuple[str, str, str, int]]:
     """The legend's rows (key, CSS class, words, count): each layer, the open issues (the overdue among them
-    too), the overdue, the closed."""
+    too), the overdue, the closed ones shown (``closed_words`` says which)."""
     rows = [(layer, MAP_CSS[layer], t("layer_" + layer), counts[layer]) for layer in MAP_LAYERS if layer in counts]
     groups = {group: sum(1 for i in issues if i.group == group) for group in ISSUE_GROUPS}
     rows.append(("open", "issue open", t("open_issues"), groups["open"] + groups["overdue"]))
     rows.append(("overdue", "issue overdue", t("map_overdue"), groups["overdue"]))
-    rows.append(("closed", "issue closed", t("map_closed"), groups["closed"]))
+    rows.append(("closed", "issue closed", closed_words or t("map_closed"), groups["closed"]))
     return rows
 
 
@@ -211,10 +236,19 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
     Replica = Annotated[UnitOfWork, Depends(access.replica)]  # noqa: N806
 
     @pages.get("/map")
-    def watershed(request: Request, view: Seen, lagging: Replica) -> HTMLResponse:
+    def watershed(
+        request: Request, view: Seen, lagging: Replica, closed: Annotated[str | None, Query(max_length=20)] = None
+    ) -> HTMLResponse:
         compacts = compacts_of(view.actor)
+        now = wired.clock.now()
         with lagging as uow:
-            issues = marked_issues(uow.connection, compacts, wired.clock.now())
+            first = earliest_closure(uow.connection, compacts) if compacts else None
+            choices = closed_choices(view.t, local_today(now).year, local_today(first).year if first else None)
+            words = dict(choices)
+            # An unknown period (a link edited by hand): the default, said so.
+            flash = ("bad", view.t("map_closed_bad")) if closed and closed not in words else None
+            chosen = closed if closed in words else CLOSED_RECENT
+            issues = marked_issues(uow.connection, compacts, now, closed_span(chosen, now))
             # The viewer's compacts, not the province: what lies in their frame, as fine as the map can show.
             frame = frame_of_compacts(uow.connection, compacts, issues)
             tolerance = resolution(frame, MAP_WIDTH) if frame is not None else 0.0
@@ -223,13 +257,19 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
         for f in features:
             counts[f.layer] = counts.get(f.layer, 0) + 1
         tiles = tianditu(wired.settings.tianditu_key, view.t)
+        marks = marks_of(issues, view.t)
+        shown = view.t("map_closed_hidden") if chosen == CLOSED_NONE else words[chosen]
         page = render(
             request,
             "map.html",
             view,
-            drawing=svg_drawing(features, issues, view.t, frame),
-            legend=legend(counts, issues, view.t),
-            data=map_data(features, issues, view.t, tiles, frame),
+            422 if flash else 200,
+            drawing=svg_drawing(features, marks, frame),
+            legend=legend(counts, issues, view.t, shown),
+            data=map_data(features, marks, view.t, tiles, frame, shown),
+            closed_choices=choices,
+            closed=chosen,
+            flash=flash,
         )
         if tiles:
             page.headers["Content-Security-Policy"] = page_policy(image_hosts=TIANDITU_HOSTS)

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import shapely
@@ -25,12 +25,17 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
 from states.chart import CLOSED_STATES, OPEN_STATES
+from workflow.core.clock import SHANGHAI
 from workflow.core.models import CompactMember, Issue, Jurisdiction, MapFeature, Segment, table_of
 
 # The layers bottom to top: areas first, then lines, then points, so nothing small hides under something large.
 LAYER_ORDER = ("jurisdiction", "catchment", "sensitive", "river", "segment", "sewage_plant", "outfall")
 # The issue groups, drawn in this order: the urgent ones last, on top.
 ISSUE_GROUPS = ("closed", "open", "overdue")
+# Which closed issues a map marks (``closed_span``): those closed in the last twelve months, none, or a year's.
+CLOSED_RECENT = "recent"
+CLOSED_NONE = "none"
+RECENT_DAYS = 365
 
 Point = tuple[float, float]
 # Where a name stands from its point: centred on it, or on one side of it.
@@ -228,15 +233,55 @@ def group_of(state: str, due_at: datetime | None, now: datetime) -> str | None:
     return "overdue" if due_at is not None and due_at < now else "open"
 
 
-def marked_issues(conn: sa.Connection, compact_ids: frozenset[int], now: datetime) -> list[MarkedIssue]:
-    """The issues of these compacts that have a position and are open or closed, in drawing order (by group)."""
+def closed_span(choice: str, now: datetime) -> tuple[datetime, datetime | None] | None:
+    """When the closed issues a map marks were closed (from, until; None: to this day): ``CLOSED_RECENT`` the
+    last twelve months, a year ("2021") that calendar year in Asia/Shanghai, ``CLOSED_NONE`` none (None)."""
+    if choice == CLOSED_NONE:
+        return None
+    if choice == CLOSED_RECENT:
+        return now - timedelta(days=RECENT_DAYS), None
+    year = int(choice)
+    return datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
+
+
+def earliest_closure(conn: sa.Connection, compact_ids: frozenset[int]) -> datetime | None:
+    """When the first of these compacts' issues with a position that is closed now was closed (None: none is):
+    the oldest year a map's closed layer may be asked for."""
+    return conn.execute(
+        sa.select(sa.func.min(_issue.c.closed_at)).where(
+            _issue.c.compact_id.in_(sorted(compact_ids)),
+            _issue.c.lon.is_not(None),
+            _issue.c.lat.is_not(None),
+            _issue.c.state.in_(sorted(CLOSED_STATES)),
+        )
+    ).scalar()
+
+
+def marked_issues(
+    conn: sa.Connection,
+    compact_ids: frozenset[int],
+    now: datetime,
+    closed: tuple[datetime, datetime | None] | None,
+) -> list[MarkedIssue]:
+    """The issues of these compacts that have a position and are open (all of them, however old) or were
+    closed within ``closed`` (from, until, ``closed_span``; None: no closed one), in drawing order (by group).
+
+    Ten years of a compact's closed issues would bury the open ones (and take seconds to draw): a coordinator
+    looks at what is open and at what was closed lately, and asks for an older year when needed."""
+    wanted: sa.ColumnElement[bool] = _issue.c.state.in_(sorted(OPEN_STATES))
+    if closed is not None:
+        since, until = closed
+        within = [_issue.c.state.in_(sorted(CLOSED_STATES)), _issue.c.closed_at >= since]
+        if until is not None:
+            within.append(_issue.c.closed_at < until)
+        wanted = sa.or_(wanted, sa.and_(*within))
     rows = conn.execute(
         sa.select(_issue.c.code, _issue.c.title, _issue.c.state, _issue.c.due_at, _issue.c.lon, _issue.c.lat)
         .where(
             _issue.c.compact_id.in_(sorted(compact_ids)),
             _issue.c.lon.is_not(None),
             _issue.c.lat.is_not(None),
-            _issue.c.state.in_(sorted(OPEN_STATES | CLOSED_STATES)),
+            wanted,
         )
         .order_by(_issue.c.id)
     ).all()
