@@ -81,6 +81,19 @@ CODE_LENGTH = 20  # a jurisdiction's code is no longer (Jurisdiction.code's max_
 _segment = table_of(Segment)
 _member = table_of(CompactMember)
 _compact = table_of(Compact)
+_MEMBER = _jurisdiction.alias("member")
+# A compact's places: its members and every jurisdiction under one (paths hold digits and slashes only), by path;
+# built once, as every issue page asks.
+_PLACES = (
+    sa.select(_jurisdiction.c.code, _jurisdiction.c.name)
+    .where(
+        sa.exists()
+        .where(_member.c.compact_id == sa.bindparam("compact_id"), _member.c.jurisdiction_id == _MEMBER.c.id)
+        .where(_jurisdiction.c.path.startswith(_MEMBER.c.path))
+    )
+    .order_by(_jurisdiction.c.path)
+)
+_NAMED_PLACES = _PLACES.where(_jurisdiction.c.code.in_(sa.bindparam("codes", expanding=True)))
 
 
 class LoginRequired(Exception):
@@ -379,25 +392,11 @@ def router(access: Access) -> APIRouter:
     ) -> list[tuple[str, str]]:
         """The compact's member jurisdictions and everything under them, as (code, name) by path; with ``only``,
         just those of these codes (none asked: nothing read)."""
-        if only is not None and not only:
+        if only is None:
+            return [(r.code, r.name) for r in conn.execute(_PLACES, {"compact_id": compact_id})]
+        if not only:
             return []
-        members = (
-            conn.execute(
-                sa.select(_jurisdiction.c.path)
-                .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
-                .where(_member.c.compact_id == compact_id)
-            )
-            .scalars()
-            .all()
-        )
-        if not members:
-            return []
-        query = sa.select(_jurisdiction.c.code, _jurisdiction.c.name).where(
-            sa.or_(*(_jurisdiction.c.path.startswith(p, autoescape=True) for p in members))
-        )
-        if only is not None:
-            query = query.where(_jurisdiction.c.code.in_(sorted(only)))
-        rows = conn.execute(query.order_by(_jurisdiction.c.path)).all()
+        rows = conn.execute(_NAMED_PLACES, {"compact_id": compact_id, "codes": sorted(only)})
         return [(r.code, r.name) for r in rows]
 
     @pages.get("/issues/{code}")
