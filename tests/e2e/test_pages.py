@@ -110,6 +110,23 @@ def test_an_issue_page_escapes_user_text_and_offers_only_this_persons_actions(
     assert re.findall(r'<details class="action" data-trigger="([a-z_]+)"', html) == []
 
 
+def test_only_a_form_that_picks_a_place_lists_the_compacts_places_and_the_timeline_names_them(
+    sqlite_world: World, client: TestClient
+) -> None:
+    code = sqlite_world.report()
+    sign_in(client, REPORTER)
+    html = client.get(f"/issues/{code}").text
+    assert 'data-trigger="hand_off"' in html
+    assert RECEIVING_CODE in re.findall(r'<option value="(\d+)"', html)
+    sqlite_world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    sign_in(client, RECEIVER)
+    html = client.get(f"/issues/{code}").text
+    assert re.findall(r'<option value="(\d+)"', html) == []  # accepting, disputing, merging pick no place
+    timeline = html.split('data-testid="timeline"', 1)[1]
+    assert "白马镇" in timeline
+    assert RECEIVING_CODE not in timeline
+
+
 def test_another_compacts_people_cannot_open_an_issue_page(sqlite_world: World, client: TestClient) -> None:
     code = sqlite_world.report()
     sign_in(client, AUDITOR)

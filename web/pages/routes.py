@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Collection, Sequence
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -60,6 +61,7 @@ from workflow.maps.shared import frame_of_compacts
 from workflow.patrols.completion import district_figures
 from workflow.patrols.pairings import live_pairing
 from workflow.reading.figures import FIGURE_SIDES, stats
+from workflow.reading.issues import TimelineEntry
 from workflow.reading.nearby import NearbyIssue, duplicate_links, nearby_open
 from workflow.reading.records import report_rows
 from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, open_issues, queue
@@ -75,9 +77,23 @@ REPORT_MAP_WIDTH = 480  # the report form's map to tap a place on
 log = logging.getLogger(__name__)
 
 _jurisdiction = table_of(Jurisdiction)
+CODE_LENGTH = 20  # a jurisdiction's code is no longer (Jurisdiction.code's max_length)
 _segment = table_of(Segment)
 _member = table_of(CompactMember)
 _compact = table_of(Compact)
+_MEMBER = _jurisdiction.alias("member")
+# A compact's places: its members and every jurisdiction under one (paths hold digits and slashes only), by path;
+# built once, as every issue page asks.
+_PLACES = (
+    sa.select(_jurisdiction.c.code, _jurisdiction.c.name)
+    .where(
+        sa.exists()
+        .where(_member.c.compact_id == sa.bindparam("compact_id"), _member.c.jurisdiction_id == _MEMBER.c.id)
+        .where(_jurisdiction.c.path.startswith(_MEMBER.c.path))
+    )
+    .order_by(_jurisdiction.c.path)
+)
+_NAMED_PLACES = _PLACES.where(_jurisdiction.c.code.in_(sa.bindparam("codes", expanding=True)))
 
 
 class LoginRequired(Exception):
@@ -292,7 +308,10 @@ def router(access: Access) -> APIRouter:
                 segment = uow.connection.execute(
                     sa.select(_segment.c.name, _segment.c.geometry).where(_segment.c.id == row.segment_id)
                 ).first()
-            choices = jurisdiction_choices(uow.connection, row.compact_id)
+            # The compact's places as options only for a form that picks one; else only those the timeline names.
+            offered = any(f.kind == FieldKind.JURISDICTION for a in actions for f in a.fields)
+            named = None if offered else payload_codes(issue.timeline)
+            choices = jurisdiction_choices(uow.connection, row.compact_id, named)
             proposed = None
             if any(a.trigger == "hand_off" for a in actions):
                 proposed = proposed_receiving(uow.connection, scope.reporting_path, row.segment_id, row.lon, row.lat)
@@ -364,24 +383,20 @@ def router(access: Access) -> APIRouter:
         )
         return [code for code in sides if not paths.get(code, "").startswith(own_path)]
 
-    def jurisdiction_choices(conn: sa.Connection, compact_id: int) -> list[tuple[str, str]]:
-        """The compact's member jurisdictions and everything under them, as (code, name) by path."""
-        members = (
-            conn.execute(
-                sa.select(_jurisdiction.c.path)
-                .join(_member, _member.c.jurisdiction_id == _jurisdiction.c.id)
-                .where(_member.c.compact_id == compact_id)
-            )
-            .scalars()
-            .all()
-        )
-        if not members:
+    def payload_codes(timeline: Sequence[TimelineEntry]) -> set[str]:
+        """The payloads' words that could be a jurisdiction's code (the timeline says such a value by its name)."""
+        return {v for e in timeline for v in e.payload.values() if isinstance(v, str) and 0 < len(v) <= CODE_LENGTH}
+
+    def jurisdiction_choices(
+        conn: sa.Connection, compact_id: int, only: Collection[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """The compact's member jurisdictions and everything under them, as (code, name) by path; with ``only``,
+        just those of these codes (none asked: nothing read)."""
+        if only is None:
+            return [(r.code, r.name) for r in conn.execute(_PLACES, {"compact_id": compact_id})]
+        if not only:
             return []
-        rows = conn.execute(
-            sa.select(_jurisdiction.c.code, _jurisdiction.c.name)
-            .where(sa.or_(*(_jurisdiction.c.path.startswith(p, autoescape=True) for p in members)))
-            .order_by(_jurisdiction.c.path)
-        ).all()
+        rows = conn.execute(_NAMED_PLACES, {"compact_id": compact_id, "codes": sorted(only)})
         return [(r.code, r.name) for r in rows]
 
     @pages.get("/issues/{code}")

@@ -197,6 +197,8 @@ def list_cases(
         )
         query = query.where(_case.c.id.in_(linked))
     rows = conn.execute(query).all()
+    if not rows:  # most issues have no case: their page asks nothing more
+        return []
     paths = party_paths(conn, [r.id for r in rows])
     rows = [r for r in rows if can_see(actor, r.compact_id, paths.get(r.id, []))]
     return _case_views(conn, rows)
@@ -208,6 +210,8 @@ def case_view(conn: sa.Connection, actor: Actor, code: str) -> CaseView:
 
 
 def _case_views(conn: sa.Connection, rows: Sequence[Any]) -> list[CaseView]:
+    if not rows:
+        return []
     ids = [r.id for r in rows]
     parties: dict[int, list[tuple[str, str]]] = {}
     for case_id, code, name in conn.execute(

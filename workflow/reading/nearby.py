@@ -147,19 +147,24 @@ class LinkedIssue:
     state: str
 
 
+_MERGED_INTO = _issue.alias("merged_into")
+# Built once: every issue page asks both (an alias's columns cost more to set up than the statement to run).
+_ORIGINAL = (
+    sa.select(_MERGED_INTO.c.code, _MERGED_INTO.c.title, _MERGED_INTO.c.state)
+    .join(_issue, _issue.c.duplicate_of_id == _MERGED_INTO.c.id)
+    .where(_issue.c.id == sa.bindparam("issue_id"))
+)
+_DUPLICATES = (
+    sa.select(_issue.c.code, _issue.c.title, _issue.c.state)
+    .where(_issue.c.duplicate_of_id == sa.bindparam("issue_id"))
+    .order_by(_issue.c.created_at, _issue.c.id)
+)
+
+
 def duplicate_links(conn: sa.Connection, issue_id: int) -> tuple[LinkedIssue | None, list[LinkedIssue]]:
     """The issue this one was merged into (if it is a duplicate), and the duplicates merged into it, oldest first."""
-    merged_into = _issue.alias("merged_into")
-    original = conn.execute(
-        sa.select(merged_into.c.code, merged_into.c.title, merged_into.c.state)
-        .join(_issue, _issue.c.duplicate_of_id == merged_into.c.id)
-        .where(_issue.c.id == issue_id)
-    ).first()
-    duplicates = conn.execute(
-        sa.select(_issue.c.code, _issue.c.title, _issue.c.state)
-        .where(_issue.c.duplicate_of_id == issue_id)
-        .order_by(_issue.c.created_at, _issue.c.id)
-    ).all()
+    original = conn.execute(_ORIGINAL, {"issue_id": issue_id}).first()
+    duplicates = conn.execute(_DUPLICATES, {"issue_id": issue_id}).all()
     return (
         LinkedIssue(original.code, original.title, original.state) if original else None,
         [LinkedIssue(d.code, d.title, d.state) for d in duplicates],
