@@ -109,8 +109,11 @@ class Completion:
         return sorted((c for c in self.chiefs if c.under), key=lambda c: (c.done / c.required, c.path, c.person))
 
 
-def chief_rows(conn: sa.Connection, compact_id: int | None, person: str | None = None) -> list[Any]:
-    """Active chiefs with a jurisdiction (within the compact's members, when given)."""
+def chief_rows(
+    conn: sa.Connection, compact_id: int | None, person: str | None = None, *, within: list[str] | None = None
+) -> list[Any]:
+    """Active chiefs with a jurisdiction (within the compact's members, when given; or at or under the
+    ``within`` paths, already read). The paths are asked of the database, not of every chief of the province."""
     query = (
         sa.select(
             _person.c.id,
@@ -128,17 +131,16 @@ def chief_rows(conn: sa.Connection, compact_id: int | None, person: str | None =
     )
     if person is not None:
         query = query.where(_person.c.code == person)
-    rows = conn.execute(query).all()
-    if compact_id is None:
-        return list(rows)
-    members = member_paths(conn, compact_id)
-    return [r for r in rows if side_of_path(members, r.path)]
+    if within is None and compact_id is not None:
+        within = member_paths(conn, compact_id)
+    if within is not None:
+        query = query.where(sa.or_(sa.false(), *(_juris.c.path.startswith(p, autoescape=True) for p in within)))
+    return list(conn.execute(query).all())
 
 
 def _chiefs_within(conn: sa.Connection, members: list[str] | None) -> list[Any]:
     """``chief_rows`` with the compact's member paths already read (None: everywhere)."""
-    rows = chief_rows(conn, None)
-    return rows if members is None else [r for r in rows if side_of_path(members, r.path)]
+    return chief_rows(conn, None, within=members)
 
 
 def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
