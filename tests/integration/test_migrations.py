@@ -1,7 +1,8 @@
 """The migrations build exactly the schema the models describe, on each dialect."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -14,6 +15,7 @@ from riverchief.bootstrap import App
 from riverchief.migrate import alembic_config, current, upgrade
 from tests.factories import World
 from workflow.core.models import line_box
+from workflow.patrols.completion import _patrol_counts
 from workflow.reading.practice import _juris, _patrol_source
 
 
@@ -140,7 +142,8 @@ def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_p
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         # With the other ways to the patrols gone (in a transaction rolled back), the count is planned through it:
         # the statement's conditions imply the index's predicate.
-        for other in ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at"):
+        others = ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at", "ix_patrol_done_patroller")
+        for other in (*others, "ix_patrol_patroller_started"):
             conn.execute(sa.text(f"DROP INDEX {other}"))
         if postgresql:
             conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
@@ -153,3 +156,38 @@ def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_p
         )
         conn.rollback()
     assert "ix_patrol_done_segment" in plan, plan
+
+
+def test_the_finished_patrols_by_chief_index_goes_down_and_up_and_serves_the_completion_count(app: App) -> None:
+    down_to(app.engine, "0019")
+    with app.engine.connect() as conn:
+        assert "ix_patrol_done_patroller" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
+    assert upgrade(app.engine)[0] == "0019"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "FROM patrol" in statement:
+            seen.append((statement, parameters))
+
+    postgresql = app.engine.dialect.name == "postgresql"
+    with app.engine.connect() as conn:
+        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_patroller"]
+        assert index["column_names"] == ["patroller_id", "started_at", "kind"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        sa.event.listen(app.engine, "before_cursor_execute", keep)
+        try:
+            _patrol_counts(conn, date(2026, 1, 1), date(2026, 12, 1), [1, 2, 3])
+        finally:
+            sa.event.remove(app.engine, "before_cursor_execute", keep)
+        ((statement, parameters),) = seen
+        # With the other ways to the patrols gone (in a transaction rolled back), the count the completion sends
+        # is planned through it: its conditions imply the index's predicate.
+        others = ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at", "ix_patrol_done_segment")
+        for other in (*others, "ix_patrol_patroller_started"):
+            conn.execute(sa.text(f"DROP INDEX {other}"))
+        if postgresql:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+        plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
+        conn.rollback()
+    assert "ix_patrol_done_patroller" in plan, plan

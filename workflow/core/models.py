@@ -525,9 +525,18 @@ class Patrol(SQLModel, table=True):
     # ix_patrol_done_started: a month's finished patrols with who made them and their kind, read from the
     # index alone (the funding and completion counts), not from the table's pages with their tracks.
     # ix_patrol_done_segment: the same per segment, for the patrols made on a compact's segments in a period
-    # (the practice's figures; migration 0019).
+    # (the practice's figures; migration 0019). ix_patrol_done_patroller: the same per chief, for the
+    # compact's chiefs' completion over months (migration 0020).
     __table_args__ = (
         sa.Index("ix_patrol_patroller_started", "patroller_id", "started_at"),
+        sa.Index(
+            "ix_patrol_done_patroller",
+            "patroller_id",
+            "started_at",
+            "kind",
+            postgresql_where=sa.text("ended_at IS NOT NULL"),
+            sqlite_where=sa.text("ended_at IS NOT NULL"),
+        ),
         sa.Index(
             "ix_patrol_done_segment",
             "segment_id",
