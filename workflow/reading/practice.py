@@ -179,22 +179,11 @@ def meeting_figures(
         )
         query = query.where(sa.or_(invited.exists(), decided.exists()))
     levels = list(conn.execute(query).scalars())
-    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
-    either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
+    source, within = _steps_in(compact_id, since, until, path)
     bare = conn.execute(
         sa.select(_event.c.payload, _event.c.occurred_at)
-        .select_from(
-            _event.join(_issue, _issue.c.id == _event.c.issue_id)
-            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
-            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
-        )
-        .where(
-            _issue.c.compact_id == compact_id,
-            _event.c.trigger == "convene",
-            _event.c.occurred_at >= since,
-            _event.c.occurred_at < until,
-            either,
-        )
+        .select_from(source)
+        .where(*within, _event.c.trigger == "convene")
     ).all()
     days = {
         (e.payload.get("meeting_date") or e.occurred_at.astimezone(SHANGHAI).date().isoformat(), e.payload.get("level"))
@@ -204,6 +193,24 @@ def meeting_figures(
     levels += [level for _, level in days]
     by_level = {level: levels.count(level) for level in ("township", "district", "city", "province")}
     return {"joint_meetings": len(levels), "joint_meetings_by_level": by_level}
+
+
+def _steps_in(compact_id: int, since: datetime, until: datetime, path: str | None) -> tuple[Any, tuple[Any, ...]]:
+    """The ledger joined to its issues and their sides, and the conditions for the compact's steps in
+    [since, until) with ``path`` (None: anywhere) at or above either side."""
+    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
+    source = (
+        _event.join(_issue, _issue.c.id == _event.c.issue_id)
+        .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+        .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+    )
+    either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
+    return source, (
+        _issue.c.compact_id == compact_id,
+        _event.c.occurred_at >= since,
+        _event.c.occurred_at < until,
+        either,
+    )
 
 
 def _progress_bulletins(conn: sa.Connection, compact_id: int, since: datetime, until: datetime) -> int:
@@ -421,23 +428,12 @@ def _events(
 ) -> dict[str, int]:
     """The steps of these triggers on the compact's issues in [since, until) (with ``path`` as either side),
     by trigger: one grouped statement."""
-    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
-    either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
+    source, within = _steps_in(compact_id, since, until, path)
     counted: dict[str, int] = dict(
         conn.execute(
             sa.select(_event.c.trigger, sa.func.count())
-            .select_from(
-                _event.join(_issue, _issue.c.id == _event.c.issue_id)
-                .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
-                .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
-            )
-            .where(
-                _issue.c.compact_id == compact_id,
-                _event.c.trigger.in_(triggers),
-                _event.c.occurred_at >= since,
-                _event.c.occurred_at < until,
-                either,
-            )
+            .select_from(source)
+            .where(*within, _event.c.trigger.in_(triggers))
             .group_by(_event.c.trigger)
         ).all()
     )
