@@ -1,6 +1,7 @@
 """The migrations build exactly the schema the models describe, on each dialect."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from riverchief.migrate import alembic_config, current, upgrade
 from tests.factories import World
 from workflow.core.models import line_box
 from workflow.patrols.completion import _patrol_counts
-from workflow.reading.practice import _juris, _patrol_source
+from workflow.reading.practice import _juris, _patrol_figures
 
 
 def down_to(engine: Engine, revision: str) -> None:
@@ -122,47 +123,10 @@ def test_the_event_period_indexes_migration_goes_down_and_up_again(app: App) -> 
             assert built["ix_event_trigger_occurred"].endswith("(trigger, occurred_at) INCLUDE (issue_id)")
 
 
-def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_practice_count(app: App) -> None:
-    down_to(app.engine, "0018")
-    with app.engine.connect() as conn:
-        assert "ix_patrol_done_segment" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
-    assert upgrade(app.engine)[0] == "0018"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
-    members = ["/500000/500101/"]
-    patrol, _, source, where = _patrol_source(
-        sa.or_(*(_juris.c.path.startswith(p) for p in members)),
-        datetime(2026, 1, 1, tzinfo=UTC),
-        datetime(2027, 1, 1, tzinfo=UTC),
-        None,
-    )
-    count = sa.select(patrol.c.kind, sa.func.count()).select_from(source).where(*where).group_by(patrol.c.kind)
-    postgresql = app.engine.dialect.name == "postgresql"
-    with app.engine.connect() as conn:
-        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_segment"]
-        assert index["column_names"] == ["segment_id", "started_at", "patroller_id", "kind", "id"]
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
-        # With the other ways to the patrols gone (in a transaction rolled back), the count is planned through it:
-        # the statement's conditions imply the index's predicate.
-        others = ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at", "ix_patrol_done_patroller")
-        for other in (*others, "ix_patrol_patroller_started"):
-            conn.execute(sa.text(f"DROP INDEX {other}"))
-        if postgresql:
-            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        sql = str(count.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        plan = "\n".join(
-            str(row[-1])
-            for row in conn.execute(
-                sa.text(("EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN ") + sql.replace("%%", "%"))
-            )
-        )
-        conn.rollback()
-    assert "ix_patrol_done_segment" in plan, plan
-
-
-def test_the_finished_patrols_by_chief_index_goes_down_and_up_and_serves_the_completion_count(app: App) -> None:
-    down_to(app.engine, "0019")
-    with app.engine.connect() as conn:
-        assert "ix_patrol_done_patroller" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
-    assert upgrade(app.engine)[0] == "0019"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
+def _patrol_plan(app: App, index: str, read: Callable[[sa.Connection], object]) -> str:
+    """The plan of the first patrol statement ``read`` sends (for the practice's figures, the count by kind),
+    with every other index of patrol dropped and sequential scans priced out (in a transaction rolled back):
+    it names ``index`` if the statement's conditions imply the index's predicate."""
     seen: list[tuple[str, Any]] = []
 
     def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
@@ -171,23 +135,54 @@ def test_the_finished_patrols_by_chief_index_goes_down_and_up_and_serves_the_com
 
     postgresql = app.engine.dialect.name == "postgresql"
     with app.engine.connect() as conn:
-        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_patroller"]
-        assert index["column_names"] == ["patroller_id", "started_at", "kind"]
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         sa.event.listen(app.engine, "before_cursor_execute", keep)
         try:
-            _patrol_counts(conn, date(2026, 1, 1), date(2026, 12, 1), [1, 2, 3])
+            read(conn)
         finally:
             sa.event.remove(app.engine, "before_cursor_execute", keep)
-        ((statement, parameters),) = seen
-        # With the other ways to the patrols gone (in a transaction rolled back), the count the completion sends
-        # is planned through it: its conditions imply the index's predicate.
-        others = ("ix_patrol_segment_id", "ix_patrol_done_started", "ix_patrol_started_at", "ix_patrol_done_segment")
-        for other in (*others, "ix_patrol_patroller_started"):
+        (statement, parameters), *_ = seen
+        for other in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")} - {index}:
             conn.execute(sa.text(f"DROP INDEX {other}"))
         if postgresql:
             conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
         plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
         conn.rollback()
+    return plan
+
+
+def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_practice_count(app: App) -> None:
+    down_to(app.engine, "0018")
+    with app.engine.connect() as conn:
+        assert "ix_patrol_done_segment" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
+    assert upgrade(app.engine)[0] == "0018"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
+    with app.engine.connect() as conn:
+        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_segment"]
+        assert index["column_names"] == ["segment_id", "started_at", "patroller_id", "kind", "id"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    members = ["/500000/500101/"]
+    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    # The practice's count, planned through it once the other ways to the patrols are gone.
+    plan = _patrol_plan(
+        app, "ix_patrol_done_segment", lambda conn: _patrol_figures(conn, in_compact, since, until, None)
+    )
+    assert "ix_patrol_done_segment" in plan, plan
+
+
+def test_the_finished_patrols_by_chief_index_goes_down_and_up_and_serves_the_completion_count(app: App) -> None:
+    down_to(app.engine, "0019")
+    with app.engine.connect() as conn:
+        assert "ix_patrol_done_patroller" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("patrol")}
+    assert upgrade(app.engine)[0] == "0019"  # on PostgreSQL CONCURRENTLY, outside the upgrade's transaction
+    with app.engine.connect() as conn:
+        (index,) = [ix for ix in sa.inspect(conn).get_indexes("patrol") if ix["name"] == "ix_patrol_done_patroller"]
+        assert index["column_names"] == ["patroller_id", "started_at", "kind"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    # The count the completion sends, planned through it once the other ways to the patrols are gone.
+    plan = _patrol_plan(
+        app,
+        "ix_patrol_done_patroller",
+        lambda conn: _patrol_counts(conn, date(2026, 1, 1), date(2026, 12, 1), [1, 2, 3]),
+    )
     assert "ix_patrol_done_patroller" in plan, plan
