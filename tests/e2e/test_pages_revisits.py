@@ -93,6 +93,8 @@ def test_photos_uploaded_first_say_when_and_where_they_were_taken(sqlite_world: 
     facts = re.findall(r'data-testid="photo-facts">([^<]+)<', answer.text)
     assert facts == ["拍摄于 2026-03-02 10:15 · 30.2080°N 105.7030°E", "照片无拍摄时间/位置"]
     assert answer.text.count('<ul class="shots"') == 1
+    # The issue's own photo list says the place the same way, not as bare numbers.
+    assert re.findall(r'data-testid="photo-place">([^<]+)<', answer.text) == ["30.2080°N 105.7030°E"]
     assert f"/api/v1/issues/{code}/attachments/{hashlib.sha256(ON_SITE).hexdigest()}" in answer.text
     # What was written is kept (escaped) while the photos are checked; nothing is decided yet.
     assert html.escape(FINDING, quote=False) in answer.text

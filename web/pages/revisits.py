@@ -51,12 +51,17 @@ SPAN = re.compile(r"(\d{8})-(\d{8})")
 FORM_KEY = "form_key"
 
 
+def place_text(lon: float | None, lat: float | None) -> str | None:
+    """Where a photo was taken, as people read a position: 30.2080°N 105.7030°E; None without both."""
+    if lon is None or lat is None:
+        return None
+    return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+
+
 def facts_text(t: Text, taken_at: datetime | None, lon: float | None, lat: float | None) -> str:
     """When and where a photo says it was taken: 拍摄于 2026-03-02 10:15 · 30.2080°N 105.7030°E."""
     when = taken_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if taken_at else None
-    where = None
-    if lon is not None and lat is not None:
-        where = f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+    where = place_text(lon, lat)
     if when is None and where is None:
         return t("photo_no_facts")
     said = t("photo_taken", when=when) if when else t("photo_no_time")

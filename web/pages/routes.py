@@ -347,6 +347,7 @@ def router(access: Access) -> APIRouter:
             "field_kinds": FieldKind,
             "today": local_today(wired.clock.now()).isoformat(),
             "tz": SHANGHAI,
+            "place": revisits.place_text,
             "max_bytes": wired.settings.upload_max_bytes,
             "refused_photos": [],
             "enforcement": enforcement.linked_to_issue(view, code),
