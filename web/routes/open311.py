@@ -40,7 +40,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
-from states import CHART, INITIAL, TABLE
+from states import CHART, INITIAL, TABLE, chart
 from states.chart import PHASES, phase_of
 from states.policy import CATEGORIES, DEADLINES, PLANNED_STATES
 from web.access import Access
@@ -74,8 +74,9 @@ _GROUPS = {
 }
 _OTHER_GROUP = "其他"
 
-# States a public reader sees as closed: closed, looked at again while closed, archived, dismissed.
-CLOSED_STATES = frozenset({"du.closed", "du.revisiting"} | {s.name for s in CHART.states if s.terminal})
+# States a public reader sees as closed: the chart's closed ones (closed, looked at again while closed,
+# archived) and every other end (dismissed, merged as a duplicate).
+CLOSED_STATES = chart.CLOSED_STATES | chart.TERMINAL_STATES
 # Never shown publicly: a flagged point is watched quietly (publishing it would warn whoever is watched).
 HIDDEN_STATES = frozenset({INITIAL, "kan.flagged"})
 
