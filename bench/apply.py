@@ -478,6 +478,7 @@ def floor_step(conn: sa.Connection, bench: Bench, slot: Slot, move: Move) -> int
     actor = bench.world.people[move.who]
     event = {
         "issue_id": head.id,
+        "compact_id": bench.draft["compact_id"],  # the lanes' issues are all in the one compact
         "seq": seq,
         "trigger": move.trigger,
         "from_state": head.state,

@@ -503,6 +503,7 @@ class Ledger:
         lon, lat = self.province.starts.get(segment, (None, None)) if segment else (None, None)
         title = sides.reporting.name + rng.choice(TITLES)
         row: dict[str, Any] = {
+            "compact_id": compact.id,  # written on each of its events, as apply writes it
             "state": "new",
             "version": 0,
             "head": GENESIS,
@@ -607,6 +608,7 @@ class Ledger:
             at,
             (
                 issue_id,
+                row["compact_id"],
                 seq,
                 trigger,
                 row["state"],
@@ -722,6 +724,7 @@ ISSUE_COLUMNS = [
 ]
 EVENT_COLUMNS = [
     "issue_id",
+    "compact_id",
     "seq",
     "trigger",
     "from_state",

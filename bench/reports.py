@@ -255,7 +255,7 @@ def bulk_load(app: App, issues: int, months: int, year: int, seed: int) -> Bulk:
         conn.execute(_issue.insert(), issue_rows)
         ids = dict(conn.execute(sa.select(_issue.c.code, _issue.c.id).where(_issue.c.compact_id == compact_id)).all())
         flat = [
-            {**e, "issue_id": ids[row["code"]]}
+            {**e, "issue_id": ids[row["code"]], "compact_id": compact_id}
             for row, events in zip(issue_rows, event_rows, strict=True)
             for e in events
         ]

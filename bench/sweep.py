@@ -116,7 +116,9 @@ def _floor(app: App) -> float:
         people = list(conn.execute(sa.select(table_of(Person).c.id).limit(3)).scalars())
     started = time.perf_counter()
     with app.engine.connect() as conn:
-        rows = conn.execute(sa.select(_issue.c.id, _issue.c.version).where(_issue.c.next_check_at <= NOW)).all()
+        rows = conn.execute(
+            sa.select(_issue.c.id, _issue.c.version, _issue.c.compact_id).where(_issue.c.next_check_at <= NOW)
+        ).all()
     for row in rows:
         with app.engine.begin() as conn:
             conn.execute(
@@ -134,6 +136,7 @@ def _floor(app: App) -> float:
                 _event.insert(),
                 {
                     "issue_id": row.id,
+                    "compact_id": row.compact_id,
                     "seq": row.version + 1,
                     "trigger": "dispatch",
                     "from_state": "ban.handed_off",

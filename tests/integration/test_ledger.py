@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +13,25 @@ import sqlalchemy as sa
 
 from riverchief.bootstrap import App
 from riverchief.verifying import verify_in_parallel
-from tests.factories import AUDITOR, CHECKLIST, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
+from tests.factories import (
+    AUDITOR,
+    CHECKLIST,
+    COORDINATOR,
+    RECEIVER,
+    RECEIVING_CODE,
+    REPORTER,
+    World,
+    jpeg_with_gps,
+    walk_to,
+)
 from workflow.core.calendar import local_today
 from workflow.core.errors import ValidationFailed
+from workflow.core.evidence import add_evidence
 from workflow.core.ledger import GENESIS, Finding, VerifyReport, event_hash, replay_issue, seal_day, verify
-from workflow.core.models import Event, LedgerSeal, table_of
+from workflow.core.models import Event, Issue, LedgerSeal, table_of
 
 _event = table_of(Event)
+PHOTO = jpeg_with_gps((30.0, 12.0, 28.8), (105.0, 42.0, 10.8), "2026:03:02 10:15:00")
 
 # Tables whose rows the database may guard with triggers (the ledger is append-only).
 _GUARDED = ("event", "ledger_seal")
@@ -222,6 +235,30 @@ def test_issues_walked_along_every_kind_of_path_verify_and_replay_to_their_rows(
         assert replay.version == len(world.events(code)), name
 
 
+def test_every_event_carries_its_issues_compact_whichever_path_wrote_it(world: World, tmp_path: Path) -> None:
+    # Every kind of path (a joint meeting among them), a merged duplicate (whose original's step the service
+    # fires as a follow-up), evidence: each writes its event through apply, with the issue's compact.
+    for name, walk in PATHS.items():
+        code = world.report(title=name)
+        if walk is not None:
+            walk(world, code)
+    original, duplicate = world.report(title="原件"), world.report(title="重复")
+    world.fire(duplicate, "mark_duplicate", REPORTER, of=original, reason="同一排口")
+    add_evidence(world.app.uow(), original, world.actor(REPORTER), PHOTO, "a.jpg", tmp_path)
+    issue = table_of(Issue)
+    with world.app.reader() as uow:
+        pairs = uow.connection.execute(
+            sa.select(_event.c.trigger, _event.c.compact_id, issue.c.compact_id).join(
+                issue, issue.c.id == _event.c.issue_id
+            )
+        ).all()
+
+    assert {"convene", "resolve", "archive", "mark_duplicate", "duplicate_linked", "add_evidence"} <= {
+        trigger for trigger, _, _ in pairs
+    }
+    assert [(trigger, ours) for trigger, ours, theirs in pairs if ours is None or ours != theirs] == []
+
+
 def test_replaying_a_tampered_chain_refuses_and_names_the_event(ledger: Ledger) -> None:
     middle = ledger.events[3]
     set_event_column(ledger.world.app, middle.id, "actor_code", COORDINATOR)
@@ -334,6 +371,7 @@ def _forged_event(ledger: Ledger, *, hash_: str | None) -> dict[str, Any]:
     last = ledger.events[-1]
     row = {
         "issue_id": ledger.issue_id,
+        "compact_id": last.compact_id,  # outside the hash, copied as a forger would
         "seq": 9,
         "trigger": "pass_check",
         "from_state": "du.verifying",
@@ -346,7 +384,7 @@ def _forged_event(ledger: Ledger, *, hash_: str | None) -> dict[str, Any]:
         "occurred_at": last.occurred_at + timedelta(minutes=5),
         "prev_hash": last.hash,
     }
-    fields = {k: v for k, v in row.items() if k not in ("issue_id", "actor_id", "prev_hash")}
+    fields = {k: v for k, v in row.items() if k not in ("issue_id", "compact_id", "actor_id", "prev_hash")}
     row["hash"] = hash_ or event_hash(issue_code=ledger.code, prev_hash=last.hash, **fields)
     return row
 
@@ -374,7 +412,7 @@ def test_a_forged_event_that_breaks_the_statechart_is_named_even_when_fully_rech
     # A forger who re-chains and moves the issue row along still has to obey the chart.
     row = _forged_event(ledger, hash_=None)
     row.update(trigger="archive", to_state="archived")
-    fields = {k: v for k, v in row.items() if k not in ("issue_id", "actor_id", "prev_hash", "hash")}
+    fields = {k: v for k, v in row.items() if k not in ("issue_id", "compact_id", "actor_id", "prev_hash", "hash")}
     row["hash"] = event_hash(issue_code=ledger.code, prev_hash=row["prev_hash"], **fields)
     tamper(ledger.world.app, _event.insert(), row)
     tamper(
@@ -388,6 +426,22 @@ def test_a_forged_event_that_breaks_the_statechart_is_named_even_when_fully_rech
 
     assert (finding.issue_code, finding.event_id, finding.seq) == (ledger.code, forged.id, 9)
     assert "'archive' is not allowed from 'du.verifying'" in finding.problem
+
+
+@pytest.mark.parametrize("moved_to", ["another compact", "none"])
+def test_an_event_whose_compact_is_not_its_issues_is_named_though_its_hash_still_holds(
+    ledger: Ledger, moved_to: str
+) -> None:
+    # The compact is outside the hash (chains made before it still verify), so it is checked against the issue.
+    event = ledger.events[3]
+    assert event.compact_id is not None
+    value = event.compact_id + 1 if moved_to == "another compact" else None
+    set_event_column(ledger.world.app, event.id, "compact_id", value)
+
+    finding = only_finding(verify_all(ledger.world))
+
+    assert (finding.issue_code, finding.event_id, finding.seq) == (ledger.code, event.id, event.seq)
+    assert finding.problem == f"names compact {value}, its issue is in compact {event.compact_id}"
 
 
 def test_only_the_tampered_issues_are_reported_each_at_its_own_first_break(ledger: Ledger) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,7 +15,7 @@ from sqlmodel import SQLModel
 
 from riverchief.bootstrap import App
 from riverchief.migrate import alembic_config, current, upgrade
-from tests.factories import World
+from tests.factories import RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from workflow.core.models import line_box
 from workflow.patrols.completion import _patrol_counts
 from workflow.reading.practice import _juris, _patrol_figures
@@ -186,3 +187,55 @@ def test_the_finished_patrols_by_chief_index_goes_down_and_up_and_serves_the_com
         lambda conn: _patrol_counts(conn, date(2026, 1, 1), date(2026, 12, 1), [1, 2, 3]),
     )
     assert "ix_patrol_done_patroller" in plan, plan
+
+
+def _event_compacts(engine: Engine) -> list[tuple[Any, Any]]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text("SELECT e.compact_id, i.compact_id FROM event e JOIN issue i ON i.id = e.issue_id")
+            ).all()
+        )
+
+
+def test_the_compact_on_the_ledger_is_filled_for_the_events_written_before_it_and_goes_down_again(
+    world: World,
+) -> None:
+    engine = world.app.engine
+    for title in ("白马镇段排污口", "太安镇段养殖废水"):
+        walk_to(world, world.report(title=title), "accept")
+    down_to(engine, "0020")
+    with engine.connect() as conn:
+        assert "compact_id" not in {c["name"] for c in sa.inspect(conn).get_columns("event")}
+        assert "ix_event_compact_trigger_occurred" not in {ix["name"] for ix in sa.inspect(conn).get_indexes("event")}
+    # 0002's triggers again: no UPDATE of an event at all.
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("UPDATE event SET actor_code = actor_code"))
+
+    assert upgrade(engine)[0] == "0020"  # on PostgreSQL the batches and the index outside a transaction
+
+    filled = _event_compacts(engine)
+    assert len(filled) >= 6  # two issues reported, handed off and accepted
+    assert [pair for pair in filled if pair[0] is None or pair[0] != pair[1]] == []
+    with engine.connect() as conn:
+        (index,) = [
+            ix for ix in sa.inspect(conn).get_indexes("event") if ix["name"] == "ix_event_compact_trigger_occurred"
+        ]
+        assert index["column_names"] == ["compact_id", "trigger", "occurred_at"]
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        if conn.dialect.name == "postgresql":
+            valid, built = conn.execute(
+                sa.text(
+                    "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
+                    " WHERE indexrelid = 'ix_event_compact_trigger_occurred'::regclass"
+                )
+            ).one()
+            assert valid
+            assert built.endswith("(compact_id, trigger, occurred_at) INCLUDE (issue_id)")
+    # The steps go on with their compact, and the filled ones stay as they are.
+    code = world.report(title="交界处垃圾堆放")
+    world.fire(code, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    world.fire(code, "accept", RECEIVER)
+    assert [pair for pair in _event_compacts(engine) if pair[0] != pair[1]] == []
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("UPDATE event SET compact_id = NULL"))

@@ -335,3 +335,55 @@ def test_the_cohorts_counts_equal_the_issues_counted_one_by_one(
     assert {key: figures[key] for key in expected} == expected
     assert figures["rebounds"] == _events_one_by_one(played, "rebound", SINCE, UNTIL, path)
     assert figures["revisits"] == _events_one_by_one(played, "start_revisit", SINCE, UNTIL, path)
+
+
+def _event_plans(world: World, read: Callable[[sa.Connection], object], index: str) -> list[str]:
+    """The plan of each statement ``read`` sends that finds steps by the event's compact, with every other
+    index of event dropped and sequential scans priced out (in a transaction rolled back)."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "event.compact_id =" in statement:
+            seen.append((statement, parameters))
+
+    engine = world.app.engine
+    postgresql = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        sa.event.listen(engine, "before_cursor_execute", keep)
+        try:
+            read(conn)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", keep)
+        others = sa.text(
+            "SELECT indexrelname FROM pg_stat_user_indexes WHERE relname = 'event'"
+            if postgresql
+            else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'"
+        )
+        for other in set(conn.execute(others).scalars()) - {index}:
+            if other.startswith("ix_"):
+                conn.execute(sa.text(f"DROP INDEX {other}"))
+        if postgresql:
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+        plans = [
+            "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
+            for statement, parameters in seen
+        ]
+        conn.rollback()
+    return plans
+
+
+def test_the_stats_read_the_compacts_steps_of_the_period_by_the_compact_on_the_ledger(
+    world: World, played: list[Any]
+) -> None:
+    index = "ix_event_compact_trigger_occurred"
+    # The year's stats with the practice's figures: the steps by trigger, the hand-off cohort, the rebounds and
+    # revisits, the convenings; for the compact and for each member.
+    plans = _event_plans(world, lambda conn: stats(conn, "QJ", SINCE, UNTIL), index)
+
+    assert len(plans) >= 4
+    for plan in plans:
+        # Ranged by the compact in the index, not read whole for its other columns.
+        held = "Index Cond: ((compact_id =" if world.app.engine.dialect.name == "postgresql" else "(compact_id=?"
+        assert index in plan, plan
+        assert held in plan, plan

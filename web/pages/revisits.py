@@ -296,9 +296,9 @@ def router(
             if last is not None:
                 return min(datetime.strptime(last.group(2), "%Y%m%d").date() + timedelta(days=1), today)
             first = uow.connection.execute(
-                sa.select(sa.func.min(_event.c.occurred_at))
-                .join(_issue, _issue.c.id == _event.c.issue_id)
-                .where(_issue.c.compact_id == compact.id, _event.c.trigger.in_(OUTCOMES))
+                sa.select(sa.func.min(_event.c.occurred_at)).where(
+                    _event.c.compact_id == compact.id, _event.c.trigger.in_(OUTCOMES)
+                )
             ).scalar()
         return min(local_today(first), today) if first is not None else today
 

@@ -155,6 +155,10 @@ def _chain_findings(issue: Any, events: list[Any]) -> tuple[Replay, Finding | No
             return broken("prev_hash does not match the previous event (an earlier event was changed or removed)")
         if _row_hash(issue.code, row) != row.hash:
             return broken("contents do not match the event's hash (the event was edited)")
+        if row.compact_id != issue.compact_id:
+            # Outside the hash, so checked against the issue (whose compact never changes): the figures of a
+            # compact find its steps by it.
+            return broken(f"names compact {row.compact_id}, its issue is in compact {issue.compact_id}")
         if row.from_state != replay.state:
             return broken(f"starts from {row.from_state!r} but the chain stood at {replay.state!r}")
         try:

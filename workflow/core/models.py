@@ -226,8 +226,11 @@ class Event(SQLModel, table=True):
     # ix_event_waits: the state changes alone, in each issue's order, with what a wait needs (its state,
     # deadline and start), so the overdue waits of a period are read from the index without the rows
     # (workflow/reading/overdue.py, migration 0016). The figures of a period (bulletins, dashboard,
-    # practice; migration 0017): ix_event_trigger_occurred, the steps of some kinds in a period, the
-    # compact's found by their issue; ix_event_issue_occurred, the steps of given issues up to a day.
+    # practice; migration 0017): ix_event_issue_occurred, the steps of given issues up to a day;
+    # ix_event_compact_trigger_occurred (migration 0021), a compact's steps of some kinds in a period, which
+    # grows with the compact, not the province; ix_event_trigger_occurred, the steps of some kinds in a
+    # period whatever their compact (a chief's scorecard: the year's hand-offs to a side, which may be in
+    # several compacts; without it, a year of the whole ledger read through ix_event_occurred_at).
     __table_args__ = (
         sa.UniqueConstraint("issue_id", "seq"),
         sa.Index(
@@ -242,10 +245,24 @@ class Event(SQLModel, table=True):
         ),
         sa.Index("ix_event_issue_occurred", "issue_id", "occurred_at", postgresql_include=["trigger"]),
         sa.Index("ix_event_trigger_occurred", "trigger", "occurred_at", postgresql_include=["issue_id"]),
+        sa.Index(
+            "ix_event_compact_trigger_occurred",
+            "compact_id",
+            "trigger",
+            "occurred_at",
+            postgresql_include=["issue_id"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id")
+    # The compact of the event's issue (which never changes), written with the event so that a compact's
+    # steps of a period are found without the province's. Outside the hash: chains made before it verify as
+    # they did; ``ledger verify`` names an event whose compact is not its issue's. No foreign key: the issue's
+    # own already holds, and a key here would have every step check and share-lock its compact's row, one
+    # row that every concurrent step of the compact would lock. NULL only on a database at migration 0021
+    # while it backfills (or in a row written by a version before it): see that migration.
+    compact_id: int | None = None
     seq: int  # 1, 2, 3 ... per issue; equals the issue's version after the event
     trigger: str = Field(max_length=40)
     from_state: str = Field(max_length=40)

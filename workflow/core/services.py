@@ -168,19 +168,19 @@ def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
     """
     if create:
         values = ", ".join(f":set_{name}" for name in columns)
-        issue = f"INSERT INTO issue ({', '.join(columns)}) VALUES ({values}) RETURNING id"
+        issue = f"INSERT INTO issue ({', '.join(columns)}) VALUES ({values}) RETURNING id, compact_id"
     else:
         assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
-        issue = f"UPDATE issue SET {assignments} WHERE id = :b_id AND version = :b_version RETURNING id"
+        issue = f"UPDATE issue SET {assignments} WHERE id = :b_id AND version = :b_version RETURNING id, compact_id"
     types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns]
     return sa.text(
         f"""
         WITH up AS (
             {issue}
         ), ev AS (
-            INSERT INTO event (issue_id, seq, trigger, from_state, to_state, actor_id, actor_code, parties,
-                               payload, due_at, occurred_at, prev_hash, hash)
-            SELECT up.id, CAST(:seq AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
+            INSERT INTO event (issue_id, compact_id, seq, trigger, from_state, to_state, actor_id, actor_code,
+                               parties, payload, due_at, occurred_at, prev_hash, hash)
+            SELECT up.id, up.compact_id, CAST(:seq AS INTEGER), CAST(:trigger AS VARCHAR), CAST(:from_state AS VARCHAR),
                    CAST(:to_state AS VARCHAR), CAST(:actor_id AS INTEGER), CAST(:actor_code AS VARCHAR),
                    CAST(:parties AS VARCHAR), CAST(:payload AS JSON), CAST(:due_at AS TIMESTAMPTZ),
                    CAST(:occurred_at AS TIMESTAMPTZ), CAST(:prev_hash AS VARCHAR), CAST(:hash AS VARCHAR)
@@ -388,6 +388,7 @@ def _fire(
     update = {"b_id": row.id, "b_version": row.version, **{f"set_{name}": v for name, v in written_columns.items()}}
     event = {
         "issue_id": row.id,
+        "compact_id": row.compact_id,  # on PostgreSQL the issue row's own, as the UPDATE returns it
         "seq": step.seq,
         "trigger": trigger,
         "from_state": row.state,

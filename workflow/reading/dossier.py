@@ -416,6 +416,7 @@ def _events_in(
         )
         .where(
             _compact.c.code == compact_code,
+            _event.c.compact_id == _compact.c.id,  # the compact's steps of the period from its own index
             _event.c.trigger.in_(triggers),
             _event.c.occurred_at >= start,
             _event.c.occurred_at < end,

@@ -62,8 +62,8 @@ def _steps(
     ``paths`` (the k-th), whether the issue's reporting side (``reporting_k``) and receiving side
     (``receiving_k``) are at or under it.
 
-    One grouped statement however many paths: the period's steps of the counted kinds are read once from
-    ``ix_event_trigger_occurred`` (a range per kind, joined to the compact's issues), and come out of the
+    One grouped statement however many paths: the compact's steps of the counted kinds in the period are
+    read once from ``ix_event_compact_trigger_occurred`` (a range per kind), and come out of the
     grouping as a handful of rows. A report merged into another (a duplicate) is the same problem: its
     steps before the merge (a hand-off, an acceptance) are not counted again beside the original's.
     """
@@ -83,6 +83,9 @@ def _steps(
             sa.select(_event.c.trigger, *flags, sa.func.count().label("n"))
             .select_from(source)
             .where(
+                _event.c.compact_id == compact_id,
+                # The issue's too: the issues joined are then the compact's (ix_issue_compact_id), not the
+                # province's read whole.
                 _issue.c.compact_id == compact_id,
                 _issue.c.duplicate_of_id.is_(None),
                 _event.c.occurred_at >= start,

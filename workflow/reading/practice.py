@@ -196,21 +196,24 @@ def meeting_figures(
 
 
 def _steps_in(compact_id: int, since: datetime, until: datetime, path: str | None) -> tuple[Any, tuple[Any, ...]]:
-    """The ledger joined to its issues and their sides, and the conditions for the compact's steps in
-    [since, until) with ``path`` (None: anywhere) at or above either side."""
+    """The ledger (joined to its issues and their sides when ``path`` is given), and the conditions for the
+    compact's steps in [since, until) with ``path`` (None: anywhere) at or above either side.
+
+    The compact is the event's own (``ix_event_compact_trigger_occurred``, migration 0021): the period's
+    steps of the compact, not of the province.
+    """
+    within = (_event.c.compact_id == compact_id, _event.c.occurred_at >= since, _event.c.occurred_at < until)
+    if path is None:
+        return _event, within
     reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
     source = (
         _event.join(_issue, _issue.c.id == _event.c.issue_id)
         .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
         .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
     )
-    either = sa.true() if path is None else sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
-    return source, (
-        _issue.c.compact_id == compact_id,
-        _event.c.occurred_at >= since,
-        _event.c.occurred_at < until,
-        either,
-    )
+    either = sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
+    # The issue's compact too: the issues joined are then the compact's, not the province's read whole.
+    return source, (*within, _issue.c.compact_id == compact_id, either)
 
 
 def _progress_bulletins(conn: sa.Connection, compact_id: int, since: datetime, until: datetime) -> int:
@@ -370,7 +373,7 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
     """The issues first handed over in the period (by the side), and how far they got by its end.
 
     One statement: the cohort found once (the compact's hand-offs in the period, from
-    ``ix_event_trigger_occurred``), then each issue of it counted once for every figure one of whose steps
+    ``ix_event_compact_trigger_occurred``), then each issue of it counted once for every figure one of whose steps
     it reached by ``until`` (its steps from ``ix_event_issue_occurred``).
     """
     reporting = _juris.alias("reporting")
@@ -380,7 +383,8 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
         .join(_issue, _issue.c.id == _event.c.issue_id)
         .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
         .where(
-            _issue.c.compact_id == compact_id,
+            _event.c.compact_id == compact_id,
+            _issue.c.compact_id == compact_id,  # the compact's issues joined, not the province's
             _event.c.trigger == "hand_off",
             _event.c.occurred_at >= since,
             _event.c.occurred_at < until,

@@ -89,7 +89,7 @@ def meeting_items(
             .join(_compact, _compact.c.id == _issue.c.compact_id)
             .outerjoin(_person, _person.c.id == _event.c.actor_id)
         )
-        .where(_issue.c.compact_id.in_(compacts), _event.c.trigger.in_(("convene", "resolve")))
+        .where(_event.c.compact_id.in_(compacts), _event.c.trigger.in_(("convene", "resolve")))
         .order_by(_event.c.issue_id, _event.c.seq)
     ).all()
     coordinators: dict[int, list[Attendee]] = {}
