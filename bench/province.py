@@ -43,6 +43,7 @@ from web.api import create_api
 from workflow.accounts.signin import set_password
 from workflow.accounts.tokens import create_token
 from workflow.core.clock import FrozenClock
+from workflow.core.drawing import DRAWN_COLUMNS
 from workflow.core.ledger import verify
 from workflow.jobs.bulletins import monthly_bulletin, quarterly_interviews
 from workflow.jobs.sweeps import deadline_sweep
@@ -156,6 +157,7 @@ def _reference(raw: Any, province: data.Province) -> None:
             "min_lat",
             "max_lon",
             "max_lat",
+            *DRAWN_COLUMNS,
         ),
         province.segments,
     )

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from states.machine import TABLE
 from workflow.core.clock import SHANGHAI
+from workflow.core.drawing import DRAWN_COLUMNS, drawn_columns, segment_line
 from workflow.core.ledger import GENESIS, event_hash
 from workflow.core.models import line_box
 from workflow.core.payload import validate
@@ -231,8 +232,9 @@ def _river(
         line = _line(rng, lon, lat, km)
         lon, lat = line[-1]
         chief = place.chiefs[0] if place.chiefs else None
-        box = line_box(line)  # written with the line, as the app writes it
+        box = line_box(line)  # written with the line, as the app writes it, and so is what a map draws of it
         corners = [box["min_lon"], box["min_lat"], box["max_lon"], box["max_lat"]]
+        drawn = drawn_columns(segment_line(line))
         province.segments.append(
             [
                 sid,
@@ -246,6 +248,7 @@ def _river(
                 km,
                 json.dumps(line),
                 *corners,
+                *(json.dumps(drawn[column]) for column in DRAWN_COLUMNS),
             ]
         )
         province.starts[sid] = (line[0][0], line[0][1])

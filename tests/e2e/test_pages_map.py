@@ -24,10 +24,11 @@ from web.pages import LANG_COOKIE
 from web.pages.offline import shell_version, worker_script
 from web.pages.watershed import MAP_WIDTH, TIANDITU_HOSTS, resolution
 from workflow.accounts.signin import set_password
+from workflow.core.drawing import DRAWN_COLUMNS, label_places
 from workflow.core.models import MapFeature, Segment, table_of
 from workflow.core.reference import load, parse_text
 from workflow.maps.layers import import_layers, read_layers
-from workflow.maps.shared import label_places, stored_features
+from workflow.maps.shared import stored_features
 
 DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
@@ -388,3 +389,33 @@ def test_a_period_not_on_the_list_is_refused_by_name_and_the_recent_one_shown(la
         english = client.get("/map", params={"closed": "recent"}).text
     assert "Closed in the last 12 months" in english
     assert "销号" not in english
+
+
+def test_the_pages_draw_the_same_maps_from_the_stored_drawings_as_worked_out_on_the_fly(
+    layers: World, scenario: Scenario
+) -> None:
+    """The map page, an issue's small map and the report form's map, drawn from what the layer import and the
+    reference loader stored, and again once every stored drawing is gone (a row written before them)."""
+    pages = ["/map", f"/issues/{scenario.open}", "/report"]
+
+    def drawn() -> dict[str, str]:
+        with signed_in(layers) as client:
+            answers = {path: client.get(path) for path in pages}
+        assert all(a.status_code == 200 for a in answers.values())
+        return {path: a.text for path, a in answers.items()}
+
+    def svgs(html: str) -> list[str]:
+        return re.findall(r"<svg\b.*?</svg>", html, re.DOTALL)
+
+    stored = drawn()
+    with layers.app.uow() as uow:
+        for table in (table_of(MapFeature), table_of(Segment)):
+            assert uow.connection.execute(sa.select(sa.func.count()).where(table.c.drawn_z12.is_not(None))).scalar()
+            uow.connection.execute(sa.update(table).values(dict.fromkeys(DRAWN_COLUMNS)))
+        uow.commit()
+    worked_out = drawn()
+    for path in pages:
+        assert svgs(stored[path]), path
+        assert svgs(stored[path]) == svgs(worked_out[path]), path
+    assert '<text class="label' in svgs(stored["/map"])[0]
+    assert map_data(stored["/map"]) == map_data(worked_out["/map"])

@@ -1,8 +1,11 @@
 """The migrations build exactly the schema the models describe, on each dialect."""
 
+import importlib.util
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,9 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from riverchief.bootstrap import App
+from riverchief.demo.play import DATA
 from riverchief.migrate import alembic_config, current, upgrade
 from tests.factories import RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
-from workflow.core.models import line_box
+from workflow.core.drawing import DRAWN_COLUMNS, drawn_columns, segment_line
+from workflow.core.models import MapFeature, Segment, line_box, table_of
+from workflow.maps.layers import import_layers, read_layers
 from workflow.patrols.completion import _patrol_counts
 from workflow.reading.practice import _juris, _patrol_figures
 
@@ -239,3 +245,72 @@ def test_the_compact_on_the_ledger_is_filled_for_the_events_written_before_it_an
     assert [pair for pair in _event_compacts(engine) if pair[0] != pair[1]] == []
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("UPDATE event SET compact_id = NULL"))
+
+
+def _migration(name: str) -> ModuleType:
+    """A migration's module, loaded from its file (the versions folder is no package)."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_map_drawn_migration_fills_every_feature_and_segment_line_written_before_it(world: World) -> None:
+    import_layers(world.app.uow(), read_layers(DATA.parent, "qiongjiang"))
+    engine = world.app.engine
+    down_to(engine, "0021")
+    with engine.connect() as conn:
+        for table in ("map_feature", "segment"):
+            assert not set(DRAWN_COLUMNS) & {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    assert upgrade(engine)[0] == "0021"  # on PostgreSQL each batch committed on its own
+    feature, segment = table_of(MapFeature), table_of(Segment)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        features = conn.execute(sa.select(feature.c.geometry, *(feature.c[c] for c in DRAWN_COLUMNS))).all()
+        segments = conn.execute(sa.select(segment.c.geometry, *(segment.c[c] for c in DRAWN_COLUMNS))).all()
+    assert len(features) > 20
+    assert any(s.geometry for s in segments)
+    for row in features:
+        assert dict(row._mapping) == {"geometry": row.geometry, **drawn_columns(row.geometry)}
+    for row in segments:
+        line = segment_line(row.geometry) if row.geometry else None
+        assert dict(row._mapping) == {"geometry": row.geometry, **drawn_columns(line)}
+
+
+# Geometries of every kind a layer takes, and some it refuses, for the migration's copy of the drawing.
+ODD_GEOMETRIES: list[dict[str, Any]] = [
+    {"type": "Polygon", "coordinates": [[[0, 0], [3, 0], [3, 3], [2, 3], [2, 1], [1, 1], [1, 3], [0, 3], [0, 0]]]},
+    {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[105.0, 30.0], [105.1, 30.0], [105.1, 30.1], [105.0, 30.0]]],
+            [[[105.2, 30.0], [105.5, 30.0], [105.5, 30.3], [105.2, 30.3], [105.2, 30.0]]],
+        ],
+    },
+    {"type": "MultiLineString", "coordinates": [[[105.0, 30.0], [105.01, 30.2]], [[105.1, 30.0], [105.4, 30.02]]]},
+    {"type": "LineString", "coordinates": [[105.0, 30.0, 250.0], [105.001, 30.0004, 251.0], [105.2, 30.05, 240.0]]},
+    {"type": "Point", "coordinates": [105.7, 30.2]},
+    {"type": "MultiPoint", "coordinates": [[105.7, 30.2], [105.8, 30.3]]},
+    {
+        "type": "Polygon",
+        "coordinates": [[[105.7, 30.1], [105.72, 30.12], [105.72, 30.1], [105.7, 30.12], [105.7, 30.1]]],
+    },
+    {"type": "Polygon", "coordinates": []},
+    {"type": "LineString", "coordinates": [[105.0]]},
+]
+
+
+def test_the_map_drawn_migration_draws_as_the_project_does() -> None:
+    """The migration keeps its own copy of ``workflow.core.drawing`` (a migration keeps what it ran): the same
+    columns for the demo's every feature and line and for geometries of every kind."""
+    migration = _migration("0022_map_drawn.py")
+    layers = read_layers(DATA.parent, "qiongjiang")
+    geometries = [f["geometry"] for layer in layers.values() for f in layer["features"]] + ODD_GEOMETRIES
+    assert migration.COLUMNS == DRAWN_COLUMNS
+    for geometry in geometries:
+        # As stored: each through JSON, as the columns keep them.
+        expected = json.loads(json.dumps(drawn_columns(geometry)))
+        assert json.loads(json.dumps(migration.drawn_columns(geometry))) == expected, geometry

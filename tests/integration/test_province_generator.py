@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from bench import province, province_data
+from workflow.core.drawing import DRAWN_COLUMNS, drawn_columns, segment_line
 from workflow.core.ledger import verify
 from workflow.core.models import line_box
 
@@ -87,6 +88,11 @@ def test_the_shape_the_issue_asks_for(loaded: Loaded) -> None:
         segments = conn.execute(sa.text("SELECT geometry, min_lon, min_lat, max_lon, max_lat FROM segment")).all()
         assert segments
         assert all(tuple(line_box(s.geometry).values()) == tuple(s)[1:] for s in segments)
+        # And so is what a map draws of it (read back instead of worked out on every map).
+        drawn = conn.execute(sa.text(f"SELECT geometry, {', '.join(DRAWN_COLUMNS)} FROM segment")).all()
+        assert all(
+            dict(zip(DRAWN_COLUMNS, tuple(s)[1:], strict=True)) == drawn_columns(segment_line(s[0])) for s in drawn
+        )
         assert one("SELECT count(*) FROM patrol") > one("SELECT count(*) FROM person WHERE role = 'chief'") * 20
         # The issue counters hold the last number given out per compact and year.
         assert (

@@ -78,7 +78,7 @@ def label_rank(feature: Feature) -> int | None:
 
 def resolution(frame: Box, pixels: int) -> float:
     """Half a pixel, in degrees, of a drawing of ``frame`` ``pixels`` wide: the tolerance its lines are
-    simplified to (a finer course would not show)."""
+    simplified to (a finer course would not show), read as stored at the zoom at or finer than it."""
     west, south, east, north = frame
     across = (east - west) * math.cos(math.radians((south + north) / 2))
     return max(across, north - south) / pixels / 2

@@ -95,7 +95,23 @@ class River(SQLModel, table=True):
     name: str = Field(max_length=100)
 
 
-class Segment(SQLModel, table=True):
+class Drawn(SQLModel):
+    """What a map draws of a row's geometry, written with it (``workflow.core.drawing.drawn_columns``): the
+    places of its name on it as stored, and at each zoom from 8 to 14 its course simplified to half a pixel
+    with the places of its name on that, so that a map reads them instead of working them out per request.
+    NULL for a row written without them: the map then works them out from the geometry."""
+
+    label_places: list[list[Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z8: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z9: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z10: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z11: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z12: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z13: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    drawn_z14: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+
+
+class Segment(Drawn, table=True):
     """A river segment (河段) with one responsible jurisdiction and chief.
 
     The bounding box of its line is written with the line (``line_box``), so that a map reads only the
@@ -809,7 +825,7 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
 
 
-class MapFeature(SQLModel, table=True):
+class MapFeature(Drawn, table=True):
     """A feature of the shared watershed map (一张图): a jurisdiction's polygon, a river, an outfall, a plant...
 
     ``geometry`` is a GeoJSON geometry in WGS 84 [lon, lat]; the bounding box

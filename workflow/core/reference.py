@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from workflow.core.actors import SYSTEM
+from workflow.core.drawing import drawn_columns, segment_line
 from workflow.core.errors import NotFound, ValidationFailed
 from workflow.core.models import (
     Compact,
@@ -463,6 +464,8 @@ def load(uow: UnitOfWork, data: ReferenceData) -> dict[str, int]:
                         "length_km": s.length_km,
                         "geometry": line,
                         **line_box(line),
+                        # What a map draws of it, worked out once here rather than on every map that shows it.
+                        **drawn_columns(segment_line(line) if line else None),
                     },
                 )
                 if s.counterpart:

@@ -5,6 +5,7 @@ feature by its index and code, and says why (geometry invalid or of the wrong
 type for the layer, not WGS 84, lat/lon swapped, a property missing, a code
 the reference data does not know). The segment layer writes each segment's
 line to ``segment.geometry`` as well, which report maps and the router read.
+Each geometry is stored with what a map draws of it (``workflow.core.drawing``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import shape
 
+from workflow.core.drawing import drawn_columns, segment_line
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import Jurisdiction, MapFeature, River, Segment, line_box, table_of
 from workflow.core.payload import check_parsed, load_json
@@ -171,6 +173,7 @@ def _write(
             "max_lon": f.bounds[2],
             "max_lat": f.bounds[3],
             "imported_at": now,
+            **drawn_columns(f.geometry),  # what the map draws of it, worked out once here, not per request
         }
         for f in batch
     ]
@@ -185,7 +188,10 @@ def _write(
         lines = [(ids[f.index]["segment_id"], _line(f.geometry)) for f in batch]
         conn.execute(
             sa.update(s).where(s.c.id == sa.bindparam("_id")),
-            [{"_id": segment_id, "geometry": line, **line_box(line)} for segment_id, line in lines],
+            [
+                {"_id": segment_id, "geometry": line, **line_box(line), **drawn_columns(segment_line(line))}
+                for segment_id, line in lines
+            ],
         )
 
 

@@ -1,31 +1,34 @@
 """The shared map (一张图) as it is read: every stored feature with the places its name may be written at,
 and the issues on it by state group.
 
-A name goes where a reader looks for it: inside an area (a point sure to lie in the polygon, not its centroid,
-which may fall outside a U-shaped township), along a line beside it, on a point; each has a few places to try,
-so that whoever draws the map can move a name out of another's way. Issues fall into three groups: open
-(未办结), open past their deadline (逾期), and closed (销号, its revisit and the archive included);
-``states.chart`` says which states are open and which closed.
+What a drawing needs of a feature (its course simplified to the drawing's resolution, where its name goes)
+is worked out when the feature is written and read back as stored (``workflow.core.drawing``). Issues fall
+into three groups: open (未办结), open past their deadline (逾期), and closed (销号, its revisit and the
+archive included); ``states.chart`` says which states are open and which closed.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import shapely
 import sqlalchemy as sa
-from shapely.geometry import Point as ShapelyPoint
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
-from shapely.ops import polylabel
 
 from states.chart import CLOSED_STATES, OPEN_STATES
 from workflow.core.clock import SHANGHAI
+from workflow.core.drawing import (
+    PLACES_COLUMN,
+    Place,
+    drawing,
+    drawn_column,
+    read_places,
+    segment_line,
+    zoom_for,
+    zoom_tolerance,
+)
 from workflow.core.models import CompactMember, Issue, Jurisdiction, MapFeature, Segment, table_of
 
 # The layers bottom to top: areas first, then lines, then points, so nothing small hides under something large.
@@ -37,12 +40,6 @@ CLOSED_RECENT = "recent"
 CLOSED_NONE = "none"
 RECENT_DAYS = 365
 
-Point = tuple[float, float]
-# Where a name stands from its point: centred on it, or on one side of it.
-SIDES = ("center", "above", "below", "right", "left")
-Place = tuple[Point, str]  # a point and a side
-# Where along a line its name is tried, as fractions of its length: the middle first.
-ALONG_LINE = (0.5, 0.35, 0.65, 0.2, 0.8)
 Box = tuple[float, float, float, float]  # west, south, east, north
 
 _feature = table_of(MapFeature)
@@ -76,57 +73,6 @@ class MarkedIssue:
     group: str  # one of ISSUE_GROUPS
 
 
-def label_places(geometry: dict[str, Any]) -> tuple[Place, ...]:
-    """Where a geometry's name may go, best first, each with the side of its point it stands on (``SIDES``).
-
-    In the largest area, centred: first at the point farthest from its edges, then at others inside it. On
-    a point, centred. Along the longest line, halfway first, then nearer its ends (for when the middle is
-    crowded); above or below the line where it runs more across than up and down, else right or left of it,
-    so that the name does not cover the line. Nothing for an empty or broken geometry.
-    """
-    found = _shape(geometry)
-    return _places(found) if found is not None else ()
-
-
-def _shape(geometry: dict[str, Any]) -> BaseGeometry | None:
-    try:
-        if geometry.get("type") == "LineString":  # a segment's: made in one call, not point by point
-            found: BaseGeometry = shapely.linestrings(geometry["coordinates"])
-        else:
-            found = shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException):
-        return None
-    return None if found.is_empty else found
-
-
-def _places(found: BaseGeometry) -> tuple[Place, ...]:
-    parts = list(getattr(found, "geoms", [found]))
-    if found.geom_type in ("MultiLineString", "LineString"):
-        line = max(parts, key=lambda p: p.length)
-        return tuple(
-            (_rounded(line.interpolate(f, normalized=True)), side)
-            for f in ALONG_LINE
-            for side in _sides_of(line, f * line.length)
-        )
-    if found.geom_type in ("MultiPolygon", "Polygon"):
-        area = max(parts, key=lambda p: p.area)
-        inside = [polylabel(area, tolerance=math.sqrt(area.area) / 50), area.representative_point(), area.centroid]
-        points = dict.fromkeys(_rounded(p) for p in inside if area.contains(p))
-        return tuple((p, "center") for p in points)
-    return ((_rounded(parts[0].representative_point()), "center"),)
-
-
-def _rounded(point: ShapelyPoint) -> Point:
-    return round(point.x, 6), round(point.y, 6)
-
-
-def _sides_of(line: BaseGeometry, distance: float) -> tuple[str, str]:
-    step = line.length / 20
-    before, after = line.interpolate(max(distance - step, 0)), line.interpolate(min(distance + step, line.length))
-    across = abs(after.x - before.x) * math.cos(math.radians((after.y + before.y) / 2))
-    return ("above", "below") if across >= abs(after.y - before.y) else ("right", "left")
-
-
 def stored_features(
     conn: sa.Connection, near: Box | None = None, tolerance: float = 0.0, *, named: bool = True
 ) -> list[Feature]:
@@ -134,28 +80,43 @@ def stored_features(
 
     A segment known only from the reference data (its line in ``segment.geometry``, no feature imported for
     it) is drawn all the same; its box (``segment.min_lon`` ...) picks it as ``map_feature``'s picks a
-    feature, in SQL. With a ``tolerance`` (degrees) lines and areas are simplified to what a drawing of that
-    resolution can show, and their names placed on what is drawn; a map that writes no names (``named``
-    False) is spared finding their places.
+    feature, in SQL. With a ``tolerance`` (degrees) lines and areas are drawn as stored for the coarsest zoom
+    at or finer than it (``zoom_for``), their names placed on what is drawn; a map that writes no names
+    (``named`` False) is spared their places. A row stored without its drawing has it worked out here, the
+    same as it would have been stored.
     """
+    zoom = zoom_for(tolerance)
+    drawn_at = zoom_tolerance(zoom) if zoom is not None else 0.0
     query = (
-        sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _feature.c.geometry, _jurisdiction.c.level)
+        sa.select(_feature.c.layer, _feature.c.code, _feature.c.name, _jurisdiction.c.level, *_drawn(_feature, zoom))
         .outerjoin(_jurisdiction, sa.and_(_feature.c.layer == "jurisdiction", _jurisdiction.c.code == _feature.c.code))
         .order_by(_feature.c.id)
     )
-    segments = sa.select(_segment.c.code, _segment.c.name, _segment.c.geometry).where(_segment.c.geometry.is_not(None))
+    segments = sa.select(_segment.c.code, _segment.c.name, *_drawn(_segment, zoom)).where(
+        _segment.c.geometry.is_not(None)
+    )
     if near is not None:
         query = query.where(*_meets(_feature, near))
         segments = segments.where(*_meets(_segment, near))
     rows = conn.execute(query).all()
-    found = [_read(r.layer, r.code, r.name, r.geometry, tolerance, named, r.level) for r in rows]
-    drawn = {f.code for f in found if f.layer == "segment"}
+    found = [_read(r.layer, r.code, r.name, r.geometry, r.drawn, drawn_at, named, r.level) for r in rows]
+    done = {f.code for f in found if f.layer == "segment"}
     for s in conn.execute(segments.order_by(_segment.c.id)):
-        if s.code not in drawn and s.geometry:
-            line = {"type": "LineString", "coordinates": [[p[0], p[1]] for p in s.geometry]}
-            found.append(_read("segment", s.code, s.name, line, tolerance, named))
+        if s.code not in done and (s.geometry or s.drawn):
+            line = segment_line(s.geometry) if s.geometry else None
+            found.append(_read("segment", s.code, s.name, line, s.drawn, drawn_at, named))
     rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
     return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
+
+
+def _drawn(table: sa.Table, zoom: int | None) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """A row's stored drawing at ``zoom`` (None: the places of its name on the geometry as stored) as
+    ``drawn``, and its geometry as ``geometry``: as stored, but at a zoom only for a row stored without its
+    drawing, so that a row's whole course is not sent and decoded for nothing."""
+    if zoom is None:
+        return table.c[PLACES_COLUMN].label("drawn"), table.c.geometry.label("geometry")
+    stored = table.c[drawn_column(zoom)]
+    return stored.label("drawn"), sa.case((stored.is_(None), table.c.geometry)).label("geometry")
 
 
 def _meets(table: sa.Table, box: Box) -> tuple[sa.ColumnElement[bool], ...]:
@@ -165,19 +126,23 @@ def _meets(table: sa.Table, box: Box) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 def _read(
-    layer: str, code: str, name: str, geometry: dict[str, Any], tolerance: float, named: bool, level: str | None = None
+    layer: str,
+    code: str,
+    name: str,
+    geometry: dict[str, Any] | None,
+    drawn: Any,
+    tolerance: float,
+    named: bool,
+    level: str | None = None,
 ) -> Feature:
-    """A stored feature, its geometry simplified to ``tolerance`` degrees (none: as stored), with the places
-    of its name when ``named``."""
-    found = _shape(geometry) if named or tolerance > 0 else None
-    if found is None:
-        return Feature(layer, code, name, geometry, (), level)
-    if tolerance > 0 and found.geom_type not in ("Point", "MultiPoint"):
-        # An area keeps its rings valid; a line needs no such care (and is simplified several times faster).
-        simpler = found.simplify(tolerance, preserve_topology=found.geom_type in ("Polygon", "MultiPolygon"))
-        if not simpler.is_empty:
-            found, geometry = simpler, json.loads(shapely.to_geojson(simpler))
-    return Feature(layer, code, name, geometry, _places(found) if named else (), level)
+    """A stored feature, simplified to ``tolerance`` degrees (none: as stored), with the places of its name
+    when ``named``: from its stored drawing (``drawn``) when it has one, else worked out from ``geometry``."""
+    if drawn is None:  # stored before its drawing was: worked out now, as it would have been stored
+        shown, places = drawing(geometry or {}, tolerance, named)
+        return Feature(layer, code, name, shown, places, level)
+    if tolerance > 0:  # the drawing at its zoom: {"geometry": ..., "places": [...]}
+        return Feature(layer, code, name, drawn["geometry"], read_places(drawn["places"]) if named else (), level)
+    return Feature(layer, code, name, geometry or {}, read_places(drawn) if named else (), level)
 
 
 def frame_of_compacts(
