@@ -4,6 +4,7 @@
 """
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -23,7 +24,18 @@ from workflow.core.payload import check_text
 from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.patrols.records import report_from_patrol
-from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
+from workflow.reading.issues import (
+    IssueScope,
+    IssueSummary,
+    compact_id_of,
+    cursor_key,
+    list_issues,
+    page_cursor,
+    scope_beside,
+    scope_of,
+    view_beside,
+    view_of,
+)
 from workflow.reading.nearby import nearby_open
 
 PAGE_MAX = 200  # issues a page at most
@@ -198,13 +210,15 @@ def router(access: Access) -> APIRouter:
         }
 
     # The two busiest routes find their caller in the same trip through the thread pool as their work
-    # (``Access.answer``); the answer is documented as the others' are, and encoded once.
+    # (``Access.answer``), and in the same statement as the issue they name (its view, its scope): one round
+    # trip to the database for both. The answer is documented as the others' are, and encoded once.
     @api.get("/issues/{code}", response_model=dict[str, Any])
     async def issue(uow: Unit, code: str, shown: Shown) -> Response:
         """One issue, with the triggers the caller may fire now."""
 
-        def read(actor: Actor) -> dict[str, Any]:
-            view, scope = access.readable(uow, actor, code, timeline=False)
+        def read(actor: Actor, found: Mapping[str, Any] | None) -> dict[str, Any]:
+            view = view_of(code, found, compacts_of(actor))
+            scope = view.scope
             return {
                 "code": view.code,
                 "title": view.title,
@@ -224,7 +238,7 @@ def router(access: Access) -> APIRouter:
                 "allowed_triggers": allowed_for(actor, view.state, scope),
             }
 
-        return await access.answer(uow, shown, read)
+        return await access.answer_beside(uow, shown, view_beside(code), read)
 
     @api.get("/issues/{code}/timeline")
     def timeline(uow: Unit, code: str, actor: Caller) -> list[dict[str, Any]]:
@@ -250,8 +264,9 @@ def router(access: Access) -> APIRouter:
     async def transition(uow: Unit, code: str, body: TransitionIn, shown: Shown) -> Response:
         """Fire a trigger: 409 on a stale version or a state that does not allow it, 403, 422 naming each field."""
 
-        def fire(actor: Actor) -> dict[str, Any]:
-            access.scope(uow, actor, code)
+        def fire(actor: Actor, found: Mapping[str, Any] | None) -> dict[str, Any]:
+            # The scope came with the caller, before the step's transaction: an issue's compact never changes.
+            access.scoped(actor, code, scope_of(code, found))
             result = apply(uow, code, body.trigger, actor, body.payload, body.expected_version)
             return {
                 "code": result.issue_code,
@@ -261,7 +276,7 @@ def router(access: Access) -> APIRouter:
                 "notified": result.notified,
             }
 
-        return await access.answer(uow, shown, fire)
+        return await access.answer_beside(uow, shown, scope_beside(code), fire)
 
     @api.post("/issues/{code}/attachments", status_code=201)
     async def attach(
