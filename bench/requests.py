@@ -47,18 +47,21 @@ NOTE = "排口封堵完成一半，正在清理管网"
 
 @dataclass(slots=True)
 class Cost:
-    """What one request cost the database: statements, checkouts, pre-pings, commits."""
+    """What one request cost the database: statements, checkouts, pre-pings, commits, round trips."""
 
     statements: int = 0
     checkouts: int = 0
     pings: int = 0
     commits: int = 0
+    # PostgreSQL only: the statements, the BEGIN the driver sends before a transaction's first one, and the
+    # COMMIT or ROLLBACK that ends a transaction begun (psycopg sends each as a message of its own, and waits)
+    trips: int = 0
     sql: list[str] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # with tracing: the project code behind each checkout
 
-    def figures(self) -> tuple[int, int, int, int]:
-        """(statements, checkouts, pings, commits)."""
-        return self.statements, self.checkouts, self.pings, self.commits
+    def figures(self) -> tuple[int, int, int, int, int]:
+        """(statements, checkouts, pings, commits, round trips)."""
+        return self.statements, self.checkouts, self.pings, self.commits, self.trips
 
 
 def _caller() -> str:
@@ -79,10 +82,13 @@ class Meter:
         self.engine = engine
         self.trace = trace
         self.cost: Cost | None = None
+        self._postgres = engine.dialect.name == "postgresql"
         self._listeners: list[tuple[Any, str, Callable[..., None]]] = [
             (engine, "before_cursor_execute", self._statement),
             (engine, "commit", self._commit),
+            (engine, "rollback", self._rollback),
             (engine.pool, "checkout", self._checkout),
+            (engine.pool, "reset", self._reset),
         ]
         for target, name, listener in self._listeners:
             event.listen(target, name, listener)
@@ -97,15 +103,32 @@ class Meter:
 
         dialect.do_ping = counted_ping  # type: ignore[method-assign]
 
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if self.cost is not None:
             self.cost.statements += 1
+            if self._postgres:
+                driver = conn.connection.dbapi_connection
+                self.cost.trips += 1 if driver.autocommit or _begun(driver) else 2  # psycopg's BEGIN first
             if self.trace:
                 self.cost.sql.append(" ".join(statement.split())[:160])
 
-    def _commit(self, _conn: Any) -> None:
+    def _commit(self, conn: Any) -> None:
         if self.cost is not None:
             self.cost.commits += 1
+            self._ended(conn.connection.dbapi_connection)
+
+    def _rollback(self, conn: Any) -> None:
+        if self.cost is not None and not conn.invalidated and not conn.closed:
+            self._ended(conn.connection.dbapi_connection)
+
+    def _reset(self, dbapi_connection: Any, *_args: Any) -> None:
+        # The pool rolls back what a connection given back still has open.
+        if self.cost is not None:
+            self._ended(dbapi_connection)
+
+    def _ended(self, driver: Any) -> None:
+        if self.cost is not None and self._postgres and _begun(driver):
+            self.cost.trips += 1  # a COMMIT or ROLLBACK sent: psycopg sends none when no transaction was begun
 
     def _checkout(self, *_args: Any) -> None:
         if self.cost is not None:
@@ -127,6 +150,13 @@ class Meter:
         for target, name, listener in self._listeners:
             event.remove(target, name, listener)
         vars(self.engine.dialect).pop("do_ping", None)
+
+
+def _begun(driver: Any) -> bool:
+    """Whether a psycopg connection has a transaction open on the server (so ending it is a round trip)."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's driver, asked only on PostgreSQL
+
+    return bool(driver.info.transaction_status != TransactionStatus.IDLE)
 
 
 # -- the world and the requests --------------------------------------------------------------------
@@ -335,13 +365,13 @@ def table(results: dict[str, dict[str, Row]]) -> tuple[list[str], list[list[str]
     header = ["request", "HTTP", *(f"statements ({n})" for n in names), "checkouts", "commits"]
     pinged = "postgres" in results  # SQLite has no pre-ping
     if pinged:
-        header.insert(-1, "pings (PostgreSQL)")
+        header[-1:-1] = ["pings (PostgreSQL)", "round trips (PostgreSQL)"]
     lines = []
     for name in results[dialects[0]]:
         rows = [results[d][name] for d in dialects]
         line = [name, f"`{rows[0].kind.request}`", *(r.figure(0) for r in rows), merged([r.figure(1) for r in rows])]
         if pinged:
-            line.append(results["postgres"][name].figure(2))
+            line += [results["postgres"][name].figure(2), results["postgres"][name].figure(4)]
         line.append(merged([r.figure(3) for r in rows]))
         lines.append(line)
     return header, lines

@@ -8,7 +8,8 @@ session's CSRF token, which another site's page cannot read.
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workflow.accounts.signin import SignedIn, session_for
-from workflow.accounts.tokens import actor_for_token
-from workflow.core.actors import Actor
+from workflow.accounts.tokens import token_holder
+from workflow.core.actors import Actor, Beside
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.payload import INT_MAX, day_problem
 from workflow.core.uow import UnitOfWork
@@ -137,6 +138,7 @@ class Authenticated:
 
     actor: Actor
     session: SignedIn | None
+    beside: Mapping[str, Any] | None = None  # what a ``Beside`` read found with the caller
 
 
 # Where a request's dependencies leave what ``Opened`` closes once the request is answered (in ``request.state``).
@@ -235,13 +237,7 @@ class Access:
         Unit = Annotated[UnitOfWork, Depends(unit)]  # noqa: N806 (a type alias, named as one)
 
         def replica(uow: Unit) -> Iterator[UnitOfWork]:
-            # Reads that may lag (the dashboard, the stats, the map): a unit on the read replica beside the
-            # request's own, which still signs the caller in on the primary; with no replica, the request's own.
-            lagging = wired.replica_reader()
-            if lagging.engine is uow.engine:
-                yield uow
-                return
-            with lagging:
+            with self.lagging(uow) as lagging:
                 yield lagging
 
         async def presented(
@@ -272,8 +268,20 @@ class Access:
         self.authenticated = authenticated
         self.caller = caller
 
-    def identify(self, uow: UnitOfWork, shown: Presented) -> Authenticated:
-        """Who the credentials a request presented stand for: one statement, in ``uow`` (see ``caller``).
+    @contextmanager
+    def lagging(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
+        """For reads that may lag (the dashboard, the stats, the map): a unit on the read replica beside the
+        request's own ``uow``, which still signs the caller in on the primary; with no replica, ``uow`` itself."""
+        lagging = self.wired.replica_reader()
+        if lagging.engine is uow.engine:
+            yield uow
+            return
+        with lagging:
+            yield lagging
+
+    def identify(self, uow: UnitOfWork, shown: Presented, beside: Beside | None = None) -> Authenticated:
+        """Who the credentials a request presented stand for: one statement, in ``uow`` (see ``caller``), which
+        also carries the ``beside`` read when one is given (``Authenticated.beside``).
 
         Unauthenticated without credentials or for unknown, revoked or expired ones; CsrfRefused for a
         session's unsafe request without its CSRF token. A token needs none: a cross-site page cannot set
@@ -281,37 +289,71 @@ class Access:
         """
         now = self.wired.clock.now()
         if shown.token is not None:
-            return Authenticated(actor_for_token(uow, shown.token, now, stamp=self.wired.uow), None)
+            found = token_holder(uow, shown.token, now, stamp=self.wired.uow, beside=beside)
+            return Authenticated(found.actor, None, found.beside)
         if shown.cookie is None:
             raise Unauthenticated(
                 "sign in (POST /api/v1/session) or send a personal access token: Authorization: Bearer <token>"
             )
         signed_in = session_for(
-            uow, shown.cookie, now, unsafe=shown.unsafe, csrf_token=shown.csrf_token, stamp=self.wired.uow
+            uow,
+            shown.cookie,
+            now,
+            unsafe=shown.unsafe,
+            csrf_token=shown.csrf_token,
+            stamp=self.wired.uow,
+            beside=beside,
         )
-        return Authenticated(signed_in.actor, signed_in)
+        return Authenticated(signed_in.actor, signed_in, signed_in.beside)
 
     async def answer(
         self, uow: UnitOfWork, shown: Presented, work: Callable[[Actor], Any], *, status_code: int = 200
     ) -> Response:
         """Find the caller, do ``work`` as them and encode its JSON answer, all in one trip through the thread pool.
 
-        For the busiest routes (an issue's GET, a step's POST), declared ``async`` with ``Presented``, which
-        reads only headers, in place of ``Caller``: a plain ``def`` route behind the ``caller`` dependency
-        takes three trips (the caller, the route, FastAPI's check of the answer against the return type),
-        and under many clients each trip is a turn at the GIL for the event loop and a pool thread. The
-        database work never runs on the event loop: a SQLite writer may wait seconds for the lock.
+        For the API's busy routes (an issue's GET, a step's POST, the lists, the stats, the creates), declared
+        ``async`` with ``Presented``, which reads only headers, in place of ``Caller``: a plain ``def`` route
+        behind the ``caller`` dependency takes three trips (the caller, the route, FastAPI's check of the
+        answer against the return type), and under many clients each trip is a turn at the GIL for the event
+        loop and a pool thread. The database work never runs on the event loop: a SQLite writer may wait
+        seconds for the lock. ``work`` may return a ``Response`` of its own (an idempotent create's replay).
+        """
+        return await self.answer_beside(uow, shown, None, lambda actor, _found: work(actor), status_code=status_code)
+
+    async def answer_beside(
+        self,
+        uow: UnitOfWork,
+        shown: Presented,
+        beside: Beside | None,
+        work: Callable[[Actor, Mapping[str, Any] | None], Any],
+        *,
+        status_code: int = 200,
+    ) -> Response:
+        """``answer`` with a read sent in the caller's statement: ``work`` gets the row it found (None for none).
+
+        For a read that does not depend on who asks (the issue a GET names, the scope a step checks): one
+        round trip to the database for the caller and that read instead of two.
         """
 
-        def run() -> bytes:
-            return to_json(work(self.identify(uow, shown).actor))
+        def run() -> Response:
+            who = self.identify(uow, shown, beside)
+            done = work(who.actor, who.beside)
+            if isinstance(done, Response):
+                return done
+            return Response(to_json(done), status_code=status_code, media_type="application/json")
 
-        return Response(await run_in_threadpool(run), status_code=status_code, media_type="application/json")
+        answered: Response = await run_in_threadpool(run)
+        return answered
 
     def scope(self, uow: UnitOfWork, actor: Actor, code: str) -> IssueScope:
         """The issue's compact and sides; NotFound when it is another compact's (it does not exist for the caller)."""
         with uow:
             found = issue_scope(uow.connection, code)
+        return self.scoped(actor, code, found)
+
+    @staticmethod
+    def scoped(actor: Actor, code: str, found: IssueScope) -> IssueScope:
+        """``found``, the issue's scope, when the caller may read the issue; NotFound otherwise."""
         if found.compact_id not in compacts_of(actor):
             raise NotFound("issue", code)
         return found

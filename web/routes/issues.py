@@ -4,6 +4,7 @@
 """
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -23,7 +24,18 @@ from workflow.core.payload import check_text
 from workflow.core.services import IssueDraft, apply, report_issue
 from workflow.core.uow import UnitOfWork
 from workflow.patrols.records import report_from_patrol
-from workflow.reading.issues import IssueScope, IssueSummary, compact_id_of, cursor_key, list_issues, page_cursor
+from workflow.reading.issues import (
+    IssueScope,
+    IssueSummary,
+    compact_id_of,
+    cursor_key,
+    list_issues,
+    page_cursor,
+    scope_beside,
+    scope_of,
+    view_beside,
+    view_of,
+)
 from workflow.reading.nearby import nearby_open
 
 PAGE_MAX = 200  # issues a page at most
@@ -92,10 +104,10 @@ def router(access: Access) -> APIRouter:
     Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
     Shown = Annotated[Presented, Depends(access.presented)]  # noqa: N806
 
-    @api.get("/issues")
-    def issues(
+    @api.get("/issues", response_model=dict[str, Any])
+    async def issues(
         uow: Unit,
-        actor: Caller,
+        shown: Shown,
         state: Annotated[list[str] | None, Query(description="a full state, e.g. ban.handed_off; repeatable")] = None,
         phase: Annotated[str | None, Query(description="kan, xun, cha, ban or du")] = None,
         party: Annotated[str | None, Query(description="a jurisdiction code: it or one under it is a side")] = None,
@@ -113,50 +125,54 @@ def router(access: Access) -> APIRouter:
         compact: str | None = None,
         limit: int = 50,
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Issues of the caller's compacts, newest first, a page at a time; every filter given applies."""
-        sane_days(from_=start, to=end)
-        errors: list[tuple[str, str]] = []
-        if not 1 <= limit <= PAGE_MAX:
-            errors.append(("limit", f"must be from 1 to {PAGE_MAX}"))
-        if q is not None and len(q) > TEXT_MAX:
-            errors.append(("q", f"must be at most {TEXT_MAX} characters"))
-        after = None
-        try:
-            after = cursor_key(cursor) if cursor is not None else None
-        except ValidationFailed as exc:
-            errors.extend(exc.errors)
-        if errors:
-            raise ValidationFailed.of(errors)
-        scope = compacts_of(actor)
-        with uow:
-            if compact is not None and compact_id_of(uow.connection, compact) not in scope:
-                raise NotFound("compact", compact)
-            rows = list_issues(
-                uow.session,
-                now=wired.clock.now(),
-                compacts=scope,
-                compact=compact,
-                states=state or (),
-                phase=phase,
-                party=party,
-                side=side,
-                category=category,
-                river=river,
-                difficulty=difficulty,
-                waiting_on=waiting_on,
-                overdue=overdue,
-                created_from=_day_start(start),
-                created_to=_day_start(end),
-                text=q or None,
-                after=after,
-                limit=limit + 1,
-            )
-        page = rows[:limit]
-        return {
-            "items": [_summary(r, actor) for r in page],
-            "next_cursor": page_cursor(page[-1]) if len(rows) > limit else None,
-        }
+
+        def listed(actor: Actor) -> dict[str, Any]:
+            sane_days(from_=start, to=end)
+            errors: list[tuple[str, str]] = []
+            if not 1 <= limit <= PAGE_MAX:
+                errors.append(("limit", f"must be from 1 to {PAGE_MAX}"))
+            if q is not None and len(q) > TEXT_MAX:
+                errors.append(("q", f"must be at most {TEXT_MAX} characters"))
+            after = None
+            try:
+                after = cursor_key(cursor) if cursor is not None else None
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+            if errors:
+                raise ValidationFailed.of(errors)
+            scope = compacts_of(actor)
+            with uow:
+                if compact is not None and compact_id_of(uow.connection, compact) not in scope:
+                    raise NotFound("compact", compact)
+                rows = list_issues(
+                    uow.session,
+                    now=wired.clock.now(),
+                    compacts=scope,
+                    compact=compact,
+                    states=state or (),
+                    phase=phase,
+                    party=party,
+                    side=side,
+                    category=category,
+                    river=river,
+                    difficulty=difficulty,
+                    waiting_on=waiting_on,
+                    overdue=overdue,
+                    created_from=_day_start(start),
+                    created_to=_day_start(end),
+                    text=q or None,
+                    after=after,
+                    limit=limit + 1,
+                )
+            page = rows[:limit]
+            return {
+                "items": [_summary(r, actor) for r in page],
+                "next_cursor": page_cursor(page[-1]) if len(rows) > limit else None,
+            }
+
+        return await access.answer(uow, shown, listed)
 
     # Registered before /issues/{code}, so "nearby" is not taken for an issue's code.
     @api.get("/issues/nearby")
@@ -198,13 +214,15 @@ def router(access: Access) -> APIRouter:
         }
 
     # The two busiest routes find their caller in the same trip through the thread pool as their work
-    # (``Access.answer``); the answer is documented as the others' are, and encoded once.
+    # (``Access.answer``), and in the same statement as the issue they name (its view, its scope): one round
+    # trip to the database for both. The answer is documented as the others' are, and encoded once.
     @api.get("/issues/{code}", response_model=dict[str, Any])
     async def issue(uow: Unit, code: str, shown: Shown) -> Response:
         """One issue, with the triggers the caller may fire now."""
 
-        def read(actor: Actor) -> dict[str, Any]:
-            view, scope = access.readable(uow, actor, code, timeline=False)
+        def read(actor: Actor, found: Mapping[str, Any] | None) -> dict[str, Any]:
+            view = view_of(code, found, compacts_of(actor))
+            scope = view.scope
             return {
                 "code": view.code,
                 "title": view.title,
@@ -224,7 +242,7 @@ def router(access: Access) -> APIRouter:
                 "allowed_triggers": allowed_for(actor, view.state, scope),
             }
 
-        return await access.answer(uow, shown, read)
+        return await access.answer_beside(uow, shown, view_beside(code), read)
 
     @api.get("/issues/{code}/timeline")
     def timeline(uow: Unit, code: str, actor: Caller) -> list[dict[str, Any]]:
@@ -250,8 +268,9 @@ def router(access: Access) -> APIRouter:
     async def transition(uow: Unit, code: str, body: TransitionIn, shown: Shown) -> Response:
         """Fire a trigger: 409 on a stale version or a state that does not allow it, 403, 422 naming each field."""
 
-        def fire(actor: Actor) -> dict[str, Any]:
-            access.scope(uow, actor, code)
+        def fire(actor: Actor, found: Mapping[str, Any] | None) -> dict[str, Any]:
+            # The scope came with the caller, before the step's transaction: an issue's compact never changes.
+            access.scoped(actor, code, scope_of(code, found))
             result = apply(uow, code, body.trigger, actor, body.payload, body.expected_version)
             return {
                 "code": result.issue_code,
@@ -261,7 +280,7 @@ def router(access: Access) -> APIRouter:
                 "notified": result.notified,
             }
 
-        return await access.answer(uow, shown, fire)
+        return await access.answer_beside(uow, shown, scope_beside(code), fire)
 
     @api.post("/issues/{code}/attachments", status_code=201)
     async def attach(
@@ -323,29 +342,32 @@ def router(access: Access) -> APIRouter:
             headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
         )
 
-    @api.post("/issues", status_code=201)
-    def report(uow: Unit, body: IssueIn, actor: Caller, request: Request) -> Any:
+    @api.post("/issues", status_code=201, response_model=Any)
+    async def report(uow: Unit, body: IssueIn, shown: Shown, request: Request) -> Response:
         """Report a new problem as the caller; with ``patrol``, from inside that patrol (as its patroller).
 
         With an ``Idempotency-Key`` header, sending the same report again returns the first answer
         (``Idempotent-Replayed: true``) and creates nothing more.
         """
 
-        def make() -> dict[str, Any]:
-            draft = IssueDraft(**body.model_dump(exclude={"patrol"}))
-            if body.patrol is None:
-                result = report_issue(uow, actor, draft)
-                return {"code": result.issue_code, "state": result.state, "version": result.version}
-            found = report_from_patrol(uow, actor, body.patrol, draft)
-            return {
-                "code": found.issue_code,
-                "state": found.state,
-                "version": found.version,
-                "patrol": found.patrol_id,
-                "handed_to": {"code": found.handed_to, "name": found.handed_to_name} if found.handed_to else None,
-            }
+        def reported(actor: Actor) -> Any:
+            def make() -> dict[str, Any]:
+                draft = IssueDraft(**body.model_dump(exclude={"patrol"}))
+                if body.patrol is None:
+                    result = report_issue(uow, actor, draft)
+                    return {"code": result.issue_code, "state": result.state, "version": result.version}
+                found = report_from_patrol(uow, actor, body.patrol, draft)
+                return {
+                    "code": found.issue_code,
+                    "state": found.state,
+                    "version": found.version,
+                    "patrol": found.patrol_id,
+                    "handed_to": {"code": found.handed_to, "name": found.handed_to_name} if found.handed_to else None,
+                }
 
-        return once(uow, actor, request, body, make)
+            return once(uow, actor, request, body, make)
+
+        return await access.answer(uow, shown, reported, status_code=201)
 
     return api
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from web.access import DB_INT_MAX, Access, iso
+from web.access import DB_INT_MAX, Access, Presented, iso
 from web.idempotency import once
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
@@ -111,8 +111,8 @@ def router(access: Access) -> APIRouter:
     """The patrol routes."""
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["patrols"])
-    Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
-    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806 (a type alias, named as one)
+    Shown = Annotated[Presented, Depends(access.presented)]  # noqa: N806
 
     def one(uow: UnitOfWork, actor: Actor, patrol_id: int) -> PatrolView:
         """The patrol if the caller may read it; NotFound otherwise."""
@@ -122,178 +122,202 @@ def router(access: Access) -> APIRouter:
             raise NotFound("patrol", patrol_id)
         return found[0]
 
-    @api.post("/patrols", status_code=201)
-    def create(
+    @api.post("/patrols", status_code=201, response_model=Any)
+    async def create(
         uow: Unit,
-        actor: Caller,
+        shown: Shown,
         request: Request,
         body: Annotated[
             Any, Body(description=f"one patrol object, or a list of up to {BATCH_MAX} ended ones (all or nothing)")
         ],
-    ) -> Any:
+    ) -> Response:
         """Start a patrol (no ``ended_at``), record an ended one, or record a list of ended ones at once.
 
         A list is recorded whole or not at all; each refusal names the patrol's index (``[3].ended_at``).
         With an ``Idempotency-Key``, the same request sent again gets the first answer and records nothing more.
         """
-        if isinstance(body, list):
-            if not body:
-                raise ValidationFailed("body", "holds no patrol")
-            if len(body) > BATCH_MAX:
-                raise ValidationFailed("body", f"holds {len(body)} patrols; send at most {BATCH_MAX} at once")
-            items: list[PatrolItem] = []
-            errors: list[tuple[str, str]] = []
-            for i, document in enumerate(body):
-                try:
-                    patrol = _parsed(document, f"[{i}].")
-                    if patrol.ended_at is None:
-                        raise ValidationFailed(
-                            f"[{i}].ended_at", "is required in a list: start a patrol under way on its own"
+
+        def made(actor: Actor) -> Any:
+            if isinstance(body, list):
+                if not body:
+                    raise ValidationFailed("body", "holds no patrol")
+                if len(body) > BATCH_MAX:
+                    raise ValidationFailed("body", f"holds {len(body)} patrols; send at most {BATCH_MAX} at once")
+                items: list[PatrolItem] = []
+                errors: list[tuple[str, str]] = []
+                for i, document in enumerate(body):
+                    try:
+                        patrol = _parsed(document, f"[{i}].")
+                        if patrol.ended_at is None:
+                            raise ValidationFailed(
+                                f"[{i}].ended_at", "is required in a list: start a patrol under way on its own"
+                            )
+                        items.append(
+                            PatrolItem(
+                                patrol.segment,
+                                patrol.started_at,
+                                patrol.ended_at,
+                                _track(patrol.track) if patrol.track is not None else None,
+                                patrol.kind,
+                                patrol.notes,
+                            )
                         )
-                    items.append(
-                        PatrolItem(
-                            patrol.segment,
-                            patrol.started_at,
-                            patrol.ended_at,
-                            _track(patrol.track) if patrol.track is not None else None,
-                            patrol.kind,
-                            patrol.notes,
-                        )
+                    except ValidationFailed as exc:
+                        errors.extend(exc.errors if exc.field.startswith("[") else indexed(i, exc.errors))
+                if errors:
+                    raise ValidationFailed.of(errors)
+
+                def make_many() -> dict[str, Any]:
+                    ids = [r.id for r in record_patrols(uow, actor, items)]
+                    with uow:
+                        views = {v.id: v for v in list_patrols(uow.connection, ids=ids, limit=len(ids))}
+                    return {"items": [patrol_json(views[pid]) for pid in ids]}
+
+                return once(uow, actor, request, body, make_many)
+            patrol = _parsed(body)
+
+            def make() -> dict[str, Any]:
+                if patrol.ended_at is None:
+                    if patrol.track is not None:
+                        raise ValidationFailed("track", "comes with ended_at: a patrol under way has no track yet")
+                    done = start_patrol(uow, actor, patrol.segment, patrol.started_at, patrol.kind, patrol.notes)
+                else:
+                    done = record_patrol(
+                        uow,
+                        actor,
+                        patrol.segment,
+                        started_at=patrol.started_at,
+                        ended_at=patrol.ended_at,
+                        track=_track(patrol.track),
+                        kind=patrol.kind,
+                        notes=patrol.notes,
+                        fields=API_FIELDS,
                     )
-                except ValidationFailed as exc:
-                    errors.extend(exc.errors if exc.field.startswith("[") else indexed(i, exc.errors))
-            if errors:
-                raise ValidationFailed.of(errors)
+                return patrol_json(one(uow, actor, done.id))
 
-            def make_many() -> dict[str, Any]:
-                ids = [r.id for r in record_patrols(uow, actor, items)]
-                with uow:
-                    views = {v.id: v for v in list_patrols(uow.connection, ids=ids, limit=len(ids))}
-                return {"items": [patrol_json(views[pid]) for pid in ids]}
+            return once(uow, actor, request, body, make)
 
-            return once(uow, actor, request, body, make_many)
-        patrol = _parsed(body)
+        return await access.answer(uow, shown, made, status_code=201)
 
-        def make() -> dict[str, Any]:
-            if patrol.ended_at is None:
-                if patrol.track is not None:
-                    raise ValidationFailed("track", "comes with ended_at: a patrol under way has no track yet")
-                done = start_patrol(uow, actor, patrol.segment, patrol.started_at, patrol.kind, patrol.notes)
-            else:
-                done = record_patrol(
-                    uow,
-                    actor,
-                    patrol.segment,
-                    started_at=patrol.started_at,
-                    ended_at=patrol.ended_at,
-                    track=_track(patrol.track),
-                    kind=patrol.kind,
-                    notes=patrol.notes,
-                    fields=API_FIELDS,
-                )
-            return patrol_json(one(uow, actor, done.id))
-
-        return once(uow, actor, request, body, make)
-
-    @api.post("/patrols/upload", status_code=201)
+    @api.post("/patrols/upload", status_code=201, response_model=Any)
     async def upload(
         uow: Unit,
-        actor: Caller,
+        shown: Shown,
         request: Request,
         file: Annotated[UploadFile, File(description="a GPX or GeoJSON track with times")],
         segment: Annotated[str, Form(max_length=60)],
         kind: Annotated[str | None, Form()] = None,
         notes: Annotated[str, Form(max_length=2000)] = "",
-    ) -> Any:
+    ) -> Response:
         """Record an ended patrol timed by its track's first and last times.
 
         413 if the file is over the upload limit, 415 if it is neither GPX nor GeoJSON (judged by its content).
         """
         limit = wired.settings.upload_max_bytes
         content = await file.read(limit + 1)
-        if len(content) > limit:
-            raise TooLarge("file", f"is over the upload limit of {readable_size(limit)}")
-        suffix = _sniffed(content)
-        body = {"segment": segment, "kind": kind, "notes": notes, "file": hashlib.sha256(content).hexdigest()}
 
-        def make() -> dict[str, Any]:
-            try:
-                track = parse_track(content, f"{file.filename or 'track'}{suffix}"[-200:])
-                done = record_patrol(
-                    uow, actor, segment, track=track, kind=kind or None, notes=notes, fields=("file", "file")
-                )
-            except ValidationFailed as exc:
-                raise ValidationFailed.of([("file" if f == "track" else f, r) for f, r in exc.errors]) from None
-            return patrol_json(one(uow, actor, done.id))
+        def made(actor: Actor) -> Any:
+            if len(content) > limit:
+                raise TooLarge("file", f"is over the upload limit of {readable_size(limit)}")
+            suffix = _sniffed(content)
+            body = {"segment": segment, "kind": kind, "notes": notes, "file": hashlib.sha256(content).hexdigest()}
 
-        return once(uow, actor, request, body, make)
+            def make() -> dict[str, Any]:
+                try:
+                    track = parse_track(content, f"{file.filename or 'track'}{suffix}"[-200:])
+                    done = record_patrol(
+                        uow, actor, segment, track=track, kind=kind or None, notes=notes, fields=("file", "file")
+                    )
+                except ValidationFailed as exc:
+                    raise ValidationFailed.of([("file" if f == "track" else f, r) for f, r in exc.errors]) from None
+                return patrol_json(one(uow, actor, done.id))
 
-    @api.post("/patrols/{patrol_id}/end")
-    def end(uow: Unit, actor: Caller, request: Request, patrol_id: PatrolId, body: PatrolEnd) -> Any:
+            return once(uow, actor, request, body, make)
+
+        return await access.answer(uow, shown, made, status_code=201)
+
+    @api.post("/patrols/{patrol_id}/end", response_model=Any)
+    async def end(uow: Unit, shown: Shown, request: Request, patrol_id: PatrolId, body: PatrolEnd) -> Response:
         """End a patrol under way, as its patroller: 409 if it has ended already."""
-        if body.ended_at.tzinfo is None:
-            raise ValidationFailed("ended_at", "needs a UTC offset, e.g. 2026-03-05T11:00+08:00")
 
-        def make() -> dict[str, Any]:
-            end_patrol(uow, actor, patrol_id, body.ended_at, _track(body.track))
-            return patrol_json(one(uow, actor, patrol_id))
+        def ended(actor: Actor) -> Any:
+            if body.ended_at.tzinfo is None:
+                raise ValidationFailed("ended_at", "needs a UTC offset, e.g. 2026-03-05T11:00+08:00")
 
-        return once(uow, actor, request, body, make, status=200)
+            def make() -> dict[str, Any]:
+                end_patrol(uow, actor, patrol_id, body.ended_at, _track(body.track))
+                return patrol_json(one(uow, actor, patrol_id))
 
-    @api.get("/patrols")
-    def patrols(
+            return once(uow, actor, request, body, make, status=200)
+
+        return await access.answer(uow, shown, ended)
+
+    @api.get("/patrols", response_model=dict[str, Any])
+    async def patrols(
         uow: Unit,
-        actor: Caller,
+        shown: Shown,
         person: Annotated[
             str | None, Query(max_length=60, description="a patroller's code; default the caller")
         ] = None,
         month: Annotated[str | None, Query(description="2026-03")] = None,
         under_way: Annotated[bool | None, Query(description="true: under way only; false: ended only")] = None,
         limit: int = 100,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Patrols, newest first: the caller's own, or another person's that the caller may read."""
-        errors: list[tuple[str, str]] = []
-        if not 1 <= limit <= LIST_MAX:
-            errors.append(("limit", f"must be from 1 to {LIST_MAX}"))
-        if month is not None:
-            try:
-                parse_month(month)
-            except ValidationFailed as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise ValidationFailed.of(errors)
-        with uow:
-            rows = list_patrols(
-                uow.connection, person=person or actor.code, month=month, under_way=under_way, limit=limit
-            )
-        return {"items": [patrol_json(v) for v in rows if v.scope is not None and may_read(actor, v.scope)]}
 
-    @api.get("/patrols/segments")
-    def segments(uow: Unit, actor: Caller) -> dict[str, Any]:
+        def listed(actor: Actor) -> dict[str, Any]:
+            errors: list[tuple[str, str]] = []
+            if not 1 <= limit <= LIST_MAX:
+                errors.append(("limit", f"must be from 1 to {LIST_MAX}"))
+            if month is not None:
+                try:
+                    parse_month(month)
+                except ValidationFailed as exc:
+                    errors.extend(exc.errors)
+            if errors:
+                raise ValidationFailed.of(errors)
+            with uow:
+                rows = list_patrols(
+                    uow.connection, person=person or actor.code, month=month, under_way=under_way, limit=limit
+                )
+            return {"items": [patrol_json(v) for v in rows if v.scope is not None and may_read(actor, v.scope)]}
+
+        return await access.answer(uow, shown, listed)
+
+    @api.get("/patrols/segments", response_model=dict[str, Any])
+    async def segments(uow: Unit, shown: Shown) -> Response:
         """The segments the caller may patrol today: their own (routine), a neighbour's under a live pairing (swap)."""
-        with uow:
-            found = patrollable(uow.connection, actor, local_today(wired.clock.now()))
-        return {
-            "items": [
-                {
-                    "code": s.code,
-                    "name": s.name,
-                    "jurisdiction": {"code": s.jurisdiction, "name": s.jurisdiction_name},
-                    "kind": s.kind,
-                    "kind_label": KIND_LABELS[s.kind],
-                    "pairing": s.pairing_id,
-                    "geometry": {"type": "LineString", "coordinates": s.geometry} if s.geometry else None,
-                }
-                for s in found
-            ]
-        }
 
-    @api.get("/patrols/{patrol_id}")
-    def patrol(uow: Unit, actor: Caller, patrol_id: PatrolId) -> dict[str, Any]:
+        def listed(actor: Actor) -> dict[str, Any]:
+            with uow:
+                found = patrollable(uow.connection, actor, local_today(wired.clock.now()))
+            return {
+                "items": [
+                    {
+                        "code": s.code,
+                        "name": s.name,
+                        "jurisdiction": {"code": s.jurisdiction, "name": s.jurisdiction_name},
+                        "kind": s.kind,
+                        "kind_label": KIND_LABELS[s.kind],
+                        "pairing": s.pairing_id,
+                        "geometry": {"type": "LineString", "coordinates": s.geometry} if s.geometry else None,
+                    }
+                    for s in found
+                ]
+            }
+
+        return await access.answer(uow, shown, listed)
+
+    @api.get("/patrols/{patrol_id}", response_model=dict[str, Any])
+    async def patrol(uow: Unit, shown: Shown, patrol_id: PatrolId) -> Response:
         """One patrol with its track (GeoJSON, or null); 404 when it is not the caller's to see."""
-        view = one(uow, actor, patrol_id)
-        with uow:
-            track = patrol_track(uow.connection, patrol_id)
-        return {**patrol_json(view), "track": track}
+
+        def read(actor: Actor) -> dict[str, Any]:
+            view = one(uow, actor, patrol_id)
+            with uow:
+                track = patrol_track(uow.connection, patrol_id)
+            return {**patrol_json(view), "track": track}
+
+        return await access.answer(uow, shown, read)
 
     return api

@@ -6,9 +6,9 @@
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
-from web.access import Access, compacts_of, sane_days
+from web.access import Access, Presented, compacts_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
@@ -23,18 +23,17 @@ def router(access: Access) -> APIRouter:
     """The stats route."""
     wired = access.wired
     api = APIRouter(prefix="/api/v1", tags=["stats"])
-    Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
-    # The figures may lag a moment: they are read on the read replica when one is set.
-    Replica = Annotated[UnitOfWork, Depends(access.replica)]  # noqa: N806
+    Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806 (a type alias, named as one)
+    Shown = Annotated[Presented, Depends(access.presented)]  # noqa: N806
 
-    @api.get("/stats")
-    def figures(
-        uow: Replica,
-        actor: Caller,
+    @api.get("/stats", response_model=dict[str, Any])
+    async def figures(
+        uow: Unit,
+        shown: Shown,
         compact: Annotated[str | None, Query(description="a compact's code; default: the caller's")] = None,
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """The figures of the caller's compacts over [from, to) (Asia/Shanghai days; default: this year so far).
 
         Each compact's answer holds its code (``compact``), ``from`` and ``to``; the steps
@@ -76,29 +75,38 @@ def router(access: Access) -> APIRouter:
         compact gets that one compact's answer as it stands; a caller of several (or of
         none) gets ``{"from", "to", "compacts": [...]}``, each compact's answer in code order.
         """
-        sane_days(from_=start, to=end)
-        today = local_today(wired.clock.now())
-        first = start or today.replace(month=1, day=1)
-        last = end or today + timedelta(days=1)
-        if last <= first:
-            raise ValidationFailed("to", f"must be after from ({first.isoformat()})")
-        lo = datetime.combine(first, time(0), tzinfo=SHANGHAI)
-        hi = datetime.combine(last, time(0), tzinfo=SHANGHAI)
 
-        def answer(code: str) -> dict[str, Any]:
-            conn = uow.connection
-            return stats(conn, code, lo, hi) | {
-                "patrol_districts": district_figures(conn, compact_id_of(conn, code), first, last)
-            }
+        def counted(actor: Actor) -> dict[str, Any]:
+            # The figures may lag a moment: read on the read replica when one is set (the caller on the primary).
+            with access.lagging(uow) as lagging:
+                return figures_of(actor, lagging)
 
-        with uow:
-            if compact is not None:
-                if compact_id_of(uow.connection, compact) not in compacts_of(actor):
-                    raise NotFound("compact", compact)
-                return answer(compact)
-            codes = compact_codes(uow.connection, compacts_of(actor))
-            if len(codes) == 1:
-                return answer(codes[0])
-            return {"from": lo.isoformat(), "to": hi.isoformat(), "compacts": [answer(code) for code in codes]}
+        def figures_of(actor: Actor, uow: UnitOfWork) -> dict[str, Any]:
+            sane_days(from_=start, to=end)
+            today = local_today(wired.clock.now())
+            first = start or today.replace(month=1, day=1)
+            last = end or today + timedelta(days=1)
+            if last <= first:
+                raise ValidationFailed("to", f"must be after from ({first.isoformat()})")
+            lo = datetime.combine(first, time(0), tzinfo=SHANGHAI)
+            hi = datetime.combine(last, time(0), tzinfo=SHANGHAI)
+
+            def answer(code: str) -> dict[str, Any]:
+                conn = uow.connection
+                return stats(conn, code, lo, hi) | {
+                    "patrol_districts": district_figures(conn, compact_id_of(conn, code), first, last)
+                }
+
+            with uow:
+                if compact is not None:
+                    if compact_id_of(uow.connection, compact) not in compacts_of(actor):
+                        raise NotFound("compact", compact)
+                    return answer(compact)
+                codes = compact_codes(uow.connection, compacts_of(actor))
+                if len(codes) == 1:
+                    return answer(codes[0])
+                return {"from": lo.isoformat(), "to": hi.isoformat(), "compacts": [answer(code) for code in codes]}
+
+        return await access.answer(uow, shown, counted)
 
     return api

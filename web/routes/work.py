@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from web.access import DB_INT_MAX, Access, compacts_named, compacts_of, iso, one_of, sane_days
+from web.access import DB_INT_MAX, Access, Presented, compacts_named, compacts_of, iso, one_of, sane_days
 from workflow.core.actors import Actor
 from workflow.core.errors import NotFound, ValidationFailed, WorkflowError
 from workflow.core.outbox import inbox, mark_read
@@ -105,6 +105,7 @@ def router(access: Access) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["work"])
     Caller = Annotated[Actor, Depends(access.caller)]  # noqa: N806 (a type alias, named as one)
     Unit = Annotated[UnitOfWork, Depends(access.unit)]  # noqa: N806
+    Shown = Annotated[Presented, Depends(access.presented)]  # noqa: N806
 
     @api.get("/meeting-items")
     def meetings(
@@ -187,26 +188,30 @@ def router(access: Access) -> APIRouter:
             },
         )
 
-    @api.get("/inbox")
-    def messages(
-        uow: Unit, actor: Caller, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
-    ) -> list[dict[str, Any]]:
+    @api.get("/inbox", response_model=list[dict[str, Any]])
+    async def messages(
+        uow: Unit, shown: Shown, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> Response:
         """The caller's in-app messages, newest first."""
-        with uow:
-            entries = inbox(uow.connection, actor.code, unread_only=unread, limit=limit)
-        return [
-            {
-                "id": e.id,
-                "kind": e.kind,
-                "subject": e.subject,
-                "body": e.body,
-                "link": e.link,
-                "created_at": iso(e.created_at),
-                "occurred_at": iso(e.occurred_at),
-                "read_at": iso(e.read_at),
-            }
-            for e in entries
-        ]
+
+        def listed(actor: Actor) -> list[dict[str, Any]]:
+            with uow:
+                entries = inbox(uow.connection, actor.code, unread_only=unread, limit=limit)
+            return [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "subject": e.subject,
+                    "body": e.body,
+                    "link": e.link,
+                    "created_at": iso(e.created_at),
+                    "occurred_at": iso(e.occurred_at),
+                    "read_at": iso(e.read_at),
+                }
+                for e in entries
+            ]
+
+        return await access.answer(uow, shown, listed)
 
     @api.post("/inbox/read")
     def read(uow: Unit, body: ReadIn, actor: Caller) -> dict[str, int]:

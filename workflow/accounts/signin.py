@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workflow.core.actors import Actor, KnownActor, actor_statement, known_actor, load_actor
+from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, known_actor, load_actor, with_beside
 from workflow.core.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
 from workflow.core.models import Compact, Credential, Jurisdiction, LoginAttempt, Person, WebSession, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -73,6 +74,7 @@ class SignedIn:
     csrf_token: str
     expires_at: datetime
     profile: Profile
+    beside: Mapping[str, Any] | None = None  # what a ``Beside`` read found in the same statement
 
 
 # Who a session stands for, with the session's own columns: one statement (see ``actor_statement``).
@@ -269,16 +271,21 @@ def session_for(
     unsafe: bool = False,
     csrf_token: str | None = None,
     stamp: Callable[[], UnitOfWork] | None = None,
+    beside: Beside | None = None,
 ) -> SignedIn:
     """The live session a cookie stands for; Unauthenticated when unknown, signed out or expired.
 
     For an ``unsafe`` request (one that may change something) the session's CSRF token
     must come with it: CsrfRefused otherwise, before the session is touched. The session's
     ``last_seen_at`` is written at most every TOUCH_EVERY: in ``uow`` when it is writable,
-    else in a short unit from ``stamp``.
+    else in a short unit from ``stamp``. ``beside``: a read sent in the same statement (``SignedIn.beside``).
     """
+    statement: sa.Executable = _BY_SESSION
+    params = {"digest": _hash(token)}
+    if beside is not None:
+        statement, params = with_beside(_BY_SESSION, beside.statement), {**beside.params, **params}
     with uow:
-        found = uow.read_first(lambda conn: known_actor(conn.execute(_BY_SESSION, {"digest": _hash(token)})))
+        found = uow.read_first(lambda conn: known_actor(conn.execute(statement, params)))
         if found is None:
             raise Unauthenticated(SESSION_GONE)
         row = found.credential
@@ -297,6 +304,7 @@ def session_for(
         csrf_token=row.csrf_token,
         expires_at=row.expires_at,
         profile=profile_of(found),
+        beside=found.beside,
     )
 
 

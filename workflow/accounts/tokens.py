@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from workflow.core.actors import Actor, actor_statement, known_actor
+from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, known_actor, with_beside
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Person, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -103,18 +103,35 @@ def revoke_token(uow: UnitOfWork, token_id: int) -> None:
 def actor_for_token(
     uow: UnitOfWork, token: str, now: datetime, *, stamp: Callable[[], UnitOfWork] | None = None
 ) -> Actor:
-    """The actor a bearer token stands for; Unauthenticated for an unknown or revoked token.
+    """The actor a bearer token stands for; Unauthenticated for an unknown or revoked token (see ``token_holder``)."""
+    return token_holder(uow, token, now, stamp=stamp).actor
+
+
+def token_holder(
+    uow: UnitOfWork,
+    token: str,
+    now: datetime,
+    *,
+    stamp: Callable[[], UnitOfWork] | None = None,
+    beside: Beside | None = None,
+) -> KnownActor:
+    """Who a bearer token stands for, with what ``beside`` read in the same statement; Unauthenticated for an
+    unknown or revoked token.
 
     ``last_used_at`` is written only when it is more than TOUCH_EVERY old, so a busy
     client does not turn every read into a write: in ``uow`` when it is writable, else
     in a short unit from ``stamp`` (without one, a later writable request stamps it).
     """
+    statement: sa.Executable = _BY_TOKEN
+    params = {"digest": _hash(token)}
+    if beside is not None:
+        statement, params = with_beside(_BY_TOKEN, beside.statement), {**beside.params, **params}
     with uow:
-        found = uow.read_first(lambda conn: known_actor(conn.execute(_BY_TOKEN, {"digest": _hash(token)})))
+        found = uow.read_first(lambda conn: known_actor(conn.execute(statement, params)))
         if found is None:
             raise Unauthenticated("the token is unknown or revoked")
         used = found.credential.last_used_at
         if used is None or now - used >= TOUCH_EVERY:
             touch = _token.update().where(_token.c.id == found.credential.token_id).values(last_used_at=now)
             write_now(uow, touch, stamp)
-    return found.actor
+    return found

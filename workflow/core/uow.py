@@ -117,9 +117,10 @@ class UnitOfWork:
     @property
     def idle(self) -> bool:
         """True when leaving the unit needs no round trip to the server: no connection taken, no transaction
-        open, or one on SQLite (in this process)."""
+        open, a read-only unit (on PostgreSQL its connection is in autocommit: SQLAlchemy's transaction on it
+        has nothing open on the server to roll back), or SQLite (in this process)."""
         conn = self._connection
-        return conn is None or not conn.in_transaction() or self.engine.dialect.name == "sqlite"
+        return conn is None or not conn.in_transaction() or self.readonly or self.engine.dialect.name == "sqlite"
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -6,8 +6,8 @@ import base64
 import binascii
 import json
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from states import CHART, Party, allowed_triggers
 from states.chart import PARTY_LABELS, PHASES, SEPARATOR, TERMINAL_STATES
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
+from workflow.core.actors import Beside
 from workflow.core.calendar import WorkCalendar
 from workflow.core.errors import NotFound, Reason, ValidationFailed
 from workflow.core.models import (
@@ -173,27 +174,12 @@ def issue_view(
     not exist for a reader of other compacts)."""
     conn = session if isinstance(session, sa.Connection) else session.connection()
     row = conn.execute(_VIEW, {"code": code}).first()
-    if row is None or (compacts is not None and row.compact_id not in compacts):
-        raise NotFound("issue", code)
-    events = conn.execute(_TIMELINE, {"issue_id": row.id}).all() if timeline else []
-    return IssueView(
-        code=row.code,
-        title=row.title,
-        description=row.description,
-        category=row.category,
-        difficulty=row.difficulty,
-        place=row.place,
-        state=row.state,
-        version=row.version,
-        due_at=row.due_at,
-        compact=row.compact,
-        reporting=row.reporting,
-        receiving=row.receiving,
-        rebound_count=row.rebound_count,
-        ledger_head=row.ledger_head,
-        created_at=row.created_at,
-        observed_at=row.observed_at,
-        allowed=allowed_triggers(row.state),
+    found = view_of(code, row._mapping if row is not None else None, compacts)
+    if not timeline:
+        return found
+    events = conn.execute(_TIMELINE, {"issue_id": found.id}).all()
+    return replace(
+        found,
         timeline=[
             TimelineEntry(
                 e.seq,
@@ -209,13 +195,45 @@ def issue_view(
             )
             for e in events
         ],
-        id=row.id,
-        compact_id=row.compact_id,
-        reporting_path=row.reporting_path,
-        receiving_path=row.receiving_path,
-        lon=row.lon,
-        lat=row.lat,
-        segment_id=row.segment_id,
+    )
+
+
+def view_beside(code: str) -> Beside:
+    """The read behind ``issue_view`` (without the timeline), to send in the caller's statement (``view_of``)."""
+    return Beside(_VIEW, {"code": code})
+
+
+def view_of(code: str, row: Mapping[Any, Any] | None, compacts: Collection[int] | None = None) -> IssueView:
+    """The view (without its timeline) in a row of ``issue_view``'s statement; NotFound for no row, or for an
+    issue outside ``compacts`` when given."""
+    if row is None or (compacts is not None and row["compact_id"] not in compacts):
+        raise NotFound("issue", code)
+    return IssueView(
+        code=row["code"],
+        title=row["title"],
+        description=row["description"],
+        category=row["category"],
+        difficulty=row["difficulty"],
+        place=row["place"],
+        state=row["state"],
+        version=row["version"],
+        due_at=row["due_at"],
+        compact=row["compact"],
+        reporting=row["reporting"],
+        receiving=row["receiving"],
+        rebound_count=row["rebound_count"],
+        ledger_head=row["ledger_head"],
+        created_at=row["created_at"],
+        observed_at=row["observed_at"],
+        allowed=allowed_triggers(row["state"]),
+        timeline=[],
+        id=row["id"],
+        compact_id=row["compact_id"],
+        reporting_path=row["reporting_path"],
+        receiving_path=row["receiving_path"],
+        lon=row["lon"],
+        lat=row["lat"],
+        segment_id=row["segment_id"],
     )
 
 
@@ -513,9 +531,19 @@ _SCOPE = (
 def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
     """The compact and the sides of an issue; NotFound for an unknown code."""
     row = conn.execute(_SCOPE, {"code": code}).first()
+    return scope_of(code, row._mapping if row is not None else None)
+
+
+def scope_beside(code: str) -> Beside:
+    """The read behind ``issue_scope``, to send in the caller's statement (``scope_of``)."""
+    return Beside(_SCOPE, {"code": code})
+
+
+def scope_of(code: str, row: Mapping[Any, Any] | None) -> IssueScope:
+    """The scope in a row of ``issue_scope``'s statement; NotFound for no row."""
     if row is None:
         raise NotFound("issue", code)
-    return IssueScope(row.compact_id, row.rp, row.vp)
+    return IssueScope(row["compact_id"], row["rp"], row["vp"])
 
 
 def compact_id_of(conn: sa.Connection, code: str) -> int:
