@@ -7,7 +7,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 import migrations
@@ -33,8 +32,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     with engine.connect() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-    head = ScriptDirectory.from_config(config).get_current_head()
-    return before, head or ""
+    # What the database says now, not the newest script on disk: a script added while a long upgrade ran
+    # (a deploy beside it) was not applied, and saying it was would send nobody to run it.
+    return before, current(engine) or ""
 
 
 def current(engine: Engine) -> str | None:
