@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from workflow.core.errors import ValidationFailed
 from workflow.core.lookups import member_paths
@@ -143,6 +144,14 @@ def _chiefs_within(conn: sa.Connection, members: list[str] | None) -> list[Any]:
     return chief_rows(conn, None, within=members)
 
 
+def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as one array parameter, since the province's thousands of chiefs
+    as thousands of bound values cost more to render, send and parse than the count costs to run."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
     """Patrols that count toward a quota, per patroller, started on the days [first, end)."""
     if not people:
@@ -153,7 +162,7 @@ def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence
             _patrol.c.kind.in_(QUOTA_KINDS),
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
-            _patrol.c.patroller_id.in_(sorted(set(people))),
+            _among(conn, _patrol.c.patroller_id, sorted(set(people))),
             _patrol.c.ended_at.is_not(None),  # one still under way has not been made yet
         )
         .group_by(_patrol.c.patroller_id)
@@ -180,29 +189,23 @@ def assess(
     folded: dict[Quota, Window] = {}
     windows: dict[int, Window] = {}
     spans: dict[tuple[date, date], list[int]] = {}
-    for r in chiefs:
-        key = (r.level, r.path)
-        if key not in held:
-            quota = book.holding(r.level, r.path, compact_id)
+    for pid, *_, path, level in chiefs:
+        if (level, path) not in held:
+            quota = book.holding(level, path, compact_id)
             if quota is not None and quota not in folded:
                 folded[quota] = quota.over(months)
-            held[key] = None if quota is None else folded[quota]
-        if (w := held[key]) is not None:
-            windows[r.id] = w
-            spans.setdefault((w.first, w.end), []).append(r.id)
+            held[(level, path)] = None if quota is None else folded[quota]
+        if (w := held[(level, path)]) is not None:
+            windows[pid] = w
+            spans.setdefault((w.first, w.end), []).append(pid)
     counts = {span: _patrol_counts(conn, *span, spans[span]) for span in sorted(spans)}
     out = []
-    for r in chiefs:
-        w = windows.get(r.id)
+    for pid, code, name, jid, jcode, jname, path, level in chiefs:  # chief_rows' columns, unpacked once
+        w = windows.get(pid)
         if w is None:
             continue
-        done = counts[(w.first, w.end)].get(r.id, 0)
-        out.append(
-            ChiefCompletion(
-                r.code, r.name, r.jurisdiction_id, r.jurisdiction_code, r.jurisdiction, r.path, r.level, w.label,
-                done, w.required,
-            )
-        )  # fmt: skip
+        done = counts[(w.first, w.end)].get(pid, 0)
+        out.append(ChiefCompletion(code, name, jid, jcode, jname, path, level, w.label, done, w.required))
     return out
 
 
@@ -247,24 +250,17 @@ def completion_of(
             t = totals.setdefault(path, [0, 0, 0, 0])
             for i, value in enumerate(sums):
                 t[i] += value
+    named = sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level)
     names = (
         {
-            r.path: r
-            for r in conn.execute(
-                sa.select(_juris.c.path, _juris.c.code, _juris.c.name, _juris.c.level).where(
-                    _juris.c.path.in_(sorted(totals))
-                )
-            )
+            path: (code, name, level)
+            for path, code, name, level in conn.execute(named.where(_among(conn, _juris.c.path, sorted(totals))))
         }
         if totals
         else {}
     )
     depth0 = min((p.count("/") for p in totals), default=0)
-    rows = [
-        JurisdictionCompletion(names[p].code, names[p].name, names[p].level, p.count("/") - depth0, *totals[p])
-        for p in sorted(totals)
-        if p in names
-    ]
+    rows = [JurisdictionCompletion(*names[p], p.count("/") - depth0, *totals[p]) for p in sorted(totals) if p in names]
     return Completion(period_label(months), chiefs, rows)
 
 
