@@ -10,7 +10,6 @@ from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from workflow.core.errors import ValidationFailed
 from workflow.core.lookups import member_paths
@@ -144,14 +143,6 @@ def _chiefs_within(conn: sa.Connection, members: list[str] | None) -> list[Any]:
     return chief_rows(conn, None, within=members)
 
 
-def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as one array parameter, since the province's thousands of chiefs
-    as thousands of bound values cost more to render, send and parse than the count costs to run."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
-
-
 def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence[int]) -> dict[int, int]:
     """Patrols that count toward a quota, per patroller, started on the days [first, end)."""
     if not people:
@@ -162,7 +153,7 @@ def _patrol_counts(conn: sa.Connection, first: date, end: date, people: Sequence
             _patrol.c.kind.in_(QUOTA_KINDS),
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
-            _among(conn, _patrol.c.patroller_id, sorted(set(people))),
+            _patrol.c.patroller_id.in_(sorted(set(people))),
             _patrol.c.ended_at.is_not(None),  # one still under way has not been made yet
         )
         .group_by(_patrol.c.patroller_id)
@@ -254,7 +245,7 @@ def completion_of(
     names = (
         {
             path: (code, name, level)
-            for path, code, name, level in conn.execute(named.where(_among(conn, _juris.c.path, sorted(totals))))
+            for path, code, name, level in conn.execute(named.where(_juris.c.path.in_(sorted(totals))))
         }
         if totals
         else {}
