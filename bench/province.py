@@ -14,8 +14,8 @@ sweep and the bulletins write what they would write).
 The issue list page and the issue page are then loaded by ``--clients`` clients at once, twice: in this one
 process (threads on in-process clients, which share its interpreter lock with the app), and over HTTP from
 ``riverchief serve --workers N`` started apart for each N of ``--workers`` (keep-alive connections from
-``bench.served``, each signed in as the coordinator; the server's start-up, the sign-ins and ``--warmup``
-rounds untimed). The served app runs on the real clock, not on the data's frozen one.
+``bench.served``, each signed in as the coordinator, joining one after another; the server's start-up, the
+sign-ins and ``--warmup`` requests untimed). The served app runs on the real clock, not on the data's frozen one.
 """
 
 from __future__ import annotations
@@ -592,21 +592,46 @@ async def _one_client(
 async def _clients_at_once(
     server: Server, engine: Engine, path: str, cookies: list[str], warmup: int, seconds: float
 ) -> dict[str, Any]:
-    """One keep-alive connection per cookie; ``warmup`` untimed rounds (each connection's first opens it, so
-    every worker has its share of them before the clock starts), then all of them at once for ``seconds``."""
+    """One keep-alive connection per cookie, loading ``path`` for ``seconds`` once all of them are loading.
+
+    The clients join one after another, as browsers arrive: each sends its ``warmup`` untimed requests while
+    those before it keep the server busy, then loads it too. So the connections spread over the workers as
+    they would: a worker busy with requests is slower to take the next one. (Opened all at once, every
+    connection went to the first worker to wake, which accepts all that wait: four workers served as one.)
+    """
     conns = [Connection(server.port) for _ in cookies]
+    samples: list[float] = []
+    errors: Counter[str] = Counter()
+    start = asyncio.Event()
+    until: list[float] = []
+
+    async def client(conn: Connection, cookie: str, joined: asyncio.Event) -> None:
+        try:
+            for _ in range(warmup):
+                await _answered(conn, path, cookie)
+        finally:
+            joined.set()
+        while not start.is_set():
+            await _answered(conn, path, cookie)
+        await _one_client(conn, path, cookie, until[0], samples, errors)
+
+    tasks: list[asyncio.Task[None]] = []
     try:
-        for _ in range(warmup):
-            await asyncio.gather(*(_answered(c, path, cookie) for c, cookie in zip(conns, cookies, strict=True)))
-        samples: list[float] = []
-        errors: Counter[str] = Counter()
+        for conn, cookie in zip(conns, cookies, strict=True):
+            joined = asyncio.Event()
+            tasks.append(asyncio.create_task(client(conn, cookie, joined)))
+            await joined.wait()
+            if tasks[-1].done():
+                tasks[-1].result()  # its warm-up failed: say why
         before = Reading.now(engine, server)
-        until = before.at + seconds
-        await asyncio.gather(
-            *(_one_client(c, path, k, until, samples, errors) for c, k in zip(conns, cookies, strict=True))
-        )
+        until.append(before.at + seconds)
+        start.set()
+        await asyncio.gather(*tasks)
         after = Reading.now(engine, server)
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in conns))
     server.alive()
     return figures(samples, before, after, dict(errors))
