@@ -24,17 +24,14 @@ import argparse
 import asyncio
 import http.client
 import json
-import math
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +47,17 @@ from sqlalchemy.engine import make_url
 
 from bench.apply import POSTGRES_URL, machine, postgres_database, rectifying, server_info
 from bench.reports import bulk_load
+from bench.served import (
+    CLIENT_FAILURES,
+    RIVERCHIEF,
+    Connection,
+    Server,
+    clean_env,
+    free_ports,
+    quantile,
+    serve_flags,
+    started,
+)
 from riverchief.bootstrap import bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
@@ -62,7 +70,6 @@ from workflow.core.models import Issue, table_of
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "api-results.json"
-RIVERCHIEF = Path(sys.executable).parent / "riverchief"
 TARGETS = ("riverchief", "floor")
 NOTE = "排口封堵完成一半，正在清理管网"
 
@@ -152,111 +159,7 @@ def check_versions(prepared: Prepared, owned: list[list[Owned]], accepted: int) 
     return {"issues_checked": len(seen), "versions_moved": moved}
 
 
-# -- the servers -----------------------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct TCP ports nobody listens on now."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without riverchief's settings or proxies, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERCHIEF_") and "proxy" not in k.lower()}
-    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
-
-
-@dataclass
-class Server:
-    """A server process on a loopback port, its output going to a log file."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alive(self) -> None:
-        """Raise if the process has exited."""
-        if self.process.poll() is not None:
-            tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        """Wait until it answers HTTP (any status will do)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.alive()
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            try:
-                conn.request("GET", "/api/v1/issues/ready")
-                conn.getresponse().read()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} did not answer on port {self.port} in {timeout:.0f}s") from None
-                time.sleep(0.1)
-            finally:
-                conn.close()
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process and its descendants (the workers, when there are several)."""
-        return sum(_cpu_of(pid) for pid in _tree(self.process.pid))
-
-
-def _tree(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = [root], [root]
-    while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def _cpu_of(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-@contextmanager
-def started(
-    name: str, command: Sequence[str], env: dict[str, str], cwd: Path, port: int, log: Path
-) -> Iterator[Server]:
-    """A server process, stopped (SIGTERM, then SIGKILL) on exit."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield Server(name, port, process, log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def serve_flags(workers: int) -> list[str]:
-    """``--workers N`` for ``riverchief serve`` when more than one is asked for and the command has it."""
-    if workers == 1:
-        return []
-    shown = subprocess.run([str(RIVERCHIEF), "serve", "--help"], capture_output=True, text=True, check=False).stdout
-    if "--workers" not in shown:
-        raise SystemExit("riverchief serve has no --workers option here: run with --workers 1")
-    return ["--workers", str(workers)]
+# -- the servers (bench.served starts them) --------------------------------------------------------
 
 
 def sample_body(server: Server, prepared: Prepared, rng: random.Random) -> bytes:
@@ -277,52 +180,7 @@ def sample_body(server: Server, prepared: Prepared, rng: random.Random) -> bytes
     return bodies[len(bodies) // 2]
 
 
-# -- the clients -----------------------------------------------------------------------------------
-
-
-class ProtocolError(Exception):
-    """A response this client does not read (it expects Content-Length bodies, as uvicorn sends them)."""
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection speaking just what the bench needs.
-
-    A hand-written client: httpx's AsyncClient took a whole CPU for about 100 requests a second on this
-    machine, which would have measured the client instead of the servers.
-    """
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.host = f"Host: 127.0.0.1:{port}\r\n".encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
-        """Send one request and read its response: (status, body)."""
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        head = f"{method} {path} HTTP/1.1\r\n".encode() + self.host + f"Authorization: Bearer {token}\r\n".encode()
-        if body:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
-        self.writer.write(head + b"\r\n" + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        if "content-length" not in headers:
-            raise ProtocolError(f"no Content-Length in {lines[0]!r}")
-        content = await self.reader.readexactly(int(headers["content-length"]))
-        if headers.get("connection", "").lower() == "close":
-            await self.close()
-        return status, content
-
-    async def close(self) -> None:
-        """Close the connection (a later request opens a new one)."""
-        writer, self.reader, self.writer = self.writer, None, None
-        if writer is not None:
-            writer.close()
-            with suppress(OSError):
-                await writer.wait_closed()
+# -- the clients (over bench.served's connections) -------------------------------------------------
 
 
 @dataclass
@@ -405,7 +263,7 @@ async def one_client(
                     code = codes[client.rng.randrange(len(codes))]
                     began = clock()
                     status, answer = await conn.request("GET", f"/api/v1/issues/{code}", client.token)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError) as exc:
+            except CLIENT_FAILURES as exc:
                 tally.errors[type(exc).__name__] += 1
                 if post:
                     issue.stale = True
@@ -450,14 +308,6 @@ def run(server: Server, clients: list[Client], codes: list[str], workload: Workl
 
 
 # -- one database, end to end ----------------------------------------------------------------------
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The nearest-rank quantile of ``values`` (0 for none)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def figures(tally: Tally) -> dict[str, Any]:

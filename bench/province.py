@@ -10,21 +10,33 @@ Reads go through the app's own code: the pages and the API on an in-process ASGI
 compact's coordinator and as a township chief, and the patrol figures through the functions the pages and
 reports call. Batch jobs run once each, as the scheduler runs them, on the loaded database (the deadline
 sweep and the bulletins write what they would write).
+
+The issue list page and the issue page are then loaded by ``--clients`` clients at once, twice: in this one
+process (threads on in-process clients, which share its interpreter lock with the app), and over HTTP from
+``riverchief serve --workers N`` started apart for each N of ``--workers`` (keep-alive connections from
+``bench.served``, each signed in as the coordinator, joining one after another; the server's start-up, the
+sign-ins and ``--warmup`` requests untimed). The served app runs on the real clock, not on the data's frozen one.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import http.client
 import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +48,24 @@ from sqlalchemy.engine import Engine, make_url
 
 from bench import province_data as data
 from bench.host import host
+from bench.served import (
+    CLIENT_FAILURES,
+    RIVERCHIEF,
+    Connection,
+    Server,
+    clean_env,
+    database_cpu_seconds,
+    free_ports,
+    quantile,
+    serve_flags,
+    spent,
+    started,
+    stop_on_sigterm,
+)
 from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
+from web.access import SESSION_COOKIE
 from web.api import create_api
 from workflow.accounts.signin import set_password
 from workflow.accounts.tokens import create_token
@@ -343,12 +370,16 @@ def timed(run: Callable[[], Any], requests: int, budget_s: float = 60.0) -> dict
     return {"n": count, "p50": statistics.median(samples), "p95": _p95(samples), "max": max(samples)}
 
 
-def concurrent(make: Callable[[], Callable[[], Any]], clients: int, each: int) -> dict[str, Any]:
-    """``clients`` threads, each with its own client, each sending ``each`` requests at once; p50/p95 in ms."""
+def concurrent(
+    make: Callable[[], Callable[[], Any]], clients: int, each: int, engine: Engine | None = None
+) -> dict[str, Any]:
+    """``clients`` threads in this one process, each with its own client, each sending ``each`` requests at
+    once after one untimed; latencies in ms, and the CPU this process and PostgreSQL (on ``engine``) spent."""
     samples: list[float] = []
     lock = threading.Lock()
     runs = [make() for _ in range(clients)]
-    gate = threading.Barrier(clients)
+    first: list[Reading] = []
+    gate = threading.Barrier(clients, action=lambda: first.append(Reading.now(engine)))
 
     def worker(run: Callable[[], Any]) -> None:
         run()
@@ -364,7 +395,58 @@ def concurrent(make: Callable[[], Callable[[], Any]], clients: int, each: int) -
         t.start()
     for t in threads:
         t.join()
-    return {"n": len(samples), "p50": statistics.median(samples), "p95": _p95(samples), "max": max(samples)}
+    return figures(samples, first[0], Reading.now(engine))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The wall clock and the CPU seconds spent so far: this process, the server's processes by pid (when it
+    is another), PostgreSQL's backends on the database by pid."""
+
+    at: float
+    here: float
+    server: dict[int, float]
+    database: dict[int, float]
+
+    @classmethod
+    def now(cls, engine: Engine | None, server: Server | None = None) -> Reading:
+        """Read them all now."""
+        return cls(
+            time.perf_counter(),
+            time.process_time(),
+            server.cpu_by_process() if server is not None else {},
+            database_cpu_seconds(engine) if engine is not None else {},
+        )
+
+
+def figures(
+    samples: list[float], before: Reading, after: Reading, errors: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Latencies (ms, nearest rank), throughput, and CPU per request: the server's (this process's, when it
+    serves in-process), PostgreSQL's, and the clients' (this process's, when the server is another)."""
+    n, seconds = len(samples), after.at - before.at
+    served_apart = bool(after.server)
+    server = spent(before.server, after.server) if served_apart else after.here - before.here
+    return {
+        "n": n,
+        "p50": quantile(samples, 0.5),
+        "p95": quantile(samples, 0.95),
+        "p99": quantile(samples, 0.99),
+        "max": max(samples, default=0.0),
+        "per_s": n / seconds if seconds > 0 else 0.0,
+        "seconds": seconds,
+        "server_cpu_ms": 1000 * server / n if n else 0.0,
+        "database_cpu_ms": 1000 * spent(before.database, after.database) / n if n else 0.0,
+        "client_cpu_ms": 1000 * (after.here - before.here) / n if n and served_apart else None,
+        # The busiest process's share of the server's CPU: keep-alive connections stay with the worker that
+        # accepted them, so the workers need not share the load evenly.
+        "busiest_share": (
+            max(cpu - before.server.get(pid, 0.0) for pid, cpu in after.server.items()) / server
+            if served_apart and server > 0
+            else None
+        ),
+        "errors": errors or {},
+    }
 
 
 def _ok(answer: Any) -> Any:
@@ -464,6 +546,130 @@ def reads(app: App, s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
+# -- twenty clients over HTTP, the server in processes of its own ------------------------------------
+
+
+def sign_in(port: int, person: str) -> str:
+    """A browser session of ``person`` on the served app, as the pages' sign-in makes it: its cookie, name=value."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        body = json.dumps({"person": person, "password": PASSWORD}).encode()
+        conn.request("POST", "/api/v1/session", body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"signing in {person}: {response.status}: {answer[:1000]!r}")
+        morsel = SimpleCookie(response.getheader("set-cookie", ""))[SESSION_COOKIE]
+        return f"{SESSION_COOKIE}={morsel.value}"
+    finally:
+        conn.close()
+
+
+async def _answered(conn: Connection, path: str, cookie: str) -> None:
+    status, body = await conn.request("GET", path, cookie=cookie)
+    if status != 200:
+        raise RuntimeError(f"GET {path}: {status}: {body[:1000]!r}")
+
+
+async def _one_client(
+    conn: Connection, path: str, cookie: str, until: float, samples: list[float], errors: Counter[str]
+) -> None:
+    """GET ``path`` again and again until ``until`` (perf_counter), each timed from sending to the last byte."""
+    while time.perf_counter() < until:
+        began = time.perf_counter()
+        try:
+            status, _ = await conn.request("GET", path, cookie=cookie)
+        except CLIENT_FAILURES as exc:
+            errors[type(exc).__name__] += 1
+            await conn.close()
+            await asyncio.sleep(0.05)
+            continue
+        samples.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            errors[f"HTTP {status}"] += 1
+
+
+async def _clients_at_once(
+    server: Server, engine: Engine, path: str, cookies: list[str], warmup: int, seconds: float
+) -> dict[str, Any]:
+    """One keep-alive connection per cookie, loading ``path`` for ``seconds`` once all of them are loading.
+
+    The clients join one after another, as browsers arrive: each sends its ``warmup`` untimed requests while
+    those before it keep the server busy, then loads it too. So the connections spread over the workers as
+    they would: a worker busy with requests is slower to take the next one. (Opened all at once, every
+    connection went to the first worker to wake, which accepts all that wait: four workers served as one.)
+    """
+    conns = [Connection(server.port) for _ in cookies]
+    samples: list[float] = []
+    errors: Counter[str] = Counter()
+    start = asyncio.Event()
+    until: list[float] = []
+
+    async def client(conn: Connection, cookie: str, joined: asyncio.Event) -> None:
+        try:
+            for _ in range(warmup):
+                await _answered(conn, path, cookie)
+        finally:
+            joined.set()
+        while not start.is_set():
+            await _answered(conn, path, cookie)
+        await _one_client(conn, path, cookie, until[0], samples, errors)
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for conn, cookie in zip(conns, cookies, strict=True):
+            joined = asyncio.Event()
+            tasks.append(asyncio.create_task(client(conn, cookie, joined)))
+            await joined.wait()
+            if tasks[-1].done():
+                tasks[-1].result()  # its warm-up failed: say why
+        before = Reading.now(engine, server)
+        until.append(before.at + seconds)
+        start.set()
+        await asyncio.gather(*tasks)
+        after = Reading.now(engine, server)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in conns))
+    server.alive()
+    return figures(samples, before, after, dict(errors))
+
+
+def over_http(
+    args: argparse.Namespace, pages: dict[str, str], person: str, folder: Path, console: Console
+) -> dict[str, dict[str, Any]]:
+    """The ``pages`` (label: path) under ``args.clients`` keep-alive clients, each signed in as ``person``, from
+    ``riverchief serve --workers N`` for each N asked, one server at a time; start-up and sign-in untimed."""
+    found: dict[str, dict[str, Any]] = {}
+    url = database_url(args.database)
+    engine = sa.create_engine(url, poolclass=sa.NullPool)  # only to read PostgreSQL's backends' CPU
+    env = clean_env(RIVERCHIEF_DATABASE_URL=url, RIVERCHIEF_DATA_DIR=str(folder))
+    try:
+        for workers in args.workers:
+            (port,) = free_ports(1)
+            command = [str(RIVERCHIEF), "serve", "--no-scheduler", "--no-dispatcher", "--host", "127.0.0.1"]
+            command += ["--port", str(port), *serve_flags(workers)]
+            log = folder / f"serve-{workers}.log"
+            with started(f"riverchief serve --workers {workers}", command, env, folder, port, log) as server:
+                server.wait_ready()
+                cookies = [sign_in(port, person) for _ in range(args.clients)]
+                for page, path in pages.items():
+                    label = f"{page}, {args.clients} clients over HTTP, {workers} worker{'s' if workers > 1 else ''}"
+                    r = asyncio.run(_clients_at_once(server, engine, path, cookies, args.warmup, args.http_seconds))
+                    found[label] = r
+                    console.print(
+                        f"{label:<56} p50 {r['p50']:7.0f} p95 {r['p95']:7.0f} p99 {r['p99']:7.0f} ms  "
+                        f"{r['per_s']:5.1f}/s  server {r['server_cpu_ms']:5.0f} + PostgreSQL "
+                        f"{r['database_cpu_ms']:4.0f} ms CPU a request"
+                        + (f"  [red]errors {r['errors']}[/]" if r["errors"] else "")
+                    )
+    finally:
+        engine.dispose()
+    return found
+
+
 def batches(app: App, console: Console, wanted: Callable[[str], bool]) -> dict[str, dict[str, Any]]:
     """Each batch job ``wanted`` once: ledger verify (with its progress), the sweep, the bulletins, the interviews."""
     found: dict[str, dict[str, Any]] = {}
@@ -506,6 +712,7 @@ def batches(app: App, console: Console, wanted: Callable[[str], bool]) -> dict[s
 
 def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Time every read with one client, the issue list and page with many, then each batch job."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
     folder = Path(tempfile.mkdtemp(prefix="province-measure-"))
     clock = FrozenClock(data.NOW)
     app = bootstrap(Settings(database_url=database_url(args.database), data_dir=folder), clock=clock)
@@ -534,14 +741,23 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
                 return make
 
-            for label, path in (("issue list page", "/issues"), ("issue page", f"/issues/{s['issue']}")):
-                if not wanted(f"{label}, {args.clients} clients"):
+            pages = {"issue list page": "/issues", "issue page": f"/issues/{s['issue']}"}
+            for label, path in pages.items():
+                row = f"{label}, {args.clients} clients in one process"
+                if not wanted(row):
                     continue
                 alone = one.get("issue page" if label == "issue page" else "issue list page (coordinator)")
                 slow = alone is None or alone["p50"] > 1000
-                many[label] = concurrent(client_for(path), args.clients, 2 if slow else 5)  # a slow page: fewer rounds
-                r = many[label]
-                console.print(f"{label:<40} {args.clients} clients: p50 {r['p50']:8.1f} ms  p95 {r['p95']:8.1f} ms")
+                # a slow page: fewer rounds
+                many[row] = r = concurrent(client_for(path), args.clients, 2 if slow else 5, app.engine)
+                console.print(f"{row:<56} p50 {r['p50']:7.0f} p95 {r['p95']:7.0f} p99 {r['p99']:7.0f} ms")
+            served = {
+                label: path
+                for label, path in pages.items()
+                if any(wanted(f"{label}, {args.clients} clients over HTTP, {n} worker") for n in args.workers)
+            }
+            if served:
+                many |= over_http(args, served, coordinator, folder, console)
         jobs = batches(app, console, wanted)
     finally:
         app.engine.dispose()
@@ -549,7 +765,16 @@ def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     engine = sa.create_engine(database_url(args.database))
     counts = table_counts(engine)
     engine.dispose()
-    return {"scale": args.scale, "one client": one, f"{args.clients} clients": many, "batch": jobs, "counts": counts}
+    return {
+        "scale": args.scale,
+        "load average": load_before,
+        "load average after": [round(x, 2) for x in os.getloadavg()],
+        "one client": one,
+        "clients": args.clients,
+        "many clients": many,
+        "batch": jobs,
+        "counts": counts,
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -557,12 +782,18 @@ def markdown(result: dict[str, Any]) -> str:
     lines = ["| read | n | p50 ms | p95 ms | max ms |", "| --- | --: | --: | --: | --: |"]
     for label, r in result["one client"].items():
         lines.append(f"| {label} | {r['n']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['max']:.0f} |")
-    for key in result:
-        if key.endswith(" clients"):
-            for label, r in result[key].items():
-                lines.append(
-                    f"| {label}, {key} at once | {r['n']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['max']:.0f} |"
-                )
+    if result["many clients"]:
+        lines += [
+            "",
+            "| read, clients at once | n | p50 ms | p95 ms | p99 ms | max ms | req/s "
+            "| server CPU ms/req | PostgreSQL CPU ms/req |",
+            "| --- | --: | --: | --: | --: | --: | --: | --: | --: |",
+        ]
+        for label, r in result["many clients"].items():
+            lines.append(
+                f"| {label} | {r['n']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | {r['max']:.0f} "
+                f"| {r['per_s']:.1f} | {r['server_cpu_ms']:.0f} | {r['database_cpu_ms']:.0f} |"
+            )
     lines += ["", "| batch job | seconds | what |", "| --- | --: | --- |"]
     for label, r in result["batch"].items():
         what = ", ".join(f"{k} {v}" for k, v in r.items() if k != "s")
@@ -573,9 +804,9 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """``load`` or ``measure``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.province", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("load", "measure"))
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=18)
@@ -583,13 +814,37 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="timed requests of each read, one client")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients for the issue list and page")
     parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[2],
+        metavar="N",
+        help="worker processes of the server the clients reach over HTTP; several: one server after another "
+        "(default 2)",
+    )
+    parser.add_argument(
+        "--http-seconds", type=float, default=20.0, help="seconds the clients load each page over HTTP (default 20)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed requests of each HTTP client before the clock starts (default 2)"
+    )
+    parser.add_argument(
         "--only",
         action="append",
         metavar="TEXT",
         help="time only the reads and batch jobs whose label contains TEXT (repeatable), e.g. --only dashboard",
     )
-    args = parser.parse_args()
-    console = Console()
+    args = parser.parse_args(argv)
+    if args.clients < 1 or min(args.workers) < 1 or args.http_seconds <= 0 or args.warmup < 1:
+        parser.error("--clients, --workers and --warmup must be at least 1 and --http-seconds above 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``load`` or ``measure``."""
+    args = parse_args(argv)
+    stop_on_sigterm()  # a server started for the HTTP rows is stopped however the bench ends
+    console = Console(width=None if sys.stdout.isatty() else 160)
     out = Path(__file__).with_name("province.json")
     if args.command == "load":
         result = load(args.scale, args.seed, args.database, console)

@@ -143,9 +143,10 @@ class QuotaBook:
         """The quota a chief of ``level`` at ``path`` is held to, assessed within the compact (when given):
         the deepest jurisdiction's on the chief's path, else the compact's, else the level's default, else none.
         """
-        for place in reversed(ancestors(path)):
-            if (found := self.by_jurisdiction.get((level, place))) is not None:
-                return found
+        if self.by_jurisdiction:  # usually none are scoped to a jurisdiction: no path to walk
+            for place in reversed(ancestors(path)):
+                if (found := self.by_jurisdiction.get((level, place))) is not None:
+                    return found
         if compact_id is not None and (found := self.by_compact.get((level, compact_id))) is not None:
             return found
         return self.defaults.get(level)
