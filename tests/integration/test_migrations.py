@@ -314,3 +314,26 @@ def test_the_map_drawn_migration_draws_as_the_project_does() -> None:
         # As stored: each through JSON, as the columns keep them.
         expected = json.loads(json.dumps(drawn_columns(geometry)))
         assert json.loads(json.dumps(migration.drawn_columns(geometry))) == expected, geometry
+
+
+def test_the_issue_side_indexes_go_down_and_up_again_built_concurrently_on_postgresql(app: App) -> None:
+    names = {"ix_issue_reporting_created", "ix_issue_receiving_created"}
+    down_to(app.engine, "0022")
+    with app.engine.connect() as conn:
+        assert not names & {ix["name"] for ix in sa.inspect(conn).get_indexes("issue")}
+    assert upgrade(app.engine)[0] == "0022"  # on PostgreSQL outside the upgrade's transaction
+    with app.engine.connect() as conn:
+        built = {ix["name"]: ix["column_names"] for ix in sa.inspect(conn).get_indexes("issue") if ix["name"] in names}
+        assert built == {
+            "ix_issue_reporting_created": ["reporting_jurisdiction_id", "created_at", "id"],
+            "ix_issue_receiving_created": ["receiving_jurisdiction_id", "created_at", "id"],
+        }
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        if conn.dialect.name == "postgresql":
+            valid = conn.execute(
+                sa.text(
+                    "SELECT bool_and(indisvalid) FROM pg_index"
+                    " WHERE indexrelid::regclass::text IN ('ix_issue_reporting_created', 'ix_issue_receiving_created')"
+                )
+            ).scalar_one()
+            assert valid

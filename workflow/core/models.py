@@ -180,7 +180,8 @@ class Issue(SQLModel, table=True):
 
     # ix_issue_created: the lists page newest first by (created_at, id) with keyset cursors;
     # ix_issue_live_created the same for a compact's live issues only (a twentieth of them at province
-    # scale: the queue, and a list filtered by a live state or by whom it waits on). Only the indexes a
+    # scale: the queue, and a list filtered by a live state or by whom it waits on); ix_issue_reporting_created
+    # and ix_issue_receiving_created, a party's issues on one side (migration 0023). Only the indexes a
     # query uses (migration 0014): every step's UPDATE keeps each of them up. On PostgreSQL the pages
     # keep a tenth free, so a step that changes no indexed column is a heap-only (HOT) update.
     __table_args__ = (
@@ -194,6 +195,8 @@ class Issue(SQLModel, table=True):
             postgresql_where=sa.text(LIVE_STATES_SQL),
             sqlite_where=sa.text(LIVE_STATES_SQL),
         ),
+        sa.Index("ix_issue_reporting_created", "reporting_jurisdiction_id", "created_at", "id"),
+        sa.Index("ix_issue_receiving_created", "receiving_jurisdiction_id", "created_at", "id"),
         {"postgresql_with": {"fillfactor": 90}},
     )
 
