@@ -7,6 +7,10 @@ SVG with: zoom and pan, names that make way for each other, layers to switch. No
 天地图 key is configured; then its vector map and annotation are offered as the base map, and that page's
 policy admits the tile servers' images, nothing more.
 
+What both draw of the stored layers is the same for every request until a feature or segment in the frame is
+written again, so it is drawn once per process and kept (``Bases``, by a digest of the rows as read: an
+import, a reference load or a migration that rewrites one changes it); a request draws only its issues.
+
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
 """
 
