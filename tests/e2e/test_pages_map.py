@@ -19,16 +19,25 @@ from shapely.geometry import Point, box, shape
 
 from states.chart import OPEN_STATES
 from tests.factories import RECEIVING_CODE, REPORTER, World, walk_to
+from web.access import compacts_of
 from web.api import create_api
-from web.pages import LANG_COOKIE
+from web.pages import LANG_COOKIE, _templates, watershed
 from web.pages.offline import shell_version, worker_script
+from web.pages.text import Text
 from web.pages.watershed import MAP_WIDTH, TIANDITU_HOSTS, resolution
 from workflow.accounts.signin import set_password
 from workflow.core.drawing import DRAWN_COLUMNS, label_places
 from workflow.core.models import MapFeature, Segment, table_of
 from workflow.core.reference import load, parse_text
 from workflow.maps.layers import import_layers, read_layers
-from workflow.maps.shared import stored_features
+from workflow.maps.shared import (
+    CLOSED_RECENT,
+    closed_span,
+    frame_of_compacts,
+    marked_issues,
+    stored_features,
+    stored_frame,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "riverchief" / "demo"
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
@@ -419,3 +428,98 @@ def test_the_pages_draw_the_same_maps_from_the_stored_drawings_as_worked_out_on_
         assert svgs(stored[path]) == svgs(worked_out[path]), path
     assert '<text class="label' in svgs(stored["/map"])[0]
     assert map_data(stored["/map"]) == map_data(worked_out["/map"])
+
+
+def svg_of(html: str) -> str:
+    """The page's SVG map, the white space between its elements left out."""
+    found = re.search(r"<svg\b.*?</svg>", html, re.DOTALL)
+    assert found is not None
+    return re.sub(r">\s+<", "><", found.group(0)).strip()
+
+
+def test_a_second_request_is_the_same_page_from_the_kept_base_and_the_same_as_drawn_afresh(
+    layers: World, scenario: Scenario
+) -> None:
+    """The kept base gives what the template's ``svg_map`` draws of the map drawn afresh (``svg_drawing``,
+    ``map_data``): every shape, name and marker, escaped alike."""
+    with signed_in(layers) as client:
+        first = client.get("/map")
+        kept = {id(base) for base in watershed.BASES._kept.values()}
+        second = client.get("/map")
+        assert {id(base) for base in watershed.BASES._kept.values()} == kept  # drawn once, then read
+    assert first.status_code == second.status_code == 200
+    assert svg_of(first.text) == svg_of(second.text)
+    assert map_data(first.text) == map_data(second.text)
+    t = Text("zh")
+    now = layers.clock.now()
+    with layers.app.reader() as uow:
+        compacts = compacts_of(layers.actor(REPORTER))
+        issues = marked_issues(uow.connection, compacts, now, closed_span(CLOSED_RECENT, now))
+        frame = frame_of_compacts(uow.connection, compacts, issues)
+        assert frame is not None
+        features = stored_features(uow.connection, frame, resolution(frame, MAP_WIDTH))
+    marks = watershed.marks_of(issues, t)
+    afresh = _templates.env.from_string('{% from "_map.html" import svg_map %}{{ svg_map(drawing, label) }}').render(
+        drawing=watershed.svg_drawing(features, marks, frame), label=t("map_title")
+    )
+    assert svg_of(afresh) == svg_of(first.text)
+    assert '<text class="label' in afresh
+    assert 'class="issue overdue"' in afresh
+    words = t("map_closed_recent")
+    assert map_data(first.text) == json.loads(json.dumps(watershed.map_data(features, marks, t, None, frame, words)))
+
+
+def test_after_an_import_renames_a_river_and_moves_its_line_the_map_shows_the_change_escaped(
+    layers: World, scenario: Scenario
+) -> None:
+    def river(page: str) -> dict[str, Any]:
+        return next(f for f in layer(map_data(page), "river") if f["properties"]["name"].startswith("琼江"))
+
+    with signed_in(layers) as client:
+        before = client.get("/map").text
+        document = read_layers(DEMO, "qiongjiang")["river"]
+        qiongjiang = next(f for f in document["features"] if f["properties"]["code"] == "qiongjiang")
+        qiongjiang["properties"]["name"] = "琼江<b>新</b>"
+        line = qiongjiang["geometry"]["coordinates"]
+        line[len(line) // 2] = [line[len(line) // 2][0] + 0.01, line[len(line) // 2][1] - 0.01]
+        import_layers(layers.app.uow(), {"river": document})
+        after = client.get("/map").text
+    assert river(before)["properties"]["name"] == "琼江"
+    assert river(after)["properties"]["name"] == "琼江<b>新</b>"
+    assert river(after)["geometry"] != river(before)["geometry"]
+    assert "琼江&lt;b&gt;新&lt;/b&gt;" in svg_of(after)
+    assert "<b>" not in after
+    assert svg_of(after) != svg_of(before)
+
+
+def test_two_viewers_of_different_compacts_never_see_each_others_map(layers: World) -> None:
+    load(layers.app.uow(), parse_text(HANJIANG, "yaml"))
+    set_password(layers.app.uow(), "hj-coord", PASSWORD)
+    pages = {}
+    for person in (REPORTER, "hj-coord", REPORTER, "hj-coord"):
+        with signed_in(layers, person) as client:
+            pages.setdefault(person, []).append(client.get("/map").text)
+    qiongjiang, hanjiang = pages[REPORTER], pages["hj-coord"]
+    assert "汉江武汉段" not in qiongjiang[1]
+    assert "琼江白马镇段" in svg_of(qiongjiang[1])
+    assert "琼江白马镇段" not in hanjiang[1]
+    assert "汉江武汉段" in svg_of(hanjiang[1])
+    assert svg_of(qiongjiang[0]) == svg_of(qiongjiang[1])
+    assert svg_of(hanjiang[0]) == svg_of(hanjiang[1])
+
+
+def test_the_kept_maps_and_their_names_placings_stay_few(layers: World) -> None:
+    bases = watershed.Bases(size=2)
+    with layers.app.reader() as uow:
+        frames = [(105.6 + i / 100, 30.1, 105.8 + i / 100, 30.3) for i in range(4)]
+        drawn = [bases.get(stored_frame(uow.connection, f, resolution(f, MAP_WIDTH)), f) for f in frames]
+    assert len(bases) == 2
+    base = drawn[-1]
+    assert base is not None
+    for i in range(watershed.Bases.PLACED + 3):
+        bases.names(base, [(10.0 * i, 10.0)])
+    assert len(base.placed) == watershed.Bases.PLACED
+    # A base kept is the one drawn: the same rows in the same frame are read again, not drawn again.
+    with layers.app.reader() as uow:
+        again = bases.get(stored_frame(uow.connection, frames[-1], resolution(frames[-1], MAP_WIDTH)), frames[-1])
+    assert again is base

@@ -13,7 +13,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from markupsafe import escape
+
 Point = tuple[float, float]
+# An issue is a pin whose tip is on its place (the same as ``_map.html``'s PIN, which the legend draws).
+PIN = "M0,0 L-5.6,-8.7 A6.5,6.5 0 1 1 5.6,-8.7 Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +70,41 @@ def _bounds(shapes: Iterable[Shape]) -> tuple[float, float, float, float] | None
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def draw(
-    shapes: Sequence[Shape],
-    *,
-    width: int = 640,
-    margin: float = 0.08,
-    min_span: float = 0.01,
-    frame: Sequence[Shape] | None = None,
-    labels: Sequence[Label] = (),
-) -> MapDrawing | None:
-    """Project the shapes into an SVG frame ``width`` wide, with the labels that fit; None when there is nothing.
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """An equirectangular projection of a frame into a drawing ``width`` by ``height`` units (y down)."""
 
-    The frame fits ``frame`` when given (what the map is about; the rest is drawn around it and
-    clipped by the SVG), else every shape.
-    """
-    bounds = _bounds(frame if frame else shapes)
+    width: int
+    height: int
+    cx: float
+    cy: float
+    scale_x: float
+    span_x: float
+    span_y: float
+
+    def __call__(self, point: Point) -> tuple[float, float]:
+        lon, lat = point
+        x = ((lon - self.cx) * self.scale_x + self.span_x / 2) / self.span_x * self.width
+        y = (self.span_y / 2 - (lat - self.cy)) / self.span_y * self.height
+        return round(x, 1), round(y, 1)
+
+    def drawing(self) -> MapDrawing:
+        """An empty drawing of this frame, with its inverse projection."""
+        return MapDrawing(
+            self.width,
+            self.height,
+            lon0=self.cx - self.span_x / self.scale_x / 2,
+            lat0=self.cy + self.span_y / 2,
+            lon_per_unit=self.span_x / self.scale_x / self.width,
+            lat_per_unit=self.span_y / self.height,
+        )
+
+
+def projection(
+    shapes: Sequence[Shape], *, width: int = 640, margin: float = 0.08, min_span: float = 0.01
+) -> Projection | None:
+    """The projection that fits ``shapes`` (with a margin, between 2:1 and 4:3 landscape); None for nothing."""
+    bounds = _bounds(shapes)
     if bounds is None:
         return None
     west, south, east, north = bounds
@@ -95,43 +119,84 @@ def draw(
     span_x = max(span_x, span_y * 4 / 3)
     span_y = max(span_y, span_x / 2)
     height = max(120, round(width * span_y / span_x))
-    cx, cy = (west + east) / 2, (south + north) / 2
+    return Projection(width, height, (west + east) / 2, (south + north) / 2, scale_x, span_x, span_y)
 
-    def project(point: Point) -> tuple[float, float]:
-        lon, lat = point
-        x = ((lon - cx) * scale_x + span_x / 2) / span_x * width
-        y = (span_y / 2 - (lat - cy)) / span_y * height
-        return round(x, 1), round(y, 1)
 
-    drawing = MapDrawing(
-        width,
-        height,
-        lon0=cx - span_x / scale_x / 2,
-        lat0=cy + span_y / 2,
-        lon_per_unit=span_x / scale_x / width,
-        lat_per_unit=span_y / height,
-    )
-    marks: list[tuple[float, float]] = []
-    for shape in shapes:
-        projected = [[project(p) for p in part] for part in shape.parts]
-        item: dict[str, object] = {
-            "kind": shape.kind,
-            "css": shape.css,
-            "title": shape.title,
-            "href": shape.href,
-        }
-        if shape.kind == "point":
-            item["x"], item["y"] = projected[0][0]
-            marks.append(projected[0][0])
-        elif shape.kind == "line":
-            item["points"] = " ".join(f"{x},{y}" for x, y in projected[0])
-        else:
-            item["d"] = " ".join(
-                "M" + " L".join(f"{x},{y}" for x, y in ring) + " Z" for ring in projected if len(ring) >= 3
-            )
-        drawing.shapes.append(item)
-    drawing.labels = _placed(labels, project, drawing, marks)
+def projected(shape: Shape, project: Callable[[Point], tuple[float, float]]) -> dict[str, object]:
+    """A shape as the drawing holds it: its kind, class, title and link, and its points in the drawing's units."""
+    parts = [[project(p) for p in part] for part in shape.parts]
+    item: dict[str, object] = {"kind": shape.kind, "css": shape.css, "title": shape.title, "href": shape.href}
+    if shape.kind == "point":
+        item["x"], item["y"] = parts[0][0]
+    elif shape.kind == "line":
+        item["points"] = " ".join(f"{x},{y}" for x, y in parts[0])
+    else:
+        item["d"] = " ".join("M" + " L".join(f"{x},{y}" for x, y in ring) + " Z" for ring in parts if len(ring) >= 3)
+    return item
+
+
+def draw(
+    shapes: Sequence[Shape],
+    *,
+    width: int = 640,
+    margin: float = 0.08,
+    min_span: float = 0.01,
+    frame: Sequence[Shape] | None = None,
+    labels: Sequence[Label] = (),
+) -> MapDrawing | None:
+    """Project the shapes into an SVG frame ``width`` wide, with the labels that fit; None when there is nothing.
+
+    The frame fits ``frame`` when given (what the map is about; the rest is drawn around it and
+    clipped by the SVG), else every shape.
+    """
+    project = projection(frame if frame else shapes, width=width, margin=margin, min_span=min_span)
+    if project is None:
+        return None
+    drawing = project.drawing()
+    drawing.shapes = [projected(shape, project) for shape in shapes]
+    marks = [(item["x"], item["y"]) for item in drawing.shapes if item["kind"] == "point"]
+    drawing.labels = placed(spots(labels, project), marks)  # type: ignore[arg-type]
     return drawing
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom, in the drawing's units
+Spot = tuple[float, float, str, Box]  # x, y, anchor, and the box the text covers (with a gap)
+
+
+def spots(labels: Sequence[Label], project: Projection) -> list[tuple[dict[str, object], list[Spot]]]:
+    """Each label's words and the spots it may take within the drawing, best first, the labels in the order
+    they are placed (by rank): all of a name's placing that does not hang on what else is on the map."""
+    found = []
+    for label in sorted(labels, key=lambda lb: lb.rank):
+        inside = []
+        for at, side in label.places:
+            spot = _spot(label, project(at), side)
+            box = spot[3]
+            if box[0] < 0 or box[1] < 0 or box[2] > project.width or box[3] > project.height:
+                continue
+            inside.append(spot)
+        if inside:
+            found.append(({"text": label.text, "css": label.css, "size": label.size}, inside))
+    return found
+
+
+def placed(
+    candidates: Sequence[tuple[dict[str, object], Sequence[Spot]]], marks: Iterable[tuple[float, float]]
+) -> list[dict[str, object]]:
+    """The labels that fit (``spots``), each at its first spot that covers no marker and no name placed before."""
+    # The markers are what the map is for: no name covers one (an issue's pin stands above its point).
+    taken = _Taken()
+    for x, y in marks:
+        taken.add((x - 8, y - 20, x + 8, y + 8))
+    found: list[dict[str, object]] = []
+    for words, inside in candidates:
+        for x, y, anchor, box in inside:
+            if taken.meets(box):
+                continue
+            taken.add(box)
+            found.append({"x": x, "y": y, "anchor": anchor, **words})
+            break
+    return found
 
 
 def _spot(
@@ -153,9 +218,6 @@ def _spot(
 def text_width(text: str, size: float) -> float:
     """About how wide a text is: a Chinese character takes a full em, a Latin letter or digit about half."""
     return sum(size if ord(ch) > 0x2E80 else size * 0.55 for ch in text)
-
-
-Box = tuple[float, float, float, float]  # left, top, right, bottom, in the drawing's units
 
 
 class _Taken:
@@ -184,31 +246,30 @@ class _Taken:
         )
 
 
-def _placed(
-    labels: Sequence[Label],
-    project: Callable[[Point], tuple[float, float]],
-    drawing: MapDrawing,
-    marks: Sequence[tuple[float, float]],
-) -> list[dict[str, object]]:
-    # The markers are what the map is for: no name covers one (an issue's pin stands above its point).
-    taken = _Taken()
-    for x, y in marks:
-        taken.add((x - 8, y - 20, x + 8, y + 8))
-    placed: list[dict[str, object]] = []
-    for label in sorted(labels, key=lambda lb: lb.rank):
-        for at, side in label.places:
-            spot = _spot(label, project(at), side)
-            box = spot[3]
-            if box[0] < 0 or box[1] < 0 or box[2] > drawing.width or box[3] > drawing.height:
-                continue
-            if taken.meets(box):
-                continue
-            taken.add(box)
-            x, y, anchor, _ = spot
-            words = {"text": label.text, "css": label.css, "size": label.size}
-            placed.append({"x": x, "y": y, "anchor": anchor, **words})
-            break
-    return placed
+def shape_svg(item: dict[str, object]) -> str:
+    """One projected shape as SVG markup, as ``_map.html``'s ``_shape`` writes it (every word escaped): for a
+    page that writes thousands at once, without a template call for each."""
+    css, title = escape(item["css"]), escape(item["title"])
+    if item["kind"] == "polygon":
+        svg = f'<path class="{css}" d="{item["d"]}" fill-rule="evenodd"><title>{title}</title></path>'
+    elif item["kind"] == "line":
+        svg = f'<polyline class="{css}" points="{item["points"]}"><title>{title}</title></polyline>'
+    elif "issue" in str(item["css"]).split():
+        svg = (
+            f'<g class="{css}" transform="translate({item["x"]} {item["y"]})"><title>{title}</title>'
+            f'<path d="{PIN}"></path><circle class="eye" cy="-12" r="2.3"></circle></g>'
+        )
+    else:
+        svg = f'<circle class="{css}" cx="{item["x"]}" cy="{item["y"]}" r="7"><title>{title}</title></circle>'
+    return f'<a href="{escape(item["href"])}">{svg}</a>' if item["href"] else svg
+
+
+def label_svg(label: dict[str, object]) -> str:
+    """A placed label as SVG markup, as ``_map.html`` writes it."""
+    return (
+        f'<text class="label {escape(label["css"])}" x="{label["x"]}" y="{label["y"]}" font-size="{label["size"]}" '
+        f'text-anchor="{label["anchor"]}" dominant-baseline="central">{escape(label["text"])}</text>'
+    )
 
 
 def shapes_of_geojson(geometry: dict[str, object], css: str, title: str = "", href: str | None = None) -> list[Shape]:

@@ -7,10 +7,17 @@ SVG with: zoom and pan, names that make way for each other, layers to switch. No
 天地图 key is configured; then its vector map and annotation are offered as the base map, and that page's
 policy admits the tile servers' images, nothing more.
 
+What both draw of the stored layers is the same for every request until a feature or segment in the frame is
+written again, so it is drawn once per process and kept (``Bases``, by a digest of the rows as read: an
+import, a reference load or a migration that rewrites one changes it); a request draws only its issues.
+
 (No postponed annotations here: FastAPI reads the route signatures at run time.)
 """
 
+import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
@@ -18,11 +25,27 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
 
 from states.chart import CHART
 from web.access import Access, compacts_of
 from web.pages.deps import Viewer
-from web.pages.maps import Label, MapDrawing, Shape, draw, shapes_of_geojson
+from web.pages.maps import (
+    Label,
+    MapDrawing,
+    Projection,
+    Shape,
+    Spot,
+    draw,
+    label_svg,
+    placed,
+    projected,
+    projection,
+    shape_svg,
+    shapes_of_geojson,
+    spots,
+)
 from web.pages.text import Text
 from web.security import page_policy
 from workflow.core.calendar import local_today
@@ -35,11 +58,13 @@ from workflow.maps.shared import (
     Box,
     Feature,
     MarkedIssue,
+    StoredFrame,
     closed_span,
     earliest_closure,
     frame_of_compacts,
     marked_issues,
     stored_features,
+    stored_frame,
 )
 
 MAP_LAYERS = LAYER_ORDER
@@ -154,7 +179,13 @@ def map_data(
 ) -> dict[str, Any]:
     """What map.js draws: each layer as a GeoJSON FeatureCollection with its name, the issues (the closed group
     named as the legend names it), the words, and the frame it first shows ([[south, west], [north, east]], as
-    the SVG's; None: all it draws)."""
+    the SVG's; None: all it draws). Made afresh, as ``/map`` makes it from a kept base (``page_data``)."""
+    layers = [{**layer, "name": t("layer_" + layer["key"])} for layer in _layers(features)]
+    return {"layers": layers, **_marks_data(marks, t, tiles, frame, closed_words)}
+
+
+def _layers(features: Sequence[Feature]) -> list[dict[str, Any]]:
+    """Each layer map.js draws, without its name (the page's words)."""
     layers = []
     for layer in MAP_LAYERS:
         members = [f for f in features if f.layer == layer]
@@ -173,13 +204,15 @@ def map_data(
             for f in members
         ]
         layers.append(
-            {
-                "key": layer,
-                "name": t("layer_" + layer),
-                "css": MAP_CSS[layer],
-                "features": {"type": "FeatureCollection", "features": collection},
-            }
+            {"key": layer, "css": MAP_CSS[layer], "features": {"type": "FeatureCollection", "features": collection}}
         )
+    return layers
+
+
+def _marks_data(
+    marks: Sequence[Mark], t: Text, tiles: dict[str, Any] | None, frame: Box | None, closed_words: str
+) -> dict[str, Any]:
+    """What map.js draws besides the stored layers: the issues, the tiles, the frame, the words."""
     points = [
         {
             "type": "Feature",
@@ -189,7 +222,6 @@ def map_data(
         for m in marks
     ]
     return {
-        "layers": layers,
         "issues": {
             "groups": {"open": t("open_issues"), "closed": closed_words or t("map_closed")},
             "features": {"type": "FeatureCollection", "features": points},
@@ -202,7 +234,14 @@ def map_data(
 
 def svg_drawing(features: Sequence[Feature], marks: Sequence[Mark], frame: Box | None = None) -> MapDrawing | None:
     """The map as an SVG: every layer, the names that fit without covering each other, issues as links; fitted
-    to ``frame`` when given (what reaches beyond it is clipped), else to everything drawn."""
+    to ``frame`` when given (what reaches beyond it is clipped), else to everything drawn. Drawn afresh, as
+    ``/map`` draws it from a kept base (``svg_page``); a test holds the two equal."""
+    shapes, labels = _shapes_and_labels(features)
+    shapes += [_marker(m) for m in marks]
+    return draw(shapes, width=MAP_WIDTH, labels=labels, frame=[frame_shape(frame)] if frame is not None else None)
+
+
+def _shapes_and_labels(features: Sequence[Feature]) -> tuple[list[Shape], list[Label]]:
     shapes: list[Shape] = []
     labels: list[Label] = []
     for f in features:
@@ -210,8 +249,126 @@ def svg_drawing(features: Sequence[Feature], marks: Sequence[Mark], frame: Box |
         rank = label_rank(f)
         if rank is not None and f.places:
             labels.append(Label(f.name, f.places, f"label-{f.layer} rank-{rank}", rank, _LABEL_SIZE[rank]))
-    shapes += [Shape("point", [[(m.issue.lon, m.issue.lat)]], f"issue {m.issue.group}", m.text, m.href) for m in marks]
-    return draw(shapes, width=MAP_WIDTH, labels=labels, frame=[frame_shape(frame)] if frame is not None else None)
+    return shapes, labels
+
+
+def _marker(m: Mark) -> Shape:
+    return Shape("point", [[(m.issue.lon, m.issue.lat)]], f"issue {m.issue.group}", m.text, m.href)
+
+
+class Base(NamedTuple):
+    """What ``/map`` draws the same for every request until a feature or segment in its frame is written again:
+    the stored layers projected into the frame and written as SVG, the spots their names may take, the places
+    of the points among them (names make way for them as for the issues), the layers' JSON for map.js and how
+    many features each layer has. Only the issues, the legend's counts and the words are drawn per request."""
+
+    project: Projection
+    areas: str  # the SVG of the areas and lines, drawn under the names
+    points: str  # the SVG of the stored points, drawn over the names with the issues
+    spots: list[tuple[dict[str, object], list[Spot]]]
+    marks: list[tuple[float, float]]  # the stored points, projected
+    layers: list[tuple[str, str, str]]  # each layer's key, CSS class and features as HTML-safe JSON
+    counts: dict[str, int]
+    placed: OrderedDict[tuple[tuple[float, float], ...], str]  # the names' SVG, by the issues' places
+
+
+def base_of(features: Sequence[Feature], frame: Box | None) -> Base | None:
+    """The base of a map of ``features`` fitted to ``frame`` (None: to them all); None when there is nothing."""
+    shapes, labels = _shapes_and_labels(features)
+    project = projection([frame_shape(frame)] if frame is not None else shapes, width=MAP_WIDTH)
+    if project is None:
+        return None
+    items = [projected(shape, project) for shape in shapes]
+    points = [item for item in items if item["kind"] == "point"]
+    counts: dict[str, int] = {}
+    for f in features:
+        counts[f.layer] = counts.get(f.layer, 0) + 1
+    return Base(
+        project,
+        "".join(shape_svg(item) for item in items if item["kind"] != "point"),
+        "".join(shape_svg(item) for item in points),
+        spots(labels, project),
+        [(float(item["x"]), float(item["y"])) for item in points],  # type: ignore[arg-type]
+        [(layer["key"], layer["css"], _json(layer["features"])) for layer in _layers(features)],
+        counts,
+        OrderedDict(),
+    )
+
+
+def _json(value: Any) -> str:
+    """JSON that may stand in a <script> block, as the template's ``tojson`` writes it."""
+    return str(htmlsafe_json_dumps(value, dumps=json.dumps, sort_keys=True))
+
+
+class Bases:
+    """The last few bases drawn, by what they were drawn of (the frame's rows' digest and the frame), in this
+    process: a map of the same rows in the same frame is the same base, whoever asks for it."""
+
+    PLACED = 4  # the names' placings kept per base: one per set of issue places seen lately
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, Box | None], Base | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, stored: StoredFrame, frame: Box | None) -> Base | None:
+        """The base of ``stored`` in ``frame``: kept, or drawn now and kept (the least lately used let go)."""
+        key = (stored.digest(), frame)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        base = base_of(stored.features(), frame)
+        with self._lock:
+            self._kept[key] = base
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return base
+
+    def names(self, base: Base, issues: Sequence[tuple[float, float]]) -> str:
+        """The SVG of the names that fit on ``base`` around these issue markers (and its stored points)."""
+        key = tuple(issues)
+        with self._lock:
+            if key in base.placed:
+                base.placed.move_to_end(key)
+                return base.placed[key]
+        svg = "".join(label_svg(label) for label in placed(base.spots, [*base.marks, *issues]))
+        with self._lock:
+            base.placed[key] = svg
+            while len(base.placed) > self.PLACED:
+                base.placed.popitem(last=False)
+        return svg
+
+
+BASES = Bases()
+
+
+def svg_page(base: Base, marks: Sequence[Mark], label: str) -> Markup:
+    """The page's SVG map: the base's areas and lines, the names that fit, the stored points and the issues,
+    as ``_map.html``'s ``svg_map`` writes a drawing."""
+    issues = [projected(_marker(m), base.project) for m in marks]
+    names = BASES.names(base, [(float(i["x"]), float(i["y"])) for i in issues])  # type: ignore[arg-type]
+    role = "group" if issues else "img"
+    return Markup(
+        f'<svg class="map" viewBox="0 0 {base.project.width} {base.project.height}" role="{role}" '
+        f'aria-label="{escape(label)}" data-testid="map">\n{base.areas}\n{names}\n{base.points}'
+        f"{''.join(shape_svg(i) for i in issues)}\n</svg>"
+    )
+
+
+def page_data(
+    base: Base, marks: Sequence[Mark], t: Text, tiles: dict[str, Any] | None, frame: Box | None, shown: str
+) -> Markup:
+    """What map.js draws (``map_data``) as HTML-safe JSON, the base's layers as kept."""
+    layers = ",".join(
+        f'{{"css": {_json(css)}, "features": {features}, "key": {_json(key)}, "name": {_json(t("layer_" + key))}}}'
+        for key, css, features in base.layers
+    )
+    rest = _json(_marks_data(marks, t, tiles, frame, shown))
+    return Markup(f'{{"layers": [{layers}], {rest[1:]}')
 
 
 def legend(
@@ -252,10 +409,9 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
             # The viewer's compacts, not the province: what lies in their frame, as fine as the map can show.
             frame = frame_of_compacts(uow.connection, compacts, issues)
             tolerance = resolution(frame, MAP_WIDTH) if frame is not None else 0.0
-            features = stored_features(uow.connection, frame, tolerance)
-        counts: dict[str, int] = {}
-        for f in features:
-            counts[f.layer] = counts.get(f.layer, 0) + 1
+            stored = stored_frame(uow.connection, frame, tolerance)
+        # The stored layers as drawn for the last request of the same rows in the same frame, if any.
+        base = BASES.get(stored, frame)
         tiles = tianditu(wired.settings.tianditu_key, view.t)
         marks = marks_of(issues, view.t)
         shown = view.t("map_closed_hidden") if chosen == CLOSED_NONE else words[chosen]
@@ -264,9 +420,9 @@ def router(access: Access, viewer: Callable[..., Viewer], render: Callable[..., 
             "map.html",
             view,
             422 if flash else 200,
-            drawing=svg_drawing(features, marks, frame),
-            legend=legend(counts, issues, view.t, shown),
-            data=map_data(features, marks, view.t, tiles, frame, shown),
+            svg=svg_page(base, marks, view.t("map_title")) if base is not None else None,
+            legend=legend(base.counts if base is not None else {}, issues, view.t, shown),
+            data=page_data(base, marks, view.t, tiles, frame, shown) if base is not None else None,
             closed_choices=choices,
             closed=chosen,
             flash=flash,

@@ -9,6 +9,8 @@ archive included); ``states.chart`` says which states are open and which closed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +87,47 @@ def stored_features(
     (``named`` False) is spared their places. A row stored without its drawing has it worked out here, the
     same as it would have been stored.
     """
+    return stored_frame(conn, near, tolerance, named=named).features()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFrame:
+    """The stored rows a drawing of a frame reads, their JSON still as text: ``digest`` names what they hold, so
+    that what is drawn of them can be kept until a row in the frame is written again, and ``features`` decodes
+    them (``stored_features``)."""
+
+    # layer, code, name, level, drawing, geometry (JSON text), and whether the geometry is a segment's bare line
+    rows: tuple[tuple[str, str, str, str | None, str | None, str | None, bool], ...]
+    zoom: int | None  # the zoom read (None: as stored)
+    drawn_at: float  # its tolerance (0: as stored)
+    named: bool
+
+    def digest(self) -> str:
+        """A digest of every row's layer, code, name, level, drawing and geometry as stored, and of the zoom
+        read: the same until a row in the frame is written again (whatever wrote it), a row comes or goes."""
+        found = hashlib.blake2b(repr((self.zoom, self.named)).encode(), digest_size=20)
+        for row in self.rows:
+            found.update(repr(row).encode())
+        return found.hexdigest()
+
+    def features(self) -> list[Feature]:
+        """The rows as features, in drawing order."""
+        found = []
+        for layer, code, name, level, drawn_text, geometry_text, bare in self.rows:
+            drawn, geometry = _json(drawn_text), _json(geometry_text)
+            if bare:  # a segment known only from the reference data: drawn when it has a line
+                if not (geometry or drawn):
+                    continue
+                geometry = segment_line(geometry) if geometry else None
+            found.append(_read(layer, code, name, geometry, drawn, self.drawn_at, self.named, level))
+        rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
+        return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
+
+
+def stored_frame(
+    conn: sa.Connection, near: Box | None = None, tolerance: float = 0.0, *, named: bool = True
+) -> StoredFrame:
+    """The rows ``stored_features`` reads, undecoded, with a digest of all they hold (two statements, as it)."""
     zoom = zoom_for(tolerance)
     drawn_at = zoom_tolerance(zoom) if zoom is not None else 0.0
     query = (
@@ -98,25 +141,33 @@ def stored_features(
     if near is not None:
         query = query.where(*_meets(_feature, near))
         segments = segments.where(*_meets(_segment, near))
-    rows = conn.execute(query).all()
-    found = [_read(r.layer, r.code, r.name, r.geometry, r.drawn, drawn_at, named, r.level) for r in rows]
-    done = {f.code for f in found if f.layer == "segment"}
-    for s in conn.execute(segments.order_by(_segment.c.id)):
-        if s.code not in done and (s.geometry or s.drawn):
-            line = segment_line(s.geometry) if s.geometry else None
-            found.append(_read("segment", s.code, s.name, line, s.drawn, drawn_at, named))
-    rank = {layer: i for i, layer in enumerate(LAYER_ORDER)}
-    return sorted(found, key=lambda f: rank.get(f.layer, len(rank)))
+    rows = [(r.layer, r.code, r.name, r.level, r.drawn, r.geometry, False) for r in conn.execute(query)]
+    done = {row[1] for row in rows if row[0] == "segment"}
+    rows += [
+        ("segment", s.code, s.name, None, s.drawn, s.geometry, True)
+        for s in conn.execute(segments.order_by(_segment.c.id))
+        if s.code not in done
+    ]
+    return StoredFrame(tuple(rows), zoom, drawn_at, named)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 def _drawn(table: sa.Table, zoom: int | None) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     """A row's stored drawing at ``zoom`` (None: the places of its name on the geometry as stored) as
     ``drawn``, and its geometry as ``geometry``: as stored, but at a zoom only for a row stored without its
     drawing, so that a row's whole course is not sent and decoded for nothing."""
+    # As text: decoded only when what is drawn of them is not kept already (``StoredFrame.digest``).
     if zoom is None:
-        return table.c[PLACES_COLUMN].label("drawn"), table.c.geometry.label("geometry")
+        return _text(table.c[PLACES_COLUMN]).label("drawn"), _text(table.c.geometry).label("geometry")
     stored = table.c[drawn_column(zoom)]
-    return stored.label("drawn"), sa.case((stored.is_(None), table.c.geometry)).label("geometry")
+    return _text(stored).label("drawn"), sa.case((stored.is_(None), _text(table.c.geometry))).label("geometry")
+
+
+def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    return sa.cast(column, sa.Text)
 
 
 def _meets(table: sa.Table, box: Box) -> tuple[sa.ColumnElement[bool], ...]:
