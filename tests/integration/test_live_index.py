@@ -56,7 +56,7 @@ def _plan(world: World, read: Callable[[], Any]) -> str:
     try:
         cursor = raw.cursor()
         cursor.execute("SET LOCAL enable_seqscan = off" if postgresql else "BEGIN")
-        for index in ("ix_issue_compact_id", "ix_issue_state", "ix_issue_created"):
+        for index in ("ix_issue_compact_sides", "ix_issue_state", "ix_issue_created"):
             cursor.execute(f"DROP INDEX {index}")
         cursor.execute(("EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN ") + statement, parameters)
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
