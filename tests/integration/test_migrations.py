@@ -337,3 +337,36 @@ def test_the_issue_side_indexes_go_down_and_up_again_built_concurrently_on_postg
                 )
             ).scalar_one()
             assert valid
+
+
+def _issue_indexes(engine: Engine) -> dict[str, list[str | None]]:
+    with engine.connect() as conn:
+        return {ix["name"]: ix["column_names"] for ix in sa.inspect(conn).get_indexes("issue") if ix["name"]}
+
+
+def test_the_compact_sides_index_replaces_the_compact_index_and_goes_down_again(world: World) -> None:
+    engine = world.app.engine
+    walk_to(world, world.report(title="白马镇段排污口"), "accept")
+    down_to(engine, "0023")
+    indexes = _issue_indexes(engine)
+    assert indexes["ix_issue_compact_id"] == ["compact_id"]
+    assert "ix_issue_compact_sides" not in indexes
+
+    assert upgrade(engine)[0] == "0023"  # on PostgreSQL built and dropped outside a transaction
+
+    indexes = _issue_indexes(engine)
+    assert indexes["ix_issue_compact_sides"] == ["compact_id", "id"]
+    assert "ix_issue_compact_id" not in indexes  # replaced: a step writes no more index entries than before
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        if conn.dialect.name == "postgresql":
+            valid, built = conn.execute(
+                sa.text(
+                    "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
+                    " WHERE indexrelid = 'ix_issue_compact_sides'::regclass"
+                )
+            ).one()
+            assert valid
+            assert built.endswith(
+                "(compact_id, id) INCLUDE (reporting_jurisdiction_id, receiving_jurisdiction_id, duplicate_of_id)"
+            )

@@ -4,6 +4,7 @@ steps of another compact."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
@@ -387,3 +388,42 @@ def test_the_stats_read_the_compacts_steps_of_the_period_by_the_compact_on_the_l
         held = "Index Cond: ((compact_id =" if world.app.engine.dialect.name == "postgresql" else "(compact_id=?"
         assert index in plan, plan
         assert held in plan, plan
+
+
+def test_the_stats_read_the_sides_of_their_steps_issues_from_the_index_without_the_rows(
+    world: World, played: list[Any]
+) -> None:
+    if world.app.engine.dialect.name != "postgresql":
+        pytest.skip("an index-only scan with included columns is PostgreSQL's")
+    index = "ix_issue_compact_sides"
+    with world.app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM (ANALYZE) issue"))  # the visibility map set, as autovacuum keeps it
+    # Each statement that joins the compact's steps of the period to their issues: the steps by trigger and
+    # member, the hand-off cohort, the rebounds and revisits and the convenings of a member.
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "JOIN issue ON issue.id = event.issue_id" in statement and "event.compact_id =" in statement:
+            seen.append((statement, parameters))
+
+    engine = world.app.engine
+    with engine.connect() as conn:
+        sa.event.listen(engine, "before_cursor_execute", keep)
+        try:
+            stats(conn, "QJ", SINCE, UNTIL)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", keep)
+        for other in set(conn.execute(sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'issue'")).scalars()):
+            if other.startswith("ix_") and other != index:
+                conn.execute(sa.text(f"DROP INDEX {other}"))
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+        plans = [
+            "\n".join(str(row[0]) for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            for statement, parameters in seen
+        ]
+        conn.rollback()
+    assert len(plans) >= 6  # the steps, and for the compact and each member the cohort, rebounds and revisits
+    for plan in plans:
+        # The compact's issues by the index alone, their sides with them: no issue row read for the join.
+        assert re.search(rf"Index Only Scan using {index} on issue .*\n\s*Index Cond: \(+compact_id =", plan), plan

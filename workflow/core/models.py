@@ -184,9 +184,17 @@ class Issue(SQLModel, table=True):
     # and ix_issue_receiving_created, a party's issues on one side (migration 0023). Only the indexes a
     # query uses (migration 0014): every step's UPDATE keeps each of them up. On PostgreSQL the pages
     # keep a tenth free, so a step that changes no indexed column is a heap-only (HOT) update.
+    # ix_issue_compact_sides (migration 0023): a compact's issues with their sides and whether they were
+    # merged, so the figures of a period join their steps to the issues from the index, not the rows.
     __table_args__ = (
         sa.Index("ix_issue_open_due", "due_at", "state"),
         sa.Index("ix_issue_created", "created_at", "id"),
+        sa.Index(
+            "ix_issue_compact_sides",
+            "compact_id",
+            "id",
+            postgresql_include=["reporting_jurisdiction_id", "receiving_jurisdiction_id", "duplicate_of_id"],
+        ),
         sa.Index(
             "ix_issue_live_created",
             "compact_id",
@@ -202,7 +210,7 @@ class Issue(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=30)  # e.g. QJ-2026-0018
-    compact_id: int = Field(foreign_key="compact.id", index=True)
+    compact_id: int = Field(foreign_key="compact.id")
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=5000)
     category: str = Field(max_length=40)

@@ -84,8 +84,8 @@ def _steps(
             .select_from(source)
             .where(
                 _event.c.compact_id == compact_id,
-                # The issue's too: the issues joined are then the compact's (ix_issue_compact_id), not the
-                # province's read whole.
+                # The issue's too: the issues joined are then the compact's, with their sides read from
+                # ix_issue_compact_sides without the rows, not the province's read whole.
                 _issue.c.compact_id == compact_id,
                 _issue.c.duplicate_of_id.is_(None),
                 _event.c.occurred_at >= start,
