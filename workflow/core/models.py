@@ -184,7 +184,7 @@ class Issue(SQLModel, table=True):
     # and ix_issue_receiving_created, a party's issues on one side (migration 0023). Only the indexes a
     # query uses (migration 0014): every step's UPDATE keeps each of them up. On PostgreSQL the pages
     # keep a tenth free, so a step that changes no indexed column is a heap-only (HOT) update.
-    # ix_issue_compact_sides (migration 0023): a compact's issues with their sides and whether they were
+    # ix_issue_compact_sides (migration 0024): a compact's issues with their sides and whether they were
     # merged, so the figures of a period join their steps to the issues from the index, not the rows.
     __table_args__ = (
         sa.Index("ix_issue_open_due", "due_at", "state"),
