@@ -100,11 +100,12 @@ def test_the_docs_page_may_load_exactly_what_it_names_and_its_own_inline_script(
 def test_no_template_carries_inline_script_or_an_event_handler_attribute(template: str) -> None:
     text = (TEMPLATES / template).read_text(encoding="utf-8")
     for tag in re.findall(r"<script\b[^>]*>", text, re.IGNORECASE):
-        # A JSON data block is never run (and its contents come through |tojson, which escapes "<").
+        # A JSON data block is never run (and its contents come through |tojson, which escapes "<"; or, named
+        # ..._json, were written in Python by the same htmlsafe_json_dumps, as the map's base kept between pages).
         data = re.fullmatch(r'<script type="application/json" id="[a-z-]+">', tag)
         assert re.search(r"\ssrc=", tag) or data, f"{template}: inline {tag}"
     for body in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', text, re.DOTALL):
-        assert re.fullmatch(r"\{\{ [a-z_]+\|tojson \}\}", body), f"{template}: {body}"
+        assert re.fullmatch(r"\{\{ ([a-z_]+\|tojson|[a-z_]+_json) \}\}", body), f"{template}: {body}"
     assert not re.findall(r"<[^>]*\son[a-z]+\s*=", text, re.IGNORECASE), template
     assert "javascript:" not in text.lower(), template
 
