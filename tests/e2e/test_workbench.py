@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
@@ -211,3 +212,28 @@ def test_the_dashboards_party_table_adds_up_says_whose_each_figure_is_and_links_
     assert re.search(r'data-testid="total-handed_over">3<', html)
     assert "计入发现方" in html
     assert "双方各计" in html
+
+
+def test_the_river_filter_offers_the_rivers_of_the_compacts_read_not_the_provinces(
+    sqlite_world: World, client: TestClient
+) -> None:
+    # A river with a segment only on the province's own level (under no member of 琼江), and one with none.
+    with sqlite_world.app.uow() as uow:
+        conn = uow.connection
+        conn.execute(sa.text("INSERT INTO river (code, name) VALUES ('jialing', '嘉陵江'), ('dry', '无河段的河')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO segment (code, name, river_id, jurisdiction_id) SELECT 'jialing-cq', '嘉陵江重庆段',"
+                " (SELECT id FROM river WHERE code = 'jialing'), (SELECT id FROM jurisdiction WHERE code = '500000')"
+            )
+        )
+        uow.commit()
+    sign_in(client, COORDINATOR)
+    page = client.get("/issues")
+    assert page.status_code == 200
+    select = re.search(r'<select id="f-river".*?</select>', page.text, re.DOTALL)
+    assert select is not None
+    offered = re.findall(r'<option value="([^"]+)"', select.group(0))
+    assert offered == ["moxi-he", "qiongjiang"]
+    # A river not offered may still be asked for by its code (a link from elsewhere): the filter answers.
+    assert client.get("/issues?river=jialing").status_code == 200

@@ -27,7 +27,7 @@ from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, NotPermitted, ValidationFailed, WorkflowError
 from workflow.core.lookups import compact_row, member_paths
-from workflow.core.models import Compact, Issue, Jurisdiction, River, table_of
+from workflow.core.models import Compact, Issue, Jurisdiction, table_of
 from workflow.core.services import apply_within
 from workflow.meetings.actions import add_action_item, complete_action_item
 from workflow.meetings.basics import only_coordinator
@@ -40,6 +40,7 @@ from workflow.meetings.records import (
     record_attendance,
     suggest_level,
 )
+from workflow.reading.directory import rivers_within
 from workflow.reading.issues import ORDERS, WAITS, IssueSummary, list_issues
 from workflow.reading.meetings import action_items, list_meetings, meeting_view
 
@@ -49,7 +50,6 @@ DIFFICULTY_EN = {"easy": "easy", "normal": "normal", "hard": "hard"}
 EXPORT_COLUMNS = ("code", "title", "category", "state", "reporting", "receiving", "deadline", "overdue", "created")
 
 _compact = table_of(Compact)
-_river = table_of(River)
 _issue = table_of(Issue)
 
 
@@ -158,7 +158,8 @@ def router(
     def choices(view: Any) -> dict[str, Any]:
         zh = view.t.zh
         with view.uow as uow:
-            rivers = uow.connection.execute(_river.select().order_by(_river.c.code)).all()
+            # The rivers of the viewer's compacts, not the province's (5,352 options a page at province scale).
+            rivers = rivers_within(uow.connection, compacts_of(view.actor))
         who = view.who  # the compacts the viewer reads, named when the session was looked up
         return {
             "states": [(s.name, s.label_zh if zh else s.label_en) for s in CHART.states if s.name != "new"],
@@ -168,7 +169,7 @@ def router(
             "waits": [(w, view.t("wait_" + w)) for w in WAITS],
             "orders": [(o, view.t("order_" + o)) for o in ORDERS],
             "compacts": sorted({*who.coordinates, *who.audits, *who.member_of}),
-            "rivers": [(r.code, r.name) for r in rivers],
+            "rivers": rivers,
         }
 
     @pages.get("/issues")

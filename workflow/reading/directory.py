@@ -132,6 +132,27 @@ def river_rows(conn: sa.Connection, *, code: str | None = None) -> list[RiverRow
     return [RiverRow(r.code, r.name, segments.get(r.id, [])) for r in rivers]
 
 
+def rivers_within(conn: sa.Connection, compact_ids: Collection[int]) -> list[tuple[str, str]]:
+    """The rivers (code, name) with a segment in a member jurisdiction of these compacts or under one, by code:
+    what a filter of their issues may offer (the province's other rivers hold none of their issues)."""
+    if not compact_ids:
+        return []
+    member = _juris.alias("member")
+    query = (
+        sa.select(_river.c.code, _river.c.name)
+        .where(
+            sa.exists()
+            .where(_segment.c.river_id == _river.c.id)
+            .where(_juris.c.id == _segment.c.jurisdiction_id)
+            .where(_juris.c.path.startswith(member.c.path))
+            .where(member.c.id == _member.c.jurisdiction_id)
+            .where(_member.c.compact_id.in_(sorted(compact_ids)))
+        )
+        .order_by(_river.c.code)
+    )
+    return [(r.code, r.name) for r in conn.execute(query)]
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentRow:
     """A river segment with the codes of its river, jurisdiction, chief and counterpart."""
