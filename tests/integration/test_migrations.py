@@ -172,7 +172,7 @@ def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_p
     since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     # The practice's count, planned through it once the other ways to the patrols are gone.
     plan = _patrol_plan(
-        app, "ix_patrol_done_segment", lambda conn: _patrol_figures(conn, in_compact, since, until, None)
+        app, "ix_patrol_done_segment", lambda conn: _patrol_figures(conn, in_compact, since, until, [None])
     )
     assert "ix_patrol_done_segment" in plan, plan
 

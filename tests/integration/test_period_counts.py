@@ -18,7 +18,7 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.models import Compact, Event, Issue, Jurisdiction, table_of
 from workflow.core.reference import load, parse_text
 from workflow.reading.figures import FIGURE_SIDES, FIGURES, stats
-from workflow.reading.practice import period_figures
+from workflow.reading.practice import period_figures, sides_figures
 
 # A second compact whose steps fall in the same days, with chiefs on both sides.
 HANJIANG = """
@@ -336,6 +336,27 @@ def test_the_cohorts_counts_equal_the_issues_counted_one_by_one(
     assert {key: figures[key] for key in expected} == expected
     assert figures["rebounds"] == _events_one_by_one(played, "rebound", SINCE, UNTIL, path)
     assert figures["revisits"] == _events_one_by_one(played, "start_revisit", SINCE, UNTIL, path)
+
+
+def test_the_sides_asked_together_get_what_each_gets_alone_in_the_statements_of_one(
+    world: World, played: list[Any]
+) -> None:
+    sides = [None, "500152", "510904", "512000"]
+    sent: list[str] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    with world.app.reader() as uow:
+        alone = [period_figures(uow.connection, "QJ", START, END, side=side) for side in sides]
+        sa.event.listen(uow.connection, "before_cursor_execute", keep)
+        together = sides_figures(uow.connection, "QJ", START, END, sides)
+        one = len(sent)
+        sides_figures(uow.connection, "QJ", START, END, ["500152"])
+    assert together == alone
+    assert len({repr(figures) for figures in alone}) > 1  # the sides count apart: not one answer four times
+    # Each side beyond the first costs only its joint meetings (the meetings held and the steps convening one).
+    assert one - (len(sent) - one) == 2 * (len(sides) - 1)
 
 
 def _event_plans(world: World, read: Callable[[sa.Connection], object], index: str) -> list[str]:

@@ -21,7 +21,7 @@ from workflow.core.models import (
 )
 from workflow.reading.issues import compact_id_of
 from workflow.reading.overdue import Overdue, overdue_parties, overdue_waits
-from workflow.reading.practice import meeting_figures, period_figures
+from workflow.reading.practice import meeting_figures, sides_figures
 
 _issue = table_of(Issue)
 _event = table_of(Event)
@@ -205,10 +205,11 @@ def stats(
     members = _member_figures(conn, member_rows, steps, waits)
     whole: dict[str, Any] | None = None
     if practice:
-        # The practice's figures take a dozen statements for the compact and each member: only where asked for.
-        for member in members:
-            member["practice"] = period_figures(conn, compact_code, first, last, side=member["code"])
-        whole = period_figures(conn, compact_code, first, last)
+        # The practice's figures, the compact's and each member's: a dozen statements shared by all, and the
+        # joint meetings of each; only where asked for.
+        whole, *by_member = sides_figures(conn, compact_code, first, last, [None, *(m["code"] for m in members)])
+        for member, figures in zip(members, by_member, strict=True):
+            member["practice"] = figures
     # Meetings, not the issues put to them: what the dashboard shows beside the step counts. The practice's
     # figures count the same meetings when the period runs midnight to midnight, as the pages' periods do.
     days = tuple(datetime.combine(d, time(0), tzinfo=SHANGHAI) for d in (first, last))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -69,9 +71,15 @@ FIGURES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _under(column: Any, path: str | None) -> Any:
-    """``column`` (a jurisdiction path) at or under ``path``; always true without one."""
-    return sa.true() if path is None else column.startswith(path)
+def _at_or_under(path: str | None, side: str | None) -> bool:
+    """A jurisdiction ``path`` at or under ``side``'s path; every path is under no side (the whole compact)."""
+    return side is None or (path is not None and path.startswith(side))
+
+
+def _summed(rows: Iterable[Any], sides: Sequence[str | None]) -> list[int]:
+    """Counts per jurisdiction path (rows of path, n) summed for each side: those at or under it."""
+    rows = list(rows)
+    return [sum(n for path, n in rows if _at_or_under(path, side)) for side in sides]
 
 
 def period_figures(
@@ -88,51 +96,29 @@ def period_figures(
     started on the compact's issues (with ``side`` as either party); the
     monthly bulletins for months in the period and the revisit reports filed.
     """
+    return sides_figures(conn, compact, start, end, [side])[0]
+
+
+def sides_figures(
+    conn: sa.Connection, compact: str, start: date, end: date, sides: Sequence[str | None]
+) -> list[dict[str, Any]]:
+    """``period_figures`` for each of ``sides`` (a jurisdiction's code, or None for the whole compact), in order.
+
+    The sides share the statements: each reads the period's rows of the compact once, grouped by the
+    jurisdiction paths they count for, and each side sums the groups at or under its own path. So the
+    whole compact and all its members cost the statements of one side, and the joint meetings of each.
+    """
     row = compact_row(conn, compact)
-    path = None
-    if side is not None:
-        path = conn.execute(sa.select(_juris.c.path).where(_juris.c.code == side)).scalar()
-        if path is None:
-            raise ValidationFailed("side", f"no jurisdiction with code {side!r}")
+    paths = _side_paths(conn, sides)
     since, until = (datetime.combine(d, time(0), tzinfo=SHANGHAI) for d in (start, end))
     if until <= since:
         raise ValidationFailed("end", f"{end} is not after start {start}")
     members = member_paths(conn, row.id)
-    steps = _events(conn, row.id, ("rebound", "start_revisit"), since, until, path)
     in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members)) if members else sa.false()
-    figures: dict[str, Any] = {
-        "boundary_chiefs": _boundary_chiefs(conn, row.id, start, end, path),
-        **_patrol_figures(conn, in_compact, since, until, path),
-        **_cohort(conn, row.id, since, until, path),
-        "joint_cases": _count(
-            conn,
-            sa.select(sa.func.count(sa.distinct(_case.c.id)))
-            .join(_party, _party.c.case_id == _case.c.id)
-            .join(_juris, _juris.c.id == _party.c.jurisdiction_id)
-            .where(
-                _case.c.compact_id == row.id,
-                _case.c.opened_on >= start,
-                _case.c.opened_on < end,
-                _under(_juris.c.path, path),
-            ),
-        ),
-        "leads_transferred": _count(
-            conn,
-            sa.select(sa.func.count())
-            .select_from(_lead.join(_juris, _juris.c.id == _lead.c.jurisdiction_id))
-            .where(
-                _lead.c.compact_id == row.id,
-                _lead.c.transferred_on >= start,
-                _lead.c.transferred_on < end,
-                _under(_juris.c.path, path),
-            ),
-        ),
-        **meeting_figures(conn, row.id, since, until, path),
-        "rebounds": steps["rebound"],
+    steps = _events(conn, row.id, ("rebound", "start_revisit"), since, until, paths)
+    shared = {
         "progress_bulletins": _progress_bulletins(conn, row.id, since, until),
         "monthly_bulletins": _bulletins(conn, row.id, start, end),
-        **_action_figures(conn, row.id, until, path),
-        "revisits": steps["start_revisit"],
         "revisit_reports": _count(
             conn,
             sa.select(sa.func.count()).where(
@@ -143,7 +129,49 @@ def period_figures(
             ),
         ),
     }
-    return {key: figures[key] for key, _ in FIGURES} | {"joint_meetings_by_level": figures["joint_meetings_by_level"]}
+    per_side = zip(
+        _boundary_chiefs(conn, row.id, start, end, paths),
+        _patrol_figures(conn, in_compact, since, until, paths),
+        _cohort(conn, row.id, since, until, paths),
+        _joint_cases(conn, row.id, start, end, paths),
+        _leads(conn, row.id, start, end, paths),
+        _action_figures(conn, row.id, until, paths),
+        steps,
+        strict=True,
+    )
+    answers = []
+    for path, (chiefs, patrols, cohort, cases, leads, actions, counted) in zip(paths, per_side, strict=True):
+        figures: dict[str, Any] = {
+            "boundary_chiefs": chiefs,
+            **patrols,
+            **cohort,
+            "joint_cases": cases,
+            "leads_transferred": leads,
+            **meeting_figures(conn, row.id, since, until, path),
+            "rebounds": counted["rebound"],
+            **actions,
+            "revisits": counted["start_revisit"],
+            **shared,
+        }
+        answers.append(
+            {key: figures[key] for key, _ in FIGURES} | {"joint_meetings_by_level": figures["joint_meetings_by_level"]}
+        )
+    return answers
+
+
+def _side_paths(conn: sa.Connection, sides: Sequence[str | None]) -> list[str | None]:
+    """The jurisdiction path of each side's code (None stays None); ValidationFailed naming ``side`` for a
+    code that is no jurisdiction's."""
+    codes = sorted({s for s in sides if s is not None})
+    known: dict[str, str] = (
+        dict(conn.execute(sa.select(_juris.c.code, _juris.c.path).where(_juris.c.code.in_(codes))).all())
+        if codes
+        else {}
+    )
+    for code in codes:
+        if code not in known:
+            raise ValidationFailed("side", f"no jurisdiction with code {code!r}")
+    return [None if s is None else known[s] for s in sides]
 
 
 def meeting_figures(
@@ -230,54 +258,88 @@ def _progress_bulletins(conn: sa.Connection, compact_id: int, since: datetime, u
     )
 
 
-def _action_figures(conn: sa.Connection, compact_id: int, until: datetime, path: str | None) -> dict[str, int]:
-    """Action items still open at the period's end, and how many of those were past their due day."""
+def _action_figures(
+    conn: sa.Connection, compact_id: int, until: datetime, sides: Sequence[str | None]
+) -> list[dict[str, int]]:
+    """Action items still open at the period's end, and how many of those were past their due day: for each
+    side (its owners at or under it), from one statement grouped by owner."""
     actions = table_of(ActionItem)
     open_then = sa.or_(actions.c.status == "open", actions.c.done_at >= until)
-    base = (
-        sa.select(sa.func.count())
+    late = sa.case((actions.c.due_at < until, 1), else_=0)
+    rows = conn.execute(
+        sa.select(_juris.c.path, late, sa.func.count())
         .select_from(actions.join(_juris, _juris.c.id == actions.c.owner_jurisdiction_id))
         .where(
             actions.c.compact_id == compact_id,
             actions.c.status != "cancelled",
             actions.c.created_at < until,
             open_then,
-            _under(_juris.c.path, path),
         )
-    )
-    return {
-        "action_items_open": _count(conn, base),
-        "action_items_overdue": _count(conn, base.where(actions.c.due_at < until)),
-    }
+        .group_by(_juris.c.path, late)
+    ).all()
+    return [
+        {"action_items_open": open_, "action_items_overdue": overdue}
+        for open_, overdue in zip(
+            _summed(((path, n) for path, _, n in rows), sides),
+            _summed(((path, n) for path, was_late, n in rows if was_late), sides),
+            strict=True,
+        )
+    ]
 
 
 def _count(conn: sa.Connection, query: sa.Select[Any]) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _boundary_chiefs(conn: sa.Connection, compact_id: int, start: date, end: date, path: str | None) -> int:
+def _boundary_chiefs(
+    conn: sa.Connection, compact_id: int, start: date, end: date, sides: Sequence[str | None]
+) -> list[int]:
+    """The chiefs in a pairing live in the period, for each side (the chiefs' own jurisdictions at or under it)."""
     pairing, person = table_of(SwapPairing), table_of(Person)
-    chiefs: set[int] = set()
+    chiefs: set[tuple[int, str]] = set()
     for column in (pairing.c.chief_a_id, pairing.c.chief_b_id):
-        chiefs |= set(
-            conn.execute(
-                sa.select(column)
+        chiefs |= {
+            (chief, path)
+            for chief, path in conn.execute(
+                sa.select(column, _juris.c.path)
                 .join(person, person.c.id == column)
                 .join(_juris, _juris.c.id == person.c.jurisdiction_id)
-                .where(
-                    pairing.c.compact_id == compact_id,
-                    pairing.c.starts_on < end,
-                    pairing.c.ends_on >= start,
-                    _under(_juris.c.path, path),
-                )
-            ).scalars()
-        )
-    return len(chiefs)
+                .where(pairing.c.compact_id == compact_id, pairing.c.starts_on < end, pairing.c.ends_on >= start)
+            ).all()
+        }
+    return [len({chief for chief, path in chiefs if _at_or_under(path, side)}) for side in sides]
 
 
-def _patrol_source(in_compact: Any, since: datetime, until: datetime, path: str | None) -> tuple[Any, ...]:
-    """Finished patrols on the compact's segments by patrollers on the side: the patrol table, the patroller's
-    jurisdiction, the joined source and the conditions."""
+def _joint_cases(
+    conn: sa.Connection, compact_id: int, start: date, end: date, sides: Sequence[str | None]
+) -> list[int]:
+    """Joint cases opened in the period, for each side (a party of the case at or under it)."""
+    parties = conn.execute(
+        sa.select(_case.c.id, _juris.c.path)
+        .distinct()
+        .join(_party, _party.c.case_id == _case.c.id)
+        .join(_juris, _juris.c.id == _party.c.jurisdiction_id)
+        .where(_case.c.compact_id == compact_id, _case.c.opened_on >= start, _case.c.opened_on < end)
+    ).all()
+    return [len({case for case, path in parties if _at_or_under(path, side)}) for side in sides]
+
+
+def _leads(conn: sa.Connection, compact_id: int, start: date, end: date, sides: Sequence[str | None]) -> list[int]:
+    """Leads transferred in the period, for each side (the transferring jurisdiction at or under it)."""
+    return _summed(
+        conn.execute(
+            sa.select(_juris.c.path, sa.func.count())
+            .select_from(_lead.join(_juris, _juris.c.id == _lead.c.jurisdiction_id))
+            .where(_lead.c.compact_id == compact_id, _lead.c.transferred_on >= start, _lead.c.transferred_on < end)
+            .group_by(_juris.c.path)
+        ).all(),
+        sides,
+    )
+
+
+def _patrol_source(in_compact: Any, since: datetime, until: datetime) -> tuple[Any, ...]:
+    """Finished patrols on the compact's segments: the patrol table, the patroller's jurisdiction (to count them
+    by), the joined source and the conditions."""
     patrol, person, segment = table_of(Patrol), table_of(Person), table_of(Segment)
     patroller = _juris.alias("patroller")
     where = (
@@ -285,7 +347,6 @@ def _patrol_source(in_compact: Any, since: datetime, until: datetime, path: str 
         patrol.c.started_at < until,
         patrol.c.ended_at.is_not(None),  # a patrol still under way (on a phone) counts once it is stopped
         in_compact,
-        _under(patroller.c.path, path),
     )
     source = (
         patrol.join(segment, segment.c.id == patrol.c.segment_id)
@@ -297,22 +358,43 @@ def _patrol_source(in_compact: Any, since: datetime, until: datetime, path: str 
 
 
 def _patrol_figures(
-    conn: sa.Connection, in_compact: Any, since: datetime, until: datetime, path: str | None
-) -> dict[str, int]:
-    """Patrols on the compact's segments by patrollers on the side, by kind; and the issues reported on them."""
+    conn: sa.Connection, in_compact: Any, since: datetime, until: datetime, sides: Sequence[str | None]
+) -> list[dict[str, int]]:
+    """Patrols on the compact's segments by patrollers on each side, by kind; and the issues reported on them:
+    two statements grouped by the patroller's jurisdiction, however many sides."""
     link = table_of(PatrolIssue)
-    patrol, _, source, where = _patrol_source(in_compact, since, until, path)
-    by_kind = sa.select(patrol.c.kind, sa.func.count()).select_from(source).where(*where).group_by(patrol.c.kind)
-    kinds: dict[str, int] = dict(conn.execute(by_kind).all())
-    issues = _count(
-        conn, sa.select(sa.func.count()).select_from(source.join(link, link.c.patrol_id == patrol.c.id)).where(*where)
+    patrol, patroller, source, where = _patrol_source(in_compact, since, until)
+    made = conn.execute(
+        sa.select(patroller.c.path, patrol.c.kind, sa.func.count())
+        .select_from(source)
+        .where(*where)
+        .group_by(patroller.c.path, patrol.c.kind)
+    ).all()
+    found = (
+        conn.execute(
+            sa.select(patroller.c.path, sa.func.count())
+            .select_from(source.join(link, link.c.patrol_id == patrol.c.id))
+            .where(*where)
+            .group_by(patroller.c.path)
+        ).all()
+        if made  # no patrol, no problem found on one
+        else []
     )
-    return {
-        "swap_patrols": kinds.get("swap", 0),
-        "patrols": kinds.get("routine", 0) + kinds.get("swap", 0),
-        "covert_inspections": kinds.get("covert", 0),
-        "patrol_issues": issues,
-    }
+    answers = []
+    for side, issues in zip(sides, _summed(found, sides), strict=True):
+        kinds: Counter[str] = Counter()
+        for path, kind, n in made:
+            if _at_or_under(path, side):
+                kinds[kind] += n
+        answers.append(
+            {
+                "swap_patrols": kinds["swap"],
+                "patrols": kinds["routine"] + kinds["swap"],
+                "covert_inspections": kinds["covert"],
+                "patrol_issues": issues,
+            }
+        )
+    return answers
 
 
 def patrols_by_district(
@@ -329,7 +411,7 @@ def patrols_by_district(
         .order_by(_juris.c.path)
     ).all()
     in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
-    patrol, patroller, source, where = _patrol_source(in_compact, since, until, None)
+    patrol, patroller, source, where = _patrol_source(in_compact, since, until)
     made = conn.execute(
         sa.select(patroller.c.path, patrol.c.kind, sa.func.count())
         .select_from(source)
@@ -369,16 +451,20 @@ _REACHED: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: datetime, path: str | None) -> dict[str, int]:
-    """The issues first handed over in the period (by the side), and how far they got by its end.
+def _cohort(
+    conn: sa.Connection, compact_id: int, since: datetime, until: datetime, sides: Sequence[str | None]
+) -> list[dict[str, int]]:
+    """The issues first handed over in the period (by each side, as the reporting one), and how far they got
+    by its end.
 
-    One statement: the cohort found once (the compact's hand-offs in the period, from
-    ``ix_event_compact_trigger_occurred``), then each issue of it counted once for every figure one of whose steps
-    it reached by ``until`` (its steps from ``ix_event_issue_occurred``).
+    One statement however many sides: the cohort found once (the compact's hand-offs in the period, from
+    ``ix_event_compact_trigger_occurred``), each issue of it marked once for every figure one of whose steps
+    it reached by ``until`` (its steps from ``ix_event_issue_occurred``), and the marks counted by the
+    reporting side's path; each side sums the paths at or under its own.
     """
     reporting = _juris.alias("reporting")
     cohort = (
-        sa.select(_event.c.issue_id)
+        sa.select(_event.c.issue_id, reporting.c.path)
         .distinct()
         .join(_issue, _issue.c.id == _event.c.issue_id)
         .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
@@ -388,38 +474,58 @@ def _cohort(conn: sa.Connection, compact_id: int, since: datetime, until: dateti
             _event.c.trigger == "hand_off",
             _event.c.occurred_at >= since,
             _event.c.occurred_at < until,
-            _under(reporting.c.path, path),
             # A duplicate handed over before it was merged is the original's problem, counted once there.
             _issue.c.duplicate_of_id.is_(None),
         )
         .cte("cohort")
     )
-    in_cohort = sa.select(cohort.c.issue_id)
-    handed_over = sa.select(sa.func.count()).select_from(cohort).scalar_subquery()
-    # 一次性销号: closed at the first joint check, and no rebound reopened it.
-    first_time = (
-        sa.select(sa.func.count())
-        .where(
-            _issue.c.id.in_(in_cohort),
-            _issue.c.closed_at.is_not(None),
-            _issue.c.closed_at < until,
-            _issue.c.check_round == 1,
-            _issue.c.rebound_count == 0,
+    reached = (
+        sa.select(
+            _event.c.issue_id,
+            *(
+                sa.func.max(sa.case((_event.c.trigger.in_(triggers), 1), else_=0)).label(key)
+                for key, triggers in _REACHED
+            ),
         )
-        .scalar_subquery()
-    )
-    reached = [
-        sa.func.count(sa.distinct(_event.c.issue_id)).filter(_event.c.trigger.in_(triggers)).label(key)
-        for key, triggers in _REACHED
-    ]
-    row = conn.execute(
-        sa.select(handed_over.label("handed_over"), *reached, first_time.label("closed_without_rebound")).where(
-            _event.c.issue_id.in_(in_cohort),
+        .where(
+            _event.c.issue_id.in_(sa.select(cohort.c.issue_id)),
             _event.c.trigger.in_(sorted({t for _, triggers in _REACHED for t in triggers})),
             _event.c.occurred_at < until,
         )
-    ).one()
-    return {key: int(value) for key, value in row._mapping.items()}
+        .group_by(_event.c.issue_id)
+        .subquery("reached")
+    )
+    # 一次性销号: closed at the first joint check, and no rebound reopened it.
+    first_time = sa.case(
+        (
+            sa.and_(
+                _issue.c.closed_at.is_not(None),
+                _issue.c.closed_at < until,
+                _issue.c.check_round == 1,
+                _issue.c.rebound_count == 0,
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    keys = ("handed_over", *(key for key, _ in _REACHED), "closed_without_rebound")
+    rows = conn.execute(
+        sa.select(
+            cohort.c.path,
+            sa.func.count().label("handed_over"),
+            *(sa.func.coalesce(sa.func.sum(reached.c[key]), 0).label(key) for key, _ in _REACHED),
+            sa.func.sum(first_time).label("closed_without_rebound"),
+        )
+        .select_from(
+            cohort.join(_issue, _issue.c.id == cohort.c.issue_id).outerjoin(
+                reached, reached.c.issue_id == cohort.c.issue_id
+            )
+        )
+        .group_by(cohort.c.path)
+    ).all()
+    return [
+        {key: sum(int(r._mapping[key]) for r in rows if _at_or_under(r.path, side)) for key in keys} for side in sides
+    ]
 
 
 def _events(
@@ -428,20 +534,49 @@ def _events(
     triggers: tuple[str, ...],
     since: datetime,
     until: datetime,
-    path: str | None,
-) -> dict[str, int]:
-    """The steps of these triggers on the compact's issues in [since, until) (with ``path`` as either side),
-    by trigger: one grouped statement."""
-    source, within = _steps_in(compact_id, since, until, path)
-    counted: dict[str, int] = dict(
-        conn.execute(
-            sa.select(_event.c.trigger, sa.func.count())
-            .select_from(source)
-            .where(*within, _event.c.trigger.in_(triggers))
-            .group_by(_event.c.trigger)
-        ).all()
-    )
-    return {trigger: counted.get(trigger, 0) for trigger in triggers}
+    sides: Sequence[str | None],
+) -> list[dict[str, int]]:
+    """The steps of these triggers on the compact's issues in [since, until), by trigger, for each side (at or
+    above either side of the step's issue): one grouped statement, by the issues' sides when a side is asked."""
+    if all(side is None for side in sides):
+        source, within = _steps_in(compact_id, since, until, None)
+        whole: dict[str, int] = dict(
+            conn.execute(
+                sa.select(_event.c.trigger, sa.func.count())
+                .select_from(source)
+                .where(*within, _event.c.trigger.in_(triggers))
+                .group_by(_event.c.trigger)
+            ).all()
+        )
+        return [{trigger: whole.get(trigger, 0) for trigger in triggers} for _ in sides]
+    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
+    rows = conn.execute(
+        sa.select(_event.c.trigger, reporting.c.path, receiving.c.path, sa.func.count())
+        .select_from(
+            _event.join(_issue, _issue.c.id == _event.c.issue_id)
+            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
+            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
+        )
+        .where(
+            _event.c.compact_id == compact_id,
+            _issue.c.compact_id == compact_id,  # the compact's issues joined, not the province's
+            _event.c.occurred_at >= since,
+            _event.c.occurred_at < until,
+            _event.c.trigger.in_(triggers),
+        )
+        .group_by(_event.c.trigger, reporting.c.path, receiving.c.path)
+    ).all()
+    return [
+        {
+            trigger: sum(
+                n
+                for step, on_reporting, on_receiving, n in rows
+                if step == trigger and (_at_or_under(on_reporting, side) or _at_or_under(on_receiving, side))
+            )
+            for trigger in triggers
+        }
+        for side in sides
+    ]
 
 
 def _bulletins(conn: sa.Connection, compact_id: int, start: date, end: date) -> int:
