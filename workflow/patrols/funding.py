@@ -181,16 +181,23 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
         .where(_person.c.role == "chief", _person.c.active.is_(True))
         .group_by(_juris.c.path)
     ).all()
-    patrols = conn.execute(
-        sa.select(_juris.c.path, sa.func.count())
-        .select_from(_patrol.join(_person, _person.c.id == _patrol.c.patroller_id))
-        .join(_juris, _juris.c.id == _person.c.jurisdiction_id)
+    # The month's patrols counted per patroller from the index first, then the patrollers' counts (a few per
+    # chief) summed by place: the province's month (65,000 patrols at province scale) is joined to nothing.
+    by_patroller = (
+        sa.select(_patrol.c.patroller_id, sa.func.count().label("n"))
         .where(
             _patrol.c.kind.in_(QUOTA_KINDS),
             _patrol.c.started_at >= midnight(first),
             _patrol.c.started_at < midnight(end),
             _patrol.c.ended_at.is_not(None),  # a patrol still under way is not paid for yet
         )
+        .group_by(_patrol.c.patroller_id)
+        .subquery("by_patroller")
+    )
+    patrols = conn.execute(
+        sa.select(_juris.c.path, sa.cast(sa.func.sum(by_patroller.c.n), sa.Integer))
+        .select_from(by_patroller.join(_person, _person.c.id == by_patroller.c.patroller_id))
+        .join(_juris, _juris.c.id == _person.c.jurisdiction_id)
         .group_by(_juris.c.path)
     ).all()
     done_by = _by_township(townships, patrols)
