@@ -49,9 +49,10 @@ class App:
         A replica may lag the primary by a moment, so this is for reads shown as they stand (the dashboard,
         the stats, the map) and for the scheduled reports once the replica has caught up with their run
         (riverchief.reporting). Never for a step, an idempotency key, a sign-in or any read that decides a
-        write: those take ``uow()`` or ``reader()``.
+        write: those take ``uow()`` or ``reader()``. Its statements are planned for their own values
+        (``db.PLANNED``): a figure's reads, repeated with other values, are not held to one generic plan.
         """
-        return UnitOfWork(self.read_engine or self.engine, self.clock, self.calendar, readonly=True)
+        return UnitOfWork(self.read_engine or self.engine, self.clock, self.calendar, readonly=True, planned=True)
 
     def file_report(self, kind: str, **options: Any) -> Filed:
         """Render a report and file it (the pages and the API ask for minutes and bulletins through this)."""

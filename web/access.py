@@ -271,10 +271,12 @@ class Access:
     @contextmanager
     def lagging(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
         """For reads that may lag (the dashboard, the stats, the map): a unit on the read replica beside the
-        request's own ``uow``, which still signs the caller in on the primary; with no replica, ``uow`` itself."""
+        request's own ``uow``, which still signs the caller in on the primary; with no replica, ``uow`` itself,
+        its statements inside planned for their own values as the replica's are (``db.PLANNED``)."""
         lagging = self.wired.replica_reader()
         if lagging.engine is uow.engine:
-            yield uow
+            with uow.planning():
+                yield uow
             return
         with lagging:
             yield lagging

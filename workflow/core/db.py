@@ -12,6 +12,12 @@ from sqlalchemy.engine import Engine, make_url
 
 READONLY = "riverchief_readonly"
 SNAPSHOT = "riverchief_snapshot"  # on SQLite, whether a read-only connection reads in one transaction
+# On PostgreSQL, whether the connection's statements are planned for their own values every time. The driver
+# prepares a statement run five times on a connection, and the server may then settle on one generic plan
+# for every value: fine for a step's statements, which find a row by its key, but a figure's (a compact's
+# year, a month of patrols, the chiefs of a compact) can then read the province instead of its slice, seconds
+# instead of milliseconds. Reads that may lag set it (``UnitOfWork(..., planned=True)``).
+PLANNED = "riverchief_planned"
 BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
 
 # A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
@@ -46,7 +52,23 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     engine = sa.create_engine(url, **{"pool_recycle": RECYCLE_SECONDS, **POOL, **kwargs})
     event.listen(engine, "before_cursor_execute", _refuse_writes_when_reading)
+    if engine.dialect.name == "postgresql":
+        _plan_when_asked(engine)
     return engine
+
+
+def _plan_when_asked(engine: Engine) -> None:
+    """A statement on a ``PLANNED`` connection is sent unprepared, so the server plans it for its values."""
+    dialect = engine.dialect
+    execute = dialect.do_execute
+
+    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is not None and context.execution_options.get(PLANNED):
+            cursor.execute(statement, parameters, prepare=False)
+        else:
+            execute(cursor, statement, parameters, context)
+
+    dialect.do_execute = do_execute  # type: ignore[method-assign]
 
 
 def reader_options(engine: Engine, *, snapshot: bool = True) -> dict[str, Any]:

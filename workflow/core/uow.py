@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
-from workflow.core.db import reader_options, writer_options
+from workflow.core.db import PLANNED, reader_options, writer_options
 
 T = TypeVar("T")
 
@@ -41,11 +41,14 @@ class UnitOfWork:
     (a web request's reads: each then sees the latest commits, as on PostgreSQL).
     """
 
-    def __init__(self, engine: Engine, clock: Clock, calendar: WorkCalendar, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, calendar: WorkCalendar, *, readonly: bool = False, planned: bool = False
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.calendar = calendar
         self.readonly = readonly
+        self.planned = planned  # each statement planned for its own values (``db.PLANNED``): a figure's reads
         self.snapshot = True
         self._session: Session | None = None
         self._connection: sa.Connection | None = None
@@ -69,7 +72,23 @@ class UnitOfWork:
 
     def _connect(self) -> sa.Connection:
         options = reader_options(self.engine, snapshot=self.snapshot) if self.readonly else {}
-        return self.engine.connect().execution_options(**options)
+        return self.engine.connect().execution_options(**options, **{PLANNED: self.planned})
+
+    @contextmanager
+    def planning(self) -> Iterator[UnitOfWork]:
+        """This unit, its statements inside the block planned for their own values (``db.PLANNED``): for a
+        figure's reads in a unit opened for something else (a request's). Costs no round trip."""
+        before = self.planned
+        self._plan(True)
+        try:
+            yield self
+        finally:
+            self._plan(before)
+
+    def _plan(self, planned: bool) -> None:
+        self.planned = planned
+        if self._connection is not None:
+            self._connection.execution_options(**{PLANNED: planned})
 
     def read_first(self, read: Callable[[sa.Connection], T]) -> T:
         """Run ``read``, the unit's first statement, before its transaction, and again once on a new connection

@@ -72,7 +72,7 @@ def overdue_waits(conn: sa.Connection, compact_id: int, start: datetime, end: da
         # Still going on, or ended after its deadline and not before the period.
         sa.or_(waits.c.until.is_(None), sa.and_(waits.c.until > waits.c.due_at, waits.c.until >= start)),
     )
-    for r in conn.execute(missed.order_by(waits.c.code, waits.c.due_at)):
+    for r in conn.execute(missed.order_by(waits.c.code, waits.c.due_at)).all():
         policy = DEADLINES.get(r.to_state)
         party = policy.waits_on if policy else "receiving"
         jurisdiction = {"reporting": r.reporting_jurisdiction_id, "receiving": r.receiving_jurisdiction_id}.get(party)
