@@ -469,6 +469,29 @@ def test_a_second_request_is_the_same_page_from_the_kept_base_and_the_same_as_dr
     assert map_data(first.text) == json.loads(json.dumps(watershed.map_data(features, marks, t, None, frame, words)))
 
 
+def test_an_issues_small_map_is_drawn_once_until_a_row_in_its_frame_is_written_again(
+    layers: World, scenario: Scenario
+) -> None:
+    path = f"/issues/{scenario.open}"
+    with signed_in(layers) as client:
+        first = client.get(path).text
+        kept = {key: id(drawing) for key, drawing in watershed.NEIGHBOURHOODS._kept.items()}
+        assert client.get(path).text == first
+        assert {key: id(drawing) for key, drawing in watershed.NEIGHBOURHOODS._kept.items()} == kept  # read again
+        with layers.app.uow() as uow:  # a river in the frame renamed, as an import would
+            renamed = uow.connection.execute(
+                sa.update(table_of(MapFeature))
+                .where(table_of(MapFeature).c.layer == "river")
+                .values(name=table_of(MapFeature).c.name + "<改>")
+            ).rowcount
+            uow.commit()
+        assert renamed
+        again = client.get(path).text
+    assert len(watershed.NEIGHBOURHOODS._kept.keys() - kept.keys()) == 1  # drawn anew, under a key of its own
+    assert svg_of(again) != svg_of(first)
+    assert "&lt;改&gt;</title>" in svg_of(again)
+
+
 def test_after_an_import_renames_a_river_and_moves_its_line_the_map_shows_the_change_escaped(
     layers: World, scenario: Scenario
 ) -> None:

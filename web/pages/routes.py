@@ -31,7 +31,7 @@ from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, re
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw
 from web.pages.text import LANGUAGES, Text
-from web.pages.watershed import MAP_LAYERS, frame_shape, map_shapes
+from web.pages.watershed import MAP_LAYERS, frame_shape, map_shapes, neighbourhood
 from web.security import client_address
 from workflow.accounts.signin import SESSION_LIFETIME, login, logout, session_for
 from workflow.core.actors import parties
@@ -320,12 +320,11 @@ def router(access: Access) -> APIRouter:
             focus.append(Shape("line", [[(p[0], p[1]) for p in segment.geometry]], "segment", segment.name))
         if row.lon is not None and row.lat is not None:
             focus.append(Shape("point", [[(row.lon, row.lat)]], "issue", issue.title))
-        shapes: list[Shape] = []
+        drawing = None
         if focus:
             # The neighbourhood: the areas and lines around the issue, drawn under it and clipped to its frame.
             with view.uow as uow:
-                around, _ = map_shapes(uow.connection, near=frame_of(focus), pixels=ISSUE_MAP_WIDTH)
-            shapes = [s for s in around if s.kind != "point"] + focus
+                drawing = neighbourhood(uow.connection, focus, frame_of(focus), ISSUE_MAP_WIDTH)
         return {
             "issue": issue,
             "state_label": view.t.state(issue.state),
@@ -336,7 +335,7 @@ def router(access: Access) -> APIRouter:
             "blocked": blocked,
             "files": files,
             "segment_name": segment.name if segment else None,
-            "drawing": draw(shapes, width=ISSUE_MAP_WIDTH, frame=focus, margin=0.25) if focus else None,
+            "drawing": drawing,
             "due": due_text(view, issue.due_at),
             "overdue": issue.due_at is not None and issue.due_at < wired.clock.now(),
             "checklist": CATEGORIES[issue.category].checklist if issue.category in CATEGORIES else (),

@@ -127,6 +127,56 @@ def map_shapes(conn: sa.Connection, near: Box | None = None, pixels: int = 0) ->
     return shapes, counts
 
 
+class Drawn:
+    """Small maps drawn lately in this process, by what they were drawn of: the same key, the same drawing
+    (never changed once made), whoever asks for it. The least lately used is let go past ``size``."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[Any, ...], MapDrawing | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], MapDrawing | None]) -> MapDrawing | None:
+        """The drawing kept under ``key``, or ``make``'s, then kept."""
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        drawing = make()
+        with self._lock:
+            self._kept[key] = drawing
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return drawing
+
+
+NEIGHBOURHOODS = Drawn()
+
+
+def neighbourhood(conn: sa.Connection, focus: Sequence[Shape], near: Box, pixels: int) -> MapDrawing | None:
+    """An issue's small map: the stored areas and lines meeting ``near`` drawn under ``focus`` (its segment and
+    place), fitted to the focus and clipped around it, ``pixels`` wide.
+
+    Kept by the digest of the rows read and the focus: a page shown again (as after each step) with nothing
+    written in its frame is not decoded and drawn again; any row written there, or a focus moved, draws anew.
+    """
+    stored = stored_frame(conn, near, resolution(near, pixels), named=False)  # these small maps write no names
+
+    def make() -> MapDrawing | None:
+        around = [
+            shape
+            for f in stored.features()
+            for shape in shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
+            if shape.kind != "point"
+        ]
+        return draw([*around, *focus], width=pixels, frame=focus, margin=0.25)
+
+    return NEIGHBOURHOODS.get((stored.digest(), near, pixels, repr(focus)), make)
+
+
 def tianditu(key: str | None, t: Text) -> dict[str, Any] | None:
     """The 天地图 base map for Leaflet (vector map and its annotation, Web Mercator), when a key is set."""
     if not key:
