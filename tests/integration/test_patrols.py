@@ -567,6 +567,25 @@ def test_funding_per_township_by_class_in_exact_fen(world: World) -> None:
     assert [str(v) for v in sheet[-1][7:]] == ["75.00", "30.00", "105.00", "", "86.63", "18.37"]
 
 
+def test_funding_applies_the_nearest_standard_above_each_township(world: World) -> None:
+    world.clock.set(at("2026-04-10"))
+    set_funding_standard(world.app.uow(), "500000", 1000, 6000, date(2026, 1, 1))  # the municipality's
+    set_funding_standard(world.app.uow(), "500152", 1500, 9000, date(2026, 1, 1))  # a district's own, nearer
+    juris = table_of(Jurisdiction)
+    with world.app.uow() as uow:
+        townships = uow.connection.execute(sa.select(juris.c.code).where(juris.c.level == "township")).scalars().all()
+    for township in townships:
+        set_township_class(world.app.uow(), township, "Ⅱ")
+    with world.app.reader() as uow:
+        rows = funding(uow.connection, "2026-03")
+    by_funder = {(r.code[:6], r.funder, r.per_patrol_fen) for r in rows}
+    assert ("500152", "潼南区", 1500) in by_funder
+    assert {funder for district, funder, _ in by_funder if district != "500152" and district.startswith("50")} == {
+        "重庆市"
+    }
+    assert all(not r.code.startswith("51") for r in rows)  # no standard above Sichuan's townships: none of theirs
+
+
 def test_funding_counts_the_patrollers_and_patrols_at_and_under_each_township(world: World) -> None:
     world.clock.set(at("2026-04-10"))
     set_funding_standard(world.app.uow(), "500152", 1500, 12000, date(2026, 1, 1))  # 15 yuan a patrol, 120 a year

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -158,16 +158,18 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
         standards[r.path] = r  # the latest in force per jurisdiction
     if not standards:
         return []
-    townships = [
-        t
-        for t in conn.execute(
-            sa.select(_juris.c.id, _juris.c.code, _juris.c.name, _juris.c.path, _class.c.grade)
-            .outerjoin(_class, _class.c.jurisdiction_id == _juris.c.id)
-            .where(_juris.c.level == "township")
-            .order_by(_juris.c.path)
-        )
-        if any(t.path.startswith(p) for p in standards)
-    ]
+    funders: dict[str, str] = {}  # each township's path: the path of the standard that applies to it
+    townships = []
+    for t in conn.execute(
+        sa.select(_juris.c.id, _juris.c.code, _juris.c.name, _juris.c.path, _class.c.grade)
+        .outerjoin(_class, _class.c.jurisdiction_id == _juris.c.id)
+        .where(_juris.c.level == "township")
+        .order_by(_juris.c.path)
+    ):
+        funder = _nearest_above(t.path, standards)
+        if funder is not None:
+            funders[t.path] = funder
+            townships.append(t)
     missing = [
         ("township_class", f"{t.name} ({t.code}) has no class (Ⅰ–Ⅳ): set it with `riverchief patrol class {t.code} Ⅱ`")
         for t in townships
@@ -204,7 +206,7 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
     patrollers_by = _by_township(townships, people)
     rows = []
     for t in townships:
-        standard = standards[max((p for p in standards if t.path.startswith(p)), key=len)]
+        standard = standards[funders[t.path]]
         done, patrollers = done_by[t.path], patrollers_by[t.path]
         subsidy = done * standard.per_patrol_fen
         insurance = round_half_up(Fraction(standard.insurance_fen_per_patroller_year * patrollers, 12))
@@ -227,6 +229,17 @@ def funding(conn: sa.Connection, month: str) -> list[FundingRow]:
             )
         )
     return rows
+
+
+def _nearest_above(path: str, paths: Container[str]) -> str | None:
+    """The longest of ``paths`` at or above ``path`` ("/500000/500101/"), looked up by its prefixes."""
+    nearest = None
+    cut = path.find("/", 1)
+    while cut != -1:
+        if path[: cut + 1] in paths:
+            nearest = path[: cut + 1]
+        cut = path.find("/", cut + 1)
+    return nearest
 
 
 def _by_township(townships: Sequence[Any], counts: Sequence[Any]) -> Counter[str]:
