@@ -20,8 +20,9 @@ from riverchief.demo.play import ADMIN
 from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World
 from workflow.core.actors import load_actor
 from workflow.core.clock import SHANGHAI
+from workflow.core.deadlines import PENDING_DEADLINES, _years, unknown_deadline_years
 from workflow.core.ledger import verify
-from workflow.core.models import Outbox, Person
+from workflow.core.models import Issue, Outbox, Person, table_of
 from workflow.core.reference import load, parse_text
 from workflow.jobs import calendars
 
@@ -129,3 +130,37 @@ def test_a_pending_deadline_in_a_year_the_calendar_does_not_know_is_logged_and_t
         admin = load_actor(uow.session, "qj-admin")
     assert [person for person, _ in told] == sorted([COORDINATOR, admin.code])
     assert all(detail == {"year": 2027, "deadlines": 1} for _, detail in told)
+
+
+def test_only_the_waits_reaching_outside_the_known_years_are_read_and_none_of_them_is_missed(world: World) -> None:
+    """The years are found from the waits due after the known run or begun before it, read by their indexes;
+    counted from every pending wait one by one, they are the same."""
+    world.clock.set(at("2026-11-02"))
+    inside = world.report(title="年内到期")
+    world.fire(inside, "hand_off", REPORTER, receiving=RECEIVING_CODE)  # due in November 2026: a known year
+    world.clock.set(at("2026-12-28"))
+    across = world.report(title="跨年到期")
+    world.fire(across, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    world.fire(across, "dispute", RECEIVER, reason="排口位于太安镇一侧")  # into January 2027
+    old = world.report(title="早年开始")
+    world.fire(old, "hand_off", REPORTER, receiving=RECEIVING_CODE)
+    issue = table_of(Issue)
+    with world.app.uow() as uow:  # a wait begun before the calendar's first year (as an import of old records)
+        uow.connection.execute(
+            sa.update(issue)
+            .where(issue.c.code == old)
+            .values(created_at=at("1999-12-30"), waiting_since=at("1999-12-31"))
+        )
+        uow.commit()
+    now = world.clock.now()
+    with world.app.reader() as uow:
+        found = unknown_deadline_years(uow.connection, world.app.calendar, now)
+        one_by_one: dict[int, dict[int, int]] = {}
+        for row in uow.connection.execute(PENDING_DEADLINES):
+            for year in world.app.calendar.unknown_years(_years(row, now)):
+                one_by_one.setdefault(year, {}).setdefault(row.compact_id, 0)
+                one_by_one[year][row.compact_id] += 1
+        pending = uow.connection.execute(sa.select(sa.func.count()).select_from(PENDING_DEADLINES.subquery())).scalar()
+    assert pending == 3
+    assert found == dict(sorted(one_by_one.items()))
+    assert sorted(found) == [*range(1999, 2001), 2027]  # the old wait's years before 2001, the other's 2027

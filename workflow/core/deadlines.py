@@ -109,6 +109,19 @@ PENDING_DEADLINES = (
 )
 
 
+def _known_run(calendar: WorkCalendar, year: int) -> tuple[int, int] | None:
+    """The first and last years of the unbroken run of years the calendar knows around ``year`` (None: it does not
+    know ``year`` itself)."""
+    if calendar.unknown_years([year]):
+        return None
+    first = last = year
+    while first > 1900 and not calendar.unknown_years([first - 1]):
+        first -= 1
+    while last < 2200 and not calendar.unknown_years([last + 1]):
+        last += 1
+    return first, last
+
+
 def _years(row: Any, now: datetime) -> range:
     """The years a wait's working days are counted in: from when it began to its deadline."""
     start = local_today(row.waiting_since or now)
@@ -116,9 +129,24 @@ def _years(row: Any, now: datetime) -> range:
 
 
 def unknown_deadline_years(conn: sa.Connection, calendar: WorkCalendar, now: datetime) -> dict[int, dict[int, int]]:
-    """The years pending deadlines run into that the calendar does not know: {year: {compact id: deadlines}}."""
+    """The years pending deadlines run into that the calendar does not know: {year: {compact id: deadlines}}.
+
+    Only the waits that reach outside the run of known years around this year are read (those due after it,
+    and those begun before it), from the indexes on the deadline and on the creation (a wait begins after its
+    issue was created): at province scale the pending deadlines are tens of thousands, those few.
+    """
     found: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in conn.execute(PENDING_DEADLINES):
+    query = PENDING_DEADLINES
+    known = _known_run(calendar, local_today(now).year)
+    if known is not None:
+        first, last = (datetime(year, 1, 1, tzinfo=SHANGHAI) for year in (known[0], known[1] + 1))
+        query = query.where(
+            sa.or_(
+                _issue.c.due_at >= last,
+                sa.and_(_issue.c.created_at < first, _issue.c.waiting_since < first),
+            )
+        )
+    for row in conn.execute(query):
         for year in calendar.unknown_years(_years(row, now)):
             found[year][row.compact_id] += 1
     return {year: dict(by_compact) for year, by_compact in sorted(found.items())}
