@@ -236,4 +236,16 @@ def test_the_river_filter_offers_the_rivers_of_the_compacts_read_not_the_provinc
     offered = re.findall(r'<option value="([^"]+)"', select.group(0))
     assert offered == ["moxi-he", "qiongjiang"]
     # A river not offered may still be asked for by its code (a link from elsewhere): the filter answers.
-    assert client.get("/issues?river=jialing").status_code == 200
+    sent: list[str] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(sqlite_world.app.engine, "before_cursor_execute", keep)
+    try:
+        assert client.get("/issues?river=jialing").status_code == 200
+        assert client.get("/issues").status_code == 200
+    finally:
+        sa.event.remove(sqlite_world.app.engine, "before_cursor_execute", keep)
+    # The rivers offered are kept a minute for the same compacts: the pages after the first do not read them.
+    assert [s for s in sent if "SELECT river.code, river.name" in s] == []

@@ -6,10 +6,12 @@ convene one joint meeting or to dispatch; the meetings, their attendance, decisi
 
 import csv
 import io
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from time import monotonic
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -43,6 +45,8 @@ from workflow.meetings.records import (
 from workflow.reading.directory import rivers_within
 from workflow.reading.issues import ORDERS, WAITS, IssueSummary, list_issues
 from workflow.reading.meetings import action_items, list_meetings, meeting_view
+
+T = TypeVar("T")
 
 PAGE_SIZE = 50
 EXPORT_MAX = 50_000  # rows in one export: a compact's whole ledger, not a province's
@@ -140,6 +144,31 @@ def _rows(uow: Any, actor: Any, f: Filters, now: datetime, *, offset: int, limit
         )
 
 
+class Kept:
+    """Answers kept ``seconds`` by key in this process, at most ``size`` of them (the oldest let go first)."""
+
+    def __init__(self, seconds: float, size: int = 256) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._kept: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The answer kept under ``key`` if younger than ``seconds``, else ``make``'s, then kept."""
+        now = monotonic()
+        with self._lock:
+            found = self._kept.get(key)
+        if found is not None and now - found[0] < self.seconds:
+            return found[1]  # type: ignore[no-any-return]
+        answer = make()
+        with self._lock:
+            self._kept.pop(key, None)
+            self._kept[key] = (now, answer)
+            while len(self._kept) > self.size:
+                del self._kept[next(iter(self._kept))]
+        return answer
+
+
 def router(
     access: Access,
     viewer: Callable[..., Viewer],
@@ -155,11 +184,21 @@ def router(
         found = CHART.state(state)
         return found.label_zh if view.t.zh else found.label_en
 
+    # The rivers a set of compacts may filter by, kept a minute: they change only when reference data is loaded
+    # (a river new there is offered within the minute; asked for by its code, it is filtered on at once), and
+    # reading them was most of the list page's database time at province scale.
+    rivers_kept = Kept(seconds=60)
+
     def choices(view: Any) -> dict[str, Any]:
         zh = view.t.zh
-        with view.uow as uow:
-            # The rivers of the viewer's compacts, not the province's (5,352 options a page at province scale).
-            rivers = rivers_within(uow.connection, compacts_of(view.actor))
+        compacts = compacts_of(view.actor)
+
+        def read_rivers() -> list[tuple[str, str]]:
+            with view.uow as uow:
+                # The rivers of the viewer's compacts, not the province's (5,352 options a page at province scale).
+                return rivers_within(uow.connection, compacts)
+
+        rivers = rivers_kept.get(frozenset(compacts), read_rivers)
         who = view.who  # the compacts the viewer reads, named when the session was looked up
         return {
             "states": [(s.name, s.label_zh if zh else s.label_en) for s in CHART.states if s.name != "new"],
