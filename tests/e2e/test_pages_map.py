@@ -445,8 +445,11 @@ def test_a_second_request_is_the_same_page_from_the_kept_base_and_the_same_as_dr
     with signed_in(layers) as client:
         first = client.get("/map")
         kept = {id(base) for base in watershed.BASES._kept.values()}
+        over = {id(svg) for base in watershed.BASES._kept.values() if base for svg in base.drawn.values()}
         second = client.get("/map")
         assert {id(base) for base in watershed.BASES._kept.values()} == kept  # drawn once, then read
+        # and so are the issues' markers and the names around them, for the same marks
+        assert {id(svg) for base in watershed.BASES._kept.values() if base for svg in base.drawn.values()} == over
     assert first.status_code == second.status_code == 200
     assert svg_of(first.text) == svg_of(second.text)
     assert map_data(first.text) == map_data(second.text)

@@ -320,6 +320,7 @@ class Base(NamedTuple):
     layers: list[tuple[str, str, str]]  # each layer's key, CSS class and features as HTML-safe JSON
     counts: dict[str, int]
     placed: OrderedDict[tuple[tuple[float, float], ...], str]  # the names' SVG, by the issues' places
+    drawn: OrderedDict[tuple[Mark, ...], str]  # the names' and the issues' SVG over the base, by the issues' marks
 
 
 def base_of(features: Sequence[Feature], frame: Box | None) -> Base | None:
@@ -341,6 +342,7 @@ def base_of(features: Sequence[Feature], frame: Box | None) -> Base | None:
         [(float(item["x"]), float(item["y"])) for item in points],  # type: ignore[arg-type]
         [(layer["key"], layer["css"], _json(layer["features"])) for layer in _layers(features)],
         counts,
+        OrderedDict(),
         OrderedDict(),
     )
 
@@ -378,6 +380,23 @@ class Bases:
                 self._kept.popitem(last=False)
         return base
 
+    def over(self, base: Base, marks: Sequence[Mark]) -> str:
+        """The SVG over ``base``'s areas: the names that fit, the stored points and the issues' markers; kept per
+        base for the last few sets of marks (a compact's 1,500 markers projected and written each request)."""
+        key = tuple(marks)
+        with self._lock:
+            if key in base.drawn:
+                base.drawn.move_to_end(key)
+                return base.drawn[key]
+        issues = [projected(_marker(m), base.project) for m in marks]
+        names = self.names(base, [(float(i["x"]), float(i["y"])) for i in issues])  # type: ignore[arg-type]
+        svg = f"{names}\n{base.points}{''.join(shape_svg(i) for i in issues)}"
+        with self._lock:
+            base.drawn[key] = svg
+            while len(base.drawn) > self.PLACED:
+                base.drawn.popitem(last=False)
+        return svg
+
     def names(self, base: Base, issues: Sequence[tuple[float, float]]) -> str:
         """The SVG of the names that fit on ``base`` around these issue markers (and its stored points)."""
         key = tuple(issues)
@@ -399,13 +418,10 @@ BASES = Bases()
 def svg_page(base: Base, marks: Sequence[Mark], label: str) -> Markup:
     """The page's SVG map: the base's areas and lines, the names that fit, the stored points and the issues,
     as ``_map.html``'s ``svg_map`` writes a drawing."""
-    issues = [projected(_marker(m), base.project) for m in marks]
-    names = BASES.names(base, [(float(i["x"]), float(i["y"])) for i in issues])  # type: ignore[arg-type]
-    role = "group" if issues else "img"
+    role = "group" if marks else "img"
     return Markup(
         f'<svg class="map" viewBox="0 0 {base.project.width} {base.project.height}" role="{role}" '
-        f'aria-label="{escape(label)}" data-testid="map">\n{base.areas}\n{names}\n{base.points}'
-        f"{''.join(shape_svg(i) for i in issues)}\n</svg>"
+        f'aria-label="{escape(label)}" data-testid="map">\n{base.areas}\n{BASES.over(base, marks)}\n</svg>'
     )
 
 
