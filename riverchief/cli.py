@@ -804,6 +804,7 @@ def serve(
 
     import uvicorn
 
+    from riverchief.asgi import settled
     from riverchief.scheduler import SchedulerService
     from web.api import create_api
     from workflow.core.payload import check_int
@@ -841,7 +842,7 @@ def serve(
                 proxy_headers=False,
             )
         else:
-            uvicorn.run(create_api(wired), host=host, port=port, log_level="info", proxy_headers=False)
+            uvicorn.run(settled(create_api(wired)), host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         stop.set()
         if service is not None:
