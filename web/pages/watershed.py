@@ -19,7 +19,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -68,6 +68,8 @@ from workflow.maps.shared import (
 )
 
 MAP_LAYERS = LAYER_ORDER
+K = TypeVar("K")
+V = TypeVar("V")
 MAP_WIDTH = 720  # the SVG's width, in its units (pixels at 100%)
 # How each layer is drawn: CSS classes shared by the SVG and the Leaflet paths (web/static/app.css).
 MAP_CSS = {
@@ -141,16 +143,22 @@ class Drawn:
 
     def get(self, key: tuple[Any, ...], make: Callable[[], MapDrawing | None]) -> MapDrawing | None:
         """The drawing kept under ``key``, or ``make``'s, then kept."""
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
-        drawing = make()
-        with self._lock:
-            self._kept[key] = drawing
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return drawing
+        return _kept(self._kept, self._lock, key, self.size, make)
+
+
+def _kept(kept: OrderedDict[K, V], lock: threading.Lock, key: K, size: int, make: Callable[[], V]) -> V:
+    """``kept[key]`` (now the most lately used), or else ``make()``, kept under ``key`` with the least lately used
+    let go past ``size``. ``make`` runs outside the lock: two requests may both make the same thing once."""
+    with lock:
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    made = make()
+    with lock:
+        kept[key] = made
+        while len(kept) > size:
+            kept.popitem(last=False)
+    return made
 
 
 NEIGHBOURHOODS = Drawn()
@@ -369,47 +377,28 @@ class Bases:
     def get(self, stored: StoredFrame, frame: Box | None) -> Base | None:
         """The base of ``stored`` in ``frame``: kept, or drawn now and kept (the least lately used let go)."""
         key = (stored.digest(), frame)
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
-        base = base_of(stored.features(), frame)
-        with self._lock:
-            self._kept[key] = base
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return base
+        return _kept(self._kept, self._lock, key, self.size, lambda: base_of(stored.features(), frame))
 
     def over(self, base: Base, marks: Sequence[Mark]) -> str:
         """The SVG over ``base``'s areas: the names that fit, the stored points and the issues' markers; kept per
         base for the last few sets of marks (a compact's 1,500 markers projected and written each request)."""
-        key = tuple(marks)
-        with self._lock:
-            if key in base.drawn:
-                base.drawn.move_to_end(key)
-                return base.drawn[key]
-        issues = [projected(_marker(m), base.project) for m in marks]
-        names = self.names(base, [(float(i["x"]), float(i["y"])) for i in issues])  # type: ignore[arg-type]
-        svg = f"{names}\n{base.points}{''.join(shape_svg(i) for i in issues)}"
-        with self._lock:
-            base.drawn[key] = svg
-            while len(base.drawn) > self.PLACED:
-                base.drawn.popitem(last=False)
-        return svg
+
+        def draw_over() -> str:
+            issues = [projected(_marker(m), base.project) for m in marks]
+            names = self.names(base, [(float(i["x"]), float(i["y"])) for i in issues])  # type: ignore[arg-type]
+            return f"{names}\n{base.points}{''.join(shape_svg(i) for i in issues)}"
+
+        return _kept(base.drawn, self._lock, tuple(marks), self.PLACED, draw_over)
 
     def names(self, base: Base, issues: Sequence[tuple[float, float]]) -> str:
         """The SVG of the names that fit on ``base`` around these issue markers (and its stored points)."""
-        key = tuple(issues)
-        with self._lock:
-            if key in base.placed:
-                base.placed.move_to_end(key)
-                return base.placed[key]
-        svg = "".join(label_svg(label) for label in placed(base.spots, [*base.marks, *issues]))
-        with self._lock:
-            base.placed[key] = svg
-            while len(base.placed) > self.PLACED:
-                base.placed.popitem(last=False)
-        return svg
+        return _kept(
+            base.placed,
+            self._lock,
+            tuple(issues),
+            self.PLACED,
+            lambda: "".join(label_svg(label) for label in placed(base.spots, [*base.marks, *issues])),
+        )
 
 
 BASES = Bases()
