@@ -120,10 +120,15 @@ def frame_shape(frame: Box) -> Shape:
 def map_shapes(conn: sa.Connection, near: Box | None = None, pixels: int = 0) -> tuple[list[Shape], dict[str, int]]:
     """The stored layers as shapes to draw, bottom to top, and how many features each layer has; with a frame
     (``near``) and the drawing's width (``pixels``), only what meets the frame, simplified to half a pixel."""
+    tolerance = resolution(near, pixels) if near is not None and pixels else 0.0
+    return _layer_shapes(stored_features(conn, near, tolerance, named=False))  # these small maps write no names
+
+
+def _layer_shapes(features: Sequence[Feature]) -> tuple[list[Shape], dict[str, int]]:
+    """The features as shapes to draw, bottom to top, and how many features each layer has."""
     shapes: list[Shape] = []
     counts: dict[str, int] = {}
-    tolerance = resolution(near, pixels) if near is not None and pixels else 0.0
-    for f in stored_features(conn, near, tolerance, named=False):  # these small maps write no names
+    for f in features:
         shapes += shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
         counts[f.layer] = counts.get(f.layer, 0) + 1
     return shapes, counts
@@ -174,13 +179,8 @@ def neighbourhood(conn: sa.Connection, focus: Sequence[Shape], near: Box, pixels
     stored = stored_frame(conn, near, resolution(near, pixels), named=False)  # these small maps write no names
 
     def make() -> MapDrawing | None:
-        around = [
-            shape
-            for f in stored.features()
-            for shape in shapes_of_geojson(f.geometry, MAP_CSS[f.layer], f.name)
-            if shape.kind != "point"
-        ]
-        return draw([*around, *focus], width=pixels, frame=focus, margin=0.25)
+        around, _ = _layer_shapes(stored.features())
+        return draw([*(s for s in around if s.kind != "point"), *focus], width=pixels, frame=focus, margin=0.25)
 
     return NEIGHBOURHOODS.get((stored.digest(), near, pixels, repr(focus)), make)
 
