@@ -230,18 +230,28 @@ def _steps_in(compact_id: int, since: datetime, until: datetime, path: str | Non
     The compact is the event's own (``ix_event_compact_trigger_occurred``, migration 0021): the period's
     steps of the compact, not of the province.
     """
-    within = (_event.c.compact_id == compact_id, _event.c.occurred_at >= since, _event.c.occurred_at < until)
     if path is None:
-        return _event, within
+        return _event, _period(compact_id, since, until)
+    source, reporting, receiving, within = _sided(compact_id, since, until)
+    return source, (*within, sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path)))
+
+
+def _period(compact_id: int, since: datetime, until: datetime) -> tuple[Any, ...]:
+    """The conditions for the compact's steps in [since, until)."""
+    return (_event.c.compact_id == compact_id, _event.c.occurred_at >= since, _event.c.occurred_at < until)
+
+
+def _sided(compact_id: int, since: datetime, until: datetime) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    """The ledger joined to its issues and their two sides' jurisdictions, those two (reporting, receiving), and
+    the conditions for the compact's steps in [since, until)."""
     reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
     source = (
         _event.join(_issue, _issue.c.id == _event.c.issue_id)
         .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
         .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
     )
-    either = sa.or_(reporting.c.path.startswith(path), receiving.c.path.startswith(path))
     # The issue's compact too: the issues joined are then the compact's, not the province's read whole.
-    return source, (*within, _issue.c.compact_id == compact_id, either)
+    return source, reporting, receiving, (*_period(compact_id, since, until), _issue.c.compact_id == compact_id)
 
 
 def _progress_bulletins(conn: sa.Connection, compact_id: int, since: datetime, until: datetime) -> int:
@@ -536,21 +546,11 @@ def _events(
             ).all()
         )
         return [{trigger: whole.get(trigger, 0) for trigger in triggers} for _ in sides]
-    reporting, receiving = _juris.alias("reporting"), _juris.alias("receiving")
+    source, reporting, receiving, within = _sided(compact_id, since, until)
     rows = conn.execute(
         sa.select(_event.c.trigger, reporting.c.path, receiving.c.path, sa.func.count())
-        .select_from(
-            _event.join(_issue, _issue.c.id == _event.c.issue_id)
-            .join(reporting, reporting.c.id == _issue.c.reporting_jurisdiction_id)
-            .outerjoin(receiving, receiving.c.id == _issue.c.receiving_jurisdiction_id)
-        )
-        .where(
-            _event.c.compact_id == compact_id,
-            _issue.c.compact_id == compact_id,  # the compact's issues joined, not the province's
-            _event.c.occurred_at >= since,
-            _event.c.occurred_at < until,
-            _event.c.trigger.in_(triggers),
-        )
+        .select_from(source)
+        .where(*within, _event.c.trigger.in_(triggers))
         .group_by(_event.c.trigger, reporting.c.path, receiving.c.path)
     ).all()
     return [
