@@ -230,13 +230,7 @@ def test_the_compact_on_the_ledger_is_filled_for_the_events_written_before_it_an
         assert index["column_names"] == ["compact_id", "trigger", "occurred_at"]
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         if conn.dialect.name == "postgresql":
-            valid, built = conn.execute(
-                sa.text(
-                    "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
-                    " WHERE indexrelid = 'ix_event_compact_trigger_occurred'::regclass"
-                )
-            ).one()
-            assert valid
+            built = _valid_index(conn, "ix_event_compact_trigger_occurred")
             assert built.endswith("(compact_id, trigger, occurred_at) INCLUDE (issue_id)")
     # The steps go on with their compact, and the filled ones stay as they are.
     code = world.report(title="交界处垃圾堆放")
@@ -339,6 +333,18 @@ def test_the_issue_side_indexes_go_down_and_up_again_built_concurrently_on_postg
             assert valid
 
 
+def _valid_index(conn: sa.Connection, name: str) -> str:
+    """A PostgreSQL index's definition, once it is asserted valid (built whole, as CONCURRENTLY may not)."""
+    valid, built = conn.execute(
+        sa.text(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = CAST(:name AS regclass)"
+        ),
+        {"name": name},
+    ).one()
+    assert valid, name
+    return str(built)
+
+
 def _issue_indexes(engine: Engine) -> dict[str, list[str | None]]:
     with engine.connect() as conn:
         return {ix["name"]: ix["column_names"] for ix in sa.inspect(conn).get_indexes("issue") if ix["name"]}
@@ -360,13 +366,7 @@ def test_the_compact_sides_index_replaces_the_compact_index_and_goes_down_again(
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         if conn.dialect.name == "postgresql":
-            valid, built = conn.execute(
-                sa.text(
-                    "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
-                    " WHERE indexrelid = 'ix_issue_compact_sides'::regclass"
-                )
-            ).one()
-            assert valid
+            built = _valid_index(conn, "ix_issue_compact_sides")
             assert built.endswith(
                 "(compact_id, id) INCLUDE (reporting_jurisdiction_id, receiving_jurisdiction_id, duplicate_of_id)"
             )
