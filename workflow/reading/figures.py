@@ -67,9 +67,9 @@ def _steps(
     grouping as a handful of rows. A report merged into another (a duplicate) is the same problem: its
     steps before the merge (a hand-off, an acceptance) are not counted again beside the original's.
     """
-    # The steps counted by trigger and by the issue's two sides first (a few hundred groups from the compact's
-    # steps), their sides' paths looked up after: joined row by row, the year's 9,400 steps of a compact at
-    # province scale looked their two jurisdictions up 18,800 times.
+    # The steps counted by trigger and by the issue's two sides first (a compact's year at province scale:
+    # 9,374 steps in 4,576 groups), their sides' paths looked up after: joined row by row, the planner looked
+    # the two jurisdictions of every step up, 56,565 pages.
     by_sides = (
         sa.select(
             _event.c.trigger,
