@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -201,6 +207,78 @@ def walk_to(world: World, code: str, last_trigger: str, occurrence: int = 1) -> 
 
 
 RIVERCHIEF_CLI = Path(sys.executable).parent / "riverchief"
+# Set to 1 to run every command as a process of its own from the start, as the console script does.
+WHOLE_PROCESSES = os.environ.get("RIVERCHIEF_TEST_WHOLE_PROCESSES") == "1"
+
+
+class Zygote:
+    """``tests/cli_zygote.py`` in this test process's service: the application imported once, forked per command."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="rc-zygote-"))
+        self.socket = str(self.folder / "socket")
+        # What the commands import reads no setting, but the consoles made at import read the terminal's size.
+        env = Cli(self.folder).environment()
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cli_zygote.py")), self.socket],
+            cwd=Path(__file__).parents[1],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.process.kill()
+            raise RuntimeError("the command zygote did not start")
+        atexit.register(self.close)
+
+    def run(
+        self, args: list[str], cwd: Path, env: dict[str, str], timeout: float, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one command in a forked child, as ``subprocess.run(..., capture_output=True, text=True)`` would."""
+        request = {"argv0": str(RIVERCHIEF_CLI), "args": args, "cwd": str(cwd), "env": env, "input": input or ""}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(self.socket)
+            conn.sendall(json.dumps(request).encode())
+            conn.shutdown(socket.SHUT_WR)
+            received = b""
+            try:
+                while chunk := conn.recv(1 << 20):
+                    received += chunk
+            except TimeoutError:
+                pid = received.split(b"\n", 1)[0]
+                if pid.isdigit():
+                    os.kill(int(pid), signal.SIGKILL)
+                raise subprocess.TimeoutExpired([str(RIVERCHIEF_CLI), *args], timeout) from None
+        _, _, body = received.partition(b"\n")
+        if not body:  # the child died before it could answer
+            return subprocess.CompletedProcess([str(RIVERCHIEF_CLI), *args], -1, "", "the command's process died")
+        answer = json.loads(body)
+
+        def text(raw: str) -> str:
+            return raw.encode("latin-1").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+        return subprocess.CompletedProcess(
+            [str(RIVERCHIEF_CLI), *args], answer["returncode"], text(answer["stdout"]), text(answer["stderr"])
+        )
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote:
+    """This process's zygote, started at the first command."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote()
+    return _zygote
 
 
 @dataclass
@@ -231,12 +309,15 @@ class Cli:
         env.update(self.env)  # may name another database
         return env
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one command; the result whatever its exit code."""
+    def __call__(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run one command (``input`` on its standard input, else nothing); the result whatever its exit code."""
+        if not WHOLE_PROCESSES:
+            return zygote().run(list(args), self.home, self.environment(), timeout=120, input=input)
         return subprocess.run(
             [str(RIVERCHIEF_CLI), *args],
             cwd=self.home,
             env=self.environment(),
+            input=input if input is not None else "",
             capture_output=True,
             text=True,
             encoding="utf-8",
@@ -244,9 +325,9 @@ class Cli:
             check=False,
         )
 
-    def ok(self, *args: str) -> str:
+    def ok(self, *args: str, input: str | None = None) -> str:
         """Run a command that must succeed; returns its stdout."""
-        done = self(*args)
+        done = self(*args, input=input)
         assert done.returncode == 0, f"riverchief {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
         assert "Traceback" not in done.stderr
         return done.stdout

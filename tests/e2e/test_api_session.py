@@ -1,11 +1,8 @@
 """Signing in through the API as a browser does: the cookie, CSRF on unsafe requests, throttling, signing out."""
 
 import io
-import subprocess
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 from argon2 import PasswordHasher
@@ -237,15 +234,12 @@ def test_a_password_set_on_the_command_line_from_stdin_signs_in(tmp_path: Path) 
     cli = Cli(tmp_path)
     cli.ok("init")
     cli.ok("load", str(DATA))
-    run = subprocess.run  # the shared runner sends nothing on stdin; this one line does
-    with patch.object(subprocess, "run", partial(run, input="short\n")):
-        short = cli("password", "set", REPORTER, "--stdin")
+    short = cli("password", "set", REPORTER, "--stdin", input="short\n")
     assert short.returncode == 3
     lines = [line for line in short.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
     assert lines[0].startswith("error: password: 至少 10 个字符")
-    with patch.object(subprocess, "run", partial(run, input=PASSWORD + "\n")):
-        out = cli.ok("password", "set", REPORTER, "--stdin")
+    out = cli.ok("password", "set", REPORTER, "--stdin", input=PASSWORD + "\n")
     assert f"password set for {REPORTER}" in out
     wired = bootstrap(Settings(database_url=f"sqlite:///{cli.database}", data_dir=tmp_path))
     try:
