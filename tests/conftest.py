@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,60 +64,6 @@ def postgres_template(postgres_server: str) -> Iterator[str]:
     drop_postgres_database(url)
 
 
-class Copies:
-    """Copies of the template made one ahead, in a thread beside the tests.
-
-    A copy takes the server about half a second (it writes the template's ten megabytes to the WAL and syncs
-    them): more than most PostgreSQL tests take to run, and most of their setup when made in turn.
-    """
-
-    def __init__(self, server_url: str, template: str) -> None:
-        self._made: queue.Queue[str | BaseException] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._make, args=(server_url, template), daemon=True)
-        self._thread.start()
-
-    def _make(self, server_url: str, template: str) -> None:
-        while not self._stop.is_set():
-            try:
-                made: str | BaseException = fresh_postgres_database(server_url, template)
-            except BaseException as exc:  # handed to the test that takes it, which fails with it
-                made = exc
-            while True:
-                try:
-                    self._made.put(made, timeout=0.2)  # waits while one copy is ready and not taken
-                    break
-                except queue.Full:
-                    if self._stop.is_set():
-                        if isinstance(made, str):
-                            drop_postgres_database(made)
-                        return
-
-    def take(self) -> str:
-        """A fresh copy of the template (its URL), the test's own to drop."""
-        made = self._made.get(timeout=120)
-        if isinstance(made, BaseException):
-            raise made
-        return made
-
-    def close(self) -> None:
-        """Stop making copies and drop the one made ahead."""
-        self._stop.set()
-        self._thread.join()
-        while not self._made.empty():
-            made = self._made.get_nowait()
-            if isinstance(made, str):
-                drop_postgres_database(made)
-
-
-@pytest.fixture(scope="session")
-def postgres_copies(postgres_server: str, postgres_template: str) -> Iterator[Copies]:
-    """Where each PostgreSQL test's database comes from: the template copied one ahead."""
-    copies = Copies(postgres_server, postgres_template)
-    yield copies
-    copies.close()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test's database is copied from."""
@@ -147,7 +91,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return
-    url = request.getfixturevalue("postgres_copies").take()
+    template = request.getfixturevalue("postgres_template")
+    url = fresh_postgres_database(request.getfixturevalue("postgres_server"), template)
     yield url
     drop_postgres_database(url)
 
