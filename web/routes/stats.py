@@ -13,10 +13,12 @@ from workflow.core.actors import Actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, ValidationFailed
+from workflow.core.lookups import member_paths
 from workflow.core.uow import UnitOfWork
 from workflow.patrols.completion import district_figures
 from workflow.reading.figures import compact_codes, stats
 from workflow.reading.issues import compact_id_of
+from workflow.reading.practice import patrol_counts
 
 
 def router(access: Access) -> APIRouter:
@@ -93,8 +95,11 @@ def router(access: Access) -> APIRouter:
 
             def answer(code: str) -> dict[str, Any]:
                 conn = uow.connection
-                return stats(conn, code, lo, hi) | {
-                    "patrol_districts": district_figures(conn, compact_id_of(conn, code), first, last)
+                compact_id = compact_id_of(conn, code)
+                # The compact's patrols, counted once for the practice's figures and the districts' rows.
+                patrols = patrol_counts(conn, member_paths(conn, compact_id), lo, hi)
+                return stats(conn, code, lo, hi, patrols=patrols) | {
+                    "patrol_districts": district_figures(conn, compact_id, first, last, patrols)
                 }
 
             with uow:

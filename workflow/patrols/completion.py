@@ -21,7 +21,7 @@ from workflow.core.models import (
 )
 from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
 from workflow.patrols.quotas import Quota, QuotaBook, Window, months_within, period_label, period_months, quotas
-from workflow.reading.practice import patrols_by_district
+from workflow.reading.practice import PatrolCounts, patrols_by_district
 
 _patrol = table_of(Patrol)
 _person = table_of(Person)
@@ -255,15 +255,18 @@ def completion_of(
     return Completion(period_label(months), chiefs, rows)
 
 
-def district_figures(conn: sa.Connection, compact_id: int, first: date, end: date) -> dict[str, Any]:
+def district_figures(
+    conn: sa.Connection, compact_id: int, first: date, end: date, patrols: PatrolCounts | None = None
+) -> dict[str, Any]:
     """Per district of the compact over the days [first, end): patrols, problems found on patrol, and patrol
-    completion over the whole months inside the days (``completion_period``; "" when there is none)."""
-    members = member_paths(conn, compact_id)
+    completion over the whole months inside the days (``completion_period``; "" when there is none);
+    ``patrols``: the compact's ``patrol_counts`` of the same days, when the caller has them."""
+    members = list(patrols.members) if patrols is not None else member_paths(conn, compact_id)
     months = months_within(first, end)
     done = completion_of(conn, months, compact_id, members) if months else Completion("", [], [])
     rates = {j.code: j for j in done.at_level("district")}
     districts = []
-    for d in patrols_by_district(conn, members, midnight(first), midnight(end)):
+    for d in patrols_by_district(conn, members, midnight(first), midnight(end), patrols):
         held = rates.get(d["code"])
         districts.append(
             d

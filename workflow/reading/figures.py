@@ -21,7 +21,7 @@ from workflow.core.models import (
 )
 from workflow.reading.issues import compact_id_of
 from workflow.reading.overdue import Overdue, overdue_parties, overdue_waits
-from workflow.reading.practice import meeting_figures, sides_figures
+from workflow.reading.practice import PatrolCounts, meeting_figures, sides_figures
 
 _issue = table_of(Issue)
 _event = table_of(Event)
@@ -204,7 +204,13 @@ def compact_codes(conn: sa.Connection, compact_ids: Iterable[int]) -> list[str]:
 
 
 def stats(
-    conn: sa.Connection, compact_code: str, start: datetime, end: datetime, *, practice: bool = True
+    conn: sa.Connection,
+    compact_code: str,
+    start: datetime,
+    end: datetime,
+    *,
+    practice: bool = True,
+    patrols: PatrolCounts | None = None,
 ) -> dict[str, Any]:
     """The figures of a compact over [start, end), in the practice's terms, with the overdue parties by name.
 
@@ -214,7 +220,8 @@ def stats(
     reporting side; accepted, disputed, dispatched, rectified, revisits and
     rebounds for the receiving side; negotiated, joint_meetings, verified,
     closed and archived for both sides. ``overdue`` there counts the issues
-    whose missed deadline waited on that member's side.
+    whose missed deadline waited on that member's side. ``patrols``: the
+    compact's ``patrol_counts`` of the same period, when the caller has them.
     """
     compact_id = compact_id_of(conn, compact_code)
     waits = list(overdue_waits(conn, compact_id, start, end))  # read once: for the parties and each member
@@ -227,7 +234,9 @@ def stats(
     if practice:
         # The practice's figures, the compact's and each member's: a dozen statements shared by all, and the
         # joint meetings of each; only where asked for.
-        whole, *by_member = sides_figures(conn, compact_code, first, last, [None, *(m["code"] for m in members)])
+        whole, *by_member = sides_figures(
+            conn, compact_code, first, last, [None, *(m["code"] for m in members)], patrols
+        )
         for member, figures in zip(members, by_member, strict=True):
             member["practice"] = figures
     # Meetings, not the issues put to them: what the dashboard shows beside the step counts. The practice's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -100,21 +101,25 @@ def period_figures(
 
 
 def sides_figures(
-    conn: sa.Connection, compact: str, start: date, end: date, sides: Sequence[str | None]
+    conn: sa.Connection,
+    compact: str,
+    start: date,
+    end: date,
+    sides: Sequence[str | None],
+    patrols: PatrolCounts | None = None,
 ) -> list[dict[str, Any]]:
     """``period_figures`` for each of ``sides`` (a jurisdiction's code, or None for the whole compact), in order.
 
     The sides share the statements: each reads the period's rows of the compact once, grouped by the
     jurisdiction paths they count for, and each side sums the groups at or under its own path. So the
     whole compact and all its members cost the statements of one side, and the joint meetings of each.
+    ``patrols``: the compact's ``patrol_counts`` of the same days, when the caller has them already.
     """
     row = compact_row(conn, compact)
     paths = _side_paths(conn, sides)
     since, until = (datetime.combine(d, time(0), tzinfo=SHANGHAI) for d in (start, end))
     if until <= since:
         raise ValidationFailed("end", f"{end} is not after start {start}")
-    members = member_paths(conn, row.id)
-    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members)) if members else sa.false()
     steps = _events(conn, row.id, ("rebound", "start_revisit"), since, until, paths)
     shared = {
         "progress_bulletins": _progress_bulletins(conn, row.id, since, until),
@@ -131,7 +136,7 @@ def sides_figures(
     }
     per_side = zip(
         _boundary_chiefs(conn, row.id, start, end, paths),
-        _patrol_figures(conn, in_compact, since, until, paths),
+        _patrol_figures(patrols or patrol_counts(conn, member_paths(conn, row.id), since, until), paths),
         _cohort(conn, row.id, since, until, paths),
         _joint_cases(conn, row.id, start, end, paths),
         _leads(conn, row.id, start, end, paths),
@@ -140,10 +145,10 @@ def sides_figures(
         strict=True,
     )
     answers = []
-    for path, (chiefs, patrols, cohort, cases, leads, actions, counted) in zip(paths, per_side, strict=True):
+    for path, (chiefs, patrolled, cohort, cases, leads, actions, counted) in zip(paths, per_side, strict=True):
         figures: dict[str, Any] = {
             "boundary_chiefs": chiefs,
-            **patrols,
+            **patrolled,
             **cohort,
             "joint_cases": cases,
             "leads_transferred": leads,
@@ -385,17 +390,35 @@ def _patrols_by_place(in_compact: Any, since: datetime, until: datetime, *, foun
     )
 
 
-def _patrol_figures(
-    conn: sa.Connection, in_compact: Any, since: datetime, until: datetime, sides: Sequence[str | None]
-) -> list[dict[str, int]]:
-    """Patrols on the compact's segments by patrollers on each side, by kind; and the issues reported on them:
-    two statements, however many sides."""
+@dataclass(frozen=True, slots=True)
+class PatrolCounts:
+    """A compact's finished patrols on its segments in a period, counted by the patroller's jurisdiction path
+    and kind (``made``: rows of path, kind, n), and the problems reported on them (``found``: path, kind, n):
+    two statements, which the practice's figures and the districts' rows each sum their own way; with the
+    paths of the compact's members (``members``) they were read for."""
+
+    members: Sequence[str]
+    made: Sequence[Any]
+    found: Sequence[Any]
+
+
+def patrol_counts(conn: sa.Connection, members: Sequence[str], since: datetime, until: datetime) -> PatrolCounts:
+    """The ``PatrolCounts`` of the compact whose members have these paths, over [since, until)."""
+    if not members:
+        return PatrolCounts(members, [], [])
+    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
     made = conn.execute(_patrols_by_place(in_compact, since, until)).all()
+    # no patrol, no problem found on one
     found = conn.execute(_patrols_by_place(in_compact, since, until, found=True)).all() if made else []
+    return PatrolCounts(members, made, found)
+
+
+def _patrol_figures(counts: PatrolCounts, sides: Sequence[str | None]) -> list[dict[str, int]]:
+    """Patrols on the compact's segments by patrollers on each side, by kind; and the issues reported on them."""
     answers = []
     for side in sides:
         kinds: Counter[str] = Counter()
-        for path, kind, n in made:
+        for path, kind, n in counts.made:
             if _at_or_under(path, side):
                 kinds[kind] += n
         answers.append(
@@ -403,18 +426,23 @@ def _patrol_figures(
                 "swap_patrols": kinds["swap"],
                 "patrols": kinds["routine"] + kinds["swap"],
                 "covert_inspections": kinds["covert"],
-                "patrol_issues": sum(n for path, _, n in found if _at_or_under(path, side)),
+                "patrol_issues": sum(n for path, _, n in counts.found if _at_or_under(path, side)),
             }
         )
     return answers
 
 
 def patrols_by_district(
-    conn: sa.Connection, members: list[str], since: datetime, until: datetime
+    conn: sa.Connection,
+    members: list[str],
+    since: datetime,
+    until: datetime,
+    counts: PatrolCounts | None = None,
 ) -> list[dict[str, Any]]:
     """Each district at or under the compact's members (their paths), in path order, with the patrols its
     patrollers made on the compact's segments in [since, until) (routine and swap, as ``patrols`` counts them)
-    and the problems reported from them: three statements, however many districts."""
+    and the problems reported from them: three statements however many districts, one when ``counts`` of the
+    same compact and period are given."""
     if not members:
         return []
     districts = conn.execute(
@@ -422,16 +450,13 @@ def patrols_by_district(
         .where(_juris.c.level == "district", sa.or_(*(_juris.c.path.startswith(p) for p in members)))
         .order_by(_juris.c.path)
     ).all()
-    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
-    made = conn.execute(_patrols_by_place(in_compact, since, until)).all()
-    # no patrol, no problem found on one
-    found = conn.execute(_patrols_by_place(in_compact, since, until, found=True)).all() if made else []
+    counted = counts if counts is not None else patrol_counts(conn, members, since, until)
     return [
         {
             "code": d.code,
             "name": d.name,
-            "patrols": sum(n for at, kind, n in made if kind != "covert" and at.startswith(d.path)),
-            "patrol_issues": sum(n for at, _, n in found if at.startswith(d.path)),
+            "patrols": sum(n for at, kind, n in counted.made if kind != "covert" and at.startswith(d.path)),
+            "patrol_issues": sum(n for at, _, n in counted.found if at.startswith(d.path)),
         }
         for d in districts
     ]
