@@ -24,7 +24,7 @@ from workflow.core.drawing import DRAWN_COLUMNS, drawn_columns, segment_line
 from workflow.core.models import MapFeature, Segment, line_box, table_of
 from workflow.maps.layers import import_layers, read_layers
 from workflow.patrols.completion import _patrol_counts
-from workflow.reading.practice import _juris, _patrol_figures
+from workflow.reading.practice import patrol_counts
 
 
 def down_to(engine: Engine, revision: str) -> None:
@@ -168,12 +168,9 @@ def test_the_finished_patrols_by_segment_index_goes_down_and_up_and_serves_the_p
         assert index["column_names"] == ["segment_id", "started_at", "patroller_id", "kind", "id"]
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     members = ["/500000/500101/"]
-    in_compact = sa.or_(*(_juris.c.path.startswith(p) for p in members))
     since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     # The practice's count, planned through it once the other ways to the patrols are gone.
-    plan = _patrol_plan(
-        app, "ix_patrol_done_segment", lambda conn: _patrol_figures(conn, in_compact, since, until, [None])
-    )
+    plan = _patrol_plan(app, "ix_patrol_done_segment", lambda conn: patrol_counts(conn, members, since, until))
     assert "ix_patrol_done_segment" in plan, plan
 
 
