@@ -21,7 +21,7 @@ from workflow.core.models import (
 )
 from workflow.patrols.basics import QUOTA_KINDS, ancestors, midnight, parse_month, percent, side_of_path
 from workflow.patrols.quotas import Quota, QuotaBook, Window, months_within, period_label, period_months, quotas
-from workflow.reading.practice import PatrolCounts, patrols_by_district
+from workflow.reading.practice import PatrolCounts, patrol_counts, patrols_by_district
 
 _patrol = table_of(Patrol)
 _person = table_of(Person)
@@ -261,12 +261,14 @@ def district_figures(
     """Per district of the compact over the days [first, end): patrols, problems found on patrol, and patrol
     completion over the whole months inside the days (``completion_period``; "" when there is none);
     ``patrols``: the compact's ``patrol_counts`` of the same days, when the caller has them."""
-    members = list(patrols.members) if patrols is not None else member_paths(conn, compact_id)
+    counts = patrols
+    if counts is None:
+        counts = patrol_counts(conn, member_paths(conn, compact_id), midnight(first), midnight(end))
     months = months_within(first, end)
-    done = completion_of(conn, months, compact_id, members) if months else Completion("", [], [])
+    done = completion_of(conn, months, compact_id, list(counts.members)) if months else Completion("", [], [])
     rates = {j.code: j for j in done.at_level("district")}
     districts = []
-    for d in patrols_by_district(conn, members, midnight(first), midnight(end), patrols):
+    for d in patrols_by_district(conn, counts):
         held = rates.get(d["code"])
         districts.append(
             d

@@ -136,7 +136,9 @@ def sides_figures(
     }
     per_side = zip(
         _boundary_chiefs(conn, row.id, start, end, paths),
-        _patrol_figures(patrols or patrol_counts(conn, member_paths(conn, row.id), since, until), paths),
+        _patrol_figures(
+            patrols if patrols is not None else patrol_counts(conn, member_paths(conn, row.id), since, until), paths
+        ),
         _cohort(conn, row.id, since, until, paths),
         _joint_cases(conn, row.id, start, end, paths),
         _leads(conn, row.id, start, end, paths),
@@ -432,31 +434,23 @@ def _patrol_figures(counts: PatrolCounts, sides: Sequence[str | None]) -> list[d
     return answers
 
 
-def patrols_by_district(
-    conn: sa.Connection,
-    members: list[str],
-    since: datetime,
-    until: datetime,
-    counts: PatrolCounts | None = None,
-) -> list[dict[str, Any]]:
-    """Each district at or under the compact's members (their paths), in path order, with the patrols its
-    patrollers made on the compact's segments in [since, until) (routine and swap, as ``patrols`` counts them)
-    and the problems reported from them: three statements however many districts, one when ``counts`` of the
-    same compact and period are given."""
-    if not members:
+def patrols_by_district(conn: sa.Connection, counts: PatrolCounts) -> list[dict[str, Any]]:
+    """Each district at or under the compact's members (``counts.members``), in path order, with the patrols its
+    patrollers made on the compact's segments in the period of ``counts`` (routine and swap, as ``patrols``
+    counts them) and the problems reported from them: one statement however many districts."""
+    if not counts.members:
         return []
     districts = conn.execute(
         sa.select(_juris.c.code, _juris.c.name, _juris.c.path)
-        .where(_juris.c.level == "district", sa.or_(*(_juris.c.path.startswith(p) for p in members)))
+        .where(_juris.c.level == "district", sa.or_(*(_juris.c.path.startswith(p) for p in counts.members)))
         .order_by(_juris.c.path)
     ).all()
-    counted = counts if counts is not None else patrol_counts(conn, members, since, until)
     return [
         {
             "code": d.code,
             "name": d.name,
-            "patrols": sum(n for at, kind, n in counted.made if kind != "covert" and at.startswith(d.path)),
-            "patrol_issues": sum(n for at, _, n in counted.found if at.startswith(d.path)),
+            "patrols": sum(n for at, kind, n in counts.made if kind != "covert" and at.startswith(d.path)),
+            "patrol_issues": sum(n for at, _, n in counts.found if at.startswith(d.path)),
         }
         for d in districts
     ]
