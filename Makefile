@@ -24,9 +24,10 @@ types: setup-test
 	.venv/bin/mypy
 	.venv/bin/mypy --strict tests/factories.py
 
-# One worker per CPU: each has its own template databases (SQLite files, PostgreSQL databases with unique names).
+# One worker per CPU: each has its own template databases (SQLite files, PostgreSQL databases with unique names),
+# kept in RAM where scripts/test-tablespace.sh can make a tablespace there.
 test: lint types
-	.venv/bin/pytest -n auto
+	RIVERCHIEF_TEST_TABLESPACE=$$(scripts/test-tablespace.sh) .venv/bin/pytest -n auto
 
 chart: setup
 	.venv/bin/riverchief chart --markdown > docs/statechart.md

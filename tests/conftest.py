@@ -21,6 +21,9 @@ from workflow.core.db import make_engine
 
 POSTGRES_URL = os.environ.get("RIVERCHIEF_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/riverchief_test")
 REQUIRE_POSTGRES = os.environ.get("RIVERCHIEF_REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
+# Where the test databases' files go: `make test` names a tablespace in RAM when it can make one
+# (scripts/test-tablespace.sh says why); without it, the server's default.
+TABLESPACE = os.environ.get("RIVERCHIEF_TEST_TABLESPACE", "")
 
 
 def _postgres_admin_url() -> str:
@@ -48,7 +51,8 @@ def fresh_postgres_database(server_url: str, template: str | None = None) -> str
     admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         copy = f' TEMPLATE "{template}"' if template else ""
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        where = f' TABLESPACE "{TABLESPACE}"' if TABLESPACE else ""
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}{where}'))
     admin.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
