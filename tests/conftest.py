@@ -22,8 +22,9 @@ from workflow.core.db import make_engine
 POSTGRES_URL = os.environ.get("RIVERCHIEF_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/riverchief_test")
 REQUIRE_POSTGRES = os.environ.get("RIVERCHIEF_REQUIRE_POSTGRES") == "1" or os.environ.get("CI") == "true"
 # Where the test databases' files go: `make test` names a tablespace in RAM when it can make one
-# (scripts/test-tablespace.sh says why); without it, the server's default.
+# (scripts/test-tablespace.sh says why); without it, or on a server that has no such tablespace, the default.
 TABLESPACE = os.environ.get("RIVERCHIEF_TEST_TABLESPACE", "")
+_tablespaces: dict[str, str] = {}
 
 
 def _postgres_admin_url() -> str:
@@ -50,8 +51,13 @@ def fresh_postgres_database(server_url: str, template: str | None = None) -> str
     name = f"rc_test_{uuid.uuid4().hex[:12]}"
     admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
+        if server_url not in _tablespaces:  # once per server: a name the server does not know is not used
+            known = TABLESPACE and conn.execute(
+                sa.text("SELECT 1 FROM pg_tablespace WHERE spcname = :name"), {"name": TABLESPACE}
+            ).first()
+            _tablespaces[server_url] = TABLESPACE if known else ""
         copy = f' TEMPLATE "{template}"' if template else ""
-        where = f' TABLESPACE "{TABLESPACE}"' if TABLESPACE else ""
+        where = f' TABLESPACE "{_tablespaces[server_url]}"' if _tablespaces[server_url] else ""
         conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}{where}'))
     admin.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
