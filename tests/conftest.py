@@ -52,10 +52,9 @@ def fresh_postgres_database(server_url: str, template: str | None = None) -> str
     admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if server_url not in _tablespaces:  # once per server: a name the server does not know is not used
-            known = TABLESPACE and conn.execute(
-                sa.text("SELECT 1 FROM pg_tablespace WHERE spcname = :name"), {"name": TABLESPACE}
-            ).first()
-            _tablespaces[server_url] = TABLESPACE if known else ""
+            known = sa.text("SELECT 1 FROM pg_tablespace WHERE spcname = :name")
+            found = TABLESPACE and conn.execute(known, {"name": TABLESPACE}).first()
+            _tablespaces[server_url] = TABLESPACE if found else ""
         copy = f' TEMPLATE "{template}"' if template else ""
         where = f' TABLESPACE "{_tablespaces[server_url]}"' if _tablespaces[server_url] else ""
         conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}{where}'))
