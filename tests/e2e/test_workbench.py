@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from tests.factories import COORDINATOR, RECEIVER, REPORTER, World, walk_to
 from web.api import create_api
+from web.pages.routes import LATE_LISTED, late_parties
 from workflow.accounts.signin import set_password
 
 PASSWORD = "琼江清水长流-2026"
@@ -212,6 +213,49 @@ def test_the_dashboards_party_table_adds_up_says_whose_each_figure_is_and_links_
     assert re.search(r'data-testid="total-handed_over">3<', html)
     assert "计入发现方" in html
     assert "双方各计" in html
+
+
+def test_the_dashboard_names_the_most_overdue_party_first_with_its_first_issues_and_how_many_in_all(
+    sqlite_world: World, client: TestClient
+) -> None:
+    world = sqlite_world
+    handed = []  # 白马镇, the receiving side, is late accepting these two
+    for i in range(2):
+        code = world.report(title=f"交界处垃圾堆放{i}")
+        walk_to(world, code, "hand_off")
+        handed.append(code)
+    # 太安镇, which found these, is late handing them over: more of them, so it comes first.
+    kept = [world.report(title=f"太安镇段养殖废水{i}") for i in range(LATE_LISTED + 2)]
+    world.clock.advance(days=30)
+    sign_in(client, COORDINATOR)
+    html = client.get("/dashboard").text
+    table = re.search(r'data-testid="overdue-parties">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+    assert [re.findall(r'<td class="who">([^<]*)</td>', row)[0] for row in rows] == ["太安镇", "白马镇"]
+    assert re.findall(r'href="/issues/([^"]+)"', rows[0]) == sorted(kept)[:LATE_LISTED]
+    assert f"等共 {len(kept)} 件" in rows[0]
+    assert re.findall(r'href="/issues/([^"]+)"', rows[1]) == sorted(handed)
+    assert "late-in-all" not in rows[1]
+
+
+def test_a_place_late_as_both_sides_is_one_row_of_the_dashboard_and_the_coordinators_stay_their_own() -> None:
+    def party(side: str, place: int | None, *codes: str) -> dict[str, object]:
+        return {"party": side, "jurisdiction_id": place, "jurisdiction": "中坝镇", "chiefs": [], "issues": list(codes)}
+
+    rows = late_parties(
+        [
+            party("coordinator", None, "B-3"),
+            party("receiving", 7, "B-1", "B-4"),
+            party("receiving", 8, "B-9"),
+            party("reporting", 7, "B-2", "B-4"),
+        ]
+    )
+    assert [(r["party"], r["jurisdiction_id"], r["issues"]) for r in rows] == [
+        ("receiving", 7, ["B-1", "B-2", "B-4"]),  # the same town: one row, each issue once, the most first
+        ("coordinator", None, ["B-3"]),
+        ("receiving", 8, ["B-9"]),  # another town of the same name stays apart
+    ]
 
 
 def test_the_river_filter_offers_the_rivers_of_the_compacts_read_not_the_provinces(

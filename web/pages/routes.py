@@ -68,6 +68,24 @@ from workflow.reading.worklist import DUE_SOON_WORKING_DAYS, open_issues, queue
 
 ADMIN_MAX_BYTES = 20 * 1024 * 1024
 STALE_FORM = "表单已过期，请刷新页面后重试 (the form's CSRF token is missing or stale; reload the page)"
+# The overdue issues the dashboard names for each late party before saying how many there are in all.
+LATE_LISTED = 8
+
+
+def late_parties(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dashboard's rows of late parties: one per jurisdiction, late as the side that found an issue or as the
+    side that received one (``overdue_parties`` keeps the two apart: one town had two rows of the same name),
+    the most overdue first (a province's compact has dozens, some late on dozens of issues)."""
+    rows: dict[tuple[str, Any], dict[str, Any]] = {}
+    for p in parties:
+        key = ("place", p["jurisdiction_id"]) if p["jurisdiction_id"] is not None else ("party", p["party"])
+        if key in rows:
+            rows[key] = {**rows[key], "issues": sorted({*rows[key]["issues"], *p["issues"]})}
+        else:
+            rows[key] = p
+    return sorted(rows.values(), key=lambda p: -len(p["issues"]))
+
+
 ROLE_HOME = {"chief": "/queue", "office": "/queue", "coordinator": "/dashboard", "auditor": "/revisits"}
 # Why a photo checked as fit still failed to be added: each a catalogue key ``why_<code>``.
 WHY_NOT_ADDED = ("stale", "forbidden", "refused", "not_stored")
@@ -723,7 +741,10 @@ def router(access: Access) -> APIRouter:
                 figures = stats(uow.connection, compact.code, start, end, practice=False)
                 # The year's patrols, problems found on them and completion per district: a few statements.
                 patrols = district_figures(uow.connection, compact.id, start.date(), end.date())
-                boards.append({"code": compact.code, "name": compact.name, "figures": figures, "patrols": patrols})
+                late = late_parties(figures.get("overdue_parties") or [])
+                boards.append(
+                    {"code": compact.code, "name": compact.name, "figures": figures, "patrols": patrols, "late": late}
+                )
             items = open_issues(uow.connection, view.actor)
             gaps = calendar_gaps(view, uow)
         blocked = [i for i in items if i.state in ("ban.negotiating", "ban.joint_meeting")]
@@ -739,6 +760,7 @@ def router(access: Access) -> APIRouter:
             | {"overdue": "waited"},
             blocked=blocked,
             waiting=waiting,
+            late_listed=LATE_LISTED,
             due_text=lambda d: due_text(view, d),
             now=now,
             **gaps,

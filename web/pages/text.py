@@ -282,6 +282,7 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "dashboard_title": ("协作看板", "Compact dashboard"),
         "figures": ("本年累计", "This year so far"),
         "overdue_parties": ("逾期单位", "Overdue parties"),
+        "late_in_all": ("等共 {n} 件", "({n} in all)"),
         "blocked": ("需联席会议研究的问题", "Issues for a joint meeting"),
         "revisits_title": ("回头看", "Revisits"),
         "revisit_late": ("逾期 {days} 个工作日（计划 {day}）", "{days} working days late (due {day})"),
