@@ -122,9 +122,9 @@ def test_the_overdue_parties_are_named_with_their_chiefs_in_one_statement_each(w
     with world.app.reader() as uow:
         sa.event.listen(uow.connection, "before_cursor_execute", count)
         parties = overdue_parties(uow.connection, compact_id, at("2026-01-01", 0), at("2026-02-01", 0))
-    assert [(p["party"], p["jurisdiction"], p["chiefs"], p["issues"]) for p in parties] == [
-        ("receiving", "白马镇", ["黄德明"], [unanswered]),
-        ("reporting", "太安镇", parties[1]["chiefs"], [unchecked]),
+    assert [(p["party"], p["jurisdiction"], p["within"], p["chiefs"], p["issues"]) for p in parties] == [
+        ("receiving", "白马镇", "安居区", ["黄德明"], [unanswered]),
+        ("reporting", "太安镇", "潼南区", parties[1]["chiefs"], [unchecked]),
     ]
     assert parties[1]["chiefs"]
     assert len([s for s in sent if s.startswith("SELECT")]) == 3  # the waits, the parties' names, their chiefs

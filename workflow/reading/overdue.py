@@ -82,19 +82,25 @@ def overdue_waits(conn: sa.Connection, compact_id: int, start: datetime, end: da
 def overdue_parties(
     conn: sa.Connection, compact_id: int, start: datetime, end: datetime, waits: Iterable[Overdue] | None = None
 ) -> list[dict[str, Any]]:
-    """The overdue parties by name (jurisdiction and its chiefs), with the issues they are late on; ``waits``
-    when the caller has read them already (``overdue_waits`` of the same compact and period)."""
+    """The overdue parties by name (jurisdiction, the one it lies within, and its chiefs), with the issues they
+    are late on; ``waits`` when the caller has read them already (``overdue_waits`` of the same compact and
+    period). Towns of one name lie in several districts: ``within`` tells them apart."""
     grouped: dict[tuple[str, int | None], list[str]] = {}
     for o in overdue_waits(conn, compact_id, start, end) if waits is None else waits:
         grouped.setdefault((o.party, o.jurisdiction_id), []).append(o.issue_code)
     named = sorted({jid for _, jid in grouped if jid is not None})
     jurisdictions, people = table_of(Jurisdiction), table_of(Person)
     names: dict[int, str] = {}
+    within: dict[int, str | None] = {}
     chiefs: dict[int, list[str]] = {}
     if named:  # the parties' names and their chiefs, two statements however many parties
-        names = dict(
-            conn.execute(sa.select(jurisdictions.c.id, jurisdictions.c.name).where(jurisdictions.c.id.in_(named))).all()
-        )
+        parent = jurisdictions.alias("parent")
+        for jid, name, parent_name in conn.execute(
+            sa.select(jurisdictions.c.id, jurisdictions.c.name, parent.c.name)
+            .outerjoin(parent, parent.c.id == jurisdictions.c.parent_id)
+            .where(jurisdictions.c.id.in_(named))
+        ):
+            names[jid], within[jid] = name, parent_name
         for jid, name in conn.execute(
             sa.select(people.c.jurisdiction_id, people.c.name)
             .where(people.c.jurisdiction_id.in_(named), people.c.role == "chief", people.c.active.is_(True))
@@ -106,6 +112,7 @@ def overdue_parties(
             "party": party,
             "jurisdiction_id": jid,
             "jurisdiction": names.get(jid or 0, "联席会议" if party == "coordinator" else "第三方回访机构"),
+            "within": within.get(jid or 0),
             "chiefs": chiefs.get(jid or 0, []),
             "issues": sorted(set(codes)),
         }
