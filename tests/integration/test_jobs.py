@@ -440,6 +440,7 @@ def test_the_monthly_bulletin_counts_the_months_steps_and_names_the_overdue_side
             "party": "receiving",
             "jurisdiction_id": world.issue(lapsed).receiving_jurisdiction_id,
             "jurisdiction": "白马镇",
+            "within": "安居区",
             "chiefs": ["黄德明"],
             "issues": [lapsed],
         }
