@@ -237,7 +237,8 @@ class Zygote:
         self, args: list[str], cwd: Path, env: dict[str, str], timeout: float, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run one command in a forked child, as ``subprocess.run(..., capture_output=True, text=True)`` would."""
-        request = {"argv0": str(RIVERCHIEF_CLI), "args": args, "cwd": str(cwd), "env": env, "input": input or ""}
+        argv = [str(RIVERCHIEF_CLI), *args]
+        request = {"argv0": argv[0], "args": args, "cwd": str(cwd), "env": env, "input": input or ""}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(timeout)
             conn.connect(self.socket)
@@ -251,18 +252,16 @@ class Zygote:
                 pid = received.split(b"\n", 1)[0]
                 if pid.isdigit():
                     os.kill(int(pid), signal.SIGKILL)
-                raise subprocess.TimeoutExpired([str(RIVERCHIEF_CLI), *args], timeout) from None
+                raise subprocess.TimeoutExpired(argv, timeout) from None
         _, _, body = received.partition(b"\n")
         if not body:  # the child died before it could answer
-            return subprocess.CompletedProcess([str(RIVERCHIEF_CLI), *args], -1, "", "the command's process died")
+            return subprocess.CompletedProcess(argv, -1, "", "the command's process died")
         answer = json.loads(body)
 
         def text(raw: str) -> str:
             return raw.encode("latin-1").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
-        return subprocess.CompletedProcess(
-            [str(RIVERCHIEF_CLI), *args], answer["returncode"], text(answer["stdout"]), text(answer["stderr"])
-        )
+        return subprocess.CompletedProcess(argv, answer["returncode"], text(answer["stdout"]), text(answer["stderr"]))
 
     def close(self) -> None:
         self.process.kill()
