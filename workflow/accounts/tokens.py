@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, known_actor, with_beside
+from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, caller_read, known_actor
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Person, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -122,12 +122,12 @@ def token_holder(
     client does not turn every read into a write: in ``uow`` when it is writable, else
     in a short unit from ``stamp`` (without one, a later writable request stamps it).
     """
-    statement: sa.Executable = _BY_TOKEN
     params = {"digest": _hash(token)}
+    read = caller_read(_BY_TOKEN, beside.statement if beside is not None else None)
     if beside is not None:
-        statement, params = with_beside(_BY_TOKEN, beside.statement), {**beside.params, **params}
+        params = {**beside.params, **params}
     with uow:
-        found = uow.read_first(lambda conn: known_actor(conn.execute(statement, params)))
+        found = uow.read_first(lambda conn: known_actor(read.rows(conn, params)))
         if found is None:
             raise Unauthenticated("the token is unknown or revoked")
         used = found.credential.last_used_at

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from states import Party
+from workflow.core.driver import Direct
 from workflow.core.errors import NotFound
 from workflow.core.models import Compact, CompactMember, CompactStaff, Jurisdiction, Person, table_of
 
@@ -70,23 +71,28 @@ class Beside:
 
 
 BESIDE = "beside_"  # the prefix of a ``Beside`` read's columns in the combined statement
-_combined: dict[tuple[int, int], tuple[sa.Select[Any], sa.CompoundSelect[Any], sa.Select[Any]]] = {}
+_built: dict[tuple[int, int], tuple[Direct, sa.CompoundSelect[Any], sa.Select[Any] | None]] = {}
 
 
-def with_beside(caller: sa.CompoundSelect[Any], beside: sa.Select[Any]) -> sa.Select[Any]:
-    """``caller`` (an ``actor_statement``) with the row ``beside`` finds on each of its rows, that row's columns
-    prefixed ``BESIDE`` (all NULL when it finds none): one statement. Built once per pair and kept."""
-    key = (id(caller), id(beside))
-    kept = _combined.get(key)
+def caller_read(caller: sa.CompoundSelect[Any], beside: sa.Select[Any] | None = None) -> Direct:
+    """``caller`` (an ``actor_statement``), with the row ``beside`` finds on each of its rows when one is given,
+    that row's columns prefixed ``BESIDE`` (all NULL when it finds none): one statement, sent through the
+    driver (``Direct``). Built once per pair and kept."""
+    key = (id(caller), id(beside) if beside is not None else 0)
+    kept = _built.get(key)
     if kept is not None and kept[1] is caller and kept[2] is beside:
         return kept[0]
-    found = caller.subquery("caller")
-    extra = beside.subquery("beside")
-    combined = sa.select(found, *(c.label(BESIDE + c.name) for c in extra.c)).select_from(
-        found.outerjoin(extra, sa.true())
-    )
-    _combined[key] = (combined, caller, beside)  # kept alive with their key, so their ids are not reused
-    return combined
+    if beside is None:
+        built = Direct(caller)
+    else:
+        found = caller.subquery("caller")
+        extra = beside.subquery("beside")
+        combined = sa.select(found, *(c.label(BESIDE + c.name) for c in extra.c)).select_from(
+            found.outerjoin(extra, sa.true())
+        )
+        built = Direct(combined)
+    _built[key] = (built, caller, beside)  # kept alive with their key, so their ids are not reused
+    return built
 
 
 def _beside_of(row: Any) -> Mapping[str, Any] | None:
@@ -182,8 +188,10 @@ def known_actor(rows: Iterable[Any]) -> KnownActor | None:
     return KnownActor(actor, place, compacts, head, _beside_of(head))
 
 
-_BY_CODE = actor_statement(
-    sa.select(_person.c.id.label("person_id")).where(_person.c.code == sa.bindparam("code")).cte("credential")
+_BY_CODE = caller_read(
+    actor_statement(
+        sa.select(_person.c.id.label("person_id")).where(_person.c.code == sa.bindparam("code")).cte("credential")
+    )
 )
 
 
@@ -192,7 +200,7 @@ def load_actor(session: Session | sa.Connection, code: str) -> Actor:
     if code == SYSTEM.code:
         return SYSTEM
     conn = session if isinstance(session, sa.Connection) else session.connection()
-    found = known_actor(conn.execute(_BY_CODE, {"code": code}))
+    found = known_actor(_BY_CODE.rows(conn, {"code": code}))
     if found is None:
         raise NotFound("person", code)
     return found.actor

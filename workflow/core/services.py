@@ -32,6 +32,7 @@ from states.policy import (
 from workflow.core.actors import Actor, parties
 from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
+from workflow.core.driver import Direct
 from workflow.core.errors import Conflict, InvalidTransition, NotFound, NotPermitted, Reason, ValidationFailed
 from workflow.core.ledger import GENESIS, event_hash
 from workflow.core.lookups import in_compact
@@ -97,13 +98,32 @@ def _load_statement(by_code: bool, lock: bool, check_round: bool) -> sa.Select[A
 
 
 _LOADS = {
-    (by_code, lock, check_round): _load_statement(by_code, lock, check_round)
+    (by_code, lock, check_round): Direct(_load_statement(by_code, lock, check_round))
     for by_code in (False, True)
     for lock in (False, True)
     for check_round in (False, True)
 }
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
-_INSERT_EVENT = _event.insert()
+# The event's columns, as ``_fire`` gives them.
+_INSERT_EVENT = Direct(
+    _event.insert(),
+    column_keys=(
+        "issue_id",
+        "compact_id",
+        "seq",
+        "trigger",
+        "from_state",
+        "to_state",
+        "actor_id",
+        "actor_code",
+        "parties",
+        "payload",
+        "due_at",
+        "occurred_at",
+        "prev_hash",
+        "hash",
+    ),
+)
 
 _COMPACT = sa.select(table_of(Compact).c.id, table_of(Compact).c.code).where(
     table_of(Compact).c.code == sa.bindparam("b_code")
@@ -133,19 +153,21 @@ _AUDIENCE = """
     SELECT p.id FROM compact_staff s JOIN person p ON p.id = s.person_id
     WHERE s.compact_id = :compact_id AND s.role IN (:staff_a, :staff_b) AND p.active AND p.id <> :actor_ref
     ORDER BY 1"""
-_OUTBOX = sa.text(
-    f"""
+_OUTBOX = Direct(
+    sa.text(
+        f"""
     INSERT INTO outbox (event_id, issue_id, recipient_id, kind, status, attempts, next_attempt_at, created_at)
     SELECT :event_id, :b_id, a.id, :trigger, 'pending', 0, :occurred_at, :occurred_at
     FROM ({_AUDIENCE}) a
     """
-).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
+    ).bindparams(sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type))
+)
 
 
 @functools.cache
-def _update(columns: tuple[str, ...]) -> sa.Update:
+def _update(columns: tuple[str, ...]) -> Direct:
     """The version-checked UPDATE of exactly these columns (one per shape of step, built once)."""
-    return (
+    return Direct(
         _issue.update()
         .where(_issue.c.id == sa.bindparam("b_id"), _issue.c.version == sa.bindparam("b_version"))
         .values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
@@ -153,13 +175,15 @@ def _update(columns: tuple[str, ...]) -> sa.Update:
 
 
 @functools.cache
-def _create(columns: tuple[str, ...]) -> sa.Insert:
+def _create(columns: tuple[str, ...]) -> Direct:
     """The INSERT of a reported issue with exactly these columns, as its first step leaves it."""
-    return _issue.insert().values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
+    return Direct(
+        _issue.insert().values({name: sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns})
+    )
 
 
 @functools.cache
-def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
+def _step_postgres(columns: tuple[str, ...], create: bool) -> Direct:
     """On PostgreSQL the three writes of a step travel as one statement.
 
     The UPDATE's version check gates the event, and the event gates its outbox
@@ -173,8 +197,9 @@ def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
         assignments = ", ".join(f"{name} = :set_{name}" for name in columns)
         issue = f"UPDATE issue SET {assignments} WHERE id = :b_id AND version = :b_version RETURNING id, compact_id"
     types = [sa.bindparam(f"set_{name}", type_=_issue.c[name].type) for name in columns]
-    return sa.text(
-        f"""
+    return Direct(
+        sa.text(
+            f"""
         WITH up AS (
             {issue}
         ), ev AS (
@@ -196,11 +221,12 @@ def _step_postgres(columns: tuple[str, ...], create: bool) -> sa.TextClause:
         )
         SELECT ev.id, (SELECT count(*) FROM ob) AS notified FROM ev
         """
-    ).bindparams(
-        *types,
-        sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
-        sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
-        sa.bindparam("payload", type_=table_of(Event).c.payload.type),
+        ).bindparams(
+            *types,
+            sa.bindparam("occurred_at", type_=table_of(Event).c.occurred_at.type),
+            sa.bindparam("due_at", type_=table_of(Event).c.due_at.type),
+            sa.bindparam("payload", type_=table_of(Event).c.payload.type),
+        )
     )
 
 
@@ -303,7 +329,7 @@ def not_yet(uow: UnitOfWork, code: str, actor: Actor, triggers: Iterable[str]) -
 
 
 def _load(conn: sa.Connection, issue: int | str, *, lock: bool = False, check_round: bool = False) -> Any:
-    row = conn.execute(_LOADS[isinstance(issue, str), lock, check_round], {"key": issue}).first()
+    row = _LOADS[isinstance(issue, str), lock, check_round].first(conn, {"key": issue})
     if row is None:
         raise NotFound("issue", issue)
     return row
@@ -434,7 +460,7 @@ def _write_generic(
     """UPDATE (or INSERT) the issue, INSERT its event and outbox rows; None when the version check failed."""
     if create:
         event = {**event, "issue_id": _insert(conn, _create(columns), update)}
-    elif conn.execute(_update(columns), update).rowcount != 1:
+    elif _update(columns).write(conn, update).rowcount != 1:
         return None
     event_id = _insert(conn, _INSERT_EVENT, event)
     notified = 0
@@ -446,7 +472,7 @@ def _write_generic(
             "trigger": event["trigger"],
             "occurred_at": event["occurred_at"],
         }
-        notified = conn.execute(_OUTBOX, outbox).rowcount
+        notified = _OUTBOX.write(conn, outbox).rowcount
     return event_id, notified
 
 
@@ -454,14 +480,15 @@ def _write_postgres(
     conn: sa.Connection, columns: tuple[str, ...], create: bool, params: dict[str, Any]
 ) -> tuple[int, int] | None:
     """The same three writes in one round trip."""
-    row = conn.execute(_step_postgres(columns, create), params).first()
+    row = _step_postgres(columns, create).first(conn, params)
     return None if row is None else (row.id, row.notified)
 
 
-def _insert(conn: sa.Connection, statement: sa.Insert, values: dict[str, Any]) -> int:
-    """Run an INSERT and return the new row's id."""
-    result = conn.execute(statement, values)
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+def _insert(conn: sa.Connection, statement: Direct, values: dict[str, Any]) -> int:
+    """Run an INSERT and return the new row's id (on SQLite, where this is used: its last row id)."""
+    written = statement.write(conn, values)
+    assert written.lastrowid is not None
+    return written.lastrowid
 
 
 def _due(step: Step, state: str) -> datetime | None:
