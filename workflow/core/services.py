@@ -104,26 +104,8 @@ _LOADS = {
     for check_round in (False, True)
 }
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
-# The event's columns, as ``_fire`` gives them.
-_INSERT_EVENT = Direct(
-    _event.insert(),
-    column_keys=(
-        "issue_id",
-        "compact_id",
-        "seq",
-        "trigger",
-        "from_state",
-        "to_state",
-        "actor_id",
-        "actor_code",
-        "parties",
-        "payload",
-        "due_at",
-        "occurred_at",
-        "prev_hash",
-        "hash",
-    ),
-)
+# Every column of an event but its id, as ``_fire`` gives them.
+_INSERT_EVENT = Direct(_event.insert(), column_keys=[column.name for column in _event.c if column.name != "id"])
 
 _COMPACT = sa.select(table_of(Compact).c.id, table_of(Compact).c.code).where(
     table_of(Compact).c.code == sa.bindparam("b_code")
