@@ -2,7 +2,7 @@
 
 SQLAlchemy runs a cached statement through an execution context, its events, a result and its rows'
 metadata: about 60 µs to find an issue by its code on SQLite here, of which the driver's own work is 9 µs.
-A step's POST sends five such statements (two on PostgreSQL) and a GET one. A ``Direct`` statement is
+A step's POST sends five such statements on SQLite (three on PostgreSQL) and a GET one. A ``Direct`` statement is
 compiled once per dialect, its parameters and rows processed by the type processors SQLAlchemy would use,
 and sent on the DB-API cursor of the unit's own connection (26 µs for the same read), inside the
 connection's transaction (begun as SQLAlchemy begins it, so SQLite's writer takes its lock at the same
