@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, caller_read, known_actor, load_actor
+from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, known_by, load_actor
 from workflow.core.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
 from workflow.core.models import Compact, Credential, Jurisdiction, LoginAttempt, Person, WebSession, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -280,12 +280,9 @@ def session_for(
     ``last_seen_at`` is written at most every TOUCH_EVERY: in ``uow`` when it is writable,
     else in a short unit from ``stamp``. ``beside``: a read sent in the same statement (``SignedIn.beside``).
     """
-    params = {"digest": _hash(token)}
-    read = caller_read(_BY_SESSION, beside.statement if beside is not None else None)
-    if beside is not None:
-        params = {**beside.params, **params}
+    digest = {"digest": _hash(token)}
     with uow:
-        found = uow.read_first(lambda conn: known_actor(read.rows(conn, params)))
+        found = uow.read_first(lambda conn: known_by(conn, _BY_SESSION, digest, beside))
         if found is None:
             raise Unauthenticated(SESSION_GONE)
         row = found.credential

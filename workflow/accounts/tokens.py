@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, caller_read, known_actor
+from workflow.core.actors import Actor, Beside, KnownActor, actor_statement, known_by
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Person, table_of
 from workflow.core.uow import UnitOfWork, write_now
@@ -122,12 +122,9 @@ def token_holder(
     client does not turn every read into a write: in ``uow`` when it is writable, else
     in a short unit from ``stamp`` (without one, a later writable request stamps it).
     """
-    params = {"digest": _hash(token)}
-    read = caller_read(_BY_TOKEN, beside.statement if beside is not None else None)
-    if beside is not None:
-        params = {**beside.params, **params}
+    digest = {"digest": _hash(token)}
     with uow:
-        found = uow.read_first(lambda conn: known_actor(read.rows(conn, params)))
+        found = uow.read_first(lambda conn: known_by(conn, _BY_TOKEN, digest, beside))
         if found is None:
             raise Unauthenticated("the token is unknown or revoked")
         used = found.credential.last_used_at

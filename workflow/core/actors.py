@@ -95,6 +95,16 @@ def caller_read(caller: sa.CompoundSelect[Any], beside: sa.Select[Any] | None = 
     return built
 
 
+def known_by(
+    conn: sa.Connection, caller: sa.CompoundSelect[Any], params: Mapping[str, Any], beside: Beside | None = None
+) -> KnownActor | None:
+    """The actor ``caller`` (an ``actor_statement``) finds with ``params``, with the row ``beside`` reads in the same
+    statement (``KnownActor.beside``); None when it finds none."""
+    if beside is None:
+        return known_actor(caller_read(caller).rows(conn, params))
+    return known_actor(caller_read(caller, beside.statement).rows(conn, {**beside.params, **params}))
+
+
 def _beside_of(row: Any) -> Mapping[str, Any] | None:
     """The ``Beside`` read's row among a combined statement's columns; None when it found none (or none was sent)."""
     cut = len(BESIDE)
@@ -188,10 +198,8 @@ def known_actor(rows: Iterable[Any]) -> KnownActor | None:
     return KnownActor(actor, place, compacts, head, _beside_of(head))
 
 
-_BY_CODE = caller_read(
-    actor_statement(
-        sa.select(_person.c.id.label("person_id")).where(_person.c.code == sa.bindparam("code")).cte("credential")
-    )
+_BY_CODE = actor_statement(
+    sa.select(_person.c.id.label("person_id")).where(_person.c.code == sa.bindparam("code")).cte("credential")
 )
 
 
@@ -200,7 +208,7 @@ def load_actor(session: Session | sa.Connection, code: str) -> Actor:
     if code == SYSTEM.code:
         return SYSTEM
     conn = session if isinstance(session, sa.Connection) else session.connection()
-    found = known_actor(_BY_CODE.rows(conn, {"code": code}))
+    found = known_by(conn, _BY_CODE, {"code": code})
     if found is None:
         raise NotFound("person", code)
     return found.actor
