@@ -62,6 +62,11 @@ class Written:
     lastrowid: int | None
 
 
+def _order(names: Sequence[str] | None, positional: bool) -> tuple[str, ...] | None:
+    """The parameters' names in the order a positional paramstyle sends them; None for a named one."""
+    return tuple(names or ()) if positional else None
+
+
 def _row_class(names: Sequence[str]) -> Any:
     base = namedtuple("Row", names)  # type: ignore[misc]
 
@@ -104,23 +109,21 @@ class Direct:
             raise ValueError("a Direct statement may not need column defaults computed around it")
         if any(bind.expanding for bind in compiled.binds.values()):
             raise ValueError("a Direct statement may not expand a list of values (IN)")
-        sql, order = compiled.string, compiled.positiontup if compiled.positional else None
-        order = list(order) if order is not None else None
+        sql, order = compiled.string, _order(compiled.positiontup, compiled.positional)
         fixed = {compiled.bind_names[bind] for bind in compiled.literal_execute_params}
         if fixed:
             # Values the statement renders into its SQL (aggregate_strings' separator): rendered once, here. The
             # other parameters' values do not change the SQL, so any stand in for them.
             standing_in = {bind.key: None for bind in compiled.binds.values() if bind.required}
             expanded = compiled.construct_expanded_state(standing_in)
-            positions = expanded.positiontup if compiled.positional else None
-            sql, order = expanded.statement, list(positions) if positions is not None else None
+            sql, order = expanded.statement, _order(expanded.positiontup, compiled.positional)
         binds: dict[str, Processor] = {}
         for name, bind in compiled.binds.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None and name not in fixed:
                 binds[name] = process
         is_crud = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
-        return _Plan(compiled, sql, tuple(order) if order is not None else None, binds, is_crud)
+        return _Plan(compiled, sql, order, binds, is_crud)
 
     def _send(self, conn: sa.Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
         """Run the statement on the connection's cursor, in its transaction; the plan and the open cursor."""
