@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from reports.figures import bar_chart, map_figure
 from reports.render import DocumentInfo, ReportRenderer
+from reports.words import DEFAULT, Words, say
 from workflow.core.clock import SHANGHAI
 from workflow.reading import dossier
 from workflow.reading.figures import FIGURES, month_bounds
@@ -34,12 +35,17 @@ class Built:
     issues: tuple[str, ...] = ()  # besides issue_code, the issues whose ledgers record it (a meeting's agenda)
 
 
-def _number(compact_code: str, kind: str, year: int, serial: str) -> str:
-    names = {"followup": "跟踪", "revisit": "回访", "bulletin": "通报", "minutes": "纪要", "ledger": "台账"}
-    return f"{compact_code}联防{names[kind]}〔{year}〕{serial}号"
+def _number(compact_code: str, kind: str, year: int, serial: str, lang: str = DEFAULT) -> str:
+    """A document's number: QJ联防通报〔2026〕03号 / QJ joint bulletin 2026/03."""
+    words = Words(lang)
+    return words(
+        "documents.number", compact=compact_code, kind=words(f"documents.number.{kind}"), year=year, serial=serial
+    )
 
 
-def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archival: bool = False) -> Built:
+def followup(
+    renderer: ReportRenderer, conn: sa.Connection, code: str, *, archival: bool = False, lang: str = DEFAULT
+) -> Built:
     """问题跟踪报告 for one issue."""
     data = dossier.followup(conn, code)
     last = data.steps[-1].at if data.steps else datetime(2000, 1, 1, tzinfo=SHANGHAI)
@@ -56,6 +62,7 @@ def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archiv
         "followup.html.j2",
         info,
         archival=archival,
+        lang=lang,
         r=data,
         map=map_figure(data.segment_geometry, point, data.segment or ""),
         photos=data.photos,
@@ -63,9 +70,8 @@ def followup(renderer: ReportRenderer, conn: sa.Connection, code: str, *, archiv
     return Built("followup", f"{data.code} 跨界问题跟踪报告", data.compact_code, None, data.code, pdf)
 
 
-def _month_label(period: str) -> str:
-    year, month = period.split("-")
-    return f"{year}年{int(month)}月"
+def _month_label(period: str, lang: str = DEFAULT) -> str:
+    return Words(lang).month(period)
 
 
 # A party late on many issues is named with its first few codes and a count: the full list is in the ledger,
@@ -74,7 +80,13 @@ BULLETIN_CODES_LISTED = 10
 
 
 def bulletin(
-    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """月通报 for a compact and month (the stored bulletin record)."""
     data = dossier.bulletin(conn, compact_code, period)
@@ -93,6 +105,7 @@ def bulletin(
         "bulletin.html.j2",
         info,
         archival=archival,
+        lang=lang,
         b=data,
         figures=FIGURES,
         period_label=_month_label(period),
@@ -103,17 +116,23 @@ def bulletin(
     return Built("bulletin", f"{compact_code} {period} 月通报", compact_code, period, None, pdf)
 
 
-def _range(period: str) -> tuple[datetime, datetime, str]:
+def _range(period: str, lang: str = DEFAULT) -> tuple[datetime, datetime, str]:
     """A month ("2026-03") or a day ("2026-03-18") as a half-open range with its label."""
     if len(period) == 7:
         start, end = month_bounds(period)
-        return start, end, _month_label(period)
+        return start, end, _month_label(period, lang)
     day = datetime.fromisoformat(period).replace(tzinfo=SHANGHAI)
-    return day, day + timedelta(days=1), f"{day.year}年{day.month}月{day.day}日"
+    return day, day + timedelta(days=1), Words(lang).day(day.date())
 
 
 def revisit(
-    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """回访报告: the revisits finished in a month or on a day."""
     start, end, label = _range(period)
@@ -128,7 +147,7 @@ def revisit(
         generated_at=last,
     )
     pdf = renderer.render(
-        "revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=data["photos"]
+        "revisit.html.j2", info, archival=archival, lang=lang, data=data, period_label=label, photos=data["photos"]
     )
     return Built("revisit", f"{compact_code} {period} 回访报告", compact_code, period, None, pdf)
 
@@ -147,13 +166,15 @@ def _span_serial(first: date, last: date) -> str:
     return f"{first:%m%d}-{last:%m%d}" if first.year == last.year else span_period(first, last)
 
 
-def _span_label(first: date, last: date) -> str:
-    """2026年3月1日至3月14日 (the year again only when it changes; one day is just that day)."""
-    said = f"{first.year}年{first.month}月{first.day}日"
+def _span_label(first: date, last: date, lang: str = DEFAULT) -> str:
+    """2026年3月1日至3月14日 (the year again only when it changes; one day is just that day) /
+    1 March 2026 to 14 March 2026."""
+    words = Words(lang)
     if last == first:
-        return said
-    year = f"{last.year}年" if last.year != first.year else ""
-    return f"{said}至{year}{last.month}月{last.day}日"
+        return words.day(first)
+    if lang == DEFAULT and last.year == first.year:
+        return words("documents.span", first=words.day(first), last=f"{last.month}月{last.day}日")
+    return words("documents.span", first=words.day(first), last=words.day(last))
 
 
 def revisit_chosen(
@@ -165,6 +186,7 @@ def revisit_chosen(
     issues: Collection[str],
     *,
     archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """回访报告 an auditor files for the revisits they chose among those finished from ``first`` to ``last``
     (both days included): several revisits in one report, as the practice has it."""
@@ -181,14 +203,20 @@ def revisit_chosen(
         generated_at=max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1)),
     )
     pdf = renderer.render(
-        "revisit.html.j2", info, archival=archival, data=data, period_label=label, photos=data["photos"]
+        "revisit.html.j2", info, archival=archival, lang=lang, data=data, period_label=label, photos=data["photos"]
     )
     title = f"{data['compact']} {first.isoformat()} 至 {last.isoformat()} 回访报告"
     return Built("revisit", title, compact_code, period, None, pdf)
 
 
 def minutes(
-    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """联席会议纪要 of the joint meetings convened in a month."""
     start, end, label = _range(period)
@@ -201,12 +229,18 @@ def minutes(
         keywords=("河长制", "联席会议", "会议纪要", period),
         generated_at=end - timedelta(seconds=1),
     )
-    pdf = renderer.render("minutes.html.j2", info, archival=archival, data=data)
+    pdf = renderer.render("minutes.html.j2", info, archival=archival, lang=lang, data=data)
     return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
 
 
 def interview(
-    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """季度约谈名单 of a compact and quarter (the stored list the scheduler made), filed as a report."""
     data = dossier.bulletin(conn, compact_code, period, kind="interview")
@@ -221,13 +255,25 @@ def interview(
         generated_at=data["created_at"],
     )
     pdf = renderer.render(
-        "interview.html.j2", info, archival=archival, b=data, quarter_label=label, listed=BULLETIN_CODES_LISTED
+        "interview.html.j2",
+        info,
+        archival=archival,
+        lang=lang,
+        b=data,
+        quarter_label=label,
+        listed=BULLETIN_CODES_LISTED,
     )
     return Built("interview", f"{compact_code} {period} 季度约谈名单", compact_code, period, None, pdf)
 
 
 def progress_bulletin(
-    renderer: ReportRenderer, conn: sa.Connection, compact_code: str, period: str, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    compact_code: str,
+    period: str,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """通报跨界问题整改情况: a progress bulletin the coordinators issued (``period`` is its key, 2026-003)."""
     data = dossier.bulletin(conn, compact_code, period, kind="progress")
@@ -248,6 +294,7 @@ def progress_bulletin(
         "progress_bulletin.html.j2",
         info,
         archival=archival,
+        lang=lang,
         b=data,
         figures=shown,
         chart=chart,
@@ -258,14 +305,20 @@ def progress_bulletin(
     return Built("progress", f"{data['figures']['number']} 整改情况通报", compact_code, period, None, pdf)
 
 
-def _day_label(iso: str, *, before: bool = False) -> str:
+def _day_label(iso: str, *, before: bool = False, lang: str = DEFAULT) -> str:
     """2026-03-01 → 2026年3月1日; with ``before``, the day before (a half-open range's last day)."""
     day = datetime.fromisoformat(iso).date() - (timedelta(days=1) if before else timedelta(0))
-    return f"{day.year}年{day.month}月{day.day}日"
+    return Words(lang).day(day)
 
 
 def meeting_minutes(
-    renderer: ReportRenderer, conn: sa.Connection, code: str, now: datetime, *, archival: bool = False
+    renderer: ReportRenderer,
+    conn: sa.Connection,
+    code: str,
+    now: datetime,
+    *,
+    archival: bool = False,
+    lang: str = DEFAULT,
 ) -> Built:
     """会议纪要 of one joint meeting, filed in the ledger of every issue it decided."""
     data = dossier.meeting_minutes(conn, code, now)
@@ -279,15 +332,15 @@ def meeting_minutes(
         keywords=("河长制", "联席会议", "会议纪要", code),
         generated_at=data["starts_at"],
     )
-    pdf = renderer.render("meeting_minutes.html.j2", info, archival=archival, m=data)
+    pdf = renderer.render("meeting_minutes.html.j2", info, archival=archival, lang=lang, m=data)
     return Built(
         "minutes", f"{code} {data['title']} 会议纪要", data["compact_code"], code, None, pdf, issues=data["issues"]
     )
 
 
-def _ledger_range(period: str | None) -> str:
+def _ledger_range(period: str | None, lang: str = DEFAULT) -> str:
     """A ledger file's range in its title: 2026年3月, or 全部 for the whole."""
-    return _month_label(period) if period else "全部"
+    return _month_label(period, lang) if period else say("documents.whole", lang)
 
 
 def ledger(
@@ -297,6 +350,7 @@ def ledger(
     period: str | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
+    lang: str = DEFAULT,
 ) -> Built:
     """台账 as one PDF: a title for the range it covers, a table per month, page numbers across the whole,
     each issue's full chain head and the latest daily seal, so an auditor can check it against the ledger.
@@ -330,6 +384,7 @@ def ledger(
     pdf = renderer.render(
         "ledger.html.j2",
         info,
+        lang=lang,
         months=[(_month_label(m), months[m]) for m in sorted(months)],
         rows=rows,
         scope=f"{name}{label}报告的跨界问题",
@@ -375,7 +430,7 @@ def _cells(row: dict[str, Any]) -> Iterator[Any]:
         yield value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value
 
 
-def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None) -> Built:
+def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None, *, lang: str = DEFAULT) -> Built:
     """台账 as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese right)."""
     start, end = month_bounds(period) if period else (None, None)
     out = io.StringIO()
@@ -388,7 +443,7 @@ def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None
     return Built("ledger", title, compact_code, period, None, content, "csv")
 
 
-def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = None) -> Built:
+def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = None, *, lang: str = DEFAULT) -> Built:
     """台账 as XLSX, written row by row (openpyxl's write-only mode keeps memory flat)."""
     from openpyxl import Workbook
 

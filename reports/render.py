@@ -20,6 +20,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from reports.fetcher import ASSET_SCHEME, ASSETS, SafeFetcher
 from reports.fonts import check_cjk_font
+from reports.words import DEFAULT, Words
 from workflow.core.clock import SHANGHAI
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -31,7 +32,7 @@ class DocumentInfo:
 
     title: str
     compact: str
-    number: str  # the document number, e.g. 琼江联防〔2026〕月通报 03 号
+    number: str  # the document number, e.g. QJ联防通报〔2026〕03号
     subject: str
     keywords: tuple[str, ...]
     generated_at: datetime  # taken from the data (the period's end, the last event), never "now"
@@ -59,9 +60,10 @@ class ReportRenderer:
         self.env.filters["local"] = _local
         self.env.filters["day"] = _day
 
-    def html(self, template: str, info: DocumentInfo, **context: Any) -> str:
-        """The report's HTML (autoescaped), as handed to WeasyPrint."""
-        return self.env.get_template(template).render(info=info, font=self.font_family, **context)
+    def html(self, template: str, info: DocumentInfo, *, lang: str = DEFAULT, **context: Any) -> str:
+        """The report's HTML (autoescaped) in ``lang``, as handed to WeasyPrint: ``t`` is the catalogue."""
+        words = Words(lang)
+        return self.env.get_template(template).render(info=info, font=self.font_family, t=words, lang=lang, **context)
 
     def pdf(self, html: str, *, archival: bool = False) -> bytes:
         """Render HTML to PDF bytes; ``archival`` gives PDF/A-3u."""
@@ -78,9 +80,11 @@ class ReportRenderer:
         assert result is not None
         return bytes(result)
 
-    def render(self, template: str, info: DocumentInfo, *, archival: bool = False, **context: Any) -> bytes:
+    def render(
+        self, template: str, info: DocumentInfo, *, archival: bool = False, lang: str = DEFAULT, **context: Any
+    ) -> bytes:
         """Template to PDF in one call."""
-        return self.pdf(self.html(template, info, **context), archival=archival)
+        return self.pdf(self.html(template, info, lang=lang, **context), archival=archival)
 
 
 def _local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

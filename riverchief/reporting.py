@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from reports import builders
 from reports.render import ReportRenderer
+from reports.words import DEFAULT, check_lang
 from riverchief.settings import Settings
 from workflow.core.clock import Clock
 from workflow.core.filing import Filed, file_report
@@ -73,28 +74,32 @@ def make(
     reader: Reader | None = None,
     span: tuple[date, date] | None = None,
     issues: Collection[str] | None = None,
+    lang: str = DEFAULT,
 ) -> builders.Built:
     """Render one report (not filed), read through ``reader`` (default: the primary).
 
     A revisit report over ``span`` (first and last day) of the chosen ``issues`` is an auditor's own; without
-    them it is the scheduler's, over ``period``.
+    them it is the scheduler's, over ``period``. ``lang`` "en" gives an English copy (the Chinese is the default).
     """
+    check_lang(lang)
     with (reader or app.reader)() as uow:
         conn = uow.connection
         if kind == "revisit" and span is not None:
             first, last = span
-            return builders.revisit_chosen(renderer(app), conn, compact, first, last, issues or (), archival=archival)
+            return builders.revisit_chosen(
+                renderer(app), conn, compact, first, last, issues or (), archival=archival, lang=lang
+            )
         if kind == "followup":
             assert issue is not None
-            return builders.followup(renderer(app), conn, issue, archival=archival)
+            return builders.followup(renderer(app), conn, issue, archival=archival, lang=lang)
         if kind == "minutes" and meeting is not None:
-            return builders.meeting_minutes(renderer(app), conn, meeting, app.clock.now(), archival=archival)
+            return builders.meeting_minutes(renderer(app), conn, meeting, app.clock.now(), archival=archival, lang=lang)
         if kind == "ledger":
             if fmt == "csv":
-                return builders.ledger_csv(conn, compact, period)
+                return builders.ledger_csv(conn, compact, period, lang=lang)
             if fmt == "xlsx":
-                return builders.ledger_xlsx(conn, compact, period)
-            return builders.ledger(renderer(app), conn, compact, period, progress=progress)
+                return builders.ledger_xlsx(conn, compact, period, lang=lang)
+            return builders.ledger(renderer(app), conn, compact, period, progress=progress, lang=lang)
         assert period is not None
         build = {
             "revisit": builders.revisit,
@@ -103,7 +108,7 @@ def make(
             "interview": builders.interview,
             "minutes": builders.minutes,
         }[kind]
-        return build(renderer(app), conn, compact, period, archival=archival)
+        return build(renderer(app), conn, compact, period, archival=archival, lang=lang)
 
 
 def make_and_file(app: App, kind: str, **options: Any) -> Filed:
