@@ -49,12 +49,18 @@ def followup(
     """问题跟踪报告 for one issue."""
     data = dossier.followup(conn, code)
     last = data.steps[-1].at if data.steps else datetime(2000, 1, 1, tzinfo=SHANGHAI)
+    words = Words(lang)
     info = DocumentInfo(
-        title="跨界问题跟踪报告",
+        title=words("followup.title"),
         compact=data.compact,
-        number=_number(data.compact_code, "followup", last.astimezone(SHANGHAI).year, data.code),
+        number=_number(data.compact_code, "followup", last.astimezone(SHANGHAI).year, data.code, lang),
         subject=f"{data.code} {data.title}",
-        keywords=("河长制", "跨界问题", "跟踪报告", data.code),
+        keywords=(
+            words("documents.keyword.river_chiefs"),
+            words("followup.keyword.cross_border"),
+            words("followup.keyword.followup"),
+            data.code,
+        ),
         generated_at=last,
     )
     point = (data.lon, data.lat) if data.lon is not None and data.lat is not None else None
@@ -67,7 +73,7 @@ def followup(
         map=map_figure(data.segment_geometry, point, data.segment or ""),
         photos=data.photos,
     )
-    return Built("followup", f"{data.code} 跨界问题跟踪报告", data.compact_code, None, data.code, pdf)
+    return Built("followup", words("followup.filed_as", code=data.code), data.compact_code, None, data.code, pdf)
 
 
 def _month_label(period: str, lang: str = DEFAULT) -> str:
@@ -91,29 +97,33 @@ def bulletin(
     """月通报 for a compact and month (the stored bulletin record)."""
     data = dossier.bulletin(conn, compact_code, period)
     _, end = month_bounds(period)
+    words, month = Words(lang), _month_label(period, lang)
     info = DocumentInfo(
-        title=f"跨界问题整改情况通报（{_month_label(period)}）",
+        title=words("bulletin.title", month=month),
         compact=data["compact"],
-        number=_number(compact_code, "bulletin", int(period[:4]), period[5:7]),
-        subject=f"{data['compact']} {_month_label(period)} 月通报",
-        keywords=("河长制", "月通报", period),
+        number=_number(compact_code, "bulletin", int(period[:4]), period[5:7], lang),
+        subject=words("bulletin.subject", compact=data["compact"], month=month),
+        keywords=(words("documents.keyword.river_chiefs"), words("bulletin.keyword"), period),
         generated_at=end - timedelta(seconds=1),
     )
-    rows = [(label, int(data["figures"]["month"].get(key, 0))) for key, label, _ in FIGURES]
-    year_rows = [(label, int(data["figures"]["year_to_date"].get(key, 0))) for key, label, _ in FIGURES]
+    # The figures by their key, worded in the document's language (the Chinese is FIGURES' label).
+    figures = [(key, words(f"bulletin.figure.{key}")) for key, _, _ in FIGURES]
+    rows = [(label, int(data["figures"]["month"].get(key, 0))) for key, label in figures]
+    year_rows = [(label, int(data["figures"]["year_to_date"].get(key, 0))) for key, label in figures]
     pdf = renderer.render(
         "bulletin.html.j2",
         info,
         archival=archival,
         lang=lang,
         b=data,
-        figures=FIGURES,
-        period_label=_month_label(period),
+        figures=figures,
+        period_label=month,
         month_chart=bar_chart(rows),
         year_chart=bar_chart(year_rows),
         listed=BULLETIN_CODES_LISTED,
     )
-    return Built("bulletin", f"{compact_code} {period} 月通报", compact_code, period, None, pdf)
+    title = words("bulletin.filed_as", code=compact_code, period=period)
+    return Built("bulletin", title, compact_code, period, None, pdf)
 
 
 def _range(period: str, lang: str = DEFAULT) -> tuple[datetime, datetime, str]:
@@ -135,21 +145,32 @@ def revisit(
     lang: str = DEFAULT,
 ) -> Built:
     """回访报告: the revisits finished in a month or on a day."""
-    start, end, label = _range(period)
+    start, end, label = _range(period, lang)
     data = dossier.revisit_batch(conn, compact_code, start, end)
     last = max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1))
+    words = Words(lang)
     info = DocumentInfo(
-        title="跨界问题“回头看”回访报告",
+        title=words("revisit.title"),
         compact=data["compact"],
-        number=_number(compact_code, "revisit", start.year, period.replace("-", "")),
-        subject=f"{data['compact']} {label} 回访报告",
-        keywords=("河长制", "回头看", "回访报告", period),
+        number=_number(compact_code, "revisit", start.year, period.replace("-", ""), lang),
+        subject=words("revisit.named", compact=data["compact"], period=label),
+        keywords=_revisit_keywords(words, period),
         generated_at=last,
     )
     pdf = renderer.render(
         "revisit.html.j2", info, archival=archival, lang=lang, data=data, period_label=label, photos=data["photos"]
     )
-    return Built("revisit", f"{compact_code} {period} 回访报告", compact_code, period, None, pdf)
+    title = words("revisit.named", compact=compact_code, period=period)
+    return Built("revisit", title, compact_code, period, None, pdf)
+
+
+def _revisit_keywords(words: Words, period: str) -> tuple[str, ...]:
+    return (
+        words("documents.keyword.river_chiefs"),
+        words("revisit.keyword.look_back"),
+        words("revisit.keyword.report"),
+        period,
+    )
 
 
 def span_period(first: date, last: date) -> str:
@@ -173,7 +194,8 @@ def _span_label(first: date, last: date, lang: str = DEFAULT) -> str:
     if last == first:
         return words.day(first)
     if lang == DEFAULT and last.year == first.year:
-        return words("documents.span", first=words.day(first), last=f"{last.month}月{last.day}日")
+        same_year = words("documents.day_in_year", month=last.month, day=last.day)
+        return words("documents.span", first=words.day(first), last=same_year)
     return words("documents.span", first=words.day(first), last=words.day(last))
 
 
@@ -192,20 +214,21 @@ def revisit_chosen(
     (both days included): several revisits in one report, as the practice has it."""
     start = datetime.combine(first, time(0), tzinfo=SHANGHAI)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI)
-    label, period = _span_label(first, last), span_period(first, last)
+    label, period = _span_label(first, last, lang), span_period(first, last)
     data = dossier.revisit_batch(conn, compact_code, start, end, issues=issues)
+    words = Words(lang)
     info = DocumentInfo(
-        title="跨界问题“回头看”回访报告",
+        title=words("revisit.title"),
         compact=data["compact"],
-        number=_number(compact_code, "revisit", first.year, _span_serial(first, last)),
-        subject=f"{data['compact']} {label} 回访报告",
-        keywords=("河长制", "回头看", "回访报告", period),
+        number=_number(compact_code, "revisit", first.year, _span_serial(first, last), lang),
+        subject=words("revisit.named", compact=data["compact"], period=label),
+        keywords=_revisit_keywords(words, period),
         generated_at=max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1)),
     )
     pdf = renderer.render(
         "revisit.html.j2", info, archival=archival, lang=lang, data=data, period_label=label, photos=data["photos"]
     )
-    title = f"{data['compact']} {first.isoformat()} 至 {last.isoformat()} 回访报告"
+    title = words("revisit.named_span", compact=data["compact"], first=first.isoformat(), last=last.isoformat())
     return Built("revisit", title, compact_code, period, None, pdf)
 
 
@@ -219,18 +242,30 @@ def minutes(
     lang: str = DEFAULT,
 ) -> Built:
     """联席会议纪要 of the joint meetings convened in a month."""
-    start, end, label = _range(period)
+    start, end, label = _range(period, lang)
     data = dossier.joint_meetings(conn, compact_code, start, end)
+    words = Words(lang)
     info = DocumentInfo(
-        title=f"跨界问题联席会议纪要（{label}）",
+        title=words("minutes.title", period=label),
         compact=data["compact"],
-        number=_number(compact_code, "minutes", start.year, period.replace("-", "")),
-        subject=f"{data['compact']} {label} 联席会议纪要",
-        keywords=("河长制", "联席会议", "会议纪要", period),
+        number=_number(compact_code, "minutes", start.year, period.replace("-", ""), lang),
+        subject=words("minutes.named", compact=data["compact"], period=label),
+        keywords=_minutes_keywords(words, period),
         generated_at=end - timedelta(seconds=1),
     )
     pdf = renderer.render("minutes.html.j2", info, archival=archival, lang=lang, data=data)
-    return Built("minutes", f"{compact_code} {period} 联席会议纪要", compact_code, period, None, pdf)
+    title = words("minutes.named", compact=compact_code, period=period)
+    return Built("minutes", title, compact_code, period, None, pdf)
+
+
+def _minutes_keywords(words: Words, last: str) -> tuple[str, ...]:
+    """The keywords of a month's minutes and of one meeting's, ``last`` the month or the meeting's code."""
+    return (
+        words("documents.keyword.river_chiefs"),
+        words("minutes.keyword.joint_meeting"),
+        words("minutes.keyword.minutes"),
+        last,
+    )
 
 
 def interview(
@@ -245,13 +280,15 @@ def interview(
     """季度约谈名单 of a compact and quarter (the stored list the scheduler made), filed as a report."""
     data = dossier.bulletin(conn, compact_code, period, kind="interview")
     year, quarter = period.split("-Q")
-    label = f"{year}年第{'一二三四'[int(quarter) - 1]}季度"
+    words = Words(lang)
+    label = words(f"interview.quarter.{int(quarter)}", year=year)
+    kind = words("interview.number_kind")
     info = DocumentInfo(
-        title=f"跨界问题季度约谈名单（{label}）",
+        title=words("interview.title", quarter=label),
         compact=data["compact"],
-        number=f"{compact_code}联防约谈〔{year}〕{quarter}号",
-        subject=f"{data['compact']} {label} 约谈名单",
-        keywords=("河长制", "季约谈", period),
+        number=words("documents.number", compact=compact_code, kind=kind, year=year, serial=quarter),
+        subject=words("interview.subject", compact=data["compact"], quarter=label),
+        keywords=(words("documents.keyword.river_chiefs"), words("interview.keyword"), period),
         generated_at=data["created_at"],
     )
     pdf = renderer.render(
@@ -263,7 +300,8 @@ def interview(
         quarter_label=label,
         listed=BULLETIN_CODES_LISTED,
     )
-    return Built("interview", f"{compact_code} {period} 季度约谈名单", compact_code, period, None, pdf)
+    title = words("interview.filed_as", code=compact_code, period=period)
+    return Built("interview", title, compact_code, period, None, pdf)
 
 
 def progress_bulletin(
@@ -278,18 +316,28 @@ def progress_bulletin(
     """通报跨界问题整改情况: a progress bulletin the coordinators issued (``period`` is its key, 2026-003)."""
     data = dossier.bulletin(conn, compact_code, period, kind="progress")
     first, last = data["figures"]["from"], data["figures"]["to"]
-    span = f"{_day_label(first)}至{_day_label(last, before=True)}"
+    words = Words(lang)
+    span = words("documents.span", first=_day_label(first, lang=lang), last=_day_label(last, before=True, lang=lang))
+    number = data["figures"]["number"]  # stored in Chinese when issued: QJ联防通报〔2026〕3号
+    if lang != DEFAULT and period[5:].isdigit():
+        number = _number(compact_code, "bulletin", int(period[:4]), str(int(period[5:])), lang)
     info = DocumentInfo(
-        title="跨界问题整改情况通报",
+        title=words("progress.title"),
         compact=data["compact"],
-        number=data["figures"]["number"],
-        subject=f"{data['compact']} {span} 整改情况通报",
-        keywords=("河长制", "通报", "整改情况", data["figures"]["number"]),
+        number=number,
+        subject=words("progress.subject", compact=data["compact"], span=span),
+        keywords=(
+            words("documents.keyword.river_chiefs"),
+            words("progress.keyword.bulletin"),
+            words("progress.keyword.rectification"),
+            number,
+        ),
         generated_at=data["created_at"],
     )
-    shown = [(key, label) for key, label in PRACTICE_FIGURES if key not in ("monthly_bulletins",)]
+    # The practice's figures by their key, worded in the document's language (the Chinese is their label).
+    shown = [(key, words(f"progress.figure.{key}")) for key, _ in PRACTICE_FIGURES if key != "monthly_bulletins"]
     chart = bar_chart([(label, int(data["figures"]["practice"].get(key, 0))) for key, label in shown[5:13]])
-    levels = [("township", "乡镇级"), ("district", "区县级"), ("city", "市级"), ("province", "省级")]
+    levels = ["township", "district", "city", "province"]
     pdf = renderer.render(
         "progress_bulletin.html.j2",
         info,
@@ -302,7 +350,7 @@ def progress_bulletin(
         levels=levels,
         listed=BULLETIN_CODES_LISTED,
     )
-    return Built("progress", f"{data['figures']['number']} 整改情况通报", compact_code, period, None, pdf)
+    return Built("progress", words("progress.filed_as", number=number), compact_code, period, None, pdf)
 
 
 def _day_label(iso: str, *, before: bool = False, lang: str = DEFAULT) -> str:
@@ -322,20 +370,20 @@ def meeting_minutes(
 ) -> Built:
     """会议纪要 of one joint meeting, filed in the ledger of every issue it decided."""
     data = dossier.meeting_minutes(conn, code, now)
+    words = Words(lang)
     info = DocumentInfo(
-        title=f"{data['compact']}联席会议纪要",
+        title=words("meeting.title", compact=data["compact"]),
         compact=data["compact"],
         number=_number(
-            data["compact_code"], "minutes", data["starts_at"].astimezone(SHANGHAI).year, code.rsplit("-")[-1]
+            data["compact_code"], "minutes", data["starts_at"].astimezone(SHANGHAI).year, code.rsplit("-")[-1], lang
         ),
         subject=f"{code} {data['title']}",
-        keywords=("河长制", "联席会议", "会议纪要", code),
+        keywords=_minutes_keywords(words, code),
         generated_at=data["starts_at"],
     )
     pdf = renderer.render("meeting_minutes.html.j2", info, archival=archival, lang=lang, m=data)
-    return Built(
-        "minutes", f"{code} {data['title']} 会议纪要", data["compact_code"], code, None, pdf, issues=data["issues"]
-    )
+    title = words("meeting.named", code=code, title=data["title"])
+    return Built("minutes", title, data["compact_code"], code, None, pdf, issues=data["issues"])
 
 
 def _ledger_range(period: str | None, lang: str = DEFAULT) -> str:
@@ -363,37 +411,46 @@ def ledger(
     months: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         months.setdefault(row["reported_at"].astimezone(SHANGHAI).strftime("%Y-%m"), []).append(row)
+    words = Words(lang)
     if period:
-        label = _month_label(period)
+        label = _month_label(period, lang)
     elif months:
         first, last = min(months), max(months)
-        label = _month_label(first) if first == last else f"{_month_label(first)}至{_month_label(last)}"
+        label = (
+            _month_label(first, lang)
+            if first == last
+            else words("ledger.months_span", first=_month_label(first, lang), last=_month_label(last, lang))
+        )
     else:
-        label = "全部"
+        label = words("documents.whole")
     heads = "\n".join(f"{r['code']} {r['head']}" for r in rows)
     info = DocumentInfo(
-        title=f"跨界问题台账（{label}）",
+        title=words("ledger.title", range=label),
         compact=name,
-        number=_number(compact_code, "ledger", int(period[:4]), period.replace("-", ""))
+        number=_number(compact_code, "ledger", int(period[:4]), period.replace("-", ""), lang)
         if period
-        else f"{compact_code}联防台账（{label}）",
-        subject=f"{name} 跨界问题台账 {label}",
-        keywords=("河长制", "台账", period or "all"),
+        else words("ledger.number_whole", compact=compact_code, range=label),
+        subject=words("ledger.subject", name=name, range=label),
+        keywords=(words("documents.keyword.river_chiefs"), words("ledger.keyword"), period or "all"),
         generated_at=dossier.last_entry(conn, [r["id"] for r in rows]) or _latest(rows),
+    )
+    scope = (
+        words("ledger.scope", name=name, range=label) if period or months else words("ledger.scope_whole", name=name)
     )
     pdf = renderer.render(
         "ledger.html.j2",
         info,
         lang=lang,
-        months=[(_month_label(m), months[m]) for m in sorted(months)],
+        months=[(_month_label(m, lang), months[m]) for m in sorted(months)],
         rows=rows,
-        scope=f"{name}{label}报告的跨界问题",
+        scope=scope,
         heads_digest=hashlib.sha256(heads.encode()).hexdigest(),
         seal=dossier.latest_seal(conn),
     )
     if progress:
         progress(1, 1)
-    return Built("ledger", f"{compact_code} {_ledger_range(period)}跨界问题台账", compact_code, period, None, pdf)
+    title = say("ledger.file_title", lang, compact=compact_code, range=_ledger_range(period, lang))
+    return Built("ledger", title, compact_code, period, None, pdf)
 
 
 _DATED = ("reported_at", "handed_off_at", "accepted_at", "rectified_at", "closed_at")
@@ -406,40 +463,52 @@ def _latest(rows: list[dict[str, Any]]) -> datetime:
 
 
 LEDGER_COLUMNS = (
-    ("code", "编号"),
-    ("title", "问题"),
-    ("category", "类别"),
-    ("reporting", "交办方"),
-    ("receiving", "接收方"),
-    ("state", "状态"),
-    ("reported_at", "发现时间"),
-    ("handed_off_at", "交办时间"),
-    ("accepted_at", "受理时间"),
-    ("rectified_at", "整改完成时间"),
-    ("closed_at", "销号时间"),
-    ("due_at", "当前时限"),
-    ("rebounds", "反弹次数"),
-    ("version", "台账条数"),
-    ("head", "台账链头"),
+    "code",
+    "title",
+    "category",
+    "reporting",
+    "receiving",
+    "state",
+    "reported_at",
+    "handed_off_at",
+    "accepted_at",
+    "rectified_at",
+    "closed_at",
+    "due_at",
+    "rebounds",
+    "version",
+    "head",
 )
 
 
-def _cells(row: dict[str, Any]) -> Iterator[Any]:
-    for key, _ in LEDGER_COLUMNS:
+def _heads(words: Words) -> list[str]:
+    return [words(f"ledger.column.{key}") for key in LEDGER_COLUMNS]
+
+
+def _cells(row: dict[str, Any], words: Words) -> Iterator[Any]:
+    for key in LEDGER_COLUMNS:
         value = row[key]
-        yield value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value
+        if key == "category":
+            yield words.category(value)
+        elif key == "state":
+            yield words.state(value)
+        elif isinstance(value, datetime):
+            yield value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        else:
+            yield value
 
 
 def ledger_csv(conn: sa.Connection, compact_code: str, period: str | None = None, *, lang: str = DEFAULT) -> Built:
     """台账 as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese right)."""
+    words = Words(lang)
     start, end = month_bounds(period) if period else (None, None)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([label for _, label in LEDGER_COLUMNS])
+    writer.writerow(_heads(words))
     for row in dossier.ledger_rows(conn, compact_code, start, end):
-        writer.writerow(list(_cells(row)))
+        writer.writerow(list(_cells(row, words)))
     content = ("\ufeff" + out.getvalue()).encode("utf-8")
-    title = f"{compact_code} {_ledger_range(period)}跨界问题台账"
+    title = words("ledger.file_title", compact=compact_code, range=_ledger_range(period, lang))
     return Built("ledger", title, compact_code, period, None, content, "csv")
 
 
@@ -447,20 +516,21 @@ def ledger_xlsx(conn: sa.Connection, compact_code: str, period: str | None = Non
     """台账 as XLSX, written row by row (openpyxl's write-only mode keeps memory flat)."""
     from openpyxl import Workbook
 
+    words = Words(lang)
     start, end = month_bounds(period) if period else (None, None)
     book = Workbook(write_only=True)
     rows = dossier.ledger_rows(conn, compact_code, start, end)
     # Dated by its content, not the clock, so the same data gives the same file.
     stamp = _latest(rows).astimezone(SHANGHAI).replace(tzinfo=None)
     book.properties.created = book.properties.modified = stamp
-    sheet = book.create_sheet("台账")
-    sheet.append([label for _, label in LEDGER_COLUMNS])
+    sheet = book.create_sheet(words("ledger.sheet"))
+    sheet.append(_heads(words))
     for row in rows:
-        sheet.append(list(_cells(row)))
+        sheet.append(list(_cells(row, words)))
     out = io.BytesIO()
     book.save(out)
     content = _fixed_zip_times(out.getvalue(), stamp)
-    title = f"{compact_code} {_ledger_range(period)}跨界问题台账"
+    title = words("ledger.file_title", compact=compact_code, range=_ledger_range(period, lang))
     return Built("ledger", title, compact_code, period, None, content, "xlsx")
 
 

@@ -6,6 +6,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from reports.words import DEFAULT, say
+
 
 @dataclass(frozen=True, slots=True)
 class Label:
@@ -33,7 +35,6 @@ class MapFigure:
 
 
 FONT_PX = 10  # the maps' font-size
-POINT_TEXT = "问题位置"
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
@@ -104,11 +105,14 @@ def map_figure(
     segment: str = "",
     width: int = 520,
     height: int = 240,
+    *,
+    lang: str = DEFAULT,
 ) -> MapFigure | None:
     """Project lon/lat (equirectangular, corrected for latitude) into the box; None with nothing to draw.
 
-    The segment's name goes by the start of its course and 问题位置 by the point, each where the line does not run
-    through it (the template also draws them over a white halo) and inside the figure."""
+    The segment's name goes by the start of its course and "problem here" (in ``lang``) by the point, each where
+    the line does not run through it (the template also draws them over a white halo) and inside the figure."""
+    point_text = say("common.map.problem_here", lang)
     coords = [(float(lon), float(lat)) for lon, lat in (course or [])]
     everything = coords + ([point] if point else [])
     if not everything:
@@ -142,7 +146,7 @@ def map_figure(
     if spot:
         point_label = place_label(
             spot,
-            POINT_TEXT,
+            point_text,
             [
                 (11, 4, "start"),
                 (-11, 4, "end"),
@@ -158,7 +162,7 @@ def map_figure(
             (width, height),
             bold=True,
         )
-        taken.append(_box(point_label, text_width(POINT_TEXT) * 1.05))
+        taken.append(_box(point_label, text_width(point_text) * 1.05))
     segment_label = None
     if line and segment:
         segment_label = place_label(

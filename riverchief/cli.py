@@ -582,14 +582,20 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="ledger: pdf, xlsx or csv")] = "pdf",
     all_closed: Annotated[bool, typer.Option("--all", help="followup: every closed or archived issue")] = False,
     archival: Annotated[bool, typer.Option("--archival", help="PDF/A-3u for long-term archives")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="zh-CN (the default) or en: an English copy, filed beside")] = (
+        "zh-CN"
+    ),
 ) -> None:
     """Render a report, file it in the data folder and record its SHA-256."""
     from rich.progress import Progress
 
+    from reports.words import LANGUAGES
     from riverchief.reporting import KINDS, make_and_file
 
     if kind not in KINDS:
         raise ValidationFailed("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    if lang not in LANGUAGES:
+        raise ValidationFailed("--lang", f"{lang!r} is not one of {', '.join(LANGUAGES)}")
     if fmt not in ("pdf", "xlsx", "csv") or (fmt != "pdf" and kind != "ledger"):
         raise ValidationFailed("--format", f"{fmt!r}: only the ledger has xlsx and csv; pdf for the rest")
     if meeting is not None and kind != "minutes":
@@ -622,7 +628,7 @@ def report(
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("rendering follow-up reports", total=len(codes))
             for code in codes:
-                filed.append(make_and_file(wired, "followup", issue=code, archival=archival))
+                filed.append(make_and_file(wired, "followup", issue=code, archival=archival, lang=lang))
                 bar.advance(task)
     else:
         with Progress(console=err_console, transient=True) as bar:
@@ -636,6 +642,7 @@ def report(
                     meeting=meeting,
                     fmt=fmt,
                     archival=archival,
+                    lang=lang,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
             )

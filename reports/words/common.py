@@ -9,12 +9,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "common.month": ("{year}年{month}月", "{month_name} {year}"),
     "common.day": ("{year}年{month}月{day}日", "{day} {month_name} {year}"),
     "common.list_separator": ("、", ", "),
-    "common.none": ("无", "none"),
     "common.level.township": ("乡镇级", "township"),
     "common.level.district": ("区县级", "district"),
     "common.level.city": ("市级", "city"),
     "common.level.province": ("省级", "province"),
     "common.map.problem_here": ("问题位置", "Problem here"),
     "common.map.north": ("北", "N"),
+    "common.seq": ("序号", "No."),  # a table's first column, sized by col.seq in report.css
     "common.system": ("系统", "the system"),
+    "common.page_of": ("第 {page} 页 / 共 {pages} 页", "Page {page} of {pages}"),
+    "common.full_stop": ("。", "."),
 }

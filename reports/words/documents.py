@@ -8,6 +8,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "documents.number.minutes": ("纪要", "minutes"),
     "documents.number.ledger": ("台账", "ledger"),
     "documents.span": ("{first}至{last}", "{first} to {last}"),
+    "documents.day_in_year": ("{month}月{day}日", "{day}/{month}"),
     "documents.whole": ("全部", "all"),
     "documents.keyword.river_chiefs": ("河长制", "river chief system"),
 }

@@ -1,3 +1,96 @@
 """The follow-up report's words (跨界问题跟踪报告)."""
 
-WORDS: dict[str, tuple[str, str]] = {}
+WORDS: dict[str, tuple[str, str]] = {
+    # The document: its title, metadata and the name it is filed under.
+    "followup.title": ("跨界问题跟踪报告", "Follow-up report on a cross-border issue"),
+    "followup.filed_as": ("{code} 跨界问题跟踪报告", "{code} follow-up report on a cross-border issue"),
+    "followup.keyword.cross_border": ("跨界问题", "cross-border issue"),
+    "followup.keyword.followup": ("跟踪报告", "follow-up report"),
+    # 一、基本情况
+    "followup.basics": ("一、基本情况", "1. The issue"),
+    "followup.basics.code": ("问题编号", "Issue no."),
+    "followup.basics.state": ("当前状态", "Current state"),
+    "followup.basics.title": ("问题", "Issue"),
+    "followup.basics.description": ("问题描述", "Description"),
+    "followup.basics.category": ("问题类别", "Category"),
+    "followup.basics.difficulty": ("难易程度", "Difficulty"),
+    "followup.basics.reporting": ("交办方", "Reporting side"),
+    "followup.basics.receiving": ("接收方", "Receiving side"),
+    "followup.basics.reporter": ("发现人", "Found by"),
+    "followup.basics.rebounds": ("反弹次数", "Rebounds"),
+    "followup.basics.river": ("河流 / 河段", "River / segment"),
+    "followup.basics.place": ("位置", "Location"),
+    "followup.difficulty.easy": ("易", "easy"),
+    "followup.difficulty.normal": ("一般", "normal"),
+    "followup.difficulty.hard": ("难", "hard"),
+    # 二、办理过程
+    "followup.steps": ("二、办理过程", "2. Handling"),
+    "followup.steps.at": ("时间", "Time"),
+    "followup.steps.trigger": ("环节", "Step"),
+    "followup.steps.states": ("状态变化", "Change of state"),
+    "followup.steps.actor": ("经办", "Handled by"),
+    "followup.steps.payload": ("内容", "Details"),
+    "followup.steps.label_separator": ("：", ": "),
+    # The fields of the issue as first reported (a report or flag step).
+    "followup.snapshot.title": ("标题", "Title"),
+    "followup.snapshot.description": ("问题描述", "Description"),
+    "followup.snapshot.category": ("类别", "Category"),
+    "followup.snapshot.place": ("位置", "Location"),
+    "followup.snapshot.segment": ("河段", "Segment"),
+    # 三、办理时限
+    "followup.waits": ("三、办理时限", "3. Deadlines"),
+    "followup.waits.state": ("环节", "Stage"),
+    "followup.waits.party": ("责任方", "Responsible"),
+    "followup.waits.set_at": ("起始", "From"),
+    "followup.waits.due_at": ("时限", "Due"),
+    "followup.waits.ended_at": ("办结", "Done"),
+    "followup.waits.result": ("结果", "Result"),
+    "followup.waits.open": ("办理中", "in hand"),
+    "followup.waits.met": ("按时", "on time"),
+    "followup.waits.late": ("超期", "late"),
+    "followup.waits.none": ("无办理时限记录。", "No deadlines recorded."),
+    # 四、联合复核与销号
+    "followup.checks": ("四、联合复核与销号", "4. Joint check and closure"),
+    "followup.checks.round": ("复核轮次", "Check round"),
+    "followup.checks.side": ("签认方", "Signed for"),
+    "followup.checks.person": ("签认人", "Signed by"),
+    "followup.checks.at": ("时间", "Time"),
+    "followup.checks.item": ("销号清单事项", "Closure checklist item"),
+    "followup.checks.checked_by": ("确认人", "Confirmed by"),
+    "followup.checks.none": ("尚未开展联合复核。", "No joint check yet."),
+    # 五、回头看
+    "followup.revisits": ("五、回头看", "5. Revisits"),
+    "followup.revisits.cycle": ("销号轮次", "Closure round"),
+    "followup.revisits.seq": ("回访", "Revisit"),
+    "followup.revisits.due_on": ("计划日期", "Due on"),
+    "followup.revisits.status": ("状态", "Status"),
+    "followup.revisits.outcome": ("结论", "Outcome"),
+    "followup.revisits.done_at": ("完成时间", "Done at"),
+    "followup.revisits.status.planned": ("计划中", "planned"),
+    "followup.revisits.status.done": ("已完成", "done"),
+    "followup.revisits.status.cancelled": ("已取消", "cancelled"),
+    "followup.revisits.outcome.clean": ("未反弹", "no rebound"),
+    "followup.revisits.outcome.rebound": ("反弹", "rebound"),
+    "followup.revisits.none": ("尚无回头看计划。", "No revisits planned yet."),
+    # 六、现场照片
+    "followup.photos": ("六、现场照片", "6. Photos from the site"),
+    "followup.photos.taken_at": ("，拍摄于 {at}", ", taken {at}"),
+    "followup.photos.position": ("（{lon}, {lat}）", " ({lon}, {lat})"),
+    # 台账校验
+    "followup.ledger": ("台账校验", "Ledger check"),
+    "followup.ledger.head": (
+        "本问题台账至第 {version} 条记录（本报告所列最后一步），按哈希链逐条相连。该条记录的 SHA-256：",
+        "The issue's ledger runs to record {version} (the last step in this report), each record chained to the"
+        " one before by its hash. The SHA-256 of that record:",
+    ),
+    "followup.ledger.how_run": ("核验方法：运行", "To check it, run"),
+    "followup.ledger.how_else": (
+        "，或按各条记录的规范化 JSON 逐条计算 SHA-256 与上一条哈希衔接，最后结果应与上述链头一致。",
+        ", or compute each record's SHA-256 over its canonical JSON, chained to the hash before it; the last"
+        " result must equal the head above.",
+    ),
+    # The seals at the foot.
+    "followup.seal.reporting": ("交办方（签章）", "Reporting side (seal)"),
+    "followup.seal.receiving": ("接收方（签章）", "Receiving side (seal)"),
+    "followup.seal.office": ("联席会议办公室（签章）", "Joint meeting office (seal)"),
+}

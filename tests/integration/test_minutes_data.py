@@ -52,7 +52,11 @@ def test_the_attendees_are_the_meetings_own_coordinators_and_the_chiefs_of_both_
 
     (meeting,) = minutes_of(world, "QJ")
     assert meeting["date"] == "2026-03-10"
-    assert meeting["attendees"] == ["许慧敏（联席会议协调人）", "陈志强（太安镇镇级河长）", "黄德明（白马镇镇级河长）"]
+    assert [(p["name"], p["title"]) for p in meeting["attendees"]] == [
+        ("许慧敏", "联席会议协调人"),
+        ("陈志强", "太安镇镇级河长"),
+        ("黄德明", "白马镇镇级河长"),
+    ]
     assert minutes_of(world, "HJ") == []
 
 

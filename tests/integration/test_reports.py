@@ -563,8 +563,8 @@ def test_the_number_column_header_is_printed_on_one_line_with_its_neighbours(
 def test_every_number_column_takes_its_width_and_no_wrap_from_the_stylesheet() -> None:
     for template in TEMPLATES.glob("*.html.j2"):
         source = template.read_text()
-        heads = re.findall(r"<th[^>]*>序号</th>", source)
-        assert all(re.fullmatch(r'<th class="(num )?seq">序号</th>', h) for h in heads), (template.name, heads)
+        heads = re.findall(r"""<th[^>]*>\{\{ t\("common\.seq"\) \}\}</th>""", source)
+        assert all(re.fullmatch(r'<th class="(num )?seq">.*</th>', h) for h in heads), (template.name, heads)
         # The table's first column is the 序号 column, sized by col.seq, not by an inline width.
         assert source.count('<colgroup><col class="seq">') == len(heads), template.name
 
@@ -668,6 +668,81 @@ def test_the_ledger_csv_starts_with_a_bom_and_the_chinese_header(demo_app: App) 
     assert rows[0][:6] == ["编号", "问题", "类别", "交办方", "接收方", "状态"]
     assert [r[0] for r in rows[1:]] == list(LEDGER_CODES)
     assert rows[2][:6] == ["QJ-2026-0002", "龙台镇段上游养殖场粪污入河", "禽畜养殖污染", "崇龛镇", "龙台镇", "已销号"]
+
+
+# -- the English copies -------------------------------------------------------------------------------
+
+CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def data_words(app: App) -> list[str]:
+    """What the demo's users wrote or named (issue titles, places, people, the compact): the only Chinese an
+    English copy may show."""
+    with app.reader() as uow:
+        conn = uow.connection
+        found = [
+            *conn.execute(sa.text("SELECT title FROM issue")).scalars(),
+            *conn.execute(sa.text("SELECT name FROM jurisdiction")).scalars(),
+            *conn.execute(sa.text("SELECT name FROM compact")).scalars(),
+            *conn.execute(sa.text("SELECT name FROM person")).scalars(),
+        ]
+    return [w for w in found if w]
+
+
+def foreign_words(text: str, data: list[str]) -> list[str]:
+    """The runs of Chinese in ``text`` that are no part of any data (a wrapped cell splits a name: a part of
+    one counts as data)."""
+    return sorted({run for run in CHINESE.findall(text) if not any(run in w for w in data)})
+
+
+def test_the_ledger_pdf_in_english_has_english_words_and_no_chinese_but_the_data(demo_app: App, tmp_path: Path) -> None:
+    built = make(demo_app, "ledger", lang="en")
+    path = tmp_path / "ledger-en.pdf"
+    path.write_bytes(built.content)
+    text = pdf_text(path)
+    assert "Ledger of cross-border issues (March 2026)" in text
+    assert "Ledger chain heads" in text
+    assert "Rebounds" in text
+    assert re.search(r"Archived|archived", text), "the states are worded in English"
+    assert foreign_words(text, data_words(demo_app)) == []
+    assert built.title == "QJ ledger of cross-border issues, all"
+    # The Chinese original is another document, with its own digest.
+    assert built.content != make(demo_app, "ledger").content
+
+
+def test_the_ledger_csv_and_xlsx_in_english_have_english_heads_states_and_categories(demo_app: App) -> None:
+    rows = list(csv.reader(io.StringIO(make(demo_app, "ledger", fmt="csv", lang="en").content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Code", "Issue", "Category", "Reporting side", "Receiving side", "State"]
+    assert (rows[2][0], rows[2][2]) == ("QJ-2026-0002", "livestock waste")
+    assert not CHINESE.search(rows[2][5]), f"a state in Chinese: {rows[2][5]}"
+    book = load_workbook(io.BytesIO(make(demo_app, "ledger", fmt="xlsx", lang="en").content))
+    try:
+        header = next(book["Ledger"].iter_rows(values_only=True))
+    finally:
+        book.close()
+    assert header[-1] == "Ledger chain head"
+
+
+def test_the_cli_files_an_english_copy_beside_the_chinese_and_refuses_another_language(filing_app: App) -> None:
+    data_dir = filing_app.settings.data_dir
+    cli = Cli(data_dir, env={"RIVERCHIEF_DATABASE_URL": f"sqlite:///{filing_app.engine.url.database}"})
+    refused = cli("report", "ledger", "--lang", "fr")
+    assert refused.returncode != 0
+    assert refused.stderr.strip().startswith("error: --lang"), refused.stderr
+    assert not (data_dir / "reports").exists(), "a refused command filed something"
+    for lang in ("zh-CN", "en"):
+        done = cli("report", "ledger", "--lang", lang)
+        assert done.returncode == 0, done.stderr
+    with filing_app.reader() as uow:
+        paths = uow.connection.execute(sa.select(table_of(ReportFile).c.path)).scalars().all()
+    assert len(paths) == 2
+    texts = [pdf_text(data_dir / path) for path in paths]
+    assert sorted("Ledger of cross-border issues" in text for text in texts) == [False, True]
+
+
+def test_a_report_in_a_language_the_reports_do_not_speak_is_refused_naming_the_field(demo_app: App) -> None:
+    with pytest.raises(ValueError, match="lang"):
+        make(demo_app, "ledger", lang="fr")
 
 
 def test_the_ledger_xlsx_of_the_same_data_is_the_same_file_a_second_later(demo_app: App) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from states import CHART
-from states.chart import PARTY_LABELS, Party
+from states.chart import MEETING_LEVELS, Party
 from states.policy import CATEGORIES, DEADLINES, DIFFICULTIES
 from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound
@@ -40,18 +40,29 @@ _sign, _check, _revisit, _bulletin = table_of(SignOff), table_of(ChecklistCheck)
 
 
 @dataclass(frozen=True, slots=True)
+class Entry:
+    """One field of a step's payload; a value the report words in its own language is left a code."""
+
+    name: str
+    value: str | tuple[str, ...]
+    # None: data, shown as it is (a list joined); "category", "level": a code; "checklist": item codes.
+    word: str | None = None
+    names: tuple[str, ...] = ()  # checklist: the items' Chinese names, beside their codes in ``value``
+    snapshot: bool = False  # a field of the issue as first reported (report, flag), not of a trigger's form
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
-    """One ledger event as a report shows it."""
+    """One ledger event as a report shows it; states and the trigger are codes the report words."""
 
     seq: int
     at: datetime
     trigger: str
-    label: str
-    from_label: str
-    to_label: str
-    actor: str
+    from_state: str
+    to_state: str
+    actor: str | None  # None: the system took the step
     actor_org: str
-    payload: list[tuple[str, str]]
+    payload: list[Entry]
     due_at: datetime | None
     hash: str
 
@@ -60,8 +71,8 @@ class Step:
 class Wait:
     """A deadline and whether it was met."""
 
-    state_label: str
-    waits_on: str
+    state: str
+    waits_on: Party
     set_at: datetime
     due_at: datetime
     ended_at: datetime | None
@@ -70,13 +81,13 @@ class Wait:
 
 @dataclass(slots=True)
 class FollowUp:
-    """Everything in an issue follow-up report (问题跟踪报告)."""
+    """Everything in an issue follow-up report (问题跟踪报告); category, difficulty and state are codes."""
 
     code: str
     title: str
     description: str
     category: str
-    difficulty: str
+    difficulty: str | None  # None for a difficulty the policy does not know
     compact: str
     compact_code: str
     reporting: str
@@ -88,7 +99,7 @@ class FollowUp:
     segment: str | None
     river: str | None
     segment_geometry: list[list[float]] | None
-    state_label: str
+    state: str
     version: int
     rebound_count: int
     ledger_head: str
@@ -100,7 +111,8 @@ class FollowUp:
     photos: list[dict[str, Any]] = field(default_factory=list)
 
 
-_SNAPSHOT_LABELS = {"title": "标题", "description": "问题描述", "category": "类别", "place": "位置", "segment": "河段"}
+# The fields of the issue a report or flag step records, in the order the report lists them.
+_SNAPSHOT_FIELDS = ("title", "description", "category", "place", "segment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,24 +132,30 @@ def _names(conn: sa.Connection, category: str) -> _Names:
     )
 
 
-def _payload_rows(trigger: str, payload: dict[str, Any], names: _Names) -> list[tuple[str, str]]:
-    labels = _SNAPSHOT_LABELS if trigger in ("report", "flag") else CHART.field_labels(trigger)
+def _payload_rows(trigger: str, payload: dict[str, Any], names: _Names) -> list[Entry]:
+    """A step's payload, field by field; codes the report words (a category, a level, checklist items) stay codes."""
+    snapshot = trigger in ("report", "flag")
+    fields = _SNAPSHOT_FIELDS if snapshot else tuple(CHART.field_labels(trigger))
     rows = []
-    for name, label in labels.items():
+    for name in fields:
         value = payload.get(name)
         if value in (None, "", []):
             continue
-        if name == "category":
-            value = CATEGORIES[value].label_zh if value in CATEGORIES else value
-        elif name == "receiving":
-            value = names.jurisdictions.get(value, value)
-        elif name == "segment":
-            value = names.segments.get(value, value)
-        elif name == "checklist":
-            value = [names.checklist.get(item, item) for item in value]
-        elif name == "level":
-            value = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}.get(value, value)
-        rows.append((label, "、".join(map(str, value)) if isinstance(value, list) else str(value)))
+        if name == "category" and value in CATEGORIES:
+            rows.append(Entry(name, str(value), "category", snapshot=snapshot))
+        elif name == "level" and value in MEETING_LEVELS:
+            rows.append(Entry(name, str(value), "level", snapshot=snapshot))
+        elif name == "checklist" and isinstance(value, list):
+            codes = tuple(map(str, value))
+            zh = tuple(names.checklist.get(item, item) for item in codes)
+            rows.append(Entry(name, codes, "checklist", zh, snapshot=snapshot))
+        else:
+            if name == "receiving":
+                value = names.jurisdictions.get(value, value)
+            elif name == "segment":
+                value = names.segments.get(value, value)
+            shown = tuple(map(str, value)) if isinstance(value, list) else str(value)
+            rows.append(Entry(name, shown, snapshot=snapshot))
     return rows
 
 
@@ -173,8 +191,8 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
         code=row.code,
         title=row.title,
         description=row.description,
-        category=CATEGORIES[row.category].label_zh if row.category in CATEGORIES else row.category,
-        difficulty=DIFFICULTIES.get(row.difficulty, row.difficulty),
+        category=row.category,
+        difficulty=row.difficulty if row.difficulty in DIFFICULTIES else None,
         compact=row.compact,
         compact_code=row.compact_code,
         reporting=row.reporting,
@@ -186,7 +204,7 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
         segment=row.segment,
         river=row.river,
         segment_geometry=row.geometry,
-        state_label=CHART.state(row.state).label_zh,
+        state=row.state,
         version=row.version,
         rebound_count=row.rebound_count,
         ledger_head=row.ledger_head,
@@ -195,7 +213,7 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
     events = conn.execute(
         sa.select(
             _event,
-            sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
+            _person.c.name.label("actor_name"),  # None: the system, which the report names in its language
             sa.func.coalesce(actor_j.c.name, _person.c.organisation, "").label("actor_org"),
         )
         .select_from(
@@ -218,9 +236,8 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
                 e.seq,
                 e.occurred_at,
                 e.trigger,
-                CHART.trigger_label(e.trigger),
-                CHART.state(e.from_state).label_zh,
-                CHART.state(e.to_state).label_zh,
+                e.from_state,
+                e.to_state,
                 e.actor_name,
                 e.actor_org,
                 _payload_rows(e.trigger, e.payload, names),
@@ -233,17 +250,17 @@ def followup(conn: sa.Connection, code: str) -> FollowUp:
     report.sign_offs = [
         {
             "round": s.round,
-            "side": PARTY_LABELS[Party(s.side)],
+            "side": Party(s.side),
             "person": people.get(s.person_id, "—"),
             "at": s.signed_at,
         }
         for s in conn.execute(sa.select(_sign).where(_sign.c.issue_id == row.id).order_by(_sign.c.round, _sign.c.side))
     ]
-    labels = dict(CATEGORIES[row.category].checklist) if row.category in CATEGORIES else {}
     report.checklist = [
         {
             "round": c.round,
-            "item": labels.get(c.item, c.item),
+            "item": c.item,  # the code, worded by the report; "label" is its Chinese name
+            "label": names.checklist.get(c.item, c.item),
             "person": people.get(c.person_id, "—"),
             "at": c.checked_at,
         }
@@ -277,14 +294,18 @@ def _waits(events: Sequence[Any]) -> list[Wait]:
             continue
         ended = moves[i + 1].occurred_at if i + 1 < len(moves) else None
         policy = DEADLINES.get(e.to_state)
-        waits_on = PARTY_LABELS[Party(policy.waits_on if policy else "receiving")]
+        waits_on = Party(policy.waits_on if policy else "receiving")
         met = None if ended is None else ended <= e.due_at
-        waits.append(Wait(CHART.state(e.to_state).label_zh, waits_on, e.occurred_at, e.due_at, ended, met))
+        waits.append(Wait(e.to_state, waits_on, e.occurred_at, e.due_at, ended, met))
     return waits
 
 
 def bulletin(conn: sa.Connection, compact_code: str, period: str, kind: str = "monthly") -> dict[str, Any]:
-    """A stored bulletin (月通报) or interview list with its compact; NotFound if not generated yet."""
+    """A stored bulletin (月通报) or interview list with its compact; NotFound if not generated yet.
+
+    A party with no jurisdiction (the joint meeting, the third-party auditor) was stored under a Chinese
+    name; it is handed over with ``jurisdiction`` None, for the report to name it in its own language.
+    """
     row = conn.execute(
         sa.select(_bulletin, _compact.c.name.label("compact"))
         .join(_compact, _compact.c.id == _bulletin.c.compact_id)
@@ -292,12 +313,13 @@ def bulletin(conn: sa.Connection, compact_code: str, period: str, kind: str = "m
     ).first()
     if row is None:
         raise NotFound(f"{kind} bulletin", f"{compact_code} {period}")
+    parties = [p if p.get("jurisdiction_id") is not None else {**p, "jurisdiction": None} for p in row.parties]
     return {
         "compact": row.compact,
         "compact_code": compact_code,
         "period": period,
         "figures": row.figures,
-        "parties": row.parties,
+        "parties": parties,
         "created_at": row.created_at,
         "id": row.id,
     }
@@ -340,10 +362,10 @@ def ledger_rows(
             "id": i.id,
             "code": i.code,
             "title": i.title,
-            "category": CATEGORIES[i.category].label_zh if i.category in CATEGORIES else i.category,
+            "category": i.category,  # codes: the report words them in its language
             "reporting": i.reporting,
             "receiving": i.receiving or "",
-            "state": CHART.state(i.state).label_zh,
+            "state": i.state,
             "reported_at": i.created_at,
             "handed_off_at": when.get((i.id, "hand_off")),
             "accepted_at": when.get((i.id, "accept")),
@@ -404,7 +426,7 @@ def _events_in(
             _issue.c.reporting_jurisdiction_id,
             rj.c.name.label("reporting"),
             vj.c.name.label("receiving"),
-            sa.func.coalesce(_person.c.name, "系统").label("actor_name"),
+            _person.c.name.label("actor_name"),  # None for the system: the reports word it
             _person.c.organisation.label("actor_org"),
         )
         .select_from(
@@ -452,7 +474,8 @@ def revisits_done(
             "at": e.occurred_at,
             "finding": e.payload.get("finding", ""),
             "rebound": e.trigger == "rebound",
-            "auditor": e.actor_name,
+            "auditor": e.actor_name or "",  # only an auditor records a revisit; the chart lets no one else
+            "by_system": e.actor_id is None,  # even so, the reports would word "the system" themselves
             "organisation": e.actor_org or "",
         }
         for e in done
@@ -501,7 +524,11 @@ def revisit_batch(
 
 
 def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """Joint meetings (联席会议) convened in [start, end), grouped by date and level, with their resolutions."""
+    """Joint meetings (联席会议) convened in [start, end), grouped by date and level (its code), with their resolutions.
+
+    Each meeting's ``attendees`` are people whole (name, title, role code), by name, for the minutes to word in
+    their language.
+    """
     convened = _events_in(conn, compact_code, ("convene",), start, end)
     resolved = {e.code: e for e in _events_in(conn, compact_code, ("resolve",), start, end + (end - start))}
     staff = table_of(CompactStaff)
@@ -516,15 +543,15 @@ def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end:
             _person.c.role == "chief", _person.c.active.is_(True)
         )
     ).all()
-    levels = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
     meetings: dict[tuple[str, str], dict[str, Any]] = {}
     for e in convened:
         day = e.payload.get("meeting_date") or local_today(e.occurred_at).isoformat()
+        level = e.payload.get("level", "")
         meeting = meetings.setdefault(
-            (day, e.payload.get("level", "")),
+            (day, level),
             {
                 "date": day,
-                "level": levels.get(e.payload.get("level", ""), e.payload.get("level", "")),
+                "level": level if level in MEETING_LEVELS else None,  # the code: the reports word it
                 "agenda": [],
                 "attendees": set(),
             },
@@ -545,17 +572,13 @@ def joint_meetings(conn: sa.Connection, compact_code: str, start: datetime, end:
         )
         sides = (e.reporting_jurisdiction_id, e.receiving_jurisdiction_id)
         for p in [*coordinators, *(c for c in chiefs if c.jurisdiction_id in sides)]:
-            meeting["attendees"].add(f"{p.name}（{p.title or p.role}）")
+            meeting["attendees"].add((p.name, p.title or "", p.role))
     ordered = []
     for key in sorted(meetings):
         m = meetings[key]
-        m["attendees"] = sorted(m["attendees"])
+        m["attendees"] = [{"name": n, "title": t or None, "role": r} for n, t, r in sorted(m["attendees"])]
         ordered.append(m)
     return {"compact": compact_name(conn, compact_code), "meetings": ordered}
-
-
-_LEVEL_NAMES = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
-_ATTENDANCE_NAMES = {"invited": "未登记", "present": "出席", "absent": "缺席", "excused": "请假"}
 
 
 def meeting_minutes(conn: sa.Connection, code: str, now: datetime) -> dict[str, Any]:
@@ -564,14 +587,13 @@ def meeting_minutes(conn: sa.Connection, code: str, now: datetime) -> dict[str, 
     from workflow.reading.meetings import meeting_view
 
     m = meeting_view(conn, code, now)
-    sides: dict[str, list[str]] = {}
+    # Who came, by side (None: the compact's own people, not of a side), each with whom they stood in for.
+    sides: dict[str | None, list[dict[str, str | None]]] = {}
     for i in m.invitees:
-        if i.attendance in ("present", "excused") or i.stand_in:
-            name = i.name if not i.stand_in else f"{i.stand_in}（代{i.name}）"
-            if i.attendance == "present" or i.stand_in:
-                sides.setdefault(i.jurisdiction or f"{m.compact_name}联席会议", []).append(name)
+        if i.attendance == "present" or i.stand_in:
+            sides.setdefault(i.jurisdiction, []).append({"name": i.name, "stand_in": i.stand_in})
     absent = [
-        f"{i.name}（{_ATTENDANCE_NAMES[i.attendance]}）"
+        {"name": i.name, "attendance": i.attendance}  # absent or excused: the reports word it
         for i in m.invitees
         if i.attendance in ("absent", "excused") and not i.stand_in
     ]
@@ -581,19 +603,20 @@ def meeting_minutes(conn: sa.Connection, code: str, now: datetime) -> dict[str, 
         "compact": m.compact_name,
         "compact_code": m.compact,
         "title": m.title,
-        "level": _LEVEL_NAMES.get(m.level, m.level),
-        "suggested": _LEVEL_NAMES.get(m.suggested_level, m.suggested_level),
+        "level": m.level,  # codes: the reports word them
+        "suggested": m.suggested_level,
         "level_reason": m.level_reason,
         "starts_at": m.starts_at,
         "place": m.place,
         "convener": m.convener,
         "status": m.status,
-        "attended": sorted(sides.items()),
+        # By name, the compact's own people under the compact's name, as the minutes have always listed them.
+        "attended": sorted(sides.items(), key=lambda side: side[0] or m.compact_name),
         "absent": absent,
         "unrecorded": sum(1 for i in m.invitees if i.attendance == "invited"),
         "decide": [a for a in m.agenda if a.role == "decide"],
         "review": [a for a in m.agenda if a.role == "review"],
         "actions": list(m.actions),
-        "parties": [*parties, f"{m.compact_name}联席会议办公室"],
+        "parties": parties,  # the sides that sign; the compact's office signs last, worded by the report
         "issues": tuple(a.code for a in m.agenda if a.role == "decide"),
     }
