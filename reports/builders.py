@@ -43,6 +43,11 @@ def _number(compact_code: str, kind: str, year: int, serial: str, lang: str = DE
     )
 
 
+def _keywords(words: Words, *keys: str, last: str) -> tuple[str, ...]:
+    """A document's keywords: 河长制, then its own words, then what names it (a code, a period)."""
+    return (words("documents.keyword.river_chiefs"), *(words(key) for key in keys), last)
+
+
 def followup(
     renderer: ReportRenderer, conn: sa.Connection, code: str, *, archival: bool = False, lang: str = DEFAULT
 ) -> Built:
@@ -55,12 +60,7 @@ def followup(
         compact=data.compact,
         number=_number(data.compact_code, "followup", last.astimezone(SHANGHAI).year, data.code, lang),
         subject=f"{data.code} {data.title}",
-        keywords=(
-            words("documents.keyword.river_chiefs"),
-            words("followup.keyword.cross_border"),
-            words("followup.keyword.followup"),
-            data.code,
-        ),
+        keywords=_keywords(words, "followup.keyword.cross_border", "followup.keyword.followup", last=data.code),
         generated_at=last,
     )
     point = (data.lon, data.lat) if data.lon is not None and data.lat is not None else None
@@ -103,7 +103,7 @@ def bulletin(
         compact=data["compact"],
         number=_number(compact_code, "bulletin", int(period[:4]), period[5:7], lang),
         subject=words("bulletin.subject", compact=data["compact"], month=month),
-        keywords=(words("documents.keyword.river_chiefs"), words("bulletin.keyword"), period),
+        keywords=_keywords(words, "bulletin.keyword", last=period),
         generated_at=end - timedelta(seconds=1),
     )
     # The figures by their key, worded in the document's language (the Chinese is FIGURES' label).
@@ -154,7 +154,7 @@ def revisit(
         compact=data["compact"],
         number=_number(compact_code, "revisit", start.year, period.replace("-", ""), lang),
         subject=words("revisit.named", compact=data["compact"], period=label),
-        keywords=_revisit_keywords(words, period),
+        keywords=_keywords(words, "revisit.keyword.look_back", "revisit.keyword.report", last=period),
         generated_at=last,
     )
     pdf = renderer.render(
@@ -162,15 +162,6 @@ def revisit(
     )
     title = words("revisit.named", compact=compact_code, period=period)
     return Built("revisit", title, compact_code, period, None, pdf)
-
-
-def _revisit_keywords(words: Words, period: str) -> tuple[str, ...]:
-    return (
-        words("documents.keyword.river_chiefs"),
-        words("revisit.keyword.look_back"),
-        words("revisit.keyword.report"),
-        period,
-    )
 
 
 def span_period(first: date, last: date) -> str:
@@ -222,7 +213,7 @@ def revisit_chosen(
         compact=data["compact"],
         number=_number(compact_code, "revisit", first.year, _span_serial(first, last), lang),
         subject=words("revisit.named", compact=data["compact"], period=label),
-        keywords=_revisit_keywords(words, period),
+        keywords=_keywords(words, "revisit.keyword.look_back", "revisit.keyword.report", last=period),
         generated_at=max((i["at"] for i in data["items"]), default=end - timedelta(seconds=1)),
     )
     pdf = renderer.render(
@@ -250,22 +241,12 @@ def minutes(
         compact=data["compact"],
         number=_number(compact_code, "minutes", start.year, period.replace("-", ""), lang),
         subject=words("minutes.named", compact=data["compact"], period=label),
-        keywords=_minutes_keywords(words, period),
+        keywords=_keywords(words, "minutes.keyword.joint_meeting", "minutes.keyword.minutes", last=period),
         generated_at=end - timedelta(seconds=1),
     )
     pdf = renderer.render("minutes.html.j2", info, archival=archival, lang=lang, data=data)
     title = words("minutes.named", compact=compact_code, period=period)
     return Built("minutes", title, compact_code, period, None, pdf)
-
-
-def _minutes_keywords(words: Words, last: str) -> tuple[str, ...]:
-    """The keywords of a month's minutes and of one meeting's, ``last`` the month or the meeting's code."""
-    return (
-        words("documents.keyword.river_chiefs"),
-        words("minutes.keyword.joint_meeting"),
-        words("minutes.keyword.minutes"),
-        last,
-    )
 
 
 def interview(
@@ -288,7 +269,7 @@ def interview(
         compact=data["compact"],
         number=words("documents.number", compact=compact_code, kind=kind, year=year, serial=quarter),
         subject=words("interview.subject", compact=data["compact"], quarter=label),
-        keywords=(words("documents.keyword.river_chiefs"), words("interview.keyword"), period),
+        keywords=_keywords(words, "interview.keyword", last=period),
         generated_at=data["created_at"],
     )
     pdf = renderer.render(
@@ -326,12 +307,7 @@ def progress_bulletin(
         compact=data["compact"],
         number=number,
         subject=words("progress.subject", compact=data["compact"], span=span),
-        keywords=(
-            words("documents.keyword.river_chiefs"),
-            words("progress.keyword.bulletin"),
-            words("progress.keyword.rectification"),
-            number,
-        ),
+        keywords=_keywords(words, "progress.keyword.bulletin", "progress.keyword.rectification", last=number),
         generated_at=data["created_at"],
     )
     # The practice's figures by their key, worded in the document's language (the Chinese is their label).
@@ -378,7 +354,7 @@ def meeting_minutes(
             data["compact_code"], "minutes", data["starts_at"].astimezone(SHANGHAI).year, code.rsplit("-")[-1], lang
         ),
         subject=f"{code} {data['title']}",
-        keywords=_minutes_keywords(words, code),
+        keywords=_keywords(words, "minutes.keyword.joint_meeting", "minutes.keyword.minutes", last=code),
         generated_at=data["starts_at"],
     )
     pdf = renderer.render("meeting_minutes.html.j2", info, archival=archival, lang=lang, m=data)
@@ -431,7 +407,7 @@ def ledger(
         if period
         else words("ledger.number_whole", compact=compact_code, range=label),
         subject=words("ledger.subject", name=name, range=label),
-        keywords=(words("documents.keyword.river_chiefs"), words("ledger.keyword"), period or "all"),
+        keywords=_keywords(words, "ledger.keyword", last=period or "all"),
         generated_at=dossier.last_entry(conn, [r["id"] for r in rows]) or _latest(rows),
     )
     scope = (
