@@ -7,6 +7,7 @@ those who may use them, and only an admin changes reference data.
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -510,6 +511,26 @@ def test_a_filed_report_is_listed_and_downloaded_with_the_bytes_that_were_filed(
     encoded = disposition.split("filename*=UTF-8''", 1)[1]
     assert unquote(encoded) == f"{code} 跨界问题跟踪报告.pdf"
     assert fields_of(client.get("/api/v1/reports?kind=essay", headers=headers)) == {"kind"}
+
+
+@SQLITE_ONLY
+def test_an_english_copy_of_a_filed_follow_up_is_made_on_asking_and_nothing_is_filed(
+    world: World, client: TestClient
+) -> None:
+    code = world.report()
+    walk_to(world, code, "close")
+    filed = make_and_file(world.app, "followup", issue=code)
+    headers = auth(world, RECEIVER)
+    copy = client.get(f"/api/v1/reports/{filed.id}/file?lang=en", headers=headers)
+    assert copy.status_code == 200
+    assert copy.headers["content-type"] == "application/pdf"
+    assert copy.headers["cache-control"] == "no-store"
+    text = subprocess.run(["pdftotext", "-", "-"], input=copy.content, capture_output=True, check=True).stdout
+    assert "Follow-up report on a cross-border issue" in text.decode()
+    name = unquote(copy.headers["content-disposition"].split("filename*=UTF-8''", 1)[1])
+    assert name == f"{code} follow-up report on a cross-border issue.pdf"
+    assert [r["id"] for r in client.get("/api/v1/reports", headers=headers).json()] == [filed.id]
+    assert client.get(f"/api/v1/reports/{filed.id}/file?lang=fr", headers=headers).status_code == 422
 
 
 @SQLITE_ONLY

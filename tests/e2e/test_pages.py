@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -333,3 +335,24 @@ def test_the_reports_page_names_each_kind_and_format_in_the_persons_language(
     assert " all " not in page
     client.get("/lang/en")
     assert "Ledger of cross-border issues" in client.get("/reports").text
+
+
+def test_in_english_each_filed_report_offers_an_english_copy_made_from_the_ledger(
+    sqlite_world: World, client: TestClient
+) -> None:
+    from riverchief.reporting import make_and_file
+
+    filed = make_and_file(sqlite_world.app, "ledger", fmt="csv")
+    sign_in(client, COORDINATOR)
+    assert 'data-testid="english-copy"' not in client.get("/reports").text  # a Chinese reader has the original
+    client.get("/lang/en")
+    (link,) = re.findall(r'href="([^"]+)"[^>]*data-testid="english-copy"', client.get("/reports").text)
+    assert link == f"/api/v1/reports/{filed.id}/file?lang=en"
+    copy = client.get(link)
+    assert copy.status_code == 200
+    heads = next(csv.reader(io.StringIO(copy.content.decode("utf-8-sig"))))
+    assert heads[:3] == ["Code", "Issue", "Category"]
+    assert copy.content != filed.path.read_bytes()  # the original stays as it was filed
+    refused = client.get(f"/api/v1/reports/{filed.id}/file?lang=fr")
+    assert refused.status_code == 422
+    assert "lang" in refused.text

@@ -135,3 +135,28 @@ def test_dates_months_and_lists_in_each_language() -> None:
     assert not CJK.search(en.state("ban.rectifying"))
     assert CJK.search(zh.state("ban.rectifying"))
     assert en.category("no_such_category") == "no_such_category"  # a category the policy no longer lists
+
+
+@pytest.mark.parametrize(
+    ("kind", "period", "issue", "path", "remade"),
+    [
+        ("followup", None, "QJ-2026-0001", "r/f.pdf", {"issue": "QJ-2026-0001"}),
+        ("ledger", None, None, "r/l.xlsx", {"fmt": "xlsx"}),
+        ("ledger", "2026-03", None, "r/l.pdf", {"fmt": "pdf", "period": "2026-03"}),
+        ("bulletin", "2026-03", None, "r/b.pdf", {"period": "2026-03"}),
+        ("progress", "2026-003", None, "r/p.pdf", {"period": "2026-003"}),
+        ("interview", "2026-Q1", None, "r/i.pdf", {"period": "2026-Q1"}),
+        ("revisit", "2026-04", None, "r/r.pdf", {"period": "2026-04"}),
+        ("revisit", "2026-04-17", None, "r/r.pdf", {"period": "2026-04-17"}),
+        ("minutes", "2026-03", None, "r/m.pdf", {"period": "2026-03"}),
+        ("minutes", "QJ-HY-2026-001", None, "r/m.pdf", {"meeting": "QJ-HY-2026-001"}),
+        ("revisit", "20260301-20260314", None, "r/r.pdf", None),  # the auditor's choice is not in the record
+    ],
+)
+def test_a_filed_report_is_made_again_from_its_record_as_its_kind_is_made(
+    kind: str, period: str | None, issue: str | None, path: str, remade: dict[str, str] | None
+) -> None:
+    from workflow.reading.records import ReportRow
+
+    row = ReportRow(1, "QJ", kind, period, "t", issue, path, "0" * 64, 1, datetime(2026, 4, 1, tzinfo=SHANGHAI))
+    assert row.remade() == (None if remade is None else {"kind": kind, "compact": "QJ", **remade})

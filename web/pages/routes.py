@@ -773,7 +773,8 @@ def router(access: Access) -> APIRouter:
         with view.uow as uow:
             filed = report_rows(uow.connection, compacts_of(view.actor), limit=200)
         flash = ("ok", view.t("bulletin_issued", number=issued)) if issued else None
-        return render(request, "reports.html", view, filed=filed, flash=flash)
+        copies = {r.id for r in filed if r.remade() is not None}  # an English copy can be made of these
+        return render(request, "reports.html", view, filed=filed, copies=copies, flash=flash)
 
     @pages.get("/admin")
     def admin(request: Request, view: Seen) -> HTMLResponse:

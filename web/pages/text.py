@@ -296,6 +296,11 @@ _TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         ),
         "reports_title": ("报告与台账", "Reports and ledger"),
         "download": ("下载", "Download"),
+        "english_copy": ("英文副本", "English copy"),
+        "english_copy_hint": (
+            "按台账现状生成的英文副本，不归档",
+            "Made now from the ledger as it stands; not filed",
+        ),
         "map_title": ("流域一张图", "Watershed map"),
         "open_issues": ("未办结问题", "Open issues"),
         "layer_jurisdiction": ("行政区", "Jurisdictions"),

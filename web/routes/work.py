@@ -158,13 +158,25 @@ def router(access: Access) -> APIRouter:
             return [_report(r) for r in report_rows(uow.connection, compacts, kind=kind, period=period)]
 
     @api.get("/reports/{report_id}/file")
-    def report_file(uow: Unit, report_id: Annotated[int, PathParam(ge=1, le=DB_INT_MAX)], actor: Caller) -> Response:
-        """The filed report's file, only when its bytes still match the SHA-256 recorded when it was filed."""
+    def report_file(
+        uow: Unit,
+        report_id: Annotated[int, PathParam(ge=1, le=DB_INT_MAX)],
+        actor: Caller,
+        lang: Annotated[str | None, Query(max_length=10)] = None,
+    ) -> Response:
+        """The filed report's file, only when its bytes still match the SHA-256 recorded when it was filed.
+
+        ``lang=en``: an English copy instead, made now from the ledger as the report's kind makes it, not filed
+        (a follow-up or a ledger shows what happened since it was filed; a bulletin is made from its stored
+        record). An auditor's revisit report over revisits they chose has none: its record does not keep the choice.
+        """
         with uow:
             found = report_rows(uow.connection, compacts_of(actor), report_id=report_id)
         if not found:
             raise NotFound("report", report_id)
         row = found[0]
+        if lang not in (None, "zh-CN"):
+            return english_copy(row, lang)
         root = wired.settings.data_dir.resolve()
         path = (root / row.path).resolve()
         check = "run `riverchief ledger verify` to see the whole archive"
@@ -185,6 +197,23 @@ def router(access: Access) -> APIRouter:
                 "Content-Disposition": attachment_disposition(f"{name}.{extension}", Path(row.path).name),
                 "X-Content-Type-Options": "nosniff",
                 "ETag": f'"{row.sha256}"',
+            },
+        )
+
+    def english_copy(row: ReportRow, lang: str) -> Response:
+        one_of("lang", lang, ("zh-CN", "en"))
+        options = row.remade()
+        if options is None:
+            raise ValidationFailed("lang", "this report has no English copy: it covers revisits an auditor chose")
+        made = wired.make_report(**options, lang=lang)
+        extension = made.extension
+        return Response(
+            made.content,
+            media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
+            headers={
+                "Content-Disposition": attachment_disposition(f"{made.title}.{extension}", f"report-{row.id}-en.{extension}"),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",  # made anew each time, from the ledger as it stands
             },
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -227,6 +228,26 @@ class ReportRow:
     sha256: str
     size: int
     created_at: datetime
+
+    def remade(self) -> dict[str, str] | None:
+        """What makes this document again (``kind`` and the options of ``riverchief.reporting.make``), in another
+        language say; None for one its record cannot make again: an auditor's revisit report over the revisits
+        they chose (its period is a span of days, 20260301-20260314; the choice is not in the record)."""
+        options = {"kind": self.kind, "compact": self.compact}
+        if self.kind == "followup":
+            return {**options, "issue": self.issue_code} if self.issue_code else None
+        if self.kind == "ledger":
+            fmt = self.path.rsplit(".", 1)[-1].lower()
+            return {**options, "fmt": fmt, **({"period": self.period} if self.period else {})}
+        if not self.period or (self.kind == "revisit" and _SPAN.fullmatch(self.period)):
+            return None
+        if self.kind == "minutes" and not _MONTH.fullmatch(self.period):
+            return {**options, "meeting": self.period}  # one meeting's minutes are filed under its code
+        return {**options, "period": self.period}
+
+
+_SPAN = re.compile(r"\d{8}-\d{8}")
+_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def report_rows(
