@@ -128,3 +128,19 @@ def test_the_overdue_parties_are_named_with_their_chiefs_in_one_statement_each(w
     ]
     assert parties[1]["chiefs"]
     assert len([s for s in sent if s.startswith("SELECT")]) == 3  # the waits, the parties' names, their chiefs
+
+
+def test_a_late_party_that_is_no_place_is_handed_over_by_its_role_not_a_chinese_name(world: World) -> None:
+    # The auditor's revisit running late is the auditor's: a party, not a jurisdiction. A page or report names
+    # it by its role in the reader's language; a Chinese name stored here would reach an English reader.
+    world.clock.set(at("2026-01-05"))
+    code = world.report(title="销号后回头看逾期")
+    walk_to(world, code, "close")
+    world.clock.set(at("2026-02-02"))
+    world.fire(code, "start_revisit", AUDITOR)
+    world.clock.set(at("2026-03-10"))
+    compact_id = world.issue(code).compact_id
+    with world.app.reader() as uow:
+        parties = overdue_parties(uow.connection, compact_id, at("2026-02-01", 0), at("2026-03-01", 0))
+    late = [(p["party"], p["jurisdiction_id"], p["jurisdiction"], p["issues"]) for p in parties if code in p["issues"]]
+    assert late == [("auditor", None, None, [code])]

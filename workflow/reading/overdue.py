@@ -111,7 +111,9 @@ def overdue_parties(
         {
             "party": party,
             "jurisdiction_id": jid,
-            "jurisdiction": names.get(jid or 0, "联席会议" if party == "coordinator" else "第三方回访机构"),
+            # None for a party that is no place (the joint meeting, the auditor): the reader's page or report
+            # names it by ``party``, in the reader's language.
+            "jurisdiction": names.get(jid) if jid is not None else None,
             "within": within.get(jid or 0),
             "chiefs": chiefs.get(jid or 0, []),
             "issues": sorted(set(codes)),
