@@ -211,7 +211,9 @@ def router(access: Access) -> APIRouter:
             made.content,
             media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
             headers={
-                "Content-Disposition": attachment_disposition(f"{made.title}.{extension}", f"report-{row.id}-en.{extension}"),
+                "Content-Disposition": attachment_disposition(
+                    f"{made.title}.{extension}", f"report-{row.id}-en.{extension}"
+                ),
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "no-store",  # made anew each time, from the ledger as it stands
             },
