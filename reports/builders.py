@@ -36,7 +36,7 @@ class Built:
 
 
 def _number(compact_code: str, kind: str, year: int, serial: str, lang: str = DEFAULT) -> str:
-    """A document's number: QJ联防通报〔2026〕03号 / QJ joint bulletin 2026/03."""
+    """A document's number: QJ联防通报〔2026〕03号 / QJ joint bulletin No. 03 (2026) (no slash: it names files too)."""
     words = Words(lang)
     return words(
         "documents.number", compact=compact_code, kind=words(f"documents.number.{kind}"), year=year, serial=serial

@@ -1,7 +1,7 @@
 """The words of the documents' titles, numbers and metadata, written by the builders."""
 
 WORDS: dict[str, tuple[str, str]] = {
-    "documents.number": ("{compact}联防{kind}〔{year}〕{serial}号", "{compact} joint {kind} {year}/{serial}"),
+    "documents.number": ("{compact}联防{kind}〔{year}〕{serial}号", "{compact} joint {kind} No. {serial} ({year})"),
     "documents.number.followup": ("跟踪", "follow-up"),
     "documents.number.revisit": ("回访", "revisit"),
     "documents.number.bulletin": ("通报", "bulletin"),

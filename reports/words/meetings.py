@@ -33,7 +33,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "minutes.office": ("{compact}联席会议办公室", "Office of the {compact} joint meeting"),
     # 会议纪要 of one meeting.
     "meeting.title": ("{compact}联席会议纪要", "Minutes of the {compact} joint meeting"),
-    "meeting.named": ("{code} {title} 会议纪要", "{code} {title}: minutes"),
+    "meeting.named": ("{code} {title} 会议纪要", "{code} {title} (minutes)"),
     "meeting.fact.meeting": ("会议", "Meeting"),
     "meeting.fact.level": ("层级", "Level"),
     "meeting.fact.time": ("时间", "Time"),

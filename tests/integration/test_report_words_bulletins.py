@@ -152,7 +152,7 @@ DOCUMENTS: dict[str, tuple[Callable[..., builders.Built], str, dict[str, Any], t
         MONTHLY,
         (
             "Bulletin on the rectification of cross-border issues (March 2026)",
-            "QJ joint bulletin 2026/03",
+            "QJ joint bulletin No. 03 (2026)",
             "1. This month and the year to date",
             "Handled this month",
             "Year to date",
@@ -195,7 +195,7 @@ DOCUMENTS: dict[str, tuple[Callable[..., builders.Built], str, dict[str, Any], t
         PROGRESS,
         (
             "Bulletin on the rectification of cross-border issues",
-            "QJ joint bulletin 2026/1",
+            "QJ joint bulletin No. 1 (2026)",
             "from 1 March 2026 to 11 March 2026",
             "1. Overview",
             "Closed at once, no rebound",
@@ -228,7 +228,7 @@ DOCUMENTS: dict[str, tuple[Callable[..., builders.Built], str, dict[str, Any], t
         INTERVIEW,
         (
             "Quarterly interview list on cross-border issues (Q1 2026)",
-            "QJ joint interview 2026/1",
+            "QJ joint interview No. 1 (2026)",
             "(2026-01, 2026-02, 2026-03)",
             "1. Cross-border issues overdue three months running",
             "Joint meeting",
@@ -339,7 +339,7 @@ def test_the_figures_are_worded_by_their_key_with_the_chinese_of_their_modules()
     ("kind", "period", "phrases"),
     [
         ("bulletin", "2026-03", ("Bulletin on the rectification", "2. Parties past their deadlines", "Third-party")),
-        ("progress", "2026-001", ("1. Overview", "Joint meetings by level", "QJ joint bulletin 2026/1")),
+        ("progress", "2026-001", ("1. Overview", "Joint meetings by level", "QJ joint bulletin No. 1 (2026)")),
         ("interview", "2026-Q1", ("Quarterly interview list", "2. Fewer patrols than required", "Joint meeting")),
     ],
 )
