@@ -20,6 +20,7 @@ from riverchief.reporting import make_and_file
 from tests.factories import AUDITOR, COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, World, walk_to
 from web.api import create_api
 from workflow.accounts.tokens import create_token
+from workflow.core.filing import Filed
 from workflow.core.reference import load, parse_text
 
 ADMIN = "root-admin"
@@ -483,14 +484,18 @@ def test_revisits_of_a_closed_issue_are_listed_by_due_day_for_its_compact_only(
 # -- filed reports --------------------------------------------------------------------------------
 
 
+def a_closed_issues_follow_up_filed(world: World) -> tuple[str, Filed, dict[str, str]]:
+    """An issue walked to closure, its follow-up filed, and the receiving chief's headers."""
+    code = world.report()
+    walk_to(world, code, "close")
+    return code, make_and_file(world.app, "followup", issue=code), auth(world, RECEIVER)
+
+
 @SQLITE_ONLY
 def test_a_filed_report_is_listed_and_downloaded_with_the_bytes_that_were_filed(
     world: World, client: TestClient
 ) -> None:
-    code = world.report()
-    walk_to(world, code, "close")
-    filed = make_and_file(world.app, "followup", issue=code)
-    headers = auth(world, RECEIVER)
+    code, filed, headers = a_closed_issues_follow_up_filed(world)
     (listed,) = client.get("/api/v1/reports?compact=QJ&kind=followup", headers=headers).json()
     assert (listed["id"], listed["issue"], listed["sha256"], listed["kind"]) == (
         filed.id,
@@ -517,10 +522,7 @@ def test_a_filed_report_is_listed_and_downloaded_with_the_bytes_that_were_filed(
 def test_an_english_copy_of_a_filed_follow_up_is_made_on_asking_and_nothing_is_filed(
     world: World, client: TestClient
 ) -> None:
-    code = world.report()
-    walk_to(world, code, "close")
-    filed = make_and_file(world.app, "followup", issue=code)
-    headers = auth(world, RECEIVER)
+    code, filed, headers = a_closed_issues_follow_up_filed(world)
     copy = client.get(f"/api/v1/reports/{filed.id}/file?lang=en", headers=headers)
     assert copy.status_code == 200
     assert copy.headers["content-type"] == "application/pdf"
