@@ -395,7 +395,7 @@ def ledger(
         label = (
             _month_label(first, lang)
             if first == last
-            else words("ledger.months_span", first=_month_label(first, lang), last=_month_label(last, lang))
+            else words("documents.span", first=_month_label(first, lang), last=_month_label(last, lang))
         )
     else:
         label = words("documents.whole")

@@ -54,7 +54,6 @@ class ReportRenderer:
         self.page_words = {lang: CSS(string=_page_words(lang), font_config=self.font_config) for lang in LANGUAGES}
         # One environment per language, the catalogue in its globals, so imported macros see ``t`` too.
         self.envs = {lang: self._environment(lang) for lang in LANGUAGES}
-        self.env = self.envs[DEFAULT]
 
     @staticmethod
     def _environment(lang: str) -> Environment:

@@ -47,8 +47,12 @@ def check_lang(lang: str) -> str:
 
 def say(key: str, lang: str = DEFAULT, /, **values: Any) -> str:
     """The words under ``key`` in ``lang``, with ``values`` filled in."""
-    zh, en = WORDS[key]  # a KeyError is a bug: a template or builder names a key the catalogue lacks
-    text = en if check_lang(lang) == "en" else zh
+    return _word(key, check_lang(lang) == "en", values)
+
+
+def _word(key: str, en: bool, values: dict[str, Any]) -> str:
+    zh, english = WORDS[key]  # a KeyError is a bug: a template or builder names a key the catalogue lacks
+    text = english if en else zh
     return text.format(**values) if values else text
 
 
@@ -62,7 +66,7 @@ class Words:
         self.en = lang == "en"
 
     def __call__(self, key: str, /, **values: Any) -> str:
-        return say(key, self.lang, **values)
+        return _word(key, self.en, values)  # the language was checked once, when these words were made
 
     def state(self, name: str) -> str:
         """A state's label."""

@@ -97,7 +97,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "progress.meetings_by_level": ("联席会议（按层级）", "Joint meetings by level"),
     "progress.meetings_at_level": ("{level}{count}次", "{count} at {level} level"),
     "progress.meetings_separator": ("，", ", "),
-    "progress.meetings_end": ("。", "."),
     "progress.no_overdue": ("本期无超期单位。", "No party was past its deadline in this period."),
     "progress.heading.overdue_actions": (
         "三、逾期未办结的督办事项",

@@ -8,7 +8,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "ledger.keyword": ("台账", "ledger"),
     "ledger.scope": ("{name}{range}报告的跨界问题", "Cross-border issues reported under {name} in {range}"),
     "ledger.scope_whole": ("{name}全部报告的跨界问题", "All cross-border issues reported under {name}"),
-    "ledger.months_span": ("{first}至{last}", "{first} to {last}"),
     "ledger.intro": (
         "{scope}，共 {count} 条，按报告月份分列。表中链头为前16位，全文见文末，可用于核验记录完整性。",
         "{scope}: {count} in all, by the month reported. The table shows the first 16 characters of each chain "
@@ -31,13 +30,7 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "ledger.unsealed": ("台账尚未日封。", "The ledger has not been sealed yet."),
     "ledger.sheet": ("台账", "Ledger"),
-    # The table's heads in the PDF (short) and the columns of the xlsx and CSV (full).
-    "ledger.head.code": ("编号", "Code"),
-    "ledger.head.title": ("问题", "Issue"),
-    "ledger.head.category": ("类别", "Category"),
-    "ledger.head.reporting": ("交办方", "Reporting side"),
-    "ledger.head.receiving": ("接收方", "Receiving side"),
-    "ledger.head.state": ("状态", "State"),
+    # The PDF's shorter heads for dates and counts; the columns of the xlsx and CSV (and the PDF's first six).
     "ledger.head.reported": ("发现", "Found"),
     "ledger.head.handed_off": ("交办", "Handed over"),
     "ledger.head.accepted": ("受理", "Accepted"),
