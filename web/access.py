@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workflow.accounts.signin import SignedIn, session_for
 from workflow.accounts.tokens import token_holder
 from workflow.core.actors import Actor, Beside
+from workflow.core.db import Contended, without_waiting
 from workflow.core.errors import NotFound, Unauthenticated, ValidationFailed
 from workflow.core.payload import INT_MAX, day_problem
 from workflow.core.uow import UnitOfWork
@@ -317,8 +318,9 @@ class Access:
         ``async`` with ``Presented``, which reads only headers, in place of ``Caller``: a plain ``def`` route
         behind the ``caller`` dependency takes three trips (the caller, the route, FastAPI's check of the
         answer against the return type), and under many clients each trip is a turn at the GIL for the event
-        loop and a pool thread. The database work never runs on the event loop: a SQLite writer may wait
-        seconds for the lock. ``work`` may return a ``Response`` of its own (an idempotent create's replay).
+        loop and a pool thread. The database work runs on the event loop only for ``answer_beside``'s quick
+        routes on SQLite, and never waits there. ``work`` may return a ``Response`` of its own (an idempotent
+        create's replay).
         """
         return await self.answer_beside(uow, shown, None, lambda actor, _found: work(actor), status_code=status_code)
 
@@ -330,11 +332,18 @@ class Access:
         work: Callable[[Actor, Mapping[str, Any] | None], Any],
         *,
         status_code: int = 200,
+        quick: bool = False,
     ) -> Response:
         """``answer`` with a read sent in the caller's statement: ``work`` gets the row it found (None for none).
 
         For a read that does not depend on who asks (the issue a GET names, the scope a step checks): one
         round trip to the database for the caller and that read instead of two.
+
+        ``quick``: ``work`` is a small read or one step. On SQLite that costs CPU and no wait (the database is a
+        file this process reads), so it runs on the event loop: under many clients the trip through the
+        thread pool and the turns at the GIL it brings cost more than the work (bench/README.md). It never
+        waits there: when a writer would wait for SQLite's write lock (``Contended``, nothing begun, nothing
+        written) the whole of it runs again in the thread pool, where waiting is allowed.
         """
 
         def run() -> Response:
@@ -344,6 +353,12 @@ class Access:
                 return done
             return Response(to_json(done), status_code=status_code, media_type="application/json")
 
+        if quick and uow.engine.dialect.name == "sqlite":
+            try:
+                with without_waiting():
+                    return run()
+            except Contended:
+                pass
         answered: Response = await run_in_threadpool(run)
         return answered
 

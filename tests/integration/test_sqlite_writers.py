@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from workflow.core.db import make_engine
+from workflow.core.db import BUSY_SECONDS, Contended, make_engine, without_waiting
 
 THREADS = 6
 WRITES = 25
@@ -100,3 +102,67 @@ def test_a_reader_keeps_one_snapshot_unless_told_not_to(sqlite_app: Any, snapsho
             writer.commit()
         after = _count(reader.connection)
     assert after - before == seen
+
+
+@pytest.fixture
+def waiting_engine(tmp_path: Path) -> Any:
+    """An engine as the application makes it: its writers wait for the lock (up to BUSY_SECONDS)."""
+    made = make_engine(f"sqlite:///{tmp_path / 'waiting.db'}")
+    with made.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    yield made
+    made.dispose()
+
+
+def _insert_without_waiting(engine: sa.Engine) -> None:
+    with without_waiting(), engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        conn.commit()
+
+
+def test_a_writer_that_may_not_wait_is_refused_at_once_while_this_process_writes(waiting_engine: sa.Engine) -> None:
+    """The event loop must never wait: with another thread's writer in its turn, Contended comes at once."""
+    holder = waiting_engine.connect()
+    holder.begin()
+    holder.exec_driver_sql("INSERT INTO t VALUES (0)")
+
+    started = time.monotonic()
+    with pytest.raises(Contended):
+        _insert_without_waiting(waiting_engine)
+    assert time.monotonic() - started < 1
+
+    holder.rollback()
+    holder.close()
+    _insert_without_waiting(waiting_engine)  # the turn is free again: the same writer goes through
+    assert _count(waiting_engine) == 1
+
+
+def test_a_writer_that_may_not_wait_is_refused_at_once_while_another_process_writes(
+    waiting_engine: sa.Engine,
+) -> None:
+    """Another process (the CLI, say) holds SQLite's own lock: no wait in the busy handler either, and the
+    connection waits as before for its next writer, and the turn refused is free for the next one."""
+    other = sqlite3.connect(str(waiting_engine.url.database), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    started = time.monotonic()
+    with pytest.raises(Contended):
+        _insert_without_waiting(waiting_engine)
+    assert time.monotonic() - started < 1
+    raw = waiting_engine.raw_connection()  # the pool's one connection, given back (raw: no BEGIN, no wait)
+    assert raw.cursor().execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_SECONDS * 1000
+    raw.close()
+
+    wrote = threading.Event()
+
+    def write() -> None:  # waits in SQLite's busy handler until the other process commits
+        with waiting_engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        wrote.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert not wrote.wait(timeout=0.3), "a writer that may wait went through another process's lock"
+    other.execute("COMMIT")
+    other.close()
+    assert wrote.wait(timeout=10), "the waiting writer never got its turn"
+    assert _count(waiting_engine) == 1

@@ -242,7 +242,7 @@ def router(access: Access) -> APIRouter:
                 "allowed_triggers": allowed_for(actor, view.state, scope),
             }
 
-        return await access.answer_beside(uow, shown, view_beside(code), read)
+        return await access.answer_beside(uow, shown, view_beside(code), read, quick=True)
 
     @api.get("/issues/{code}/timeline")
     def timeline(uow: Unit, code: str, actor: Caller) -> list[dict[str, Any]]:
@@ -280,7 +280,7 @@ def router(access: Access) -> APIRouter:
                 "notified": result.notified,
             }
 
-        return await access.answer_beside(uow, shown, scope_beside(code), fire)
+        return await access.answer_beside(uow, shown, scope_beside(code), fire, quick=True)
 
     @api.post("/issues/{code}/attachments", status_code=201)
     async def attach(

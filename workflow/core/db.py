@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,26 @@ SNAPSHOT = "riverchief_snapshot"  # on SQLite, whether a read-only connection re
 # instead of milliseconds. Reads that may lag set it (``UnitOfWork(..., planned=True)``).
 PLANNED = "riverchief_planned"
 BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before it gives up
+_SQLITE_BUSY = 5  # SQLite's primary result code for a lock another connection holds
+
+# Whether a SQLite writer in this context waits its turn for the write lock; ``without_waiting`` says no.
+_WAITS: contextvars.ContextVar[bool] = contextvars.ContextVar("riverchief_sqlite_writer_waits", default=True)
+
+
+class Contended(Exception):
+    """A SQLite writer that may not wait (``without_waiting``) found the write lock taken; nothing was written."""
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Inside, a SQLite unit of work about to wait for the write lock raises Contended instead, having begun
+    nothing: for work run on the event loop, which must never wait for a lock (``web.access``)."""
+    token = _WAITS.set(False)
+    try:
+        yield
+    finally:
+        _WAITS.reset(token)
+
 
 # A pooled PostgreSQL connection is not pinged at every checkout (a round trip per request): it is
 # replaced after this many seconds, and a unit of work's first read is run again on a new connection
@@ -128,7 +151,7 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -140,6 +163,9 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
             if options.get(SNAPSHOT, True):
                 conn.exec_driver_sql("BEGIN")
             return  # else each statement is its own read, as on PostgreSQL
+        if not _WAITS.get():
+            _begin_at_once(conn, writers)
+            return
         writers.acquire(conn.connection)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -153,6 +179,29 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
         writers.release(dbapi_conn)  # a connection given back or dropped however its transaction ended
 
     return engine
+
+
+def _begin_at_once(conn: sa.Connection, writers: _Writers) -> None:
+    """BEGIN IMMEDIATE if the write lock is free now, in this process and in any other; else Contended."""
+    if not writers.try_acquire(conn.connection):
+        raise Contended("another writer in this process holds SQLite's write lock")
+    # The busy timeout is a setting of the connection, not a statement on the database (no read, no write, no
+    # lock): set on the driver's connection itself, around the one statement that must not wait.
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    try:
+        driver.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:  # SQLITE_BUSY and its kinds
+                raise Contended("another process holds SQLite's write lock") from exc
+            raise
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+    except BaseException:
+        writers.release(conn.connection)
+        raise
 
 
 class _Writers:
@@ -172,6 +221,13 @@ class _Writers:
         """Wait for the turn of ``conn`` (a DB-API connection, or the pool's proxy of one)."""
         if self._lock.acquire(timeout=BUSY_SECONDS):
             self._holder = _raw(conn)
+
+    def try_acquire(self, conn: Any) -> bool:
+        """Take the turn for ``conn`` if no other writer of this process has it; False if one has."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        self._holder = _raw(conn)
+        return True
 
     def release(self, conn: Any) -> None:
         """End the turn of ``conn``, if it is its turn."""

@@ -1,0 +1,106 @@
+"""An issue's GET and a step's POST run on the event loop on SQLite, and never wait for the write lock there.
+
+On SQLite the database is a file this process reads: a small read or one step costs CPU, not a wait, and the
+trip through the thread pool cost more than the work under many clients (bench/README.md). A writer that would
+wait for SQLite's write lock goes to the thread pool instead, so the other requests are answered meanwhile.
+PostgreSQL's statements wait on the network: there every request's work goes through the pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.factories import RECEIVER, World, walk_to
+from web.api import create_api
+from workflow.accounts.tokens import create_token
+
+POOL_THREAD = "AnyIO worker thread"  # the name anyio gives the thread pool's threads
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    _, token = create_token(world.app.uow(), RECEIVER, "quick routes")
+    with TestClient(create_api(world.app), headers={"Authorization": f"Bearer {token}"}) as http:
+        yield http
+
+
+def _threads_of_statements(world: World) -> list[str]:
+    """The names of the threads the app's statements run on, from now on."""
+    names: list[str] = []
+
+    @event.listens_for(world.app.engine, "before_cursor_execute")
+    def _seen(*_args: Any) -> None:
+        names.append(threading.current_thread().name)
+
+    return names
+
+
+def _progress(version: int) -> dict[str, Any]:
+    return {"trigger": "progress", "payload": {"note": "清淤过半", "percent": 50}, "expected_version": version}
+
+
+def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: World, client: TestClient) -> None:
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    version = client.get(f"/api/v1/issues/{code}").json()["version"]  # the token's use stamped: no write on GET
+    seen = _threads_of_statements(world)
+
+    assert client.get(f"/api/v1/issues/{code}").status_code == 200
+    answer = client.post(f"/api/v1/issues/{code}/transitions", json=_progress(version))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == version + 1
+    assert seen, "no statement was seen"
+    in_pool = [name.startswith(POOL_THREAD) for name in seen]
+    if world.app.engine.dialect.name == "sqlite":
+        assert not any(in_pool), seen
+    else:
+        assert all(in_pool), seen
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
+    world: World, client: TestClient
+) -> None:
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    version = client.get(f"/api/v1/issues/{code}").json()["version"]
+    seen = _threads_of_statements(world)
+    other = sqlite3.connect(str(world.app.engine.url.database), isolation_level=None)  # the CLI, say
+    other.execute("BEGIN IMMEDIATE")
+
+    posted: list[Any] = []
+    step = threading.Thread(
+        target=lambda: posted.append(client.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
+    )
+    step.start()
+    try:
+        step.join(timeout=0.5)
+        assert step.is_alive(), "the step did not wait for the other process's lock"
+        read = client.get(f"/api/v1/issues/{code}")  # answered while the step waits
+        assert read.status_code == 200
+        assert read.json()["version"] == version
+        assert not posted
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    step.join(timeout=30)
+
+    assert len(posted) == 1
+    assert posted[0].status_code == 200, posted[0].text
+    assert posted[0].json()["version"] == version + 1
+    assert any(name.startswith(POOL_THREAD) for name in seen), "the waiting step did not go to the thread pool"
+    with world.app.reader() as uow:
+        steps = uow.connection.exec_driver_sql(
+            "SELECT count(*) FROM event JOIN issue ON issue.id = event.issue_id "
+            "WHERE issue.code = ? AND event.trigger = 'progress'",
+            (code,),
+        ).scalar_one()
+    assert steps == 1
