@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
 from states import CHART
-from states.chart import MEETING_LEVELS
+from states.chart import CHOICE_LABELS, MEETING_LEVELS
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import SHANGHAI
 from workflow.core.deadlines import due_texts
@@ -45,7 +45,8 @@ _NOTICE_LABELS = {
 }
 # Notices that carry the meeting's calendar invitation.
 _INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}
-_LEVELS = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+# A meeting's level in each language, from the chart's words for the choice.
+_LEVELS = {locale: {level: CHOICE_LABELS[level][i] for level in MEETING_LEVELS} for i, locale in enumerate(LOCALES)}
 _MARKDOWN_INERT = str.maketrans(
     {"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "\n": " ", "\r": " "}
 )
@@ -166,7 +167,7 @@ class Renderer:
             "d": _Payload(notice.detail),
             "party": _party(notice),
             "recipient": notice.recipient_name,
-            "levels": _LEVELS if locale == "zh-CN" else dict(zip(MEETING_LEVELS, MEETING_LEVELS, strict=True)),
+            "levels": _LEVELS[locale],
         }
 
 

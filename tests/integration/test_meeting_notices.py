@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from notifications.channels import EmlChannel
 from notifications.dispatcher import Dispatcher, DispatchPolicy
 from notifications.render import Renderer
+from states.chart import CHOICE_LABELS
 from tests.factories import COORDINATOR, World, walk_to
 from workflow.core.clock import SHANGHAI
-from workflow.core.models import Outbox, table_of
+from workflow.core.models import Meeting, Outbox, table_of
 from workflow.jobs.meetings import meeting_sweep
 from workflow.meetings.actions import add_action_item
 from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting
@@ -89,6 +90,23 @@ def test_every_invitee_gets_an_ics_that_a_move_updates_and_a_cancellation_remove
     (cancelled_event,) = cancelled.walk("VEVENT")
     assert (str(cancelled["METHOD"]), str(cancelled_event["STATUS"])) == ("CANCEL", "CANCELLED")
     assert int(cancelled_event["SEQUENCE"]) == 2
+
+
+def test_an_invitation_names_the_meetings_level_in_chinese(world: World, tmp_path: Path) -> None:
+    code = meeting(world)
+    drain(world, tmp_path)
+    with world.app.reader() as uow:
+        meetings = table_of(Meeting)
+        level = uow.connection.execute(sa.select(meetings.c.level).where(meetings.c.code == code)).scalar_one()
+    texts = []
+    for path in sorted(tmp_path.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if COORDINATOR_EMAIL in str(message["To"]):
+            texts.append(message.get_body(preferencelist=("plain",)).get_content())
+    invitation = [text for text in texts if "出席" in text]  # the convened step's notice aside
+    assert len(invitation) == 1
+    assert f"{CHOICE_LABELS[level][0]}联席会议" in invitation[0]
+    assert level not in "".join(texts)
 
 
 def kinds_queued(world: World) -> Counter[str]:
