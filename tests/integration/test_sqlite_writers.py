@@ -121,7 +121,7 @@ def _insert_without_waiting(engine: sa.Engine) -> None:
 
 
 def test_a_writer_that_may_not_wait_is_refused_at_once_while_this_process_writes(waiting_engine: sa.Engine) -> None:
-    """The event loop must never wait: with another thread's writer in its turn, Contended comes at once."""
+    """The event loop must never wait: with another writer of this process in its turn, Contended comes at once."""
     holder = waiting_engine.connect()
     holder.begin()
     holder.exec_driver_sql("INSERT INTO t VALUES (0)")
