@@ -163,12 +163,14 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
             if options.get(SNAPSHOT, True):
                 conn.exec_driver_sql("BEGIN")
             return  # else each statement is its own read, as on PostgreSQL
-        if not _WAITS.get():
-            _begin_at_once(conn, writers)
-            return
-        writers.acquire(conn.connection)
+        waits = _WAITS.get()
+        if not writers.acquire(conn.connection, wait=waits) and not waits:
+            raise Contended("another writer in this process holds SQLite's write lock")
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if waits:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                _begin_now(conn)
         except BaseException:
             writers.release(conn.connection)
             raise
@@ -181,27 +183,21 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, **kwargs: A
     return engine
 
 
-def _begin_at_once(conn: sa.Connection, writers: _Writers) -> None:
-    """BEGIN IMMEDIATE if the write lock is free now, in this process and in any other; else Contended."""
-    if not writers.try_acquire(conn.connection):
-        raise Contended("another writer in this process holds SQLite's write lock")
+def _begin_now(conn: sa.Connection) -> None:
+    """BEGIN IMMEDIATE if no other process holds SQLite's write lock now; else Contended."""
     # The busy timeout is a setting of the connection, not a statement on the database (no read, no write, no
     # lock): set on the driver's connection itself, around the one statement that must not wait.
     driver = conn.connection.dbapi_connection
     assert driver is not None
+    driver.execute("PRAGMA busy_timeout=0")
     try:
-        driver.execute("PRAGMA busy_timeout=0")
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:  # SQLITE_BUSY and its kinds
-                raise Contended("another process holds SQLite's write lock") from exc
-            raise
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-    except BaseException:
-        writers.release(conn.connection)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:  # SQLITE_BUSY and its kinds
+            raise Contended("another process holds SQLite's write lock") from exc
         raise
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
 
 
 class _Writers:
@@ -217,17 +213,13 @@ class _Writers:
         self._lock = threading.Lock()
         self._holder: Any = None  # the DB-API connection whose turn it is
 
-    def acquire(self, conn: Any) -> None:
-        """Wait for the turn of ``conn`` (a DB-API connection, or the pool's proxy of one)."""
-        if self._lock.acquire(timeout=BUSY_SECONDS):
+    def acquire(self, conn: Any, *, wait: bool = True) -> bool:
+        """Take the turn of ``conn`` (a DB-API connection, or the pool's proxy of one), waiting for it up to
+        BUSY_SECONDS, or not at all when not ``wait``; False when it was not had."""
+        taken = self._lock.acquire(timeout=BUSY_SECONDS) if wait else self._lock.acquire(blocking=False)
+        if taken:
             self._holder = _raw(conn)
-
-    def try_acquire(self, conn: Any) -> bool:
-        """Take the turn for ``conn`` if no other writer of this process has it; False if one has."""
-        if not self._lock.acquire(blocking=False):
-            return False
-        self._holder = _raw(conn)
-        return True
+        return taken
 
     def release(self, conn: Any) -> None:
         """End the turn of ``conn``, if it is its turn."""
