@@ -99,6 +99,19 @@ def attachment_disposition(name: str, fallback: str) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(safe, safe='')}"
 
 
+def _report_download(content: bytes, extension: str, name: str, fallback: str, **headers: str) -> Response:
+    """A report's bytes, downloaded as ``name``.``extension`` (``fallback`` for older clients), never sniffed."""
+    return Response(
+        content,
+        media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
+        headers={
+            "Content-Disposition": attachment_disposition(f"{name}.{extension}", fallback),
+            "X-Content-Type-Options": "nosniff",
+            **headers,
+        },
+    )
+
+
 def router(access: Access) -> APIRouter:
     """The meeting, revisit, report and inbox routes."""
     wired = access.wired
@@ -175,8 +188,10 @@ def router(access: Access) -> APIRouter:
         if not found:
             raise NotFound("report", report_id)
         row = found[0]
-        if lang not in (None, "zh-CN"):
-            return english_copy(row, lang)
+        if lang is not None:
+            one_of("lang", lang, ("zh-CN", "en"))
+        if lang == "en":
+            return english_copy(row)
         root = wired.settings.data_dir.resolve()
         path = (root / row.path).resolve()
         check = "run `riverchief ledger verify` to see the whole archive"
@@ -190,34 +205,17 @@ def router(access: Access) -> APIRouter:
         extension = Path(row.path).suffix.lstrip(".").lower()
         # Every follow-up has the same title unless it names its issue.
         name = row.title if not row.issue_code or row.issue_code in row.title else f"{row.title} {row.issue_code}"
-        return Response(
-            content,
-            media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
-            headers={
-                "Content-Disposition": attachment_disposition(f"{name}.{extension}", Path(row.path).name),
-                "X-Content-Type-Options": "nosniff",
-                "ETag": f'"{row.sha256}"',
-            },
-        )
+        return _report_download(content, extension, name, Path(row.path).name, ETag=f'"{row.sha256}"')
 
-    def english_copy(row: ReportRow, lang: str) -> Response:
-        one_of("lang", lang, ("zh-CN", "en"))
+    def english_copy(row: ReportRow) -> Response:
         options = row.remade()
         if options is None:
             raise ValidationFailed("lang", "this report has no English copy: it covers revisits an auditor chose")
-        made = wired.make_report(**options, lang=lang)
+        made = wired.make_report(**options, lang="en")
         extension = made.extension
-        return Response(
-            made.content,
-            media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
-            headers={
-                "Content-Disposition": attachment_disposition(
-                    f"{made.title}.{extension}", f"report-{row.id}-en.{extension}"
-                ),
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store",  # made anew each time, from the ledger as it stands
-            },
-        )
+        # Made anew each time, from the ledger as it stands: never cached.
+        fallback = f"report-{row.id}-en.{extension}"
+        return _report_download(made.content, extension, made.title, fallback, **{"Cache-Control": "no-store"})
 
     @api.get("/inbox", response_model=list[dict[str, Any]])
     async def messages(
