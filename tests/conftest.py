@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine, make_url
 
 from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
-from tests.factories import START, World, load_world
+from tests.factories import RECEIVER, START, World, load_world
+from web.api import create_api
+from workflow.accounts.tokens import create_token
 from workflow.core.clock import FrozenClock
 from workflow.core.db import make_engine
 
@@ -149,3 +152,11 @@ def world(app: App, clock: FrozenClock) -> World:
 def sqlite_world(sqlite_app: App, clock: FrozenClock) -> World:
     """The 琼江 compact loaded on SQLite."""
     return load_world(sqlite_app, clock)
+
+
+@pytest.fixture
+def receiver_api(world: World) -> Iterator[TestClient]:
+    """The HTTP API served in-process, called as the receiving chief with a personal access token."""
+    _, token = create_token(world.app.uow(), RECEIVER, "tests")
+    with TestClient(create_api(world.app), headers={"Authorization": f"Bearer {token}"}) as http:
+        yield http

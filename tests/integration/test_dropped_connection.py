@@ -14,9 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from tests.factories import RECEIVER, World, walk_to
-from web.api import create_api
-from workflow.accounts.tokens import create_token
+from tests.factories import World, walk_to
 
 pytestmark = pytest.mark.postgres
 
@@ -45,32 +43,25 @@ def _kill_pooled_connections(world: World) -> int:
     return int(killed)
 
 
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    _, token = create_token(world.app.uow(), RECEIVER, "dropped connections")
-    with TestClient(create_api(world.app), headers={"Authorization": f"Bearer {token}"}) as http:
-        yield http
-
-
-def test_a_get_after_its_pooled_connection_was_killed_still_answers(world: World, client: TestClient) -> None:
+def test_a_get_after_its_pooled_connection_was_killed_still_answers(world: World, receiver_api: TestClient) -> None:
     code = world.report()
-    assert client.get(f"/api/v1/issues/{code}").status_code == 200
+    assert receiver_api.get(f"/api/v1/issues/{code}").status_code == 200
     assert _kill_pooled_connections(world) >= 1
 
-    answer = client.get(f"/api/v1/issues/{code}")
+    answer = receiver_api.get(f"/api/v1/issues/{code}")
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["code"] == code
 
 
-def test_a_step_after_its_pooled_connection_was_killed_is_taken_once(world: World, client: TestClient) -> None:
+def test_a_step_after_its_pooled_connection_was_killed_is_taken_once(world: World, receiver_api: TestClient) -> None:
     code = world.report()
     walk_to(world, code, "start_rectify")
-    version = client.get(f"/api/v1/issues/{code}").json()["version"]
+    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]
     assert _kill_pooled_connections(world) >= 1
 
     body = {"trigger": "progress", "payload": {"note": "排口封堵完成一半", "percent": 40}, "expected_version": version}
-    answer = client.post(f"/api/v1/issues/{code}/transitions", json=body)
+    answer = receiver_api.post(f"/api/v1/issues/{code}/transitions", json=body)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["version"] == version + 1

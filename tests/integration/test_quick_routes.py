@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from tests.factories import RECEIVER, World, walk_to
-from web.api import create_api
-from workflow.accounts.tokens import create_token
+from tests.factories import World, walk_to
 
 POOL_THREAD = "AnyIO worker thread"  # the name anyio gives the thread pool's threads
-
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    _, token = create_token(world.app.uow(), RECEIVER, "quick routes")
-    with TestClient(create_api(world.app), headers={"Authorization": f"Bearer {token}"}) as http:
-        yield http
 
 
 def _threads_of_statements(world: World) -> list[str]:
@@ -46,14 +36,14 @@ def _progress(version: int) -> dict[str, Any]:
     return {"trigger": "progress", "payload": {"note": "清淤过半", "percent": 50}, "expected_version": version}
 
 
-def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: World, client: TestClient) -> None:
+def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: World, receiver_api: TestClient) -> None:
     code = world.report()
     walk_to(world, code, "start_rectify")
-    version = client.get(f"/api/v1/issues/{code}").json()["version"]  # the token's use stamped: no write on GET
+    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]  # the token's use stamped: no write on GET
     seen = _threads_of_statements(world)
 
-    assert client.get(f"/api/v1/issues/{code}").status_code == 200
-    answer = client.post(f"/api/v1/issues/{code}/transitions", json=_progress(version))
+    assert receiver_api.get(f"/api/v1/issues/{code}").status_code == 200
+    answer = receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version))
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["version"] == version + 1
@@ -67,24 +57,24 @@ def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: Wor
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
-    world: World, client: TestClient
+    world: World, receiver_api: TestClient
 ) -> None:
     code = world.report()
     walk_to(world, code, "start_rectify")
-    version = client.get(f"/api/v1/issues/{code}").json()["version"]
+    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]
     seen = _threads_of_statements(world)
     other = sqlite3.connect(str(world.app.engine.url.database), isolation_level=None)  # the CLI, say
     other.execute("BEGIN IMMEDIATE")
 
     posted: list[Any] = []
     step = threading.Thread(
-        target=lambda: posted.append(client.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
+        target=lambda: posted.append(receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
     )
     step.start()
     try:
         step.join(timeout=0.5)
         assert step.is_alive(), "the step did not wait for the other process's lock"
-        read = client.get(f"/api/v1/issues/{code}")  # answered while the step waits
+        read = receiver_api.get(f"/api/v1/issues/{code}")  # answered while the step waits
         assert read.status_code == 200
         assert read.json()["version"] == version
         assert not posted
