@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.factories import RECEIVER, World, walk_to
+from web.routes import issues as issue_routes
 from workflow.core.errors import Conflict, WorkflowError
 from workflow.core.ledger import verify
 from workflow.core.services import StepResult, apply
@@ -83,3 +86,61 @@ def test_a_step_without_a_version_applies_on_the_current_one_and_a_stale_version
     else:
         with pytest.raises(Conflict, match="expected version 4, it is now 5"):
             world.fire(code, "progress", RECEIVER, expected, note="再报")
+
+
+def _another_step_lands_first(monkeypatch: pytest.MonkeyPatch, world: World, code: str) -> None:
+    """Another chief's step lands on ``code`` after a request read the issue with its caller (``step_beside``)
+    and before the request's own step is written."""
+    real = issue_routes.apply
+
+    def after_another(*args: Any, **kwargs: Any) -> StepResult:
+        assert kwargs.get("first") is not None, "the API's step no longer starts from the read with its caller"
+        world.fire(code, "progress", OTHER_RECEIVER, note="区河长办先到")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(issue_routes, "apply", after_another)
+
+
+def test_an_api_step_whose_first_read_went_stale_applies_on_what_the_other_step_left(
+    world: World, receiver_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    start = world.issue(code).version
+    _another_step_lands_first(monkeypatch, world, code)
+
+    answer = receiver_api.post(
+        f"/api/v1/issues/{code}/transitions", json={"trigger": "progress", "payload": {"note": "白马镇清淤过半"}}
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == start + 2
+    events = world.events(code)
+    assert [(e.seq, e.payload["note"]) for e in events[start:]] == [
+        (start + 1, "区河长办先到"),
+        (start + 2, "白马镇清淤过半"),
+    ]
+    assert {row.event_id for row in world.outbox(code)} >= {events[-2].id, events[-1].id}
+    _ledger_ok(world)
+
+
+def test_an_api_step_at_a_version_that_went_stale_after_its_read_is_a_409_and_writes_nothing(
+    world: World, receiver_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    start = world.issue(code).version
+    _another_step_lands_first(monkeypatch, world, code)
+
+    answer = receiver_api.post(
+        f"/api/v1/issues/{code}/transitions",
+        json={"trigger": "progress", "payload": {"note": "白马镇清淤过半"}, "expected_version": start},
+    )
+
+    assert answer.status_code == 409, answer.text
+    assert str(start + 1) in answer.text  # the version that stands now
+    events = world.events(code)
+    assert world.issue(code).version == len(events) == start + 1
+    assert events[-1].payload["note"] == "区河长办先到"
+    assert {row.event_id for row in world.outbox(code)} <= {e.id for e in events}
+    _ledger_ok(world)

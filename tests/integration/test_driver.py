@@ -15,7 +15,6 @@ from workflow.core import services
 from workflow.core.actors import caller_read
 from workflow.core.driver import Direct
 from workflow.core.models import Issue, IssueCounter, Person, table_of
-from workflow.reading.issues import scope_beside
 
 _issue = table_of(Issue)
 _counter = table_of(IssueCounter)
@@ -53,7 +52,7 @@ def test_an_issue_loads_the_same_through_the_driver_with_its_check_round(world: 
 def test_the_caller_and_the_issue_beside_read_the_same_through_the_driver(world: World) -> None:
     code = world.report()
     _, token = create_token(world.app.uow(), RECEIVER, "phone")
-    beside = scope_beside(code)
+    beside = services.step_beside(code, "progress")
     read = caller_read(_BY_TOKEN, beside.statement)
     with world.app.reader() as uow:
         theirs, ours = both(uow.connection, read, {**beside.params, "digest": token_digest(token)})

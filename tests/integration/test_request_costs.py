@@ -39,10 +39,10 @@ BOUNDS = {
     "api issue": Bound(sqlite=1, postgres=1),
     # the caller, the page of issues
     "api issue list": Bound(sqlite=2, postgres=2),
-    # the caller with the issue's scope in one statement (outside the step's transaction); BEGIN IMMEDIATE
-    # (SQLite), then apply: on SQLite the issue, UPDATE, the event, the outbox rows; on PostgreSQL the issue and
-    # one CTE, between psycopg's BEGIN and the COMMIT
-    "api progress": Bound(sqlite=6, postgres=3, trips=5),
+    # the caller with the issue as the step's first try loads it, in one statement (outside the step's
+    # transaction); BEGIN IMMEDIATE (SQLite), then apply: on SQLite UPDATE, the event, the outbox rows; on
+    # PostgreSQL one CTE, between psycopg's BEGIN and the COMMIT
+    "api progress": Bound(sqlite=5, postgres=2, trips=4),
     # the practice per member: issue 17; +6 districts; the cohort, the period's steps and the meetings held read
     # once, and the compact's patrols counted once for the practice and the districts (with the members'
     # paths). The overdue parties' names and chiefs: one statement each, none when no party is late (as here)

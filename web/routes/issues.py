@@ -21,7 +21,7 @@ from workflow.core.clock import SHANGHAI
 from workflow.core.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationFailed
 from workflow.core.evidence import add_evidence, attachment_type, readable_size, sniff, store_path
 from workflow.core.payload import check_text
-from workflow.core.services import IssueDraft, apply, report_issue
+from workflow.core.services import IssueDraft, apply, report_issue, step_beside
 from workflow.core.uow import UnitOfWork
 from workflow.patrols.records import report_from_patrol
 from workflow.reading.issues import (
@@ -31,7 +31,6 @@ from workflow.reading.issues import (
     cursor_key,
     list_issues,
     page_cursor,
-    scope_beside,
     scope_of,
     view_beside,
     view_of,
@@ -269,9 +268,10 @@ def router(access: Access) -> APIRouter:
         """Fire a trigger: 409 on a stale version or a state that does not allow it, 403, 422 naming each field."""
 
         def fire(actor: Actor, found: Mapping[str, Any] | None) -> dict[str, Any]:
-            # The scope came with the caller, before the step's transaction: an issue's compact never changes.
+            # The issue came with the caller, before the step's transaction: its compact never changes, and
+            # the step's write checks that its version still stands.
             access.scoped(actor, code, scope_of(code, found))
-            result = apply(uow, code, body.trigger, actor, body.payload, body.expected_version)
+            result = apply(uow, code, body.trigger, actor, body.payload, body.expected_version, first=found)
             return {
                 "code": result.issue_code,
                 "state": result.state,
@@ -280,7 +280,7 @@ def router(access: Access) -> APIRouter:
                 "notified": result.notified,
             }
 
-        return await access.answer_beside(uow, shown, scope_beside(code), fire, quick=True)
+        return await access.answer_beside(uow, shown, step_beside(code, body.trigger), fire, quick=True)
 
     @api.post("/issues/{code}/attachments", status_code=201)
     async def attach(

@@ -29,7 +29,7 @@ from states.policy import (
     OBSERVED_SKEW_MINUTES,
     PLANNED_STATES,
 )
-from workflow.core.actors import Actor, parties
+from workflow.core.actors import Actor, Beside, parties
 from workflow.core.calendar import end_of_day, local_today
 from workflow.core.deadlines import next_check, waiting_path
 from workflow.core.driver import Direct
@@ -103,6 +103,8 @@ _LOADS = {
     for lock in (False, True)
     for check_round in (False, True)
 }
+# The first try's load by code, to send in the caller's statement (``step_beside``), built once each.
+_FIRST_LOADS = {check_round: _load_statement(True, False, check_round) for check_round in (False, True)}
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
 # Every column of an event but its id, as ``_fire`` gives them.
 _INSERT_EVENT = Direct(_event.insert(), column_keys=[column.name for column in _event.c if column.name != "id"])
@@ -237,10 +239,17 @@ def apply(
     actor: Actor,
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    *,
+    first: Mapping[str, Any] | None = None,
 ) -> StepResult:
-    """Fire ``trigger`` on ``issue`` (id or code) as ``actor``; all or nothing."""
+    """Fire ``trigger`` on ``issue`` (id or code) as ``actor``; all or nothing.
+
+    ``first``: the issue as ``step_beside`` read it in the caller's statement, before this transaction; the
+    first try starts from it instead of loading the issue again (the write's version check catches a step
+    that came in between, and the step then loads and fires again as after any collision).
+    """
     with uow:
-        result = apply_within(uow, issue, trigger, actor, payload, expected_version)
+        result = apply_within(uow, issue, trigger, actor, payload, expected_version, first=first)
         uow.commit()
     return result
 
@@ -252,6 +261,8 @@ def apply_within(
     actor: Actor,
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    *,
+    first: Mapping[str, Any] | None = None,
 ) -> StepResult:
     """``apply`` inside a unit of work the caller opened and commits, with writes of its own.
 
@@ -261,13 +272,21 @@ def apply_within(
     """
     check_round = trigger in _ROUND_TRIGGERS
     try:
-        row = _load(uow.connection, issue, check_round=check_round)
+        row = _load(uow.connection, issue, check_round=check_round) if first is None else SimpleNamespace(**first)
         return _fire(uow, row, trigger, actor, payload or {}, expected_version)
     except _Collided:
-        # Only PostgreSQL gets here: SQLite's writer took the write lock at BEGIN IMMEDIATE. The first
-        # try reads without a lock, so the usual uncontended step costs no more than before.
+        # The first try read without a lock: on PostgreSQL inside the transaction, or before it (``first``;
+        # on SQLite too, before BEGIN IMMEDIATE took the write lock), so the usual uncontended step costs
+        # no more than before.
         row = _load(uow.connection, issue, lock=True, check_round=check_round)
         return _fire(uow, row, trigger, actor, payload or {}, None, last=True)
+
+
+def step_beside(code: str, trigger: str) -> Beside:
+    """The first try's load of ``trigger`` on issue ``code``, to send in the caller's statement and hand to
+    ``apply`` as ``first``: a step through the API then reads its issue in the round trip that finds its
+    caller. Its columns include the issue's ``compact_id``, ``reporting_path`` and ``receiving_path``."""
+    return Beside(_FIRST_LOADS[trigger in _ROUND_TRIGGERS], {"key": code})
 
 
 def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:

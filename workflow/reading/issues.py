@@ -522,7 +522,7 @@ class IssueScope:
 
 # Built once: a statement made anew costs more than running it (it is on every step through the API).
 _SCOPE = (
-    sa.select(_issue.c.compact_id, _reporting.c.path.label("rp"), _receiving.c.path.label("vp"))
+    sa.select(_issue.c.compact_id, _reporting.c.path.label("reporting_path"), _receiving.c.path.label("receiving_path"))
     .select_from(_sides())
     .where(_issue.c.code == sa.bindparam("code"))
 )
@@ -534,16 +534,12 @@ def issue_scope(conn: sa.Connection, code: str) -> IssueScope:
     return scope_of(code, row._mapping if row is not None else None)
 
 
-def scope_beside(code: str) -> Beside:
-    """The read behind ``issue_scope``, to send in the caller's statement (``scope_of``)."""
-    return Beside(_SCOPE, {"code": code})
-
-
 def scope_of(code: str, row: Mapping[Any, Any] | None) -> IssueScope:
-    """The scope in a row of ``issue_scope``'s statement; NotFound for no row."""
+    """The scope in a row of ``issue_scope``'s statement, or of any with its three columns (a step's first load,
+    ``step_beside``); NotFound for no row."""
     if row is None:
         raise NotFound("issue", code)
-    return IssueScope(row["compact_id"], row["rp"], row["vp"])
+    return IssueScope(row["compact_id"], row["reporting_path"], row["receiving_path"])
 
 
 def compact_id_of(conn: sa.Connection, code: str) -> int:
