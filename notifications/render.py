@@ -19,30 +19,15 @@ from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
 from states import CHART
 from states.chart import CHOICE_LABELS, MEETING_LEVELS
+from states.words import LANGUAGES, WORDS
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import SHANGHAI
 from workflow.core.deadlines import due_texts
 from workflow.core.outbox import Notice
 
 TEMPLATES = Path(__file__).with_name("templates")
-LOCALES = ("zh-CN", "en")
+LOCALES = LANGUAGES
 
-_NOTICE_LABELS = {
-    "reminder": ("办理提醒", "reminder"),
-    "overdue": ("超期提醒", "overdue"),
-    "revisit_due": ("回头看到期", "revisit due"),
-    "revisit_overdue": ("回头看逾期", "revisit overdue"),
-    "bulletin": ("月通报", "monthly bulletin"),
-    "interview": ("季度约谈名单", "quarterly interview list"),
-    "meeting_invited": ("联席会议通知", "joint meeting invitation"),
-    "meeting_changed": ("联席会议变更", "joint meeting moved"),
-    "meeting_cancelled": ("联席会议取消", "joint meeting cancelled"),
-    "meeting_reminder": ("联席会议提醒", "joint meeting tomorrow"),
-    "action_assigned": ("督办事项", "action item"),
-    "action_reminder": ("督办事项到期提醒", "action item due soon"),
-    "action_overdue": ("督办事项逾期", "action item overdue"),
-    "calendar_unknown": ("节假日安排缺失", "holiday arrangement missing"),
-}
 # Notices that carry the meeting's calendar invitation.
 _INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}
 # A meeting's level in each language, from the chart's words for the choice.
@@ -136,11 +121,7 @@ class Renderer:
         return None
 
     def _context(self, notice: Notice, now: datetime, locale: str) -> dict[str, Any]:
-        label_zh, label_en = _NOTICE_LABELS.get(notice.kind) or (
-            (CHART.trigger_label(notice.kind), notice.kind.replace("_", " "))
-            if notice.kind in CHART.trigger_names()
-            else (notice.kind, notice.kind)
-        )
+        label_zh, label_en = _kind_labels(notice.kind)
         state = CHART.state(notice.issue_state) if notice.issue_state else None
         due_zh, due_en = due_texts(self.calendar, notice.due_at, now)
         view = _Payload(
@@ -169,6 +150,14 @@ class Renderer:
             "recipient": notice.recipient_name,
             "levels": _LEVELS[locale],
         }
+
+
+def _kind_labels(kind: str) -> tuple[str, str]:
+    """What a notice's kind is called in each language: a step by the chart's label, any other kind by the
+    catalogue's name for it, and one it lacks as a plain "notice" (never by its code)."""
+    if kind in CHART.trigger_names():
+        return CHART.trigger_label(kind), CHART.trigger_label(kind, en=True)
+    return WORDS.get(f"notice.{kind}") or WORDS["notice.other"]
 
 
 def _details(notice: Notice, locale: str) -> list[tuple[str, str]]:

@@ -1,9 +1,9 @@
-"""The reports' words, in Simplified Chinese and English: every word a PDF shows that is not data.
+"""The reports' words, in Simplified Chinese and English, as the report templates and builders say them.
 
-Each document keeps its words in a module of its own here (``common`` for what every document shares);
-together they are one catalogue: a key is in exactly one module, ``say`` finds it in any, and a missing key
-raises rather than printing the key. Labels of states, triggers, fields, parties and categories come from
-the chart and the policy, in the same two languages, through ``Words``.
+The words themselves are in the one catalogue, ``states.words``, a module per document there (``common`` for
+what every report shares); ``say`` and ``Words`` read it, and a missing key raises rather than printing the
+key. Labels of states, triggers, fields, parties and categories come from the chart and the policy, in the
+same two languages, through ``Words``.
 
 Placeholders are ``str.format`` fields named for what fills them (``{compact}``); the values are data, and
 the templates escape the sentence they end up in.
@@ -11,31 +11,18 @@ the templates escape the sentence they end up in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
-from types import MappingProxyType
 from typing import Any
 
-from reports.words import bulletin, common, documents, followup, ledger, meetings, revisit
 from states.chart import CHART, PARTY_LABELS, PARTY_LABELS_EN, Party
 from states.policy import CATEGORIES, CHECKLIST_EN
+from states.words import DEFAULT, LANGUAGES, REPORT_MODULES, WORDS, merged
 from workflow.core.clock import SHANGHAI
 
-LANGUAGES = ("zh-CN", "en")
-DEFAULT = "zh-CN"
+__all__ = ["DEFAULT", "LANGUAGES", "OWN", "WORDS", "Words", "check_lang", "say"]
 
-
-def _merged(*modules: Any) -> Mapping[str, tuple[str, str]]:
-    merged: dict[str, tuple[str, str]] = {}
-    for module in modules:
-        for key, pair in module.WORDS.items():
-            if key in merged:
-                raise ValueError(f"report word {key!r} is in two modules of reports.words")
-            merged[key] = pair
-    return MappingProxyType(merged)
-
-
-WORDS = _merged(common, documents, followup, bulletin, revisit, meetings, ledger)
+# The reports' own entries of the catalogue (what their checks hold to being used).
+OWN = merged(*REPORT_MODULES)
 
 
 def check_lang(lang: str) -> str:

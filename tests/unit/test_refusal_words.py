@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from states.reasons import REASONS
-from web.pages.text import LANGUAGES, Text
+from states.words import LANGUAGES
+from web.pages.text import Text
 from workflow.core.errors import Reason, ValidationFailed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.words import WORDS, Words, check_lang, say
+from reports.words import OWN as WORDS
+from reports.words import Words, check_lang, say
 from workflow.core.clock import SHANGHAI
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from web.pages.text import LANGUAGES, Text
+from states.words import LANGUAGES
+from web.pages.text import Text
 from workflow.core.errors import WorkflowError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"

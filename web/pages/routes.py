@@ -26,11 +26,12 @@ from starlette.datastructures import FormData, UploadFile
 from states import CHART, TABLE, Party
 from states.chart import SERVICE_TRIGGERS, FieldKind, phase_of
 from states.policy import CATEGORIES
+from states.words import LANGUAGES
 from web.access import CSRF_FIELD, SESSION_COOKIE, Access, compacts_of
 from web.pages import LANG_COOKIE, TEMPLATES, enforcement, language, patrols, revisits, watershed, workbench
 from web.pages.deps import Posted, Viewer
 from web.pages.maps import Shape, draw
-from web.pages.text import LANGUAGES, Text
+from web.pages.text import Text
 from web.pages.watershed import MAP_LAYERS, frame_shape, map_shapes, neighbourhood
 from web.security import client_address
 from workflow.accounts.signin import SESSION_LIFETIME, login, logout, session_for
