@@ -88,9 +88,11 @@ def test_a_step_without_a_version_applies_on_the_current_one_and_a_stale_version
             world.fire(code, "progress", RECEIVER, expected, note="再报")
 
 
-def _another_step_lands_first(monkeypatch: pytest.MonkeyPatch, world: World, code: str) -> None:
-    """Another chief's step lands on ``code`` after a request read the issue with its caller (``step_beside``)
-    and before the request's own step is written."""
+def _stale_after_its_read(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
+    """An issue in rectification, and its version; another chief's step will land on it after the next API
+    request read it with its caller (``step_beside``) and before the request's own step is written."""
+    code = world.report()
+    walk_to(world, code, "start_rectify")
     real = issue_routes.apply
 
     def after_another(*args: Any, **kwargs: Any) -> StepResult:
@@ -99,15 +101,13 @@ def _another_step_lands_first(monkeypatch: pytest.MonkeyPatch, world: World, cod
         return real(*args, **kwargs)
 
     monkeypatch.setattr(issue_routes, "apply", after_another)
+    return code, world.issue(code).version
 
 
 def test_an_api_step_whose_first_read_went_stale_applies_on_what_the_other_step_left(
     world: World, receiver_api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = world.report()
-    walk_to(world, code, "start_rectify")
-    start = world.issue(code).version
-    _another_step_lands_first(monkeypatch, world, code)
+    code, start = _stale_after_its_read(world, monkeypatch)
 
     answer = receiver_api.post(
         f"/api/v1/issues/{code}/transitions", json={"trigger": "progress", "payload": {"note": "白马镇清淤过半"}}
@@ -127,10 +127,7 @@ def test_an_api_step_whose_first_read_went_stale_applies_on_what_the_other_step_
 def test_an_api_step_at_a_version_that_went_stale_after_its_read_is_a_409_and_writes_nothing(
     world: World, receiver_api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = world.report()
-    walk_to(world, code, "start_rectify")
-    start = world.issue(code).version
-    _another_step_lands_first(monkeypatch, world, code)
+    code, start = _stale_after_its_read(world, monkeypatch)
 
     answer = receiver_api.post(
         f"/api/v1/issues/{code}/transitions",
