@@ -19,7 +19,7 @@ from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
 from states import CHART
 from states.chart import CHOICE_LABELS, MEETING_LEVELS
-from states.words import LANGUAGES, WORDS
+from states.words import LANGUAGES, WORDS, said_value
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import SHANGHAI
 from workflow.core.deadlines import due_texts
@@ -161,18 +161,20 @@ def _kind_labels(kind: str) -> tuple[str, str]:
 
 
 def _details(notice: Notice, locale: str) -> list[tuple[str, str]]:
-    """The step's payload as (label, text) pairs, in the order the chart declares its fields."""
+    """The step's payload as (label, text) pairs in the reader's language, in the order the chart declares its
+    fields: each value as the pages say it (checklist items and choices by their labels, never their codes)."""
     if notice.trigger is None or notice.trigger in ("report", "flag"):
         return []
+    en = locale == "en"
     out = []
-    for name, label in CHART.field_labels(notice.trigger).items():
+    for name, label in CHART.field_labels(notice.trigger, en=en).items():
         value = notice.payload.get(name)
         if value in (None, "", []):
             continue
-        text = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        text = said_value(notice.trigger, name, value, en=en)
         if name == "receiving" and notice.receiving_name:
-            text = f"{notice.receiving_name}（{text}）"
-        out.append((label if locale == "zh-CN" else name.replace("_", " "), text))
+            text = WORDS["notice.place_with_code"][en].format(name=notice.receiving_name, code=text)
+        out.append((label, text))
     return out
 
 

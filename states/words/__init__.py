@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
+from typing import Any
 
+from states.chart import CHART, CHOICE_LABELS, FieldKind
+from states.policy import CATEGORIES, CHECKLIST_EN
 from states.words import bulletin, common, documents, followup, ledger, meetings, notices, pages, revisit
 
 LANGUAGES = ("zh-CN", "en")
@@ -37,3 +40,30 @@ def merged(*modules: ModuleType) -> Mapping[str, tuple[str, str]]:
 
 
 WORDS = merged(pages, notices, *REPORT_MODULES)
+
+# A checklist item's Chinese label is its category's; the English one the policy's.
+_ITEMS_ZH = {code: label for category in CATEGORIES.values() for code, label in category.checklist}
+
+
+def item_label(code: str, *, en: bool) -> str:
+    """A verification checklist item's label; the code as stored for one the policy no longer lists."""
+    return (CHECKLIST_EN if en else _ITEMS_ZH).get(code, code)
+
+
+def said_value(trigger: str, name: str, value: Any, *, en: bool, names: Mapping[str, str] | None = None) -> str:
+    """A step's payload value as a reader says it, on a page or in a message: checklist items and choices by
+    their labels, a percentage with its sign, a jurisdiction by its name when ``names`` (code to name) has it,
+    anything else as stored (it is data)."""
+    kind = CHART.field_kinds(trigger).get(name)
+    separator = WORDS["common.list_separator"][en]
+    if kind == FieldKind.ITEMS and isinstance(value, list):
+        return separator.join(item_label(str(v), en=en) for v in value)
+    if kind == FieldKind.CHOICE and value in CHOICE_LABELS:
+        return CHOICE_LABELS[value][en]
+    if kind == FieldKind.PERCENT:
+        return f"{value}%"
+    if isinstance(value, list):
+        return separator.join(str(v) for v in value)
+    if isinstance(value, str) and names:
+        return names.get(value, value)
+    return str(value)

@@ -15,6 +15,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "notice.action_reminder": ("督办事项到期提醒", "action item due soon"),
     "notice.action_overdue": ("督办事项逾期", "action item overdue"),
     "notice.calendar_unknown": ("节假日安排缺失", "holiday arrangement missing"),
+    # a jurisdiction named in a step, with its division code
+    "notice.place_with_code": ("{name}（{code}）", "{name} ({code})"),
     # a kind not named above (a newer sender than this catalogue): never said by its code
     "notice.other": ("通知", "notice"),
 }

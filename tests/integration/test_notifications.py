@@ -52,8 +52,20 @@ from riverchief.bootstrap import bootstrap
 from riverchief.demo.play import DATA
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
+from states.chart import CHOICE_LABELS
+from states.words import item_label
 from tests.conftest import drop_postgres_database, fresh_postgres_database
-from tests.factories import COORDINATOR, RECEIVER, RECEIVING_CODE, REPORTER, START, World, load_world, walk_to
+from tests.factories import (
+    CHECKLIST,
+    COORDINATOR,
+    RECEIVER,
+    RECEIVING_CODE,
+    REPORTER,
+    START,
+    World,
+    load_world,
+    walk_to,
+)
 from workflow.core import outbox
 from workflow.core.clock import FrozenClock
 from workflow.core.db import make_engine
@@ -941,6 +953,35 @@ def test_a_person_who_reads_english_gets_the_english_layout_and_others_keep_chin
     assert chinese.subject == f"【交办】{code} {TITLE}"
     assert chinese.text.startswith("许慧敏，您好：")
     assert '<html lang="zh-CN">' in chinese.html
+
+
+def test_a_steps_details_say_checklist_items_and_meeting_levels_by_their_words_in_each_language(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    # The checklist's items and the meeting's level are stored as codes (outfall_closed, district); a message
+    # says them as the pages do, in the reader's language, and its labels are the chart's in that language.
+    world = sqlite_world
+    reach(world, tmp_path, RECEIVER, locale="en")
+    code = world.report()
+    walk_to(world, code, "pass_check", occurrence=2)
+    met = handed_off(world, title="会办")
+    world.fire(met, "dispute", RECEIVER, reason="异议")
+    world.fire(met, "convene", COORDINATOR, level="district", agenda="会办")
+    recorder = Recorder()
+    dispatcher(world, [recorder]).drain()
+
+    def one(kind: str, locale: str) -> Message:
+        return next(m for m in recorder.messages if m.kind == kind and m.locale == locale)
+
+    chinese, english = one("pass_check", "zh-CN"), one("pass_check", "en")
+    assert "核查清单：" + "、".join(item_label(c, en=False) for c in sorted(CHECKLIST)) in chinese.text
+    assert "Checklist: " + ", ".join(item_label(c, en=True) for c in sorted(CHECKLIST)) in english.text
+    assert "会议层级：" + CHOICE_LABELS["district"][0] in one("convene", "zh-CN").text
+    assert "Meeting level: " + CHOICE_LABELS["district"][1] in one("convene", "en").text
+    for message in (chinese, one("convene", "zh-CN")):
+        for stored in (*CHECKLIST, "district"):
+            assert stored not in message.text + message.markdown + message.html, (stored, message.text)
+    assert "_" not in english.text.split("Details:")[0]  # no code like outfall_closed either
 
 
 @pytest.mark.parametrize(

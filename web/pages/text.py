@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from states.chart import CHART, CHOICE_LABELS, PARTY_LABELS, PARTY_LABELS_EN, Field, FieldKind, Party
-from states.policy import CATEGORIES, CHECKLIST_EN
-from states.words import LANGUAGES, WORDS
+from states.chart import CHART, CHOICE_LABELS, PARTY_LABELS, PARTY_LABELS_EN, Field, Party
+from states.policy import CATEGORIES
+from states.words import LANGUAGES, WORDS, item_label, said_value
 from workflow.core.errors import (
     Conflict,
     CsrfRefused,
@@ -74,7 +74,7 @@ class Text:
 
     def item(self, code: str) -> str:
         """A checklist item's label."""
-        return _ITEMS_ZH[code] if self.zh else CHECKLIST_EN[code]
+        return item_label(code, en=not self.zh)
 
     def choice(self, code: str) -> str:
         """The label of a choice a CHOICE field offers (a meeting level, a report kind)."""
@@ -90,16 +90,7 @@ class Text:
 
     def value(self, trigger: str, name: str, value: Any, names: Mapping[str, str]) -> str:
         """A payload value as a reader says it: items and choices by their labels, jurisdictions by name."""
-        kind = CHART.field_kinds(trigger).get(name)
-        if kind == FieldKind.ITEMS and isinstance(value, list):
-            return self("item_sep").join(self.item(v) if v in CHECKLIST_EN else str(v) for v in value)
-        if kind == FieldKind.CHOICE and value in CHOICE_LABELS:
-            return self.choice(value)
-        if kind == FieldKind.PERCENT:
-            return f"{value}%"
-        if isinstance(value, list):
-            return self("item_sep").join(str(v) for v in value)
-        return names.get(value, str(value)) if isinstance(value, str) else str(value)
+        return said_value(trigger, name, value, en=not self.zh, names=names)
 
     # -- refusals ----------------------------------------------------------------------------------
 
@@ -147,7 +138,6 @@ class Text:
 
 
 _QUARTER = re.compile(r"\b(\d{4})-Q([1-4])\b")
-_ITEMS_ZH = {code: label for category in CATEGORIES.values() for code, label in category.checklist}
 # The words for a refusal that names no field, by its kind (the first that fits).
 _REFUSAL_KEYS: tuple[tuple[type[WorkflowError], str], ...] = (
     (NotFound, "not_found"),
