@@ -13,6 +13,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -982,6 +983,8 @@ def test_a_steps_details_say_checklist_items_and_meeting_levels_by_their_words_i
         for stored in (*CHECKLIST, "district"):
             assert stored not in message.text + message.markdown + message.html, (stored, message.text)
     assert "_" not in english.text.split("Details:")[0]  # no code like outfall_closed either
+    for layout in (english.text, english.html, english.markdown):  # nor Chinese punctuation around the English
+        assert not re.search("[：，。、（）]", layout), layout
 
 
 @pytest.mark.parametrize(
