@@ -37,8 +37,17 @@ _MARKDOWN_INERT = str.maketrans(
 )
 
 
+class _Written(str):
+    """What a kind's macro wrote (its subject, its ask): each value in it was made plain where the macro printed
+    it, and its own words ("[hand off]") are left as written, on one line."""
+
+    __slots__ = ()
+
+
 def _inert(value: Any) -> Any:
     """Markdown robots render markup: every value printed into them is made plain."""
+    if isinstance(value, _Written):
+        return " ".join(value.splitlines())
     return value.translate(_MARKDOWN_INERT) if isinstance(value, str) else value
 
 
@@ -69,6 +78,7 @@ class Renderer:
         self._html = _env(autoescape=True)
         self._text = _env(autoescape=False)
         self._markdown = _env(autoescape=False, finalize=_inert)
+        self._markdown.filters["written"] = _Written
 
     def _kind(self, env: Environment, locale: str, kind: str) -> Template:
         return env.select_template([f"{locale}/kinds/{kind}.j2", f"{locale}/kinds/_default.j2"])

@@ -947,6 +947,8 @@ def test_a_person_who_reads_english_gets_the_english_layout_and_others_keep_chin
     assert '<html lang="en">' in english.html
     assert "<p>Dear 黄德明,</p>" in english.html
     assert "> State: handed off" in english.markdown
+    # The template's own brackets stay as written; only the values printed into a robot's markdown turn plain.
+    assert english.markdown.startswith(f"### [hand off] {code} {TITLE}\n")
     assert f"[Details](http://localhost:8000/issues/{code})" in english.markdown
     assert inbox_of(world, RECEIVER)[0].subject == english.subject
 
