@@ -63,7 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "bulletin.col.overdue": ("超期问题", "Overdue issues"),
     "bulletin.col.code": ("编号", "Code"),
     "bulletin.col.action": ("事项", "Action item"),
-    "bulletin.col.owner": ("责任单位", "Responsible"),
+    "bulletin.col.owner": ("责任单位", "Owner"),
     "bulletin.col.due": ("完成时限", "Due"),
     "bulletin.more_issues": ("等共 {count} 件", "({count} in all)"),
     "bulletin.party.coordinator": ("联席会议", "Joint meeting"),

@@ -63,6 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "meeting.col.item_code": ("编号", "Item no."),
     "meeting.col.item": ("事项", "Item"),
     "meeting.col.owner": ("责任单位", "Owner"),
+    "meeting.col.due": ("完成时限", "Due"),  # as the bulletins and the action items page say it
     "meeting.no_actions": ("无。", "None."),
     "meeting.signatures": ("四、各方签字", "4. Signatures"),
     "meeting.signature": ("（签字）", "(signature)"),
