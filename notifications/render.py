@@ -8,6 +8,7 @@ become markup, and ``{{ }}`` in it is printed, never evaluated.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ class Renderer:
 
         def page(env: Environment, layout: str) -> str:
             kind = self._kind(env, locale, notice.kind).module
-            return env.get_template(f"{locale}/{layout}").render(k=kind, **context).strip()
+            return env.get_template(layout).render(k=kind, **context).strip()
 
         subject_module = self._kind(self._text, locale, notice.kind).module
         subject = " ".join(str(subject_module.subject(context["n"], context["p"], context["d"])).split())  # type: ignore[attr-defined]
@@ -151,7 +152,13 @@ class Renderer:
             when=notice.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
             link=self._link(notice),
         )
+        en = locale == "en"
         return {
+            # The frame's words, in the reader's language; the kind's own sentences are in its template.
+            "t": functools.partial(_say, en),
+            "lang": locale,
+            "state": view["state_label_en" if en else "state_label"],
+            "due": view["due_text_en" if en else "due_text"],
             "details": _details(notice, locale),
             "n": view,
             "p": _Payload(notice.payload),
@@ -160,6 +167,12 @@ class Renderer:
             "recipient": notice.recipient_name,
             "levels": _LEVELS[locale],
         }
+
+
+def _say(en: bool, key: str, /, **values: Any) -> str:
+    """The catalogue's words under ``key`` in one language, with ``values`` filled in."""
+    words = WORDS[key][en]
+    return words.format(**values) if values else words
 
 
 def _kind_labels(kind: str) -> tuple[str, str]:

@@ -69,3 +69,13 @@ def test_every_kind_of_notice_is_named_by_the_chart_or_the_catalogue(kind: str) 
 
 def test_a_kind_the_catalogue_lacks_is_a_plain_notice_not_its_code() -> None:
     assert _kind_labels("pump_station_alarm") == ("通知", "notice")
+
+
+@pytest.mark.parametrize("layout", ["email.txt.j2", "email.html.j2", "robot.md.j2"])
+def test_the_frame_of_every_message_takes_its_words_from_the_catalogue(layout: str) -> None:
+    # One frame per layout for both languages; a Chinese (or English) word written into it would reach readers
+    # of the other language. The kinds' own sentences are in their templates for each language.
+    text = (ROOT / "notifications" / "templates" / layout).read_text(encoding="utf-8")
+    assert not CHINESE.search(text), CHINESE.findall(text)
+    words = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|<[^>]*>|&\w+;", " ", text, flags=re.S)
+    assert not re.findall(r"[A-Za-z]{2,}", words.replace("doctype html", "")), words
