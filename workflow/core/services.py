@@ -97,14 +97,13 @@ def _load_statement(by_code: bool, lock: bool, check_round: bool) -> sa.Select[A
     return query.with_for_update(of=_issue) if lock else query
 
 
-_LOADS = {
-    (by_code, lock, check_round): Direct(_load_statement(by_code, lock, check_round))
+_LOAD_STATEMENTS = {
+    (by_code, lock, check_round): _load_statement(by_code, lock, check_round)
     for by_code in (False, True)
     for lock in (False, True)
     for check_round in (False, True)
 }
-# The first try's load by code, to send in the caller's statement (``step_beside``), built once each.
-_FIRST_LOADS = {check_round: _load_statement(True, False, check_round) for check_round in (False, True)}
+_LOADS = {key: Direct(statement) for key, statement in _LOAD_STATEMENTS.items()}
 _VERSION = sa.select(_issue.c.version).where(_issue.c.id == sa.bindparam("b_id"))
 # Every column of an event but its id, as ``_fire`` gives them.
 _INSERT_EVENT = Direct(_event.insert(), column_keys=[column.name for column in _event.c if column.name != "id"])
@@ -286,7 +285,7 @@ def step_beside(code: str, trigger: str) -> Beside:
     """The first try's load of ``trigger`` on issue ``code``, to send in the caller's statement and hand to
     ``apply`` as ``first``: a step through the API then reads its issue in the round trip that finds its
     caller. Its columns include the issue's ``compact_id``, ``reporting_path`` and ``receiving_path``."""
-    return Beside(_FIRST_LOADS[trigger in _ROUND_TRIGGERS], {"key": code})
+    return Beside(_LOAD_STATEMENTS[True, False, trigger in _ROUND_TRIGGERS], {"key": code})
 
 
 def current_version(uow: UnitOfWork, issue: int | str) -> tuple[int, int]:
