@@ -281,6 +281,7 @@ def test_evidence_is_uploaded_read_back_by_readers_and_refused_by_content(
     assert back.status_code == 200
     assert back.content == photo
     assert back.headers["content-type"] == "image/png"
+    assert back.headers["x-content-type-options"] == "nosniff"
 
     disguised = client.post(
         f"/api/v1/issues/{code}/attachments",

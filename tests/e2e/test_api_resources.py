@@ -510,6 +510,7 @@ def test_a_filed_report_is_listed_and_downloaded_with_the_bytes_that_were_filed(
     assert download.content == filed.path.read_bytes()
     assert hashlib.sha256(download.content).hexdigest() == filed.sha256
     assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["x-content-type-options"] == "nosniff"
     disposition = download.headers["content-disposition"]
     assert disposition.startswith("attachment;")
     assert f'filename="{filed.path.name}"' in disposition
@@ -527,6 +528,7 @@ def test_an_english_copy_of_a_filed_follow_up_is_made_on_asking_and_nothing_is_f
     assert copy.status_code == 200
     assert copy.headers["content-type"] == "application/pdf"
     assert copy.headers["cache-control"] == "no-store"
+    assert copy.headers["x-content-type-options"] == "nosniff"
     text = subprocess.run(["pdftotext", "-", "-"], input=copy.content, capture_output=True, check=True).stdout
     assert "Follow-up report on a cross-border issue" in text.decode()
     name = unquote(copy.headers["content-disposition"].split("filename*=UTF-8''", 1)[1])

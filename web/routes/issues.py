@@ -339,7 +339,7 @@ def router(access: Access) -> APIRouter:
         return Response(
             path.read_bytes(),
             media_type=kind,
-            headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
+            headers={"Content-Disposition": "inline"},  # never sniffed: web.security says so on every response
         )
 
     @api.post("/issues", status_code=201, response_model=Any)

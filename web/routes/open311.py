@@ -171,14 +171,13 @@ def _fill(element: ET.Element, value: Any, tag: str) -> None:
 
 def render(fmt: str, root: str, item: str, body: Any, status: int = 200) -> Response:
     """A list of objects (or one object) as JSON or as the spec's XML (``<root><item>…</item></root>``)."""
-    headers = {"X-Content-Type-Options": "nosniff"}
     if fmt == "xml":
         top = ET.Element(root)
         for entry in body if isinstance(body, list) else [body]:
             _fill(top if not isinstance(body, list) else ET.SubElement(top, item), entry, item)
         text = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="unicode")
-        return Response(text, status_code=status, media_type="text/xml; charset=utf-8", headers=headers)
-    return Response(_json(body), status_code=status, media_type="application/json; charset=utf-8", headers=headers)
+        return Response(text, status_code=status, media_type="text/xml; charset=utf-8")
+    return Response(_json(body), status_code=status, media_type="application/json; charset=utf-8")
 
 
 def _json(body: Any) -> str:
