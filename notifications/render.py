@@ -8,7 +8,6 @@ become markup, and ``{{ }}`` in it is printed, never evaluated.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,17 @@ from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
 from states import CHART
 from states.chart import CHOICE_LABELS, MEETING_LEVELS
-from states.words import LANGUAGES, WORDS, said_value
+from states.words import LANGUAGES, WORDS, said_value, word
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import SHANGHAI
 from workflow.core.deadlines import due_texts
 from workflow.core.outbox import Notice
 
 TEMPLATES = Path(__file__).with_name("templates")
-LOCALES = LANGUAGES
-
 # Notices that carry the meeting's calendar invitation.
 _INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}
 # A meeting's level in each language, from the chart's words for the choice.
-_LEVELS = {locale: {level: CHOICE_LABELS[level][i] for level in MEETING_LEVELS} for i, locale in enumerate(LOCALES)}
+_LEVELS = {locale: {level: CHOICE_LABELS[level][i] for level in MEETING_LEVELS} for i, locale in enumerate(LANGUAGES)}
 _MARKDOWN_INERT = str.maketrans(
     {"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "\n": " ", "\r": " "}
 )
@@ -86,7 +83,7 @@ class Renderer:
 
     def render(self, notice: Notice, now: datetime) -> Message:
         """The message for one notice, in the recipient's language."""
-        locale = notice.locale if notice.locale in LOCALES else "zh-CN"
+        locale = notice.locale if notice.locale in LANGUAGES else "zh-CN"
         context = self._context(notice, now, locale)
 
         def page(env: Environment, layout: str) -> str:
@@ -155,7 +152,7 @@ class Renderer:
         en = locale == "en"
         return {
             # The frame's words, in the reader's language; the kind's own sentences are in its template.
-            "t": functools.partial(_say, en),
+            "t": lambda key, /, **values: word(key, en, **values),
             "lang": locale,
             "state": view["state_label_en" if en else "state_label"],
             "due": view["due_text_en" if en else "due_text"],
@@ -167,12 +164,6 @@ class Renderer:
             "recipient": notice.recipient_name,
             "levels": _LEVELS[locale],
         }
-
-
-def _say(en: bool, key: str, /, **values: Any) -> str:
-    """The catalogue's words under ``key`` in one language, with ``values`` filled in."""
-    words = WORDS[key][en]
-    return words.format(**values) if values else words
 
 
 def _kind_labels(kind: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from states.chart import CHART, PARTY_LABELS, PARTY_LABELS_EN, Party
 from states.policy import CATEGORIES, CHECKLIST_EN
-from states.words import DEFAULT, LANGUAGES, REPORT_MODULES, WORDS, merged
+from states.words import DEFAULT, LANGUAGES, REPORT_MODULES, WORDS, merged, word
 from workflow.core.clock import SHANGHAI
 
 __all__ = ["DEFAULT", "LANGUAGES", "OWN", "WORDS", "Words", "check_lang", "say"]
@@ -34,13 +34,7 @@ def check_lang(lang: str) -> str:
 
 def say(key: str, lang: str = DEFAULT, /, **values: Any) -> str:
     """The words under ``key`` in ``lang``, with ``values`` filled in."""
-    return _word(key, check_lang(lang) == "en", values)
-
-
-def _word(key: str, en: bool, values: dict[str, Any]) -> str:
-    zh, english = WORDS[key]  # a KeyError is a bug: a template or builder names a key the catalogue lacks
-    text = english if en else zh
-    return text.format(**values) if values else text
+    return word(key, check_lang(lang) == "en", **values)
 
 
 class Words:
@@ -53,7 +47,7 @@ class Words:
         self.en = lang == "en"
 
     def __call__(self, key: str, /, **values: Any) -> str:
-        return _word(key, self.en, values)  # the language was checked once, when these words were made
+        return word(key, self.en, **values)  # the language was checked once, when these words were made
 
     def state(self, name: str) -> str:
         """A state's label."""

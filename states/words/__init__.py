@@ -41,6 +41,14 @@ def merged(*modules: ModuleType) -> Mapping[str, tuple[str, str]]:
 
 WORDS = merged(pages, notices, *REPORT_MODULES)
 
+
+def word(key: str, en: bool, /, **values: Any) -> str:
+    """The words under ``key``, in English or Chinese, with ``values`` filled in; a KeyError for a key the
+    catalogue lacks (a bug: whoever names it is wrong), never the key itself."""
+    words = WORDS[key][en]
+    return words.format(**values) if values else words
+
+
 # A checklist item's Chinese label is its category's; the English one the policy's.
 _ITEMS_ZH = {code: label for category in CATEGORIES.values() for code, label in category.checklist}
 

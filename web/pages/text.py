@@ -15,7 +15,7 @@ from typing import Any
 
 from states.chart import CHART, CHOICE_LABELS, PARTY_LABELS, PARTY_LABELS_EN, Field, Party
 from states.policy import CATEGORIES
-from states.words import LANGUAGES, WORDS, item_label, said_value
+from states.words import LANGUAGES, WORDS, item_label, said_value, word
 from workflow.core.errors import (
     Conflict,
     CsrfRefused,
@@ -37,8 +37,7 @@ class Text:
         self._index = LANGUAGES.index(self.lang)
 
     def __call__(self, key: str, **values: object) -> str:
-        words = WORDS[key][self._index]
-        return words.format(**values) if values else words
+        return word(key, not self.zh, **values)
 
     @property
     def zh(self) -> bool:
