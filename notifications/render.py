@@ -187,7 +187,7 @@ def _details(notice: Notice, locale: str) -> list[tuple[str, str]]:
             continue
         text = said_value(notice.trigger, name, value, en=en)
         if name == "receiving" and notice.receiving_name:
-            text = WORDS["notice.place_with_code"][en].format(name=notice.receiving_name, code=text)
+            text = word("notice.place_with_code", en, name=notice.receiving_name, code=text)
         out.append((label, text))
     return out
 

@@ -63,7 +63,7 @@ def said_value(trigger: str, name: str, value: Any, *, en: bool, names: Mapping[
     their labels, a percentage with its sign, a jurisdiction by its name when ``names`` (code to name) has it,
     anything else as stored (it is data)."""
     kind = CHART.field_kinds(trigger).get(name)
-    separator = WORDS["common.list_separator"][en]
+    separator = word("common.list_separator", en)
     if kind == FieldKind.ITEMS and isinstance(value, list):
         return separator.join(item_label(str(v), en=en) for v in value)
     if kind == FieldKind.CHOICE and value in CHOICE_LABELS:
