@@ -1,19 +1,22 @@
 """Renders an outbox notice into a message: zh-CN by default, English where the person asked for it.
 
-Three Jinja2 environments read the same template folder: HTML with
-autoescape, plain text, and robot markdown whose every value is made inert
-(markup characters turned full-width, lines joined). User text can never
-become markup, and ``{{ }}`` in it is printed, never evaluated.
+Every word a message says is the catalogue's (``states.words.notices``): its kind's subject and first sentence,
+and the frame it is laid out in. Three Jinja2 environments lay it out from one template per layout: HTML with
+autoescape, plain text, and robot markdown whose every value is made inert (markup characters turned
+full-width, lines joined). User text can never become markup, and ``{{ }}`` in it is printed, never evaluated.
 """
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
@@ -36,8 +39,8 @@ _MARKDOWN_INERT = str.maketrans(
 
 
 class _Written(str):
-    """What a kind's macro wrote (its subject, its ask): each value in it was made plain where the macro printed
-    it, and its own words ("[hand off]") are left as written, on one line."""
+    """The catalogue's words with values filled in for a robot: each value in it was made plain before it was
+    filled in, and the catalogue's own words ("[Handed off]") are left as written, on one line."""
 
     __slots__ = ()
 
@@ -67,6 +70,85 @@ class _Payload(dict[str, Any]):
         return self.get(name)
 
 
+class _Sentences:
+    """A notice's subject and its first sentence (what it tells or asks of its reader), from the catalogue.
+
+    A kind about one issue is subject-lined by its tag (``notice.<kind>.tag``, else what the kind is called);
+    any other kind has a subject of its own (``notice.<kind>.subject``). Its sentence is the first of
+    ``notice.<kind>.ask_to_<party>`` (what it asks of a reader standing so to the issue),
+    ``notice.<kind>.ask_with_<field>`` (when the step or the topic gave that field) and ``notice.<kind>.ask``;
+    a kind with none says what it is called. Blanks are filled from the step's payload and the topic's
+    detail, the two sides and the actor by name, a meeting's level, start and agenda as the reader says them;
+    a blank nothing fills reads "—".
+    """
+
+    def __init__(self, notice: Notice, en: bool, party: str) -> None:
+        self.kind = notice.kind
+        label = _kind_labels(notice.kind)[en]
+        self.label = label[:1].upper() + label[1:]
+        detail = notice.detail
+        # A step's words are its payload's; a topic's (a meeting, an action item, a revisit) its detail's.
+        stored = {**detail, **notice.payload} if notice.trigger else {**notice.payload, **detail}
+        given = [name for name, value in stored.items() if value not in (None, "", [])]
+        self.ask = _ask_key(notice.kind, party, given) or (
+            "notice.default.ask_due" if party == "receiving" and notice.due_at else "notice.default.ask"
+        )
+        self.own_subject = f"notice.{notice.kind}.subject" in WORDS
+        self.issue = {"code": notice.issue_code or detail.get("code"), "title": notice.issue_title}
+        self.values: dict[str, Any] = {
+            **stored,
+            "label": self.label,
+            "receiving": notice.receiving_name,
+            "reporting": notice.reporting_name,
+            "actor": notice.actor_name,
+        }
+        if stored.get("level"):
+            self.values["level"] = _LEVELS[LANGUAGES[en]].get(stored["level"], stored["level"])
+        if isinstance(stored.get("starts_at"), str):
+            self.values.update(starts=stored["starts_at"][:16].replace("T", " "), day=stored["starts_at"][:10])
+        # A meeting's agenda is its issues, said as a sentence; a step's agenda is what its chief wrote.
+        self.agenda = stored["agenda"] if isinstance(stored.get("agenda"), list) else None
+
+    def said(self, say: Callable[..., str]) -> tuple[str, str]:
+        """(subject, sentence), each said through ``say`` (the layout's way of filling values in)."""
+        values = dict(self.values)
+        if self.agenda is not None:
+            items = [
+                say("notice.meeting_invited.agenda_item", code=a.get("code"), title=a.get("title")) for a in self.agenda
+            ]
+            values["agenda"] = (
+                say("notice.meeting_invited.agenda", items=say("notice.meeting_invited.agenda_sep").join(items))
+                if items
+                else say("notice.meeting_invited.no_agenda")
+            )
+        if self.own_subject:
+            subject = say(f"notice.{self.kind}.subject", **_filled(f"notice.{self.kind}.subject", values))
+        else:
+            tag_key = f"notice.{self.kind}.tag"
+            tag = say(tag_key) if tag_key in WORDS else self.label
+            subject = say("notice.subject.issue", **_filled("notice.subject.issue", {**self.issue, "tag": tag}))
+        return subject, say(self.ask, **_filled(self.ask, values))
+
+
+def _ask_key(kind: str, party: str, given: Iterable[str]) -> str | None:
+    for key in (f"notice.{kind}.ask_to_{party}", *(f"notice.{kind}.ask_with_{name}" for name in given)):
+        if key in WORDS:
+            return key
+    return f"notice.{kind}.ask" if f"notice.{kind}.ask" in WORDS else None
+
+
+@cache
+def _blanks(key: str) -> frozenset[str]:
+    """The blanks an entry fills, in either language."""
+    return frozenset(name for text in WORDS[key] for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def _filled(key: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of an entry's blanks; one nothing fills (an older step's payload, a topic's missing detail)
+    reads "—" rather than failing the message."""
+    return {name: "—" if values.get(name) in (None, "") else values[name] for name in _blanks(key)}
+
+
 class Renderer:
     """Turns notices into messages; ``base_url`` makes the links to the issue pages."""
 
@@ -76,22 +158,25 @@ class Renderer:
         self._html = _env(autoescape=True)
         self._text = _env(autoescape=False)
         self._markdown = _env(autoescape=False, finalize=_inert)
-        self._markdown.filters["written"] = _Written
-
-    def _kind(self, env: Environment, locale: str, kind: str) -> Template:
-        return env.select_template([f"{locale}/kinds/{kind}.j2", f"{locale}/kinds/_default.j2"])
 
     def render(self, notice: Notice, now: datetime) -> Message:
         """The message for one notice, in the recipient's language."""
         locale = notice.locale if notice.locale in LANGUAGES else "zh-CN"
+        en = locale == "en"
         context = self._context(notice, now, locale)
+        sentences = _Sentences(notice, en, context["party"])
 
-        def page(env: Environment, layout: str) -> str:
-            kind = self._kind(env, locale, notice.kind).module
-            return env.get_template(layout).render(k=kind, **context).strip()
+        def page(env: Environment, layout: str, say: Callable[..., str]) -> str:
+            subject, ask = sentences.said(say)
+            return env.get_template(layout).render(t=say, subject=subject, ask=ask, **context).strip()
 
-        subject_module = self._kind(self._text, locale, notice.kind).module
-        subject = " ".join(str(subject_module.subject(context["n"], context["p"], context["d"])).split())  # type: ignore[attr-defined]
+        def plain(key: str, /, **values: Any) -> str:
+            return word(key, en, **values)
+
+        def robot(key: str, /, **values: Any) -> str:
+            return _Written(word(key, en, **{name: _inert(value) for name, value in values.items()}))
+
+        subject = " ".join(sentences.said(plain)[0].split())
         return Message(
             # One message per (event or topic, recipient); each channel adds its own name to it.
             key=f"{notice.key}:{notice.recipient_code}",
@@ -100,9 +185,9 @@ class Renderer:
             email=notice.email,
             locale=locale,
             subject=subject,
-            text=page(self._text, "email.txt.j2"),
-            html=page(self._html, "email.html.j2"),
-            markdown=page(self._markdown, "robot.md.j2"),
+            text=page(self._text, "email.txt.j2", plain),
+            html=page(self._html, "email.html.j2", plain),
+            markdown=page(self._markdown, "robot.md.j2", robot),
             link=context["n"]["link"],
             issue_code=notice.issue_code,
             occurred_at=notice.occurred_at,
@@ -151,18 +236,13 @@ class Renderer:
         )
         en = locale == "en"
         return {
-            # The frame's words, in the reader's language; the kind's own sentences are in its template.
-            "t": lambda key, /, **values: word(key, en, **values),
             "lang": locale,
             "state": view["state_label_en" if en else "state_label"],
             "due": view["due_text_en" if en else "due_text"],
             "details": _details(notice, locale),
             "n": view,
-            "p": _Payload(notice.payload),
-            "d": _Payload(notice.detail),
             "party": _party(notice),
             "recipient": notice.recipient_name,
-            "levels": _LEVELS[locale],
         }
 
 

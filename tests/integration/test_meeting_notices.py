@@ -4,9 +4,11 @@ cancelled, a reminder the day before; and an action item's reminder and overdue 
 from __future__ import annotations
 
 import email
+import email.message
 import email.policy
+import re
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import icalendar
@@ -19,7 +21,7 @@ from notifications.render import Renderer
 from states.chart import CHOICE_LABELS
 from tests.factories import COORDINATOR, World, walk_to
 from workflow.core.clock import SHANGHAI
-from workflow.core.models import Meeting, Outbox, table_of
+from workflow.core.models import Meeting, Outbox, Person, table_of
 from workflow.jobs.meetings import meeting_sweep
 from workflow.meetings.actions import add_action_item
 from workflow.meetings.records import MeetingDraft, change_meeting, convene_meeting
@@ -107,6 +109,43 @@ def test_an_invitation_names_the_meetings_level_in_chinese(world: World, tmp_pat
     assert len(invitation) == 1
     assert f"{CHOICE_LABELS[level][0]}联席会议" in invitation[0]
     assert level not in "".join(texts)
+
+
+def test_an_invitation_in_english_says_when_where_and_what_in_english(world: World, tmp_path: Path) -> None:
+    # Every kind's sentences are the catalogue's in both languages: an English reader is told the time, the
+    # place, the level and the agenda as a Chinese one is, not only what kind of notice it is.
+    with world.app.uow() as uow:
+        people = table_of(Person)
+        uow.connection.execute(people.update().where(people.c.code == COORDINATOR).values(locale="en"))
+        uow.commit()
+    code = meeting(world)
+    drain(world, tmp_path)
+    with world.app.reader() as uow:
+        meetings = table_of(Meeting)
+        level, starts = uow.connection.execute(
+            sa.select(meetings.c.level, meetings.c.starts_at).where(meetings.c.code == code)
+        ).one()
+    (invitation,) = (m for m in mails_to(tmp_path, COORDINATOR_EMAIL) if "invitation" in str(m["Subject"]))
+    text = invitation.get_body(preferencelist=("plain",)).get_content()
+    when = (starts if starts.tzinfo else starts.replace(tzinfo=UTC)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    assert str(invitation["Subject"]).startswith("[Joint meeting invitation] 琼江跨界问题联席会议 ")
+    assert (
+        f"Please attend the {CHOICE_LABELS[level][1]} joint meeting ({code}) at {when} in 潼南区河长办会议室: "
+        "琼江跨界问题联席会议. Agenda: QJ-" in text
+    )
+    assert "If you cannot attend, tell the convener" in text
+    first = text.split("\n\n")[1]  # the notice's own sentence, its data aside
+    assert not re.search("[，。：；（）、]", first), first
+    assert "出席" not in text
+
+
+def mails_to(folder: Path, to: str) -> list[email.message.EmailMessage]:
+    found = []
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if to in str(message["To"]):
+            found.append(message)
+    return found
 
 
 def kinds_queued(world: World) -> Counter[str]:

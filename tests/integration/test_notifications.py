@@ -939,8 +939,11 @@ def test_a_person_who_reads_english_gets_the_english_layout_and_others_keep_chin
     (chinese,) = (m for m in recorder.messages if m.kind == "hand_off" and m.recipient_name == "许慧敏")
 
     assert english.locale == "en"
-    assert english.subject == f"[hand off] {code} {TITLE}"
-    assert english.text.startswith("Dear 黄德明,\n\nHand off. Please act before the deadline.")
+    assert english.subject == f"[Handed off] {code} {TITLE}"
+    assert english.text.startswith(
+        "Dear 黄德明,\n\n太安镇 has handed a cross-border issue to you. Please accept it before the deadline, or "
+        "dispute it to start a negotiation."
+    )
     assert "State: handed off" in english.text
     assert "Deadline: 2026-03-05 23:59 (Beijing time), 3 working day(s) left" in english.text
     assert "您好" not in english.text
@@ -948,7 +951,7 @@ def test_a_person_who_reads_english_gets_the_english_layout_and_others_keep_chin
     assert "<p>Dear 黄德明,</p>" in english.html
     assert "> State: handed off" in english.markdown
     # The template's own brackets stay as written; only the values printed into a robot's markdown turn plain.
-    assert english.markdown.startswith(f"### [hand off] {code} {TITLE}\n")
+    assert english.markdown.startswith(f"### [Handed off] {code} {TITLE}\n")
     assert f"[Details](http://localhost:8000/issues/{code})" in english.markdown
     assert inbox_of(world, RECEIVER)[0].subject == english.subject
 

@@ -1,5 +1,6 @@
-"""One catalogue of words: the pages', the notices' names and the reports' entries live in ``states.words``, each
-key once, each in Chinese and English; the notices name their kind from it, never by its code."""
+"""One catalogue of words: the pages', the notices' and the reports' entries live in ``states.words``, each key
+once, each in Chinese and English; a notice names its kind from it, never by its code, and says its subject and
+its first sentence from it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from notifications.render import _kind_labels
 from states import CHART
+from states.audience import AUDIENCE
 from states.words import WORDS, merged, notices, pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +24,11 @@ ONE_SIDED = {"month", "month_name"}
 # own words, and a GeoJSON error gives the parser's own reason only in English, which it is written in.
 SWITCH = "switch_lang"
 ENGLISH_ONLY_VALUES = {"admin_bad_json": {"why"}}
-KINDS = sorted(p.stem for p in (ROOT / "notifications" / "templates" / "zh-CN" / "kinds").glob("*.j2"))
+# What the system sends: a notice of each step, and of each topic the catalogue names (a meeting, a revisit...).
+TOPICS = sorted({key.split(".")[1] for key in notices.WORDS if key.count(".") == 1} - {"other", "place_with_code"})
+KINDS = sorted({*CHART.trigger_names(), *TOPICS})
+HEARD = sorted({*(trigger for trigger, parties in AUDIENCE.items() if parties), *TOPICS})
+PARTIES = {"reporting", "receiving", "coordinator", "auditor"}
 
 
 def _module(**words: tuple[str, str]) -> ModuleType:
@@ -56,7 +62,7 @@ def test_every_page_and_notice_entry_has_both_languages_with_the_same_blanks(key
     assert fields[0] == fields[1], f"{key}: the Chinese fills {fields[0]}, the English {fields[1]}"
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "_default"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_of_notice_is_named_by_the_chart_or_the_catalogue(kind: str) -> None:
     zh, en = _kind_labels(kind)
     if kind in CHART.trigger_names():
@@ -74,8 +80,41 @@ def test_a_kind_the_catalogue_lacks_is_a_plain_notice_not_its_code() -> None:
 @pytest.mark.parametrize("layout", ["email.txt.j2", "email.html.j2", "robot.md.j2"])
 def test_the_frame_of_every_message_takes_its_words_from_the_catalogue(layout: str) -> None:
     # One frame per layout for both languages; a Chinese (or English) word written into it would reach readers
-    # of the other language. The kinds' own sentences are in their templates for each language.
+    # of the other language. The kinds' own sentences are the catalogue's too (``notice.<kind>.*``).
     text = (ROOT / "notifications" / "templates" / layout).read_text(encoding="utf-8")
     assert not CHINESE.search(text), CHINESE.findall(text)
     words = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|<[^>]*>|&\w+;", " ", text, flags=re.S)
     assert not re.findall(r"[A-Za-z]{2,}", words.replace("doctype html", "")), words
+
+
+@pytest.mark.parametrize("kind", HEARD)
+def test_every_kind_someone_hears_of_has_a_sentence_of_its_own(kind: str) -> None:
+    # Not only what it is called ("Hand off."): what happened and what it asks of the reader.
+    asks = [key for key in notices.WORDS if key.startswith(f"notice.{kind}.ask")]
+    assert f"notice.{kind}.ask" in asks or len(asks) > 1, f"{kind} says only its name"
+    subject = f"notice.{kind}.subject" if kind in TOPICS and f"notice.{kind}.subject" in WORDS else None
+    assert subject or f"notice.{kind}.tag" in WORDS, f"{kind} has no subject of its own"
+
+
+def test_each_sentence_variant_names_a_kind_and_a_party_or_a_field_it_can_be_chosen_by() -> None:
+    # A variant whose suffix is misspelt would never be chosen: its readers would get the plain sentence.
+    for key in notices.WORDS:
+        parts = key.split(".")
+        if len(parts) != 3 or parts[1] in {"frame", "subject", "default"}:
+            continue
+        kind, entry = parts[1], parts[2]
+        assert kind in KINDS, key
+        if entry.startswith("ask_to_"):
+            assert entry.removeprefix("ask_to_") in PARTIES, key
+        elif entry.startswith("ask_with_") and kind in CHART.trigger_names():
+            assert entry.removeprefix("ask_with_") in CHART.field_labels(kind), key
+        else:
+            assert entry in {
+                "ask",
+                "tag",
+                "subject",
+                "agenda",
+                "agenda_item",
+                "agenda_sep",
+                "no_agenda",
+            } or entry.startswith("ask_with_"), key
