@@ -44,7 +44,11 @@ WORDS = merged(pages, notices, *REPORT_MODULES)
 
 def word(key: str, en: bool, /, **values: Any) -> str:
     """The words under ``key``, in English or Chinese, with ``values`` filled in; a KeyError for a key the
-    catalogue lacks (a bug: whoever names it is wrong), never the key itself."""
+    catalogue lacks (a bug: whoever names it is wrong), never the key itself. An entry that counts something
+    names the count ``{n}``; where English says one of it otherwise ("1 working day", not "1 working days"),
+    ``<key>.one`` holds that sentence and is said when ``n`` is 1 (Chinese has one form, kept in both)."""
+    if en and values.get("n") == 1 and f"{key}.one" in WORDS:
+        key = f"{key}.one"
     words = WORDS[key][en]
     return words.format(**values) if values else words
 

@@ -8,10 +8,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "person": ("账号", "Account"),
     "password": ("密码", "Password"),
     "login_failed": ("账号或密码不正确", "Wrong account or password"),
-    "login_throttled": (
-        "尝试次数过多，请 {minutes} 分钟后再试",
-        "Too many attempts; try again in {minutes} minutes",
-    ),
+    "login_throttled": ("尝试次数过多，请 {n} 分钟后再试", "Too many attempts; try again in {n} minutes"),
+    "login_throttled.one": ("尝试次数过多，请 {n} 分钟后再试", "Too many attempts; try again in {n} minute"),
     "switch_lang": ("English", "中文"),
     "nav_queue": ("我的待办", "My queue"),
     "nav_report": ("上报问题", "Report a problem"),
@@ -62,6 +60,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "dispatch_selected": ("河长调度", "Dispatch"),
     "dispatch_order": ("调度要求", "Order"),
     "dispatched_n": ("已调度 {n} 件问题", "{n} issues dispatched"),
+    "dispatched_n.one": ("已调度 {n} 件问题", "{n} issue dispatched"),
     "no_issues": ("没有符合条件的问题", "No issue matches"),
     "col_code": ("编号", "Code"),
     "col_title": ("问题", "Issue"),
@@ -96,6 +95,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "agenda_issues": ("会办问题", "Issues to decide"),
     "agenda_none": ("不涉及具体问题（听取整改进展）", "No issue to decide (a progress review)"),
     "issues_n": ("{n} 件", "{n} issues"),
+    "issues_n.one": ("{n} 件", "{n} issue"),
     "convener": ("召集人", "Convener"),
     "meeting_status": ("会议状态", "Status"),
     "status_planned": ("待召开", "planned"),
@@ -194,11 +194,18 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "reload": ("刷新", "Reload"),
     "calendar_gap": (
-        "工作日历尚无 {years} 年节假日安排：{count} 项待办时限暂按周一至周五计算。"
+        "工作日历尚无 {years} 年节假日安排：{n} 项待办时限暂按周一至周五计算。"
         "国务院办公厅公布安排后，请更新日历数据并运行 riverchief calendar refresh 重算时限。",
-        "The working-day calendar has no holiday arrangement for {years} yet: {count} pending deadline(s) are "
+        "The working-day calendar has no holiday arrangement for {years} yet: {n} pending deadlines are "
         "counted Monday to Friday. Once the arrangement is announced, update the calendar data and run "
         "riverchief calendar refresh to count them again.",
+    ),
+    "calendar_gap.one": (
+        "工作日历尚无 {years} 年节假日安排：{n} 项待办时限暂按周一至周五计算。"
+        "国务院办公厅公布安排后，请更新日历数据并运行 riverchief calendar refresh 重算时限。",
+        "The working-day calendar has no holiday arrangement for {years} yet: {n} pending deadline is "
+        "counted Monday to Friday. Once the arrangement is announced, update the calendar data and run "
+        "riverchief calendar refresh to count it again.",
     ),
     "fix_fields": ("请修改标出的内容。", "Please correct the marked fields."),
     "done": ("已提交：{what}", "Done: {what}"),
@@ -256,7 +263,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "late_in_all": ("等共 {n} 件", "({n} in all)"),
     "blocked": ("需联席会议研究的问题", "Issues for a joint meeting"),
     "revisits_title": ("回头看", "Revisits"),
-    "revisit_late": ("逾期 {days} 个工作日（计划 {day}）", "{days} working days late (due {day})"),
+    "revisit_late": ("逾期 {n} 个工作日（计划 {day}）", "{n} working days late (due {day})"),
+    "revisit_late.one": ("逾期 {n} 个工作日（计划 {day}）", "{n} working day late (due {day})"),
     "revisit_today": ("今天到期", "Due today"),
     "start_revisit": ("开始回访", "Start the revisit"),
     "revisit_in_progress": ("回访中，请记录是否反弹", "In progress: record whether it rebounded"),
@@ -321,6 +329,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "revisit_more_due": (
         "另有 {n} 次计划回访也已到期，本次一并开展",
         "{n} more planned revisits are due too; this visit covers them",
+    ),
+    "revisit_more_due.one": (
+        "另有 {n} 次计划回访也已到期，本次一并开展",
+        "{n} more planned revisit is due too; this visit covers it",
     ),
     "revisits_planned": ("计划中的回访", "Planned revisits"),
     "report_kind_followup": ("问题跟踪报告", "Issue follow-up report"),
@@ -514,6 +526,7 @@ WORDS: dict[str, tuple[str, str]] = {
     # -- offline drafts
     "offline": ("无信号，已存为草稿", "No signal: kept as a draft"),
     "drafts_waiting": ("{n} 条草稿待发送", "{n} drafts waiting to be sent"),
+    "drafts_waiting.one": ("{n} 条草稿待发送", "{n} draft waiting to be sent"),
     "draft_sent": ("已发送", "Sent"),
     "draft_sending": ("正在发送…", "Sending…"),
     "draft_refused": ("未能发送，请修改或删除草稿：", "Not sent; correct or discard the draft:"),
@@ -592,8 +605,12 @@ WORDS: dict[str, tuple[str, str]] = {
         "The problem is back: it returns to the receiving side to rectify again",
     ),
     "revisit_deadline_hint": (
-        "反弹时可填；不填则为 {days} 个工作日后",
-        "For a rebound, if you wish; left empty, {days} working days from today",
+        "反弹时可填；不填则为 {n} 个工作日后",
+        "For a rebound, if you wish; left empty, {n} working days from today",
+    ),
+    "revisit_deadline_hint.one": (
+        "反弹时可填；不填则为 {n} 个工作日后",
+        "For a rebound, if you wish; left empty, {n} working day from today",
     ),
     "revisit_submit": ("提交回访结果", "Record the outcome"),
     "revisit_fix": ("请修改{fields}", "Please correct {fields}"),
@@ -602,6 +619,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "revisit_photos_added": (
         "已上传 {n} 张照片，请核对拍摄时间和位置后选择结论。",
         "{n} photos uploaded: check when and where they were taken, then choose the outcome.",
+    ),
+    "revisit_photos_added.one": (
+        "已上传 {n} 张照片，请核对拍摄时间和位置后选择结论。",
+        "{n} photo uploaded: check when and where it was taken, then choose the outcome.",
     ),
     "revisit_photos_again": (
         "所选照片未上传，请重新选择。",
@@ -618,6 +639,7 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "revisit_report_show": ("查看该期间的回访", "Show the revisits of this period"),
     "revisit_report_done": ("该期间已完成的回访（{n} 个问题）", "Revisits finished in the period ({n} issues)"),
+    "revisit_report_done.one": ("该期间已完成的回访（{n} 个问题）", "Revisits finished in the period ({n} issue)"),
     "revisit_report_pick": ("勾选纳入报告的问题", "Tick the issues the report covers"),
     "revisit_report_file_hint": (
         "生成 PDF 回访报告并存档，存档后不可修改。",
@@ -680,4 +702,13 @@ WORDS: dict[str, tuple[str, str]] = {
         "“Closed issues shown” must be one on the list; showing those closed in the last 12 months.",
     ),
     # (end of the map's closed issues)
+    # -- a deadline as the pages and the messages say it: Beijing time, and the working days left or late
+    "deadline.late": ("{stamp}（北京时间），已超期 {n} 个工作日", "{stamp} (Beijing time), {n} working days overdue"),
+    "deadline.late.one": (
+        "{stamp}（北京时间），已超期 {n} 个工作日",
+        "{stamp} (Beijing time), {n} working day overdue",
+    ),
+    "deadline.today": ("{stamp}（北京时间）前，今日到期", "{stamp} (Beijing time), due today"),
+    "deadline.left": ("{stamp}（北京时间）前，还有 {n} 个工作日", "{stamp} (Beijing time), {n} working days left"),
+    "deadline.left.one": ("{stamp}（北京时间）前，还有 {n} 个工作日", "{stamp} (Beijing time), {n} working day left"),
 }

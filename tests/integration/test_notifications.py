@@ -945,7 +945,7 @@ def test_a_person_who_reads_english_gets_the_english_layout_and_others_keep_chin
         "dispute it to start a negotiation."
     )
     assert "State: handed off" in english.text
-    assert "Deadline: 2026-03-05 23:59 (Beijing time), 3 working day(s) left" in english.text
+    assert "Deadline: 2026-03-05 23:59 (Beijing time), 3 working days left" in english.text
     assert "您好" not in english.text
     assert '<html lang="en">' in english.html
     assert "<p>Dear 黄德明,</p>" in english.html
@@ -1005,7 +1005,7 @@ def test_a_steps_details_say_checklist_items_and_meeting_levels_by_their_words_i
         pytest.param(
             "en",
             "> State: handed off",
-            "> Deadline: 2026-03-05 23:59 (Beijing time), 3 working day(s) left",
+            "> Deadline: 2026-03-05 23:59 (Beijing time), 3 working days left",
             "[Details]",
             id="en",
         ),

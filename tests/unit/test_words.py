@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import date, datetime, time
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +15,10 @@ import pytest
 from notifications.render import _kind_labels
 from states import CHART
 from states.audience import AUDIENCE
-from states.words import WORDS, merged, notices, pages
+from states.words import WORDS, merged, notices, pages, word
+from workflow.core.calendar import WorkCalendar
+from workflow.core.clock import SHANGHAI
+from workflow.core.deadlines import due_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")  # CJK ideographs and punctuation, not “”
@@ -118,3 +122,38 @@ def test_each_sentence_variant_names_a_kind_and_a_party_or_a_field_it_can_be_cho
                 "agenda_sep",
                 "no_agenda",
             } or entry.startswith("ask_with_"), key
+
+
+def test_english_says_one_of_a_count_in_the_singular_and_chinese_has_one_form() -> None:
+    assert word("revisit_more_due", True, n=1) == "1 more planned revisit is due too; this visit covers it"
+    assert word("revisit_more_due", True, n=2) == "2 more planned revisits are due too; this visit covers them"
+    assert word("revisit_more_due", False, n=1) == "另有 1 次计划回访也已到期，本次一并开展"
+    assert word("issues_n", True, n=0) == "0 issues"
+
+
+@pytest.mark.parametrize("key", sorted(key for key in WORDS if key.endswith(".one")))
+def test_each_singular_stands_beside_its_plural_with_the_same_chinese_and_blanks(key: str) -> None:
+    plural = key.removesuffix(".one")
+    assert plural in WORDS, f"{key} has no plural to stand beside"
+    assert WORDS[key][0] == WORDS[plural][0], f"{key}: Chinese has one form"
+    blanks = [{f for _, f, _, _ in string.Formatter().parse(WORDS[k][1]) if f} for k in (key, plural)]
+    assert "n" in blanks[1], f"{plural} counts nothing named n"
+    assert blanks[0] <= blanks[1], key
+
+
+@pytest.mark.parametrize(
+    ("due_on", "zh", "en"),
+    [
+        ("2026-03-05", "前，今日到期", "(Beijing time), due today"),
+        ("2026-03-06", "前，还有 1 个工作日", "(Beijing time), 1 working day left"),
+        ("2026-03-09", "前，还有 2 个工作日", "(Beijing time), 2 working days left"),  # over the weekend
+        ("2026-03-04", "，已超期 1 个工作日", "(Beijing time), 1 working day overdue"),
+        ("2026-03-02", "，已超期 3 个工作日", "(Beijing time), 3 working days overdue"),
+    ],
+)
+def test_a_deadline_counts_its_working_days_in_each_language(due_on: str, zh: str, en: str) -> None:
+    now = datetime(2026, 3, 5, 10, 0, tzinfo=SHANGHAI)  # a Thursday
+    due = datetime.combine(date.fromisoformat(due_on), time(23, 59), tzinfo=SHANGHAI)
+    said_zh, said_en = due_texts(WorkCalendar(), due, now)
+    assert said_zh == f"{due_on} 23:59（北京时间）{zh}"
+    assert said_en == f"{due_on} 23:59 {en}"

@@ -239,7 +239,7 @@ def router(access: Access) -> APIRouter:
                 wired.clock.now(),
             )
         except Throttled as exc:
-            error = t("login_throttled", minutes=max(1, math.ceil(exc.retry_after / 60)))
+            error = t("login_throttled", n=max(1, math.ceil(exc.retry_after / 60)))
             return render(request, "login.html", None, 429, next=target, error=error, person=person)
         except (Unauthenticated, ValidationFailed):
             return render(request, "login.html", None, 401, next=target, error=t("login_failed"), person=person)

@@ -118,7 +118,7 @@ class Text:
                 for name, why in exc.errors
             )
         if isinstance(exc, Throttled):
-            return self("login_throttled", minutes=max(1, -(-exc.retry_after // 60)))
+            return self("login_throttled", n=max(1, -(-exc.retry_after // 60)))
         for kind, key in _REFUSAL_KEYS:
             if isinstance(exc, kind):
                 return self(key)

@@ -286,7 +286,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const count = async () => {
     if (banner.dataset.held) return; // the report form is showing why the server refused it
     const waiting = (await RiverDrafts.list()).filter((d) => !d.refused).length;
-    if (waiting) say(banner.dataset.waiting.replace("{n}", waiting), "warn");
+    if (waiting) say(waiting === 1 ? banner.dataset.waitingOne : banner.dataset.waiting.replace("{n}", waiting), "warn");
     else banner.hidden = true;
   };
   let settle = null;

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from states import CHART
 from states.policy import DEADLINES, REMIND_AT_FRACTION, REMIND_WORKING_DAYS_BEFORE
+from states.words import word
 from workflow.core.calendar import WorkCalendar, end_of_day, local_today
 from workflow.core.clock import SHANGHAI
 from workflow.core.models import Issue, Jurisdiction, table_of
@@ -75,15 +76,11 @@ def due_texts(calendar: WorkCalendar, due_at: datetime | None, now: datetime) ->
     stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     today, due_day = local_today(now), local_today(due_at)
     if due_at < now:
-        late = calendar.working_days_between(due_day, today)
-        return (
-            f"{stamp}（北京时间），已超期 {late} 个工作日",
-            f"{stamp} (Beijing time), {late} working day(s) overdue",
-        )
-    left = calendar.working_days_between(today, due_day)
-    if left == 0:
-        return f"{stamp}（北京时间）前，今日到期", f"{stamp} (Beijing time), due today"
-    return f"{stamp}（北京时间）前，还有 {left} 个工作日", f"{stamp} (Beijing time), {left} working day(s) left"
+        key, n = "deadline.late", calendar.working_days_between(due_day, today)
+    else:
+        n = calendar.working_days_between(today, due_day)
+        key = "deadline.left" if n else "deadline.today"
+    return word(key, False, stamp=stamp, n=n), word(key, True, stamp=stamp, n=n)
 
 
 # Every issue with a deadline still running (or passed but not acted on), with the paths its calendar depends on.
