@@ -53,7 +53,7 @@ def test_admins_and_coordinators_see_which_year_the_calendar_lacks_in_their_lang
     assert "工作日历尚无 2027 年节假日安排：1 项待办时限暂按周一至周五计算" in chinese
 
     english = page(client, person, path, "en")
-    assert "no holiday arrangement for 2027 yet: 1 pending deadline(s)" in english
+    assert "no holiday arrangement for 2027 yet: 1 pending deadline is counted Monday to Friday" in english
 
 
 def test_a_chief_is_not_shown_the_calendar_warning(client: TestClient) -> None:
