@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from bench.host import git_state
-from riverchief.bootstrap import bootstrap
+from riverchief.bootstrap import App, bootstrap
 from riverchief.migrate import upgrade
 from riverchief.settings import Settings
 from tests.factories import COORDINATOR, RECEIVER, START, World, load_world, walk_to
@@ -76,22 +76,32 @@ def _caller() -> str:
 
 
 class Meter:
-    """Counts what happens on an engine while ``counting()`` is open; ``close()`` takes the listeners off."""
+    """Counts what happens on an app's engines while ``counting()`` is open; ``close()`` takes the listeners off.
 
-    def __init__(self, engine: Engine, *, trace: bool = False) -> None:
-        self.engine = engine
+    The engines are the app's own and, on PostgreSQL, each serving loop's (``App.on_loop``: the quick routes'
+    statements run there), watched from the first ``counting()`` after the loop began serving."""
+
+    def __init__(self, app: App, *, trace: bool = False) -> None:
+        self.app = app
         self.trace = trace
         self.cost: Cost | None = None
-        self._postgres = engine.dialect.name == "postgresql"
-        self._listeners: list[tuple[Any, str, Callable[..., None]]] = [
+        self._postgres = app.engine.dialect.name == "postgresql"
+        self._watched: list[Engine] = []
+        self._listeners: list[tuple[Any, str, Callable[..., None]]] = []
+        self._watch(app.engine)
+
+    def _watch(self, engine: Engine) -> None:
+        listeners = [
             (engine, "before_cursor_execute", self._statement),
             (engine, "commit", self._commit),
             (engine, "rollback", self._rollback),
             (engine.pool, "checkout", self._checkout),
             (engine.pool, "reset", self._reset),
         ]
-        for target, name, listener in self._listeners:
+        for target, name, listener in listeners:
             event.listen(target, name, listener)
+        self._listeners += listeners
+        self._watched.append(engine)
         # The pre-ping goes to the driver's cursor, not through the Connection, so no engine event sees it.
         dialect = engine.dialect
         ping = dialect.do_ping
@@ -139,6 +149,9 @@ class Meter:
     @contextmanager
     def counting(self) -> Iterator[Cost]:
         """A fresh Cost that counts until the block ends."""
+        for engine in [loop.sync_engine for loop in self.app.loop_engines]:
+            if engine not in self._watched:
+                self._watch(engine)
         self.cost = Cost()
         try:
             yield self.cost
@@ -146,10 +159,11 @@ class Meter:
             self.cost = None
 
     def close(self) -> None:
-        """Take the listeners off and restore the dialect's ping."""
+        """Take the listeners off and restore the dialects' ping."""
         for target, name, listener in self._listeners:
             event.remove(target, name, listener)
-        vars(self.engine.dialect).pop("do_ping", None)
+        for engine in self._watched:
+            vars(engine.dialect).pop("do_ping", None)
 
 
 def _begun(driver: Any) -> bool:
@@ -336,7 +350,7 @@ def run_dialect(dialect: str, args: argparse.Namespace, console: Console) -> dic
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         world = stack.enter_context(open_world(stack.enter_context(database(dialect, folder)), folder))
         scene = stage(world, stack, args.extra)
-        meter = Meter(world.app.engine, trace=args.trace)
+        meter = Meter(world.app, trace=args.trace)
         stack.callback(meter.close)
         rows = {k.name: Row(k, costs(scene, meter, k, warmup=args.warmup, repeat=args.repeat)) for k in KINDS}
     if args.trace:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from riverchief.settings import Settings
 from workflow.core.calendar import BUILTIN_OVERRIDES, WorkCalendar
 from workflow.core.clock import Clock, SystemClock
-from workflow.core.db import make_engine
+from workflow.core.db import make_engine, make_loop_engine
 from workflow.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from notifications.channels import Channel
     from notifications.dispatcher import Dispatcher
@@ -34,6 +36,8 @@ class App:
     clock: Clock
     calendar: WorkCalendar
     read_engine: Engine | None = None  # the read replica (settings.read_database_url); None: the primary
+    # The engines ``on_loop`` made, while their loops serve (what a statement count listens to beside ``engine``).
+    loop_engines: list[AsyncEngine] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work."""
@@ -53,6 +57,21 @@ class App:
         (``db.PLANNED``): a figure's reads, repeated with other values, are not held to one generic plan.
         """
         return UnitOfWork(self.read_engine or self.engine, self.clock, self.calendar, readonly=True, planned=True)
+
+    @asynccontextmanager
+    async def on_loop(self) -> AsyncIterator[AsyncEngine | None]:
+        """While the running event loop serves: an engine for the units of work run on it (``db.make_loop_engine``;
+        None on SQLite), disposed on that loop when it stops."""
+        engine = make_loop_engine(self.engine)
+        if engine is None:
+            yield None
+            return
+        self.loop_engines.append(engine)
+        try:
+            yield engine
+        finally:
+            self.loop_engines.remove(engine)
+            await engine.dispose()
 
     def file_report(self, kind: str, **options: Any) -> Filed:
         """Render a report and file it (the pages and the API ask for minutes and bulletins through this)."""

@@ -8,8 +8,9 @@ session's CSRF token, which another site's page cannot read.
 (No postponed annotations here: FastAPI reads the signatures at run time.)
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,6 +19,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from pydantic_core import to_json
+from sqlalchemy.util import greenlet_spawn
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +33,8 @@ from workflow.core.uow import UnitOfWork
 from workflow.reading.issues import IssueScope, IssueView, compact_id_of, issue_scope, issue_view
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from web.wiring import Wired
 
 SESSION_COOKIE = "rc_session"
@@ -224,6 +228,8 @@ class Access:
 
     def __init__(self, wired: "Wired") -> None:
         self.wired = wired
+        # Each serving event loop's engine for the quick routes on PostgreSQL (``serving``, ``answer_beside``).
+        self._loop_engines: dict[asyncio.AbstractEventLoop, AsyncEngine] = {}
 
         async def unit(request: Request) -> UnitOfWork:
             if request.method in UNSAFE_METHODS:
@@ -292,7 +298,7 @@ class Access:
         """
         now = self.wired.clock.now()
         if shown.token is not None:
-            found = token_holder(uow, shown.token, now, stamp=self.wired.uow, beside=beside)
+            found = token_holder(uow, shown.token, now, stamp=uow.fresh, beside=beside)
             return Authenticated(found.actor, None, found.beside)
         if shown.cookie is None:
             raise Unauthenticated(
@@ -304,10 +310,25 @@ class Access:
             now,
             unsafe=shown.unsafe,
             csrf_token=shown.csrf_token,
-            stamp=self.wired.uow,
+            stamp=uow.fresh,
             beside=beside,
         )
         return Authenticated(signed_in.actor, signed_in, signed_in.beside)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """While the running event loop serves (the app's lifespan): on PostgreSQL, the engine its quick routes
+        run on (``answer_beside``), disposed when it stops."""
+        async with self.wired.on_loop() as engine:
+            if engine is None:
+                yield
+                return
+            loop = asyncio.get_running_loop()
+            self._loop_engines[loop] = engine
+            try:
+                yield
+            finally:
+                del self._loop_engines[loop]
 
     async def answer(
         self, uow: UnitOfWork, shown: Presented, work: Callable[[Actor], Any], *, status_code: int = 200
@@ -339,11 +360,15 @@ class Access:
         For a read that does not depend on who asks (the issue a GET names, the scope a step checks): one
         round trip to the database for the caller and that read instead of two.
 
-        ``quick``: ``work`` is a small read or one step. On SQLite that costs CPU and no wait (the database is a
-        file this process reads), so it runs on the event loop: under many clients the trip through the
-        thread pool and the turns at the GIL it brings cost more than the work (bench/README.md). It never
-        waits there: when a writer would wait for SQLite's write lock (``Contended``, nothing begun, nothing
-        written) the whole of it runs again in the thread pool, where waiting is allowed.
+        ``quick``: ``work`` is a small read or one step, and runs on the event loop: under many clients the trip
+        through the thread pool and the turns at the GIL it brings cost more than the work (bench/README.md).
+        On SQLite that work costs CPU and no wait (the database is a file this process reads); it never waits
+        there: when a writer would wait for SQLite's write lock (``Contended``, nothing begun, nothing written)
+        the whole of it runs again in the thread pool, where waiting is allowed. On PostgreSQL its statements
+        wait for the server, so they go through the loop's own engine (psycopg's asyncio driver, ``serving``):
+        the work's code runs in a greenlet and hands the loop back at each statement until the server answers,
+        a row lock included, so the other requests go on meanwhile. Without a serving loop (an app used
+        without its lifespan) it runs in the thread pool.
         """
 
         def run() -> Response:
@@ -359,6 +384,15 @@ class Access:
                     return run()
             except Contended:
                 pass
+        loop_engine = self._loop_engines.get(asyncio.get_running_loop()) if quick else None
+        if loop_engine is not None and not uow.connected:
+
+            def on_loop() -> Response:
+                with uow.on(loop_engine.sync_engine):
+                    return run()
+
+            on_the_loop: Response = await greenlet_spawn(on_loop)
+            return on_the_loop
         answered: Response = await run_in_threadpool(run)
         return answered
 

@@ -6,6 +6,8 @@ route touches rows: each change goes through ``workflow.core.services``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -34,7 +36,14 @@ NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fal
 
 def create_api(wired: Wired) -> FastAPI:
     """The API application for the wired app."""
+
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        async with access.serving():
+            yield
+
     api = FastAPI(
+        lifespan=lifespan,
         title="riverchief",
         version="1",
         openapi_url="/api/v1/openapi.json",

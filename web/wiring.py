@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
 from workflow.core.filing import Document
 from workflow.core.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class WebSettings(Protocol):
@@ -71,6 +75,10 @@ class Wired(Protocol):
 
     def replica_reader(self) -> UnitOfWork:
         """A fresh read-only unit of work on the read replica (the primary when none is set): it may lag a moment."""
+        ...
+
+    def on_loop(self) -> AbstractAsyncContextManager[AsyncEngine | None]:
+        """While the running event loop serves: an engine for units of work run on it (None on SQLite)."""
         ...
 
     def make_report(self, kind: str, **options: Any) -> Document:

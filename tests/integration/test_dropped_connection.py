@@ -65,14 +65,16 @@ def test_a_step_after_its_pooled_connection_was_killed_is_taken_once(world: Worl
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["version"] == version + 1
-    with world.app.reader() as uow:
-        steps = uow.connection.execute(
-            sa.text(
-                "SELECT count(*) FROM event JOIN issue ON issue.id = event.issue_id "
-                "WHERE issue.code = :code AND event.trigger = 'progress'"
-            ),
-            {"code": code},
-        ).scalar_one()
+    with world.app.reader() as uow:  # its pooled connection was killed too: read as a request's first read is
+        steps = uow.read_first(
+            lambda conn: conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM event JOIN issue ON issue.id = event.issue_id "
+                    "WHERE issue.code = :code AND event.trigger = 'progress'"
+                ),
+                {"code": code},
+            ).scalar_one()
+        )
     assert steps == 1
 
 

@@ -1,9 +1,10 @@
-"""An issue's GET and a step's POST run on the event loop on SQLite, and never wait for the write lock there.
+"""An issue's GET and a step's POST run on the event loop, and never hold it up while they wait.
 
 On SQLite the database is a file this process reads: a small read or one step costs CPU, not a wait, and the
 trip through the thread pool cost more than the work under many clients (bench/README.md). A writer that would
 wait for SQLite's write lock goes to the thread pool instead, so the other requests are answered meanwhile.
-PostgreSQL's statements wait on the network: there every request's work goes through the pool.
+On PostgreSQL the statements wait on the network: they run on the loop through its own engine (psycopg's asyncio
+driver), which hands the loop back while the server works or a row lock is held, so the others go on meanwhile.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ import threading
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.factories import World, walk_to
 
 POOL_THREAD = "AnyIO worker thread"  # the name anyio gives the thread pool's threads
 
 
-def _threads_of_statements(world: World) -> list[str]:
-    """The names of the threads the app's statements run on, from now on."""
+def _threads_of_statements(world: World, engine: Engine | None = None) -> list[str]:
+    """The names of the threads the statements run on from now on: on ``engine``, else on any of the app's
+    (its own and each serving loop's)."""
     names: list[str] = []
+    engines = [engine] if engine else [world.app.engine, *(loop.sync_engine for loop in world.app.loop_engines)]
 
-    @event.listens_for(world.app.engine, "before_cursor_execute")
     def _seen(*_args: Any) -> None:
         names.append(threading.current_thread().name)
 
+    for watched in engines:
+        event.listen(watched, "before_cursor_execute", _seen)
     return names
 
 
@@ -41,6 +47,7 @@ def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: Wor
     walk_to(world, code, "start_rectify")
     version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]  # the token's use stamped: no write on GET
     seen = _threads_of_statements(world)
+    in_the_apps_own = _threads_of_statements(world, world.app.engine)
 
     assert receiver_api.get(f"/api/v1/issues/{code}").status_code == 200
     answer = receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version))
@@ -48,11 +55,10 @@ def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: Wor
     assert answer.status_code == 200, answer.text
     assert answer.json()["version"] == version + 1
     assert seen, "no statement was seen"
-    in_pool = [name.startswith(POOL_THREAD) for name in seen]
-    if world.app.engine.dialect.name == "sqlite":
-        assert not any(in_pool), seen
-    else:
-        assert all(in_pool), seen
+    assert not any(name.startswith(POOL_THREAD) for name in seen), seen
+    if world.app.engine.dialect.name == "postgresql":
+        assert world.app.loop_engines, "no engine for the serving loop"
+        assert not in_the_apps_own, "PostgreSQL's quick routes ran on the threads' engine"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -94,3 +100,35 @@ def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
             (code,),
         ).scalar_one()
     assert steps == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_step_waiting_for_a_row_lock_on_postgresql_does_not_hold_up_the_loop(
+    world: World, receiver_api: TestClient
+) -> None:
+    code = world.report()
+    walk_to(world, code, "start_rectify")
+    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]
+    seen = _threads_of_statements(world)
+    posted: list[Any] = []
+    step = threading.Thread(
+        target=lambda: posted.append(receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
+    )
+    with world.app.engine.connect() as other:  # another chief's step, say, holding the issue's row
+        other.execute(sa.text("SELECT id FROM issue WHERE code = :code FOR UPDATE"), {"code": code})
+        step.start()
+        try:
+            step.join(timeout=0.5)
+            assert step.is_alive(), "the step did not wait for the row lock"
+            read = receiver_api.get(f"/api/v1/issues/{code}")  # answered on the same loop while the step waits
+            assert read.status_code == 200
+            assert read.json()["version"] == version
+            assert not posted
+        finally:
+            other.rollback()
+    step.join(timeout=30)
+
+    assert len(posted) == 1
+    assert posted[0].status_code == 200, posted[0].text
+    assert posted[0].json()["version"] == version + 1
+    assert not any(name.startswith(POOL_THREAD) for name in seen), "the waiting step went to the thread pool"

@@ -83,7 +83,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = fresh_postgres_database(server, template)
     clock = FrozenClock(START)
     app = bootstrap(Settings(database_url=url, data_dir=folder), clock=clock)
-    meter = Meter(app.engine, trace=True)
+    meter = Meter(app, trace=True)
     try:
         with ExitStack() as stack:
             yield Measured(request.param, stage(load_world(app, clock), stack), meter)

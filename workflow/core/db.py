@@ -7,11 +7,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 READONLY = "riverchief_readonly"
 SNAPSHOT = "riverchief_snapshot"  # on SQLite, whether a read-only connection reads in one transaction
@@ -78,6 +81,35 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
     if engine.dialect.name == "postgresql":
         _plan_when_asked(engine)
     return engine
+
+
+def make_loop_engine(engine: Engine) -> AsyncEngine | None:
+    """For PostgreSQL, an engine on ``engine``'s database for units of work run on an event loop (psycopg's
+    asyncio driver): their statements wait for the server without holding a thread, and their code runs
+    between the loop's other tasks rather than taking turns with it at the GIL (``web.access``). None for
+    SQLite, which is a file this process reads. Its connections belong to the loop that opens them: one per
+    loop, disposed on that loop before it closes.
+
+    It refuses what it cannot do as ``engine`` does: a statement planned for its own values (``PLANNED``),
+    which a figure's reads ask for and which run in a thread; and, like ``engine``, a write in a read-only unit.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    from sqlalchemy.ext.asyncio import create_async_engine  # the web server's, not every command's
+
+    loop = create_async_engine(engine.url, **{"pool_recycle": RECYCLE_SECONDS, **POOL})
+    event.listen(loop.sync_engine, "before_cursor_execute", _refuse_writes_when_reading)
+    event.listen(loop.sync_engine, "before_cursor_execute", _refuse_planned)
+    return loop
+
+
+def _refuse_planned(
+    conn: sa.Connection, _cursor: Any, _statement: str, _parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    if conn._execution_options.get(PLANNED):
+        raise RuntimeError(
+            "a statement planned for its values runs in a thread (wired.replica_reader()), not on a loop"
+        )
 
 
 def _plan_when_asked(engine: Engine) -> None:

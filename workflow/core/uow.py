@@ -74,6 +74,30 @@ class UnitOfWork:
         options = reader_options(self.engine, snapshot=self.snapshot) if self.readonly else {}
         return self.engine.connect().execution_options(**options, **{PLANNED: self.planned})
 
+    @property
+    def connected(self) -> bool:
+        """Whether the unit has taken its connection (run a statement) yet."""
+        return self._connection is not None
+
+    def fresh(self) -> UnitOfWork:
+        """A new writable unit on this unit's engine: for a bookkeeping write beside a read-only unit."""
+        return UnitOfWork(self.engine, self.clock, self.calendar)
+
+    @contextmanager
+    def on(self, engine: Engine) -> Iterator[UnitOfWork]:
+        """This unit, its statements inside the block run on ``engine`` (the same database through another
+        driver: ``db.make_loop_engine``'s), its connection given back there when the block ends. Only before
+        its first statement."""
+        if self._connection is not None:
+            raise RuntimeError("a unit of work moves to another engine only before its first statement")
+        before = self.engine
+        self.engine = engine
+        try:
+            yield self
+        finally:
+            self._drop_connection()
+            self.engine = before
+
     @contextmanager
     def planning(self) -> Iterator[UnitOfWork]:
         """This unit, its statements inside the block planned for their own values (``db.PLANNED``): for a
