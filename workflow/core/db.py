@@ -55,6 +55,10 @@ RECYCLE_SECONDS = 1800
 # As many pooled connections as the web server runs request threads (anyio's 40): with SQLAlchemy's
 # default of 5 (+10 overflow), a busy server opened and closed a connection for most requests.
 POOL: dict[str, Any] = {"pool_size": 40, "max_overflow": 10}
+# An event loop's engine (``make_loop_engine``): its quick routes hold a connection only while their statements
+# run, and one waiting for a free one waits without holding the loop; 30 keep a 2-CPU server busy, and a web
+# process then needs at most 80 of PostgreSQL's connections (its default max_connections is 100).
+LOOP_POOL: dict[str, Any] = {"pool_size": 20, "max_overflow": 10}
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -97,7 +101,7 @@ def make_loop_engine(engine: Engine) -> AsyncEngine | None:
         return None
     from sqlalchemy.ext.asyncio import create_async_engine  # the web server's, not every command's
 
-    loop = create_async_engine(engine.url, **{"pool_recycle": RECYCLE_SECONDS, **POOL})
+    loop = create_async_engine(engine.url, **{"pool_recycle": RECYCLE_SECONDS, **LOOP_POOL})
     event.listen(loop.sync_engine, "before_cursor_execute", _refuse_writes_when_reading)
     event.listen(loop.sync_engine, "before_cursor_execute", _refuse_planned)
     return loop
