@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -61,37 +62,53 @@ def test_an_issues_get_and_a_step_run_where_their_database_wants_them(world: Wor
         assert not in_the_apps_own, "PostgreSQL's quick routes ran on the threads' engine"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
-    world: World, receiver_api: TestClient
-) -> None:
+def _rectifying(world: World, api: TestClient) -> tuple[str, int]:
+    """An issue in rectification, read once through the API (the token's use stamped): its code and version."""
     code = world.report()
     walk_to(world, code, "start_rectify")
-    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]
-    seen = _threads_of_statements(world)
-    other = sqlite3.connect(str(world.app.engine.url.database), isolation_level=None)  # the CLI, say
-    other.execute("BEGIN IMMEDIATE")
+    return code, api.get(f"/api/v1/issues/{code}").json()["version"]
 
+
+def _stepped_while_held(
+    api: TestClient, code: str, version: int, hold: Callable[[], None], let_go: Callable[[], None]
+) -> None:
+    """A step on ``code`` posted from another thread while ``hold`` keeps what it needs: it waits, and a GET on
+    the same server is answered meanwhile; once ``let_go`` it is taken, once."""
     posted: list[Any] = []
     step = threading.Thread(
-        target=lambda: posted.append(receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
+        target=lambda: posted.append(api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
     )
+    hold()
     step.start()
     try:
         step.join(timeout=0.5)
-        assert step.is_alive(), "the step did not wait for the other process's lock"
-        read = receiver_api.get(f"/api/v1/issues/{code}")  # answered while the step waits
+        assert step.is_alive(), "the step did not wait"
+        read = api.get(f"/api/v1/issues/{code}")  # answered while the step waits
         assert read.status_code == 200
         assert read.json()["version"] == version
         assert not posted
     finally:
-        other.execute("COMMIT")
-        other.close()
+        let_go()
     step.join(timeout=30)
-
     assert len(posted) == 1
     assert posted[0].status_code == 200, posted[0].text
     assert posted[0].json()["version"] == version + 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
+    world: World, receiver_api: TestClient
+) -> None:
+    code, version = _rectifying(world, receiver_api)
+    seen = _threads_of_statements(world)
+    other = sqlite3.connect(str(world.app.engine.url.database), isolation_level=None)  # the CLI, say
+
+    def let_go() -> None:
+        other.execute("COMMIT")
+        other.close()
+
+    _stepped_while_held(receiver_api, code, version, lambda: other.execute("BEGIN IMMEDIATE"), let_go)
+
     assert any(name.startswith(POOL_THREAD) for name in seen), "the waiting step did not go to the thread pool"
     with world.app.reader() as uow:
         steps = uow.connection.exec_driver_sql(
@@ -106,29 +123,13 @@ def test_a_step_waiting_for_another_process_does_not_hold_up_the_other_requests(
 def test_a_step_waiting_for_a_row_lock_on_postgresql_does_not_hold_up_the_loop(
     world: World, receiver_api: TestClient
 ) -> None:
-    code = world.report()
-    walk_to(world, code, "start_rectify")
-    version = receiver_api.get(f"/api/v1/issues/{code}").json()["version"]
+    code, version = _rectifying(world, receiver_api)
     seen = _threads_of_statements(world)
-    posted: list[Any] = []
-    step = threading.Thread(
-        target=lambda: posted.append(receiver_api.post(f"/api/v1/issues/{code}/transitions", json=_progress(version)))
-    )
     with world.app.engine.connect() as other:  # another chief's step, say, holding the issue's row
-        other.execute(sa.text("SELECT id FROM issue WHERE code = :code FOR UPDATE"), {"code": code})
-        step.start()
-        try:
-            step.join(timeout=0.5)
-            assert step.is_alive(), "the step did not wait for the row lock"
-            read = receiver_api.get(f"/api/v1/issues/{code}")  # answered on the same loop while the step waits
-            assert read.status_code == 200
-            assert read.json()["version"] == version
-            assert not posted
-        finally:
-            other.rollback()
-    step.join(timeout=30)
 
-    assert len(posted) == 1
-    assert posted[0].status_code == 200, posted[0].text
-    assert posted[0].json()["version"] == version + 1
+        def hold() -> None:
+            other.execute(sa.text("SELECT id FROM issue WHERE code = :code FOR UPDATE"), {"code": code})
+
+        _stepped_while_held(receiver_api, code, version, hold, other.rollback)
+
     assert not any(name.startswith(POOL_THREAD) for name in seen), "the waiting step went to the thread pool"
