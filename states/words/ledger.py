@@ -44,7 +44,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ledger.column.reporting": ("交办方", "Reporting side"),
     "ledger.column.receiving": ("接收方", "Receiving side"),
     "ledger.column.state": ("状态", "State"),
-    "ledger.column.reported_at": ("发现时间", "Found at"),
+    "ledger.column.reported_at": ("发现时间", "Time found"),
     "ledger.column.handed_off_at": ("交办时间", "Handed over at"),
     "ledger.column.accepted_at": ("受理时间", "Accepted at"),
     "ledger.column.rectified_at": ("整改完成时间", "Rectified at"),

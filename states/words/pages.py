@@ -258,7 +258,7 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "send": ("上报", "Send"),
     "dashboard_title": ("协作看板", "Compact dashboard"),
-    "figures": ("本年累计", "This year so far"),
+    "figures": ("本年累计", "Year to date"),
     "overdue_parties": ("逾期单位", "Overdue parties"),
     "late_in_all": ("等共 {n} 件", "({n} in all)"),
     "blocked": ("需联席会议研究的问题", "Issues for a joint meeting"),
@@ -537,7 +537,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "draft_made_at": ("存于", "Kept at"),
     "draft_untitled": ("（无标题）", "(untitled)"),
     "reported_at": ("上报时间", "Reported"),
-    "observed_at": ("发现时间", "Seen"),
+    "observed_at": ("发现时间", "Time found"),
     # (end of offline)
     # -- quotas and completion over a month, a quarter, a year
     "completion": ("完成率", "Completion"),
