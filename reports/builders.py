@@ -106,8 +106,8 @@ def bulletin(
         keywords=_keywords(words, "bulletin.keyword", last=period),
         generated_at=end - timedelta(seconds=1),
     )
-    # The figures by their key, worded in the document's language (the Chinese is FIGURES' label).
-    figures = [(key, words(f"bulletin.figure.{key}")) for key, _, _ in FIGURES]
+    # The figures by their key, worded in the document's language.
+    figures = [(key, words(f"bulletin.figure.{key}")) for key, _ in FIGURES]
     rows = [(label, int(data["figures"]["month"].get(key, 0))) for key, label in figures]
     year_rows = [(label, int(data["figures"]["year_to_date"].get(key, 0))) for key, label in figures]
     pdf = renderer.render(
@@ -310,8 +310,8 @@ def progress_bulletin(
         keywords=_keywords(words, "progress.keyword.bulletin", "progress.keyword.rectification", last=number),
         generated_at=data["created_at"],
     )
-    # The practice's figures by their key, worded in the document's language (the Chinese is their label).
-    shown = [(key, words(f"progress.figure.{key}")) for key, _ in PRACTICE_FIGURES if key != "monthly_bulletins"]
+    # The practice's figures by their key, worded in the document's language.
+    shown = [(key, words(f"progress.figure.{key}")) for key in PRACTICE_FIGURES if key != "monthly_bulletins"]
     chart = bar_chart([(label, int(data["figures"]["practice"].get(key, 0))) for key, label in shown[5:13]])
     levels = ["township", "district", "city", "province"]
     pdf = renderer.render(

@@ -677,6 +677,7 @@ def patrol_figures(
     side: Annotated[str | None, typer.Option(help="one side's division code, e.g. 500152")] = None,
 ) -> None:
     """The practice's figures over a period: boundary chiefs, swap patrols, hand-overs, joint cases, leads..."""
+    from states.words import word
     from workflow.reading.practice import FIGURES, period_figures
 
     with _app().reader() as uow:
@@ -684,8 +685,8 @@ def patrol_figures(
     table = Table(title=f"{compact} {start} – {end}" + (f" · {side}" if side else ""))
     table.add_column("")
     table.add_column("", justify="right")
-    for key, label in FIGURES:
-        table.add_row(f"{label} {key}", str(figures[key]))
+    for key in FIGURES:
+        table.add_row(f"{word(f'progress.figure.{key}', False)} {key}", str(figures[key]))
     console.print(table)
 
 

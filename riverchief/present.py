@@ -142,6 +142,7 @@ def print_due(console: Console, items: list[DueItem]) -> None:
 
 def print_bulletin(console: Console, bulletin: Bulletin) -> None:
     """A monthly bulletin (月通报): the month's figures beside the year's, then the overdue parties by name."""
+    from states.words import word
     from workflow.reading.figures import FIGURES
 
     if nothing_recorded(bulletin):
@@ -152,8 +153,8 @@ def print_bulletin(console: Console, bulletin: Bulletin) -> None:
     for column in ("本月 month", "本年累计 year to date"):
         table.add_column(column, justify="right")
     month, year = bulletin.figures.get("month", {}), bulletin.figures.get("year_to_date", {})
-    for key, label, _ in FIGURES:
-        table.add_row(f"{label} {key}", str(month.get(key, 0)), str(year.get(key, 0)))
+    for key, _ in FIGURES:
+        table.add_row(f"{word(f'bulletin.figure.{key}', False)} {key}", str(month.get(key, 0)), str(year.get(key, 0)))
     table.add_row("超期 overdue", str(month.get("overdue", 0)), "")
     console.print(table)
     for party in bulletin.parties:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riverchief.bootstrap import App
+from states.words import word
 from workflow.core.actors import load_actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI, FrozenClock
@@ -137,8 +138,8 @@ def show(app: App, console: Console, held: dict[str, Any]) -> None:
     figures = Table(title="琼江 2026 年跨界联防联控数据（全年）")
     figures.add_column("事项")
     figures.add_column("数量", justify="right")
-    for key, label in FIGURES:
-        figures.add_row(label, str(year[key]))
+    for key in FIGURES:
+        figures.add_row(word(f"progress.figure.{key}", False), str(year[key]))
     by_level = year["joint_meetings_by_level"]
     figures.add_row("其中：" + "，".join(f"{levels[k]}{by_level[k]}" for k in levels), "")
     console.print(figures)

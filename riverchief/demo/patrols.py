@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from riverchief.patrol_cli import print_cases, print_completion, print_funding
+from states.words import word
 from workflow.core.actors import Actor, load_actor
 from workflow.core.calendar import local_today
 from workflow.core.clock import SHANGHAI, FrozenClock
@@ -280,7 +281,11 @@ def _show(app: App, console: Console, p: _Play, swap: str, covert: str) -> None:
         print_cases(console, list_cases(conn, p.people["qj-coord"]))
         figures = period_figures(conn, "QJ", date(2026, 1, 1), date(2026, 5, 1), side="500152")
     # The bulletins and revisit reports come later, from the scheduler's months: they are counted there.
-    shown = [(key, label) for key, label in FIGURES if key not in ("progress_bulletins", "revisit_reports")]
+    shown = [
+        (key, word(f"progress.figure.{key}", False))
+        for key in FIGURES
+        if key not in ("progress_bulletins", "revisit_reports")
+    ]
     console.print("潼南 2026-01-01 – 2026-04-30")
     console.print("  " + "，".join(f"{label} {figures[key]}" for key, label in shown))
     console.print("2026年各区县：")

@@ -126,6 +126,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "progress.figure.action_items_overdue": ("督办事项逾期", "Action items overdue"),
     "progress.figure.revisits": ("回头看", "Revisits"),
     "progress.figure.revisit_reports": ("回访报告", "Revisit reports"),
+    "progress.figure.monthly_bulletins": ("月通报", "Monthly bulletins"),
     # -- the quarterly interview list ----------------------------------------------------------------------
     "interview.title": (
         "跨界问题季度约谈名单（{quarter}）",

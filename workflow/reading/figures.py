@@ -29,22 +29,23 @@ _event = table_of(Event)
 
 # -- bulletins ------------------------------------------------------------------------------------
 
-# The figures of a bulletin, in the practice's terms: label, and the triggers counted.
-FIGURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("handed_over", "问题交办", ("hand_off",)),
-    ("accepted", "受理", ("accept",)),
-    ("disputed", "提出异议", ("dispute",)),
-    ("negotiated", "难点商办", ("dispute", "negotiate")),
-    ("joint_meetings", "卡点会办", ("convene",)),
-    ("dispatched", "河长调度", ("dispatch",)),
-    ("rectified", "整改完成", ("report_done",)),
-    ("verified", "复核验收", ("request_verify",)),
-    ("closed", "销号", ("close",)),
-    ("revisits", "回头看", ("start_revisit",)),
-    ("rebounds", "反弹", ("rebound",)),
-    ("archived", "归档", ("archive",)),
+# The figures of a bulletin, in the practice's terms, and the triggers each counts; the catalogue words each
+# (``bulletin.figure.<key>`` in states.words).
+FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("handed_over", ("hand_off",)),
+    ("accepted", ("accept",)),
+    ("disputed", ("dispute",)),
+    ("negotiated", ("dispute", "negotiate")),
+    ("joint_meetings", ("convene",)),
+    ("dispatched", ("dispatch",)),
+    ("rectified", ("report_done",)),
+    ("verified", ("request_verify",)),
+    ("closed", ("close",)),
+    ("revisits", ("start_revisit",)),
+    ("rebounds", ("rebound",)),
+    ("archived", ("archive",)),
 )
-_COUNTED = sorted({t for _, _, triggers in FIGURES for t in triggers})
+_COUNTED = sorted({t for _, triggers in FIGURES for t in triggers})
 
 
 def month_bounds(period: str) -> tuple[datetime, datetime]:
@@ -121,7 +122,7 @@ def _by_figure(steps: Iterable[Any]) -> dict[str, int]:
     by_trigger: Counter[str] = Counter()
     for r in steps:
         by_trigger[r.trigger] += r.n
-    return {key: sum(by_trigger[t] for t in triggers) for key, _, triggers in FIGURES}
+    return {key: sum(by_trigger[t] for t in triggers) for key, triggers in FIGURES}
 
 
 def step_counts(conn: sa.Connection, compact_id: int, start: datetime, end: datetime) -> dict[str, int]:
@@ -175,7 +176,7 @@ def _member_figures(
     for r in steps:
         for k, counted in enumerate(figures):
             sides = {side for side in ("reporting", "receiving") if r._mapping[f"{side}_{k}"]}
-            for key, _, triggers in FIGURES:
+            for key, triggers in FIGURES:
                 if r.trigger in triggers and sides & FIGURE_SIDES[key]:
                     counted[key] += r.n
     waited_on = {o.jurisdiction_id for o in waits if o.jurisdiction_id is not None}

@@ -44,31 +44,31 @@ _event = table_of(Event)
 
 # -- the practice's figures over a period ---------------------------------------------------------
 
-# The figures of the practice notes, in their order, with their labels.
-FIGURES: tuple[tuple[str, str], ...] = (
-    ("boundary_chiefs", "边界河长"),
-    ("swap_patrols", "交叉互换巡河"),
-    ("patrols", "巡河"),
-    ("covert_inspections", "暗访巡查"),
-    ("patrol_issues", "巡河上报问题"),
-    ("handed_over", "移交问题"),
-    ("accepted", "受理"),
-    ("disputed", "提出异议"),
-    ("negotiated", "难点商办"),
-    ("dispatched", "河长调度"),
-    ("rectified", "整改到位"),
-    ("closed", "销号"),
-    ("closed_without_rebound", "一次性销号未反弹"),
-    ("rebounds", "反弹"),
-    ("joint_cases", "联合查处"),
-    ("leads_transferred", "移送公益诉讼线索"),
-    ("joint_meetings", "联席会议"),
-    ("progress_bulletins", "通报整改情况"),
-    ("monthly_bulletins", "月通报"),
-    ("action_items_open", "督办事项未办结"),
-    ("action_items_overdue", "督办事项逾期"),
-    ("revisits", "回头看"),
-    ("revisit_reports", "回访报告"),
+# The figures of the practice notes, in their order; the catalogue words each (``progress.figure.<key>``).
+FIGURES: tuple[str, ...] = (
+    "boundary_chiefs",
+    "swap_patrols",
+    "patrols",
+    "covert_inspections",
+    "patrol_issues",
+    "handed_over",
+    "accepted",
+    "disputed",
+    "negotiated",
+    "dispatched",
+    "rectified",
+    "closed",
+    "closed_without_rebound",
+    "rebounds",
+    "joint_cases",
+    "leads_transferred",
+    "joint_meetings",
+    "progress_bulletins",
+    "monthly_bulletins",
+    "action_items_open",
+    "action_items_overdue",
+    "revisits",
+    "revisit_reports",
 )
 
 
@@ -161,7 +161,7 @@ def sides_figures(
             **shared,
         }
         answers.append(
-            {key: figures[key] for key, _ in FIGURES} | {"joint_meetings_by_level": figures["joint_meetings_by_level"]}
+            {key: figures[key] for key in FIGURES} | {"joint_meetings_by_level": figures["joint_meetings_by_level"]}
         )
     return answers
 
