@@ -9,6 +9,7 @@ driver), which hands the loop back while the server works or a row lock is held,
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from tests.factories import World, walk_to
+from workflow.core.db import PLANNED, make_loop_engine
 
 POOL_THREAD = "AnyIO worker thread"  # the name anyio gives the thread pool's threads
 
@@ -133,3 +135,23 @@ def test_a_step_waiting_for_a_row_lock_on_postgresql_does_not_hold_up_the_loop(
         _stepped_while_held(receiver_api, code, version, hold, other.rollback)
 
     assert not any(name.startswith(POOL_THREAD) for name in seen), "the waiting step went to the thread pool"
+
+
+def test_the_loops_engine_is_postgresqls_only_and_refuses_a_planned_read(world: World) -> None:
+    loop_engine = make_loop_engine(world.app.engine)
+    if world.app.engine.dialect.name == "sqlite":
+        assert loop_engine is None  # a file this process reads: its quick routes run on the loop as they are
+        return
+    assert loop_engine is not None
+
+    async def planned_read() -> None:
+        try:
+            async with loop_engine.connect() as conn:
+                await conn.execution_options(**{PLANNED: True})
+                await conn.execute(sa.text("SELECT 1"))
+        finally:
+            await loop_engine.dispose()
+
+    # A figure's read, planned for its values, needs the threads' driver: on the loop it is refused, not run.
+    with pytest.raises(RuntimeError, match="planned for its values"):
+        asyncio.run(planned_read())
