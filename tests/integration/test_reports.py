@@ -46,6 +46,7 @@ from riverchief.demo.play import run
 from riverchief.reporting import daily_reports, make, make_and_file, monthly_reports, quarterly_reports
 from riverchief.settings import Settings
 from states import CHART
+from states.words import WORDS
 from tests.factories import RECEIVING_CODE, REPORTER, Cli, World, walk_to
 from workflow.core.clock import SHANGHAI, FrozenClock
 from workflow.core.filing import file_report, verify_reports
@@ -385,7 +386,8 @@ def test_the_bulletin_prints_the_stored_figures_of_the_month_and_the_year(
         figures, parties = stored.figures, stored.parties
     text = rendered[name].text
     month, year = figures["month"], figures["year_to_date"]
-    for key, label, _ in FIGURES:
+    for key, _ in FIGURES:
+        label = WORDS[f"bulletin.figure.{key}"][0]
         row = rf"^\s*{label}\s+{month.get(key, 0)}\s+{year.get(key, 0)}\s*$"
         assert re.search(row, text, re.MULTILINE), f"{label}: expected {month.get(key, 0)} / {year.get(key, 0)}"
         # each bar of the two charts carries its label and value
@@ -1052,7 +1054,8 @@ def test_the_monthly_reports_make_the_bulletin_record_then_file_the_bulletin_and
     paths = {r.kind: filing_app.settings.data_dir / r.path for r in rows}
     bulletin = pdf_text(paths["bulletin"])
     assert "跨界问题整改情况通报（2026年7月）" in bulletin
-    for key, label, _ in FIGURES:
+    for key, _ in FIGURES:
+        label = WORDS[f"bulletin.figure.{key}"][0]
         month, year = figures["month"].get(key, 0), figures["year_to_date"].get(key, 0)
         assert re.search(rf"^\s*{label}\s+{month}\s+{year}\s*$", bulletin, re.MULTILINE), label
     assert archive_problems(filing_app) == []
