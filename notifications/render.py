@@ -63,13 +63,6 @@ def _env(**options: Any) -> Environment:
     )
 
 
-class _Payload(dict[str, Any]):
-    """Payload fields read as attributes; a field the trigger did not carry reads as None."""
-
-    def __getattr__(self, name: str) -> Any:
-        return self.get(name)
-
-
 class _Sentences:
     """A notice's subject and its first sentence (what it tells or asks of its reader), from the catalogue.
 
@@ -214,33 +207,24 @@ class Renderer:
         return None
 
     def _context(self, notice: Notice, now: datetime, locale: str) -> dict[str, Any]:
-        label_zh, label_en = _kind_labels(notice.kind)
-        state = CHART.state(notice.issue_state) if notice.issue_state else None
-        due_zh, due_en = due_texts(self.calendar, notice.due_at, now)
-        view = _Payload(
-            kind=notice.kind,
-            kind_label=label_zh,
-            kind_label_en=label_en,
-            issue_code=notice.issue_code,
-            issue_title=notice.issue_title,
-            reporting_name=notice.reporting_name,
-            receiving_name=notice.receiving_name,
-            actor_name=notice.actor_name,
-            state_label=state.label_zh if state else "",
-            state_label_en=state.label_en if state else "",
-            due_at=notice.due_at,
-            due_text=due_zh,
-            due_text_en=due_en,
-            when=notice.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-            link=self._link(notice),
-        )
+        """What the frame shows, in the reader's language."""
         en = locale == "en"
+        state = CHART.state(notice.issue_state) if notice.issue_state else None
+        due = due_texts(self.calendar, notice.due_at, now)[en]
         return {
             "lang": locale,
-            "state": view["state_label_en" if en else "state_label"],
-            "due": view["due_text_en" if en else "due_text"],
+            "state": (state.label_en if en else state.label_zh) if state else "",
+            "due": due,
             "details": _details(notice, locale),
-            "n": view,
+            "n": {
+                "issue_code": notice.issue_code,
+                "issue_title": notice.issue_title,
+                "reporting_name": notice.reporting_name,
+                "receiving_name": notice.receiving_name,
+                "actor_name": notice.actor_name,
+                "when": notice.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+                "link": self._link(notice),
+            },
             "party": _party(notice),
             "recipient": notice.recipient_name,
         }
