@@ -10,7 +10,6 @@ as the same errors and are shown beside the field they name.
 import hmac
 import json
 import logging
-import math
 from collections.abc import Collection, Sequence
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -239,8 +238,7 @@ def router(access: Access) -> APIRouter:
                 wired.clock.now(),
             )
         except Throttled as exc:
-            error = t("login_throttled", n=max(1, math.ceil(exc.retry_after / 60)))
-            return render(request, "login.html", None, 429, next=target, error=error, person=person)
+            return render(request, "login.html", None, 429, next=target, error=t.refusal(exc), person=person)
         except (Unauthenticated, ValidationFailed):
             return render(request, "login.html", None, 401, next=target, error=t("login_failed"), person=person)
         response = RedirectResponse(target, status_code=303)
