@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from notifications.ics import meeting_invitation
 from notifications.message import Attachment, Message
 from states import CHART
-from states.chart import CHOICE_LABELS, MEETING_LEVELS
+from states.chart import CHOICE_LABELS
 from states.words import LANGUAGES, WORDS, said_value, word
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import SHANGHAI
@@ -31,8 +31,6 @@ from workflow.core.outbox import Notice
 TEMPLATES = Path(__file__).with_name("templates")
 # Notices that carry the meeting's calendar invitation.
 _INVITATIONS = {"meeting_invited", "meeting_changed", "meeting_cancelled"}
-# A meeting's level in each language, from the chart's words for the choice.
-_LEVELS = {locale: {level: CHOICE_LABELS[level][i] for level in MEETING_LEVELS} for i, locale in enumerate(LANGUAGES)}
 _MARKDOWN_INERT = str.maketrans(
     {"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "\n": " ", "\r": " "}
 )
@@ -96,7 +94,8 @@ class _Sentences:
             "actor": notice.actor_name,
         }
         if stored.get("level"):
-            self.values["level"] = _LEVELS[LANGUAGES[en]].get(stored["level"], stored["level"])
+            level = stored["level"]  # a meeting's level, as the chart words the choice
+            self.values["level"] = CHOICE_LABELS[level][en] if level in CHOICE_LABELS else level
         if isinstance(stored.get("starts_at"), str):
             self.values.update(starts=stored["starts_at"][:16].replace("T", " "), day=stored["starts_at"][:10])
         # A meeting's agenda is its issues, said as a sentence; a step's agenda is what its chief wrote.
