@@ -28,8 +28,10 @@ from workflow.accounts.signin import (
     set_password,
 )
 from workflow.accounts.tokens import actor_for_token, create_token
+from workflow.core.db import make_engine
 from workflow.core.errors import CsrfRefused, NotFound, Throttled, Unauthenticated, ValidationFailed
 from workflow.core.models import ApiToken, Credential, LoginAttempt, Person, WebSession, table_of
+from workflow.core.uow import UnitOfWork
 
 PASSWORD = "琼江 correct horse 2026"
 _credential, _person, _session = table_of(Credential), table_of(Person), table_of(WebSession)
@@ -440,3 +442,43 @@ def test_old_sign_in_attempts_and_ended_sessions_are_pruned_and_live_ones_kept(s
         session_for(app.uow(), old_token, later)
     assert session_for(app.uow(), live_token, later).actor.code == RECEIVER
     assert accounts.prune(app.uow(), later) == {"attempts": 0, "sessions": 0}
+
+
+@pytest.mark.parametrize("credential", ["token", "session"])
+def test_a_read_only_unit_stamps_its_caller_holding_one_of_the_pools_connections_at_a_time(
+    world: World, credential: str
+) -> None:
+    # A request's unit that kept its connection while the stamp's unit waited for another deadlocked the pool
+    # when as many requests as it has connections stamped at once: each waited for the others until the pool's
+    # timeout, and answered 500. A pool of one connection shows it without the crowd.
+    app = world.app
+    now = app.clock.now()
+    if credential == "token":
+        token_id, secret = create_token(app.uow(), RECEIVER, "phone")
+        later = now + timedelta(minutes=2)
+
+        def identify(uow: UnitOfWork) -> str:
+            return actor_for_token(uow, secret, later, stamp=uow.fresh).code
+
+        stamped = sa.select(table_of(ApiToken).c.last_used_at).where(table_of(ApiToken).c.id == token_id)
+    else:
+        set_password(app.uow(), RECEIVER, "correct horse 1")
+        secret, _, _ = login(app.uow(), RECEIVER, "correct horse 1", "10.0.0.1", None, now)
+        later = now + timedelta(hours=1)
+
+        def identify(uow: UnitOfWork) -> str:
+            return session_for(uow, secret, later, stamp=uow.fresh).actor.code
+
+        stamped = sa.select(sa.func.max(table_of(WebSession).c.last_seen_at))
+    url = app.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    try:
+        uow = UnitOfWork(engine, app.clock, app.calendar, readonly=True)
+        uow.snapshot = False  # as a web request's unit reads
+        with uow:
+            assert identify(uow) == RECEIVER
+            assert uow.connection.execute(sa.select(sa.literal(7))).scalar() == 7  # and it reads on
+    finally:
+        engine.dispose()
+    with app.reader() as uow:
+        assert uow.connection.execute(stamped).scalar() == later

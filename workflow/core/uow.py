@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from workflow.core.calendar import WorkCalendar
 from workflow.core.clock import Clock
-from workflow.core.db import PLANNED, reader_options, writer_options
+from workflow.core.db import PLANNED, SNAPSHOT, reader_options, writer_options
 
 T = TypeVar("T")
 
@@ -157,6 +157,28 @@ class UnitOfWork:
             self._connection.close()
             self._connection = None
 
+    def give_back(self) -> bool:
+        """Give the connection back to the pool between statements when that loses nothing: a read-only unit
+        that reads without a snapshot (on PostgreSQL outside any transaction; on SQLite each statement in its
+        own), or any unit with no transaction open. Its next statement takes one again. True when it holds
+        none now.
+
+        For a unit about to open another on the same engine: holding one connection while waiting for a second
+        deadlocks a pool when as many units as it has connections do so at once (each waits for the others
+        until the pool's timeout).
+        """
+        conn = self._connection
+        if conn is None:
+            return True
+        if self._held:
+            return False
+        # A read-only unit on PostgreSQL is in autocommit; on SQLite without a snapshot it never sent BEGIN.
+        unbegun = self.engine.dialect.name == "postgresql" or not conn.get_execution_options().get(SNAPSHOT, True)
+        if conn.in_transaction() and not (self.readonly and unbegun):
+            return False
+        self._drop_connection()
+        return True
+
     @property
     def idle(self) -> bool:
         """True when leaving the unit needs no round trip to the server: no connection taken, no transaction
@@ -238,6 +260,7 @@ def write_now(uow: UnitOfWork, statement: sa.Executable, writer: Callable[[], Un
         uow.connection.execute(statement)
         uow.commit()
     elif writer is not None:
+        uow.give_back()  # so that the stamp's unit never waits for a connection while this one holds another
         with writer() as own:
             own.connection.execute(statement)
             own.commit()
