@@ -198,7 +198,7 @@ def dispute_to_joint_meeting(d: Demo) -> str:
         code,
         "resolve",
         "qj-coord",
-        resolution="联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
+        resolution="龙台镇牵头整改，崇龛镇配合监测",
         plan="养殖场粪污设施改造，建设沉淀池",
         deadline=d.deadline(20),
     )

@@ -433,7 +433,7 @@ def test_the_minutes_list_the_meeting_its_attendees_topic_and_resolution(rendere
         "龙台镇段上游养殖场粪污入河",
         "龙台—崇龛跨界养殖污染责任划分",
         "崇龛镇→龙台镇",
-        "联席会议议定：龙台镇牵头整改，崇龛镇配合监测",
+        "龙台镇牵头整改，崇龛镇配合监测",
         "养殖场粪污设施改造，建设沉淀池",
         "龙台镇2026-04-14",
     ):
