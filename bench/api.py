@@ -12,7 +12,10 @@ bench/README.md says what is measured and how. For each database:
 * the clients: ``--clients`` keep-alive HTTP/1.1 connections from this process (asyncio), each sending its
   next request as soon as the last is answered: ``GET /api/v1/issues/{code}`` over random codes,
   ``POST /api/v1/issues/{code}/transitions`` firing ``progress`` on the client's own issues with the
-  version it last saw, and a 90/10 mix; riverchief and the floor alternate round by round.
+  version it last saw, and a 90/10 mix; riverchief and the floor alternate round by round;
+* then the open loop, for each of ``--rates``: the same clients and workloads, each request falling due at random
+  at the offered rate whether or not the last was answered, and timed from when it fell due, so the latency is a
+  request's at that load rather than the queue that a closed loop of 50 clients makes (Little's law).
 
 Afterwards every client-owned issue must stand at the version its client last saw, and have moved once per
 accepted POST: the bench checks that the API did what it answered. Figures go to bench/api-results.json.
@@ -34,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +225,7 @@ class Client:
     token: str
     owned: list[Owned]
     rng: random.Random
+    arrivals: random.Random  # the open loop's gaps between requests, apart from what is asked
     turn: int = 0
 
     def progress_body(self, issue: Owned) -> bytes:
@@ -240,13 +245,29 @@ async def refresh(conn: Connection, client: Client, issue: Owned) -> None:
 
 
 async def one_client(
-    port: int, client: Client, codes: list[str], post_share: float, until: float, tally: Tally
+    port: int,
+    client: Client,
+    codes: list[str],
+    post_share: float,
+    span: tuple[float, float],
+    tally: Tally,
+    rate: float = 0.0,
 ) -> None:
-    """Requests one after another until ``until`` (perf_counter), each timed from sending to the last byte."""
+    """Requests from ``span``'s start until its end (perf_counter), each timed to the last byte of its answer.
+
+    Closed loop (``rate`` 0): each request is sent when the last is answered and timed from its sending. Open loop:
+    this client's requests fall due at ``rate`` a second on average, at random (exponential gaps, so that all the
+    clients together arrive as a Poisson stream), and each is timed from when it fell due: a request that had to
+    wait for its client's last answer counts that wait, as a person's second click would.
+    """
     conn = Connection(port)
     clock = time.perf_counter
+    start, until = span
+    due = start + (client.arrivals.expovariate(rate) if rate else 0.0)
     try:
-        while clock() < until:
+        while (due if rate else clock()) < until:
+            if rate and (wait := due - clock()) > 0:
+                await asyncio.sleep(wait)
             post = post_share >= 1.0 or (post_share > 0.0 and client.rng.random() < post_share)
             kind = "post" if post else "get"
             try:
@@ -255,13 +276,13 @@ async def one_client(
                     if issue.stale:
                         await refresh(conn, client, issue)
                     body = client.progress_body(issue)
-                    began = clock()
+                    began = due if rate else clock()
                     status, answer = await conn.request(
                         "POST", f"/api/v1/issues/{issue.code}/transitions", client.token, body
                     )
                 else:
                     code = codes[client.rng.randrange(len(codes))]
-                    began = clock()
+                    began = due if rate else clock()
                     status, answer = await conn.request("GET", f"/api/v1/issues/{code}", client.token)
             except CLIENT_FAILURES as exc:
                 tally.errors[type(exc).__name__] += 1
@@ -270,6 +291,8 @@ async def one_client(
                 await conn.close()
                 await asyncio.sleep(0.05)
                 continue
+            finally:
+                due += client.arrivals.expovariate(rate) if rate else 0.0
             tally.latencies[kind].append(clock() - began)
             tally.body_bytes[kind] += len(answer)
             if status == 200:
@@ -287,20 +310,26 @@ async def one_client(
         await conn.close()
 
 
-async def load(port: int, clients: list[Client], codes: list[str], workload: Workload, seconds: float) -> Tally:
-    """All clients at once for ``seconds``; the run ends when the last request in flight is answered."""
+async def load(
+    port: int, clients: list[Client], codes: list[str], workload: Workload, seconds: float, rate: float = 0.0
+) -> Tally:
+    """All clients at once for ``seconds`` (offering ``rate`` requests a second between them, or as fast as they
+    are answered when 0); the run ends when the last request in flight is answered."""
     tally = Tally()
     began = time.perf_counter()
-    until = began + seconds
-    await asyncio.gather(*(one_client(port, c, codes, workload.post_share, until, tally) for c in clients))
+    each = rate / len(clients)
+    span = (began, began + seconds)
+    await asyncio.gather(*(one_client(port, c, codes, workload.post_share, span, tally, each) for c in clients))
     tally.seconds = time.perf_counter() - began
     return tally
 
 
-def run(server: Server, clients: list[Client], codes: list[str], workload: Workload, seconds: float) -> Tally:
+def run(
+    server: Server, clients: list[Client], codes: list[str], workload: Workload, seconds: float, rate: float = 0.0
+) -> Tally:
     """One timed run against one server, with the CPU this process and the server spent."""
     cpu, server_cpu = time.process_time(), server.cpu_seconds()
-    tally = asyncio.run(load(server.port, clients, codes, workload, seconds))
+    tally = asyncio.run(load(server.port, clients, codes, workload, seconds, rate))
     tally.client_cpu = time.process_time() - cpu
     tally.server_cpu = server.cpu_seconds() - server_cpu
     server.alive()
@@ -346,24 +375,27 @@ def measure(
     codes: list[str],
     workload: Workload,
     args: argparse.Namespace,
+    rate: float = 0.0,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """A warm-up of each target, then ``args.rounds`` rounds in which they take turns to go first.
 
-    Returns the figures and the POSTs each target accepted, warm-up included.
+    ``rate``: the requests a second the clients offer between them (the open loop, with no warm-up: the closed
+    loop has warmed both servers), or 0 for as many as are answered. Returns the figures and the POSTs each target
+    accepted, warm-up included.
     """
     accepted: dict[str, int] = {}
     for name in TARGETS:
-        if args.warmup:
+        if args.warmup and not rate:
             accepted[name] = run(servers[name], clients[name], codes, workload, args.warmup).ok["post"]
         else:
             accepted[name] = 0
     tallies = {name: Tally() for name in TARGETS}
     for number in range(args.rounds):
         for name in TARGETS if number % 2 == 0 else TARGETS[::-1]:
-            tally = run(servers[name], clients[name], codes, workload, args.seconds)
+            tally = run(servers[name], clients[name], codes, workload, args.seconds, rate)
             accepted[name] += tally.ok["post"]
             tallies[name].merge(tally)
-    result: dict[str, Any] = {"workload": workload.name, "post_share": workload.post_share}
+    result: dict[str, Any] = {"workload": workload.name, "post_share": workload.post_share, "offered_per_s": rate}
     result |= {name: figures(tallies[name]) for name in TARGETS}
     rc, floor = result["riverchief"], result["floor"]
     result["ratio"] = {
@@ -423,17 +455,32 @@ def run_database(dialect: str, args: argparse.Namespace, console: Console) -> di
         # versions never mix with riverchief's.
         clients = {
             name: [
-                Client(token, [replace(o) for o in owned], random.Random(f"{args.seed}-{i}"))
+                Client(
+                    token,
+                    [replace(o) for o in owned],
+                    random.Random(f"{args.seed}-{i}"),
+                    random.Random(f"{args.seed}-{i}-arrivals"),
+                )
                 for i, (token, owned) in enumerate(zip(prepared.tokens, prepared.owned, strict=True))
             ]
             for name in TARGETS
         }
-        workloads, accepted = [], 0
+        workloads, offered, accepted = [], [], 0
         for name in args.workloads:
             result, posts = measure(servers, clients, prepared.codes, WORKLOADS[name], args)
             workloads.append(result)
             accepted += posts["riverchief"]
             console.log(f"{dialect} {name}: throughput riverchief/floor {result['ratio']['throughput']:.2f}")
+        for rate in args.rates:
+            for name in args.workloads:
+                result, posts = measure(servers, clients, prepared.codes, WORKLOADS[name], args, rate)
+                offered.append(result)
+                accepted += posts["riverchief"]
+                p99 = {target: result[target]["p99_ms"] for target in TARGETS}
+                console.log(
+                    f"{dialect} {name} at {rate:g}/s: p99 riverchief {p99['riverchief']:.1f} ms, "
+                    f"floor {p99['floor']:.1f} ms"
+                )
         checked = check_versions(prepared, [c.owned for c in clients["riverchief"]], accepted)
         body_bytes = body.stat().st_size
     return {
@@ -445,6 +492,7 @@ def run_database(dialect: str, args: argparse.Namespace, console: Console) -> di
         "floor_get_body_bytes": body_bytes,
         "checked": checked,
         "workloads": workloads,
+        "offered": offered,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -509,6 +557,32 @@ def table(results: dict[str, Any], clients: int) -> Table:
     return grid
 
 
+def offered_table(results: dict[str, Any], clients: int) -> Table:
+    """The open-loop runs: what each target answered, and how late, at the load the clients offered."""
+    title = (
+        f"HTTP API at an offered load from {clients} clients (open loop; each request timed from when it fell due; ms)"
+    )
+    grid = Table(title=title)
+    columns = ("database", "workload", "offered req/s", "answered rc / floor", "p50 rc / floor", "p99 rc / floor")
+    for column in (*columns, "p99 under 50 ms rc / floor", "errors rc / floor"):
+        grid.add_column(column, justify="left" if column in ("database", "workload") else "right")
+    for dialect, result in results.items():
+        for w in result["offered"]:
+            rc, floor = w["riverchief"], w["floor"]
+            under = " / ".join("[green]yes[/]" if f["p99_ms"] < 50 else "[red]no[/]" for f in (rc, floor))
+            grid.add_row(
+                dialect,
+                w["workload"],
+                f"{w['offered_per_s']:g}",
+                f"{rc['requests_per_s']:.0f} / {floor['requests_per_s']:.0f}",
+                f"{rc['p50_ms']:.1f} / {floor['p50_ms']:.1f}",
+                f"[bold]{rc['p99_ms']:.1f}[/] / {floor['p99_ms']:.1f}",
+                under,
+                f"{sum(rc['errors'].values())} / {sum(floor['errors'].values())}",
+            )
+    return grid
+
+
 # -- the command -----------------------------------------------------------------------------------
 
 
@@ -526,6 +600,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--workloads", nargs="+", choices=tuple(WORKLOADS), default=list(WORKLOADS), help="default: all three"
     )
     parser.add_argument(
+        "--rates",
+        nargs="*",
+        type=float,
+        default=[100.0, 200.0],
+        help="requests a second the clients offer between them in the open-loop runs (default 100 200; none: skip)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="server processes of both targets on PostgreSQL (SQLite: 1)"
     )
     parser.add_argument("--seed", type=int, default=1)
@@ -535,7 +616,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.own < 1 or args.rounds < 1 or args.seconds <= 0 or args.workers < 1:
         parser.error("--clients, --own, --rounds, --workers must be at least 1 and --seconds above 0")
+    if any(rate <= 0 for rate in args.rates):
+        parser.error("--rates: each must be above 0 (requests a second)")
     return args
+
+
+def stack_part(fast: str, plain: str) -> str:
+    """Which of two packages uvicorn takes for a part of the stack: ``fast`` with its version when installed."""
+    try:
+        return f"{fast} {version(fast)}"
+    except PackageNotFoundError:
+        return plain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -547,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {d: run_database(d, args, console) for d in dialects}
     host = machine()
     host |= {"uvicorn": uvicorn.__version__, "fastapi": fastapi.__version__, "starlette": starlette.__version__}
+    host |= {"http_parser": stack_part("httptools", "h11"), "event_loop": stack_part("uvloop", "asyncio")}
     report = {
         "benchmark": "api",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -557,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     console.print(table(results, args.clients))
+    if args.rates:
+        console.print(offered_table(results, args.clients))
     loads = ", ".join(
         f"{d} {r['load_average_before'][0]:.1f}→{r['load_average_after'][0]:.1f}" for d, r in results.items()
     )
@@ -565,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{d} {r['server'].get('server_version', r['server'].get('version'))}" for d, r in results.items()
     )
     console.print(
-        f"machine: {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}, uvicorn {uvicorn.__version__}, "
+        f"machine: {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}, uvicorn {uvicorn.__version__} "
+        f"({host['http_parser']}, {host['event_loop']}), "
         f"{servers}; workers {workers}; load average {loads}; git {host['git']['commit']}"
         f"{' (modified)' if host['git']['changed'] else ''}; total {report['elapsed_s']:.0f}s"
     )
