@@ -192,6 +192,7 @@ class Tally:
     """What the clients got from one target: latencies per kind of request, statuses, bytes."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"get": [], "post": []})
+    woke_late: list[float] = field(default_factory=list)  # open loop: how late a client idle till then sent
     ok: Counter[str] = field(default_factory=Counter)
     conflicts: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -209,6 +210,7 @@ class Tally:
         """Add another run's figures to these."""
         for kind, values in other.latencies.items():
             self.latencies[kind] += values
+        self.woke_late += other.woke_late
         self.ok.update(other.ok)
         self.conflicts += other.conflicts
         self.errors.update(other.errors)
@@ -268,6 +270,7 @@ async def one_client(
         while (due if rate else clock()) < until:
             if rate and (wait := due - clock()) > 0:
                 await asyncio.sleep(wait)
+                tally.woke_late.append(clock() - due)  # the client's own lateness, in every latency it times
             post = post_share >= 1.0 or (post_share > 0.0 and client.rng.random() < post_share)
             kind = "post" if post else "get"
             try:
@@ -363,6 +366,8 @@ def figures(tally: Tally) -> dict[str, Any]:
         "ok": dict(tally.ok),
         "conflicts": tally.conflicts,
         "errors": dict(tally.errors),
+        "client_woke_late_p50_ms": 1000 * quantile(tally.woke_late, 0.5) if tally.woke_late else None,
+        "client_woke_late_p99_ms": 1000 * quantile(tally.woke_late, 0.99) if tally.woke_late else None,
         "server_cpu_ms_per_request": 1000 * tally.server_cpu / n if n else 0.0,
         "client_cpu_ms_per_request": 1000 * tally.client_cpu / n if n else 0.0,
         "kinds": per_kind,
@@ -564,7 +569,7 @@ def offered_table(results: dict[str, Any], clients: int) -> Table:
     )
     grid = Table(title=title)
     columns = ("database", "workload", "offered req/s", "answered rc / floor", "p50 rc / floor", "p99 rc / floor")
-    for column in (*columns, "p99 under 50 ms rc / floor", "errors rc / floor"):
+    for column in (*columns, "p99 under 50 ms rc / floor", "client late p99", "errors rc / floor"):
         grid.add_column(column, justify="left" if column in ("database", "workload") else "right")
     for dialect, result in results.items():
         for w in result["offered"]:
@@ -578,6 +583,7 @@ def offered_table(results: dict[str, Any], clients: int) -> Table:
                 f"{rc['p50_ms']:.1f} / {floor['p50_ms']:.1f}",
                 f"[bold]{rc['p99_ms']:.1f}[/] / {floor['p99_ms']:.1f}",
                 under,
+                " / ".join(f"{f['client_woke_late_p99_ms'] or 0:.1f}" for f in (rc, floor)),
                 f"{sum(rc['errors'].values())} / {sum(floor['errors'].values())}",
             )
     return grid
