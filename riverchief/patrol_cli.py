@@ -148,11 +148,11 @@ def _read(path: Path) -> bytes:
 
 
 def _print_recorded(done: Any, patroller: str, segment: str) -> None:
-    from workflow.patrols.basics import KIND_LABELS
+    from workflow.patrols.basics import kind_label
 
     pairing = f", pairing #{done.pairing_id}" if done.pairing_id else ""
     console.print(
-        f"patrol #{done.id}: {KIND_LABELS[done.kind]} ({done.kind}) of {segment} by {patroller}, "
+        f"patrol #{done.id}: {kind_label(done.kind)} ({done.kind}) of {segment} by {patroller}, "
         f"{_local(done.started_at)} to {_local(done.ended_at)} ({_duration(done.duration_s)}), "
         f"{_km(done.length_m)}{pairing}"
     )
@@ -266,7 +266,7 @@ def print_refused(out: Console, refused: Sequence[tuple[str, str, str]]) -> None
 
 def print_imported(out: Console, files: Sequence[Path], done: Sequence[Any]) -> None:
     """Each imported file with the patrol it became."""
-    from workflow.patrols.basics import KIND_LABELS
+    from workflow.patrols.basics import kind_label
 
     table = Table(title="已导入 imported")
     for column in ("文件 file", "#", "类型", "开始", "时长", "里程"):
@@ -275,7 +275,7 @@ def print_imported(out: Console, files: Sequence[Path], done: Sequence[Any]) -> 
         table.add_row(
             escape(_shown(path)),
             str(patrol.id),
-            KIND_LABELS[patrol.kind],
+            kind_label(patrol.kind),
             _local(patrol.started_at),
             _duration(patrol.duration_s),
             _km(patrol.length_m),
@@ -324,7 +324,7 @@ def patrol_list(
     month: Annotated[str | None, typer.Option(help="2026-03")] = None,
 ) -> None:
     """Patrols, latest first."""
-    from workflow.patrols.basics import KIND_LABELS
+    from workflow.patrols.basics import kind_label
     from workflow.patrols.records import list_patrols
 
     with _app().reader() as uow:
@@ -337,7 +337,7 @@ def patrol_list(
             str(r.id),
             escape(r.patroller_name),
             escape(r.segment_name),
-            KIND_LABELS[r.kind],
+            kind_label(r.kind),
             _local(r.started_at),
             _duration(r.duration_s),
             _km(r.length_m),
@@ -355,7 +355,7 @@ def patrol_quotas() -> None:
 @quota_app.command("list")
 def quota_list() -> None:
     """The patrol quotas in force: level, scope and quota; a jurisdiction's row holds the chiefs within it."""
-    from workflow.patrols.basics import DEFAULT_QUOTAS, LEVEL_LABELS
+    from workflow.patrols.basics import DEFAULT_QUOTAS, level_label
     from workflow.patrols.quotas import Quota, quotas
 
     with _app().reader() as uow:
@@ -366,7 +366,7 @@ def quota_list() -> None:
     shown = in_force or [Quota(*q) for q in DEFAULT_QUOTAS]
     for q in shown:
         scope = f"辖区 {q.jurisdiction}" if q.jurisdiction else f"协作机制 {q.compact}" if q.compact else "全部 all"
-        table.add_row(f"{LEVEL_LABELS.get(q.level, q.level)} {q.level}", escape(scope), q.describe())
+        table.add_row(f"{level_label(q.level)} {q.level}", escape(scope), q.describe())
     console.print(table)
 
 
@@ -399,7 +399,7 @@ def quota_set(
     compact: CompactOption = None,
 ) -> None:
     """Set (or replace) a level's quota: everywhere, within a jurisdiction (the deepest wins) or in a compact."""
-    from workflow.patrols.basics import LEVEL_LABELS
+    from workflow.patrols.basics import level_label
     from workflow.patrols.quotas import Quota, set_quota
 
     _one_scope(jurisdiction, compact)
@@ -408,7 +408,7 @@ def quota_set(
     except ValidationFailed as exc:
         raise _named_as_typed(exc) from None
     scope = escape(_scope_label(jurisdiction, compact))
-    console.print(f"{LEVEL_LABELS[level]}河长（{scope}）：{Quota(level, count, per).describe()}")
+    console.print(f"{level_label(level)}河长（{scope}）：{Quota(level, count, per).describe()}")
 
 
 @quota_app.command("clear")
@@ -454,7 +454,7 @@ def patrol_completion(
 
 def print_completion(out: Console, done: Any) -> None:
     """Completion per district and per chief, the overall rate and the chiefs under quota."""
-    from workflow.patrols.basics import LEVEL_LABELS, percent
+    from workflow.patrols.basics import level_label, percent
 
     places = Table(title=f"各区县巡河完成率 {done.period}")
     for column in ("区县", "考核河长", "未达标", "应巡", "实巡", "完成率"):
@@ -470,7 +470,7 @@ def print_completion(out: Console, done: Any) -> None:
         chiefs.add_row(
             escape(c.name),
             escape(c.jurisdiction),
-            LEVEL_LABELS.get(c.level, c.level),
+            level_label(c.level),
             c.window,
             str(c.required) if c.required else "—",
             str(c.done),

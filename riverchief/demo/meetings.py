@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riverchief.bootstrap import App
+from states.chart import MEETING_LEVELS
 from states.words import word
 from workflow.core.actors import load_actor
 from workflow.core.calendar import local_today
@@ -124,7 +125,7 @@ def play(app: App, clock: FrozenClock) -> dict[str, Any]:
 def show(app: App, console: Console, held: dict[str, Any]) -> None:
     """Print the year's meetings, bulletins and figures (after the scheduler's jobs have run)."""
     meetings, bulletins = held["meetings"], [n.number for n in held["bulletins"]]
-    levels = {"township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+    levels = {level: word(f"common.level.{level}", False) for level in MEETING_LEVELS}
     table = Table(title="联席会议 joint meetings", show_lines=False)
     for column in ("编号", "层级", "建议层级", "会办问题"):
         table.add_column(column)

@@ -11,7 +11,7 @@ from fractions import Fraction
 import pytest
 
 from workflow.core.errors import ValidationFailed
-from workflow.patrols.basics import EARTH_RADIUS_M, percent
+from workflow.patrols.basics import EARTH_RADIUS_M, KINDS, LEVELS, kind_label, level_label, percent
 from workflow.patrols.funding import parse_yuan, yuan
 from workflow.patrols.quotas import Quota
 from workflow.patrols.tracks import haversine_m, parse_track
@@ -216,3 +216,28 @@ def test_an_amount_that_is_not_whole_fen_is_refused_by_name(text: str, reason: s
 
 def test_fen_read_back_as_yuan() -> None:
     assert [yuan(f) for f in (0, 1, 150, 712, 103_000_000)] == ["0.00", "0.01", "1.50", "7.12", "1030000.00"]
+
+
+@pytest.mark.parametrize(
+    ("count", "per", "zh", "en"),
+    [
+        (1, "tenday", "每旬不少于1次", "at least one patrol every ten days"),
+        (2, "year", "每年不少于2次", "at least 2 patrols a year"),
+        (1, "quarter", "每季度不少于1次", "at least one patrol a quarter"),
+        (4, "month", "每月不少于4次", "at least 4 patrols a month"),
+    ],
+)
+def test_a_quota_is_said_in_each_language_from_the_catalogue(count: int, per: str, zh: str, en: str) -> None:
+    quota = Quota("village", count, per)
+    assert quota.describe() == zh
+    assert quota.describe(en=True) == en
+
+
+def test_patrol_kinds_and_chief_levels_are_worded_by_the_catalogue_and_unknown_codes_kept() -> None:
+    assert [kind_label(k) for k in KINDS] == ["日常巡河", "交叉互巡", "暗访巡查"]
+    assert kind_label("swap", en=True) == "swap patrol"
+    assert [level_label(level) for level in LEVELS] == ["村级", "乡镇级", "区县级", "市级", "省级"]
+    assert level_label("village", en=True) == "village"
+    # A code no longer listed is shown as stored rather than failing a page or a listing.
+    assert kind_label("drone") == "drone"
+    assert level_label("county") == "county"

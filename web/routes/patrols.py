@@ -24,7 +24,7 @@ from workflow.core.calendar import local_today
 from workflow.core.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationFailed
 from workflow.core.evidence import readable_size
 from workflow.core.uow import UnitOfWork
-from workflow.patrols.basics import BATCH_MAX, KIND_LABELS, parse_month
+from workflow.patrols.basics import BATCH_MAX, kind_label, parse_month
 from workflow.patrols.batches import PatrolItem, indexed, record_patrols
 from workflow.patrols.records import API_FIELDS, end_patrol, record_patrol, start_patrol
 from workflow.patrols.tracks import Track, parse_track, read_geojson
@@ -61,7 +61,7 @@ def patrol_json(view: PatrolView) -> dict[str, Any]:
         "patroller": {"code": view.patroller, "name": view.patroller_name},
         "segment": {"code": view.segment, "name": view.segment_name},
         "kind": view.kind,
-        "kind_label": KIND_LABELS[view.kind],
+        "kind_label": kind_label(view.kind),
         "pairing": view.pairing_id,
         "started_at": iso(view.started_at),
         "ended_at": iso(view.ended_at),
@@ -298,7 +298,7 @@ def router(access: Access) -> APIRouter:
                         "name": s.name,
                         "jurisdiction": {"code": s.jurisdiction, "name": s.jurisdiction_name},
                         "kind": s.kind,
-                        "kind_label": KIND_LABELS[s.kind],
+                        "kind_label": kind_label(s.kind),
                         "pairing": s.pairing_id,
                         "geometry": {"type": "LineString", "coordinates": s.geometry} if s.geometry else None,
                     }

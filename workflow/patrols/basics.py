@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from states.words import word
 from workflow.core.clock import SHANGHAI
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import (
@@ -29,13 +30,11 @@ _compact = table_of(Compact)
 
 
 KINDS = ("routine", "swap", "covert")
-KIND_LABELS = {"routine": "日常巡河", "swap": "交叉互巡", "covert": "暗访巡查"}
 # Patrols that count toward a chief's own quota and its funding; a covert inspection checks on others.
 QUOTA_KINDS = ("routine", "swap")
 RELATIONS = ("upstream", "downstream", "left_bank", "right_bank")
 PERIODS = ("week", "tenday", "month", "quarter", "year")
-PERIOD_LABELS = {"week": "周", "tenday": "旬", "month": "月", "quarter": "季度", "year": "年"}
-LEVEL_LABELS = {"village": "村级", "township": "乡镇级", "district": "区县级", "city": "市级", "province": "省级"}
+LEVELS = ("village", "township", "district", "city", "province")
 
 # Common practice where nothing is configured: a village chief weekly, a township chief every ten days,
 # a district chief monthly, a city chief quarterly, a province chief twice a year. Load ``patrol_quotas:``
@@ -57,6 +56,16 @@ MAX_TRACK_BYTES = 20 * 1024 * 1024
 MAX_TRACK_POINTS = 200_000
 # The mean radius of the WGS 84 ellipsoid: a haversine sum with it is within about 0.5% of the geodesic.
 EARTH_RADIUS_M = 6_371_008.8
+
+
+def kind_label(kind: str, *, en: bool = False) -> str:
+    """A patrol kind's words (日常巡河, routine patrol); the code as stored for a kind no longer listed."""
+    return word(f"kind_{kind}", en) if kind in KINDS else kind
+
+
+def level_label(level: str, *, en: bool = False) -> str:
+    """A chief's level (村级, village); the code as stored for a level no longer listed."""
+    return word(f"common.level.{level}", en) if level in LEVELS else level
 
 
 def local_day(at: datetime) -> date:

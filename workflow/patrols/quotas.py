@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from states.words import word
 from workflow.core.errors import ValidationFailed
 from workflow.core.models import (
     Compact,
@@ -19,7 +20,7 @@ from workflow.core.models import (
     table_of,
 )
 from workflow.core.uow import UnitOfWork
-from workflow.patrols.basics import LEVEL_LABELS, PERIOD_LABELS, PERIODS, ancestors, month_days, round_half_up
+from workflow.patrols.basics import LEVELS, PERIODS, ancestors, month_days, round_half_up
 
 _quota = table_of(PatrolQuota)
 _juris = table_of(Jurisdiction)
@@ -85,9 +86,9 @@ class Quota:
         label = period_label(months) if (first, end) == own else widest.label
         return Window(label, first, end, sum(w.required for w in windows))
 
-    def describe(self) -> str:
-        """每旬不少于1次."""
-        return f"每{PERIOD_LABELS[self.per]}不少于{self.count}次"
+    def describe(self, *, en: bool = False) -> str:
+        """每旬不少于1次 (at least one patrol every ten days)."""
+        return word(f"common.quota.{self.per}", en, n=self.count)
 
 
 def period_label(months: Sequence[tuple[int, int]]) -> str:
@@ -208,8 +209,8 @@ def set_quota(
 ) -> None:
     """Set (or replace) the quota of a level for one scope: a jurisdiction (by code), a compact, or neither."""
     errors = []
-    if level not in LEVEL_LABELS:
-        errors.append(("level", f"{level!r} is not one of {', '.join(LEVEL_LABELS)}"))
+    if level not in LEVELS:
+        errors.append(("level", f"{level!r} is not one of {', '.join(LEVELS)}"))
     if not 1 <= count <= 100:
         errors.append(("count", f"{count} is not between 1 and 100"))
     if per not in PERIODS:
