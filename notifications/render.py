@@ -209,7 +209,9 @@ class Renderer:
         """What the frame shows, in the reader's language."""
         en = locale == "en"
         state = CHART.state(notice.issue_state) if notice.issue_state else None
-        due = due_texts(self.calendar, notice.due_at, now)[en]
+        # Sent after the issue was closed (a channel down for a while), its deadline is over: no count of days.
+        over = state is not None and (state.closed or state.terminal)
+        due = None if over else due_texts(self.calendar, notice.due_at, now)[en]
         return {
             "lang": locale,
             "state": (state.label_en if en else state.label_zh) if state else "",

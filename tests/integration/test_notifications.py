@@ -70,7 +70,7 @@ from tests.factories import (
 from workflow.core import outbox
 from workflow.core.clock import FrozenClock
 from workflow.core.db import make_engine
-from workflow.core.models import Delivery, InboxMessage, Outbox, Person
+from workflow.core.models import Delivery, InboxMessage, Issue, Outbox, Person
 from workflow.core.reference import load, parse
 
 TITLE = "白马镇段排污口"
@@ -1025,3 +1025,22 @@ def test_robot_markdown_puts_the_state_the_deadline_and_the_link_each_on_its_own
     assert state in lines
     assert deadline in lines
     assert lines[-1] == f"{link}(http://localhost:8000/issues/{code})"
+
+
+def test_a_message_sent_once_its_issue_is_closed_counts_no_deadline(world: World) -> None:
+    # The dispatcher words a message when it sends it. One that went out after its issue was closed (a channel
+    # down for weeks, or the demo sending its whole year at the end) said 已超期 165 个工作日 beside 已销号.
+    closed = world.report()
+    walk_to(world, closed, "close")
+    still_open = handed_off(world, title="崇龛镇段漂浮物")
+    world.clock.advance(days=90)
+    assert dispatcher(world, [Recorder()]).drain()["sent"] > 0
+
+    with world.app.reader() as uow:
+        codes = dict(uow.connection.execute(sa.select(Issue.id, Issue.code)).all())
+    hand_offs = {codes[m.issue_id]: m.body for m in inbox_rows(world) if m.kind == "hand_off"}
+    assert "已销号" in hand_offs[closed]
+    assert "办理时限" not in hand_offs[closed]
+    assert "已超期" not in hand_offs[closed]
+    # An issue still waiting on its deadline is told how late it is.
+    assert "已超期" in hand_offs[still_open]
