@@ -209,9 +209,10 @@ class Renderer:
         """What the frame shows, in the reader's language."""
         en = locale == "en"
         state = CHART.state(notice.issue_state) if notice.issue_state else None
-        # Sent after the issue was closed (a channel down for a while), its deadline is over: no count of days.
+        # A message is worded when it is sent, which may be long after its event (a channel down for a while): a
+        # closed issue's deadline is over, and one a later step replaced is said without a count of days.
         over = state is not None and (state.closed or state.terminal)
-        due = None if over else due_texts(self.calendar, notice.due_at, now)[en]
+        due = None if over else due_texts(self.calendar, notice.due_at, now, counted=notice.deadline_running)[en]
         return {
             "lang": locale,
             "state": (state.label_en if en else state.label_zh) if state else "",

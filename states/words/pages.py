@@ -709,6 +709,7 @@ WORDS: dict[str, tuple[str, str]] = {
         "{stamp} (Beijing time), {n} working day overdue",
     ),
     "deadline.today": ("{stamp}（北京时间）前，今日到期", "{stamp} (Beijing time), due today"),
+    "deadline.at": ("{stamp}（北京时间）", "{stamp} (Beijing time)"),  # a deadline no longer running: no count
     "deadline.left": ("{stamp}（北京时间）前，还有 {n} 个工作日", "{stamp} (Beijing time), {n} working days left"),
     "deadline.left.one": ("{stamp}（北京时间）前，还有 {n} 个工作日", "{stamp} (Beijing time), {n} working day left"),
 }

@@ -1027,20 +1027,25 @@ def test_robot_markdown_puts_the_state_the_deadline_and_the_link_each_on_its_own
     assert lines[-1] == f"{link}(http://localhost:8000/issues/{code})"
 
 
-def test_a_message_sent_once_its_issue_is_closed_counts_no_deadline(world: World) -> None:
-    # The dispatcher words a message when it sends it. One that went out after its issue was closed (a channel
-    # down for weeks, or the demo sending its whole year at the end) said 已超期 165 个工作日 beside 已销号.
+def test_a_message_sent_late_counts_only_a_deadline_still_running(world: World) -> None:
+    # The dispatcher words a message when it sends it. One that went out long after its event (a channel down
+    # for weeks, or the demo sending its whole year at the end) said 已超期 165 个工作日 beside 已销号, and
+    # counted the days of a deadline that a later step had replaced.
     closed = world.report()
     walk_to(world, closed, "close")
-    still_open = handed_off(world, title="崇龛镇段漂浮物")
+    moved_on = world.report(title="崇龛镇段漂浮物")
+    walk_to(world, moved_on, "accept")
+    still_open = handed_off(world, title="龙台镇段排口")
     world.clock.advance(days=90)
     assert dispatcher(world, [Recorder()]).drain()["sent"] > 0
 
     with world.app.reader() as uow:
         codes = dict(uow.connection.execute(sa.select(Issue.id, Issue.code)).all())
-    hand_offs = {codes[m.issue_id]: m.body for m in inbox_rows(world) if m.kind == "hand_off"}
-    assert "已销号" in hand_offs[closed]
-    assert "办理时限" not in hand_offs[closed]
-    assert "已超期" not in hand_offs[closed]
-    # An issue still waiting on its deadline is told how late it is.
-    assert "已超期" in hand_offs[still_open]
+    sent = {(codes[m.issue_id], m.kind): m.body for m in inbox_rows(world) if m.issue_id is not None}
+    assert "已销号" in sent[closed, "hand_off"]
+    assert "办理时限" not in sent[closed, "hand_off"]
+    # The hand-off's deadline to accept was met and replaced: its time is said, with no count of days.
+    assert re.search(r"办理时限：\d{4}-\d\d-\d\d \d\d:\d\d（北京时间）\n", sent[moved_on, "hand_off"])
+    # The deadline still running is counted, however late the message.
+    assert "已超期" in sent[moved_on, "accept"]
+    assert "已超期" in sent[still_open, "hand_off"]

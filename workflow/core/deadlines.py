@@ -69,11 +69,16 @@ def waiting_path(state: str, reporting_path: str | None, receiving_path: str | N
     return receiving_path or reporting_path
 
 
-def due_texts(calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> tuple[str | None, str | None]:
-    """A deadline as people here count it, in Chinese and English: Beijing time and working days left (or overdue)."""
+def due_texts(
+    calendar: WorkCalendar, due_at: datetime | None, now: datetime, *, counted: bool = True
+) -> tuple[str | None, str | None]:
+    """A deadline as people here count it, in Chinese and English: Beijing time and working days left (or overdue);
+    the time alone when not ``counted`` (a deadline that no longer runs: a count of days would be read as today's)."""
     if due_at is None:
         return None, None
     stamp = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if not counted:
+        return word("deadline.at", False, stamp=stamp), word("deadline.at", True, stamp=stamp)
     today, due_day = local_today(now), local_today(due_at)
     if due_at < now:
         key, n = "deadline.late", calendar.working_days_between(due_day, today)

@@ -51,6 +51,7 @@ class Notice:
     issue_title: str | None
     issue_state: str | None
     due_at: datetime | None
+    deadline_running: bool  # due_at is the issue's deadline still (not one an event set and a later step replaced)
     reporting_id: int | None
     reporting_name: str | None
     receiving_id: int | None
@@ -130,6 +131,7 @@ def _notice(r: Any) -> Notice:
         issue_state=r.issue_state,
         # The deadline the event set, so a message says what was asked at the time it was written.
         due_at=r.event_due_at if r.event_id is not None else r.due_at,
+        deadline_running=r.event_id is None or r.event_due_at == r.due_at,
         reporting_id=r.reporting_id,
         reporting_name=r.reporting_name,
         receiving_id=r.receiving_id,
