@@ -20,15 +20,4 @@ WORDS: dict[str, tuple[str, str]] = {
     "common.system": ("系统", "the system"),
     "common.page_of": ("第 {page} 页 / 共 {pages} 页", "Page {page} of {pages}"),
     "common.full_stop": ("。", "."),
-    # A patrol quota: how many patrols a chief owes a period.
-    "common.quota.week": ("每周不少于{n}次", "at least {n} patrols a week"),
-    "common.quota.week.one": ("每周不少于{n}次", "at least one patrol a week"),
-    "common.quota.tenday": ("每旬不少于{n}次", "at least {n} patrols every ten days"),
-    "common.quota.tenday.one": ("每旬不少于{n}次", "at least one patrol every ten days"),
-    "common.quota.month": ("每月不少于{n}次", "at least {n} patrols a month"),
-    "common.quota.month.one": ("每月不少于{n}次", "at least one patrol a month"),
-    "common.quota.quarter": ("每季度不少于{n}次", "at least {n} patrols a quarter"),
-    "common.quota.quarter.one": ("每季度不少于{n}次", "at least one patrol a quarter"),
-    "common.quota.year": ("每年不少于{n}次", "at least {n} patrols a year"),
-    "common.quota.year.one": ("每年不少于{n}次", "at least one patrol a year"),
 }

@@ -353,6 +353,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "quota_done": ("已巡 {done} 次 / 应巡 {required} 次", "{done} of {required} patrols done"),
     "quota_rate": ("完成率 {rate}", "{rate} complete"),
     "quota_none": ("本月对您没有巡河次数要求", "No patrol quota applies to you this month"),
+    # A patrol quota: how many patrols a chief owes a period (the CLI's quota list).
+    "quota_rule.week": ("每周不少于{n}次", "at least {n} patrols a week"),
+    "quota_rule.week.one": ("每周不少于{n}次", "at least {n} patrol a week"),
+    "quota_rule.tenday": ("每旬不少于{n}次", "at least {n} patrols every ten days"),
+    "quota_rule.tenday.one": ("每旬不少于{n}次", "at least {n} patrol every ten days"),
+    "quota_rule.month": ("每月不少于{n}次", "at least {n} patrols a month"),
+    "quota_rule.month.one": ("每月不少于{n}次", "at least {n} patrol a month"),
+    "quota_rule.quarter": ("每季度不少于{n}次", "at least {n} patrols a quarter"),
+    "quota_rule.quarter.one": ("每季度不少于{n}次", "at least {n} patrol a quarter"),
+    "quota_rule.year": ("每年不少于{n}次", "at least {n} patrols a year"),
+    "quota_rule.year.one": ("每年不少于{n}次", "at least {n} patrol a year"),
     "quota_counts": (
         "已结束的日常巡河和交叉互巡计入考核",
         "Ended routine and swap patrols count towards the quota",

@@ -221,9 +221,9 @@ def test_fen_read_back_as_yuan() -> None:
 @pytest.mark.parametrize(
     ("count", "per", "zh", "en"),
     [
-        (1, "tenday", "每旬不少于1次", "at least one patrol every ten days"),
+        (1, "tenday", "每旬不少于1次", "at least 1 patrol every ten days"),
         (2, "year", "每年不少于2次", "at least 2 patrols a year"),
-        (1, "quarter", "每季度不少于1次", "at least one patrol a quarter"),
+        (1, "quarter", "每季度不少于1次", "at least 1 patrol a quarter"),
         (4, "month", "每月不少于4次", "at least 4 patrols a month"),
     ],
 )

@@ -88,7 +88,7 @@ class Quota:
 
     def describe(self, *, en: bool = False) -> str:
         """每旬不少于1次 (at least one patrol every ten days)."""
-        return word(f"common.quota.{self.per}", en, n=self.count)
+        return word(f"quota_rule.{self.per}", en, n=self.count)
 
 
 def period_label(months: Sequence[tuple[int, int]]) -> str:
