@@ -157,27 +157,22 @@ class UnitOfWork:
             self._connection.close()
             self._connection = None
 
-    def give_back(self) -> bool:
+    def give_back(self) -> None:
         """Give the connection back to the pool between statements when that loses nothing: a read-only unit
         that reads without a snapshot (on PostgreSQL outside any transaction; on SQLite each statement in its
-        own), or any unit with no transaction open. Its next statement takes one again. True when it holds
-        none now.
+        own), or any unit with no transaction open. Its next statement takes one again.
 
         For a unit about to open another on the same engine: holding one connection while waiting for a second
         deadlocks a pool when as many units as it has connections do so at once (each waits for the others
         until the pool's timeout).
         """
         conn = self._connection
-        if conn is None:
-            return True
-        if self._held:
-            return False
+        if conn is None or self._held:
+            return
         # A read-only unit on PostgreSQL is in autocommit; on SQLite without a snapshot it never sent BEGIN.
         unbegun = self.engine.dialect.name == "postgresql" or not conn.get_execution_options().get(SNAPSHOT, True)
-        if conn.in_transaction() and not (self.readonly and unbegun):
-            return False
-        self._drop_connection()
-        return True
+        if not conn.in_transaction() or (self.readonly and unbegun):
+            self._drop_connection()
 
     @property
     def idle(self) -> bool:
